@@ -1,0 +1,97 @@
+"""Shipped catalogs (YAML under `catalogs/data/`), loaded once into frozen records.
+
+Unknown or missing keys in the data are a `CatalogError`: the catalog is checked as strictly as user input.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from wanka.errors import CatalogError
+from wanka.hardware import Accelerator, SoftwareEfficiency
+from wanka.units import GB, GiB, difflib_closest, gb_per_s, gbit_per_s, tflops
+
+__all__ = ["load_data", "accelerators", "get_accelerator", "check_keys"]
+
+_ACC_KEYS = {"id", "vendor", "name", "year", "peak_tflops", "hbm_gib", "hbm_bw_gb_s", "scaleup", "scaleout_gbit",
+             "gpus_per_node", "tdp_w", "price_usd", "software", "confidence", "sources", "notes"}
+_PEAK_KEYS = {"fp32", "tf32", "bf16", "fp16", "fp8", "mxfp8", "nvfp4", "mxfp4"}
+_SE_KEYS = {"gemm", "attention", "memory_bw", "collective", "source"}
+
+
+def load_data(name: str) -> Any:
+    """Parse one YAML file shipped under `wanka/catalogs/data/`."""
+    text = resources.files("wanka.catalogs").joinpath("data", name).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def check_keys(where: str, got: dict[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:
+    """Raise CatalogError naming any unknown or missing key of a catalog record."""
+    unknown = set(got) - allowed
+    if unknown:
+        raise CatalogError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    missing = set(required) - set(got)
+    if missing:
+        raise CatalogError(f"{where}: missing key(s) {sorted(missing)}")
+
+
+def _software_efficiency(where: str, d: dict[str, Any]) -> SoftwareEfficiency:
+    check_keys(where, d, _SE_KEYS, _SE_KEYS)
+    return SoftwareEfficiency(**d)
+
+
+def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
+    where = f"accelerator {d.get('id')!r}"
+    check_keys(where, d, _ACC_KEYS, _ACC_KEYS - {"notes"})
+    check_keys(where + " peak_tflops", d["peak_tflops"], _PEAK_KEYS)
+    su, soft = d["scaleup"], d["software"]
+    stack = soft["stack"]
+    se = sw["accelerators"].get(d["id"]) or sw["stacks"].get(stack)
+    if se is None:
+        raise CatalogError(f"{where}: no software_efficiency for stack {stack!r} in software.yaml")
+    domain = su.get("domain") or d["gpus_per_node"]
+    # Chips without a published scale-up bandwidth get none (0): traffic then runs over the NIC.
+    return Accelerator(
+        id=d["id"], vendor=d["vendor"], name=d["name"], year=d["year"],
+        peak_flops={k: tflops(v) for k, v in d["peak_tflops"].items() if v},
+        hbm_bytes=float(d["hbm_gib"] or 0) * GiB,
+        hbm_bw_bytes_per_s=gb_per_s(d["hbm_bw_gb_s"] or 0),
+        scaleup_name=su.get("name") or "none",
+        scaleup_domain=int(domain),
+        scaleup_bw_bytes_per_s=gb_per_s(su.get("bw_gb_s_unidir") or 0),
+        scaleout_bw_bytes_per_s=gbit_per_s(d["scaleout_gbit"] or 0),
+        gpus_per_node=int(d["gpus_per_node"]),
+        tdp_w=d["tdp_w"], price_usd=d["price_usd"],
+        software_stack=stack, pytorch_device=soft.get("pytorch_device") or "unknown",
+        collectives_library=soft.get("collectives") or "unknown",
+        software_efficiency=_software_efficiency(f"software efficiency of {d['id']}", se),
+        confidence=d["confidence"] or "unknown",
+        sources=tuple(d["sources"]), notes=d.get("notes"),
+    )
+
+
+@cache
+def accelerators() -> dict[str, Accelerator]:
+    """Every accelerator in the shipped catalog, by id."""
+    sw = load_data("software.yaml")
+    out: dict[str, Accelerator] = {}
+    for d in load_data("accelerators.yaml")["accelerators"]:
+        acc = _accelerator(d, sw)
+        if acc.id in out:
+            raise CatalogError(f"accelerator id {acc.id!r} appears twice in the catalog")
+        out[acc.id] = acc
+    return out
+
+
+def get_accelerator(accelerator_id: str) -> Accelerator:
+    """Look one accelerator up by id; an unknown id names the closest valid ones."""
+    accs = accelerators()
+    try:
+        return accs[accelerator_id]
+    except KeyError:
+        raise CatalogError(f"unknown accelerator {accelerator_id!r}"
+                           f"{difflib_closest(accelerator_id, list(accs))}; see `wanka catalog list`") from None

@@ -1,0 +1,67 @@
+"""Shared CLI plumbing: the one-line error path, JSON output and the rich consoles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from wanka.errors import WankaError
+
+__all__ = ["console", "err_console", "fail", "print_json", "handle_errors", "to_jsonable"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> None:
+    """Print a one-line error on stderr and exit with code 1."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn numpy scalars/arrays, tuples and dataclasses into plain JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if np.isfinite(f) else None
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    """Write `obj` as JSON on stdout (no rich markup, no wrapping)."""
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def handle_errors(fn: F) -> F:
+    """Decorator for commands: a `WankaError` becomes a one-line error and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except WankaError as e:
+            fail(str(e))
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            fail(f"{e.strerror}: {e.filename}")
+
+    return wrapper  # type: ignore[return-value]

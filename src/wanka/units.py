@@ -1,0 +1,70 @@
+"""Units: SI inside (seconds, bytes, FLOP, FLOP/s, bytes/s, watts, USD); converters for the edges.
+
+GB = 1e9 bytes, GiB = 2**30 bytes. Catalogs and the CLI speak TFLOP/s, GB/s and Gb/s; everything
+else speaks base units.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wanka.errors import ConfigError
+
+__all__ = ["KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "TERA", "PETA",
+           "tflops", "gb_per_s", "gbit_per_s", "parse_size", "difflib_closest"]
+
+KB, MB, GB, TB = 1e3, 1e6, 1e9, 1e12
+KiB, MiB, GiB, TiB = 2**10, 2**20, 2**30, 2**40
+TERA, PETA = 1e12, 1e15
+
+
+def tflops(x: float) -> float:
+    """TFLOP/s to FLOP/s."""
+    return x * TERA
+
+
+def gb_per_s(x: float) -> float:
+    """GB/s (1e9 bytes per second) to bytes/s."""
+    return x * GB
+
+
+def gbit_per_s(x: float) -> float:
+    """Gb/s (1e9 bits per second) to bytes/s."""
+    return x * 1e9 / 8
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": KB, "kb": KB, "m": MB, "mb": MB, "g": GB, "gb": GB, "t": TB, "tb": TB,
+               "kib": KiB, "mib": MiB, "gib": GiB, "tib": TiB}
+_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str | int | float) -> int:
+    """Parse a byte count: a number of bytes, or with a unit (`512MB`, `8GiB`, `1.5e9`).
+
+    >>> parse_size("8GiB")
+    8589934592
+    >>> parse_size(1024)
+    1024
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        m = _SIZE_RE.match(str(text))
+        unit = m.group(2).lower() if m else None
+        if not m or unit not in _SIZE_UNITS:
+            raise ConfigError(f"cannot read size {text!r}: give bytes or a number with a unit "
+                              "such as 512MB, 8GiB, 1.5GB")
+        value = float(m.group(1)) * _SIZE_UNITS[unit]
+    if value <= 0:
+        raise ConfigError(f"size must be positive, got {text!r}")
+    return int(round(value))
+
+
+def difflib_closest(name: str, choices: list[str] | tuple[str, ...], n: int = 3) -> str:
+    """A ' (closest: a, b)' hint naming the valid ids nearest to `name`, or the first few ids."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.3)
+    if not close:
+        close = sorted(choices)[:n]
+    return f" (closest: {', '.join(close)})"

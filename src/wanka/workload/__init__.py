@@ -1,0 +1,1 @@
+"""Workloads: model architectures (presets, Hugging Face configs) and their exact parameter/FLOP counts."""
