@@ -1,0 +1,386 @@
+"""Exact parameter and model-FLOP counts of a `ModelSpec`, as plain Python numbers.
+
+Parameters are counted weight by weight, the way a Hugging Face checkpoint stores them (every matrix,
+bias and norm vector), so that the totals match the published sizes exactly. FLOPs follow Megatron-LM's
+`num_floating_point_operations` term for term (see `flops_per_step`), so that our "model TFLOP/s" and
+MFU mean what NVIDIA's published numbers mean.
+
+Glossary (Megatron-LM names): B global batch (samples), s sequence length, L layers, h hidden, a query
+heads, g key/value heads (GQA groups), d head dim, f dense MLP width, V vocabulary, E experts, k top-k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wanka.errors import ConfigError
+from wanka.workload.model import ModelSpec
+
+__all__ = ["LayerParams", "ParamCounts", "FlopsTerms", "param_count", "layer_params", "flops_per_token_terms",
+           "flops_per_step", "flops_per_token", "padded_vocab"]
+
+
+def padded_vocab(vocab: int, tp: int = 1, divisible_by: int = 128) -> int:
+    """Megatron-LM's `padded_vocab_size`: vocab rounded up to a multiple of `divisible_by * tp`.
+
+    Source: megatron/training/tokenizer/tokenizer.py `_vocab_size_with_padding`
+    (`--make-vocab-size-divisible-by`, default 128).
+
+    >>> padded_vocab(50257, tp=8)
+    51200
+    """
+    if vocab <= 0 or tp <= 0 or divisible_by <= 0:
+        raise ConfigError(f"padded_vocab needs positive vocab, tp, divisible_by; got {vocab}, {tp}, {divisible_by}")
+    multiple = divisible_by * tp
+    return -(-vocab // multiple) * multiple
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerParams:
+    """Parameters of one decoder layer, by part (counts of scalars)."""
+
+    attention: int
+    """Q/K/V/O projections with their biases, MLA low-rank projections and norms, q/k norms, sinks."""
+    mlp: int
+    """Dense MLP (0 in an MoE layer)."""
+    experts: int
+    """All routed experts of an MoE layer (0 in a dense layer)."""
+    active_experts: int
+    """The top-k routed experts one token passes through."""
+    shared_experts: int
+    router: int
+    norms: int
+    """The two pre-norms (attention, MLP)."""
+
+    @property
+    def total(self) -> int:
+        return self.attention + self.mlp + self.experts + self.shared_experts + self.router + self.norms
+
+    @property
+    def active(self) -> int:
+        """Parameters one token touches in this layer."""
+        return self.attention + self.mlp + self.active_experts + self.shared_experts + self.router + self.norms
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParamCounts:
+    """Parameter counts of a model (scalars, not bytes). Sums over all decoder layers unless said otherwise."""
+
+    total: int
+    """Every parameter, multi-token-prediction (MTP) modules included."""
+    active: int
+    """Parameters one token touches: total minus the routed experts it is not sent to (top-k and shared
+    experts count); includes the input embedding and the output head, as DeepSeek and Mistral count it."""
+    embedding: int
+    """Input token embedding table plus the learned position table, if any."""
+    head: int
+    """Output projection (logits); 0 when tied to the embedding."""
+    attention: int
+    mlp: int
+    """Dense MLPs (all dense layers)."""
+    experts: int
+    """All routed experts of all MoE layers."""
+    active_experts: int
+    shared_experts: int
+    router: int
+    norms: int
+    """Every norm vector: per-layer pre-norms and the final norm (q/k and MLA norms are in `attention`)."""
+    mtp: int
+    """Multi-token-prediction modules (their decoder layer, projection and norms; embedding and head are
+    shared with the main model and not counted again)."""
+    mtp_active: int
+    per_layer: tuple[LayerParams, ...]
+    """One record per main decoder layer (MTP layers excluded)."""
+
+    @property
+    def total_without_mtp(self) -> int:
+        """The main model only: what DeepSeek-V3's "671B" counts."""
+        return self.total - self.mtp
+
+    @property
+    def active_without_mtp(self) -> int:
+        return self.active - self.mtp_active
+
+    @property
+    def non_embedding(self) -> int:
+        """Total minus the input embedding (Kaplan et al. 2020's N excludes it; it keeps the head)."""
+        return self.total - self.embedding
+
+
+def _norm_params(model: ModelSpec, width: int) -> int:
+    # RMSNorm: weight only; LayerNorm: weight + bias.
+    return width * (2 if model.norm == "layernorm" else 1)
+
+
+def _attention_params(model: ModelSpec) -> int:
+    """Parameters of one attention block (no pre-norm)."""
+    h, a = model.hidden, model.heads
+    if model.mla is not None:
+        m = model.mla
+        qk_head = m.qk_nope_head_dim + m.qk_rope_head_dim
+        if m.q_lora_rank is None:
+            q = h * a * qk_head                                # q_proj: h -> a*(d_nope+d_rope)
+        else:
+            q = (h * m.q_lora_rank                             # q_a_proj (down): h -> r_q
+                 + m.q_lora_rank                               # q_a_layernorm (RMSNorm weight)
+                 + m.q_lora_rank * a * qk_head)                # q_b_proj (up): r_q -> a*(d_nope+d_rope)
+        kv = (h * (m.kv_lora_rank + m.qk_rope_head_dim)        # kv_a_proj_with_mqa: h -> r_kv + shared rope key
+              + m.kv_lora_rank                                 # kv_a_layernorm
+              + m.kv_lora_rank * a * (m.qk_nope_head_dim + m.v_head_dim))  # kv_b_proj: r_kv -> a*(d_nope+d_v)
+        o = a * m.v_head_dim * h                               # o_proj: a*d_v -> h
+        params = q + kv + o
+        # DeepSeek-V2/V3 MLA carries no projection biases; attention_bias is ignored for MLA.
+    else:
+        d, g = model.d_head, model.kv_heads
+        q, k, v = a * d, g * d, g * d
+        params = h * (q + k + v)                               # q, k, v projections
+        params += q * h                                        # output projection
+        if model.attention_bias in ("qkv", "all"):
+            params += q + k + v                                # q/k/v biases
+        if model.attention_bias == "all":
+            params += h                                        # output bias
+        if model.qk_norm:
+            params += 2 * d                                    # per-head RMSNorm on q and k (shared over heads)
+    if model.attention_sinks:
+        params += a                                            # one sink logit per head (gpt-oss)
+    return params
+
+
+def _mlp_params(model: ModelSpec, ffn: int) -> int:
+    """One MLP (or one expert) of width `ffn`: gated = gate, up, down (3 matrices); else up, down (2)."""
+    h = model.hidden
+    matrices = 3 if model.gated else 2
+    params = matrices * h * ffn
+    if model.mlp_bias:
+        params += (matrices - 1) * ffn + h                     # biases of gate/up (ffn each) and down (h)
+    return params
+
+
+def layer_params(model: ModelSpec, index: int) -> LayerParams:
+    """Parameters of decoder layer `index` (0-based); index >= layers gives an MTP layer's block.
+
+    MoE layers are the last `layers - moe.dense_layers` (DeepSeek `first_k_dense_replace`); an MTP block is
+    an MoE block when the last main layer is.
+    """
+    if index < 0:
+        raise ConfigError(f"layer index must be >= 0, got {index}")
+    attention = _attention_params(model)
+    norms = 2 * _norm_params(model, model.hidden)              # pre-attention and pre-MLP norms
+    moe = model.moe
+    is_moe = moe is not None and min(index, model.layers - 1) >= moe.dense_layers
+    if not is_moe:
+        return LayerParams(attention=attention, mlp=_mlp_params(model, model.ffn_hidden), experts=0,
+                           active_experts=0, shared_experts=0, router=0, norms=norms)
+    assert moe is not None
+    expert = _mlp_params(model, moe.expert_ffn)
+    router = model.hidden * moe.experts + (moe.experts if moe.router_bias else 0)  # h -> E gate (+ bias)
+    return LayerParams(attention=attention, mlp=0, experts=moe.experts * expert, active_experts=moe.top_k * expert,
+                       shared_experts=moe.shared_experts * _mlp_params(model, moe.shared_ffn), router=router,
+                       norms=norms)
+
+
+def param_count(model: ModelSpec) -> ParamCounts:
+    """Count every parameter of `model`, by part.
+
+    Per layer: attention (Q/K/V/O or MLA's low-rank projections), MLP or experts + shared experts + router,
+    two pre-norms. Model-wide: token embedding (V*h), learned positions (s*h) if any, final norm, output
+    head (V*h unless tied). Each DeepSeek MTP module adds a decoder block, `eh_proj` (2h -> h) and three
+    norms (`enorm`, `hnorm`, the shared head's norm); it reuses the main embedding and head.
+
+    >>> from wanka.workload.presets import get_model
+    >>> param_count(get_model("llama3-70b")).total
+    70553706496
+    """
+    h, V = model.hidden, model.vocab
+    per_layer = tuple(layer_params(model, i) for i in range(model.layers))
+    embedding = V * h                                          # token embedding table
+    if model.learned_positions:
+        embedding += model.seq_len * h                         # learned absolute position table (GPT-2/3)
+    head = 0 if model.tied_embeddings else V * h               # untied output projection
+    final_norm = _norm_params(model, h)
+    mtp_block = layer_params(model, model.layers) if model.mtp_layers else None
+    mtp_extra = 2 * h * h + 3 * _norm_params(model, h)         # eh_proj (2h -> h) + enorm, hnorm, head norm
+    mtp = model.mtp_layers * (mtp_block.total + mtp_extra) if mtp_block else 0
+    mtp_active = model.mtp_layers * (mtp_block.active + mtp_extra) if mtp_block else 0
+
+    def total_of(field: str) -> int:
+        return sum(getattr(p, field) for p in per_layer)
+
+    layers_total = sum(p.total for p in per_layer)
+    layers_active = sum(p.active for p in per_layer)
+    return ParamCounts(
+        total=embedding + head + final_norm + layers_total + mtp,
+        active=embedding + head + final_norm + layers_active + mtp_active,
+        embedding=embedding, head=head,
+        attention=total_of("attention"), mlp=total_of("mlp"), experts=total_of("experts"),
+        active_experts=total_of("active_experts"), shared_experts=total_of("shared_experts"),
+        router=total_of("router"), norms=total_of("norms") + final_norm,
+        mtp=mtp, mtp_active=mtp_active, per_layer=per_layer,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlopsTerms:
+    """Megatron-LM model FLOPs per token of one sequence of length `seq_len`, split by kind.
+
+    Every field is a forward-pass count (2 FLOPs per multiply-add) per token; training costs
+    `fwd_bwd_factor` (3: forward, backward data-gradient, backward weight-gradient) times the sum.
+    Summed over the layers of the model (MTP layers included).
+    """
+
+    seq_len: int
+    attention_proj: float
+    """Q/K/V/O (or MLA down/up) projection GEMMs."""
+    attention_core: float
+    """QK^T and softmax(QK^T)V, with Megatron's causal halving when `causal`."""
+    attention_core_windowed: float
+    """The same, counting only the keys a sliding-window layer really attends to (hardware FLOPs, not
+    Megatron's model FLOPs; equal to `attention_core` without sliding windows)."""
+    mlp_dense: float
+    """Dense-layer MLPs."""
+    moe_routed: float
+    """Top-k routed experts."""
+    moe_shared: float
+    """Shared experts."""
+    mtp_proj: float
+    """MTP `eh_proj` GEMM and norms (Megatron's `3h + 2h^2` term)."""
+    logits: float
+    """Output head, once per prediction (1 + mtp_layers heads)."""
+    fwd_bwd_factor: int = 3
+
+    @property
+    def gemm(self) -> float:
+        """Forward weight-GEMM FLOPs per token other than the logits."""
+        return self.attention_proj + self.mlp_dense + self.moe_routed + self.moe_shared + self.mtp_proj
+
+    @property
+    def forward(self) -> float:
+        """All forward model FLOPs per token."""
+        return self.gemm + self.attention_core + self.logits
+
+    @property
+    def training(self) -> float:
+        """Forward + backward model FLOPs per token (Megatron-LM accounting)."""
+        return self.fwd_bwd_factor * self.forward
+
+
+def _layer_kinds(model: ModelSpec) -> tuple[int, int, int]:
+    """(dense MLP layers, MoE layers, MTP layers), mapped as Megatron's `moe_layer_freq` list would be."""
+    mtp = model.mtp_layers
+    if model.moe is None:
+        return model.layers + mtp, 0, mtp
+    last_is_moe = 1 if model.moe_layers > 0 else 0             # Megatron: MTP layers copy the last layer's kind
+    return model.dense_mlp_layers + (1 - last_is_moe) * mtp, model.moe_layers + last_is_moe * mtp, mtp
+
+
+def flops_per_token_terms(model: ModelSpec, seq_len: int | None = None, *, causal: bool = True) -> FlopsTerms:
+    """Megatron-LM model FLOPs per token, split into the pieces a performance model times separately.
+
+    Args:
+        model: the architecture.
+        seq_len: tokens per sequence (the attention span); null = `model.seq_len`.
+        causal: halve the attention-score and attention-over-value FLOPs (only half of the causal mask is
+            non-zero), as Megatron-LM has done since 2025. False counts the full s x s matrix, as Megatron-LM
+            did before and as Narayanan et al. 2021 eq. 3 does.
+
+    Returns:
+        Forward FLOPs per token by kind; `.training` is Megatron's per-token count (x3 fwd+bwd).
+    """
+    if model.type == "moe-hybrid":
+        raise ConfigError(f"model {model.name!r} is a hybrid Mamba/attention model; its FLOPs need the "
+                          "layer pattern, which ModelSpec does not carry yet")
+    s = int(seq_len if seq_len is not None else model.seq_len)
+    if s <= 0:
+        raise ConfigError(f"seq_len must be positive, got {s}")
+    h, a = model.hidden, model.heads
+    mask = 0.5 if causal else 1.0                              # causal mask: only half of QK^T is non-zero
+    fma = 2                                                    # a multiply-add is 2 FLOPs
+    ffn_matrices = 3 if model.gated else 2                     # SwiGLU: h->2f and f->h GEMMs; else h->f, f->h
+    dense, moe_layers, mtp = _layer_kinds(model)
+    attn_layers = model.layers + mtp                           # every layer (and MTP block) has attention
+
+    if model.mla is not None:
+        m = model.mla
+        qk, rope, dv = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim
+        if m.q_lora_rank is None:
+            q_term = h * a * (qk + rope)                       # q proj
+        else:
+            q_term = m.q_lora_rank * (h + a * (qk + rope) + 1)  # q down + q up + q norm
+        proj = (q_term
+                + m.kv_lora_rank * (h + a * (qk + dv) + 1)     # kv down + kv up + kv norm
+                + h * rope                                     # shared rope key projection
+                + a * dv * h)                                  # o proj
+        core_per_key = a * (qk + rope) + a * dv                # QK^T over (d_nope+d_rope), AV over d_v
+    else:
+        d = model.d_head
+        q_size, kv_size = d * a, d * model.kv_heads            # query / key (= value) projection sizes
+        proj = h * (q_size + 2 * kv_size) + q_size * h         # qkv proj + out proj
+        core_per_key = 2 * q_size                              # QK^T and (QK^T)V
+    attention_proj = fma * proj * attn_layers
+    attention_core = fma * core_per_key * s * mask * attn_layers
+    windows = list(model.sliding_layers) + [False] * mtp
+    windowed = 0.0
+    for sliding in windows:
+        if sliding and model.sliding_window is not None and model.sliding_window < s:
+            w = model.sliding_window                           # mean keys per query under a causal window
+            span = (w * (w + 1) / 2 + (s - w) * w) / s if causal else float(w)
+            windowed += fma * core_per_key * span
+        else:
+            windowed += fma * core_per_key * s * mask
+
+    mlp_dense = fma * h * model.ffn_hidden * ffn_matrices * dense
+    if model.moe is not None:
+        moe = model.moe
+        moe_routed = fma * h * moe.expert_ffn * moe.top_k * ffn_matrices * moe_layers
+        # Megatron's --moe-shared-expert-intermediate-size is the summed width of all shared experts.
+        moe_shared = fma * h * moe.shared_experts * moe.shared_ffn * ffn_matrices * moe_layers
+    else:
+        moe_routed = moe_shared = 0.0
+    mtp_proj = fma * mtp * (3 * h + 2 * h * h)                 # MTP eh norm + final norm, eh proj (2h -> h)
+    logits = fma * h * model.vocab * (mtp + 1)                 # final logits + one per MTP head
+    return FlopsTerms(seq_len=s, attention_proj=float(attention_proj), attention_core=float(attention_core),
+                      attention_core_windowed=float(windowed), mlp_dense=float(mlp_dense),
+                      moe_routed=float(moe_routed), moe_shared=float(moe_shared), mtp_proj=float(mtp_proj),
+                      logits=float(logits))
+
+
+def flops_per_token(model: ModelSpec, seq_len: int | None = None, *, causal: bool = True) -> float:
+    """Training (fwd + bwd) model FLOPs per token: `flops_per_step / (global_batch_size * seq_len)`."""
+    return flops_per_token_terms(model, seq_len, causal=causal).training
+
+
+def flops_per_step(model: ModelSpec, global_batch_size: int, seq_len: int | None = None, *,
+                   causal: bool = True) -> float:
+    """Model FLOPs of one training step, Megatron-LM accounting (`num_floating_point_operations`).
+
+    Source: NVIDIA/Megatron-LM, megatron/training/training.py, `num_floating_point_operations(args,
+    batch_size)` -> `transformer_flops()` (read at commit 001b00c2734d8f0fad096fe48a382fedf755d321,
+    https://github.com/NVIDIA/Megatron-LM/blob/001b00c2734d8f0fad096fe48a382fedf755d321/megatron/training/training.py).
+    With B = global_batch_size, s = seq_len, fma = 2, ffn = 3 if gated (SwiGLU) else 2::
+
+        FLOPs = B * s * (
+            3*fma*h * ( f*ffn * L_dense                       # dense MLPs (DeepSeek first-k-dense too)
+                      + f_moe*k*ffn * L_moe                   # routed experts
+                      + f_shared*ffn * L_moe )                # shared experts (summed width)
+          + attn * (L + mtp)                                   # self attention, below
+          + 3*fma*mtp*(3h + 2h^2)                              # MTP eh norm + final norm, eh proj
+          + 3*fma*h*V*(mtp + 1) )                              # logits (final + MTP heads)
+
+        GQA/MHA: attn = 3*fma*( h*(a*d + 2*g*d) + a*d*s/2*2 + a*d*h )
+        MLA:     attn = 3*fma*( q_term + r_kv*(h + a*(d_nope + d_v) + 1) + h*d_rope + a*d_v*h
+                               + s*a*(d_nope + d_rope)/2 + s*a*d_v/2 ),
+                 q_term = r_q*(h + a*(d_nope + d_rope) + 1)  (or h*a*(d_nope + d_rope) without q LoRA)
+
+    MTP layers are counted as MoE layers when the last layer is one (Megatron's `last_layer_is_moe`).
+    The /2 is the causal mask; `causal=False` drops it (Megatron-LM before 2025 and Narayanan et al. 2021
+    count the full s x s matrix, e.g. 96*B*s*L*h^2*(1 + s/(6h) + V/(16*L*h)) for GPT-3). Megatron uses the
+    padded vocabulary: pass a model whose `vocab` is padded to compare with a run's log exactly.
+
+    >>> from wanka.workload.presets import get_model
+    >>> round(flops_per_step(get_model("llama3-8b"), 1, 8192) / 1e12, 1)
+    421.6
+    """
+    if global_batch_size <= 0:
+        raise ConfigError(f"global_batch_size must be positive, got {global_batch_size}")
+    terms = flops_per_token_terms(model, seq_len, causal=causal)
+    return global_batch_size * terms.seq_len * terms.training

@@ -1,0 +1,203 @@
+"""Import a Hugging Face `config.json` as a ModelSpec.
+
+Supported `model_type`s: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, deepseek_v2, deepseek_v3,
+kimi_k2, gpt_oss, nemotron, gpt2. Field names follow the transformers configuration classes
+(`LlamaConfig`, `MixtralConfig`, `Qwen3MoeConfig`, `DeepseekV3Config`, `GptOssConfig`, `NemotronConfig`,
+`GPT2Config`). The sequence length defaults to `max_position_embeddings` (the context the checkpoint
+supports, which may exceed the one it was pre-trained at); pass `seq_len` to say what you train at.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from wanka.errors import ConfigError
+from wanka.workload.model import MLASpec, ModelSpec, MoESpec
+
+__all__ = ["from_hf_config", "SUPPORTED_MODEL_TYPES"]
+
+_LLAMA_LIKE = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe")
+_DEEPSEEK_LIKE = ("deepseek_v2", "deepseek_v3", "kimi_k2")
+SUPPORTED_MODEL_TYPES = (*_LLAMA_LIKE, *_DEEPSEEK_LIKE, "gpt_oss", "nemotron", "gpt2")
+
+# transformers `hidden_act` names -> our activation, for gated (three-matrix) and plain MLPs.
+_GATED_ACT = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_pytorch_tanh": "geglu",
+              "gelu_new": "geglu"}
+_PLAIN_ACT = {"gelu": "gelu", "gelu_new": "gelu", "gelu_fast": "gelu", "gelu_pytorch_tanh": "gelu",
+              "relu": "relu", "relu2": "squared-relu"}
+
+
+class _Config:
+    """Read access to one config mapping that names the file and key in every error."""
+
+    def __init__(self, d: Mapping[str, Any], where: str) -> None:
+        self.d, self.where = d, where
+
+    def req(self, *keys: str) -> Any:
+        for k in keys:
+            if self.d.get(k) is not None:
+                return self.d[k]
+        raise ConfigError(f"{self.where}: missing key {' or '.join(repr(k) for k in keys)} "
+                          f"(model_type {self.d.get('model_type')!r})")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        v = self.d.get(key)
+        return default if v is None else v
+
+
+def _load(path_or_dict: str | PathLike[str] | Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    if isinstance(path_or_dict, Mapping):
+        return path_or_dict, "config"
+    path = Path(path_or_dict)
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no Hugging Face config at {str(path)!r}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config.json must hold a JSON object")
+    return data, str(path)
+
+
+def _activation(c: _Config, gated: bool) -> str:
+    act = str(c.get("hidden_act", c.get("hidden_activation", "silu")))
+    table = _GATED_ACT if gated else _PLAIN_ACT
+    try:
+        return table[act]
+    except KeyError:
+        raise ConfigError(f"{c.where}: unsupported hidden_act {act!r} for a {'gated' if gated else 'plain'} MLP; "
+                          f"supported: {', '.join(sorted(table))}") from None
+
+
+def _sliding(c: _Config, layers: int, model_type: str) -> tuple[int | None, str | None]:
+    """(window, pattern) from `sliding_window`, `use_sliding_window`, `max_window_layers` and `layer_types`."""
+    window = c.get("sliding_window")
+    if window is None or (model_type.startswith("qwen") and not c.get("use_sliding_window", False)):
+        return None, None
+    layer_types = c.get("layer_types")
+    if layer_types:
+        if len(layer_types) != layers:
+            raise ConfigError(f"{c.where}: layer_types has {len(layer_types)} entries for {layers} layers")
+        kinds = "".join("S" if t == "sliding_attention" else "F" for t in layer_types)
+        for period in range(1, layers + 1):  # shortest repeating unit, so the pattern stays readable
+            if kinds == (kinds[:period] * (layers // period + 1))[:layers]:
+                return int(window), kinds[:period]
+    return int(window), None
+
+
+def from_hf_config(path_or_dict: str | PathLike[str] | Mapping[str, Any], *, seq_len: int | None = None,
+                   name: str | None = None) -> ModelSpec:
+    """Build a ModelSpec from a Hugging Face `config.json` (a path, a model directory or the parsed dict).
+
+    Args:
+        path_or_dict: the config file, a directory holding `config.json`, or its parsed contents.
+        seq_len: training sequence length; null = `max_position_embeddings` (`n_positions` for gpt2).
+        name: model name; null = `_name_or_path`, else the file path.
+
+    Raises:
+        ConfigError: unknown `model_type`, a missing key, or a configuration wanka cannot represent.
+    """
+    d, where = _load(path_or_dict)
+    text = d.get("text_config")
+    if d.get("model_type") not in SUPPORTED_MODEL_TYPES and isinstance(text, Mapping) \
+            and text.get("model_type") in SUPPORTED_MODEL_TYPES:
+        d = text                                               # multimodal wrapper: read the language model
+    c = _Config(d, where)
+    model_type = str(c.get("model_type", ""))
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise ConfigError(f"{where}: unsupported model_type {model_type or None!r}; wanka reads "
+                          f"{', '.join(SUPPORTED_MODEL_TYPES)} (or give the architecture as a model: mapping)")
+    label = name or c.get("_name_or_path") or where
+    if model_type == "gpt2":
+        return _gpt2(c, label, seq_len)
+
+    layers = int(c.req("num_hidden_layers"))
+    hidden = int(c.req("hidden_size"))
+    heads = int(c.req("num_attention_heads"))
+    kw: dict[str, Any] = dict(
+        name=label, layers=layers, hidden=hidden, heads=heads,
+        kv_heads=int(c.get("num_key_value_heads", heads)),
+        ffn_hidden=int(c.req("intermediate_size")),
+        vocab=int(c.req("vocab_size")),
+        seq_len=int(seq_len or c.req("max_position_embeddings")),
+        head_dim=c.get("head_dim"),
+        tied_embeddings=bool(c.get("tie_word_embeddings", False)),
+    )
+    if model_type in _LLAMA_LIKE:
+        kw["activation"] = _activation(c, gated=True)
+        if model_type == "qwen2":
+            kw["attention_bias"] = "qkv"                       # Qwen2 biases q, k, v (not o)
+        elif c.get("attention_bias", False):
+            kw["attention_bias"] = "all"                       # Llama/Qwen3 attention_bias: q, k, v and o
+        kw["mlp_bias"] = bool(c.get("mlp_bias", False))
+        kw["qk_norm"] = model_type in ("qwen3", "qwen3_moe")   # Qwen3 RMS-normalises q and k per head
+        kw["sliding_window"], kw["attention_layer_pattern"] = _sliding(c, layers, model_type)
+        if model_type == "mixtral":
+            kw["moe"] = MoESpec(experts=int(c.req("num_local_experts")), top_k=int(c.req("num_experts_per_tok")),
+                                expert_ffn=kw["ffn_hidden"])
+        elif model_type == "qwen3_moe":
+            if int(c.get("decoder_sparse_step", 1)) != 1 or c.get("mlp_only_layers"):
+                raise ConfigError(f"{where}: decoder_sparse_step != 1 or mlp_only_layers is not supported yet")
+            kw["moe"] = MoESpec(experts=int(c.req("num_experts")), top_k=int(c.req("num_experts_per_tok")),
+                                expert_ffn=int(c.req("moe_intermediate_size")))
+    elif model_type in _DEEPSEEK_LIKE:
+        kw["activation"] = _activation(c, gated=True)
+        kw["mla"] = MLASpec(q_lora_rank=c.get("q_lora_rank"), kv_lora_rank=int(c.req("kv_lora_rank")),
+                            qk_nope_head_dim=int(c.req("qk_nope_head_dim")),
+                            qk_rope_head_dim=int(c.req("qk_rope_head_dim")), v_head_dim=int(c.req("v_head_dim")))
+        kw["head_dim"] = None                                  # MLA head dims live in `mla`
+        kw["kv_heads"] = heads
+        if c.get("n_routed_experts") is not None:
+            if int(c.get("moe_layer_freq", 1)) != 1:
+                raise ConfigError(f"{where}: moe_layer_freq != 1 is not supported yet")
+            shared = int(c.get("n_shared_experts", 0))
+            expert_ffn = int(c.req("moe_intermediate_size"))
+            kw["moe"] = MoESpec(experts=int(c.req("n_routed_experts")), top_k=int(c.req("num_experts_per_tok")),
+                                expert_ffn=expert_ffn, shared_experts=shared,
+                                shared_expert_ffn=expert_ffn if shared else None,
+                                dense_layers=int(c.get("first_k_dense_replace", 0)),
+                                # noaux_tc routing adds e_score_correction_bias (one per expert) to the gate
+                                router_bias=c.get("topk_method") == "noaux_tc")
+        kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 0))
+    elif model_type == "gpt_oss":
+        kw["activation"] = "swiglu"                            # clamped SwiGLU; same matrices as SwiGLU
+        kw["attention_bias"] = "all" if c.get("attention_bias", True) else "none"
+        kw["mlp_bias"] = True                                  # experts carry gate_up and down biases
+        kw["attention_sinks"] = True
+        window, pattern = _sliding(c, layers, model_type)
+        # without layer_types, gpt-oss alternates banded (even layers) and full attention
+        kw["sliding_window"], kw["attention_layer_pattern"] = window, pattern or ("SF" if window else None)
+        kw["moe"] = MoESpec(experts=int(c.req("num_local_experts")),
+                            top_k=int(c.req("num_experts_per_tok", "experts_per_token")),
+                            expert_ffn=kw["ffn_hidden"], router_bias=True)
+    elif model_type == "nemotron":
+        kw["activation"] = _activation(c, gated=False)         # relu2: squared ReLU, two matrices
+        kw["norm"] = "layernorm"                               # LayerNorm1P: weight and bias
+        if c.get("attention_bias", False):
+            kw["attention_bias"] = "all"
+        kw["mlp_bias"] = bool(c.get("mlp_bias", False))
+    if kw.get("moe") is not None:
+        kw["type"] = "moe"
+    if kw["head_dim"] is not None:
+        kw["head_dim"] = int(kw["head_dim"])
+    return ModelSpec(**kw)
+
+
+def _gpt2(c: _Config, label: str, seq_len: int | None) -> ModelSpec:
+    hidden = int(c.req("n_embd", "hidden_size"))
+    heads = int(c.req("n_head", "num_attention_heads"))
+    return ModelSpec(
+        name=label, layers=int(c.req("n_layer", "num_hidden_layers")), hidden=hidden, heads=heads, kv_heads=heads,
+        ffn_hidden=int(c.get("n_inner", 4 * hidden)), vocab=int(c.req("vocab_size")),
+        seq_len=int(seq_len or c.req("n_positions", "n_ctx")),
+        activation=_PLAIN_ACT.get(str(c.get("activation_function", "gelu_new")), "gelu"),  # type: ignore[arg-type]
+        tied_embeddings=bool(c.get("tie_word_embeddings", True)), learned_positions=True,
+        norm="layernorm", attention_bias="all", mlp_bias=True,
+    )

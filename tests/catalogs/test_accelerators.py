@@ -1,0 +1,67 @@
+"""The shipped accelerator catalog: loads, sane units, sources, strict keys."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from wanka import catalogs
+from wanka.catalogs import accelerators, get_accelerator, load_data
+from wanka.errors import CatalogError
+from wanka.units import GiB
+
+VALIDATION_IDS = ["h100-sxm", "a100-80gb", "a100-40gb", "gb200", "gb300", "b200", "b300", "h200", "h800",
+                  "mi300x", "ascend-910b", "ascend-910c"]
+
+
+# Catalog rows shipped without a source URL (a data gap reported to the catalog owner); no other row may join.
+KNOWN_WITHOUT_SOURCE = {"enflame-t20", "iluvatar-bi-v100"}
+
+
+def test_every_accelerator_loads_with_a_peak_and_a_source() -> None:
+    """Each chip has at least one peak in a sane range and a source URL."""
+    accs = accelerators()
+    assert len(accs) >= 20
+    for acc in accs.values():
+        assert acc.peak_flops and all(1e12 <= v <= 1e17 for v in acc.peak_flops.values()), acc.id
+        assert acc.gpus_per_node >= 1 and acc.scaleup_domain >= 1, acc.id
+    unsourced = {a.id for a in accs.values() if not any(s.startswith("http") for s in a.sources)}
+    assert unsourced <= KNOWN_WITHOUT_SOURCE, sorted(unsourced - KNOWN_WITHOUT_SOURCE)
+
+
+def test_sane_units_h100() -> None:
+    """H100 SXM: 989.4 TFLOP/s bf16 dense, 80 GiB, 3.35 TB/s, 450 GB/s NVLink per direction."""
+    h100 = get_accelerator("h100-sxm")
+    assert h100.peak("bf16") == pytest.approx(989.4e12)
+    assert h100.hbm_bytes == 80 * GiB
+    assert h100.hbm_bw_bytes_per_s == pytest.approx(3.35e12)
+    assert h100.scaleup_bw_bytes_per_s == pytest.approx(450e9)
+    assert h100.scaleout_bw_bytes_per_s == pytest.approx(400e9 / 8)
+
+
+@pytest.mark.parametrize("acc_id", VALIDATION_IDS)
+def test_validation_ids_present(acc_id: str) -> None:
+    """Every accelerator the validation runs name is in the catalog, with memory and bandwidth."""
+    acc = get_accelerator(acc_id)
+    assert acc.hbm_bytes > 16 * GiB and acc.hbm_bw_bytes_per_s > 1e12
+
+
+def test_unknown_id_names_closest() -> None:
+    """An unknown id is a CatalogError suggesting the nearest ids."""
+    with pytest.raises(CatalogError, match="closest: .*h100-sxm"):
+        get_accelerator("h100-sxm5")
+
+
+def test_loader_rejects_unknown_keys() -> None:
+    """The private loader refuses a record with an extra key, and one with an extra peak format."""
+    sw = load_data("software.yaml")
+    record = copy.deepcopy(load_data("accelerators.yaml")["accelerators"][0])
+    catalogs._accelerator(record, sw)  # the unmodified record loads
+    with pytest.raises(CatalogError, match="flops_tera"):
+        catalogs._accelerator({**record, "flops_tera": 1}, sw)
+    with pytest.raises(CatalogError, match="int3"):
+        catalogs._accelerator({**record, "peak_tflops": {**record["peak_tflops"], "int3": 5}}, sw)
+    missing = {k: v for k, v in record.items() if k != "sources"}
+    with pytest.raises(CatalogError, match="sources"):
+        catalogs._accelerator(missing, sw)
