@@ -2,7 +2,7 @@
 
 Usage: python tools/import_accelerators.py ../shared/research/accelerators.yaml > src/wanka/catalogs/data/accelerators.yaml
 
-Only chips with at least one dense matrix-throughput figure are kept. Ids follow the validation files.
+Only chips with at least one dense matrix-throughput figure and a source are kept. Ids follow the validation files.
 mxfp8 is given the fp8 rate and nvfp4 the fp4 rate on chips whose vendor documents hardware support
 for those block-scaled formats (Blackwell; MI355X for mxfp8/mxfp4); elsewhere they are null.
 """
@@ -35,8 +35,8 @@ src = yaml.safe_load(open(sys.argv[1]))["accelerators"]
 for a in src:
     new = IDS.get(a["id"])
     t = a.get("tflops") or {}
-    if new is None or not any(t.get(k) for k in ("bf16", "fp16", "fp8")):
-        continue
+    if new is None or not any(t.get(k) for k in ("bf16", "fp16", "fp8")) or not a.get("sources"):
+        continue  # no compute figure, or figures without any source: not shipped
     peak = {k: t.get(k) for k in ("fp32", "tf32", "bf16", "fp16", "fp8")}
     peak["mxfp8"] = t.get("fp8") if new in BLOCK_SCALED or new == "mi355x" else None
     peak["nvfp4"] = t.get("fp4") if new in BLOCK_SCALED else None

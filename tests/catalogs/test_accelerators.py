@@ -15,10 +15,6 @@ VALIDATION_IDS = ["h100-sxm", "a100-80gb", "a100-40gb", "gb200", "gb300", "b200"
                   "mi300x", "ascend-910b", "ascend-910c"]
 
 
-# Catalog rows shipped without a source URL (a data gap reported to the catalog owner); no other row may join.
-KNOWN_WITHOUT_SOURCE = {"enflame-t20", "iluvatar-bi-v100"}
-
-
 def test_every_accelerator_loads_with_a_peak_and_a_source() -> None:
     """Each chip has at least one peak in a sane range and a source URL."""
     accs = accelerators()
@@ -27,7 +23,7 @@ def test_every_accelerator_loads_with_a_peak_and_a_source() -> None:
         assert acc.peak_flops and all(1e12 <= v <= 1e17 for v in acc.peak_flops.values()), acc.id
         assert acc.gpus_per_node >= 1 and acc.scaleup_domain >= 1, acc.id
     unsourced = {a.id for a in accs.values() if not any(s.startswith("http") for s in a.sources)}
-    assert unsourced <= KNOWN_WITHOUT_SOURCE, sorted(unsourced - KNOWN_WITHOUT_SOURCE)
+    assert not unsourced, sorted(unsourced)
 
 
 def test_sane_units_h100() -> None:
