@@ -68,6 +68,27 @@ def test_graph_export(tmp_path) -> None:
     assert gml.exists() and png.stat().st_size > 1000
 
 
+def test_spread_option() -> None:
+    """--spread fewest|even picks the Clos top-tier rule; the default is per topology (fat-tree: fewest)."""
+    base = ("design", "--topology", "fat-tree", "--endpoints", 10240, "--radix", 64, "--tiers", 3, "--json")
+    code, out, _ = _run(*base)
+    assert code == 0 and json.loads(out)["switches_per_tier"] == [320, 320, 160]
+    assert json.loads(out)["spread"] == "fewest"
+    code, out, _ = _run(*base, "--spread", "even")
+    assert code == 0 and json.loads(out)["switches"] == 896
+    code, out, _ = _run("design", "--topology", "fat-tree", "--endpoints", 10000, "--radix", 144, "--tiers", 2)
+    assert code == 0 and "139 + 70 = 209" in out and "fewest rule" in out
+    code, out, _ = _run("design", "--topology", "rail-optimized", "--endpoints", 760, "--json")
+    assert code == 0 and json.loads(out)["switches_per_tier"] == [24, 16]
+    code, out, _ = _run("graph", "--topology", "fat-tree", "--endpoints", 39, "--radix", 10,
+                        "--oversubscription", 3, "--spread", "fewest", "--json")
+    assert code == 0 and json.loads(out)["match"] is True
+    code, out, _ = _run("compare", "--endpoints", 4096, "--spread", "even", "--json")
+    assert code == 0
+    designs = {d["topology"]: d for d in json.loads(out)["designs"]}
+    assert designs["fat-tree"]["spread"] == "even" and designs["torus"]["spread"] is None
+
+
 @pytest.mark.parametrize("args", [
     ("design", "--topology", "fat-tree", "--endpoints", 64, "--radix", 7),          # odd radix
     ("design", "--topology", "fat-tree", "--endpoints", 70000, "--tiers", 3),       # over the maximum
@@ -78,6 +99,7 @@ def test_graph_export(tmp_path) -> None:
     ("design", "--topology", "fat-tree", "--endpoints", 8, "--accelerator", "h1000"),
     ("compare", "--endpoints", 0),
     ("graph", "--topology", "fat-tree", "--endpoints", 100000),
+    ("design", "--topology", "fat-tree", "--endpoints", 64, "--spread", "uneven"),   # unknown spread
 ])
 def test_bad_input_is_one_line_exit_1(args: tuple) -> None:
     """Bad input: exit code 1 and a single error line, no traceback."""

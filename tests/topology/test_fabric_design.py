@@ -11,6 +11,7 @@ import yaml
 from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError
 from wanka.topology.fabric import (
+    DEFAULT_SPREAD,
     TOPOLOGIES,
     clos_counts,
     compare_fabrics,
@@ -67,16 +68,65 @@ def test_fewest_tiers_and_partial_pods() -> None:
     assert design_fabric("fat-tree", 2049).tiers == 3
     d = design_fabric("fat-tree", 2049)            # 2 full pods + a pod of one leaf
     assert d.switches_per_tier == (65, 96, 64)     # 64+1 leaves; 32+32+32 spines; 2 cores per plane x 32
-    d = design_fabric("fat-tree", 10240)           # 10 full pods: cores balanced to 8 per plane
-    assert d.switches_per_tier == (320, 320, 256)
+    d = design_fabric("fat-tree", 10240)           # 10 full pods: fewest rule, ceil(10 x 32 / 64) = 5 cores per plane
+    assert d.switches_per_tier == (320, 320, 160) and d.spread == "fewest"
+    d = design_fabric("fat-tree", 10240, spread="even")   # balance rule: 8 cores per plane (8 divides 32)
+    assert d.switches_per_tier == (320, 320, 256) and d.spread == "even"
 
 
 def test_clos_counts_direct() -> None:
-    """clos_counts on leaves: 2-tier top tier follows the balance rule (SuperPOD H100 3 SU)."""
+    """clos_counts on leaves: the balance rule by default (SuperPOD H100 3 SU), the fewest rule on request."""
     c = clos_counts(24, 760, radix=64, tiers=2)
-    assert c.switches_per_tier == (24, 16) and c.links_per_tier == (760, 768)
+    assert c.switches_per_tier == (24, 16) and c.links_per_tier == (760, 768) and c.spread == "even"
+    c = clos_counts(24, 760, radix=64, tiers=2, spread="fewest")
+    assert c.switches_per_tier == (24, 12) and c.links_per_tier == (760, 768)
     with pytest.raises(ConfigError):
         clos_counts(65, 2080, radix=64, tiers=2)
+    with pytest.raises(ConfigError, match="spread"):
+        clos_counts(24, 760, radix=64, tiers=2, spread="uneven")
+
+
+def test_spread_rules_and_defaults() -> None:
+    """Top-tier rule: fewest = ceil(n_sub u / k) per plane, even = smallest divisor of u; defaults per topology."""
+    assert DEFAULT_SPREAD == {"fat-tree": "fewest", "rail-optimized": "even", "rail-only": "fewest",
+                              "multi-plane": "fewest"}
+    # research/network.md §1.1 derived rows: 10 pods of k=64 -> 800; k=144 leaf-spine for 10,000 -> 209
+    for spread, sw, spt in (("fewest", 800, (320, 320, 160)), ("even", 896, (320, 320, 256))):
+        d = design_fabric("fat-tree", 10240, radix=64, tiers=3, spread=spread)
+        assert (d.switches, d.switches_per_tier) == (sw, spt)
+        assert d.bisection_bytes_per_s == pytest.approx(5120 * d.link_bw_bytes_per_s)
+    for spread, sw, spt in (("fewest", 209, (139, 70)), ("even", 211, (139, 72))):
+        d = design_fabric("fat-tree", 10000, radix=144, tiers=2, link_gbit=800, spread=spread)
+        assert (d.switches, d.switches_per_tier) == (sw, spt)
+        assert d.bisection_bytes_per_s == pytest.approx(5000 * d.link_bw_bytes_per_s)
+    # pro-rata at full pods: (2n-1)(k/2)^(n-1) x N / (2(k/2)^n)
+    assert design_fabric("fat-tree", 10240, tiers=3).switches == 5 * 32 ** 2 * 10240 // (2 * 32 ** 3)
+    # SuperPOD rows keep the balance rule by default; the fewest rule would give fewer spines
+    assert design_fabric("rail-optimized", 760).switches_per_tier == (24, 16)
+    assert design_fabric("rail-optimized", 760, spread="fewest").switches_per_tier == (24, 12)
+    assert design_fabric("rail-optimized", 2304, radix=144, spread="fewest").switches_per_tier == (32, 16)
+    # both rules agree when c divides the uplinks (contract rows)
+    for spread in ("fewest", "even"):
+        assert design_fabric("fat-tree", 8192, tiers=3, spread=spread).switches_per_tier == (256, 256, 128)
+        assert design_fabric("rail-only", 16384, rails=8, spread=spread).switches == 768
+    # the design says which rule it used; non-Clos topologies carry none
+    d = design_fabric("fat-tree", 10240)
+    assert any("fewest rule" in a and "default for fat-tree" in a for a in d.assumptions)
+    assert d.to_json()["spread"] == "fewest"
+    assert any("balance rule" in a for a in design_fabric("rail-optimized", 760).assumptions)
+    assert design_fabric("torus", 64, spread="even").spread is None
+    with pytest.raises(ConfigError, match="spread"):
+        design_fabric("fat-tree", 64, spread="balanced")
+
+
+def test_fewest_rule_can_block_at_the_top() -> None:
+    """Uneven round-robin multiplicities block when every leaf is saturated (taper 3:1, k=10, 6 leaves, 2
+    spines, 3 uplinks each): the exact max-flow is 10 links, not min(A, B) + local = 11 (graph-checked)."""
+    few = design_fabric("fat-tree", 39, radix=10, oversubscription=3.0, spread="fewest")
+    even = design_fabric("fat-tree", 39, radix=10, oversubscription=3.0, spread="even")
+    assert few.switches_per_tier == (6, 2) and even.switches_per_tier == (6, 3)
+    assert few.bisection_bytes_per_s / few.link_bw_bytes_per_s == pytest.approx(10)
+    assert even.bisection_bytes_per_s / even.link_bw_bytes_per_s == pytest.approx(11)
 
 
 def test_oversubscription_taper() -> None:

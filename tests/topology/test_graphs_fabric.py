@@ -35,34 +35,47 @@ def _check(topology: str, endpoints: int, **kw: object) -> None:
     assert min_cut_bisection(g) == pytest.approx(d.bisection_bytes_per_s / d.link_bw_bytes_per_s)
 
 
+SPREAD = st.sampled_from([None, "fewest", "even"])   # top-tier rule: topology default, or either rule
+
+
 @FAST
-@given(k=st.sampled_from([4, 6, 8, 10, 12, 16]), n=st.integers(1, 4), frac=st.floats(0.01, 1.0),
-       over=st.sampled_from([1.0, 1.0, 2.0, 3.0, 0.5]))
-def test_fat_tree_graph_equals_formula(k: int, n: int, frac: float, over: float) -> None:
-    """Fat-tree, any tiers/radix/fill (partial pods) and leaf taper."""
+@given(k=st.sampled_from([4, 6, 8, 10, 12, 14, 16]), n=st.integers(1, 4), frac=st.floats(0.01, 1.0),
+       over=st.sampled_from([1.0, 1.0, 2.0, 3.0, 0.5]), spread=SPREAD)
+def test_fat_tree_graph_equals_formula(k: int, n: int, frac: float, over: float, spread: str | None) -> None:
+    """Fat-tree, any tiers/radix/fill (partial pods), leaf taper and top-tier rule."""
     cap = design_fabric("fat-tree", 1, radix=k, tiers=n, oversubscription=over).max_endpoints
     endpoints = max(1, min(int(cap * frac), 700))
-    _check("fat-tree", endpoints, radix=k, tiers=n, oversubscription=over)
+    _check("fat-tree", endpoints, radix=k, tiers=n, oversubscription=over, spread=spread)
+
+
+@pytest.mark.parametrize("endpoints, k, n, over", [
+    (39, 10, 2, 3.0),            # every leaf saturated, 3 uplinks over 2 spines: the top blocks (10 < 11)
+    (96, 16, 2, 2.0), (206, 20, 2, 2.0), (100, 14, 2, 3.0), (68, 14, 2, 2.0),
+    (190, 14, 3, 1.0), (420, 12, 3, 3.0), (170, 10, 3, [1.0, 3.0]), (240, 10, 3, [2.0, 2.0]),
+])
+def test_fewest_uneven_top_graph_equals_formula(endpoints: int, k: int, n: int, over: object) -> None:
+    """Fewest rule where c does not divide the uplinks: uneven round-robin wiring, exact max-flow closed form."""
+    _check("fat-tree", endpoints, radix=k, tiers=n, oversubscription=over, spread="fewest")
 
 
 @FAST
-@given(k=st.sampled_from([4, 8, 12, 16]), rails=st.sampled_from([2, 4, 8]), endpoints=st.integers(2, 600),
-       over=st.sampled_from([1.0, 2.0]))
-def test_rail_graphs_equal_formula(k: int, rails: int, endpoints: int, over: float) -> None:
-    """Rail-optimized and rail-only, partial nodes and scalable units included."""
+@given(k=st.sampled_from([4, 8, 10, 12, 16]), rails=st.sampled_from([2, 4, 8]), endpoints=st.integers(2, 600),
+       over=st.sampled_from([1.0, 2.0]), spread=SPREAD)
+def test_rail_graphs_equal_formula(k: int, rails: int, endpoints: int, over: float, spread: str | None) -> None:
+    """Rail-optimized and rail-only, partial nodes and scalable units included, either top-tier rule."""
     for topo in ("rail-optimized", "rail-only"):
         try:
             design_fabric(topo, endpoints, radix=k, rails=rails, oversubscription=over)
         except ConfigError:
             continue
-        _check(topo, endpoints, radix=k, rails=rails, oversubscription=over)
+        _check(topo, endpoints, radix=k, rails=rails, oversubscription=over, spread=spread)
 
 
 @FAST
-@given(k=st.sampled_from([4, 6, 8]), planes=st.sampled_from([2, 4]), endpoints=st.integers(1, 500))
-def test_multi_plane_graph_equals_formula(k: int, planes: int, endpoints: int) -> None:
-    """Multi-plane: P independent planes of the same ASIC split P ways."""
-    _check("multi-plane", endpoints, radix=k, planes=planes)
+@given(k=st.sampled_from([4, 6, 8]), planes=st.sampled_from([2, 4]), endpoints=st.integers(1, 500), spread=SPREAD)
+def test_multi_plane_graph_equals_formula(k: int, planes: int, endpoints: int, spread: str | None) -> None:
+    """Multi-plane: P independent planes of the same ASIC split P ways, either top-tier rule."""
+    _check("multi-plane", endpoints, radix=k, planes=planes, spread=spread)
 
 
 @FAST

@@ -14,6 +14,7 @@ from wanka.catalogs import get_accelerator
 from wanka.cli.common import console, handle_errors, print_json
 from wanka.errors import ConfigError
 from wanka.topology.fabric import (
+    DEFAULT_SPREAD,
     REFERENCE_BYTES,
     TOPOLOGIES,
     FabricDesign,
@@ -69,15 +70,19 @@ Scaleup = Annotated[str | None, typer.Option(
 Planes = Annotated[int, typer.Option(help="Planes of multi-plane (dual-plane like Alibaba HPN).")]
 Dims = Annotated[str | None, typer.Option(help="Torus: 2, 3 or a shape such as 16x16x16.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Spread = Annotated[str | None, typer.Option(
+    help="Clos top tier: fewest (ceil(n x uplinks / radix) switches per plane, textbook) or even (uplinks "
+         "spread evenly, NVIDIA SuperPOD); default per topology: "
+         + ", ".join(f"{t} {s}" for t, s in DEFAULT_SPREAD.items()) + ".")]
 
 
 def _design(topology: str, endpoints: int, radix: int, tiers: int | None, rails: int | None, over: str,
             accelerator: str | None, link_gbit: float | None, scaleup: str | None, planes: int,
-            dims: str | None) -> FabricDesign:
+            dims: str | None, spread: str | None = None) -> FabricDesign:
     return design_fabric(topology, endpoints, radix=radix, tiers=tiers, rails=rails,
                          oversubscription=parse_oversubscription(over), accelerator=accelerator,
                          link_gbit=link_gbit, scaleup="auto" if scaleup is None else scaleup, planes=planes,
-                         dims=parse_dims(dims))
+                         dims=parse_dims(dims), spread=spread)
 
 
 def _usd(x: float) -> str:
@@ -92,6 +97,7 @@ def render_design(d: FabricDesign) -> Table:
     share = d.network_share_of_capex
     rows: list[tuple[str, str]] = [
         ("tiers", str(d.tiers)),
+        *((("Clos top tier (spread)", d.spread),) if d.spread else ()),
         ("switches per tier (leaf first)", " + ".join(f"{s:,}" for s in d.switches_per_tier) + f" = {d.switches:,}"
          if d.switches_per_tier else "0"),
         ("links per tier (host links first)", " + ".join(f"{x:,}" for x in d.links_per_tier) + f" = {d.links:,}"),
@@ -141,10 +147,10 @@ def render_compare(records: list[dict[str, Any]], endpoints: int, accelerator: s
 @handle_errors
 def design(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: Tiers = None, rails: Rails = None,
            oversubscription: Over = "1", accelerator: Acc = None, link_gbit: Link = None, scaleup: Scaleup = None,
-           planes: Planes = 2, dims: Dims = None, json: Json = False) -> None:
+           planes: Planes = 2, dims: Dims = None, spread: Spread = None, json: Json = False) -> None:
     """Size and price one fabric: switches and links per tier, optics, cost, power, bisection, diameter."""
     d = _design(topology, endpoints, radix, tiers, rails, oversubscription, accelerator, link_gbit, scaleup,
-                planes, dims)
+                planes, dims, spread)
     if json:
         print_json(d.to_json())
         return
@@ -156,12 +162,12 @@ def design(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: T
 @app.command()
 @handle_errors
 def compare(endpoints: Endpoints, accelerator: Acc = None, radix: Radix = 64, link_gbit: Link = None,
-            scaleup: Scaleup = None, json: Json = False) -> None:
+            scaleup: Scaleup = None, spread: Spread = None, json: Json = False) -> None:
     """Every topology side by side at one size: cost per accelerator, power, bisection, collectives."""
     t0 = time.perf_counter()
     acc = get_accelerator(accelerator) if accelerator else None
     designs = compare_fabrics(endpoints, accelerator=acc, radix=radix, link_gbit=link_gbit,
-                              scaleup="auto" if scaleup is None else scaleup)
+                              scaleup="auto" if scaleup is None else scaleup, spread=spread)
     records = [_compare_record(d, acc) for d in designs]
     if json:
         print_json({"endpoints": endpoints, "accelerator": accelerator, "reference_bytes": REFERENCE_BYTES,
@@ -171,12 +177,15 @@ def compare(endpoints: Endpoints, accelerator: Acc = None, radix: Radix = 64, li
     wide.print(render_compare(records, endpoints, accelerator))
     console.print("  cost includes scale-up domains, NICs, optics, fibre and copper; see `wanka fabric design "
                   "--topology T` for each design's breakdown and assumptions", highlight=False)
+    console.print("  Clos top tier: " + (f"--spread {spread} for every Clos" if spread else ", ".join(
+        f"{t} {s}" for t, s in DEFAULT_SPREAD.items()) + " (defaults; --spread fewest|even to override)"),
+        highlight=False)
 
 
 @app.command()
 @handle_errors
 def graph(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: Tiers = None, rails: Rails = None,
-          oversubscription: Over = "1", planes: Planes = 2, dims: Dims = None,
+          oversubscription: Over = "1", planes: Planes = 2, dims: Dims = None, spread: Spread = None,
           out: Annotated[Path | None, typer.Option(help="Write GraphML here.")] = None,
           draw: Annotated[Path | None, typer.Option(help="Draw a PNG or SVG picture here.")] = None,
           json: Json = False) -> None:
@@ -191,7 +200,7 @@ def graph(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: Ti
 
     d = design_fabric(topology, endpoints, radix=radix, tiers=tiers, rails=rails,
                       oversubscription=parse_oversubscription(oversubscription), scaleup=None, planes=planes,
-                      dims=parse_dims(dims))
+                      dims=parse_dims(dims), spread=spread)
     g = build_graph(topology, endpoints, design=d)
     if draw is not None and draw.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ConfigError(f"--draw must end in .png, .svg or .pdf, got {draw.name}")

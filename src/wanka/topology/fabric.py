@@ -13,19 +13,34 @@ direction, SI inside (bytes/s); the JSON edge converts to GB/s (1e9 bytes/s).
 Folded Clos rule (fat-tree, rail-optimized, rail-only, multi-plane): a tier-t block groups up to
 `down_t` tier-(t-1) blocks; switch j of every sub-block connects to "plane" j of the block. Below the
 top, a plane always has u switches (one link from each sub-block switch to each: Al-Fares pods keep
-k/2 aggregation switches). At the top tier a plane has the smallest divisor of the uplinks u that gives
-enough ports:
-    c = min{d | u mod d == 0, d >= ceil(n_sub * u / k)}                           (balance rule)
-so every lower switch spreads its uplinks evenly (u/c parallel links per top switch). Full blocks give
-Al-Fares et al. (SIGCOMM 2008) exactly: 2(k/2)^n hosts on (2n-1)(k/2)^(n-1) switches; partial blocks
-reproduce the NVIDIA DGX SuperPOD tables (H100 RA Table 4: 760 GPUs -> 24 leaf + 16 spine, not 12;
-B300 XDR k=144 RA Table 3: 4 SU -> 32 leaf + 18 spine, 8 SU -> 64 + 36; B200: 8,192 GPUs ->
-256 + 256 + 128). With this wiring every partial fabric stays non-blocking below its tapers, and the
-bisection closed form (`_clos_bisection_links`) equals the networkx max-flow of the built graph.
+k/2 aggregation switches). The TOP tier of a plane joining n_sub lower switches with u uplinks each
+follows one of two rules (`spread`):
+    "fewest": c = ceil(n_sub * u / k)                                              (fewest rule)
+        the fewest top switches with enough ports: each lower switch deals its u uplinks round-robin
+        over the c top switches (one shared counter per plane), so when c does not divide u some top
+        switches get one more parallel link from a given lower switch than others, and no top switch
+        has more than k links. This is the textbook folded-Clos arithmetic: at full pods it is the
+        pro-rata count (2n-1)(k/2)^(n-1) x N / (2(k/2)^n) of Al-Fares et al. (SIGCOMM 2008), e.g.
+        10,240 endpoints on k=64 in 3 tiers = 10 pods -> 320 + 320 + 160 = 800 switches, and
+        10,000 on k=144 in 2 tiers -> 139 leaf + 70 spine = 209 (research/network.md §1.1).
+    "even": c = min{d | u mod d == 0, d >= ceil(n_sub * u / k)}                    (balance rule)
+        the smallest divisor of u with enough ports, so every lower switch spreads its uplinks evenly
+        (u/c parallel links per top switch). This is NVIDIA DGX SuperPOD practice: H100 RA Table 4:
+        760 GPUs -> 24 leaf + 16 spine (fewest: 12); B300 XDR k=144 RA Table 3: 4 SU -> 32 leaf +
+        18 spine (fewest: 16), 8 SU -> 64 + 36 (fewest: 32). Same numbers: 10,240 -> 896, 10,000 -> 211.
+Defaults (`DEFAULT_SPREAD`): fat-tree "fewest" (textbook Clos); rail-optimized "even" (the SuperPOD
+tables it reproduces); rail-only and multi-plane "fewest" (each rail / plane is a plain fat-tree; their
+published rows are full rails, where both rules agree). Both rules agree whenever c divides u, e.g. at
+full blocks (Al-Fares exactly: 2(k/2)^n hosts on (2n-1)(k/2)^(n-1) switches) and for B200: 8,192 GPUs
+-> 256 + 256 + 128. With the balance rule the top tier is non-blocking; with the fewest rule the uneven
+multiplicities can block saturated lower switches, and the bisection closed form (`_clos_bisection_links`)
+then takes the exact max-flow of one top plane. Both equal the networkx max-flow of the built graph
+(`graphs.build_graph`, same round-robin wiring; property tests draw both rules).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,6 +58,8 @@ __all__ = [
     "MAX_TIERS",
     "REFERENCE_BYTES",
     "TOPOLOGIES",
+    "DEFAULT_SPREAD",
+    "SPREADS",
     "ClosCounts",
     "FabricDesign",
     "clos_counts",
@@ -65,6 +82,10 @@ TORUS_CUBE = 4
 """Side of the copper-connected torus block (TPU v4: 4x4x4 cubes, Jouppi et al. ISCA 2023)."""
 REFERENCE_BYTES = 1 << 30
 """Message size of the reference all-reduce / all-to-all in `compare` (1 GiB per rank)."""
+SPREADS = ("fewest", "even")
+"""Top-tier rules of a folded Clos (module docstring): fewest top switches, or uplinks spread evenly."""
+DEFAULT_SPREAD = {"fat-tree": "fewest", "rail-optimized": "even", "rail-only": "fewest", "multi-plane": "fewest"}
+"""Top-tier rule per Clos-based topology when `spread` is not given (module docstring: why)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +99,8 @@ class ClosCounts:
     """Host-leaf links first, then leaf-spine, spine-core, ..."""
     max_leaves: int
     """Leaves the chosen tiers can hold."""
+    spread: str = "even"
+    """Top-tier rule used: "fewest" or "even" (module docstring)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +116,8 @@ class FabricDesign:
     dims: tuple[int, ...] | None
     oversubscription: tuple[float, ...]
     """Down:up ratio per switch tier below the top (leaf first)."""
+    spread: str | None
+    """Top-tier rule of a folded Clos ("fewest" | "even"); None for topologies without a Clos."""
     link_bw_bytes_per_s: float
     """Per-direction bandwidth of one fabric link (a plane link for multi-plane)."""
     endpoint_bw_bytes_per_s: float
@@ -161,6 +186,7 @@ class FabricDesign:
             "planes": self.planes,
             "dims": list(self.dims) if self.dims else None,
             "oversubscription": list(self.oversubscription),
+            "spread": self.spread,
             "switches": self.switches,
             "switches_per_tier": list(self.switches_per_tier),
             "links": self.links,
@@ -208,6 +234,17 @@ def _balanced(u: int, need: int) -> int:
     return u
 
 
+def _top_switches(u: int, need: int, spread: str) -> int:
+    """Top switches of one plane whose lower switches need `need` top switches' worth of ports."""
+    return max(need, 1) if spread == "fewest" else _balanced(u, need)
+
+
+def _check_spread(spread: str) -> str:
+    if spread not in SPREADS:
+        raise ConfigError(f"unknown spread {spread!r}; choose from {', '.join(SPREADS)}")
+    return spread
+
+
 def _tapers(oversubscription: float | Sequence[float], n: int) -> tuple[float, ...]:
     """Per-tier taper for tiers 1..n-1: a scalar applies to the leaf only; a list from the leaf up."""
     if isinstance(oversubscription, (int, float)):
@@ -240,7 +277,7 @@ def _cap_leaves(k: int, down: list[int], n: int) -> list[int]:
 
 
 def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
-                oversubscription: float | Sequence[float] = 1.0) -> ClosCounts:
+                oversubscription: float | Sequence[float] = 1.0, spread: str = "even") -> ClosCounts:
     """Switches and links per tier of an n-tier folded Clos holding `leaves` leaf switches.
 
     Args:
@@ -249,15 +286,18 @@ def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
         radix: switch ports k (even).
         tiers: n >= 1; with n = 1 the single switch is the leaf (`leaves` must be 1).
         oversubscription: taper per tier below the top (scalar: leaf only).
+        spread: top-tier rule, "even" (balance rule, the default here: NVIDIA SuperPOD tables) or
+            "fewest" (ceil(n_sub u / k) per plane: textbook Clos); see the module docstring.
 
     Full blocks: (2n-1)(k/2)^(n-1) switches for 2(k/2)^n hosts (Al-Fares et al. SIGCOMM 2008,
-    generalised); partial blocks by the balance rule of the module docstring.
+    generalised, either rule); partial blocks by the chosen top-tier rule.
     """
     n, k = tiers, radix
+    _check_spread(spread)
     if n == 1:
         if leaves != 1:
             raise ConfigError(f"a 1-tier fabric is one switch; {leaves} leaves need more tiers")
-        return ClosCounts(tiers=1, switches_per_tier=(1,), links_per_tier=(hosts,), max_leaves=1)
+        return ClosCounts(tiers=1, switches_per_tier=(1,), links_per_tier=(hosts,), max_leaves=1, spread=spread)
     tapers = _tapers(oversubscription, n)
     down, up = _ports(k, tapers)
     cap = _cap_leaves(k, down, n)
@@ -280,9 +320,9 @@ def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
         lo = planes - hi
         if t < n:   # a pod (any non-top block) keeps all u switches per plane: Al-Fares pods, SuperPOD
             c_hi, c_lo = (u if hi else 0), (u if lo else 0)
-        else:       # the top tier: the balance rule
-            c_hi = _balanced(u, -(-(nfull + 1) * u // d_t)) if hi else 0
-            c_lo = _balanced(u, -(-nfull * u // d_t)) if lo else 0
+        else:       # the top tier: fewest or balance rule (`spread`)
+            c_hi = _top_switches(u, -(-(nfull + 1) * u // d_t), spread) if hi else 0
+            c_lo = _top_switches(u, -(-nfull * u // d_t), spread) if lo else 0
         top = hi * c_hi + lo * c_lo
         counts = tuple(nfull * a + b for a, b in zip(full, part)) + (top,)
         memo[(t, m)] = (counts, top)
@@ -290,7 +330,7 @@ def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
 
     sw, _ = block(n, leaves)
     links = (hosts,) + tuple(sw[t - 1] * up[t] for t in range(1, n))
-    return ClosCounts(tiers=n, switches_per_tier=sw, links_per_tier=links, max_leaves=cap[n])
+    return ClosCounts(tiers=n, switches_per_tier=sw, links_per_tier=links, max_leaves=cap[n], spread=spread)
 
 
 def _clos_capacity(k: int, n: int, d1: int, oversubscription: float | Sequence[float], rails: int = 1) -> int:
@@ -303,13 +343,19 @@ def _clos_capacity(k: int, n: int, d1: int, oversubscription: float | Sequence[f
 
 
 def _clos_bisection_links(leaf_a: np.ndarray, leaf_b: np.ndarray, *, k: int, n: int,
-                          oversubscription: float | Sequence[float]) -> float:
+                          oversubscription: float | Sequence[float], spread: str = "even") -> float:
     """Links across the bisection of a Clos whose leaf l holds leaf_a[l] side-A and leaf_b[l] side-B hosts.
 
     Max-flow by levels (exact for the wiring of `clos_counts`, checked against networkx max-flow in
     tests): inside every block, A and B excess is matched first (it needs no uplink), what is left goes
     up, capped by the block's uplinks (switches x up ports; a taper r:1 divides it by r, research/network.md
-    §1.6); the top tier is non-blocking (balance rule). Vectorised over leaves (numpy).
+    §1.6). The top tier: with the balance rule (or whenever c divides u) every lower switch has u/c links
+    to every top switch of its plane and the top is non-blocking: min(A, B) of what reached it. With the
+    fewest rule and c not dividing u the round-robin multiplicities (q or q+1 parallel links) can block
+    when the lower switches are saturated (no spare uplinks to bounce through), so the top flow is then
+    the exact max-flow of one plane (`_top_plane_flow`): the P planes are identical and plane-symmetric,
+    so an optimal flow splits every block's excess evenly over them and the top flow is that of one plane
+    with P x multiplicities. Vectorised over leaves (numpy).
     """
     a = leaf_a.astype(np.float64)
     b = leaf_b.astype(np.float64)
@@ -328,11 +374,77 @@ def _clos_bisection_links(leaf_a: np.ndarray, leaf_b: np.ndarray, *, k: int, n: 
         u_cap = sw * up[t]
         a = np.minimum(a - m, u_cap)
         b = np.minimum(b - m, u_cap)
+        if t == n - 1 and spread == "fewest":
+            c = -(-len(a) * up[t] // k)
+            if up[t] % c and a.sum() > 0 and b.sum() > 0:               # uneven round-robin top tier
+                key = (tuple(a.astype(np.int64).tolist()), tuple(b.astype(np.int64).tolist()))
+                return flow + _top_plane_flow(*key, u=up[t], c=c, planes=int(sw.max()))
         grp = np.arange(len(sizes)) * cap[t] // cap[t + 1]            # parent block (tier t+1)
         a = np.bincount(grp, weights=a)
         b = np.bincount(grp, weights=b)
         sizes = np.bincount(grp, weights=sizes).astype(np.int64)
     return flow + float(min(a.sum(), b.sum()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _top_plane_flow(a: tuple[int, ...], b: tuple[int, ...], *, u: int, c: int, planes: int) -> float:
+    """Max-flow across the top tier of the fewest rule: block i has a[i] A-excess and b[i] B-excess (one
+    of them zero) and, in each of `planes` identical planes, a switch whose u uplinks are dealt round-robin
+    over the plane's c top switches (q = u // c links to each, one more to e = u % c of them, starting
+    where the previous block's extra links stopped: the wiring of `graphs._clos`). Plane-symmetric, so
+    one plane with planes x multiplicities carries the whole flow. Exact (Dinic, small: <= k + u nodes).
+    """
+    m = len(a)
+    q, e = divmod(u, c)
+    src, dst = m + c, m + c + 1
+    graph: list[list[list[int]]] = [[] for _ in range(m + c + 2)]   # edge = [to, cap, index of reverse]
+
+    def arc(x: int, y: int, cap_xy: int, cap_yx: int) -> None:
+        graph[x].append([y, cap_xy, len(graph[y])])
+        graph[y].append([x, cap_yx, len(graph[x]) - 1])
+
+    nxt = 0
+    for i in range(m):
+        extra = {(nxt + r) % c for r in range(e)}
+        nxt = (nxt + e) % c
+        for j in range(c):
+            w = planes * (q + (j in extra))
+            arc(i, m + j, w, w)
+        if a[i] > 0:
+            arc(src, i, a[i], 0)
+        elif b[i] > 0:
+            arc(i, dst, b[i], 0)
+    total = 0
+    while True:                                                     # Dinic: BFS levels, DFS blocking flow
+        level = [-1] * len(graph)
+        level[src] = 0
+        queue = [src]
+        for x in queue:
+            for y, cap_, _ in graph[x]:
+                if cap_ > 0 and level[y] < 0:
+                    level[y] = level[x] + 1
+                    queue.append(y)
+        if level[dst] < 0:
+            return float(total)
+        it = [0] * len(graph)
+
+        def push(x: int, f: int) -> int:
+            if x == dst:
+                return f
+            while it[x] < len(graph[x]):
+                edge = graph[x][it[x]]
+                y, cap_, rev = edge
+                if cap_ > 0 and level[y] == level[x] + 1:
+                    got = push(y, min(f, cap_))
+                    if got:
+                        edge[1] -= got
+                        graph[y][rev][1] += got
+                        return got
+                it[x] += 1
+            return 0
+
+        while (f := push(src, 1 << 62)):
+            total += f
 
 
 def _block_switches(sizes: np.ndarray, t: int, cap: list[int], up: list[int]) -> np.ndarray:
@@ -386,6 +498,7 @@ class _Inputs:
     dims: tuple[int, ...] | int | None
     gpus_per_node: int
     catalog: PartsCatalog
+    spread: str = "even"
 
 
 @dataclass(kw_only=True)
@@ -442,13 +555,14 @@ def _clos_raw(inp: _Inputs, n_hosts: int, k: int, link_bw: float, *, host_copper
     n = _fewest_tiers(lambda t: n_hosts <= cap(t), f"{n_hosts:,} endpoints on radix-{k} switches", inp.tiers, cap)
     d1 = d1_of(n)
     leaves = -(-n_hosts // d1)
-    cc = clos_counts(leaves, n_hosts, radix=k, tiers=n, oversubscription=over)
+    cc = clos_counts(leaves, n_hosts, radix=k, tiers=n, oversubscription=over, spread=inp.spread)
     copper_host = host_copper and d1 <= RACK_ACCELERATORS
     host_links = cc.links_per_tier[0]
     return _Raw(tiers=n, switches_per_tier=cc.switches_per_tier, links_per_tier=cc.links_per_tier,
                 optical_links=sum(cc.links_per_tier) - (host_links if copper_host else 0),
                 copper_links={"dac": host_links if copper_host else 0}, nics=n_hosts, max_endpoints=cap(n),
-                bisection_links=_clos_bisection_links(*_leaf_sides(n_hosts, d1), k=k, n=n, oversubscription=over),
+                bisection_links=_clos_bisection_links(*_leaf_sides(n_hosts, d1), k=k, n=n, oversubscription=over,
+                                                      spread=inp.spread),
                 diameter_hops=2 * n,
                 link_bw=link_bw, switch_radix=k, oversubscription=_tapers(over, n),
                 notes=[f"host links {'copper (DAC): the leaf is top-of-rack' if copper_host else 'optical'}"
@@ -495,11 +609,11 @@ def _rail_optimized(inp: _Inputs) -> _Raw:
                       f"rail-optimized {inp.endpoints:,} endpoints ({r} rails, radix {k})", inp.tiers, cap)
     d1 = d1_of(n)
     leaves = r * -(-nodes // d1)                               # one leaf per rail per SU
-    cc = clos_counts(leaves, inp.endpoints, radix=k, tiers=n, oversubscription=over)
+    cc = clos_counts(leaves, inp.endpoints, radix=k, tiers=n, oversubscription=over, spread=inp.spread)
     return _Raw(tiers=n, switches_per_tier=cc.switches_per_tier, links_per_tier=cc.links_per_tier,
                 optical_links=sum(cc.links_per_tier), copper_links={}, nics=inp.endpoints, max_endpoints=cap(n),
                 bisection_links=_clos_bisection_links(*_leaf_sides(inp.endpoints, d1, r), k=k, n=n,
-                                                      oversubscription=over),
+                                                      oversubscription=over, spread=inp.spread),
                 diameter_hops=2 * n,
                 link_bw=inp.link_bw, switch_radix=k, oversubscription=_tapers(over, n), rails=r,
                 notes=[f"rail-optimized: scalable unit = {d1} nodes x {r} rails; all links optical"])
@@ -524,7 +638,7 @@ def _rail_only(inp: _Inputs) -> _Raw:
         if n_i > 0:
             a_i = max(0, min(n_i, -(-(inp.endpoints // 2 - i) // r)))
             bis += _clos_bisection_links(*_leaf_sides(n_i, d1, half=a_i), k=k, n=big.tiers,
-                                         oversubscription=inp.oversubscription)
+                                         oversubscription=inp.oversubscription, spread=inp.spread)
     return _Raw(tiers=big.tiers, switches_per_tier=spt, links_per_tier=lpt, optical_links=sum(lpt),
                 copper_links={}, nics=inp.endpoints, max_endpoints=big.max_endpoints * r,
                 bisection_links=bis,
@@ -800,11 +914,21 @@ def _price(raw: _Raw, inp: _Inputs) -> tuple[dict[str, float], dict[str, float],
     return cost, power, notes, sw_part, latency, inr
 
 
+_SPREAD_NOTE = {
+    "fewest": ("switch counts: folded Clos, top tier by the fewest rule: ceil(n_sub x uplinks / radix) top "
+               "switches per plane, uplinks dealt round-robin (some top switches get one more parallel link "
+               "from a lower switch); textbook Clos arithmetic; partial pods counted switch by switch"),
+    "even": ("switch counts: folded Clos, top tier by the balance rule: the smallest divisor of the uplinks "
+             "with enough ports, so every lower switch spreads its uplinks evenly (NVIDIA DGX SuperPOD "
+             "tables); partial pods counted switch by switch"),
+}
+
+
 def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int | None = None,
                   rails: int | None = None, oversubscription: float | Sequence[float] = 1.0,
                   accelerator: Accelerator | str | None = None, link_gbit: float | None = None,
                   scaleup: str | None = "auto", planes: int = 2,
-                  dims: Sequence[int] | int | None = None) -> FabricDesign:
+                  dims: Sequence[int] | int | None = None, spread: str | None = None) -> FabricDesign:
     """Size and price one fabric in closed form (no graph; cheap at any size).
 
     Args:
@@ -820,9 +944,14 @@ def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int 
         scaleup: nvlink8 | nvl72 | cloudmatrix384 | hccs8 | None; "auto" = from the accelerator.
         planes: planes of multi-plane (default 2, dual-plane like Alibaba HPN).
         dims: torus shape (e.g. (16, 16, 16)) or its number of dimensions (2 or 3; default 3).
+        spread: top-tier rule of the Clos-based topologies, "fewest" (ceil(n_sub u / k) top switches
+            per plane, uplinks dealt round-robin: textbook folded Clos) or "even" (smallest divisor of
+            the uplinks u: every lower switch spreads its uplinks evenly, NVIDIA SuperPOD); None = the
+            topology's default (`DEFAULT_SPREAD`: fat-tree, rail-only, multi-plane "fewest",
+            rail-optimized "even"). Ignored by full-mesh, dragonfly and torus.
 
     Raises:
-        ConfigError: unknown topology, odd or too-small radix, sizes <= 0, more endpoints than the chosen
+        ConfigError: unknown topology or spread, odd or too-small radix, sizes <= 0, more endpoints than the chosen
             tiers hold (the message names the maximum).
     """
     if topology not in TOPOLOGIES:
@@ -840,6 +969,9 @@ def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int 
         raise ConfigError(f"rails must be positive, got {rails}")
     if planes <= 0:
         raise ConfigError(f"planes must be positive, got {planes}")
+    if spread is not None:
+        _check_spread(spread)
+    clos_spread = (spread or DEFAULT_SPREAD[topology]) if topology in DEFAULT_SPREAD else None
     overs = [oversubscription] if isinstance(oversubscription, (int, float)) else list(oversubscription)
     for r in overs:
         if not (r > 0) or _split(radix, r)[0] < 1 or _split(radix, r)[1] < 1:
@@ -873,7 +1005,7 @@ def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int 
                   rails_given=rails is not None, oversubscription=oversubscription if isinstance(
                       oversubscription, (int, float)) else tuple(oversubscription),
                   link_bw=link_bw, accelerator=acc, scaleup=su, planes=planes, dims=dims_v,
-                  gpus_per_node=gpn, catalog=parts_catalog())
+                  gpus_per_node=gpn, catalog=parts_catalog(), spread=clos_spread or "even")
     raw = TOPOLOGIES[topology](inp)
     cost, power, price_notes, sw_part, latency, inr = _price(raw, inp)
     n_dom = -(-endpoints // scaleup_domain(su).accelerators) if su else 0
@@ -881,14 +1013,14 @@ def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int 
         f"link {raw.link_bw * 8 / 1e9:g} Gb/s per direction"
         + (f" (the {acc.id} NIC)" if acc is not None and link_gbit is None and acc.scaleout_bw_bytes_per_s > 0 else ""),
         "transceivers: two per optical link; one fibre per optical link; switch-switch links optical",
-        "switch counts: folded-Clos balance rule (every lower switch spreads its uplinks evenly over the "
-        "switches above; partial pods counted switch by switch)" if topology in (
-            "fat-tree", "rail-optimized", "rail-only", "multi-plane") else "",
+        _SPREAD_NOTE[clos_spread] + (" (default for " + topology + ")" if spread is None else " (--spread)")
+        if clos_spread else "",
         "capex share = fabric / (fabric + accelerators at catalog price); servers and facility excluded",
     ] + price_notes
     return FabricDesign(
         topology=topology, endpoints=endpoints, tiers=raw.tiers, radix=raw.switch_radix, rails=raw.rails,
         planes=planes if topology == "multi-plane" else 1, dims=raw.dims, oversubscription=raw.oversubscription,
+        spread=clos_spread,
         link_bw_bytes_per_s=raw.link_bw,
         endpoint_bw_bytes_per_s=raw.link_bw * (planes if topology == "multi-plane" else 1),
         switches=sum(raw.switches_per_tier), switches_per_tier=raw.switches_per_tier,
@@ -976,10 +1108,12 @@ def reference_collectives(design: FabricDesign, accelerator: Accelerator | None,
 
 def compare_fabrics(endpoints: int, *, accelerator: Accelerator | str | None = None, radix: int = 64,
                     link_gbit: float | None = None, scaleup: str | None = "auto",
-                    topologies: Sequence[str] | None = None) -> list[FabricDesign]:
-    """Every topology (or the given ones) at the same size, in registry order."""
+                    topologies: Sequence[str] | None = None, spread: str | None = None) -> list[FabricDesign]:
+    """Every topology (or the given ones) at the same size, in registry order.
+
+    `spread` (None = each topology's default) applies to the Clos-based topologies only."""
     out = []
     for name in topologies or TOPOLOGIES:
         out.append(design_fabric(name, endpoints, radix=radix, accelerator=accelerator, link_gbit=link_gbit,
-                                 scaleup=scaleup))
+                                 scaleup=scaleup, spread=spread))
     return out

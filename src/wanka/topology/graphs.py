@@ -9,6 +9,12 @@ Graph conventions: nodes carry `kind` ("endpoint" | "switch" | "router"), `tier`
 1 = leaf, ...), `side` ("A" | "B": the bisection halves used by `min_cut_bisection`; index order,
 group-aligned for a dragonfly) and, for switches, `radix`. Parallel cables are one edge with
 `links` = their count and `capacity` = links (one unit = one link's bandwidth).
+
+Clos top tier (`spread`, fabric.py module docstring): each lower switch of a plane deals its u uplinks
+round-robin over the plane's c top switches, one counter shared by the plane's lower switches. With the
+"even" rule c divides u, so every lower switch gets u/c parallel links to every top switch; with the
+"fewest" rule (c = ceil(n_sub u / k)) a lower switch may have one more parallel link to some top
+switches than to others, and the shared counter keeps every top switch at <= ceil(n_sub u / c) <= k links.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import networkx as nx
 from wanka.errors import ConfigError
 from wanka.topology.fabric import (
     FabricDesign,
-    _balanced,
     _cap_leaves,
+    _check_spread,
     _dragonfly_counts,
     _ports,
     _split,
     _tapers,
+    _top_switches,
     design_fabric,
 )
 
@@ -48,8 +55,12 @@ def _add_link(g: nx.Graph, u: str, v: str, n: int = 1) -> None:
 
 
 def _clos(g: nx.Graph, hosts_per_leaf: list[list[str]], *, k: int, n: int,
-          oversubscription: float | Sequence[float], prefix: str) -> None:
-    """Wire an n-tier folded Clos over the given leaves (each a list of host node ids)."""
+          oversubscription: float | Sequence[float], prefix: str, spread: str = "even") -> None:
+    """Wire an n-tier folded Clos over the given leaves (each a list of host node ids).
+
+    Below the top every plane has u switches, one link from each lower switch to each; the top tier
+    follows `spread`, uplinks dealt round-robin (module docstring)."""
+    _check_spread(spread)
     leaves = len(hosts_per_leaf)
     if n == 1:
         sw = f"{prefix}t1_0"
@@ -80,11 +91,14 @@ def _clos(g: nx.Graph, hosts_per_leaf: list[list[str]], *, k: int, n: int,
         out: list[str] = []
         for j in range(max(len(s) for s in subs)):
             members = [s[j] for s in subs if len(s) > j]
-            c = u if t < n else _balanced(u, -(-len(members) * u // d_t))
+            c = u if t < n else _top_switches(u, -(-len(members) * u // d_t), spread)
             uppers = [new(t) for _ in range(c)]
+            nxt = 0                                   # the plane's shared round-robin counter
             for low in members:
-                for upper in uppers:
-                    _add_link(g, low, upper, u // c)
+                q, extra = divmod(u, c)               # u/c each, and one more to `extra` of them
+                for i in range(c):
+                    _add_link(g, low, uppers[(nxt + i) % c], q + (1 if i < extra else 0))
+                nxt = (nxt + extra) % c
             out += uppers
         return out
 
@@ -100,22 +114,25 @@ def _hosts(g: nx.Graph, n: int, prefix: str = "h") -> list[str]:
 
 def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | None = None,
                 rails: int | None = None, oversubscription: float | Sequence[float] = 1.0,
-                planes: int = 2, dims: Sequence[int] | int | None = None,
+                planes: int = 2, dims: Sequence[int] | int | None = None, spread: str | None = None,
                 design: FabricDesign | None = None) -> nx.Graph:
     """The fabric `design_fabric` sizes, as an explicit graph (up to MAX_GRAPH_ENDPOINTS endpoints).
 
-    Args are those of `design_fabric` (no cost inputs); `design` may pass an already computed one.
+    Args are those of `design_fabric` (no cost inputs; `spread` None = the topology's default);
+    `design` may pass an already computed one (its `spread` is then used).
 
     Raises:
         ConfigError: bad inputs (as design_fabric) or an instance too large to build.
     """
     d = design or design_fabric(topology, endpoints, radix=radix, tiers=tiers, rails=rails,
-                                oversubscription=oversubscription, scaleup=None, planes=planes, dims=dims)
+                                oversubscription=oversubscription, scaleup=None, planes=planes, dims=dims,
+                                spread=spread)
     limit = 1024 if topology == "full-mesh" else MAX_GRAPH_ENDPOINTS
     if d.endpoints > limit:
         raise ConfigError(f"graphs are built up to {limit:,} endpoints for {topology}, got {d.endpoints:,}; "
                           "the closed forms (wanka fabric design) cover any size")
     n = d.endpoints
+    sp = d.spread or "even"
     g = nx.Graph(topology=topology, endpoints=n)
     if topology == "full-mesh":
         hs = _hosts(g, n)
@@ -126,7 +143,7 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
         hs = _hosts(g, n)
         d1 = d.radix if d.tiers == 1 else _split(d.radix, d.oversubscription[0])[0]
         _clos(g, [hs[i:i + d1] for i in range(0, n, d1)], k=d.radix, n=d.tiers,
-              oversubscription=d.oversubscription or 1.0, prefix="s")
+              oversubscription=d.oversubscription or 1.0, prefix="s", spread=sp)
     elif topology == "rail-optimized":
         r = d.rails or 1
         hs = _hosts(g, n)
@@ -137,7 +154,7 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
             for rail in range(r):
                 leaves.append([hs[node * r + rail] for node in range(su * d1, min(nodes, su * d1 + d1))
                                if node * r + rail < n])
-        _clos(g, leaves, k=d.radix, n=d.tiers, oversubscription=d.oversubscription, prefix="s")
+        _clos(g, leaves, k=d.radix, n=d.tiers, oversubscription=d.oversubscription, prefix="s", spread=sp)
     elif topology == "rail-only":
         r = d.rails or 1
         hs = _hosts(g, n)
@@ -146,16 +163,16 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
             if not members:
                 continue
             dd = design_fabric("fat-tree", len(members), radix=d.radix, tiers=d.tiers,
-                               oversubscription=d.oversubscription or 1.0, scaleup=None)
+                               oversubscription=d.oversubscription or 1.0, scaleup=None, spread=sp)
             d1 = dd.radix if dd.tiers == 1 else _split(dd.radix, dd.oversubscription[0])[0]
             _clos(g, [members[i:i + d1] for i in range(0, len(members), d1)], k=d.radix, n=dd.tiers,
-                  oversubscription=dd.oversubscription or 1.0, prefix=f"r{rail}s")
+                  oversubscription=dd.oversubscription or 1.0, prefix=f"r{rail}s", spread=sp)
     elif topology == "multi-plane":
         hs = _hosts(g, n)
         d1 = d.radix if d.tiers == 1 else _split(d.radix, d.oversubscription[0])[0]
         for p in range(d.planes):
             _clos(g, [hs[i:i + d1] for i in range(0, n, d1)], k=d.radix, n=d.tiers,
-                  oversubscription=d.oversubscription or 1.0, prefix=f"p{p}s")
+                  oversubscription=d.oversubscription or 1.0, prefix=f"p{p}s", spread=sp)
     elif topology == "dragonfly":
         _dragonfly(g, n, d.radix)
     elif topology == "torus":
