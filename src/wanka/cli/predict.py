@@ -1,0 +1,119 @@
+"""`wanka predict RUNS`: step time, throughput, MFU and memory of each run in a run-spec file.
+
+Output contract (DESIGN.md): with `--json`, a JSON list with one object per run in input order (a single
+mapping in gives a one-element list); a run that cannot be evaluated gives `{"id", "error"}` while the
+others are still evaluated, and the exit code is then 1. Without `--json`, a table per run with the time
+breakdown, the memory per GPU and every assumption made for a null field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from wanka.cli.common import console, handle_errors, print_json
+from wanka.errors import WankaError
+
+__all__ = ["register", "predict_cmd", "predict_file", "render_prediction", "load_profile_lazily"]
+
+
+def register(root: typer.Typer) -> None:
+    """Attach `wanka predict` (a single command) to the root app."""
+    root.command(name="predict")(predict_cmd)
+
+
+def load_profile_lazily(path: Path) -> Any:
+    """`wanka.profile.load_profile(path)`, imported only when --profile is given."""
+    try:
+        from wanka.profile import load_profile
+    except ImportError as e:  # pragma: no cover - only while wanka.profile is missing
+        raise WankaError(f"--profile needs wanka.profile, which is not available: {e}") from None
+    return load_profile(path)
+
+
+def predict_file(path: Path, profile: Any = None) -> list[dict[str, Any]]:
+    """Predict every run of a run-spec file; failures become `{"id", "error"}` entries, in order."""
+    from wanka.perf.predict import predict
+    from wanka.spec import load_runs
+
+    out: list[dict[str, Any]] = []
+    for run in load_runs(path):
+        if not hasattr(run, "model"):
+            out.append({"id": run.id, "error": run.error})
+            continue
+        try:
+            acc = None
+            if profile is not None and profile.accelerator in (None, run.hardware.accelerator.id):
+                from wanka.profile import apply_profile
+
+                acc = apply_profile(run.hardware.accelerator, profile)
+            res = predict(run, accelerator=acc)
+            if acc is not None:
+                res["assumptions"].append(f"software efficiency from profile: {acc.software_efficiency.source}")
+            out.append(res)
+        except WankaError as e:
+            out.append({"id": run.id, "error": str(e) or type(e).__name__})
+    return out
+
+
+def _s(x: float) -> str:
+    return f"{x:.3f}" if x < 100 else f"{x:,.1f}"
+
+
+def render_prediction(res: dict[str, Any]) -> Group | Table:
+    """A rich renderable for one prediction (or its error)."""
+    rid = res.get("id") or "(no id)"
+    if "error" in res:
+        t = Table(title=f"run {rid}: error", show_header=False, title_justify="left")
+        t.add_row("[red]" + res["error"] + "[/]")
+        return t
+    b = res["breakdown"]
+    step = res["step_time_s"]
+    t = Table(title=f"run {rid}", title_justify="left", show_lines=False)
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_column("share of step", justify="right")
+    t.add_row("tokens/s per GPU", f"{res['tokens_per_s_per_gpu']:,.0f}", "")
+    t.add_row("step time (s)", _s(step), "100%")
+    t.add_row("model TFLOP/s per GPU (1e12)", f"{res['model_tflops_per_gpu']:,.1f}", "")
+    t.add_row("MFU (of the precision's dense peak)", f"{res['mfu']:.1%}", "")
+    rows = [("compute (fwd + bwd)", b["compute_s"]), ("recompute", b["recompute_s"]),
+            ("pipeline bubble", b["bubble_s"])]
+    rows += [(f"exposed {k.upper()} communication", v) for k, v in b["exposed_comm_s"].items()]
+    rows += [("optimizer step", b["optimizer_s"]), ("framework overhead", b.get("overhead_s", 0.0))]
+    for name, v in rows:
+        t.add_row(f"  {name} (s)", _s(v), f"{v / step:.1%}")
+    mem = res.get("memory_gib", {})
+    fits = "[green]fits[/]" if res["fits"] else "[red]does NOT fit[/]"
+    t.add_row("peak memory per GPU (GiB = 2^30 B)", f"{res['peak_memory_gib']:.1f}", fits)
+    for k, v in mem.items():
+        t.add_row(f"  {k} (GiB)", f"{v:.1f}", "")
+    notes = Table(show_header=False, box=None, pad_edge=False)
+    notes.add_column("assumption")
+    for a in res.get("assumptions", []):
+        notes.add_row(f"- {a}")
+    return Group(t, "[bold]assumptions[/]", notes)
+
+
+@handle_errors
+def predict_cmd(
+    runs: Annotated[Path, typer.Argument(help="Run-spec file (YAML or JSON): one run or a list of runs.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the DESIGN.md JSON list instead of tables.")] = False,
+    profile: Annotated[Path | None, typer.Option(
+        "--profile", help="A measured chip profile (`wanka profile`): replaces software_efficiency for runs "
+                          "on the profiled accelerator (all runs if the profile names none).")] = None,
+) -> None:
+    """Predict step time, tokens/s/GPU, MFU and peak memory of each run in RUNS."""
+    prof = load_profile_lazily(profile) if profile is not None else None
+    results = predict_file(runs, prof)
+    if json_out:
+        print_json(results)
+    else:
+        for res in results:
+            console.print(render_prediction(res))
+    if any("error" in r for r in results):
+        raise typer.Exit(code=1)

@@ -1,0 +1,114 @@
+"""Named model parameters of the step-time model: the calibration record and the overlap policy.
+
+Two kinds of knobs live here, kept apart on purpose (DESIGN.md "Calibration and honesty"):
+
+* `Calibration` - a handful of physically meaningful efficiency constants that may be fitted on the
+  TRAIN part of `shared/validation/training_runs.yaml` (split rule in `perf.validate.split_of`). Their
+  values are data, in `wanka/catalogs/data/calibration.yaml`, written by `benchmarks/fit_calibration.py`.
+* `OverlapPolicy` - which communication hides behind which computation. Each default states its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from functools import cache
+from typing import Any
+
+from wanka.errors import CatalogError
+
+__all__ = ["Calibration", "OverlapPolicy", "default_calibration", "calibration_from_mapping"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    """Efficiency constants of the step model (dimensionless unless the name says otherwise)."""
+
+    gemm_half_dim: float = 96.0
+    """GEMM shape curve: each GEMM dimension x contributes x / (x + gemm_half_dim) to the efficiency
+    (the small-GEMM penalty: a GEMM with one dimension equal to this constant runs at half speed)."""
+    gemm_tile: int = 128
+    """Tile edge for tile quantisation: a dimension x is padded to ceil(x / tile) * tile (CUTLASS/cuBLAS
+    Hopper/Blackwell kernels use 128-wide tiles; NVIDIA "Matrix multiplication background" guide)."""
+    attention_head_dim_half: float = 32.0
+    """Attention head-dim curve d / (d + c), normalised to 1 at d = 128 (FlashAttention-2 paper,
+    Dao 2023, Fig. 4-7: head dim 64 runs at ~0.8x the throughput of head dim 128)."""
+    moe_grouped_gemm: float = 0.85
+    """Efficiency of grouped expert GEMMs relative to one dense GEMM of the same per-expert shape."""
+    moe_load_imbalance: float = 1.15
+    """Tokens on the busiest expert-parallel rank over the mean (auxiliary-loss-balanced routers keep it
+    near 1.1-1.2; DeepSeek-V3 tech report section 2.1.2). Capped by moe.capacity_factor when set."""
+    lowp_gemm_speedup: dict[str, float] = field(default_factory=lambda: {
+        "fp8": 1.5, "fp8-blockwise": 1.35, "mxfp8": 1.5, "nvfp4": 2.2})
+    """Effective speed-up of transformer-block GEMMs over bf16 for each low precision (the quantise/
+    scale kernels and non-ideal shapes eat part of the 2x/4x peak); capped at the peak ratio."""
+    ep_a2a_hidden: float = 0.3
+    """Share of the MoE all-to-all hidden behind computation when `OverlapPolicy.ep_hidden` is None
+    (shared-expert overlap, `--overlap-moe-expert-parallel-comm`, DeepEP in NeMo/Megatron-Bridge recipes)."""
+    microbatch_overhead_s: float = 2e-3
+    """Framework time per micro-batch per pipeline stage that no kernel model captures (launches,
+    Python, synchronisation), seconds."""
+    moe_layer_overhead_s: float = 0.0
+    """Host-side time per MoE layer per micro-batch (forward + backward): the token dispatcher's
+    device-to-host synchronisation of per-expert token counts and the extra kernel launches of routing,
+    permutation and grouped GEMMs (Megatron-core `MoEAlltoAllTokenDispatcher`), seconds."""
+    step_overhead_s: float = 0.05
+    """Fixed time per optimizer step (gradient-norm, loss reduction, logging), seconds."""
+    allocator_margin: float = 0.05
+    """Share of HBM lost to the caching allocator's fragmentation; `fits` compares against the rest."""
+    runtime_reserved_bytes: float = 1.5 * 2**30
+    """HBM held by the CUDA context, NCCL workspaces and cuBLAS/cuDNN workspaces, bytes."""
+    source: str = "defaults (not fitted)"
+    """What these values were fitted on (split, data, date)."""
+
+
+def calibration_from_mapping(d: dict[str, Any]) -> Calibration:
+    """Build a Calibration from a calibration.yaml `parameters` mapping; unknown keys are an error."""
+    names = {f.name for f in fields(Calibration)}
+    unknown = set(d) - names
+    if unknown:
+        raise CatalogError(f"calibration.yaml: unknown parameter(s) {sorted(unknown)}; allowed: {sorted(names)}")
+    return Calibration(**d)
+
+
+@cache
+def default_calibration() -> Calibration:
+    """The shipped calibration (`catalogs/data/calibration.yaml`), or the dataclass defaults without it."""
+    from wanka.catalogs import load_data
+
+    try:
+        data = load_data("calibration.yaml")
+    except FileNotFoundError:
+        return Calibration()
+    params = dict(data.get("parameters") or {})
+    params["source"] = (f"{data.get('fitted_on', 'unknown data')}; split: {data.get('split', '?')}; "
+                        f"date {data.get('date', '?')}")
+    return calibration_from_mapping(params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverlapPolicy:
+    """Which communication hides behind computation. Defaults follow Megatron-LM/NeMo behaviour."""
+
+    tp_hidden: float = 0.0
+    """Share of TP/SP all-gather + reduce-scatter hidden behind GEMMs. 0: Megatron-LM without
+    `--tp-comm-overlap` runs them on the critical path (Korthikanti et al. 2022, section 4.2.2); TE
+    userbuffer overlap (`--tp-comm-overlap`) hides most of it (set ~0.8)."""
+    cp_overlap: bool = True
+    """Ring-attention send/recv runs concurrently with the attention of the previous KV chunk
+    (Megatron/TE context parallelism), so only the part longer than attention compute is exposed."""
+    ep_hidden: float | None = None
+    """Share of the MoE all-to-all hidden behind computation; None = `Calibration.ep_a2a_hidden` (fitted on
+    Megatron-Bridge MoE recipes, which overlap the shared experts and, with
+    `--overlap-moe-expert-parallel-comm`, the a2a of one micro-batch with another's compute). 0 puts the
+    whole a2a on the critical path, as Megatron's plain a2a dispatcher does."""
+    pp_hidden: float = 0.0
+    """Share of pipeline send/recv hidden. 0: each micro-batch boundary's transfer is exposed."""
+    dp_overlap: bool = True
+    """Gradient reduce(-scatter) overlaps the last micro-batch's backward except the last bucket and the
+    parameter all-gather overlaps the first forward (Megatron `--overlap-grad-reduce`,
+    `--overlap-param-gather`, on in NeMo/Megatron-Bridge recipes; PyTorch DDP bucketing, Li et al. 2020)."""
+    dp_bucket_params: float = 40e6
+    """Parameters per gradient bucket: Megatron DDP's default bucket size (`--ddp-bucket-size`, 40M)."""
+    fsdp_overlap: bool = True
+    """FSDP prefetches the next layer's all-gather during the current layer's compute (PyTorch FSDP
+    `forward_prefetch`/`backward_prefetch`, Zhao et al. 2023); the first layer's gather stays exposed."""

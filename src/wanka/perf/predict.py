@@ -1,0 +1,98 @@
+"""`predict`: the DESIGN.md output contract for one run spec, through the vectorised `evaluate`.
+
+A run is evaluated as a 1-row `PlanArrays` (the single code path shared with the search), and the row
+is turned into the contract object:
+
+    {"id", "tokens_per_s_per_gpu", "step_time_s", "model_tflops_per_gpu", "mfu", "peak_memory_gib", "fits",
+     "breakdown": {"compute_s", "recompute_s", "bubble_s",
+                   "exposed_comm_s": {"tp", "cp", "ep", "pp", "dp"}, "optimizer_s", "overhead_s"},
+     "memory_gib": {"weights", "grads", "optimizer", "activations", "buffers"},
+     "assumptions": [...]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from wanka.errors import InfeasiblePlan, WankaError
+from wanka.perf.params import Calibration, OverlapPolicy, default_calibration
+from wanka.perf.plans import PlanArrays
+from wanka.perf.step import StepArrays, evaluate, plan_problems
+from wanka.units import GiB
+
+__all__ = ["predict", "predict_runs", "evaluate_run", "MODEL_ASSUMPTIONS"]
+
+MODEL_ASSUMPTIONS = (
+    "flash attention (no s^2 activations), no dropout; attention kernels run in bf16",
+    "Megatron rank order tp-cp-ep-dp-pp; gradients reduced in fp32 (Megatron) or bf16 (FSDP)",
+    "overlap: DP grad reduce-scatter with backward except the last bucket; FSDP gathers prefetched; "
+    "TP, EP and PP communication exposed (OverlapPolicy defaults)",
+)
+
+
+def evaluate_run(run: Any, *, overlap: OverlapPolicy = OverlapPolicy(), fabric: Any = None,
+                 calibration: Calibration | None = None, accelerator: Any = None) -> StepArrays:
+    """`evaluate` on the run's single plan (a 1-row StepArrays)."""
+    plans = PlanArrays.from_plans([run.parallelism])
+    return evaluate(run.model, accelerator or run.hardware.accelerator, plans, count=run.hardware.count,
+                    gpus_per_node=run.hardware.gpus_per_node,
+                    global_batch_size=run.parallelism.global_batch_size, seq_len=run.model.seq_len,
+                    precision=run.precision, overlap=overlap, fabric=fabric, calibration=calibration,
+                    strict_experts=False)
+
+
+def predict(run: Any, *, overlap: OverlapPolicy = OverlapPolicy(), fabric: Any = None,
+            calibration: Calibration | None = None, accelerator: Any = None) -> dict[str, Any]:
+    """The DESIGN.md `predict --json` object for one `RunSpec`.
+
+    Raises `InfeasiblePlan` naming the reasons when the plan is not valid for the model and size.
+    `accelerator` overrides the run's (e.g. after applying a measured profile).
+    """
+    res = evaluate_run(run, overlap=overlap, fabric=fabric, calibration=calibration, accelerator=accelerator)
+    if not bool(res.valid[0]):
+        reasons = plan_problems(run.model, PlanArrays.from_plans([run.parallelism]), 0, count=run.hardware.count,
+                                global_batch_size=run.parallelism.global_batch_size, seq_len=run.model.seq_len,
+                                strict_experts=False)
+        raise InfeasiblePlan("; ".join(reasons) or "plan is not valid for this model")
+    r = res.row(0)
+    cal = calibration or default_calibration()
+    return {
+        "id": run.id,
+        "tokens_per_s_per_gpu": r["tokens_per_s_per_gpu"],
+        "step_time_s": r["step_time_s"],
+        "model_tflops_per_gpu": r["model_tflops_per_gpu"],
+        "mfu": r["mfu"],
+        "peak_memory_gib": r["peak_memory_bytes"] / GiB,
+        "fits": bool(r["fits"]),
+        "breakdown": {
+            "compute_s": r["compute_s"],
+            "recompute_s": r["recompute_s"],
+            "bubble_s": r["bubble_s"],
+            "exposed_comm_s": {"tp": r["exposed_tp_s"], "cp": r["exposed_cp_s"], "ep": r["exposed_ep_s"],
+                               "pp": r["exposed_pp_s"], "dp": r["exposed_dp_s"]},
+            "optimizer_s": r["optimizer_s"],
+            "overhead_s": r["overhead_s"],
+        },
+        "memory_gib": {"weights": r["weights_bytes"] / GiB, "grads": r["grads_bytes"] / GiB,
+                       "optimizer": r["optimizer_bytes"] / GiB, "activations": r["activations_bytes"] / GiB,
+                       "buffers": r["buffers_bytes"] / GiB},
+        "microbatches": int(round(r["microbatches"])),
+        "assumptions": list(run.assumptions) + list(MODEL_ASSUMPTIONS) + [f"calibration: {cal.source}"],
+    }
+
+
+def predict_runs(runs: Iterable[Any], *, overlap: OverlapPolicy = OverlapPolicy(), fabric: Any = None,
+                 calibration: Calibration | None = None) -> list[dict[str, Any]]:
+    """`predict` every item; `RunError`s and failing runs become `{"id", "error"}` entries, in order."""
+    out: list[dict[str, Any]] = []
+    for run in runs:
+        err = getattr(run, "error", None)
+        if err is not None and not hasattr(run, "model"):
+            out.append({"id": run.id, "error": err})
+            continue
+        try:
+            out.append(predict(run, overlap=overlap, fabric=fabric, calibration=calibration))
+        except WankaError as e:
+            out.append({"id": run.id, "error": str(e) or type(e).__name__})
+    return out

@@ -1,0 +1,126 @@
+"""`validate`: predict every run that carries a `measured` block and report the error.
+
+Errors are relative: `rel_error = predicted / measured - 1` of tokens/s/GPU (and of peak memory where a
+case gives `measured.peak_memory_gib`). Summaries give the count, the median and the 90th percentile of
+`|rel_error|` (percentile as `shared/tools/check-contracts` computes it: sorted value at
+round(q * (n - 1))) and the median signed error (bias), grouped by source family (the case id prefix),
+accelerator, precision and model type, separately for the TRAIN and HELD-OUT parts of the split.
+
+Split rule (fixed, documented, used by `benchmarks/fit_calibration.py`): a case is HELD-OUT when
+`int(sha1(id).hexdigest(), 16) % 3 == 0`, else TRAIN. Fitted parameters see only TRAIN cases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from wanka.errors import WankaError
+from wanka.perf.params import Calibration, OverlapPolicy
+from wanka.perf.predict import predict
+
+__all__ = ["split_of", "family_of", "validate_runs", "summarise", "pct", "SPLIT_RULE", "FIT_TYPES"]
+
+SPLIT_RULE = "held-out if int(sha1(case id).hexdigest(), 16) % 3 == 0, else train"
+FIT_TYPES = ("dense", "moe")
+"""Model types the calibration is fitted on and the acceptance figures use (moe-hybrid reported apart)."""
+
+
+def split_of(case_id: str | None) -> str:
+    """'train' or 'held-out' for a case id (see SPLIT_RULE); cases without an id are held out."""
+    if not case_id:
+        return "held-out"
+    return "held-out" if int(hashlib.sha1(case_id.encode()).hexdigest(), 16) % 3 == 0 else "train"
+
+
+def family_of(case_id: str | None, source: str | None = None) -> str:
+    """Source family: the case id without its trailing number (`mbridge-042` -> `mbridge`)."""
+    if case_id and "-" in case_id:
+        head, tail = case_id.rsplit("-", 1)
+        if tail.isdigit():
+            return head
+    if source:
+        return source.split("//")[-1].split("/")[0]
+    return case_id or "unknown"
+
+
+def pct(xs: list[float], q: float) -> float:
+    """The q-quantile as check-contracts computes it (sorted value at round(q * (n - 1)))."""
+    xs = sorted(xs)
+    return xs[round(q * (len(xs) - 1))] if xs else float("nan")
+
+
+def _stats(cases: list[dict[str, Any]], key: str = "rel_error") -> dict[str, Any]:
+    errs = [c[key] for c in cases if isinstance(c.get(key), float)]
+    absd = [abs(e) for e in errs]
+    return {"n": len(errs), "median_abs": pct(absd, 0.5), "p90_abs": pct(absd, 0.9),
+            "median_signed": pct(errs, 0.5)}
+
+
+def _by(cases: list[dict[str, Any]], field: str) -> dict[str, Any]:
+    keys = sorted({str(c.get(field)) for c in cases})
+    return {k: _stats([c for c in cases if str(c.get(field)) == k]) for k in keys}
+
+
+def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Error summaries: dense+moe whole file / train / held-out, by group, hybrids apart, peak memory."""
+    ok = [c for c in cases if "rel_error" in c]
+    main = [c for c in ok if c["type"] in FIT_TYPES]
+    held = [c for c in main if c["split"] == "held-out"]
+    train = [c for c in main if c["split"] == "train"]
+    out: dict[str, Any] = {
+        "split_rule": SPLIT_RULE,
+        "cases": len(cases),
+        "predicted": len(ok),
+        "failed": len(cases) - len(ok),
+        "dense_moe": {"all": _stats(main), "train": _stats(train), "held_out": _stats(held)},
+        "held_out": {"by_type": _by(held, "type"), "by_family": _by(held, "family"),
+                     "by_accelerator": _by(held, "accelerator"), "by_precision": _by(held, "precision")},
+        "all": {"by_type": _by(ok, "type"), "by_family": _by(main, "family"),
+                "by_accelerator": _by(main, "accelerator"), "by_precision": _by(main, "precision")},
+        "moe_hybrid": _stats([c for c in ok if c["type"] not in FIT_TYPES]),
+        "peak_memory": _stats(ok, "memory_rel_error"),
+    }
+    return out
+
+
+def validate_runs(runs: Iterable[Any], *, calibration: Calibration | None = None,
+                  overlap: OverlapPolicy = OverlapPolicy(), accelerator_for: Any = None) -> dict[str, Any]:
+    """Predict each run with a `measured` block; return `{"cases": [...], "summary": {...}}`.
+
+    `runs` holds `RunSpec`s and `RunError`s (from `wanka.spec.load_runs`); runs without `measured` are
+    skipped; a run that fails gives a case with its `error` message and no `rel_error`.
+    `accelerator_for(run)` may return a replacement accelerator (e.g. with a measured profile applied).
+    """
+    cases: list[dict[str, Any]] = []
+    for run in runs:
+        rid = getattr(run, "id", None)
+        if not hasattr(run, "model"):  # RunError
+            cases.append({"id": rid, "split": split_of(rid), "family": family_of(rid), "type": "unknown",
+                          "error": run.error})
+            continue
+        measured = run.measured or {}
+        if "tokens_per_s_per_gpu" not in measured:
+            continue
+        case: dict[str, Any] = {
+            "id": rid, "split": split_of(rid), "family": family_of(rid, run.source), "type": run.model.type,
+            "accelerator": run.hardware.accelerator.id, "precision": run.precision,
+            "measured_tokens_per_s_per_gpu": float(measured["tokens_per_s_per_gpu"]),
+        }
+        try:
+            acc = accelerator_for(run) if accelerator_for else None
+            p = predict(run, overlap=overlap, calibration=calibration, accelerator=acc)
+        except WankaError as e:
+            case["error"] = str(e) or type(e).__name__
+            cases.append(case)
+            continue
+        case["predicted_tokens_per_s_per_gpu"] = p["tokens_per_s_per_gpu"]
+        case["rel_error"] = float(p["tokens_per_s_per_gpu"] / case["measured_tokens_per_s_per_gpu"] - 1.0)
+        if measured.get("peak_memory_gib"):
+            case["measured_peak_memory_gib"] = float(measured["peak_memory_gib"])
+            case["predicted_peak_memory_gib"] = p["peak_memory_gib"]
+            case["memory_rel_error"] = float(p["peak_memory_gib"] / case["measured_peak_memory_gib"] - 1.0)
+        case["fits"] = p["fits"]
+        cases.append(case)
+    return {"cases": cases, "summary": summarise(cases)}
