@@ -1,0 +1,53 @@
+"""`wanka plan CENTER.yaml`: design a centre (chips, counts, fabric, plan, capex, power, time-to-train)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wanka.cli.common import console, handle_errors, print_json
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `wanka plan` to the root app."""
+
+    @app.command("plan")
+    @handle_errors
+    def plan_cmd(
+        center: Annotated[Path, typer.Argument(help="Centre file (YAML/JSON): goals, candidates, network, limits.")],
+        out: Annotated[Path, typer.Option("--out", help="Folder for the HTML/Markdown report and plots.")]
+        = Path("wanka-plan-report"),
+        no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report folder.")] = False,
+        top: Annotated[int, typer.Option("--top", help="Designs to show in the table.")] = 15,
+        json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Rank candidate centre designs for the training goals, best first, and write a report."""
+        from wanka.cli.search import ProgressBar
+        from wanka.errors import ConfigError
+        from wanka.plan.center import design_center, load_center
+
+        if top <= 0:
+            raise ConfigError(f"--top must be positive, got {top}")
+        spec = load_center(center)
+        with ProgressBar("designing") as bar:
+            result = design_center(spec, progress=bar)
+        files = None
+        if not no_report:
+            from wanka.report.plan import write_report
+            files = write_report(result, out)
+            result["report"] = files
+        if json_out:
+            print_json(result)
+            return
+        from wanka.report.plan import designs_table
+        console.print(designs_table(result, limit=top))
+        if result["designs"]:
+            w = result["designs"][0]
+            console.print(f"best: [bold]{w['id']}[/]: binding constraint {w['binding_constraint']} "
+                          f"({w['binding_detail']})", highlight=False)
+        if files:
+            console.print(f"report written to {files['html']} and {files['markdown']}", highlight=False)

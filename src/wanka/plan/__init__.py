@@ -1,0 +1,14 @@
+"""The centre designer (`wanka plan`): chips, counts, fabric, plan, capex, power and time-to-train.
+
+`load_center(path)` / `parse_center(mapping)` read a centre file; `design_center(spec)` returns the ranked
+designs (the `wanka plan --json` object); `plan.goodput` holds the failure and checkpoint arithmetic.
+See docs/plan.md.
+"""
+
+from __future__ import annotations
+
+from wanka.plan.center import CONSTRAINTS, CenterSpec, design_center, load_center, parse_center
+from wanka.plan.goodput import Reliability, goodput, time_to_train_s
+
+__all__ = ["CONSTRAINTS", "CenterSpec", "design_center", "load_center", "parse_center", "Reliability", "goodput",
+           "time_to_train_s"]

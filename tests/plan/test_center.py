@@ -1,0 +1,108 @@
+"""The centre designer: parsing, count selection, designs, binding constraints and ranking."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from wanka.errors import CatalogError, ConfigError
+from wanka.plan.center import CONSTRAINTS, design_center, nice_counts, parse_center
+
+BASE = {
+    "name": "t",
+    "goals": [{"id": "g", "model": "llama2-7b", "tokens": 2.0e10, "deadline_days": 30, "global_batch_size": 256,
+               "seq_len": 2048}],
+    "candidates": [{"accelerator": "h100-sxm", "available": 64, "unit_price_usd": 25000},
+                   {"accelerator": "a100-80gb", "available": 64, "unit_price_usd": 15000}],
+    "network": {"options": ["fat-tree"]},
+    "limits": {"power_mw": 1.0, "budget_usd": 1.0e8},
+    "counts_per_candidate": 3,
+}
+
+
+def spec(**over):
+    d = copy.deepcopy(BASE)
+    d.update(over)
+    return parse_center(d)
+
+
+def test_nice_counts():
+    assert nice_counts(8, 100) == [8, 16, 24, 32, 40, 48, 64, 80, 96]
+    assert nice_counts(8, 7) == []
+
+
+@pytest.mark.parametrize("over, err", [
+    ({"goals": []}, ConfigError),                                                       # no goal
+    ({"colour": 1}, ConfigError),                                                        # unknown key
+    ({"candidates": [{"accelerator": "h100-typo", "available": 8}]}, CatalogError),      # unknown chip
+    ({"candidates": [{"accelerator": "h100-sxm", "available": 0}]}, ConfigError),        # zero count
+    ({"candidates": [{"accelerator": "h800", "available": 8}]}, ConfigError),            # no catalog price
+    ({"network": {"options": ["hypercube"]}}, ConfigError),                              # unknown topology
+    ({"limits": {"power_mw": -3}}, ConfigError),                                         # negative limit
+])
+def test_bad_centres(over, err):
+    with pytest.raises(err):
+        spec(**over)
+
+
+def test_designs_are_ranked_and_complete():
+    """Every design carries the contract keys; those meeting all constraints come first, cheapest first."""
+    r = design_center(spec())
+    ds = r["designs"]
+    assert {d["accelerator"] for d in ds} >= {"h100-sxm", "a100-80gb"}
+    for d in ds:
+        for k in ("accelerator", "count", "fabric", "parallelism", "time_to_train_days", "capex_usd", "power_mw",
+                  "cost_per_million_tokens_usd", "binding_constraint"):
+            assert k in d
+        assert d["binding_constraint"] in CONSTRAINTS
+    meets = [d["meets_all_constraints"] for d in ds]
+    assert meets == sorted(meets, reverse=True)
+    ok = [d["cost_per_million_tokens_usd"] for d in ds if d["meets_all_constraints"]]
+    assert ok == sorted(ok)
+    best = ds[0]
+    assert best["meets_all_constraints"]
+    p = best["parallelism"]
+    assert p["tp"] * p["pp"] * p["cp"] * p["dp"] == best["jobs"][0]["count"]
+    # capex = accelerators + nodes + fabric
+    assert best["capex_usd"] == pytest.approx(sum(best["capex_breakdown"].values()))
+
+
+def test_cost_per_million_tokens_by_hand():
+    """(capex x train share of the depreciation period + energy x $/kWh) / (tokens / 1e6)."""
+    r = design_center(spec(serving=None))
+    d = r["designs"][0]
+    eco = r["economics"]
+    days = d["time_to_train_days"]
+    share = days / (eco["depreciation_years"] * 365)
+    want = (d["capex_usd"] * share + d["energy_mwh"] * 1000 * eco["electricity_usd_per_kwh"]) / (2.0e10 / 1e6)
+    assert d["cost_per_million_tokens_usd"] == pytest.approx(want, rel=1e-6)
+    assert d["energy_mwh"] == pytest.approx(d["power_mw"] * days * 24, rel=1e-6)
+
+
+def test_unreachable_deadline_is_an_answer():
+    """A deadline no available count reaches names availability (or the deadline) and the shortfall."""
+    r = design_center(spec(goals=[{**BASE["goals"][0], "tokens": 1e13, "deadline_days": 1}]))
+    assert not any(d["meets_all_constraints"] for d in r["designs"])
+    top = r["designs"][0]
+    assert top["binding_constraint"] in ("availability", "deadline") and top["binding_margin"] < 0
+    assert "available" in top["binding_detail"] or "deadline" in top["binding_detail"]
+
+
+def test_model_that_never_fits_is_an_answer():
+    """A 1T model on 8 accelerators: memory binds, and the report says by how much."""
+    r = design_center(spec(goals=[{"id": "huge", "model": "megatron-1t", "tokens": 1e11, "deadline_days": 30,
+                                   "global_batch_size": 8}],
+                           candidates=[{"accelerator": "h100-sxm", "available": 8, "unit_price_usd": 25000}]))
+    d = r["designs"][0]
+    assert d["binding_constraint"] == "memory" and not d["meets_all_constraints"]
+    assert "GiB" in d["binding_detail"]
+
+
+def test_mixed_fleet_with_serving():
+    """With serving demand, designs that train on one chip and serve on the other appear."""
+    r = design_center(spec(serving=[{"model": "llama2-7b", "tokens_per_s": 5e4}]))
+    mixed = [d for d in r["designs"] if d.get("mixed")]
+    assert mixed and all("+" in d["accelerator"] for d in mixed)
+    roles = {tuple(f["roles"]) for d in mixed for f in d["fleet"]}
+    assert ("training",) in roles and ("serving",) in roles
