@@ -10,7 +10,7 @@ Method: coordinate descent over multiplicative steps, a few sweeps with shrinkin
 
 Fitted (and nothing else):
   * Calibration (wanka/catalogs/data/calibration.yaml): gemm_half_dim, moe_grouped_gemm, ep_a2a_hidden,
-    moe_layer_overhead_s,
+    tp_comm_hidden, moe_layer_overhead_s,
     lowp_gemm_speedup for fp8 / mxfp8 / nvfp4 (fp8-blockwise follows fp8 x 0.9: one public run only),
     microbatch_overhead_s, step_overhead_s.
   * software_efficiency (wanka/catalogs/data/software.yaml, `accelerators:` entries): `gemm` per chip
@@ -69,7 +69,7 @@ STACK_ESTIMATES = {
 BOUNDS = {"gemm_half_dim": (8.0, 1024.0), "moe_grouped_gemm": (0.2, 1.0), "fp8": (1.0, 2.0),
           "mxfp8": (1.0, 2.0), "nvfp4": (1.0, 4.0), "microbatch_overhead_s": (0.0, 0.05),
           "step_overhead_s": (0.0, 2.0), "ep_a2a_hidden": (0.0, 0.95),
-          "moe_layer_overhead_s": (0.0, 0.02),
+          "moe_layer_overhead_s": (0.0, 0.02), "tp_comm_hidden": (0.0, 0.95),
           **{f"gemm:{g}": (0.2, 1.0) for g in GEMM_GROUPS}, **{f"attention:{g}": (0.1, 1.0) for g in GEMM_GROUPS}}
 
 
@@ -78,7 +78,8 @@ def params_of(cal: Calibration, sw: dict) -> dict[str, float]:
          "fp8": cal.lowp_gemm_speedup["fp8"], "mxfp8": cal.lowp_gemm_speedup["mxfp8"],
          "nvfp4": cal.lowp_gemm_speedup["nvfp4"], "microbatch_overhead_s": cal.microbatch_overhead_s,
          "step_overhead_s": cal.step_overhead_s, "ep_a2a_hidden": cal.ep_a2a_hidden,
-         "moe_layer_overhead_s": max(cal.moe_layer_overhead_s, 1e-4)}
+         "moe_layer_overhead_s": max(cal.moe_layer_overhead_s, 1e-4),
+         "tp_comm_hidden": max(cal.tp_comm_hidden, 0.3)}
     for g in GEMM_GROUPS:
         p[f"gemm:{g}"] = sw["gemm"][g]
         p[f"attention:{g}"] = sw["attention"][g]
@@ -91,7 +92,8 @@ def build(p: dict[str, float], base: Calibration) -> tuple[Calibration, dict[str
         lowp_gemm_speedup={"fp8": p["fp8"], "fp8-blockwise": 0.9 * p["fp8"], "mxfp8": p["mxfp8"],
                            "nvfp4": p["nvfp4"]},
         microbatch_overhead_s=p["microbatch_overhead_s"], step_overhead_s=p["step_overhead_s"],
-        ep_a2a_hidden=p["ep_a2a_hidden"], moe_layer_overhead_s=p["moe_layer_overhead_s"])
+        ep_a2a_hidden=p["ep_a2a_hidden"], moe_layer_overhead_s=p["moe_layer_overhead_s"],
+        tp_comm_hidden=p["tp_comm_hidden"])
     gemm = {acc: p[f"gemm:{g}"] for g, accs in GEMM_GROUPS.items() for acc in accs}
     attn = {acc: p[f"attention:{g}"] for g, accs in GEMM_GROUPS.items() for acc in accs}
     return cal, gemm, attn
@@ -180,15 +182,19 @@ def main() -> None:
             "moe_grouped_gemm": round(cal.moe_grouped_gemm, 4),
             "moe_load_imbalance": cal.moe_load_imbalance,
             "ep_a2a_hidden": round(cal.ep_a2a_hidden, 4),
+            "tp_comm_hidden": round(cal.tp_comm_hidden, 4),
             "moe_layer_overhead_s": round(cal.moe_layer_overhead_s, 6),
             "lowp_gemm_speedup": {k: round(v, 4) for k, v in cal.lowp_gemm_speedup.items()},
             "microbatch_overhead_s": round(cal.microbatch_overhead_s, 6),
             "step_overhead_s": round(cal.step_overhead_s, 5),
+            "main_grad_bytes": cal.main_grad_bytes,
             "allocator_margin": cal.allocator_margin,
             "runtime_reserved_bytes": cal.runtime_reserved_bytes,
         },
         "not_fitted": {"gemm_tile": "CUTLASS/cuBLAS 128-wide tiles", "attention_head_dim_half": "FlashAttention-2 paper",
                        "moe_load_imbalance": "DeepSeek-V3 report (aux-loss-balanced routers)",
+                       "main_grad_bytes": ("Megatron-core DDP grad_reduce_in_fp32=False default, as the "
+                                           "Megatron-Bridge performance recipes set it (bf16 grad buffer)"),
                        "allocator_margin": "stated", "runtime_reserved_bytes": "stated"},
     }
     header = ("# Calibration of the training step model (wanka.perf.params.Calibration).\n"

@@ -58,21 +58,51 @@ def test_gpt3_175b_activation_total_matches_korthikanti_table():
 
 @pytest.mark.parametrize("dist_opt", [False, True])
 def test_megatron_18_bytes_per_parameter(dist_opt):
-    """Megatron-LM theoretical memory: 18 B/param, or 6 + 12/dp with the distributed optimizer."""
+    """Megatron-LM theoretical memory (fp32 main grads): 18 B/param, or 6 + 12/dp with the distributed
+    optimizer (`theoretical_memory_usage.py`); reproduced with main_grad_bytes = 4."""
+    import dataclasses
+
+    from wanka.perf.params import default_calibration
+
     model = get_model("llama3-8b")
     acc = get_accelerator("h100-sxm")
     dp = 8
+    cal = dataclasses.replace(default_calibration(), main_grad_bytes=4.0)
     plans = PlanArrays.of(tp=1, pp=1, dp=dp, distributed_optimizer=dist_opt)
     r = evaluate(model, acc, plans, count=dp, gpus_per_node=8, global_batch_size=64, seq_len=model.seq_len,
-                 precision="bf16").row(0)
+                 precision="bf16", calibration=cal).row(0)
     params = r["weights_bytes"] / 2
     assert np.isclose(r["grads_bytes"], 4 * params)
     assert np.isclose(r["optimizer_bytes"], 12 * params / (dp if dist_opt else 1))
     assert abs(params / param_count(model).total - 1) < 0.01
+    per_param = (r["weights_bytes"] + r["grads_bytes"] + r["optimizer_bytes"]) / params
+    assert np.isclose(per_param, 6 + 12 / dp if dist_opt else 18)
+
+
+def test_default_bf16_grad_buffer():
+    """Default: Megatron-core grad_reduce_in_fp32=False (Megatron-Bridge performance recipes): 2 B grads."""
+    model = get_model("llama3-8b")
+    r = evaluate(model, get_accelerator("h100-sxm"), PlanArrays.of(tp=1, pp=1, dp=8, distributed_optimizer=True),
+                 count=8, gpus_per_node=8, global_batch_size=64, seq_len=model.seq_len, precision="bf16").row(0)
+    assert np.isclose(r["grads_bytes"], r["weights_bytes"])
+
+
+def test_fp8_param_gather_weights():
+    """fp8 / mxfp8 (fp8_param_gather): 2 B/param of quantised weight + transpose, no bf16 copy; blockwise
+    fp8 (fp8_param_gather off) keeps bf16 + the 2 B quantised workspace."""
+    model = get_model("llama3-8b")
+    acc = get_accelerator("b200")
+    plans = PlanArrays.of(tp=1, pp=1, dp=8, distributed_optimizer=True)
+    w = {p: evaluate(model, acc, plans, count=8, gpus_per_node=8, global_batch_size=64, seq_len=model.seq_len,
+                     precision=p).weights_bytes[0] for p in ("bf16", "fp8", "fp8-blockwise", "mxfp8")}
+    assert np.isclose(w["fp8"], w["bf16"])
+    assert np.isclose(w["fp8-blockwise"], 2 * w["bf16"])
+    assert w["bf16"] < w["mxfp8"] < 1.05 * w["bf16"]
 
 
 def test_fsdp_full_shards_everything():
-    """ZeRO-3 / FSDP full: weights, gradients and optimizer states all divide by the DP size."""
+    """ZeRO-3 / FSDP full: 16 B/param / dp - the fp32 sharded param (the master, 4 B), its fp32 sharded
+    gradient (4 B) and the two Adam moments (8 B) all divide by the DP size (PyTorch FSDP)."""
     model = get_model("llama3-70b")
     acc = get_accelerator("h100-sxm")
     plans = PlanArrays.of(tp=1, pp=1, dp=[64, 128], fsdp="full", recompute="full")
@@ -81,8 +111,27 @@ def test_fsdp_full_shards_everything():
     # the count is 128: only the dp = 128 row is valid
     assert r.valid.tolist() == [False, True]
     params = param_count(model).total
-    assert abs(r.weights_bytes[1] / (2 * params / 128) - 1) < 0.02
-    assert abs(r.optimizer_bytes[1] / (12 * params / 128) - 1) < 0.02
+    assert abs(r.weights_bytes[1] / (4 * params / 128) - 1) < 0.02
+    assert abs(r.grads_bytes[1] / (4 * params / 128) - 1) < 0.02
+    assert abs(r.optimizer_bytes[1] / (8 * params / 128) - 1) < 0.02
+
+
+@pytest.mark.parametrize("pp,vpp", [(4, 1), (8, 1), (4, 2), (8, 4)])
+def test_in_flight_microbatches_follow_megatron_schedule(pp, vpp):
+    """Stage 0 holds pp (1F1B) or pp + (pp-1)/vpp (interleaved; Korthikanti et al. 2022 sec. 4.2.3)
+    micro-batches of its layers; the last stage 1 (1F1B) or pp - (pp-1)/vpp (interleaved warm-up of
+    Megatron-core's get_pp_rank_microbatches)."""
+    model = ModelSpec(name="toy", layers=64, hidden=4096, heads=32, kv_heads=8, ffn_hidden=14336, vocab=32000,
+                      seq_len=4096, activation="swiglu", tied_embeddings=True)
+    acc = get_accelerator("gb200")
+    plans = PlanArrays.of(tp=1, pp=pp, vpp=vpp, dp=1)
+    r = evaluate(model, acc, plans, count=pp, gpus_per_node=4, global_batch_size=4 * pp, seq_len=4096,
+                 precision="bf16").row(0)
+    per_mb_layer = activation_bytes_per_token(model, 1, 1, moe_layer=False) * 4096
+    stage_layers = model.layers / pp
+    expected = (pp + (pp - 1) / vpp if vpp > 1 else pp) * stage_layers * per_mb_layer
+    expected += 2 * model.hidden * 4096 * (pp + (pp - 1) / vpp if vpp > 1 else pp)   # embedding output
+    assert abs(r["activations_bytes"] / expected - 1) < 0.01
 
 
 def test_example_llama3_70b_fits_on_h100():

@@ -44,6 +44,10 @@ class Calibration:
     ep_a2a_hidden: float = 0.3
     """Share of the MoE all-to-all hidden behind computation when `OverlapPolicy.ep_hidden` is None
     (shared-expert overlap, `--overlap-moe-expert-parallel-comm`, DeepEP in NeMo/Megatron-Bridge recipes)."""
+    tp_comm_hidden: float = 0.0
+    """Share of the TP/SP collectives hidden behind GEMMs when `OverlapPolicy.tp_hidden` is None (TE
+    userbuffer overlap - bulk/pipelined all-gather and reduce-scatter overlapped with the split GEMMs - that
+    NeMo/Megatron-Bridge performance recipes switch on with `tp_comm_overlap=True`)."""
     microbatch_overhead_s: float = 2e-3
     """Framework time per micro-batch per pipeline stage that no kernel model captures (launches,
     Python, synchronisation), seconds."""
@@ -53,6 +57,14 @@ class Calibration:
     permutation and grouped GEMMs (Megatron-core `MoEAlltoAllTokenDispatcher`), seconds."""
     step_overhead_s: float = 0.05
     """Fixed time per optimizer step (gradient-norm, loss reduction, logging), seconds."""
+    main_grad_bytes: float = 2.0
+    """Bytes per gradient element in Megatron's contiguous grad buffer (DDP and distributed optimizer), also
+    the dtype of the gradient reduce(-scatter). 2: Megatron-core `DistributedDataParallelConfig.
+    grad_reduce_in_fp32` defaults to False and the Megatron-Bridge performance recipes set it False
+    (`scripts/performance`, e.g. dryrun_configs/deepseek/*.yaml: `ddp.grad_reduce_in_fp32: false`).
+    Set 4 for Megatron-LM, whose `arguments.py` forces fp32 accumulation/all-reduce with --bf16, for the
+    Megatron-Bridge library recipes (`bf16_mixed()` sets grad_reduce_in_fp32=True) and for NeMo 1.x
+    (`optim.grad_sync_dtype` fp32). Stated, not fitted."""
     allocator_margin: float = 0.05
     """Share of HBM lost to the caching allocator's fragmentation; `fits` compares against the rest."""
     runtime_reserved_bytes: float = 1.5 * 2**30
@@ -89,10 +101,11 @@ def default_calibration() -> Calibration:
 class OverlapPolicy:
     """Which communication hides behind computation. Defaults follow Megatron-LM/NeMo behaviour."""
 
-    tp_hidden: float = 0.0
-    """Share of TP/SP all-gather + reduce-scatter hidden behind GEMMs. 0: Megatron-LM without
-    `--tp-comm-overlap` runs them on the critical path (Korthikanti et al. 2022, section 4.2.2); TE
-    userbuffer overlap (`--tp-comm-overlap`) hides most of it (set ~0.8)."""
+    tp_hidden: float | None = None
+    """Share of TP/SP all-gather + reduce-scatter hidden behind GEMMs; None = `Calibration.tp_comm_hidden`
+    (fitted on NeMo/Megatron-Bridge recipes, which enable Transformer Engine userbuffer overlap,
+    `tp_comm_overlap=True`, whenever tp > 1). 0: Megatron-LM without `--tp-comm-overlap` runs them on the
+    critical path (Korthikanti et al. 2022, section 4.2.2)."""
     cp_overlap: bool = True
     """Ring-attention send/recv runs concurrently with the attention of the previous KV chunk
     (Megatron/TE context parallelism), so only the part longer than attention compute is exposed."""

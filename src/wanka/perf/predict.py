@@ -25,9 +25,12 @@ __all__ = ["predict", "predict_runs", "evaluate_run", "MODEL_ASSUMPTIONS"]
 
 MODEL_ASSUMPTIONS = (
     "flash attention (no s^2 activations), no dropout; attention kernels run in bf16",
-    "Megatron rank order tp-cp-ep-dp-pp; gradients reduced in fp32 (Megatron) or bf16 (FSDP)",
+    "Megatron rank order tp-cp-ep-dp-pp; bf16 gradient buffers and reduction (Megatron-core "
+    "grad_reduce_in_fp32=False, as in the Megatron-Bridge performance recipes; "
+    "FSDP: bf16 reduce, fp32 shards)",
+    "weights: fp8/mxfp8 runs keep fp8 params (fp8_param_gather, Megatron-Bridge mixed-precision recipes)",
     "overlap: DP grad reduce-scatter with backward except the last bucket; FSDP gathers prefetched; "
-    "TP, EP and PP communication exposed (OverlapPolicy defaults)",
+    "TP (userbuffers) and EP all-to-all partly hidden (calibrated shares); PP send/recv exposed",
 )
 
 

@@ -39,9 +39,22 @@ F64 = NDArray[np.float64]
 BF16_BYTES = 2.0
 FP32_BYTES = 4.0
 ADAM_STATE_BYTES = 12.0          # fp32 master weight + 2 fp32 Adam moments (Rajbhandari et al. 2020, ZeRO sec. 3)
-MAIN_GRAD_BYTES = 4.0            # Megatron accumulates/reduces gradients in fp32 for bf16 training (--accumulate-allreduce-grads-in-fp32)
+ADAM_MOMENT_BYTES = 8.0          # the two fp32 Adam moments alone (FSDP: the fp32 flat param is the master)
+FSDP_PARAM_SHARD_BYTES = 4.0     # PyTorch FSDP keeps the sharded flat param in fp32 (MixedPrecision
+#                                  casts a bf16 copy per all-gather); its sharded gradient has that dtype
 FSDP_REDUCE_BYTES = 2.0          # PyTorch FSDP MixedPrecision(reduce_dtype=bf16), the llm-foundry/torchtitan default
-LOWP_WEIGHT_CACHE_BYTES = 1.0    # TE keeps a quantised (fp8/fp4, 1 byte or less) copy of each GEMM weight per step
+# Resident bytes per parameter of the model weights by precision (Megatron-core + Transformer Engine):
+# bf16/fp16: the bf16 param. fp8 (delayed / tensorwise current scaling) and mxfp8: Megatron-Bridge's
+# `bf16_with_fp8_*_mixed()` / `bf16_with_mxfp8_mixed()` set fp8_param_gather=True, so the param *is* the TE
+# quantised tensor (Float8Tensor: 1 B data + 1 B cached transpose; MXFP8Tensor: rowwise + columnwise 1 B
+# each + one E8M0 scale per 32) and no bf16 copy is kept (the fp32 master lives in the optimizer).
+# fp8-blockwise: `bf16_with_fp8_subchannel_scaling_mixed()` sets fp8_param_gather=False: bf16 param + TE's
+# cached quantised weight workspace (rowwise + columnwise, 2 B). nvfp4: bf16 param + cached NVFP4
+# rowwise + columnwise copies (0.5 B + one fp8 scale per 16 each).
+PARAM_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 2.0, "mxfp8": 2.0 + 2.0 / 32, "fp8-blockwise": 4.0,
+               "nvfp4": 2.0 + 2 * (0.5 + 1.0 / 16)}
+# Bytes per parameter of the distributed-optimizer / FSDP parameter all-gather (fp8_param_gather gathers fp8)
+PARAM_GATHER_BYTES = {"fp8": 1.0, "mxfp8": 1.0 + 1.0 / 32}
 OPTIMIZER_BYTES_PER_PARAM = 40.0  # Adam step per fp32 param: read grad 4, read+write master/m/v 24,
 #                                   write bf16 param 2, grad-norm read 4, zero grad write 4, scale ~2
 CE_BYTES_PER_LOGIT = 12.0        # vocab-parallel cross-entropy fwd+bwd: read bf16 logits, fp32 softmax, grad
@@ -139,7 +152,8 @@ def activation_bytes_per_token(model: ModelSpec, tp: Any, spd: Any, *, moe_layer
     drop = (2 * h if dropout else 0)                   # attention and MLP dropout masks (1 byte each)
     split = (2 * a * dq                                # Q
              + 2 * kv_width                            # K, V
-             + 2 * a * dv * gi)                        # attention output = projection input
+             + 2 * a * dv                              # attention output (saved by flash attention)
+             + (2 * a * dv * gi if gi < 1 else 0.0))   # + its quantised copy saved by the projection GEMM
     if flash:
         split += 4 * a                                 # flash-attention log-sum-exp, fp32 per head
     else:
@@ -155,7 +169,10 @@ def activation_bytes_per_token(model: ModelSpec, tp: Any, spd: Any, *, moe_layer
     out = out + 2 * h / spd + 4 * moe.experts / spd           # router input (LN2 out), fp32 router probs
     routed = np.asarray(routed_tokens, dtype=np.float64)
     fe = moe.expert_ffn / np.asarray(etp, dtype=np.float64)
-    out = out + routed * (2 * h * gi + 2 * ng * fe + 2 * fe * gi + 2 * h)  # expert fc1 in, act in, fc2 in, unpermute in
+    # per routed copy: expert fc1 input, activation input, fc2 input and the fp32 routing prob. Megatron-core
+    # applies the probs inside the expert activation (`activation_func_with_probs`, moe/experts.py), so the
+    # un-permute is a plain scatter-add that saves nothing.
+    out = out + routed * (2 * h * gi + 2 * ng * fe + 2 * fe * gi + 4)
     if moe.shared_experts:
         fs = moe.shared_experts * moe.shared_ffn
         out = out + (2 * ng * fs + 2 * fs * gi) / tp
@@ -378,7 +395,10 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
                    + collective_s("reduce-scatter", act_bytes, tp, tp_rpn, acc, fabric=fabric))
     t_tp_ar = 2 * collective_s("all-reduce", act_bytes, tp, tp_rpn, acc, fabric=fabric)
     t_tp_dir = np.where(sp, t_tp_sp, t_tp_ar)               # one direction (fwd or bwd), one layer
-    tp_layer = (1.0 - overlap.tp_hidden) * t_tp_dir * (1.0 + n_tp_fwd)
+    # TE userbuffer TP overlap needs sequence parallelism (Megatron-core asserts `tp_comm_overlap` ->
+    # `sequence_parallel`), so the calibrated share applies to SP plans only; an explicit policy is taken as is.
+    tp_hidden = np.where(sp, cal.tp_comm_hidden, 0.0) if overlap.tp_hidden is None else overlap.tp_hidden
+    tp_layer = (1.0 - tp_hidden) * t_tp_dir * (1.0 + n_tp_fwd)
 
     cp_in = members_per_domain(cp, tp, D) >= cp
     cp_rpn = np.where(cp_in, 2.0, 1.0)
@@ -483,7 +503,8 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
     edp = tp * cp * dp / (ep * etp)                        # expert data-parallel size
     dp_rpn = members_per_domain(dpc, tp, D)
     edp_rpn = members_per_domain(edp, ep * etp, D)
-    grad_b = np.where(fsdp > 0, FSDP_REDUCE_BYTES, MAIN_GRAD_BYTES)
+    grad_b = np.where(fsdp > 0, FSDP_REDUCE_BYTES, cal.main_grad_bytes)
+    ag_b = PARAM_GATHER_BYTES.get(precision, BF16_BYTES)
 
     def coll(op: str, per_param_bytes: Any, dense_mult: Any = 1.0) -> F64:
         return (collective_s(op, pd * per_param_bytes * dense_mult, dpc, dp_rpn, acc, fabric=fabric)
@@ -491,7 +512,7 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
 
     t_ar = coll("all-reduce", grad_b)
     t_rs = coll("reduce-scatter", grad_b)
-    t_ag = coll("all-gather", BF16_BYTES)
+    t_ag = coll("all-gather", ag_b)
     n_stage_layers = np.maximum(n_first, n_last)
     bwd_window = slow["bwd"] + slow["rc"]
     fwd_window = slow["fwd"]
@@ -528,8 +549,16 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
     mfu = tflops * 1e12 / peak_prec
 
     # ---- memory per GPU: first (in-flight activations) and last (logits) stage --------------------
+    # Model states. DDP / distributed optimizer (Megatron-core): weights PARAM_BYTES[precision], grads
+    # cal.main_grad_bytes, optimizer 12 B (fp32 master + m + v), the latter sharded over DP x CP (experts:
+    # expert-DP) with the distributed optimizer. FSDP full (ZeRO-3; PyTorch FSDP as in llm-foundry): the
+    # sharded fp32 flat param (4 B, it is the master), its fp32 sharded grad (4 B) and the Adam moments (8 B)
+    # all divide by the sharding group: 16 B / dp (Megatron-FSDP: bf16 param 2 + grad 2 + fp32 master and
+    # moments 12 = the same 16 B / dp). FSDP grad_op (ZeRO-2): unsharded weights, sharded grads and states.
     full_shard = fsdp == 2
-    w_per = BF16_BYTES + (LOWP_WEIGHT_CACHE_BYTES if lowp else 0.0)
+    w_per = np.where(full_shard, FSDP_PARAM_SHARD_BYTES, PARAM_BYTES.get(precision, BF16_BYTES))
+    g_per = np.where(fsdp > 0, FSDP_PARAM_SHARD_BYTES, cal.main_grad_bytes)
+    o_per = np.where(full_shard, ADAM_MOMENT_BYTES, ADAM_STATE_BYTES)
     dense_shard = np.where(full_shard, dpc, 1.0)
     exp_shard = np.where(full_shard, edp, 1.0)
     grad_dense_shard = np.where(fsdp > 0, dpc, 1.0)
@@ -539,8 +568,8 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
 
     def state_bytes(pd_: F64, pe_: F64) -> tuple[F64, F64, F64]:
         w = w_per * (pd_ / dense_shard + pe_ / exp_shard)
-        g = MAIN_GRAD_BYTES * (pd_ / grad_dense_shard + pe_ / grad_exp_shard)
-        o = ADAM_STATE_BYTES * (pd_ / opt_dense_shard + pe_ / opt_exp_shard)
+        g = g_per * (pd_ / grad_dense_shard + pe_ / grad_exp_shard)
+        o = o_per * (pd_ / opt_dense_shard + pe_ / opt_exp_shard)
         return w, g, o
 
     gib = 1.0 if lowp else BF16_BYTES                       # TE saves the quantised GEMM inputs
@@ -549,9 +578,16 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
                                           gemm_input_bytes=gib)
                if model.moe is not None else act_dense)
     ckpt = 2 * h / spd                                      # full recompute keeps each layer's input
-    interleave = np.where(vpp > 1, 1.0 + (pp - 1.0) / (pp * vpp), 1.0)   # Korthikanti eq. for interleaving
-    in_flight_first = np.minimum(m, pp) * interleave
-    in_flight_last = np.where(pp > 1, 1.0 * interleave, in_flight_first)
+    # Micro-batches in flight (in units of one micro-batch through the whole stage), from Megatron-core's
+    # schedules (`get_pp_rank_microbatches`): 1F1B rank r runs pp - r - 1 warm-up forwards, so it holds
+    # pp - r (stage 0: pp, last stage: 1); the interleaved schedule warms up (pp - r - 1) * 2 + (vpp - 1) *
+    # pp model chunks (microbatch_group_size_per_vp_stage = pp), each 1/vpp of the stage, plus the one in
+    # progress: stage 0 holds pp + (pp - 1)/vpp (= Korthikanti et al. 2022 sec. 4.2.3, pp (1 + (pp-1)/(pp v))),
+    # the last stage pp - (pp - 1)/vpp. Both are capped by the m vpp chunks of the step.
+    chunks_first = np.minimum(m * vpp, 2.0 * (pp - 1.0) + (vpp - 1.0) * pp + 1.0) / vpp
+    chunks_last = np.minimum(m * vpp, (vpp - 1.0) * pp + 1.0) / vpp
+    in_flight_first = np.where(vpp > 1, chunks_first, np.minimum(m, pp))
+    in_flight_last = np.where(pp > 1, np.where(vpp > 1, chunks_last, 1.0), in_flight_first)
 
     def acts(n: F64, k_d: F64, in_flight: F64) -> F64:
         per_mb = (k_d * act_dense + (n - k_d) * act_moe) * T
@@ -569,7 +605,9 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
 
     w_f, g_f, o_f = state_bytes(pd_first, pe_first)
     w_l, g_l, o_l = state_bytes(pd_last, pe_last)
-    fsdp_buf = np.where(full_shard, 2 * (pd + pe) * per_layer * (BF16_BYTES + FP32_BYTES), 0.0)  # 2 gathered layers
+    # FSDP: two unsharded layers (the current one and the prefetched next, `limit_all_gathers`), each with
+    # its bf16 gathered params and, in backward, its unsharded bf16 gradient before the reduce-scatter
+    fsdp_buf = np.where(full_shard, 2 * (pd + pe) * per_layer * (BF16_BYTES + FSDP_REDUCE_BYTES), 0.0)
     tp_buf = np.where(tp > 1, 2 * act_bytes, 0.0)            # all-gather output buffers (SP)
     buffers = cal.runtime_reserved_bytes + tp_buf + fsdp_buf
     tot_first = w_f + g_f + o_f + act_first + buffers
