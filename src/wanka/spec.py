@@ -96,15 +96,26 @@ def _int(where: str, v: Any) -> int:
 
 
 def _matching_preset(d: dict[str, Any]) -> tuple[str, ModelSpec] | None:
-    """The shipped preset with the same layers, hidden, heads and expert count, if exactly one."""
+    """The shipped preset with the same shape, if exactly one.
+
+    Same layers, hidden, heads and expert count, and no stated field that contradicts the preset (an
+    MPT-13B has Llama 2 13B's layers/hidden/heads but a 4*hidden GELU MLP: not a match).
+    """
     try:
         from wanka.workload.presets import models
     except ImportError:  # presets not available: no fill-in
         return None
     experts = (d.get("moe") or {}).get("experts")
+
+    def agrees(m: ModelSpec) -> bool:
+        for k in ("kv_heads", "ffn_hidden", "vocab", "head_dim", "activation"):
+            if d.get(k) is not None and getattr(m, k) is not None and d[k] != getattr(m, k):
+                return False
+        return True
+
     hits = [(pid, m) for pid, m in models().items()
             if (m.layers, m.hidden, m.heads) == (d.get("layers"), d.get("hidden"), d.get("heads"))
-            and (m.moe.experts if m.moe else None) == experts]
+            and (m.moe.experts if m.moe else None) == experts and agrees(m)]
     names = {m for _, m in hits}
     return hits[0] if len(names) == 1 else None
 
