@@ -1,0 +1,402 @@
+"""Trace readers: one function per public trace format, all returning a `Trace`.
+
+Formats (detected from the CSV header; `.csv` or `.csv.gz`):
+
+* `itp` - job_id,submission_time,duration,num_gpu (Microsoft ITP raw): size=num_gpu,
+  work=duration;
+* `elasticflow` - the same + num_iteration,model_name,deadline,batch_size: model=model_name;
+* `philly` - timestamp,duration,num_gpus,gpu_time,cluster (Pollux's Philly table): tenant=cluster;
+* `pollux` - name,time,application,num_replicas,batch_size (Pollux workloads): work from the
+  shipped model profiles (`pollux_job_work`);
+* `openb` - name,...,num_gpu,gpu_milli,gpu_spec,qos,...,creation_time,deletion_time,
+  scheduled_time (Alibaba 2023): see `read_openb`;
+* `tiresias` - job_id,num_gpu,submit_time,iterations,model_name,duration,interval;
+* `wanka` - name,arrival_s,size,work_s[,tenant,priority,kind,accel_type,model,grad_bytes,step_s].
+
+A row that cannot be read is skipped and counted by reason (`Trace.bad_rows`); a file whose header
+matches no format raises `ConfigError`. A directory merges all its trace files, each file a tenant
+when the format has no tenant column. `builtin:NAME` names a trace shipped inside the package
+(`src/wanka/data/traces/`, see `list_builtin`), so examples run without the shared data folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from wanka.errors import ConfigError
+from wanka.sim.jobs import JobKind, JobTable, Trace, merge_traces
+
+__all__ = ["read_trace", "FORMATS", "builtin_root", "list_builtin", "resolve_trace_path",
+           "pollux_job_work"]
+
+_BUILTIN = "builtin:"
+
+
+def builtin_root() -> Path:
+    """Folder of the traces shipped with wanka."""
+    return Path(str(resources.files("wanka") / "data" / "traces"))
+
+
+def list_builtin() -> list[str]:
+    """Names usable as `builtin:NAME` (files and folders under the shipped trace folder)."""
+    root = builtin_root()
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_dir() or p.name.endswith((".csv", ".csv.gz")):
+            out.append(rel)
+    return out
+
+
+def resolve_trace_path(spec: str | Path) -> Path:
+    """A filesystem path for a trace argument (`builtin:NAME` or a path)."""
+    s = str(spec)
+    if s.startswith(_BUILTIN):
+        name = s[len(_BUILTIN):].strip("/")
+        root = builtin_root()
+        for cand in (root / name, root / f"{name}.csv.gz", root / f"{name}.csv"):
+            if cand.exists():
+                return cand
+        raise ConfigError(f"no built-in trace {name!r}; available: {', '.join(list_builtin())}")
+    p = Path(s)
+    if not p.exists():
+        raise ConfigError(f"trace not found: {p}")
+    return p
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")  # noqa: SIM115
+
+
+class _Rows:
+    """Collects good rows and counts bad ones by reason."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[Any]] = {}
+        self.bad: Counter[str] = Counter()
+
+    def add(self, **kw: Any) -> None:
+        for k, v in kw.items():
+            self.cols.setdefault(k, []).append(v)
+
+    def trace(self, source: str, fmt: str) -> Trace:
+        c = self.cols
+        if not c:
+            jobs = JobTable.build(name=[], arrival_s=[], size=[], work_s=[])
+        else:
+            jobs = JobTable.build(**c)
+        return Trace(jobs=jobs, source=source, format=fmt, bad_rows=sum(self.bad.values()),
+                     bad_reasons=dict(self.bad))
+
+
+def _num(row: dict[str, str], key: str) -> float:
+    v = row.get(key)
+    if v is None or v == "":
+        raise ValueError(f"{key} missing")
+    x = float(v)
+    if not math.isfinite(x):
+        raise ValueError(f"{key} not finite")
+    return x
+
+
+def _check(size: float, work: float, arrival: float) -> str | None:
+    if size != int(size) or size < 1:
+        return "accelerator count not a positive integer"
+    if work <= 0:
+        return "duration not positive"
+    if arrival < 0:
+        return "negative submission time"
+    return None
+
+
+def _iter(path: Path) -> Iterator[dict[str, str]]:
+    with _open_text(path) as fh:
+        yield from csv.DictReader(fh)
+
+
+def _generic(path: Path, fmt: str, arrival: str, size: str, work: str, *,
+             model: str | None = None, tenant: str | None = None) -> Trace:
+    rows = _Rows()
+    for i, r in enumerate(_iter(path)):
+        try:
+            a, s, w = _num(r, arrival), _num(r, size), _num(r, work)
+        except (ValueError, TypeError) as e:
+            rows.bad[str(e) if "missing" in str(e) or "finite" in str(e)
+                     else "value not a number"] += 1
+            continue
+        why = _check(s, w, a)
+        if why:
+            rows.bad[why] += 1
+            continue
+        kw: dict[str, Any] = {}
+        if model:
+            kw["model"] = r.get(model) or None
+        if tenant:
+            kw["tenant"] = r.get(tenant) or "default"
+        rows.add(name=r.get("job_id") or r.get("name") or f"{path.stem}-{i}", arrival_s=a,
+                 size=int(s), work_s=w, **kw)
+    return rows.trace(str(path), fmt)
+
+
+def read_itp(path: Path) -> Trace:
+    """Microsoft ITP raw trace (ElasticFlow repo): size=num_gpu, work=duration (seconds)."""
+    return _generic(path, "itp", "submission_time", "num_gpu", "duration")
+
+
+def read_elasticflow(path: Path) -> Trace:
+    """ElasticFlow-augmented ITP trace; model_name kept (the synthetic deadline is ignored)."""
+    return _generic(path, "elasticflow", "submission_time", "num_gpu", "duration",
+                    model="model_name")
+
+
+def read_tiresias(path: Path) -> Trace:
+    """Tiresias simulator trace (60_job.csv format)."""
+    return _generic(path, "tiresias", "submit_time", "num_gpu", "duration", model="model_name")
+
+
+def read_philly(path: Path) -> Trace:
+    """Pollux's Philly table: arrival from `timestamp` (relative to the earliest), VC = tenant."""
+    raw = _Rows()
+    stamps: list[float] = []
+    for i, r in enumerate(_iter(path)):
+        try:
+            ts = datetime.strptime(r["timestamp"], "%Y-%m-%d %H:%M:%S").timestamp()
+            s, w = _num(r, "num_gpus"), _num(r, "duration")
+        except (ValueError, TypeError, KeyError):
+            raw.bad["value not a number or bad timestamp"] += 1
+            continue
+        why = _check(s, w, 0.0)
+        if why:
+            raw.bad[why] += 1
+            continue
+        stamps.append(ts)
+        raw.add(name=f"philly-{i}", size=int(s), work_s=w, tenant=r.get("cluster") or "default")
+    t0 = min(stamps) if stamps else 0.0
+    raw.cols["arrival_s"] = [t - t0 for t in stamps]
+    return raw.trace(str(path), "philly")
+
+
+# Pollux application -> (gradient bytes per step, max epochs of the artifact). Gradient bytes =
+# 4 bytes x parameters: ResNet-18 11.7 M (cifar10), ResNet-50 25.6 M (imagenet), BERT-base 110 M,
+# DeepSpeech2 ~26 M, YOLOv3 62 M, NCF (NeuMF, MovieLens) ~5 M (published model sizes, rounded).
+_POLLUX_GRAD_BYTES = {"cifar10": 4 * 11.7e6, "imagenet": 4 * 25.6e6, "bert": 4 * 110e6,
+                      "deepspeech2": 4 * 26e6, "yolov3": 4 * 62e6, "ncf": 4 * 5e6}
+
+
+@lru_cache(maxsize=8)
+def _pollux_profile(app: str) -> tuple[dict[str, list[tuple[float, float, float]]],
+                                       dict[int, list[tuple[float, float, float]]],
+                                       dict[int, float]]:
+    root = builtin_root() / "philly-pollux" / "model-profiles" / app
+    if not root.exists():
+        raise ConfigError(f"no Pollux model profile for application {app!r}")
+    place: dict[str, list[tuple[float, float, float]]] = {}
+    for r in _iter(root / "placements.csv.gz"):
+        place.setdefault(r["placement"], []).append(
+            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"])))
+    scal: dict[int, list[tuple[float, float, float]]] = {}
+    for r in _iter(root / "scalability.csv.gz"):
+        scal.setdefault(int(r["num_replicas"]), []).append(
+            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"])))
+    steps: dict[int, float] = {}
+    for p in root.glob("validation-*.csv.gz"):
+        bsz = int(p.name.split("-")[1].split(".")[0])
+        last = None
+        for r in _iter(p):
+            last = r
+        if last is not None:
+            steps[bsz] = float(last["iteration"])
+    return place, scal, steps
+
+
+def pollux_job_work(app: str, replicas: int, batch_size: int,
+                    gpus_per_node: int = 4) -> tuple[float, float, float]:
+    """(work_s, step_s, grad_bytes) of a rigid Pollux job from the artifact's model profiles.
+
+    Steps to finish = the `iteration` of the last row of `validation-<batch>.csv` (the rows are
+    evaluation points up to the application's max epochs, in statistically-equivalent progress);
+    seconds per step = `step_time` measured for the packed placement of `replicas` on
+    `gpus_per_node`-GPU nodes at local batch `batch / replicas` (nearest measured local batch;
+    `scalability.csv` beyond 4 nodes).
+    """
+    place, scal, steps = _pollux_profile(app)
+    bsz = min(steps, key=lambda b: (abs(math.log(b / batch_size)), b))
+    n_steps = steps[bsz] * bsz / batch_size if bsz != batch_size else steps[bsz]
+    full, rem = divmod(replicas, gpus_per_node)
+    key = "".join(sorted(str(gpus_per_node) * full + (str(rem) if rem else "")))
+    table = place.get(key)
+    if table is None:
+        reps = min(scal, key=lambda k: (abs(k - replicas), k))
+        table = scal[reps]
+    local = batch_size / replicas
+    lb, step, sync = min(table, key=lambda x: (abs(x[0] - local), x[0]))
+    step_s = step * local / lb if local > lb * 1.5 else step  # beyond measured: scale compute
+    return n_steps * step_s, max(step_s - sync, 1e-3), _POLLUX_GRAD_BYTES.get(app, 4e8)
+
+
+def read_pollux(path: Path) -> Trace:
+    """A Pollux workload (rigid baseline view): size=num_replicas, work from the model profiles."""
+    rows = _Rows()
+    for i, r in enumerate(_iter(path)):
+        try:
+            a, s, b = _num(r, "time"), _num(r, "num_replicas"), _num(r, "batch_size")
+            app = r["application"]
+            w, step, grad = pollux_job_work(app, int(s), int(b))
+        except ConfigError:  # before ValueError: ConfigError is one
+            rows.bad["unknown application"] += 1
+            continue
+        except (ValueError, TypeError, KeyError):
+            rows.bad["value not a number"] += 1
+            continue
+        why = _check(s, w, a)
+        if why:
+            rows.bad[why] += 1
+            continue
+        rows.add(name=r.get("name") or f"{path.stem}-{i}", arrival_s=a, size=int(s), work_s=w,
+                 model=app, step_s=step, grad_bytes=grad)
+    return rows.trace(str(path), "pollux")
+
+
+def read_openb(path: Path) -> Trace:
+    """Alibaba openb pod list (FGD, ATC '23).
+
+    size = num_gpu, a fractional GPU (`gpu_milli` < 1000) counted as one whole accelerator (no GPU
+    sharing in this simulator); work = deletion_time - scheduled_time (creation_time when not
+    scheduled); arrival = creation_time; accel_type = gpu_spec (alternatives `A|B`); tenant = qos;
+    kind = inference for latency-sensitive (LS) pods, training otherwise. CPU-only pods
+    (num_gpu 0) are skipped and counted.
+    """
+    rows = _Rows()
+    for i, r in enumerate(_iter(path)):
+        try:
+            g = _num(r, "num_gpu")
+            a = _num(r, "creation_time")
+            d = _num(r, "deletion_time")
+            st = float(r["scheduled_time"]) if r.get("scheduled_time") else a
+        except (ValueError, TypeError, KeyError):
+            rows.bad["value not a number"] += 1
+            continue
+        if g == 0:
+            rows.bad["requests no accelerator (CPU pod)"] += 1
+            continue
+        w = d - max(st, a)
+        why = _check(g, w, a)
+        if why:
+            rows.bad[why] += 1
+            continue
+        qos = r.get("qos") or "default"
+        rows.add(name=r.get("name") or f"pod-{i}", arrival_s=a, size=int(g), work_s=w,
+                 tenant=qos, kind=(JobKind.INFERENCE if qos == "LS" else JobKind.TRAINING).value,
+                 accel_type=r.get("gpu_spec") or None,
+                 priority=2 if qos in ("LS", "Guaranteed") else (1 if qos == "Burstable" else 0))
+    return rows.trace(str(path), "openb")
+
+
+def read_wanka(path: Path) -> Trace:
+    """wanka's own CSV (what `wanka.sim.synthetic` writes)."""
+    rows = _Rows()
+    header: list[str] = []
+    for i, r in enumerate(_iter(path)):
+        if not header:
+            header = list(r)
+        try:
+            a, s, w = _num(r, "arrival_s"), _num(r, "size"), _num(r, "work_s")
+            prio = int(float(r.get("priority") or 0))
+            kind = JobKind(r.get("kind") or "training").value
+            gb = float(r["grad_bytes"]) if r.get("grad_bytes") else math.nan
+            ss = float(r["step_s"]) if r.get("step_s") else math.nan
+        except (ValueError, TypeError):
+            rows.bad["value not a number or unknown kind"] += 1
+            continue
+        why = _check(s, w, a)
+        if why:
+            rows.bad[why] += 1
+            continue
+        rows.add(name=r.get("name") or f"job-{i}", arrival_s=a, size=int(s), work_s=w,
+                 tenant=r.get("tenant") or "default", priority=prio, kind=kind,
+                 accel_type=r.get("accel_type") or None, model=r.get("model") or None,
+                 grad_bytes=gb, step_s=ss)
+    return rows.trace(str(path), "wanka")
+
+
+FORMATS: dict[str, tuple[frozenset[str], Callable[[Path], Trace]]] = {
+    # Most specific first: detection takes the first whose columns are all present.
+    "elasticflow": (frozenset({"job_id", "submission_time", "num_gpu", "duration", "model_name",
+                               "deadline"}), read_elasticflow),
+    "itp": (frozenset({"job_id", "submission_time", "num_gpu", "duration"}), read_itp),
+    "philly": (frozenset({"timestamp", "duration", "num_gpus", "cluster"}), read_philly),
+    "pollux": (frozenset({"name", "time", "application", "num_replicas", "batch_size"}),
+               read_pollux),
+    "openb": (frozenset({"name", "num_gpu", "gpu_milli", "creation_time", "deletion_time"}),
+              read_openb),
+    "tiresias": (frozenset({"job_id", "num_gpu", "submit_time", "duration"}), read_tiresias),
+    "wanka": (frozenset({"arrival_s", "size", "work_s"}), read_wanka),
+}
+
+
+def _header(path: Path) -> list[str]:
+    try:
+        with _open_text(path) as fh:
+            line = fh.readline()
+    except (OSError, UnicodeDecodeError, EOFError) as e:
+        raise ConfigError(f"cannot read trace {path}: {e}") from None
+    return [c.strip() for c in next(csv.reader([line]), [])]
+
+
+def _detect(path: Path) -> str:
+    cols = set(_header(path))
+    for name, (need, _) in FORMATS.items():
+        if need <= cols:
+            return name
+    raise ConfigError(f"trace {path} has an unrecognised header {sorted(cols)[:8]}; "
+                      f"formats: {', '.join(FORMATS)}")
+
+
+def _is_trace_file(p: Path) -> bool:
+    return p.is_file() and p.name.endswith((".csv", ".csv.gz"))
+
+
+def read_trace(spec: str | Path, fmt: str | None = None) -> Trace:
+    """Read a trace file, a directory of trace files (merged) or `builtin:NAME`.
+
+    Args:
+        spec: path or `builtin:NAME`.
+        fmt: one of `FORMATS`, or None to detect each file's format from its header.
+    """
+    path = resolve_trace_path(spec)
+    if fmt is not None and fmt not in FORMATS:
+        raise ConfigError(f"unknown trace format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if _is_trace_file(p))
+        if not files:
+            raise ConfigError(f"no .csv or .csv.gz trace files in {path}")
+        traces = [_read_one(p, fmt) for p in files]
+        merged = merge_traces(traces, prefix_tenants=True)
+        return replace(merged, source=str(spec))
+    return _read_one(path, fmt)
+
+
+def _read_one(path: Path, fmt: str | None) -> Trace:
+    name = fmt or _detect(path)
+    need, reader = FORMATS[name]
+    cols = set(_header(path))
+    if not need <= cols:
+        raise ConfigError(f"trace {path} lacks columns {sorted(need - cols)} of format {name!r}")
+    try:
+        return reader(path)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:
+        raise ConfigError(f"cannot read trace {path}: {e}") from None
+
