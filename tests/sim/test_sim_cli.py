@@ -107,3 +107,26 @@ def test_ray_compare():
                             "builtin:tiresias/60_job.csv", "--gpus", "16", "--ray", "--json"])
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.stdout)["runs"]) == 2
+
+
+def test_ray_missing_message_when_import_fails(monkeypatch):
+    """With Ray unimportable, --ray is a one-line error naming the extra (checked even where Ray exists)."""
+    import sys
+    monkeypatch.setitem(sys.modules, "ray", None)
+    r = runner.invoke(app, ["simulate", "compare", "--policies", "fifo,sjf", "--trace",
+                            "builtin:tiresias/60_job.csv", "--gpus", "16", "--ray"])
+    assert r.exit_code == 1 and "wanka[ray]" in r.output
+
+
+@pytest.mark.skipif(not HAVE_RAY, reason="Ray not installed")
+def test_ray_bad_trace_is_one_line(fixtures):
+    """A malformed trace under --ray gives the same one-line error as a local run, not a task traceback."""
+    import ray
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        r = runner.invoke(app, ["simulate", "compare", "--policies", "fifo,sjf", "--trace",
+                                str(fixtures / "bad_header.csv"), "--gpus", "16", "--ray"])
+    finally:
+        ray.shutdown()
+    assert r.exit_code == 1 and "unrecognised header" in r.output
+    assert "Traceback" not in r.output

@@ -156,7 +156,7 @@ def design(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: T
         return
     console.print(render_design(d))
     for a in d.assumptions:
-        console.print(f"  - {a}", highlight=False)
+        console.print(f"  - {a}", highlight=False, markup=False)
 
 
 @app.command()

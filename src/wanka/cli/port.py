@@ -95,11 +95,11 @@ def fix_cmd(
     else:
         sys.stdout.write(result.diff())
     if not as_json and manual:
-        err_console.print(f"{len(manual)} site(s) left for a person on {target}:", highlight=False)
+        err_console.print(f"{len(manual)} site(s) left for a person on {target}:", highlight=False, markup=False)
         for m in manual:
             where = f"{m.file}:{m.line}" if m.cell is None else f"{m.file}[cell {m.cell}]:{m.line}"
             err_console.print(f"  {where} {m.rule} ({m.severity}): {m.message} -> {m.alternative}",
-                              highlight=False, soft_wrap=True)
+                              highlight=False, soft_wrap=True, markup=False)
     _errors(result.errors)
     if result.errors:
         raise typer.Exit(code=1)
@@ -138,7 +138,7 @@ def report_cmd(
     if out is not None:
         out.write_text(text, encoding="utf-8")
         if not as_json:
-            err_console.print(f"wrote {out}", highlight=False)
+            err_console.print(f"wrote {out}", highlight=False, markup=False)
     _errors(result.errors)
     if result.errors:
         raise typer.Exit(code=1)

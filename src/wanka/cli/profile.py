@@ -42,7 +42,7 @@ def profile_cmd(
         raise ConfigError(f"--out {out} is a directory; give a file name")
     if not out.parent.exists():
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
-    progress = None if as_json else (lambda msg: err_console.print(f"  {msg}", highlight=False))
+    progress = None if as_json else (lambda msg: err_console.print(f"  {msg}", highlight=False, markup=False))
     prof = run_profile(backend=backend, accelerator_id=accelerator, quick=quick, progress=progress)
     dump_profile(prof, out)
     if as_json:

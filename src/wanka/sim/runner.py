@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wanka.errors import ConfigError
+from wanka.errors import ConfigError, WankaError
 from wanka.sim.cluster import ClusterSpec
 from wanka.sim.jobs import Trace
 from wanka.sim.simulator import SimConfig, SimResult, simulate
@@ -81,4 +81,9 @@ def run_many(specs: list[RunSpec], *, use_ray: bool = False,
     if not ray.is_initialized():
         ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False)
     task = ray.remote(_summary_only)
-    return list(ray.get([task.remote(s) for s in specs]))
+    try:
+        return list(ray.get([task.remote(s) for s in specs]))
+    except ray.exceptions.RayTaskError as e:  # a bad trace inside a task: the same one-line error as locally
+        if isinstance(getattr(e, "cause", None), WankaError):
+            raise e.cause from None
+        raise
