@@ -72,3 +72,17 @@ def test_malformed_and_missing(tmp_path):
     for path in (str(f), str(tmp_path / "missing.yaml")):
         r = runner.invoke(app, ["plan", path])
         assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_profile_slows_the_profiled_candidate(tmp_path):
+    """--profile replaces software efficiency: a low-efficiency profile lengthens time-to-train."""
+    from pathlib import Path
+
+    prof = Path(__file__).resolve().parents[1] / "profile" / "ascend_like.yaml"
+    one = dict(CENTER, candidates=[CENTER["candidates"][0]])
+    f = _write(tmp_path, one)
+    base = runner.invoke(app, ["plan", str(f), "--json", "--no-report"])
+    slow = runner.invoke(app, ["plan", str(f), "--json", "--no-report", "--profile", str(prof)])
+    assert base.exit_code == 0 and slow.exit_code == 0, slow.output
+    best = lambda r: min(d["time_to_train_days"] for d in json.loads(r.stdout)["designs"])  # noqa: E731
+    assert best(slow) > best(base) * 1.5

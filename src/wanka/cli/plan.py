@@ -23,6 +23,10 @@ def register(app: typer.Typer) -> None:
         = Path("wanka-plan-report"),
         no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report folder.")] = False,
         top: Annotated[int, typer.Option("--top", help="Designs to show in the table.")] = 15,
+        profile: Annotated[Path | None, typer.Option(
+            "--profile", help="Measured software-efficiency profile (`wanka profile`): replaces the catalog's "
+                              "software_efficiency of the candidate it was measured on (of every candidate if "
+                              "the profile names no chip).")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Rank candidate centre designs for the training goals, best first, and write a report."""
@@ -33,6 +37,16 @@ def register(app: typer.Typer) -> None:
         if top <= 0:
             raise ConfigError(f"--top must be positive, got {top}")
         spec = load_center(center)
+        if profile is not None:
+            from dataclasses import replace
+
+            from wanka.profile import apply_profile, load_profile
+            prof = load_profile(profile)
+            cands = tuple(replace(c, accelerator=apply_profile(c.accelerator, prof))
+                          if prof.accelerator in (None, c.accelerator.id) else c for c in spec.candidates)
+            if cands == spec.candidates:
+                raise ConfigError(f"--profile was measured on {prof.accelerator!r}, which is not a candidate")
+            spec = replace(spec, candidates=cands)
         with ProgressBar("designing") as bar:
             result = design_center(spec, progress=bar)
         files = None
