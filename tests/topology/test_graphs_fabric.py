@@ -128,3 +128,13 @@ def test_graphml_and_drawing(tmp_path) -> None:
     draw_graph(g, tmp_path / "f.png")
     draw_graph(build_graph("torus", 16, dims=2), tmp_path / "t.svg")
     assert (tmp_path / "f.png").stat().st_size > 1000 and (tmp_path / "t.svg").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("topology", "endpoints"), [("torus", 64), ("full-mesh", 16), ("dragonfly", 64)])
+def test_drawing_non_clos_fabrics(tmp_path, topology, endpoints):
+    """Non-layered fabrics draw with numpy-only layouts (scipy is not a dependency)."""
+    from wanka.topology.graphs import build_graph, draw_graph
+
+    out = tmp_path / f"{topology}.png"
+    draw_graph(build_graph(topology, endpoints, radix=8), out)
+    assert out.stat().st_size > 1000

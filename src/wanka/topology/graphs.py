@@ -279,7 +279,9 @@ def draw_graph(g: nx.Graph, path: str | Path) -> None:
 
     topo = g.graph.get("topology", "")
     if topo in ("torus", "full-mesh", "dragonfly"):
-        pos = nx.kamada_kawai_layout(g) if g.number_of_nodes() <= 300 else nx.spring_layout(g, seed=0)
+        # numpy-only layouts (kamada_kawai and large spring layouts need scipy, not a dependency)
+        small_torus = topo == "torus" and g.number_of_nodes() < 500
+        pos = nx.spring_layout(g, seed=0) if small_torus else nx.circular_layout(g)
     else:
         layers: dict[int, list[str]] = {}
         for node, tier in g.nodes(data="tier"):   # insertion order = pod by pod, plane by plane
