@@ -17,22 +17,14 @@ from rich.table import Table
 
 from wanka.cli.common import console, handle_errors, print_json
 from wanka.errors import WankaError
+from wanka.profile import apply_profile, load_profile
 
-__all__ = ["register", "predict_cmd", "predict_file", "render_prediction", "load_profile_lazily"]
+__all__ = ["register", "predict_cmd", "predict_file", "render_prediction"]
 
 
 def register(root: typer.Typer) -> None:
     """Attach `wanka predict` (a single command) to the root app."""
     root.command(name="predict")(predict_cmd)
-
-
-def load_profile_lazily(path: Path) -> Any:
-    """`wanka.profile.load_profile(path)`, imported only when --profile is given."""
-    try:
-        from wanka.profile import load_profile
-    except ImportError as e:  # pragma: no cover - only while wanka.profile is missing
-        raise WankaError(f"--profile needs wanka.profile, which is not available: {e}") from None
-    return load_profile(path)
 
 
 def predict_file(path: Path, profile: Any = None) -> list[dict[str, Any]]:
@@ -48,8 +40,6 @@ def predict_file(path: Path, profile: Any = None) -> list[dict[str, Any]]:
         try:
             acc = None
             if profile is not None and profile.accelerator in (None, run.hardware.accelerator.id):
-                from wanka.profile import apply_profile
-
                 acc = apply_profile(run.hardware.accelerator, profile)
             res = predict(run, accelerator=acc)
             if acc is not None:
@@ -108,7 +98,7 @@ def predict_cmd(
                           "on the profiled accelerator (all runs if the profile names none).")] = None,
 ) -> None:
     """Predict step time, tokens/s/GPU, MFU and peak memory of each run in RUNS."""
-    prof = load_profile_lazily(profile) if profile is not None else None
+    prof = load_profile(profile) if profile is not None else None
     results = predict_file(runs, prof)
     if json_out:
         print_json(results)

@@ -189,10 +189,8 @@ def _export(best: dict[str, Any], fmt: str, out: Path | None, *, seq_len: int, l
 def _apply_profile(acc: Any, profile: Path | None) -> Any:
     if profile is None:
         return acc
-    try:
-        from wanka.profile import apply_profile, load_profile
-    except ImportError:
-        raise ConfigError("--profile needs wanka.profile, which is not installed in this build") from None
+    from wanka.profile import apply_profile, load_profile
+
     return apply_profile(acc, load_profile(profile))
 
 

@@ -88,15 +88,13 @@ def validate_cmd(
         "--profile", help="A measured chip profile applied to runs on that accelerator (all if it names none).")] = None,
 ) -> None:
     """Compare predicted with measured tokens/s/GPU (and peak memory) for every measured run in FILE."""
-    from wanka.cli.predict import load_profile_lazily
+    from wanka.profile import apply_profile, load_profile
     from wanka.perf.validate import validate_runs
     from wanka.spec import load_runs
 
-    prof = load_profile_lazily(profile) if profile is not None else None
+    prof = load_profile(profile) if profile is not None else None
     acc_for = None
     if prof is not None:
-        from wanka.profile import apply_profile
-
         def acc_for(run: Any) -> Any:
             if prof.accelerator in (None, run.hardware.accelerator.id):
                 return apply_profile(run.hardware.accelerator, prof)

@@ -233,10 +233,8 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
             raise ConfigError(f"{where}: `accelerator` is required")
         acc = get_accelerator(str(c["accelerator"]))
         if c.get("profile"):
-            try:
-                from wanka.profile import apply_profile, load_profile
-            except ImportError:
-                raise ConfigError(f"{where}.profile needs wanka.profile, not available in this build") from None
+            from wanka.profile import apply_profile, load_profile
+
             p = Path(str(c["profile"]))
             acc = apply_profile(acc, load_profile(p if p.is_absolute() or base_dir is None else base_dir / p))
         if c.get("available") is None:
