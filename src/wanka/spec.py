@@ -108,7 +108,7 @@ def _matching_preset(d: dict[str, Any]) -> tuple[str, ModelSpec] | None:
     experts = (d.get("moe") or {}).get("experts")
 
     def agrees(m: ModelSpec) -> bool:
-        for k in ("kv_heads", "ffn_hidden", "vocab", "head_dim", "activation"):
+        for k in ("kv_heads", "ffn_hidden", "vocab", "head_dim", "activation", "layer_pattern"):
             if d.get(k) is not None and getattr(m, k) is not None and d[k] != getattr(m, k):
                 return False
         return True
@@ -124,7 +124,7 @@ def model_from_mapping(d: dict[str, Any], *, base_dir: Path | None = None,
                        assumptions: list[str] | None = None) -> ModelSpec:
     """Build a ModelSpec from a run spec's `model` block (explicit fields, `preset`, or `hf_config`)."""
     notes = assumptions if assumptions is not None else []
-    d = dict(_check_keys("model", d, _MODEL_KEYS))
+    d = dict(_check_keys("model", d, _MODEL_KEYS | {"layer_pattern", "mamba"}))  # + hybrid models
     base: ModelSpec | None = None
     if d.get("preset") is not None:
         from wanka.workload.presets import get_model
@@ -144,7 +144,8 @@ def model_from_mapping(d: dict[str, Any], *, base_dir: Path | None = None,
         if hit:
             pid, pm = hit
             filled = []
-            for k in ("kv_heads", "ffn_hidden", "vocab", "head_dim", "activation", "tied_embeddings", "mla"):
+            for k in ("kv_heads", "ffn_hidden", "vocab", "head_dim", "activation", "tied_embeddings", "mla",
+                      "layer_pattern", "mamba"):
                 if d.get(k) is None and getattr(pm, k) is not None:
                     d[k] = getattr(pm, k)
                     filled.append(k)
@@ -158,6 +159,14 @@ def model_from_mapping(d: dict[str, Any], *, base_dir: Path | None = None,
     if isinstance(mla, dict):
         _check_keys("model.mla", mla, _MLA_KEYS)
         mla = MLASpec(**mla)
+    mamba = d.pop("mamba", None)
+    if isinstance(mamba, dict):
+        from wanka.workload.model import MambaSpec
+        _check_keys("model.mamba", mamba, {"heads", "head_dim", "state_size", "groups", "conv_kernel",
+                                           "chunk_size", "conv_bias"})
+        mamba = MambaSpec(**{k: v for k, v in mamba.items() if v is not None})
+    if mamba is not None:
+        d["mamba"] = mamba
     fields = {k: v for k, v in d.items() if v is not None}
     if base is not None:
         if moe is not None:

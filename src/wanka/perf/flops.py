@@ -20,7 +20,13 @@ def megatron_flops_per_step(model: ModelSpec, global_batch_size: int, seq_len: i
       + dense MLP               n_gate * h * ffn      (n_gate = 3 for SwiGLU/GeGLU, 2 otherwise)
       | MoE MLP                 n_gate * h * (top_k * expert_ffn + shared_experts * shared_ffn)
       ] + logits h * V.
+
+    Hybrid Mamba/attention models (`layer_pattern`) take Megatron's hybrid branch, which lives in
+    `wanka.workload.counts.flops_per_step`.
     """
+    if model.layer_pattern is not None:
+        from wanka.workload.counts import flops_per_step
+        return float(flops_per_step(model, global_batch_size, seq_len))
     h, a, s = model.hidden, model.heads, seq_len
     ng = 3 if model.gated else 2
     if model.mla is not None:

@@ -55,6 +55,13 @@ class Calibration:
     """Host-side time per MoE layer per micro-batch (forward + backward): the token dispatcher's
     device-to-host synchronisation of per-expert token counts and the extra kernel launches of routing,
     permutation and grouped GEMMs (Megatron-core `MoEAlltoAllTokenDispatcher`), seconds."""
+    ssd_efficiency: float = 0.5
+    """Rate of the Mamba-2 SSD chunked-scan kernels (`mamba_chunk_scan_combined`, Triton) as a share of the
+    flash-attention rate (bf16 peak x software_efficiency.attention). SSD turns the scan into small batched
+    matmuls of chunk length Q = 128 that use tensor cores (Dao & Gu 2024, arXiv 2405.21060, section 6); their
+    Fig. 10 shows SSD about as fast as FlashAttention-2 at sequence length 2K while doing fewer FLOPs, i.e. a
+    lower FLOP rate. Stated, not fitted; the scan is a few percent of a hybrid layer's FLOPs, and its time is
+    never taken below the memory-bound floor of reading x, B, C, dt and writing y."""
     step_overhead_s: float = 0.05
     """Fixed time per optimizer step (gradient-norm, loss reduction, logging), seconds."""
     main_grad_bytes: float = 2.0

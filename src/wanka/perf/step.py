@@ -33,7 +33,8 @@ from wanka.perf.params import Calibration, OverlapPolicy, default_calibration
 from wanka.perf.plans import PlanArrays
 from wanka.workload.model import ModelSpec
 
-__all__ = ["StepArrays", "evaluate", "activation_bytes_per_token", "gemm_efficiency", "plan_problems"]
+__all__ = ["StepArrays", "evaluate", "activation_bytes_per_token", "hybrid_activation_bytes_per_token",
+           "gemm_efficiency", "plan_problems"]
 
 F64 = NDArray[np.float64]
 BF16_BYTES = 2.0
@@ -202,6 +203,69 @@ def _layer_params(model: ModelSpec) -> tuple[float, float, float, float]:
     return float(attn), float(dense), float(shared), float(experts)
 
 
+def hybrid_activation_bytes_per_token(model: ModelSpec, tp: Any, spd: Any, *, routed_tokens: Any = 0.0,
+                                      etp: Any = 1.0, gemm_input_bytes: float = 2.0) -> dict[str, F64]:
+    """Activation bytes stored per token for one layer of each kind of a hybrid model ('M', '*', 'E', '-').
+
+    The transformer terms are `activation_bytes_per_token` split at the block boundary (attention: LN1
+    input, QKV input, Q/K/V, attention output, LSE; MLP: LN2 input, fc1 input, ...). A Mamba-2 layer saves
+    (Megatron-core MambaMixer with mamba_ssm's fused kernels): its pre-norm input and in_proj input (h each,
+    replicated unless sequence parallel), the in_proj output z|x|B|C|dt, the conv1d+SiLU output x|B|C, the
+    scan's fp32 dA cumulative sums and dt (one per head each), the scan output y and the gated-norm output
+    that feeds out_proj - all split over TP.
+    """
+    gi = gemm_input_bytes / 2.0
+    h = model.hidden
+    tp = np.asarray(tp, dtype=np.float64)
+    spd = np.asarray(spd, dtype=np.float64)
+    dense = activation_bytes_per_token(model, tp, spd, moe_layer=False, gemm_input_bytes=gemm_input_bytes)
+    ng = 2 if model.gated else 1
+    f = model.ffn_hidden
+    dense_mlp = 2 * h / spd + 2 * h * gi / spd + (2 * ng * f + 2 * f * gi) / tp   # LN2 in, fc1 in, act, fc2 in
+    attention = dense - dense_mlp
+    out: dict[str, F64] = {"*": attention, "-": dense_mlp}
+    if model.moe is not None:
+        moe_full = activation_bytes_per_token(model, tp, spd, moe_layer=True, routed_tokens=routed_tokens,
+                                              etp=etp, gemm_input_bytes=gemm_input_bytes)
+        out["E"] = moe_full - attention                        # LN2 and router inputs, routed copies, shared
+    else:
+        out["E"] = np.zeros_like(attention)
+    if model.mamba is not None:
+        mb = model.mamba
+        out["M"] = ((2 * h + 2 * h * gi) / spd
+                    + (2 * mb.in_proj_width + 2 * mb.conv_dim + 8 * mb.heads + 2 * mb.d_inner
+                       + 2 * mb.d_inner * gi) / tp)
+    else:
+        out["M"] = np.zeros_like(attention)
+    return out
+
+
+def _hybrid_layer_params(model: ModelSpec) -> dict[str, float]:
+    """Replicated (non-expert) parameters of one hybrid layer of each kind, its pre-norm included."""
+    h = model.hidden
+    p_attn, p_dense_mlp, p_shared, _ = _layer_params(model)
+    out = {"*": p_attn - h, "-": p_dense_mlp + h, "E": p_shared + h, "M": 0.0}   # one norm per layer
+    if model.mamba is not None:
+        mb = model.mamba
+        out["M"] = float(h * mb.in_proj_width + mb.conv_dim * (mb.conv_kernel + 1) + 3 * mb.heads
+                         + mb.d_inner + mb.d_inner * h + h)
+    return out
+
+
+def _hybrid_stage_counts(pattern: str, n_first: F64, n_last: F64, n_mid: F64) -> tuple[dict[str, F64], ...]:
+    """Layers of each kind on the first, last and second (a middle) pipeline stage, pattern order."""
+    L = len(pattern)
+    cum = {c: np.concatenate([[0.0], np.cumsum([ch == c for ch in pattern], dtype=np.float64)]) for c in "M*-E"}
+
+    def at(i: F64) -> F64:
+        return np.clip(i, 0, L).astype(np.int64)
+
+    first = {c: cum[c][at(n_first)] for c in cum}
+    last = {c: cum[c][L] - cum[c][at(L - n_last)] for c in cum}
+    mid = {c: cum[c][at(n_first + n_mid)] - cum[c][at(n_first)] for c in cum}
+    return first, last, mid
+
+
 # --------------------------------------------------------------------------------------------- validity
 def _problems(model: ModelSpec, p: dict[str, F64], count: int, gbs: int, seq_len: int,
               strict_experts: bool = True) -> list[tuple[str, Any]]:
@@ -224,6 +288,10 @@ def _problems(model: ModelSpec, p: dict[str, F64], count: int, gbs: int, seq_len
         kvh = model.kv_heads
         out.append((f"kv_heads ({kvh}) and tp must divide one another",
                     (np.mod(kvh, np.maximum(tp, 1)) != 0) & (np.mod(tp, kvh) != 0)))
+    if model.mamba is not None:  # Megatron MambaMixer splits heads and B/C groups over TP
+        mb = model.mamba
+        out.append((f"mamba heads ({mb.heads}) and groups ({mb.groups}) must be divisible by tp",
+                    (np.mod(mb.heads, np.maximum(tp, 1)) != 0) | (np.mod(mb.groups, np.maximum(tp, 1)) != 0)))
     if model.moe is None:
         out.append(("ep > 1 needs a mixture-of-experts model", ep > 1))
     else:
@@ -374,6 +442,31 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
         elem_moe_mlp = np.zeros_like(T)
         routed = np.zeros_like(T)
 
+    # ---- Mamba-2 mixer (hybrid 'M' layers), per layer, forward ------------------------------------
+    # Megatron-core MambaMixer: in_proj column-parallel (z, x, B, C, dt split over TP: heads and groups),
+    # causal depthwise conv1d + SiLU on x, B, C, SSD chunked scan, gated RMSNorm, out_proj row-parallel.
+    if model.mamba is not None:
+        mb = model.mamba
+        di, nh, gn = float(mb.d_inner), float(mb.heads), float(mb.groups * mb.state_size)
+        t_mamba_gemm = (_gemm_s(T, mb.in_proj_width / tp, h, block_rate, cal)            # in_proj
+                        + _gemm_s(T, h, di / tp, block_rate, cal))                        # out_proj
+        # SSD forward FLOPs per token (Dao & Gu 2024, section 6, chunk Q): C B^T per group (Q*N), the masked
+        # (C B^T) X per head (Q*P), chunk states B^T X and state-to-output C h per head (2*N*P); x2 fma.
+        q_c, n_st, p_hd = float(mb.chunk_size), float(mb.state_size), float(mb.head_dim)
+        ssd_flops = 2.0 * T * (mb.groups * q_c * n_st + nh * (q_c * p_hd + 2.0 * n_st * p_hd)) / tp
+        ssd_elems = (2.0 * di + 2.0 * gn + nh) / tp + 2.0 * nh / tp    # read x, B, C, dt, write y; fp32 dA
+        t_ssd = np.maximum(ssd_flops / (attn_rate * cal.ssd_efficiency), ssd_elems * BF16_BYTES * T / mem_rate)
+        elem_mamba = ((2 * h + 3 * h) / spd                                     # pre-norm; residual add
+                      + 2.0 * (di + 2.0 * gn) / tp                              # conv1d + SiLU read/write
+                      + 4.0 * di / tp)                                          # gated norm: read y, z; write
+        if lowp:
+            elem_mamba = elem_mamba + 1.5 * (h / spd + di / tp)                 # quantise GEMM inputs
+        t_mamba_mem = elem_mamba * BF16_BYTES * T / mem_rate
+        mamba_fwd = t_mamba_gemm + t_ssd + t_mamba_mem
+        mamba_bwd = 2.0 * t_mamba_gemm + 2.5 * t_ssd + 2.0 * t_mamba_mem   # SSD backward: as flash, 2.5x
+    else:
+        mamba_fwd = mamba_bwd = np.zeros_like(T)
+
     # ---- per-layer times (forward; backward = 2x GEMMs, 2.5x attention, 2x elementwise) ----------
     def fwd_bwd(t_gemm: F64, elems: F64) -> tuple[F64, F64]:
         t_mem = elems * BF16_BYTES * T / mem_rate
@@ -446,9 +539,34 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
                 "rc": k_d * dense_rc + n_m * moe_rc, "tp": n * tp_layer, "cp": n * cp_layer,
                 "ep": n_m * ep_layer}
 
-    first = stage(n_first, k_first)
-    last = stage(n_last, k_last)
-    mid = stage(n_mid, np.zeros_like(n_mid))
+    if model.layer_pattern is not None:
+        # Hybrid: each layer is one block. Per-kind per-layer times; TP collectives once per block (half of
+        # a transformer layer's two); CP ring only on attention; all-to-all only on MoE layers.
+        cnt_first, cnt_last, cnt_mid = _hybrid_stage_counts(model.layer_pattern, n_first, n_last, n_mid)
+        t_mem_attn = elem_attn * BF16_BYTES * T / mem_rate
+        t_mem_dense = elem_dense_mlp * BF16_BYTES * T / mem_rate
+        t_mem_moe = elem_moe_mlp * BF16_BYTES * T / mem_rate
+        attn_f, attn_b = t_proj + t_attn_fwd + t_mem_attn, 2.0 * t_proj + t_attn_bwd + 2.0 * t_mem_attn
+        dmlp_f, dmlp_b = t_dense_mlp + t_mem_dense, 2.0 * t_dense_mlp + 2.0 * t_mem_dense
+        emlp_f, emlp_b = t_moe_mlp + t_mem_moe, 2.0 * t_moe_mlp + 2.0 * t_mem_moe
+        full = rc == 2
+        kinds = {  # symbol: (fwd, bwd, recompute)
+            "M": (mamba_fwd, mamba_bwd, np.where(full, mamba_fwd, 0.0)),
+            "*": (attn_f, attn_b, np.where(full, attn_f, np.where(rc == 1, t_attn_fwd, 0.0))),
+            "-": (dmlp_f, dmlp_b, np.where(full, dmlp_f, 0.0)),
+            "E": (emlp_f, emlp_b + moe_host, np.where(full, emlp_f, 0.0)),
+        }
+
+        def hstage(cnt: dict[str, F64], n: F64) -> dict[str, F64]:
+            return {"fwd": sum(cnt[c] * kinds[c][0] for c in kinds), "bwd": sum(cnt[c] * kinds[c][1] for c in kinds),
+                    "rc": sum(cnt[c] * kinds[c][2] for c in kinds), "tp": n * tp_layer / 2.0,
+                    "cp": cnt["*"] * cp_layer, "ep": cnt["E"] * ep_layer}
+
+        first, last, mid = hstage(cnt_first, n_first), hstage(cnt_last, n_last), hstage(cnt_mid, n_mid)
+    else:
+        first = stage(n_first, k_first)
+        last = stage(n_last, k_last)
+        mid = stage(n_mid, np.zeros_like(n_mid))
     first["fwd"] = first["fwd"] + emb / 3
     first["bwd"] = first["bwd"] + 2 * emb / 3
     last["fwd"] = last["fwd"] + head_fwd
@@ -493,8 +611,21 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
         expert = n_m * p_experts
         return dense / tp, expert / (ep * etp)            # per-GPU dense (TP-split), expert (EP x ETP split)
 
-    pd_first, pe_first = stage_params(n_first, k_first, True, pp == 1)
-    pd_last, pe_last = stage_params(n_last, k_last, pp == 1, True)
+    if model.layer_pattern is not None:
+        hp = _hybrid_layer_params(model)
+
+        def hstage_params(cnt: dict[str, F64], first_stage: Any, last_stage: Any) -> tuple[F64, F64]:
+            dense = (sum(cnt[c] * hp[c] for c in "M*-E")
+                     + np.where(first_stage, p_emb, 0.0)
+                     + np.where(last_stage, np.where(pp > 1, p_emb if model.tied_embeddings else head_params,
+                                                     head_params) + h, 0.0))
+            return dense / tp, cnt["E"] * p_experts / (ep * etp)
+
+        pd_first, pe_first = hstage_params(cnt_first, True, pp == 1)
+        pd_last, pe_last = hstage_params(cnt_last, pp == 1, True)
+    else:
+        pd_first, pe_first = stage_params(n_first, k_first, True, pp == 1)
+        pd_last, pe_last = stage_params(n_last, k_last, pp == 1, True)
     pd = np.maximum(pd_first, pd_last)
     pe = np.where(pd_first >= pd_last, pe_first, pe_last)
 
@@ -598,9 +729,23 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
         full = np.minimum(per_mb * in_flight, n * ckpt * T * in_flight + one_layer)
         return np.where(rc == 2, full, per_mb * in_flight)
 
-    act_first = acts(n_first, k_first, in_flight_first) + 2 * h / spd * T * in_flight_first  # + embedding out
+    if model.layer_pattern is not None:
+        act_kind = hybrid_activation_bytes_per_token(model, tp, spd, routed_tokens=routed, etp=etp,
+                                                     gemm_input_bytes=gib)
+
+        def hacts(cnt: dict[str, F64], n: F64, in_flight: F64) -> F64:
+            per_mb = sum(cnt[c] * act_kind[c] for c in act_kind) * T
+            one_layer = np.maximum.reduce([np.broadcast_to(act_kind[c], T.shape) for c in act_kind]) * T
+            full_rc = np.minimum(per_mb * in_flight, n * ckpt * T * in_flight + one_layer)
+            return np.where(rc == 2, full_rc, per_mb * in_flight)
+
+        act_first = hacts(cnt_first, n_first, in_flight_first) + 2 * h / spd * T * in_flight_first
+        act_last_layers = hacts(cnt_last, n_last, in_flight_last)
+    else:
+        act_first = acts(n_first, k_first, in_flight_first) + 2 * h / spd * T * in_flight_first  # + embedding out
+        act_last_layers = acts(n_last, k_last, in_flight_last)
     logits = T * V / tp * (BF16_BYTES + FP32_BYTES)          # bf16 logits + fp32 loss grad (one micro-batch)
-    act_last = acts(n_last, k_last, in_flight_last) + logits
+    act_last = act_last_layers + logits
     act_first = act_first + np.where(pp == 1, logits, 0.0)    # one stage holds both ends
 
     w_f, g_f, o_f = state_bytes(pd_first, pe_first)

@@ -40,7 +40,8 @@ class LayerParams:
     """Parameters of one decoder layer, by part (counts of scalars)."""
 
     attention: int
-    """Q/K/V/O projections with their biases, MLA low-rank projections and norms, q/k norms, sinks."""
+    """Q/K/V/O projections with their biases, MLA low-rank projections and norms, q/k norms, sinks; in a
+    hybrid 'M' layer, the Mamba-2 mixer (also in `mamba`)."""
     mlp: int
     """Dense MLP (0 in an MoE layer)."""
     experts: int
@@ -50,7 +51,10 @@ class LayerParams:
     shared_experts: int
     router: int
     norms: int
-    """The two pre-norms (attention, MLP)."""
+    """The two pre-norms (attention, MLP); one in a hybrid layer."""
+    mamba: int = 0
+    """Of `attention`, the Mamba-2 mixer (in/out projections, conv1d, A_log, D, dt_bias, gated norm) of a
+    hybrid 'M' layer: `attention` counts the sequence mixer, attention or Mamba-2, so the parts still add up."""
 
     @property
     def total(self) -> int:
@@ -91,6 +95,9 @@ class ParamCounts:
     mtp_active: int
     per_layer: tuple[LayerParams, ...]
     """One record per main decoder layer (MTP layers excluded)."""
+    mamba: int = 0
+    """Of `attention`, the Mamba-2 mixers of all 'M' layers (hybrid models; `attention` counts every
+    sequence mixer, self-attention or Mamba-2)."""
 
     @property
     def total_without_mtp(self) -> int:
@@ -156,14 +163,55 @@ def _mlp_params(model: ModelSpec, ffn: int) -> int:
     return params
 
 
+def _mamba_params(model: ModelSpec) -> int:
+    """Parameters of one Mamba-2 mixer (no pre-norm), as the Hugging Face NemotronH checkpoint stores them
+    (`mixer.in_proj`, `conv1d.weight/bias`, `dt_bias`, `A_log`, `D`, `norm.weight`, `out_proj`)."""
+    mb = model.mamba
+    assert mb is not None
+    h = model.hidden
+    params = h * mb.in_proj_width                              # in_proj: h -> z, x, B, C, dt (no bias)
+    params += mb.conv_dim * mb.conv_kernel                     # depthwise conv1d over x, B, C
+    if mb.conv_bias:
+        params += mb.conv_dim
+    params += 3 * mb.heads                                     # dt_bias, A_log, D: one per head
+    params += mb.d_inner                                       # gated RMSNorm weight before out_proj
+    params += mb.d_inner * h                                   # out_proj: d_inner -> h (no bias)
+    return params
+
+
+def _hybrid_layer_params(model: ModelSpec, index: int) -> LayerParams:
+    """One layer of a hybrid model: one pre-norm and one mixer or MLP, by its `layer_pattern` symbol."""
+    kind = model.layer_pattern[index]                          # type: ignore[index]
+    norm = _norm_params(model, model.hidden)
+    zero = dict(attention=0, mlp=0, experts=0, active_experts=0, shared_experts=0, router=0, norms=norm)
+    if kind == "M":
+        mixer = _mamba_params(model)
+        return LayerParams(**{**zero, "attention": mixer, "mamba": mixer})
+    if kind == "*":
+        return LayerParams(**{**zero, "attention": _attention_params(model)})
+    if kind == "-":
+        return LayerParams(**{**zero, "mlp": _mlp_params(model, model.ffn_hidden)})
+    moe = model.moe
+    assert moe is not None
+    expert = _mlp_params(model, moe.expert_ffn)
+    return LayerParams(**{**zero, "experts": moe.experts * expert, "active_experts": moe.top_k * expert,
+                          "shared_experts": moe.shared_experts * _mlp_params(model, moe.shared_ffn),
+                          "router": model.hidden * moe.experts + (moe.experts if moe.router_bias else 0)})
+
+
 def layer_params(model: ModelSpec, index: int) -> LayerParams:
     """Parameters of decoder layer `index` (0-based); index >= layers gives an MTP layer's block.
 
     MoE layers are the last `layers - moe.dense_layers` (DeepSeek `first_k_dense_replace`); an MTP block is
-    an MoE block when the last main layer is.
+    an MoE block when the last main layer is. Hybrid models (`layer_pattern`): one pre-norm plus the
+    layer's single mixer ('M' Mamba-2, '*' attention) or MLP ('E' MoE, '-' dense).
     """
     if index < 0:
         raise ConfigError(f"layer index must be >= 0, got {index}")
+    if model.layer_pattern is not None:
+        if index >= model.layers:
+            raise ConfigError(f"hybrid model {model.name!r}: layer index {index} out of range (no MTP layers)")
+        return _hybrid_layer_params(model, index)
     attention = _attention_params(model)
     norms = 2 * _norm_params(model, model.hidden)              # pre-attention and pre-MLP norms
     moe = model.moe
@@ -215,7 +263,7 @@ def param_count(model: ModelSpec) -> ParamCounts:
         attention=total_of("attention"), mlp=total_of("mlp"), experts=total_of("experts"),
         active_experts=total_of("active_experts"), shared_experts=total_of("shared_experts"),
         router=total_of("router"), norms=total_of("norms") + final_norm,
-        mtp=mtp, mtp_active=mtp_active, per_layer=per_layer,
+        mtp=mtp, mtp_active=mtp_active, per_layer=per_layer, mamba=total_of("mamba"),
     )
 
 
@@ -247,16 +295,21 @@ class FlopsTerms:
     logits: float
     """Output head, once per prediction (1 + mtp_layers heads)."""
     fwd_bwd_factor: int = 3
+    mamba_proj: float = 0.0
+    """Mamba-2 in_proj and out_proj GEMMs (hybrid models), as Megatron counts them (d_inner = 2h)."""
+    mamba_scan: float = 0.0
+    """Mamba-2 selective scan, Megatron's `7 * d_inner * state` per token (hybrid models)."""
 
     @property
     def gemm(self) -> float:
         """Forward weight-GEMM FLOPs per token other than the logits."""
-        return self.attention_proj + self.mlp_dense + self.moe_routed + self.moe_shared + self.mtp_proj
+        return (self.attention_proj + self.mlp_dense + self.moe_routed + self.moe_shared + self.mtp_proj
+                + self.mamba_proj)
 
     @property
     def forward(self) -> float:
         """All forward model FLOPs per token."""
-        return self.gemm + self.attention_core + self.logits
+        return self.gemm + self.attention_core + self.mamba_scan + self.logits
 
     @property
     def training(self) -> float:
@@ -286,12 +339,14 @@ def flops_per_token_terms(model: ModelSpec, seq_len: int | None = None, *, causa
     Returns:
         Forward FLOPs per token by kind; `.training` is Megatron's per-token count (x3 fwd+bwd).
     """
-    if model.type == "moe-hybrid":
+    if model.type == "moe-hybrid" and model.layer_pattern is None:
         raise ConfigError(f"model {model.name!r} is a hybrid Mamba/attention model; its FLOPs need the "
-                          "layer pattern, which ModelSpec does not carry yet")
+                          "layer pattern: give model.layer_pattern and model.mamba (or a preset that has them)")
     s = int(seq_len if seq_len is not None else model.seq_len)
     if s <= 0:
         raise ConfigError(f"seq_len must be positive, got {s}")
+    if model.layer_pattern is not None:
+        return _hybrid_flops_terms(model, s, causal)
     h, a = model.hidden, model.heads
     mask = 0.5 if causal else 1.0                              # causal mask: only half of QK^T is non-zero
     fma = 2                                                    # a multiply-add is 2 FLOPs
@@ -342,6 +397,56 @@ def flops_per_token_terms(model: ModelSpec, seq_len: int | None = None, *, causa
                       attention_core_windowed=float(windowed), mlp_dense=float(mlp_dense),
                       moe_routed=float(moe_routed), moe_shared=float(moe_shared), mtp_proj=float(mtp_proj),
                       logits=float(logits))
+
+
+def _hybrid_flops_terms(model: ModelSpec, s: int, causal: bool) -> FlopsTerms:
+    """Megatron-LM's hybrid branch of `num_floating_point_operations` (`hybrid_flops`), per token.
+
+    Source: NVIDIA/Megatron-LM megatron/training/training.py at commit
+    001b00c2734d8f0fad096fe48a382fedf755d321, `attn_layer_flops`, `mlp_layer_flops`, `moe_layer_flops`,
+    `mamba_layer_flops`, `hybrid_flops`; layer counts from the pattern (`get_hybrid_layer_counts`).
+    Per token and layer, forward (fwd+bwd = 3x):
+
+        attention ('*'): 4*h*p*(h + h*g/a + s/2),  p = d*a/h   (= 2*(2adh + 2gdh) + 2ads, causal)
+        dense MLP ('-'): 4*f*h*(3/2 if swiglu else 1)
+        MoE ('E'):       4*h*f_moe*k*(3/2 if swiglu else 1) + 4*h*f_shared*(3/2 if swiglu else 1)
+        Mamba ('M'):     2*h*(2*d_in + 2*G*N + n_heads) + 7*d_in*N + 2*d_in*h,  d_in = 2*h
+        logits:          2*h*V
+
+    Megatron's Mamba term takes d_in = 2h (Mamba's default expand = 2) whatever the head count; it is
+    reproduced as is (Nemotron 3 Nano: 64 heads x 64 = 4096 inner channels, but d_in = 2 * 2688 = 5376),
+    so model FLOPs and MFU match Megatron's logs. The step-time model uses the real d_inner.
+    """
+    h, a, d, g = model.hidden, model.heads, model.d_head, model.kv_heads
+    fma = 2
+    mask = 0.5 if causal else 1.0
+    ffn_matrices = 3 if model.gated else 2
+    n_attn, n_mlp, n_moe, n_mamba = model.attention_layers, model.dense_mlp_layers, model.moe_layers, \
+        model.mamba_layers
+    proj = h * (a * d + 2 * g * d) + a * d * h                 # 4*h*p*(h + h*g/a) / fma
+    core = 2 * a * d * s * mask                                # 4*h*p*s/2 / fma
+    attention_proj = fma * proj * n_attn
+    attention_core = fma * core * n_attn
+    mlp_dense = fma * h * model.ffn_hidden * ffn_matrices * n_mlp
+    if model.moe is not None:
+        moe = model.moe
+        moe_routed = fma * h * moe.expert_ffn * moe.top_k * ffn_matrices * n_moe
+        moe_shared = fma * h * moe.shared_experts * moe.shared_ffn * ffn_matrices * n_moe
+    else:
+        moe_routed = moe_shared = 0.0
+    if model.mamba is not None:
+        mb = model.mamba
+        d_in = 2 * h                                           # Megatron: d_in = 2 * hidden_size
+        mamba_proj = (fma * h * (2 * d_in + 2 * mb.groups * mb.state_size + mb.heads)   # in_proj
+                      + fma * d_in * h) * n_mamba                                     # out_proj
+        mamba_scan = 7 * d_in * mb.state_size * n_mamba                               # scan
+    else:
+        mamba_proj = mamba_scan = 0.0
+    logits = fma * h * model.vocab
+    return FlopsTerms(seq_len=s, attention_proj=float(attention_proj), attention_core=float(attention_core),
+                      attention_core_windowed=float(attention_core), mlp_dense=float(mlp_dense),
+                      moe_routed=float(moe_routed), moe_shared=float(moe_shared), mtp_proj=0.0,
+                      logits=float(logits), mamba_proj=float(mamba_proj), mamba_scan=float(mamba_scan))
 
 
 def flops_per_token(model: ModelSpec, seq_len: int | None = None, *, causal: bool = True) -> float:

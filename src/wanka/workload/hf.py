@@ -1,9 +1,9 @@
 """Import a Hugging Face `config.json` as a ModelSpec.
 
 Supported `model_type`s: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, deepseek_v2, deepseek_v3,
-kimi_k2, gpt_oss, nemotron, gpt2. Field names follow the transformers configuration classes
+kimi_k2, gpt_oss, nemotron, nemotron_h, gpt2. Field names follow the transformers configuration classes
 (`LlamaConfig`, `MixtralConfig`, `Qwen3MoeConfig`, `DeepseekV3Config`, `GptOssConfig`, `NemotronConfig`,
-`GPT2Config`). The sequence length defaults to `max_position_embeddings` (the context the checkpoint
+`NemotronHConfig`, `GPT2Config`). The sequence length defaults to `max_position_embeddings` (the context the checkpoint
 supports, which may exceed the one it was pre-trained at); pass `seq_len` to say what you train at.
 """
 
@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from wanka.errors import ConfigError
-from wanka.workload.model import MLASpec, ModelSpec, MoESpec
+from wanka.workload.model import MambaSpec, MLASpec, ModelSpec, MoESpec
 
 __all__ = ["from_hf_config", "SUPPORTED_MODEL_TYPES"]
 
 _LLAMA_LIKE = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe")
 _DEEPSEEK_LIKE = ("deepseek_v2", "deepseek_v3", "kimi_k2")
-SUPPORTED_MODEL_TYPES = (*_LLAMA_LIKE, *_DEEPSEEK_LIKE, "gpt_oss", "nemotron", "gpt2")
+SUPPORTED_MODEL_TYPES = (*_LLAMA_LIKE, *_DEEPSEEK_LIKE, "gpt_oss", "nemotron", "nemotron_h", "gpt2")
+# NemotronH `layers_block_type` names -> Megatron hybrid_override_pattern symbols
+_BLOCK_SYMBOLS = {"mamba": "M", "attention": "*", "moe": "E", "mlp": "-"}
 
 # transformers `hidden_act` names -> our activation, for gated (three-matrix) and plain MLPs.
 _GATED_ACT = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_pytorch_tanh": "geglu",
@@ -117,6 +119,8 @@ def from_hf_config(path_or_dict: str | PathLike[str] | Mapping[str, Any], *, seq
     label = name or c.get("_name_or_path") or where
     if model_type == "gpt2":
         return _gpt2(c, label, seq_len)
+    if model_type == "nemotron_h":
+        return _nemotron_h(c, label, seq_len)
 
     layers = int(c.req("num_hidden_layers"))
     hidden = int(c.req("hidden_size"))
@@ -188,6 +192,61 @@ def from_hf_config(path_or_dict: str | PathLike[str] | Mapping[str, Any], *, seq
     if kw["head_dim"] is not None:
         kw["head_dim"] = int(kw["head_dim"])
     return ModelSpec(**kw)
+
+
+def _nemotron_h(c: _Config, label: str, seq_len: int | None) -> ModelSpec:
+    """Nemotron-H / Nemotron 3 hybrids: `hybrid_override_pattern` (or `layers_block_type`) and the Mamba-2,
+    attention and MoE fields of transformers' `NemotronHConfig`."""
+    where = c.where
+    pattern = c.get("hybrid_override_pattern")
+    if pattern is None:
+        blocks = c.req("layers_block_type")
+        try:
+            pattern = "".join(_BLOCK_SYMBOLS[str(b)] for b in blocks)
+        except KeyError as e:
+            raise ConfigError(f"{where}: unknown layers_block_type entry {e.args[0]!r}") from None
+    pattern = str(pattern)
+    if c.get("moe_latent_size") is not None:
+        raise ConfigError(f"{where}: LatentMoE (moe_latent_size) is not supported yet")
+    if int(c.get("num_nextn_predict_layers") or 0):
+        raise ConfigError(f"{where}: multi-token prediction in hybrid models is not supported yet")
+    if c.get("block_configs") is not None:
+        raise ConfigError(f"{where}: per-layer block_configs (Puzzle models) are not supported")
+    layers = c.get("num_hidden_layers")
+    if layers is not None and int(layers) != len(pattern):
+        raise ConfigError(f"{where}: num_hidden_layers ({layers}) != the pattern's {len(pattern)} layers")
+    heads = int(c.req("num_attention_heads"))
+    hidden = int(c.req("hidden_size"))
+    moe = None
+    if "E" in pattern:
+        shared = int(c.get("n_shared_experts") or 0)
+        shared_width = c.get("moe_shared_expert_intermediate_size")
+        moe = MoESpec(experts=int(c.req("n_routed_experts")), top_k=int(c.req("num_experts_per_tok")),
+                      expert_ffn=int(c.req("moe_intermediate_size")), shared_experts=shared,
+                      shared_expert_ffn=(int(shared_width) // shared) if shared and shared_width else None,
+                      router_bias=True)                        # NemotronH gate: e_score_correction_bias
+    mamba = None
+    if "M" in pattern:
+        mamba = MambaSpec(heads=int(c.req("mamba_num_heads")), head_dim=int(c.req("mamba_head_dim")),
+                          state_size=int(c.req("ssm_state_size")), groups=int(c.get("n_groups", 1)),
+                          conv_kernel=int(c.get("conv_kernel", 4)), chunk_size=int(c.get("chunk_size", 128)),
+                          conv_bias=bool(c.get("use_conv_bias", True)))
+    act = str(c.get("mlp_hidden_act", "relu2"))
+    if act not in _PLAIN_ACT:
+        raise ConfigError(f"{where}: unsupported mlp_hidden_act {act!r}")
+    head_dim = c.get("head_dim", c.get("attention_head_dim"))
+    return ModelSpec(
+        name=label, layers=len(pattern), hidden=hidden, heads=heads,
+        kv_heads=int(c.get("num_key_value_heads", heads)),
+        ffn_hidden=int(c.get("intermediate_size") or (moe.expert_ffn if moe else 4 * hidden)),
+        vocab=int(c.req("vocab_size")), seq_len=int(seq_len or c.req("max_position_embeddings")),
+        head_dim=None if head_dim is None else int(head_dim),
+        activation=_PLAIN_ACT[act],  # type: ignore[arg-type]
+        tied_embeddings=bool(c.get("tie_word_embeddings", False)),
+        attention_bias="all" if c.get("attention_bias", False) else "none",
+        mlp_bias=bool(c.get("mlp_bias", False)),
+        type="moe-hybrid" if moe else "dense", moe=moe, layer_pattern=pattern, mamba=mamba,
+    )
 
 
 def _gpt2(c: _Config, label: str, seq_len: int | None) -> ModelSpec:

@@ -11,7 +11,8 @@ from typing import Literal
 
 from wanka.errors import ConfigError
 
-__all__ = ["MoESpec", "MLASpec", "ModelSpec", "ACTIVATIONS", "NORMS", "ATTENTION_BIASES"]
+__all__ = ["MoESpec", "MLASpec", "MambaSpec", "ModelSpec", "ACTIVATIONS", "NORMS", "ATTENTION_BIASES",
+           "HYBRID_SYMBOLS"]
 
 #: MLP activations. Gated ones (swiglu, geglu) have three weight matrices per MLP, the others two.
 ACTIVATIONS = ("swiglu", "geglu", "gelu", "relu", "squared-relu")
@@ -19,6 +20,9 @@ ACTIVATIONS = ("swiglu", "geglu", "gelu", "relu", "squared-relu")
 NORMS = ("rmsnorm", "layernorm")
 #: Which attention projections carry a bias: none (Llama), q/k/v only (Qwen2), all four (GPT-2/3, gpt-oss).
 ATTENTION_BIASES = ("none", "qkv", "all")
+#: Megatron-LM `hybrid_override_pattern` symbols (megatron/core/ssm/mamba_hybrid_layer_allocation.py
+#: `Symbols`): each character is one Megatron "layer" holding one mixer or one MLP.
+HYBRID_SYMBOLS = {"M": "Mamba-2 mixer", "*": "self-attention", "E": "MoE MLP", "-": "dense MLP"}
 
 
 def _positive(where: str, **values: int | float | None) -> None:
@@ -75,6 +79,46 @@ class MLASpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MambaSpec:
+    """Mamba-2 mixer of a hybrid model (Megatron `--mamba-num-heads`, `--mamba-head-dim`,
+    `--mamba-state-dim`, `--mamba-num-groups`; Hugging Face NemotronH `mamba_num_heads`, `mamba_head_dim`,
+    `ssm_state_size`, `n_groups`, `conv_kernel`, `chunk_size`). Inner width d_inner = heads * head_dim."""
+
+    heads: int
+    head_dim: int
+    state_size: int
+    """SSM state dimension N (d_state)."""
+    groups: int = 1
+    """B/C groups (n_groups): B and C are shared by the heads of a group (like GQA's key/value groups)."""
+    conv_kernel: int = 4
+    """Causal depthwise conv1d width over x, B and C."""
+    chunk_size: int = 128
+    """SSD chunk length Q (Dao & Gu 2024, section 6)."""
+    conv_bias: bool = True
+    """The conv1d carries a bias (Hugging Face NemotronH `use_conv_bias`, default true)."""
+
+    def __post_init__(self) -> None:
+        _positive("mamba", heads=self.heads, head_dim=self.head_dim, state_size=self.state_size,
+                  groups=self.groups, conv_kernel=self.conv_kernel, chunk_size=self.chunk_size)
+        if self.heads % self.groups:
+            raise ConfigError(f"mamba: heads ({self.heads}) must be a multiple of groups ({self.groups})")
+
+    @property
+    def d_inner(self) -> int:
+        return self.heads * self.head_dim
+
+    @property
+    def in_proj_width(self) -> int:
+        """Output width of in_proj: z and x (d_inner each), B and C (groups * state each), dt (heads)."""
+        return 2 * self.d_inner + 2 * self.groups * self.state_size + self.heads
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels of the conv1d: x, B and C."""
+        return self.d_inner + 2 * self.groups * self.state_size
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
     """A decoder-only transformer, dense or MoE."""
 
@@ -113,6 +157,12 @@ class ModelSpec:
     attention_layer_pattern: str | None = None
     """Per-layer attention kinds, 'F' full and 'S' sliding window, repeated cyclically over the layers
     (gpt-oss: 'SF'). Null = every layer sliding when `sliding_window` is set (Mistral 7B), else all full."""
+    layer_pattern: str | None = None
+    """Hybrid models: Megatron's `hybrid_override_pattern`, one character per layer - 'M' Mamba-2 mixer,
+    '*' self-attention, 'E' MoE MLP, '-' dense MLP - so `layers` = len(layer_pattern) (Nemotron-H,
+    Nemotron 3: 'MEMEM*E...'). Null = a plain transformer whose every layer has attention and an MLP."""
+    mamba: MambaSpec | None = None
+    """The Mamba-2 mixer of the 'M' layers (hybrid models only)."""
 
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"
@@ -143,6 +193,36 @@ class ModelSpec:
             if "S" in pattern and self.sliding_window is None:
                 raise ConfigError(f"{where}: attention_layer_pattern {pattern!r} has sliding layers but "
                                   "sliding_window is not set")
+        self._check_hybrid(where)
+
+    def _check_hybrid(self, where: str) -> None:
+        hp = self.layer_pattern
+        if hp is None:
+            if self.mamba is not None:
+                raise ConfigError(f"{where}: mamba is set but layer_pattern is not (a hybrid model needs "
+                                  "its per-layer pattern)")
+            return
+        bad = set(hp) - set(HYBRID_SYMBOLS)
+        if not hp or bad:
+            raise ConfigError(f"{where}: layer_pattern {hp!r} must be a non-empty string of "
+                              f"{', '.join(repr(c) for c in HYBRID_SYMBOLS)} (Megatron hybrid_override_pattern; "
+                              "pipeline '|' and MTP '/' separators are not supported)")
+        if len(hp) != self.layers:
+            raise ConfigError(f"{where}: layer_pattern has {len(hp)} layers but layers is {self.layers}")
+        if "M" in hp and self.mamba is None:
+            raise ConfigError(f"{where}: layer_pattern has Mamba layers ('M') but mamba is not set")
+        if "M" not in hp and self.mamba is not None:
+            raise ConfigError(f"{where}: mamba is set but layer_pattern has no Mamba layer ('M')")
+        if ("E" in hp) != (self.moe is not None):
+            raise ConfigError(f"{where}: layer_pattern {'has' if 'E' in hp else 'has no'} MoE layers ('E') "
+                              f"but moe is {'not ' if self.moe is None else ''}set")
+        if self.moe is not None and self.moe.dense_layers:
+            raise ConfigError(f"{where}: moe.dense_layers must be 0 with a layer_pattern (the pattern places "
+                              "the dense '-' and MoE 'E' layers)")
+        if self.mla is not None or self.sliding_window is not None or self.attention_layer_pattern is not None:
+            raise ConfigError(f"{where}: MLA and sliding-window attention are not supported in hybrid models")
+        if self.mtp_layers:
+            raise ConfigError(f"{where}: multi-token prediction is not supported in hybrid models yet")
 
     @property
     def d_head(self) -> int:
@@ -162,9 +242,27 @@ class ModelSpec:
         return tuple(pattern[i % len(pattern)] == "S" for i in range(self.layers))
 
     @property
+    def hybrid(self) -> bool:
+        """True for a hybrid model (per-layer `layer_pattern`): each layer is one mixer or one MLP."""
+        return self.layer_pattern is not None
+
+    @property
     def moe_layers(self) -> int:
+        if self.layer_pattern is not None:
+            return self.layer_pattern.count("E")
         return 0 if self.moe is None else self.layers - self.moe.dense_layers
 
     @property
     def dense_mlp_layers(self) -> int:
+        if self.layer_pattern is not None:
+            return self.layer_pattern.count("-")
         return self.layers - self.moe_layers
+
+    @property
+    def mamba_layers(self) -> int:
+        return 0 if self.layer_pattern is None else self.layer_pattern.count("M")
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with self-attention: every layer of a transformer, the '*' layers of a hybrid."""
+        return self.layers if self.layer_pattern is None else self.layer_pattern.count("*")

@@ -13,7 +13,7 @@ from typing import Any
 from wanka.catalogs import check_keys, load_data
 from wanka.errors import CatalogError, ConfigError
 from wanka.units import difflib_closest
-from wanka.workload.model import MLASpec, ModelSpec, MoESpec
+from wanka.workload.model import MambaSpec, MLASpec, ModelSpec, MoESpec
 
 __all__ = ["ModelPreset", "model_from_dict", "models", "presets", "get_model", "get_preset", "resolve_id",
            "MODEL_KEYS"]
@@ -22,11 +22,13 @@ __all__ = ["ModelPreset", "model_from_dict", "models", "presets", "get_model", "
 MODEL_KEYS = frozenset({"name", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
                         "head_dim", "activation", "tied_embeddings", "moe", "mla", "mtp_layers",
                         "learned_positions", "type", "norm", "attention_bias", "mlp_bias", "qk_norm",
-                        "attention_sinks", "sliding_window", "attention_layer_pattern"})
+                        "attention_sinks", "sliding_window", "attention_layer_pattern", "layer_pattern",
+                        "mamba"})
 _MODEL_REQUIRED = frozenset({"layers", "hidden", "heads", "vocab", "seq_len"})
 _MOE_KEYS = frozenset({"experts", "top_k", "expert_ffn", "shared_experts", "shared_expert_ffn", "dense_layers",
                        "capacity_factor", "router_bias"})
 _MLA_KEYS = frozenset({"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
+_MAMBA_KEYS = frozenset({"heads", "head_dim", "state_size", "groups", "conv_kernel", "chunk_size", "conv_bias"})
 _PRESET_KEYS = MODEL_KEYS | {"id", "aliases", "published", "sources", "notes"}
 _PUBLISHED_KEYS = frozenset({"total_b", "active_b"})
 
@@ -64,6 +66,9 @@ def model_from_dict(d: dict[str, Any], *, where: str = "model", error: type[Exce
         if kw.get("mla") is not None:
             check_keys(where + " mla", kw["mla"], set(_MLA_KEYS), set(_MLA_KEYS) - {"q_lora_rank"})
             kw["mla"] = MLASpec(**{"q_lora_rank": None, **kw["mla"]})
+        if kw.get("mamba") is not None:
+            check_keys(where + " mamba", kw["mamba"], set(_MAMBA_KEYS), {"heads", "head_dim", "state_size"})
+            kw["mamba"] = MambaSpec(**{k: v for k, v in kw["mamba"].items() if v is not None})
         kw["name"] = kw.get("name") or default_name or where
         if kw.get("kv_heads") is None:
             kw["kv_heads"] = kw["heads"]
