@@ -20,7 +20,7 @@ Defaults for null fields (each recorded as an assumption when applied):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -44,10 +43,11 @@ def test_design_table_and_options() -> None:
 
 
 def test_compare_json_fast_and_complete() -> None:
-    """compare at 10,240 H100s: every topology, under 5 s, full mesh beside fat-tree and rail-only."""
-    t0 = time.perf_counter()
+    """compare at 10,240 H100s: every topology, full mesh beside fat-tree and rail-only.
+
+    Its speed (< 5 s) is measured by benchmarks/bench_fabric.py, not asserted here (CI machines vary)."""
     code, out, _ = _run("compare", "--endpoints", 10240, "--accelerator", "h100-sxm", "--json")
-    assert code == 0 and time.perf_counter() - t0 < 5
+    assert code == 0
     designs = {d["topology"]: d for d in json.loads(out)["designs"]}
     assert {"full-mesh", "fat-tree", "rail-only"} <= set(designs)
     assert designs["full-mesh"]["links"] == 10240 * 10239 // 2

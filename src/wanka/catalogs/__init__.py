@@ -13,7 +13,7 @@ import yaml
 
 from wanka.errors import CatalogError
 from wanka.hardware import Accelerator, SoftwareEfficiency
-from wanka.units import GB, GiB, difflib_closest, gb_per_s, gbit_per_s, tflops
+from wanka.units import GiB, difflib_closest, gb_per_s, gbit_per_s, tflops
 
 __all__ = ["load_data", "accelerators", "get_accelerator", "check_keys"]
 
