@@ -489,8 +489,13 @@ def evaluate(model: ModelSpec, accelerator: Accelerator, plans: PlanArrays, *, c
     t_tp_ar = 2 * collective_s("all-reduce", act_bytes, tp, tp_rpn, acc, fabric=fabric)
     t_tp_dir = np.where(sp, t_tp_sp, t_tp_ar)               # one direction (fwd or bwd), one layer
     # TE userbuffer TP overlap needs sequence parallelism (Megatron-core asserts `tp_comm_overlap` ->
-    # `sequence_parallel`), so the calibrated share applies to SP plans only; an explicit policy is taken as is.
-    tp_hidden = np.where(sp, cal.tp_comm_hidden, 0.0) if overlap.tp_hidden is None else overlap.tp_hidden
+    # `sequence_parallel`) and a TP group inside one NVLink domain (userbuffers use CUDA multicast/IPC
+    # handles: "comm+GEMM overlap is currently only possible with single-node tensor-parallelism",
+    # NVIDIA/TransformerEngine#1071; multi-node NVLink since TE PR #1470). So the calibrated share applies to
+    # SP plans whose TP group fits the scale-up domain; an explicit policy is taken as is.
+    tp_in_domain = tp_rpn >= tp
+    tp_hidden = (np.where(sp & tp_in_domain, cal.tp_comm_hidden, 0.0) if overlap.tp_hidden is None
+                 else overlap.tp_hidden)
     tp_layer = (1.0 - tp_hidden) * t_tp_dir * (1.0 + n_tp_fwd)
 
     cp_in = members_per_domain(cp, tp, D) >= cp
