@@ -32,7 +32,8 @@ from wanka.hardware import PRECISIONS, Accelerator
 from wanka.parallel import ParallelPlan
 from wanka.workload.model import MLASpec, ModelSpec, MoESpec
 
-__all__ = ["HardwareSpec", "RunSpec", "RunError", "parse_run", "load_runs", "read_spec_file", "model_from_mapping"]
+__all__ = ["HardwareSpec", "RunSpec", "RunError", "parse_run", "load_runs", "read_spec_file", "model_from_mapping",
+           "check_mapping"]
 
 _RUN_KEYS = {"id", "model", "hardware", "parallelism", "precision", "measured", "source"}
 _MODEL_KEYS = {"name", "type", "params_b", "active_params_b", "notes", "layers", "hidden", "heads", "kv_heads",
@@ -77,14 +78,24 @@ class RunError:
     error: str
 
 
-def _check_keys(where: str, d: Any, allowed: set[str]) -> dict[str, Any]:
+def check_mapping(where: str, d: Any, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+    """Return `d` if it is a mapping with only `allowed` keys and every `required` one; else a ConfigError.
+
+    The one strict-keys check for user files (run specs, centre, sweep, cluster and profile files).
+    """
     if not isinstance(d, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(d).__name__}")
     unknown = set(d) - allowed
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
                           f"allowed: {', '.join(sorted(allowed))}")
+    missing = set(required) - set(d)
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(sorted(missing))}")
     return d
+
+
+_check_keys = check_mapping
 
 
 def _int(where: str, v: Any) -> int:

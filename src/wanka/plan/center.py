@@ -49,6 +49,7 @@ from wanka.plan.goodput import Reliability, goodput, time_to_train_s
 from wanka.search.core import GiB, search
 from wanka.search.space import count_candidates, space_dims
 from wanka.workload.model import ModelSpec
+from wanka.spec import check_mapping
 
 __all__ = ["Economics", "Goal", "Serving", "Candidate", "NetworkOption", "Limits", "CenterSpec",
            "load_center", "parse_center", "design_center", "CONSTRAINTS"]
@@ -140,14 +141,7 @@ _LIMIT_KEYS = {"power_mw", "budget_usd"}
 _REL_KEYS = {"checkpoint_save_s", "restart_s", "checkpoint_interval_s", "failures_per_accelerator_hour"}
 
 
-def _keys(where: str, d: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where} must be a mapping, got {type(d).__name__}")
-    unknown = set(d) - allowed
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                          f"allowed: {', '.join(sorted(allowed))}")
-    return d
+_keys = check_mapping
 
 
 def _num(where: str, v: Any, *, positive: bool = True, integer: bool = False) -> float:

@@ -20,6 +20,7 @@ import yaml
 
 from wanka.errors import ConfigError
 from wanka.hardware import Accelerator, SoftwareEfficiency
+from wanka.spec import check_mapping
 
 __all__ = ["SCHEMA", "KERNEL_CLASSES", "PeakReference", "Kernel", "ProfileEfficiency", "Profile",
            "load_profile", "parse_profile", "dump_profile", "apply_profile"]
@@ -42,16 +43,7 @@ _KERNEL_KEYS = {
 _INT_PARAMS = ("m", "n", "k", "batch", "heads", "seq_len", "head_dim", "bytes", "ranks")
 
 
-def _check_keys(where: str, d: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}")
-    unknown = set(d) - allowed
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    missing = required - set(d)
-    if missing:
-        raise ConfigError(f"{where}: missing key(s) {sorted(missing)}")
-    return d
+_check_keys = check_mapping
 
 
 def _fraction(where: str, v: Any) -> float:

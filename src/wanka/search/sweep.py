@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from wanka.errors import ConfigError, WankaError
+from wanka.spec import check_mapping
 
 __all__ = ["SweepSpec", "load_sweep", "parse_sweep", "sweep_tasks", "run_task", "run_sweep", "write_results",
            "RESULT_COLUMNS"]
@@ -70,11 +71,7 @@ def parse_sweep(d: Any, *, base_dir: Path | None = None) -> SweepSpec:
     from wanka.catalogs import get_accelerator
     from wanka.topology.fabric import TOPOLOGIES
 
-    if not isinstance(d, dict):
-        raise ConfigError(f"sweep file must be a mapping, got {type(d).__name__}")
-    unknown = set(d) - _KEYS
-    if unknown:
-        raise ConfigError(f"sweep: unknown key(s) {', '.join(sorted(map(str, unknown)))}; allowed: {', '.join(sorted(_KEYS))}")
+    check_mapping("sweep file", d, _KEYS)
     models = tuple(str(m) for m in _list("models", d.get("models")))
     accs = tuple(str(a) for a in _list("accelerators", d.get("accelerators")))
     for a in accs:

@@ -24,6 +24,7 @@ import yaml
 from numpy.typing import NDArray
 
 from wanka.errors import ConfigError
+from wanka.spec import check_mapping
 
 __all__ = ["ClusterSpec", "NodeGroup"]
 
@@ -244,8 +245,4 @@ class ClusterSpec:
 
 
 def _check_keys(d: dict[str, Any], allowed: set[str], where: str) -> None:
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    extra = set(d) - allowed
-    if extra:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(extra)}; allowed: {sorted(allowed)}")
+    check_mapping(where, d, allowed)
