@@ -25,14 +25,31 @@ from wanka.catalogs import get_accelerator
 from wanka.topology.fabric import TOPOLOGIES, compare_fabrics, design_fabric, reference_collectives
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECK_FILES = [ROOT.parent / "shared" / "validation" / "fabric_checks.yaml",
-               ROOT / "tests" / "topology" / "data" / "fabric_published.yaml"]
+CHECK_FILES = [
+    ROOT.parent / "shared" / "validation" / "fabric_checks.yaml",
+    ROOT / "tests" / "topology" / "data" / "fabric_published.yaml",
+]
 
 
 def bench_compare() -> None:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "wanka.cli.main", "fabric", "compare", "--endpoints", "10240",
-                          "--accelerator", "h100-sxm", "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wanka.cli.main",
+            "fabric",
+            "compare",
+            "--endpoints",
+            "10240",
+            "--accelerator",
+            "h100-sxm",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - t0
     designs = json.loads(out.stdout)["designs"]
     acc = get_accelerator("h100-sxm")
@@ -40,15 +57,21 @@ def bench_compare() -> None:
     for d in compare_fabrics(10240, accelerator=acc):
         reference_collectives(d, acc)
     lib = time.perf_counter() - t0
-    print(f"compare 10,240 x h100-sxm: CLI {wall:.2f} s wall (limit 5 s), library {lib * 1e3:.1f} ms\n")
-    print(f"{'topology':15} {'tiers':>5} {'switches':>9} {'links':>12} {'cost/accel $':>14} {'capex':>7} "
-          f"{'power kW':>9} {'bisect TB/s':>12} {'diam':>5} {'AR ms':>8} {'A2A ms':>8}")
+    print(
+        f"compare 10,240 x h100-sxm: CLI {wall:.2f} s wall (limit 5 s), library {lib * 1e3:.1f} ms\n"
+    )
+    print(
+        f"{'topology':15} {'tiers':>5} {'switches':>9} {'links':>12} {'cost/accel $':>14} {'capex':>7} "
+        f"{'power kW':>9} {'bisect TB/s':>12} {'diam':>5} {'AR ms':>8} {'A2A ms':>8}"
+    )
     for d in designs:
         share = d["network_share_of_capex"]
-        print(f"{d['topology']:15} {d['tiers']:>5} {d['switches']:>9,} {d['links']:>12,} "
-              f"{d['fabric_cost_per_accelerator']:>14,.0f} {'' if share is None else f'{share:.1%}':>7} "
-              f"{d['power_w'] / 1e3:>9,.0f} {d['bisection_gb_s'] / 1e3:>12,.1f} {d['diameter_hops']:>5} "
-              f"{d['allreduce_s'] * 1e3:>8.2f} {d['alltoall_s'] * 1e3:>8.2f}")
+        print(
+            f"{d['topology']:15} {d['tiers']:>5} {d['switches']:>9,} {d['links']:>12,} "
+            f"{d['fabric_cost_per_accelerator']:>14,.0f} {'' if share is None else f'{share:.1%}':>7} "
+            f"{d['power_w'] / 1e3:>9,.0f} {d['bisection_gb_s'] / 1e3:>12,.1f} {d['diameter_hops']:>5} "
+            f"{d['allreduce_s'] * 1e3:>8.2f} {d['alltoall_s'] * 1e3:>8.2f}"
+        )
     print()
 
 
@@ -64,7 +87,10 @@ def checks() -> int:
             got = {k: got[k] for k in c["expect"]}
             ok = got == c["expect"]
             bad += not ok
-            print(f"  {'PASS' if ok else 'FAIL'} {c['id']:24} ours {got}" + ("" if ok else f"  expected {c['expect']}"))
+            print(
+                f"  {'PASS' if ok else 'FAIL'} {c['id']:24} ours {got}"
+                + ("" if ok else f"  expected {c['expect']}")
+            )
     print()
     return bad
 
@@ -86,9 +112,12 @@ def examples() -> None:
     for e in yaml.safe_load((ROOT / "examples" / "fabric-designs.yaml").read_text()):
         d = design_fabric(**e["design"])
         share = d.network_share_of_capex
-        print(f"  {e['id']:24} tiers {d.tiers} switches {list(d.switches_per_tier)} "
-              f"${d.fabric_cost_per_accelerator_usd:,.0f}/accel"
-              + ("" if share is None else f" ({share:.1%} of capex)") + f"  - {e['note']}")
+        print(
+            f"  {e['id']:24} tiers {d.tiers} switches {list(d.switches_per_tier)} "
+            f"${d.fabric_cost_per_accelerator_usd:,.0f}/accel"
+            + ("" if share is None else f" ({share:.1%} of capex)")
+            + f"  - {e['note']}"
+        )
 
 
 if __name__ == "__main__":

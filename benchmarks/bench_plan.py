@@ -21,12 +21,30 @@ def main() -> int:
     res = design_center(spec)
     wall = time.perf_counter() - t
     best = res["designs"][0]
-    print(json.dumps({"seconds": round(wall, 2), "designs": len(res["designs"]),
-                      "accelerators": sorted({d["accelerator"] for d in res["designs"]}),
-                      "meeting_all_constraints": sum(d["meets_all_constraints"] for d in res["designs"]),
-                      "best": {k: best[k] for k in ("id", "count", "time_to_train_days", "capex_usd", "power_mw",
-                                                    "cost_per_million_tokens_usd", "binding_constraint",
-                                                    "binding_detail")}}, indent=1))
+    print(
+        json.dumps(
+            {
+                "seconds": round(wall, 2),
+                "designs": len(res["designs"]),
+                "accelerators": sorted({d["accelerator"] for d in res["designs"]}),
+                "meeting_all_constraints": sum(d["meets_all_constraints"] for d in res["designs"]),
+                "best": {
+                    k: best[k]
+                    for k in (
+                        "id",
+                        "count",
+                        "time_to_train_days",
+                        "capex_usd",
+                        "power_mw",
+                        "cost_per_million_tokens_usd",
+                        "binding_constraint",
+                        "binding_detail",
+                    )
+                },
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

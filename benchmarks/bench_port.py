@@ -45,9 +45,11 @@ def main() -> int:
         t0 = time.perf_counter()
         result = scan(root)
         dt = time.perf_counter() - t0
-        print(f"scanned {len(result.files)} files, {result.lines:,} lines ({n:,} copied), "
-              f"{len(result.findings):,} findings, {len(result.errors)} errors in {dt:.2f} s: "
-              f"{result.lines / dt:,.0f} lines/s")
+        print(
+            f"scanned {len(result.files)} files, {result.lines:,} lines ({n:,} copied), "
+            f"{len(result.findings):,} findings, {len(result.errors)} errors in {dt:.2f} s: "
+            f"{result.lines / dt:,.0f} lines/s"
+        )
         return 0 if dt < 30 else 1
 
 

@@ -26,10 +26,22 @@ CALCULON_CONFIGS_PER_S_PER_CORE = 94.0
 CALCULON_1T_SPACE = 7_276_848
 
 CASES = [
-    {"id": "megatron-1t/a100-80gb/4096", "model": "megatron-1t", "accelerator": "a100-80gb", "count": 4096,
-     "global_batch_size": 4096, "seq_len": 2048},
-    {"id": "deepseek-v3/h100-sxm/10240", "model": "deepseek-v3", "accelerator": "h100-sxm", "count": 10240,
-     "global_batch_size": 15360, "seq_len": 4096},
+    {
+        "id": "megatron-1t/a100-80gb/4096",
+        "model": "megatron-1t",
+        "accelerator": "a100-80gb",
+        "count": 4096,
+        "global_batch_size": 4096,
+        "seq_len": 2048,
+    },
+    {
+        "id": "deepseek-v3/h100-sxm/10240",
+        "model": "deepseek-v3",
+        "accelerator": "h100-sxm",
+        "count": 10240,
+        "global_batch_size": 15360,
+        "seq_len": 4096,
+    },
 ]
 
 
@@ -45,24 +57,40 @@ def main(argv: list[str] | None = None) -> int:
     out = []
     for c in CASES:
         t = time.perf_counter()
-        res = search(get_model(c["model"]), get_accelerator(c["accelerator"]), count=c["count"],
-                     global_batch_size=c["global_batch_size"], seq_len=c["seq_len"])
+        res = search(
+            get_model(c["model"]),
+            get_accelerator(c["accelerator"]),
+            count=c["count"],
+            global_batch_size=c["global_batch_size"],
+            seq_len=c["seq_len"],
+        )
         wall = time.perf_counter() - t
         rate = res.evaluated / res.seconds
         calculon_core_s = res.evaluated / CALCULON_CONFIGS_PER_S_PER_CORE
-        row = {"case": c["id"], "space": res.space, "evaluated": res.evaluated, "feasible": res.feasible,
-               "seconds": round(res.seconds, 2), "wall_with_reporting_s": round(wall, 2),
-               "evaluated_per_s": round(rate), "cores": cores,
-               "ratio_vs_calculon_rate_same_cores": round(rate / (CALCULON_CONFIGS_PER_S_PER_CORE * cores), 1),
-               "calculon_core_hours_for_our_evaluated": round(calculon_core_s / 3600, 1),
-               "best": res.best["parallelism"] if res.best else None,
-               "best_tokens_per_s_per_gpu": res.best["tokens_per_s_per_gpu"] if res.best else None}
+        row = {
+            "case": c["id"],
+            "space": res.space,
+            "evaluated": res.evaluated,
+            "feasible": res.feasible,
+            "seconds": round(res.seconds, 2),
+            "wall_with_reporting_s": round(wall, 2),
+            "evaluated_per_s": round(rate),
+            "cores": cores,
+            "ratio_vs_calculon_rate_same_cores": round(
+                rate / (CALCULON_CONFIGS_PER_S_PER_CORE * cores), 1
+            ),
+            "calculon_core_hours_for_our_evaluated": round(calculon_core_s / 3600, 1),
+            "best": res.best["parallelism"] if res.best else None,
+            "best_tokens_per_s_per_gpu": res.best["tokens_per_s_per_gpu"] if res.best else None,
+        }
         if c["model"] == "megatron-1t":
             row["space_vs_calculon"] = round(res.space / CALCULON_1T_SPACE, 2)
         out.append(row)
         print(json.dumps(row), flush=True)
-    print(f"Calculon baseline: {CALCULON_CONFIGS_PER_S_PER_CORE:g} configs/s/core and {CALCULON_1T_SPACE:,} configs "
-          "for 1T/4096 are published figures (shared/research/perf_tools.md), not measured here.")
+    print(
+        f"Calculon baseline: {CALCULON_CONFIGS_PER_S_PER_CORE:g} configs/s/core and {CALCULON_1T_SPACE:,} configs "
+        "for 1T/4096 are published figures (shared/research/perf_tools.md), not measured here."
+    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1)

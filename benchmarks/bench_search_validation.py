@@ -49,17 +49,32 @@ def main(argv: list[str] | None = None) -> int:
         pub = res.published or {}
         p = pub.get("plan") or {}
         best = res.best or {}
-        rows.append({"id": run.id, "count": run.hardware.count, "accelerator": run.hardware.accelerator.id,
-                     "space": res.space, "evaluated": res.evaluated, "seconds": time.perf_counter() - t,
-                     "published_in_space": pub.get("in_space"), "published_fits": p.get("fits"),
-                     "memory_judged_against_published": bool(pub.get("memory_note")),
-                     "published_tps": p.get("tokens_per_s_per_gpu"), "found_tps": best.get("tokens_per_s_per_gpu"),
-                     "same": pub.get("same_as_best"), "gain": pub.get("gain"),
-                     "found": best.get("parallelism"), "published": p.get("parallelism")})
+        rows.append(
+            {
+                "id": run.id,
+                "count": run.hardware.count,
+                "accelerator": run.hardware.accelerator.id,
+                "space": res.space,
+                "evaluated": res.evaluated,
+                "seconds": time.perf_counter() - t,
+                "published_in_space": pub.get("in_space"),
+                "published_fits": p.get("fits"),
+                "memory_judged_against_published": bool(pub.get("memory_note")),
+                "published_tps": p.get("tokens_per_s_per_gpu"),
+                "found_tps": best.get("tokens_per_s_per_gpu"),
+                "same": pub.get("same_as_best"),
+                "gain": pub.get("gain"),
+                "found": best.get("parallelism"),
+                "published": p.get("parallelism"),
+            }
+        )
         r = rows[-1]
-        print(f"[{i}/{len(runs)}] {r['id']}: {r['evaluated']:,} evaluated in {r['seconds']:.2f}s, "
-              f"gain x{(r['gain'] or float('nan')):.3f}{' (same)' if r['same'] else ''}"
-              f"{'' if r['published_fits'] else ' (published does not fit)'}", file=sys.stderr)
+        print(
+            f"[{i}/{len(runs)}] {r['id']}: {r['evaluated']:,} evaluated in {r['seconds']:.2f}s, "
+            f"gain x{(r['gain'] or float('nan')):.3f}{' (same)' if r['same'] else ''}"
+            f"{'' if r['published_fits'] else ' (published does not fit)'}",
+            file=sys.stderr,
+        )
     total = time.perf_counter() - t0
     fits = [r for r in rows if r["gain"] is not None]
     gains = [r["gain"] for r in fits]
@@ -67,21 +82,30 @@ def main(argv: list[str] | None = None) -> int:
     nofit = [r for r in rows if not r["published_fits"]]
     differ = [r for r in fits if not r["same"]]
     summary = {
-        "cases": len(runs), "searched": len(rows), "not_searchable": len(errors), "seconds": round(total, 1),
+        "cases": len(runs),
+        "searched": len(rows),
+        "not_searchable": len(errors),
+        "seconds": round(total, 1),
         "published_in_space": sum(bool(r["published_in_space"]) for r in rows),
-        "compared": len(fits), "published_predicted_not_to_fit": len(nofit),
-        "found_differs": len(differ), "found_differs_share": len(differ) / len(fits) if fits else None,
+        "compared": len(fits),
+        "published_predicted_not_to_fit": len(nofit),
+        "found_differs": len(differ),
+        "found_differs_share": len(differ) / len(fits) if fits else None,
         "median_gain": statistics.median(gains) if gains else None,
         "max_gain": max(gains) if gains else None,
-        "median_gain_when_different": statistics.median([r["gain"] for r in differ]) if differ else None,
+        "median_gain_when_different": statistics.median([r["gain"] for r in differ])
+        if differ
+        else None,
         "found_below_published": [r["id"] for r in worse],
         "evaluated_total": sum(r["evaluated"] for r in rows),
     }
     print(json.dumps(summary, indent=2))
     if nofit:
-        print(f"{len(nofit)} published layouts are predicted not to fit by the memory model; since they ran, those "
-              f"searches judge every candidate against the published layout's predicted peak: "
-              f"{', '.join(r['id'] for r in nofit[:12])}{' ...' if len(nofit) > 12 else ''}")
+        print(
+            f"{len(nofit)} published layouts are predicted not to fit by the memory model; since they ran, those "
+            f"searches judge every candidate against the published layout's predicted peak: "
+            f"{', '.join(r['id'] for r in nofit[:12])}{' ...' if len(nofit) > 12 else ''}"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"summary": summary, "cases": rows, "errors": errors}, f, indent=1)

@@ -30,11 +30,13 @@ SHARED_ITP = Path("/work/shared/traces/microsoft-itp-elasticflow/raw")
 
 
 def _fmt(s: dict) -> str:
-    return (f"completed {s['completed']:,} rejected {s['rejected']:,}  avg JCT "
-            f"{s['avg_jct_s']:,.0f} s  median {s['median_jct_s']:,.0f} s  p99 "
-            f"{s['p99_jct_s']:,.0f} s  avg queue {s['avg_queue_s']:,.0f} s  util "
-            f"{100 * s['utilization']:.1f} %  wall {s['wall_s']:.2f} s"
-            f"  events {s['events']:,} ({s['events_per_s']:,.0f}/s)")
+    return (
+        f"completed {s['completed']:,} rejected {s['rejected']:,}  avg JCT "
+        f"{s['avg_jct_s']:,.0f} s  median {s['median_jct_s']:,.0f} s  p99 "
+        f"{s['p99_jct_s']:,.0f} s  avg queue {s['avg_queue_s']:,.0f} s  util "
+        f"{100 * s['utilization']:.1f} %  wall {s['wall_s']:.2f} s"
+        f"  events {s['events']:,} ({s['events_per_s']:,.0f}/s)"
+    )
 
 
 def bench_itp() -> None:
@@ -62,8 +64,9 @@ def bench_synthetic(n: int = 1_000_000) -> None:
     t0 = time.perf_counter()
     tr = synthetic_llm_trace(jobs=n, accelerators=10240, seed=0, load=0.9)
     gen = time.perf_counter() - t0
-    print(f"generated in {gen:.2f} s; sizes 1..{tr.jobs.size.max():,}, "
-          f"{len(tr.jobs.tenants)} tenants")
+    print(
+        f"generated in {gen:.2f} s; sizes 1..{tr.jobs.size.max():,}, {len(tr.jobs.tenants)} tenants"
+    )
     t0 = time.perf_counter()
     s = simulate(cluster=c, trace=tr, policy="fifo").summary
     total = time.perf_counter() - t0 + gen
@@ -82,8 +85,9 @@ def published_pollux() -> dict[str, float]:
 def bench_pollux() -> None:
     print("== Pollux workloads (load 1.0, 8 workloads x 160 jobs), 64 GPUs (16 x 4) ==")
     c = ClusterSpec.from_yaml(ROOT / "examples" / "cluster-pollux.yaml")
-    traces = [read_trace(f"builtin:philly-pollux/workloads/workload-{i}.csv.gz")
-              for i in range(1, 9)]
+    traces = [
+        read_trace(f"builtin:philly-pollux/workloads/workload-{i}.csv.gz") for i in range(1, 9)
+    ]
     rows = []
     for pol in ("fifo", "fifo-backfill", "sjf", "tiresias", "gavel", "quota"):
         jcts, mk, wall = [], [], 0.0
@@ -94,8 +98,10 @@ def bench_pollux() -> None:
             mk.append(s["makespan_s"])
             wall += s["wall_s"]
         rows.append((pol, float(np.mean(jcts)), float(np.mean(mk))))
-        print(f"wanka {pol:14s} avg JCT {np.mean(jcts) / 3600:6.3f} h  makespan "
-              f"{np.mean(mk) / 3600:6.2f} h  (wall {wall:.2f} s for 8 workloads)")
+        print(
+            f"wanka {pol:14s} avg JCT {np.mean(jcts) / 3600:6.3f} h  makespan "
+            f"{np.mean(mk) / 3600:6.2f} h  (wall {wall:.2f} s for 8 workloads)"
+        )
     for name, v in published_pollux().items():
         print(f"published {name:10s} avg JCT {v / 3600:6.3f} h")
 
@@ -103,22 +109,29 @@ def bench_pollux() -> None:
 def bench_openb(scale: float = 0.03) -> None:
     print(f"== Alibaba openb pods on the 1/16 openb cluster (385 GPUs), arrivals x{scale} ==")
     c = ClusterSpec.from_yaml(ROOT / "examples" / "cluster-openb-mini.yaml")
-    tr = load_trace("builtin:alibaba-gpu-2023-openb/openb_pod_list_default.csv.gz", None, c,
-                    arrival_scale=scale)
+    tr = load_trace(
+        "builtin:alibaba-gpu-2023-openb/openb_pod_list_default.csv.gz", None, c, arrival_scale=scale
+    )
     print(f"{len(tr.jobs):,} GPU pods ({tr.bad_rows:,} rows skipped: {tr.bad_reasons})")
     for pol in ("fifo-backfill", "tiresias", "sjf", "fifo"):
         for pl in ("packed", "first-fit"):
             s = simulate(cluster=c, trace=tr, policy=pol, config=SimConfig(placement=pl)).summary
-            print(f"{pol:14s} {pl:9s} avg JCT {s['avg_jct_s']:,.0f} s  avg queue "
-                  f"{s['avg_queue_s']:,.0f} s  fragmented accels (avg) "
-                  f"{s['avg_fragmented_accels']:.3f} (while jobs arrive "
-                  f"{s['avg_fragmented_accels_while_arriving']:.3f})  fragmentation "
-                  f"{s['fragmentation']:.4f}  "
-                  f"wall {s['wall_s']:.2f} s")
+            print(
+                f"{pol:14s} {pl:9s} avg JCT {s['avg_jct_s']:,.0f} s  avg queue "
+                f"{s['avg_queue_s']:,.0f} s  fragmented accels (avg) "
+                f"{s['avg_fragmented_accels']:.3f} (while jobs arrive "
+                f"{s['avg_fragmented_accels_while_arriving']:.3f})  fragmentation "
+                f"{s['fragmentation']:.4f}  "
+                f"wall {s['wall_s']:.2f} s"
+            )
 
 
-BENCHES = {"itp": bench_itp, "synthetic": bench_synthetic, "pollux": bench_pollux,
-           "openb": bench_openb}
+BENCHES = {
+    "itp": bench_itp,
+    "synthetic": bench_synthetic,
+    "pollux": bench_pollux,
+    "openb": bench_openb,
+}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHES):

@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from wanka.perf.validate import validate_runs  # noqa: E402
-from wanka.spec import load_runs  # noqa: E402
+from wanka.perf.validate import validate_runs
+from wanka.spec import load_runs
 
 
 def row(name: str, st: dict) -> str:
@@ -31,14 +31,20 @@ HEAD = "| group | cases | median abs error | p90 abs error | median signed |\n|-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "validation" / "training_runs.yaml"))
+    ap.add_argument(
+        "--data", default=str(ROOT.parent / "shared" / "validation" / "training_runs.yaml")
+    )
     args = ap.parse_args()
     rep = validate_runs(load_runs(args.data))
     s = rep["summary"]
     print(f"Split: {s['split_rule']}. {s['predicted']} of {s['cases']} cases predicted.\n")
     print("### dense + MoE\n")
     print(HEAD)
-    for k, label in (("held_out", "held-out (not used for fitting)"), ("train", "train"), ("all", "whole file")):
+    for k, label in (
+        ("held_out", "held-out (not used for fitting)"),
+        ("train", "train"),
+        ("all", "whole file"),
+    ):
         print(row(label, s["dense_moe"][k]))
     print(row("moe-hybrid (reported apart)", s["moe_hybrid"]))
     for part, label in (("held_out", "held-out"), ("all", "whole file")):
@@ -49,8 +55,10 @@ def main() -> None:
                 print(row(name, st))
     pm = s["peak_memory"]
     print("\n### peak memory\n")
-    print(f"{pm['n']} cases give measured.peak_memory_gib" + ("" if not pm["n"] else
-          f": median {pm['median_abs']:.1%}, p90 {pm['p90_abs']:.1%}"))
+    print(
+        f"{pm['n']} cases give measured.peak_memory_gib"
+        + ("" if not pm["n"] else f": median {pm['median_abs']:.1%}, p90 {pm['p90_abs']:.1%}")
+    )
     failed = [c for c in rep["cases"] if "error" in c]
     if failed:
         print(f"\n### not predicted ({len(failed)})\n")

@@ -1,15 +1,15 @@
 """The exception hierarchy. The CLI catches `WankaError` only; anything else is a bug.
 
-    WankaError
-     ├── ConfigError        bad user input: a spec file, an option, a size
-     ├── CatalogError       unknown id or malformed catalog data
-     ├── InfeasiblePlan     a plan that cannot run (divisibility, memory); expected during search
-     └── SimulationError    a simulator state that cannot proceed
+WankaError
+ ├── ConfigError        bad user input: a spec file, an option, a size
+ ├── CatalogError       unknown id or malformed catalog data
+ ├── InfeasiblePlan     a plan that cannot run (divisibility, memory); expected during search
+ └── SimulationError    a simulator state that cannot proceed
 """
 
 from __future__ import annotations
 
-__all__ = ["WankaError", "ConfigError", "CatalogError", "InfeasiblePlan", "SimulationError"]
+__all__ = ["CatalogError", "ConfigError", "InfeasiblePlan", "SimulationError", "WankaError"]
 
 
 class WankaError(Exception):

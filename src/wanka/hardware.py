@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from wanka.errors import CatalogError, ConfigError
 
-__all__ = ["PRECISIONS", "SoftwareEfficiency", "Accelerator", "peak_key"]
+__all__ = ["PRECISIONS", "Accelerator", "SoftwareEfficiency", "peak_key"]
 
 #: Training precisions a run spec may name, and the catalog peak each one runs at.
 PRECISIONS: dict[str, str] = {
@@ -29,7 +29,9 @@ def peak_key(precision: str) -> str:
     try:
         return PRECISIONS[precision]
     except KeyError:
-        raise ConfigError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}") from None
+        raise ConfigError(
+            f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +98,8 @@ class Accelerator:
             value = self.peak_flops.get("fp16")
         if not value:
             have = sorted(p for p, k in PRECISIONS.items() if self.peak_flops.get(k))
-            raise ConfigError(f"{self.id} has no {precision} peak in the catalog; it supports "
-                              f"{', '.join(have) or 'none of the training precisions'}")
+            raise ConfigError(
+                f"{self.id} has no {precision} peak in the catalog; it supports "
+                f"{', '.join(have) or 'none of the training precisions'}"
+            )
         return value

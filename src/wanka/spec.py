@@ -32,20 +32,70 @@ from wanka.hardware import PRECISIONS, Accelerator
 from wanka.parallel import ParallelPlan
 from wanka.workload.model import MLASpec, ModelSpec, MoESpec
 
-__all__ = ["HardwareSpec", "RunSpec", "RunError", "parse_run", "load_runs", "read_spec_file", "model_from_mapping",
-           "check_mapping"]
+__all__ = [
+    "HardwareSpec",
+    "RunError",
+    "RunSpec",
+    "check_mapping",
+    "load_runs",
+    "model_from_mapping",
+    "parse_run",
+    "read_spec_file",
+]
 
 _RUN_KEYS = {"id", "model", "hardware", "parallelism", "precision", "measured", "source"}
-_MODEL_KEYS = {"name", "type", "params_b", "active_params_b", "notes", "layers", "hidden", "heads", "kv_heads",
-               "ffn_hidden", "vocab", "seq_len", "moe", "head_dim", "activation", "tied_embeddings", "mla",
-               "mtp_layers", "learned_positions", "preset", "hf_config"}
-_MOE_KEYS = {"experts", "top_k", "expert_ffn", "shared_experts", "shared_expert_ffn", "dense_layers",
-             "capacity_factor"}
+_MODEL_KEYS = {
+    "name",
+    "type",
+    "params_b",
+    "active_params_b",
+    "notes",
+    "layers",
+    "hidden",
+    "heads",
+    "kv_heads",
+    "ffn_hidden",
+    "vocab",
+    "seq_len",
+    "moe",
+    "head_dim",
+    "activation",
+    "tied_embeddings",
+    "mla",
+    "mtp_layers",
+    "learned_positions",
+    "preset",
+    "hf_config",
+}
+_MOE_KEYS = {
+    "experts",
+    "top_k",
+    "expert_ffn",
+    "shared_experts",
+    "shared_expert_ffn",
+    "dense_layers",
+    "capacity_factor",
+}
 _MLA_KEYS = {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"}
 _HW_KEYS = {"accelerator", "count", "gpus_per_node", "system"}
-_PAR_KEYS = {"tp", "pp", "vpp", "cp", "ep", "etp", "dp", "fsdp", "distributed_optimizer", "sequence_parallel",
-             "recompute", "micro_batch_size", "global_batch_size"}
-DEFAULT_VOCAB = 51200  # GPT-2 BPE (50,257) padded to a multiple of 1,024 as Megatron-LM does at tp=8
+_PAR_KEYS = {
+    "tp",
+    "pp",
+    "vpp",
+    "cp",
+    "ep",
+    "etp",
+    "dp",
+    "fsdp",
+    "distributed_optimizer",
+    "sequence_parallel",
+    "recompute",
+    "micro_batch_size",
+    "global_batch_size",
+}
+DEFAULT_VOCAB = (
+    51200  # GPT-2 BPE (50,257) padded to a multiple of 1,024 as Megatron-LM does at tp=8
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +128,9 @@ class RunError:
     error: str
 
 
-def check_mapping(where: str, d: Any, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+def check_mapping(
+    where: str, d: Any, allowed: set[str], required: set[str] = frozenset()
+) -> dict[str, Any]:
     """Return `d` if it is a mapping with only `allowed` keys and every `required` one; else a ConfigError.
 
     The one strict-keys check for user files (run specs, centre, sweep, cluster and profile files).
@@ -87,8 +139,10 @@ def check_mapping(where: str, d: Any, allowed: set[str], required: set[str] = fr
         raise ConfigError(f"{where} must be a mapping, got {type(d).__name__}")
     unknown = set(d) - allowed
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                          f"allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
     missing = set(required) - set(d)
     if missing:
         raise ConfigError(f"{where}: missing key(s) {', '.join(sorted(missing))}")
@@ -124,24 +178,31 @@ def _matching_preset(d: dict[str, Any]) -> tuple[str, ModelSpec] | None:
                 return False
         return True
 
-    hits = [(pid, m) for pid, m in models().items()
-            if (m.layers, m.hidden, m.heads) == (d.get("layers"), d.get("hidden"), d.get("heads"))
-            and (m.moe.experts if m.moe else None) == experts and agrees(m)]
+    hits = [
+        (pid, m)
+        for pid, m in models().items()
+        if (m.layers, m.hidden, m.heads) == (d.get("layers"), d.get("hidden"), d.get("heads"))
+        and (m.moe.experts if m.moe else None) == experts
+        and agrees(m)
+    ]
     names = {m for _, m in hits}
     return hits[0] if len(names) == 1 else None
 
 
-def model_from_mapping(d: dict[str, Any], *, base_dir: Path | None = None,
-                       assumptions: list[str] | None = None) -> ModelSpec:
+def model_from_mapping(
+    d: dict[str, Any], *, base_dir: Path | None = None, assumptions: list[str] | None = None
+) -> ModelSpec:
     """Build a ModelSpec from a run spec's `model` block (explicit fields, `preset`, or `hf_config`)."""
     notes = assumptions if assumptions is not None else []
     d = dict(_check_keys("model", d, _MODEL_KEYS | {"layer_pattern", "mamba"}))  # + hybrid models
     base: ModelSpec | None = None
     if d.get("preset") is not None:
         from wanka.workload.presets import get_model
+
         base = get_model(str(d.pop("preset")))
     elif d.get("hf_config") is not None:
         from wanka.workload.hf import from_hf_config
+
         p = Path(str(d.pop("hf_config")))
         base = from_hf_config(p if p.is_absolute() or base_dir is None else base_dir / p)
     d.pop("preset", None), d.pop("hf_config", None)
@@ -150,13 +211,24 @@ def model_from_mapping(d: dict[str, Any], *, base_dir: Path | None = None,
     if base is None:
         missing = [k for k in ("layers", "hidden", "heads", "seq_len") if d.get(k) is None]
         if missing:
-            raise ConfigError(f"model: {', '.join(missing)} required (or give model.preset / model.hf_config)")
+            raise ConfigError(
+                f"model: {', '.join(missing)} required (or give model.preset / model.hf_config)"
+            )
         hit = _matching_preset(d)
         if hit:
             pid, pm = hit
             filled = []
-            for k in ("kv_heads", "ffn_hidden", "vocab", "head_dim", "activation", "tied_embeddings", "mla",
-                      "layer_pattern", "mamba"):
+            for k in (
+                "kv_heads",
+                "ffn_hidden",
+                "vocab",
+                "head_dim",
+                "activation",
+                "tied_embeddings",
+                "mla",
+                "layer_pattern",
+                "mamba",
+            ):
                 if d.get(k) is None and getattr(pm, k) is not None:
                     d[k] = getattr(pm, k)
                     filled.append(k)
@@ -173,8 +245,12 @@ def model_from_mapping(d: dict[str, Any], *, base_dir: Path | None = None,
     mamba = d.pop("mamba", None)
     if isinstance(mamba, dict):
         from wanka.workload.model import MambaSpec
-        _check_keys("model.mamba", mamba, {"heads", "head_dim", "state_size", "groups", "conv_kernel",
-                                           "chunk_size", "conv_bias"})
+
+        _check_keys(
+            "model.mamba",
+            mamba,
+            {"heads", "head_dim", "state_size", "groups", "conv_kernel", "chunk_size", "conv_bias"},
+        )
         mamba = MambaSpec(**{k: v for k, v in mamba.items() if v is not None})
     if mamba is not None:
         d["mamba"] = mamba
@@ -198,13 +274,35 @@ def model_from_mapping(d: dict[str, Any], *, base_dir: Path | None = None,
     if "activation" not in fields:
         gpt_style = fields["ffn_hidden"] == 4 * hidden and moe is None
         fields["activation"] = "gelu" if gpt_style else "swiglu"
-        notes.append(f"model.activation null: {fields['activation']} "
-                     f"({'ffn_hidden = 4*hidden, GPT-style' if gpt_style else 'ffn_hidden != 4*hidden, gated'})")
+        notes.append(
+            f"model.activation null: {fields['activation']} "
+            f"({'ffn_hidden = 4*hidden, GPT-style' if gpt_style else 'ffn_hidden != 4*hidden, gated'})"
+        )
     mtype = fields.pop("type", None) or ("moe" if moe else "dense")
-    return ModelSpec(name=str(fields.pop("name", "model")), type=mtype, moe=moe, mla=mla,
-                     **{k: (_int(f"model.{k}", v) if k in ("layers", "hidden", "heads", "kv_heads", "ffn_hidden",
-                                                              "vocab", "seq_len", "head_dim") else v)
-                        for k, v in fields.items()})
+    return ModelSpec(
+        name=str(fields.pop("name", "model")),
+        type=mtype,
+        moe=moe,
+        mla=mla,
+        **{
+            k: (
+                _int(f"model.{k}", v)
+                if k
+                in (
+                    "layers",
+                    "hidden",
+                    "heads",
+                    "kv_heads",
+                    "ffn_hidden",
+                    "vocab",
+                    "seq_len",
+                    "head_dim",
+                )
+                else v
+            )
+            for k, v in fields.items()
+        },
+    )
 
 
 def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) -> ParallelPlan:
@@ -223,7 +321,9 @@ def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) 
     inner = g["tp"] * g["pp"] * g["cp"]
     if d.get("dp") is None:
         if count % inner:
-            raise ConfigError(f"count ({count}) is not divisible by tp*pp*cp ({g['tp']}*{g['pp']}*{g['cp']})")
+            raise ConfigError(
+                f"count ({count}) is not divisible by tp*pp*cp ({g['tp']}*{g['pp']}*{g['cp']})"
+            )
         g["dp"] = count // inner
     else:
         g["dp"] = _int("parallelism.dp", d["dp"])
@@ -234,20 +334,35 @@ def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) 
     sp = d.get("sequence_parallel")
     g["sequence_parallel"] = bool(g["tp"] > 1) if sp is None else bool(sp)
     if sp is None and g["tp"] > 1:
-        notes.append("parallelism.sequence_parallel null: true because tp > 1 (Megatron-Bridge/NeMo recipes)")
+        notes.append(
+            "parallelism.sequence_parallel null: true because tp > 1 (Megatron-Bridge/NeMo recipes)"
+        )
     do = d.get("distributed_optimizer")
     g["distributed_optimizer"] = (g["fsdp"] == "none") if do is None else bool(do)
     if do is None:
-        notes.append(f"parallelism.distributed_optimizer null: {str(g['distributed_optimizer']).lower()} "
-                     "(Megatron-Bridge/NeMo default when not using FSDP)")
+        notes.append(
+            f"parallelism.distributed_optimizer null: {str(g['distributed_optimizer']).lower()} "
+            "(Megatron-Bridge/NeMo default when not using FSDP)"
+        )
     gbs = d.get("global_batch_size")
-    g["global_batch_size"] = (g["micro_batch_size"] * g["dp"] if gbs is None
-                              else _int("parallelism.global_batch_size", gbs))
+    g["global_batch_size"] = (
+        g["micro_batch_size"] * g["dp"]
+        if gbs is None
+        else _int("parallelism.global_batch_size", gbs)
+    )
     if gbs is None:
-        notes.append(f"parallelism.global_batch_size null: micro_batch_size*dp = {g['global_batch_size']}")
+        notes.append(
+            f"parallelism.global_batch_size null: micro_batch_size*dp = {g['global_batch_size']}"
+        )
     plan = ParallelPlan(**g)
-    notes += plan.check(count=count, heads=model.heads, kv_heads=model.kv_heads, layers=model.layers,
-                        experts=model.moe.experts if model.moe else None, strict_experts=False)
+    notes += plan.check(
+        count=count,
+        heads=model.heads,
+        kv_heads=model.kv_heads,
+        layers=model.layers,
+        experts=model.moe.experts if model.moe else None,
+        strict_experts=False,
+    )
     return plan
 
 
@@ -269,8 +384,12 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> RunSpec:
     if gpn is None:
         gpn = acc.gpus_per_node
         notes.append(f"hardware.gpus_per_node null: {gpn} ({acc.id} default)")
-    hardware = HardwareSpec(accelerator=acc, count=count, gpus_per_node=_int("hardware.gpus_per_node", gpn),
-                            system=hw.get("system"))
+    hardware = HardwareSpec(
+        accelerator=acc,
+        count=count,
+        gpus_per_node=_int("hardware.gpus_per_node", gpn),
+        system=hw.get("system"),
+    )
     precision = d.get("precision")
     if precision is None:
         precision, _ = "bf16", notes.append("precision null: bf16")
@@ -281,9 +400,16 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> RunSpec:
     measured = d.get("measured")
     if measured is not None and not isinstance(measured, dict):
         raise ConfigError("measured must be a mapping")
-    return RunSpec(id=None if d.get("id") is None else str(d["id"]), model=model, hardware=hardware,
-                   parallelism=plan, precision=precision, assumptions=tuple(notes), measured=measured,
-                   source=d.get("source"))
+    return RunSpec(
+        id=None if d.get("id") is None else str(d["id"]),
+        model=model,
+        hardware=hardware,
+        parallelism=plan,
+        precision=precision,
+        assumptions=tuple(notes),
+        measured=measured,
+        source=d.get("source"),
+    )
 
 
 def read_spec_file(path: str | Path) -> Any:

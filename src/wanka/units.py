@@ -10,8 +10,23 @@ import re
 
 from wanka.errors import ConfigError
 
-__all__ = ["KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "TERA", "PETA",
-           "tflops", "gb_per_s", "gbit_per_s", "parse_size", "difflib_closest"]
+__all__ = [
+    "GB",
+    "KB",
+    "MB",
+    "PETA",
+    "TB",
+    "TERA",
+    "GiB",
+    "KiB",
+    "MiB",
+    "TiB",
+    "difflib_closest",
+    "gb_per_s",
+    "gbit_per_s",
+    "parse_size",
+    "tflops",
+]
 
 KB, MB, GB, TB = 1e3, 1e6, 1e9, 1e12
 KiB, MiB, GiB, TiB = 2**10, 2**20, 2**30, 2**40
@@ -33,12 +48,26 @@ def gbit_per_s(x: float) -> float:
     return x * 1e9 / 8
 
 
-_SIZE_UNITS = {"": 1, "b": 1, "k": KB, "kb": KB, "m": MB, "mb": MB, "g": GB, "gb": GB, "t": TB, "tb": TB,
-               "kib": KiB, "mib": MiB, "gib": GiB, "tib": TiB}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": KB,
+    "kb": KB,
+    "m": MB,
+    "mb": MB,
+    "g": GB,
+    "gb": GB,
+    "t": TB,
+    "tb": TB,
+    "kib": KiB,
+    "mib": MiB,
+    "gib": GiB,
+    "tib": TiB,
+}
 _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
-def parse_size(text: str | int | float) -> int:
+def parse_size(text: str | float) -> int:
     """Parse a byte count: a number of bytes, or with a unit (`512MB`, `8GiB`, `1.5e9`).
 
     >>> parse_size("8GiB")
@@ -52,8 +81,10 @@ def parse_size(text: str | int | float) -> int:
         m = _SIZE_RE.match(str(text))
         unit = m.group(2).lower() if m else None
         if not m or unit not in _SIZE_UNITS:
-            raise ConfigError(f"cannot read size {text!r}: give bytes or a number with a unit "
-                              "such as 512MB, 8GiB, 1.5GB")
+            raise ConfigError(
+                f"cannot read size {text!r}: give bytes or a number with a unit "
+                "such as 512MB, 8GiB, 1.5GB"
+            )
         value = float(m.group(1)) * _SIZE_UNITS[unit]
     if value <= 0:
         raise ConfigError(f"size must be positive, got {text!r}")

@@ -11,8 +11,20 @@ from wanka.catalogs import accelerators, get_accelerator, load_data
 from wanka.errors import CatalogError
 from wanka.units import GiB
 
-VALIDATION_IDS = ["h100-sxm", "a100-80gb", "a100-40gb", "gb200", "gb300", "b200", "b300", "h200", "h800",
-                  "mi300x", "ascend-910b", "ascend-910c"]
+VALIDATION_IDS = [
+    "h100-sxm",
+    "a100-80gb",
+    "a100-40gb",
+    "gb200",
+    "gb300",
+    "b200",
+    "b300",
+    "h200",
+    "h800",
+    "mi300x",
+    "ascend-910b",
+    "ascend-910c",
+]
 
 
 def test_every_accelerator_loads_with_a_peak_and_a_source() -> None:

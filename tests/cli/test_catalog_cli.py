@@ -12,7 +12,9 @@ from wanka.cli.main import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("args", [["catalog", "--help"], ["catalog", "list", "--help"], ["catalog", "show", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["catalog", "--help"], ["catalog", "list", "--help"], ["catalog", "show", "--help"]]
+)
 def test_help(args: list[str]) -> None:
     """Every catalog command has help."""
     result = runner.invoke(app, args)
@@ -31,7 +33,11 @@ def test_list_models_table() -> None:
     """--kind models lists the presets with their sizes."""
     result = runner.invoke(app, ["catalog", "list", "--kind", "models"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "llama3-70b" in result.output and "70.55" in result.output and "deepseek-v3" in result.output
+    assert (
+        "llama3-70b" in result.output
+        and "70.55" in result.output
+        and "deepseek-v3" in result.output
+    )
 
 
 def test_list_json_keys() -> None:
@@ -40,18 +46,37 @@ def test_list_json_keys() -> None:
     assert result.exit_code == 0
     accs = {a["id"]: a for a in json.loads(result.stdout)}
     h100 = accs["h100-sxm"]
-    assert {"peak_tflops", "hbm_gib", "hbm_bw_gb_s", "scaleup", "scaleout_gbit_s", "tdp_w", "price_usd",
-            "software", "sources"} <= set(h100)
-    assert h100["peak_tflops"]["bf16"] == pytest.approx(989.4) and h100["hbm_gib"] == pytest.approx(80)
-    models = json.loads(runner.invoke(app, ["catalog", "list", "--kind", "models", "--json"]).stdout)
-    assert {"id", "architecture", "params", "flops_per_token", "published", "sources"} <= set(models[0])
+    assert {
+        "peak_tflops",
+        "hbm_gib",
+        "hbm_bw_gb_s",
+        "scaleup",
+        "scaleout_gbit_s",
+        "tdp_w",
+        "price_usd",
+        "software",
+        "sources",
+    } <= set(h100)
+    assert h100["peak_tflops"]["bf16"] == pytest.approx(989.4) and h100["hbm_gib"] == pytest.approx(
+        80
+    )
+    models = json.loads(
+        runner.invoke(app, ["catalog", "list", "--kind", "models", "--json"]).stdout
+    )
+    assert {"id", "architecture", "params", "flops_per_token", "published", "sources"} <= set(
+        models[0]
+    )
 
 
 def test_show_accelerator() -> None:
     """show lists every figure and its sources."""
     result = runner.invoke(app, ["catalog", "show", "h100-sxm"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "989.4 TFLOP/s" in result.output and "source" in result.output and "https://" in result.output
+    assert (
+        "989.4 TFLOP/s" in result.output
+        and "source" in result.output
+        and "https://" in result.output
+    )
 
 
 def test_show_model_text_and_json() -> None:
@@ -61,7 +86,10 @@ def test_show_model_text_and_json() -> None:
     assert "70,553,706,496" in result.output and "FLOPs/token" in result.output
     data = json.loads(runner.invoke(app, ["catalog", "show", "deepseek-v3", "--json"]).stdout)
     assert data["params"]["total_without_mtp"] == pytest.approx(671.0e9, rel=1e-3)
-    assert data["flops_per_token"]["training"] > 0 and data["architecture"]["mla"]["kv_lora_rank"] == 512
+    assert (
+        data["flops_per_token"]["training"] > 0
+        and data["architecture"]["mla"]["kv_lora_rank"] == 512
+    )
 
 
 def test_show_unknown_id() -> None:

@@ -10,9 +10,23 @@ from wanka.cli.main import COMMAND_MODULES, app
 runner = CliRunner()
 
 COMMANDS = [
-    ["catalog", "list"], ["catalog", "show"], ["predict"], ["validate"], ["fabric", "design"],
-    ["fabric", "compare"], ["fabric", "graph"], ["collective"], ["search"], ["plan"], ["sweep"],
-    ["simulate"], ["simulate", "compare"], ["port", "scan"], ["port", "fix"], ["port", "report"], ["profile"],
+    ["catalog", "list"],
+    ["catalog", "show"],
+    ["predict"],
+    ["validate"],
+    ["fabric", "design"],
+    ["fabric", "compare"],
+    ["fabric", "graph"],
+    ["collective"],
+    ["search"],
+    ["plan"],
+    ["sweep"],
+    ["simulate"],
+    ["simulate", "compare"],
+    ["port", "scan"],
+    ["port", "fix"],
+    ["port", "report"],
+    ["profile"],
 ]
 
 

@@ -13,10 +13,19 @@ from wanka.cli.main import app
 runner = CliRunner()
 CENTER = {
     "name": "cli",
-    "goals": [{"model": "llama2-7b", "tokens": 2.0e10, "deadline_days": 30, "global_batch_size": 256,
-               "seq_len": 2048}],
-    "candidates": [{"accelerator": "h100-sxm", "available": 64, "unit_price_usd": 25000},
-                   {"accelerator": "ascend-910b", "available": 64, "unit_price_usd": 16000}],
+    "goals": [
+        {
+            "model": "llama2-7b",
+            "tokens": 2.0e10,
+            "deadline_days": 30,
+            "global_batch_size": 256,
+            "seq_len": 2048,
+        }
+    ],
+    "candidates": [
+        {"accelerator": "h100-sxm", "available": 64, "unit_price_usd": 25000},
+        {"accelerator": "ascend-910b", "available": 64, "unit_price_usd": 16000},
+    ],
     "network": {"options": ["fat-tree", "rail-optimized"]},
     "limits": {"power_mw": 2, "budget_usd": 1e8},
     "counts_per_candidate": 2,
@@ -36,8 +45,17 @@ def test_json_and_report(tmp_path):
     d = json.loads(r.stdout)
     assert {x["accelerator"] for x in d["designs"]} >= {"h100-sxm", "ascend-910b"}
     for x in d["designs"]:
-        for k in ("accelerator", "count", "fabric", "parallelism", "time_to_train_days", "capex_usd", "power_mw",
-                  "cost_per_million_tokens_usd", "binding_constraint"):
+        for k in (
+            "accelerator",
+            "count",
+            "fabric",
+            "parallelism",
+            "time_to_train_days",
+            "capex_usd",
+            "power_mw",
+            "cost_per_million_tokens_usd",
+            "binding_constraint",
+        ):
             assert k in x
     for name in ("report.md", "report.html", "frontier.png", "step_breakdown.png"):
         assert (out / name).exists()
@@ -50,14 +68,17 @@ def test_rich_table(tmp_path):
     assert "designs, best first" in r.stdout and "binding constraint" in r.stdout
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda d: d["candidates"][0].update(accelerator="h100-typo"),     # unknown id
-    lambda d: d["candidates"][0].update(available=0),                 # zero count
-    lambda d: d["candidates"][0].update(available=-5),                # negative count
-    lambda d: d["goals"][0].update(model="no-such-model"),            # unknown model
-    lambda d: d.update(goals=[]),                                     # no goals
-    lambda d: d.update(extra_key=1),                                  # unknown key
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d["candidates"][0].update(accelerator="h100-typo"),  # unknown id
+        lambda d: d["candidates"][0].update(available=0),  # zero count
+        lambda d: d["candidates"][0].update(available=-5),  # negative count
+        lambda d: d["goals"][0].update(model="no-such-model"),  # unknown model
+        lambda d: d.update(goals=[]),  # no goals
+        lambda d: d.update(extra_key=1),  # unknown key
+    ],
+)
 def test_bad_centres(tmp_path, mutate):
     d = json.loads(json.dumps(CENTER))
     mutate(d)
@@ -84,5 +105,5 @@ def test_profile_slows_the_profiled_candidate(tmp_path):
     base = runner.invoke(app, ["plan", str(f), "--json", "--no-report"])
     slow = runner.invoke(app, ["plan", str(f), "--json", "--no-report", "--profile", str(prof)])
     assert base.exit_code == 0 and slow.exit_code == 0, slow.output
-    best = lambda r: min(d["time_to_train_days"] for d in json.loads(r.stdout)["designs"])  # noqa: E731
+    best = lambda r: min(d["time_to_train_days"] for d in json.loads(r.stdout)["designs"])
     assert best(slow) > best(base) * 1.5

@@ -12,8 +12,14 @@ from typer.testing import CliRunner
 from wanka.cli.main import app
 
 runner = CliRunner()
-SWEEP = {"name": "cli", "models": ["llama2-7b"], "accelerators": ["h100-sxm"], "counts": [8, 16],
-         "global_batch_size": 64, "seq_len": 1024}
+SWEEP = {
+    "name": "cli",
+    "models": ["llama2-7b"],
+    "accelerators": ["h100-sxm"],
+    "counts": [8, 16],
+    "global_batch_size": 64,
+    "seq_len": 1024,
+}
 
 
 def test_sweep_csv(tmp_path):
@@ -30,12 +36,15 @@ def test_sweep_csv(tmp_path):
     assert r2.exit_code == 0 and "searches" in r2.stdout
 
 
-@pytest.mark.parametrize("bad, extra", [
-    ({"accelerators": ["nope"]}, []),
-    ({"counts": [-1]}, []),
-    ({}, ["--out", "r.xlsx"]),
-    ({}, ["--workers", "0"]),
-])
+@pytest.mark.parametrize(
+    "bad, extra",
+    [
+        ({"accelerators": ["nope"]}, []),
+        ({"counts": [-1]}, []),
+        ({}, ["--out", "r.xlsx"]),
+        ({}, ["--workers", "0"]),
+    ],
+)
 def test_bad_sweeps(tmp_path, bad, extra):
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump({**SWEEP, **bad}))

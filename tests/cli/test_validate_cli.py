@@ -14,8 +14,16 @@ from wanka.perf.validate import pct, split_of
 runner = CliRunner()
 
 RUN = {
-    "model": {"layers": 8, "hidden": 1024, "heads": 16, "kv_heads": 4, "ffn_hidden": 2816, "vocab": 32000,
-              "seq_len": 2048, "type": "dense"},
+    "model": {
+        "layers": 8,
+        "hidden": 1024,
+        "heads": 16,
+        "kv_heads": 4,
+        "ffn_hidden": 2816,
+        "vocab": 32000,
+        "seq_len": 2048,
+        "type": "dense",
+    },
     "hardware": {"accelerator": "h100-sxm", "count": 16, "gpus_per_node": 8},
     "parallelism": {"tp": 2, "pp": 2, "micro_batch_size": 1, "global_batch_size": 64},
     "precision": "bf16",
@@ -31,8 +39,14 @@ def _write(tmp_path: Path, runs) -> Path:
 def _runs() -> list[dict]:
     out = []
     for i, tok in enumerate([20000.0, 30000.0, 40000.0, 50000.0]):
-        out.append(dict(json.loads(json.dumps(RUN)), id=f"fam-{i:03d}", source="https://example.org/x",
-                        measured={"tokens_per_s_per_gpu": tok, "peak_memory_gib": 20.0}))
+        out.append(
+            dict(
+                json.loads(json.dumps(RUN)),
+                id=f"fam-{i:03d}",
+                source="https://example.org/x",
+                measured={"tokens_per_s_per_gpu": tok, "peak_memory_gib": 20.0},
+            )
+        )
     return out
 
 
@@ -43,7 +57,10 @@ def test_json_has_cases_and_summary(tmp_path):
     out = json.loads(r.stdout)
     assert set(out) == {"cases", "summary"} and len(out["cases"]) == 4
     c = out["cases"][0]
-    assert c["rel_error"] == c["predicted_tokens_per_s_per_gpu"] / c["measured_tokens_per_s_per_gpu"] - 1
+    assert (
+        c["rel_error"]
+        == c["predicted_tokens_per_s_per_gpu"] / c["measured_tokens_per_s_per_gpu"] - 1
+    )
     assert {"dense_moe", "held_out", "all", "peak_memory", "split_rule"} <= set(out["summary"])
     errs = [abs(x["rel_error"]) for x in out["cases"]]
     assert out["summary"]["dense_moe"]["all"]["median_abs"] == pct(errs, 0.5)
@@ -53,7 +70,9 @@ def test_json_has_cases_and_summary(tmp_path):
 
 def test_split_is_reported_separately(tmp_path):
     """Each case carries its split (sha1 rule) and the summary counts train and held-out apart."""
-    out = json.loads(runner.invoke(app, ["validate", str(_write(tmp_path, _runs())), "--json"]).stdout)
+    out = json.loads(
+        runner.invoke(app, ["validate", str(_write(tmp_path, _runs())), "--json"]).stdout
+    )
     for c in out["cases"]:
         assert c["split"] == split_of(c["id"])
     s = out["summary"]["dense_moe"]

@@ -14,8 +14,15 @@ from wanka.spec import RunError, RunSpec, load_runs, parse_run
 
 BASE = {
     "id": "r1",
-    "model": {"layers": 4, "hidden": 256, "heads": 8, "kv_heads": 2, "ffn_hidden": 1024, "vocab": 1000,
-              "seq_len": 512},
+    "model": {
+        "layers": 4,
+        "hidden": 256,
+        "heads": 8,
+        "kv_heads": 2,
+        "ffn_hidden": 1024,
+        "vocab": 1000,
+        "seq_len": 512,
+    },
     "hardware": {"accelerator": "h100-sxm", "count": 16, "gpus_per_node": 8},
     "parallelism": {"tp": 2, "pp": 2, "global_batch_size": 32},
     "precision": "bf16",
@@ -36,8 +43,9 @@ def _with(**over):
 def test_defaults_are_applied_and_recorded():
     """Nulls take the documented defaults and each is named in the assumptions."""
     run = parse_run(BASE)
-    assert run.parallelism == ParallelPlan(tp=2, pp=2, dp=4, sequence_parallel=True, distributed_optimizer=True,
-                                           global_batch_size=32)
+    assert run.parallelism == ParallelPlan(
+        tp=2, pp=2, dp=4, sequence_parallel=True, distributed_optimizer=True, global_batch_size=32
+    )
     text = " ".join(run.assumptions)
     assert "sequence_parallel null" in text and "distributed_optimizer null" in text
     assert run.hardware.accelerator.id == "h100-sxm"
@@ -51,15 +59,29 @@ def test_gpt_style_activation_default():
     assert run.model.activation == "swiglu"
 
 
-@pytest.mark.parametrize(("over", "fragment"), [
-    ({"hardware__count": 12, "parallelism__dp": 4}, "does not equal the accelerator count"),          # degrees do not multiply
-    ({"model__heads": 6, "model__kv_heads": 6, "model__hidden": 384, "parallelism__tp": 4,
-      "hardware__count": 32}, "divisible by tp"),
-    ({"hardware__count": -8}, "must be positive"),                              # negative size
-    ({"model__hidden": 0}, "must be positive"),                                 # zero size
-    ({"parallelism__bogus": 1}, "unknown key"),                                 # unknown key
-    ({"precision": "fp64"}, "unknown precision"),
-])
+@pytest.mark.parametrize(
+    ("over", "fragment"),
+    [
+        (
+            {"hardware__count": 12, "parallelism__dp": 4},
+            "does not equal the accelerator count",
+        ),  # degrees do not multiply
+        (
+            {
+                "model__heads": 6,
+                "model__kv_heads": 6,
+                "model__hidden": 384,
+                "parallelism__tp": 4,
+                "hardware__count": 32,
+            },
+            "divisible by tp",
+        ),
+        ({"hardware__count": -8}, "must be positive"),  # negative size
+        ({"model__hidden": 0}, "must be positive"),  # zero size
+        ({"parallelism__bogus": 1}, "unknown key"),  # unknown key
+        ({"precision": "fp64"}, "unknown precision"),
+    ],
+)
 def test_bad_runs_raise_one_line_config_errors(over, fragment):
     """Each malformed run raises a ConfigError whose single line says what is wrong."""
     with pytest.raises(ConfigError) as e:
@@ -97,10 +119,13 @@ def test_single_mapping_file_is_a_list_of_one(tmp_path: Path):
     assert isinstance(run, RunSpec) and run.id == "r1"
 
 
-@pytest.mark.parametrize(("name", "text", "where"), [
-    ("bad.yaml", "- id: a\n  model: [1, 2\n", ":3:1"),
-    ("bad.json", '[{"id": "a",}]', ":1:13"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("bad.yaml", "- id: a\n  model: [1, 2\n", ":3:1"),
+        ("bad.json", '[{"id": "a",}]', ":1:13"),
+    ],
+)
 def test_malformed_files_report_line_and_column(tmp_path: Path, name, text, where):
     """Syntax errors name the file, line and column."""
     p = tmp_path / name
@@ -112,7 +137,9 @@ def test_malformed_files_report_line_and_column(tmp_path: Path, name, text, wher
 
 def test_every_validation_run_parses():
     """Every published run in the bundled validation copy is a valid run spec."""
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "training_runs.yaml"
+    path = (
+        Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "training_runs.yaml"
+    )
     if not path.exists():
         pytest.skip("shared validation data not present")
     out = load_runs(path)

@@ -1,16 +1,24 @@
 """Units and size parsing."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wanka.errors import ConfigError
-from wanka.units import GiB, MB, parse_size
+from wanka.units import MB, GiB, parse_size
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("8GiB", 8 * GiB), ("512MB", 512 * MB), ("1024", 1024), (4096, 4096), ("1.5e9", 1_500_000_000),
-    ("2 kib", 2048),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("8GiB", 8 * GiB),
+        ("512MB", 512 * MB),
+        ("1024", 1024),
+        (4096, 4096),
+        ("1.5e9", 1_500_000_000),
+        ("2 kib", 2048),
+    ],
+)
 def test_parse_size(text, expected):
     """Sizes accept plain bytes and SI/binary units."""
     assert parse_size(text) == expected

@@ -9,8 +9,12 @@ import pytest
 
 from wanka.catalogs import get_accelerator
 from wanka.perf import PlanArrays, evaluate
-from wanka.perf.step import (_hybrid_stage_counts, activation_bytes_per_token, hybrid_activation_bytes_per_token,
-                             plan_problems)
+from wanka.perf.step import (
+    _hybrid_stage_counts,
+    activation_bytes_per_token,
+    hybrid_activation_bytes_per_token,
+    plan_problems,
+)
 from wanka.workload.counts import flops_per_step
 from wanka.workload.presets import get_model
 
@@ -21,9 +25,24 @@ def nano():
     return get_model("nemotron3-nano-30b-a3b")
 
 
-def run(model, plans: PlanArrays, count: int = 64, precision: str = "bf16", gbs: int = 512, s: int = 8192):
-    return evaluate(model, ACC, plans, count=count, gpus_per_node=8, global_batch_size=gbs, seq_len=s,
-                    precision=precision)
+def run(
+    model,
+    plans: PlanArrays,
+    count: int = 64,
+    precision: str = "bf16",
+    gbs: int = 512,
+    s: int = 8192,
+):
+    return evaluate(
+        model,
+        ACC,
+        plans,
+        count=count,
+        gpus_per_node=8,
+        global_batch_size=gbs,
+        seq_len=s,
+        precision=precision,
+    )
 
 
 def grid() -> PlanArrays:
@@ -31,8 +50,16 @@ def grid() -> PlanArrays:
     pp = np.array([1, 2, 1, 1, 1, 4, 2, 1])
     cp = np.array([1, 1, 1, 1, 1, 1, 1, 2])
     ep = np.array([8, 8, 8, 16, 8, 16, 4, 8])
-    return PlanArrays.of(tp=tp, pp=pp, cp=cp, ep=ep, etp=np.ones(8), dp=64 // (tp * pp * cp),
-                         micro_batch_size=1, recompute=np.array([0, 0, 1, 2, 0, 0, 2, 0]))
+    return PlanArrays.of(
+        tp=tp,
+        pp=pp,
+        cp=cp,
+        ep=ep,
+        etp=np.ones(8),
+        dp=64 // (tp * pp * cp),
+        micro_batch_size=1,
+        recompute=np.array([0, 0, 1, 2, 0, 0, 2, 0]),
+    )
 
 
 def test_nano_step_is_finite_and_consistent() -> None:
@@ -43,7 +70,7 @@ def test_nano_step_is_finite_and_consistent() -> None:
     # model TFLOP/s are Megatron's hybrid count over the predicted step
     flops = flops_per_step(m, 512, 8192)
     assert np.allclose(r.model_tflops_per_gpu * 1e12 * r.step_time_s * 64, flops, rtol=1e-9)
-    assert (r.exposed_ep_s > 0).all()               # all-to-all on the 23 MoE layers
+    assert (r.exposed_ep_s > 0).all()  # all-to-all on the 23 MoE layers
     assert (r.peak_memory_bytes > r.weights_bytes).all()
 
 
@@ -61,8 +88,10 @@ def test_mamba_tp_divisibility() -> None:
     m = nano()
     plans = PlanArrays.of(tp=16, dp=4, ep=8, etp=1)
     assert not run(m, plans).valid[0]
-    assert any("mamba heads" in p for p in plan_problems(m, plans, 0, count=64, global_batch_size=512,
-                                                         seq_len=8192))
+    assert any(
+        "mamba heads" in p
+        for p in plan_problems(m, plans, 0, count=64, global_batch_size=512, seq_len=8192)
+    )
 
 
 def test_attention_only_on_attention_layers() -> None:
@@ -81,7 +110,7 @@ def test_selective_recompute_touches_attention_layers_only() -> None:
     sel = run(m, PlanArrays.of(tp=1, dp=64, ep=8, etp=1, recompute="selective"))
     full = run(m, PlanArrays.of(tp=1, dp=64, ep=8, etp=1, recompute="full"))
     assert base.recompute_s[0] == 0
-    assert 0 < sel.recompute_s[0] < 0.2 * full.recompute_s[0]    # 6 attention cores vs whole forward
+    assert 0 < sel.recompute_s[0] < 0.2 * full.recompute_s[0]  # 6 attention cores vs whole forward
     assert full.activations_bytes[0] < base.activations_bytes[0]
 
 

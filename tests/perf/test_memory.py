@@ -13,8 +13,17 @@ from wanka.workload.model import ModelSpec
 from wanka.workload.presets import get_model
 
 # GPT-3 175B as in Korthikanti et al. 2022 Table 3 (a = 96, h = 12288, s = 2048, GELU MLP of 4h, dropout)
-GPT3 = ModelSpec(name="gpt3-175b", layers=96, hidden=12288, heads=96, kv_heads=96, ffn_hidden=4 * 12288,
-                 vocab=51200, seq_len=2048, activation="gelu")
+GPT3 = ModelSpec(
+    name="gpt3-175b",
+    layers=96,
+    hidden=12288,
+    heads=96,
+    kv_heads=96,
+    ffn_hidden=4 * 12288,
+    vocab=51200,
+    seq_len=2048,
+    activation="gelu",
+)
 
 
 @pytest.mark.parametrize("t", [1, 2, 4, 8])
@@ -37,7 +46,7 @@ def test_korthikanti_selective_is_34_over_t():
     """Selective recompute (or flash attention) removes the 5as/h term: 34 sbh / t (their eq. 6)."""
     h, t = GPT3.hidden, 8
     got = activation_bytes_per_token(GPT3, t, t, moe_layer=False, dropout=True, flash=True)
-    assert np.isclose(got, h * 34 / t + 4 * GPT3.heads / t)   # + flash-attention's fp32 log-sum-exp
+    assert np.isclose(got, h * 34 / t + 4 * GPT3.heads / t)  # + flash-attention's fp32 log-sum-exp
 
 
 def test_gpt3_175b_activation_total_matches_korthikanti_table():
@@ -48,9 +57,17 @@ def test_gpt3_175b_activation_total_matches_korthikanti_table():
     """
     acc = get_accelerator("a100-80gb")
     plans = PlanArrays.of(tp=8, pp=8, dp=1, recompute="selective", sequence_parallel=True)
-    res = evaluate(GPT3, acc, plans, count=64, gpus_per_node=8, global_batch_size=64, seq_len=2048,
-                   precision="bf16")
-    ref = (32 * 12288 + 4 * 96) * 2048 / 8 * 96      # + flash-attention log-sum-exp (fp32 per head)
+    res = evaluate(
+        GPT3,
+        acc,
+        plans,
+        count=64,
+        gpus_per_node=8,
+        global_batch_size=64,
+        seq_len=2048,
+        precision="bf16",
+    )
+    ref = (32 * 12288 + 4 * 96) * 2048 / 8 * 96  # + flash-attention log-sum-exp (fp32 per head)
     emb = 2 * 2048 * 12288 / 8 * 8  # embedding output on stage 0 for 8 micro-batches
     got = res.activations_bytes[0]
     assert abs(got / (ref + emb) - 1) < 0.005
@@ -69,8 +86,17 @@ def test_megatron_18_bytes_per_parameter(dist_opt):
     dp = 8
     cal = dataclasses.replace(default_calibration(), main_grad_bytes=4.0)
     plans = PlanArrays.of(tp=1, pp=1, dp=dp, distributed_optimizer=dist_opt)
-    r = evaluate(model, acc, plans, count=dp, gpus_per_node=8, global_batch_size=64, seq_len=model.seq_len,
-                 precision="bf16", calibration=cal).row(0)
+    r = evaluate(
+        model,
+        acc,
+        plans,
+        count=dp,
+        gpus_per_node=8,
+        global_batch_size=64,
+        seq_len=model.seq_len,
+        precision="bf16",
+        calibration=cal,
+    ).row(0)
     params = r["weights_bytes"] / 2
     assert np.isclose(r["grads_bytes"], 4 * params)
     assert np.isclose(r["optimizer_bytes"], 12 * params / (dp if dist_opt else 1))
@@ -82,8 +108,16 @@ def test_megatron_18_bytes_per_parameter(dist_opt):
 def test_default_bf16_grad_buffer():
     """Default: Megatron-core grad_reduce_in_fp32=False (Megatron-Bridge performance recipes): 2 B grads."""
     model = get_model("llama3-8b")
-    r = evaluate(model, get_accelerator("h100-sxm"), PlanArrays.of(tp=1, pp=1, dp=8, distributed_optimizer=True),
-                 count=8, gpus_per_node=8, global_batch_size=64, seq_len=model.seq_len, precision="bf16").row(0)
+    r = evaluate(
+        model,
+        get_accelerator("h100-sxm"),
+        PlanArrays.of(tp=1, pp=1, dp=8, distributed_optimizer=True),
+        count=8,
+        gpus_per_node=8,
+        global_batch_size=64,
+        seq_len=model.seq_len,
+        precision="bf16",
+    ).row(0)
     assert np.isclose(r["grads_bytes"], r["weights_bytes"])
 
 
@@ -93,8 +127,19 @@ def test_fp8_param_gather_weights():
     model = get_model("llama3-8b")
     acc = get_accelerator("b200")
     plans = PlanArrays.of(tp=1, pp=1, dp=8, distributed_optimizer=True)
-    w = {p: evaluate(model, acc, plans, count=8, gpus_per_node=8, global_batch_size=64, seq_len=model.seq_len,
-                     precision=p).weights_bytes[0] for p in ("bf16", "fp8", "fp8-blockwise", "mxfp8")}
+    w = {
+        p: evaluate(
+            model,
+            acc,
+            plans,
+            count=8,
+            gpus_per_node=8,
+            global_batch_size=64,
+            seq_len=model.seq_len,
+            precision=p,
+        ).weights_bytes[0]
+        for p in ("bf16", "fp8", "fp8-blockwise", "mxfp8")
+    }
     assert np.isclose(w["fp8"], w["bf16"])
     assert np.isclose(w["fp8-blockwise"], 2 * w["bf16"])
     assert w["bf16"] < w["mxfp8"] < 1.05 * w["bf16"]
@@ -106,8 +151,16 @@ def test_fsdp_full_shards_everything():
     model = get_model("llama3-70b")
     acc = get_accelerator("h100-sxm")
     plans = PlanArrays.of(tp=1, pp=1, dp=[64, 128], fsdp="full", recompute="full")
-    r = evaluate(model, acc, plans, count=np.array([64, 128]).max(), gpus_per_node=8, global_batch_size=128,
-                 seq_len=model.seq_len, precision="bf16")
+    r = evaluate(
+        model,
+        acc,
+        plans,
+        count=np.array([64, 128]).max(),
+        gpus_per_node=8,
+        global_batch_size=128,
+        seq_len=model.seq_len,
+        precision="bf16",
+    )
     # the count is 128: only the dp = 128 row is valid
     assert r.valid.tolist() == [False, True]
     params = param_count(model).total
@@ -121,16 +174,36 @@ def test_in_flight_microbatches_follow_megatron_schedule(pp, vpp):
     """Stage 0 holds pp (1F1B) or pp + (pp-1)/vpp (interleaved; Korthikanti et al. 2022 sec. 4.2.3)
     micro-batches of its layers; the last stage 1 (1F1B) or pp - (pp-1)/vpp (interleaved warm-up of
     Megatron-core's get_pp_rank_microbatches)."""
-    model = ModelSpec(name="toy", layers=64, hidden=4096, heads=32, kv_heads=8, ffn_hidden=14336, vocab=32000,
-                      seq_len=4096, activation="swiglu", tied_embeddings=True)
+    model = ModelSpec(
+        name="toy",
+        layers=64,
+        hidden=4096,
+        heads=32,
+        kv_heads=8,
+        ffn_hidden=14336,
+        vocab=32000,
+        seq_len=4096,
+        activation="swiglu",
+        tied_embeddings=True,
+    )
     acc = get_accelerator("gb200")
     plans = PlanArrays.of(tp=1, pp=pp, vpp=vpp, dp=1)
-    r = evaluate(model, acc, plans, count=pp, gpus_per_node=4, global_batch_size=4 * pp, seq_len=4096,
-                 precision="bf16").row(0)
+    r = evaluate(
+        model,
+        acc,
+        plans,
+        count=pp,
+        gpus_per_node=4,
+        global_batch_size=4 * pp,
+        seq_len=4096,
+        precision="bf16",
+    ).row(0)
     per_mb_layer = activation_bytes_per_token(model, 1, 1, moe_layer=False) * 4096
     stage_layers = model.layers / pp
     expected = (pp + (pp - 1) / vpp if vpp > 1 else pp) * stage_layers * per_mb_layer
-    expected += 2 * model.hidden * 4096 * (pp + (pp - 1) / vpp if vpp > 1 else pp)   # embedding output
+    expected += (
+        2 * model.hidden * 4096 * (pp + (pp - 1) / vpp if vpp > 1 else pp)
+    )  # embedding output
     assert abs(r["activations_bytes"] / expected - 1) < 0.01
 
 

@@ -15,7 +15,13 @@ RUN = {
     "id": "r",
     "model": {"preset": "llama3-8b", "seq_len": 8192},
     "hardware": {"accelerator": "h100-sxm", "count": 8, "gpus_per_node": 8},
-    "parallelism": {"tp": 1, "pp": 1, "micro_batch_size": 1, "global_batch_size": 128, "recompute": "full"},
+    "parallelism": {
+        "tp": 1,
+        "pp": 1,
+        "micro_batch_size": 1,
+        "global_batch_size": 128,
+        "recompute": "full",
+    },
     "precision": "bf16",
 }
 
@@ -24,8 +30,14 @@ def test_predict_contract_and_breakdown_sum():
     """predict returns the DESIGN.md keys; the breakdown adds up to the step time."""
     out = predict(parse_run(RUN))
     b = out["breakdown"]
-    total = (b["compute_s"] + b["recompute_s"] + b["bubble_s"] + sum(b["exposed_comm_s"].values())
-             + b["optimizer_s"] + b["overhead_s"])
+    total = (
+        b["compute_s"]
+        + b["recompute_s"]
+        + b["bubble_s"]
+        + sum(b["exposed_comm_s"].values())
+        + b["optimizer_s"]
+        + b["overhead_s"]
+    )
     assert abs(total / out["step_time_s"] - 1) < 1e-9
     assert out["tokens_per_s_per_gpu"] == pytest.approx(128 * 8192 / (out["step_time_s"] * 8))
     assert 0 < out["mfu"] < 1 and out["fits"]
@@ -33,8 +45,14 @@ def test_predict_contract_and_breakdown_sum():
 
 def test_predict_runs_keeps_order_and_reports_errors():
     """RunErrors and infeasible runs become {"id", "error"} entries in input order."""
-    bad = parse_run({**RUN, "id": "bad", "parallelism": {"tp": 1, "cp": 3, "dp": 8, "global_batch_size": 24},
-                     "hardware": {"accelerator": "h100-sxm", "count": 24}})
+    bad = parse_run(
+        {
+            **RUN,
+            "id": "bad",
+            "parallelism": {"tp": 1, "cp": 3, "dp": 8, "global_batch_size": 24},
+            "hardware": {"accelerator": "h100-sxm", "count": 24},
+        }
+    )
     out = predict_runs([parse_run(RUN), RunError("x", "broken"), bad])
     assert [o["id"] for o in out] == ["r", "x", "bad"]
     assert out[1] == {"id": "x", "error": "broken"} and "cp" in out[2]["error"]
@@ -44,7 +62,9 @@ def test_from_plans_matches_of():
     """PlanArrays.from_plans reads ParallelPlan fields the same way PlanArrays.of does."""
     run = parse_run(RUN)
     a = PlanArrays.from_plans([run.parallelism])
-    b = PlanArrays.of(tp=1, pp=1, dp=8, micro_batch_size=1, distributed_optimizer=True, etp=1, recompute="full")
+    b = PlanArrays.of(
+        tp=1, pp=1, dp=8, micro_batch_size=1, distributed_optimizer=True, etp=1, recompute="full"
+    )
     assert a.row(0) == b.row(0)
 
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from wanka.catalogs import get_accelerator
 from wanka.perf import OverlapPolicy, PlanArrays, evaluate
 from wanka.perf.flops import megatron_flops_per_step, model_flops_per_step
-from wanka.perf.step import gemm_efficiency
 from wanka.perf.params import default_calibration
+from wanka.perf.step import gemm_efficiency
 from wanka.workload.presets import get_model
 
 H100 = get_accelerator("h100-sxm")
@@ -21,12 +21,20 @@ LLAMA = get_model("llama3-70b")
 DSV3 = get_model("deepseek-v3")
 COUNT = 256
 
-plan_rows = st.fixed_dictionaries({
-    "tp": st.sampled_from([1, 2, 4, 8]), "pp": st.sampled_from([1, 2, 4, 8]), "vpp": st.sampled_from([1, 2, 5]),
-    "cp": st.sampled_from([1, 2]), "ep": st.sampled_from([1, 8, 16]), "micro_batch_size": st.sampled_from([1, 2]),
-    "fsdp": st.sampled_from([0, 1, 2]), "recompute": st.sampled_from([0, 1, 2]),
-    "distributed_optimizer": st.booleans(), "sequence_parallel": st.booleans(),
-})
+plan_rows = st.fixed_dictionaries(
+    {
+        "tp": st.sampled_from([1, 2, 4, 8]),
+        "pp": st.sampled_from([1, 2, 4, 8]),
+        "vpp": st.sampled_from([1, 2, 5]),
+        "cp": st.sampled_from([1, 2]),
+        "ep": st.sampled_from([1, 8, 16]),
+        "micro_batch_size": st.sampled_from([1, 2]),
+        "fsdp": st.sampled_from([0, 1, 2]),
+        "recompute": st.sampled_from([0, 1, 2]),
+        "distributed_optimizer": st.booleans(),
+        "sequence_parallel": st.booleans(),
+    }
+)
 
 
 def _plans(rows: list[dict]) -> PlanArrays:
@@ -38,8 +46,17 @@ def _plans(rows: list[dict]) -> PlanArrays:
 
 
 def _eval(model, plans, acc=H100, **kw):
-    return evaluate(model, acc, plans, count=COUNT, gpus_per_node=8, global_batch_size=512,
-                    seq_len=model.seq_len, precision=kw.pop("precision", "bf16"), **kw)
+    return evaluate(
+        model,
+        acc,
+        plans,
+        count=COUNT,
+        gpus_per_node=8,
+        global_batch_size=512,
+        seq_len=model.seq_len,
+        precision=kw.pop("precision", "bf16"),
+        **kw,
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -92,23 +109,61 @@ def test_tokens_never_exceed_peak_flop_bound(rows, precision):
 
 def test_breakdown_sums_to_step_time():
     """compute + recompute + bubble + exposed comm + optimizer + overhead = step time."""
-    plans = _plans([{"tp": 4, "pp": 4, "vpp": 2, "cp": 1, "ep": 1, "micro_batch_size": 1, "fsdp": 0,
-                     "recompute": 1, "distributed_optimizer": True, "sequence_parallel": True}])
+    plans = _plans(
+        [
+            {
+                "tp": 4,
+                "pp": 4,
+                "vpp": 2,
+                "cp": 1,
+                "ep": 1,
+                "micro_batch_size": 1,
+                "fsdp": 0,
+                "recompute": 1,
+                "distributed_optimizer": True,
+                "sequence_parallel": True,
+            }
+        ]
+    )
     r = _eval(LLAMA, plans).row(0)
-    parts = (r["compute_s"] + r["recompute_s"] + r["bubble_s"] + r["exposed_tp_s"] + r["exposed_cp_s"]
-             + r["exposed_ep_s"] + r["exposed_pp_s"] + r["exposed_dp_s"] + r["optimizer_s"] + r["overhead_s"])
+    parts = (
+        r["compute_s"]
+        + r["recompute_s"]
+        + r["bubble_s"]
+        + r["exposed_tp_s"]
+        + r["exposed_cp_s"]
+        + r["exposed_ep_s"]
+        + r["exposed_pp_s"]
+        + r["exposed_dp_s"]
+        + r["optimizer_s"]
+        + r["overhead_s"]
+    )
     assert np.isclose(parts, r["step_time_s"], rtol=1e-9)
 
 
 def test_bubble_follows_narayanan():
     """Bubble = (pp - 1) / vpp micro-batch times: interleaving by v divides it by v."""
-    base = {"tp": 8, "pp": 8, "cp": 1, "ep": 1, "micro_batch_size": 1, "fsdp": 0, "recompute": 0,
-            "distributed_optimizer": True, "sequence_parallel": True}
+    base = {
+        "tp": 8,
+        "pp": 8,
+        "cp": 1,
+        "ep": 1,
+        "micro_batch_size": 1,
+        "fsdp": 0,
+        "recompute": 0,
+        "distributed_optimizer": True,
+        "sequence_parallel": True,
+    }
     r1 = _eval(LLAMA, _plans([dict(base, vpp=1)])).row(0)
     r5 = _eval(LLAMA, _plans([dict(base, vpp=5)])).row(0)
     m = r1["microbatches"]
-    per_mb1 = (r1["step_time_s"] - r1["bubble_s"] - r1["exposed_dp_s"] - r1["optimizer_s"]
-               - default_calibration().step_overhead_s) / m
+    per_mb1 = (
+        r1["step_time_s"]
+        - r1["bubble_s"]
+        - r1["exposed_dp_s"]
+        - r1["optimizer_s"]
+        - default_calibration().step_overhead_s
+    ) / m
     assert np.isclose(r1["bubble_s"], 7 * per_mb1, rtol=1e-9)
     assert r5["bubble_s"] < r1["bubble_s"] / 4
 

@@ -11,10 +11,20 @@ from wanka.plan.center import CONSTRAINTS, design_center, nice_counts, parse_cen
 
 BASE = {
     "name": "t",
-    "goals": [{"id": "g", "model": "llama2-7b", "tokens": 2.0e10, "deadline_days": 30, "global_batch_size": 256,
-               "seq_len": 2048}],
-    "candidates": [{"accelerator": "h100-sxm", "available": 64, "unit_price_usd": 25000},
-                   {"accelerator": "a100-80gb", "available": 64, "unit_price_usd": 15000}],
+    "goals": [
+        {
+            "id": "g",
+            "model": "llama2-7b",
+            "tokens": 2.0e10,
+            "deadline_days": 30,
+            "global_batch_size": 256,
+            "seq_len": 2048,
+        }
+    ],
+    "candidates": [
+        {"accelerator": "h100-sxm", "available": 64, "unit_price_usd": 25000},
+        {"accelerator": "a100-80gb", "available": 64, "unit_price_usd": 15000},
+    ],
     "network": {"options": ["fat-tree"]},
     "limits": {"power_mw": 1.0, "budget_usd": 1.0e8},
     "counts_per_candidate": 3,
@@ -32,15 +42,24 @@ def test_nice_counts():
     assert nice_counts(8, 7) == []
 
 
-@pytest.mark.parametrize("over, err", [
-    ({"goals": []}, ConfigError),                                                       # no goal
-    ({"colour": 1}, ConfigError),                                                        # unknown key
-    ({"candidates": [{"accelerator": "h100-typo", "available": 8}]}, CatalogError),      # unknown chip
-    ({"candidates": [{"accelerator": "h100-sxm", "available": 0}]}, ConfigError),        # zero count
-    ({"candidates": [{"accelerator": "h800", "available": 8}]}, ConfigError),            # no catalog price
-    ({"network": {"options": ["hypercube"]}}, ConfigError),                              # unknown topology
-    ({"limits": {"power_mw": -3}}, ConfigError),                                         # negative limit
-])
+@pytest.mark.parametrize(
+    "over, err",
+    [
+        ({"goals": []}, ConfigError),  # no goal
+        ({"colour": 1}, ConfigError),  # unknown key
+        (
+            {"candidates": [{"accelerator": "h100-typo", "available": 8}]},
+            CatalogError,
+        ),  # unknown chip
+        ({"candidates": [{"accelerator": "h100-sxm", "available": 0}]}, ConfigError),  # zero count
+        (
+            {"candidates": [{"accelerator": "h800", "available": 8}]},
+            ConfigError,
+        ),  # no catalog price
+        ({"network": {"options": ["hypercube"]}}, ConfigError),  # unknown topology
+        ({"limits": {"power_mw": -3}}, ConfigError),  # negative limit
+    ],
+)
 def test_bad_centres(over, err):
     with pytest.raises(err):
         spec(**over)
@@ -52,8 +71,17 @@ def test_designs_are_ranked_and_complete():
     ds = r["designs"]
     assert {d["accelerator"] for d in ds} >= {"h100-sxm", "a100-80gb"}
     for d in ds:
-        for k in ("accelerator", "count", "fabric", "parallelism", "time_to_train_days", "capex_usd", "power_mw",
-                  "cost_per_million_tokens_usd", "binding_constraint"):
+        for k in (
+            "accelerator",
+            "count",
+            "fabric",
+            "parallelism",
+            "time_to_train_days",
+            "capex_usd",
+            "power_mw",
+            "cost_per_million_tokens_usd",
+            "binding_constraint",
+        ):
             assert k in d
         assert d["binding_constraint"] in CONSTRAINTS
     meets = [d["meets_all_constraints"] for d in ds]
@@ -75,7 +103,9 @@ def test_cost_per_million_tokens_by_hand():
     eco = r["economics"]
     days = d["time_to_train_days"]
     share = days / (eco["depreciation_years"] * 365)
-    want = (d["capex_usd"] * share + d["energy_mwh"] * 1000 * eco["electricity_usd_per_kwh"]) / (2.0e10 / 1e6)
+    want = (d["capex_usd"] * share + d["energy_mwh"] * 1000 * eco["electricity_usd_per_kwh"]) / (
+        2.0e10 / 1e6
+    )
     assert d["cost_per_million_tokens_usd"] == pytest.approx(want, rel=1e-6)
     assert d["energy_mwh"] == pytest.approx(d["power_mw"] * days * 24, rel=1e-6)
 
@@ -91,9 +121,20 @@ def test_unreachable_deadline_is_an_answer():
 
 def test_model_that_never_fits_is_an_answer():
     """A 1T model on 8 accelerators: memory binds, and the report says by how much."""
-    r = design_center(spec(goals=[{"id": "huge", "model": "megatron-1t", "tokens": 1e11, "deadline_days": 30,
-                                   "global_batch_size": 8}],
-                           candidates=[{"accelerator": "h100-sxm", "available": 8, "unit_price_usd": 25000}]))
+    r = design_center(
+        spec(
+            goals=[
+                {
+                    "id": "huge",
+                    "model": "megatron-1t",
+                    "tokens": 1e11,
+                    "deadline_days": 30,
+                    "global_batch_size": 8,
+                }
+            ],
+            candidates=[{"accelerator": "h100-sxm", "available": 8, "unit_price_usd": 25000}],
+        )
+    )
     d = r["designs"][0]
     assert d["binding_constraint"] == "memory" and not d["meets_all_constraints"]
     assert "GiB" in d["binding_detail"]

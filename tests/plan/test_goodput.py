@@ -14,14 +14,14 @@ def test_llama3_rate():
     """419 interruptions / (54 days x 24 h x 16,384 GPUs)."""
     assert LLAMA3_FAILURES_PER_GPU_HOUR == pytest.approx(419 / 21_233_664)
     g = goodput(16_384)
-    assert g.job_mtbf_s / 3600 == pytest.approx(54 * 24 / 419)   # one interruption every 3.09 h
+    assert g.job_mtbf_s / 3600 == pytest.approx(54 * 24 / 419)  # one interruption every 3.09 h
 
 
 def test_young_daly_by_hand():
     """tau = sqrt(2 delta M); waste = delta/tau + (tau/2 + R)/M."""
     rel = Reliability(failures_per_accelerator_hour=1e-4, checkpoint_save_s=60, restart_s=600)
     g = goodput(1000, rel)
-    m = 3600 / (1e-4 * 1000)                    # 36,000 s
+    m = 3600 / (1e-4 * 1000)  # 36,000 s
     tau = math.sqrt(2 * 60 * m)
     assert g.checkpoint_interval_s == pytest.approx(tau)
     assert g.goodput == pytest.approx(1 - 60 / tau - (tau / 2 + 600) / m)
@@ -33,7 +33,7 @@ def test_fixed_interval_and_monotone():
     assert goodput(4096, rel).checkpoint_interval_s == 1800
     gs = [goodput(n).goodput for n in (8, 1024, 16_384, 131_072)]
     assert gs == sorted(gs, reverse=True)
-    assert goodput(10**9).goodput == 0.01           # floored, never zero or negative
+    assert goodput(10**9).goodput == 0.01  # floored, never zero or negative
 
 
 def test_no_failures():

@@ -19,11 +19,21 @@ def comment_and_docstring_lines(text: str) -> set[int]:
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type == tokenize.COMMENT:
             lines.add(tok.start[0])
-        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+        elif tok.type not in (
+            tokenize.NL,
+            tokenize.NEWLINE,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+        ):
             code_lines.update(range(tok.start[0], tok.end[0] + 1))
     lines -= code_lines
     for node in ast.walk(ast.parse(text)):
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
             lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     return lines
 
@@ -39,8 +49,12 @@ def cuda_lines(text: str) -> set[int]:
     """
     doc = comment_and_docstring_lines(text)
     out: set[int] = set()
-    toks = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-            if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)]
+    toks = [
+        t
+        for t in tokenize.generate_tokens(io.StringIO(text).readline)
+        if t.type
+        not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+    ]
     for i, t in enumerate(toks):
         line = t.start[0]
         if line in doc:
@@ -48,10 +62,18 @@ def cuda_lines(text: str) -> set[int]:
         prev = toks[i - 1].string if i else ""
         prev2 = toks[i - 2].string if i > 1 else ""
         nxt = toks[i + 1].string if i + 1 < len(toks) else ""
-        if t.type == tokenize.NAME and t.string == "cuda" and prev == "." and (prev2 == "torch" or nxt == "("):
-            out.add(line)
-        elif t.type == tokenize.NAME and t.string == "cudnn" and nxt == "." and i + 3 < len(toks) \
-                and toks[i + 3].string == "=":
+        if (
+            t.type == tokenize.NAME
+            and t.string == "cuda"
+            and prev == "."
+            and (prev2 == "torch" or nxt == "(")
+        ) or (
+            t.type == tokenize.NAME
+            and t.string == "cudnn"
+            and nxt == "."
+            and i + 3 < len(toks)
+            and toks[i + 3].string == "="
+        ):
             out.add(line)
         elif t.type == tokenize.STRING:
             try:

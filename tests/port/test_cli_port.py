@@ -7,15 +7,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from port_oracle import DATA
 from typer.testing import CliRunner
 
 from wanka.cli.main import app
 
-from port_oracle import DATA
-
 runner = CliRunner()
-CONTRACT = ('"""Train on cuda."""\nimport torch\n# move to cuda\nmodel = torch.nn.Linear(2, 2).cuda()\n'
-            'torch.distributed.init_process_group("nccl")\n')
+CONTRACT = (
+    '"""Train on cuda."""\nimport torch\n# move to cuda\nmodel = torch.nn.Linear(2, 2).cuda()\n'
+    'torch.distributed.init_process_group("nccl")\n'
+)
 
 
 @pytest.fixture()
@@ -37,7 +38,9 @@ def test_scan_json_contract(project):
     assert {"file", "line", "col", "rule", "severity", "message", "targets"} <= set(f)
     assert f["file"] == "train.py" and f["col"] >= 1
     assert set(f["targets"]) == {"npu", "rocm", "xpu", "mlu", "musa", "hpu", "cpu"}
-    assert f["targets"]["rocm"]["severity"] == "info" and f["targets"]["npu"]["severity"] == "breaks"
+    assert (
+        f["targets"]["rocm"]["severity"] == "info" and f["targets"]["npu"]["severity"] == "breaks"
+    )
     assert out["score"]["npu"]["score"] < out["score"]["rocm"]["score"]
     assert "explanation" in out["score"]["npu"]
 
@@ -65,18 +68,25 @@ def test_fix_json(project):
     r = runner.invoke(app, ["port", "fix", str(project), "--target", "xpu", "--json"])
     assert r.exit_code == 0
     out = json.loads(r.stdout)
-    assert out["changed_files"] == ["train.py"] and out["rewrites"] == 2 and "+++ b/train.py" in out["diff"]
+    assert (
+        out["changed_files"] == ["train.py"]
+        and out["rewrites"] == 2
+        and "+++ b/train.py" in out["diff"]
+    )
 
 
-@pytest.mark.parametrize("args", [
-    ["port", "scan", "{missing}"],
-    ["port", "fix", "{missing}", "--target", "npu"],
-    ["port", "fix", "{dir}", "--target", "tpu"],
-    ["port", "scan", "{dir}", "--target", "gpu"],
-    ["port", "report", "{dir}", "--format", "pdf"],
-    ["port", "report", "{dir}", "--run", "{missing}"],
-    ["port", "report", "{dir}", "--profile", "{missing}"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["port", "scan", "{missing}"],
+        ["port", "fix", "{missing}", "--target", "npu"],
+        ["port", "fix", "{dir}", "--target", "tpu"],
+        ["port", "scan", "{dir}", "--target", "gpu"],
+        ["port", "report", "{dir}", "--format", "pdf"],
+        ["port", "report", "{dir}", "--run", "{missing}"],
+        ["port", "report", "{dir}", "--profile", "{missing}"],
+    ],
+)
 def test_bad_input_is_one_line_exit_1(project, args):
     """A missing path or an unknown target: one error line on stderr, exit code 1, no traceback."""
     args = [a.format(missing=project / "nope", dir=project) for a in args]
@@ -92,7 +102,9 @@ def test_unparsable_file_is_a_per_file_error(project):
     r = runner.invoke(app, ["port", "scan", str(project), "--json"])
     assert r.exit_code == 1
     out = json.loads(r.stdout)
-    assert [e["file"] for e in out["errors"]] == ["broken.py"] and out["errors"][0]["line"] is not None
+    assert [e["file"] for e in out["errors"]] == ["broken.py"] and out["errors"][0][
+        "line"
+    ] is not None
     assert {f["file"] for f in out["findings"]} == {"train.py"}
     r = runner.invoke(app, ["port", "fix", str(project), "--target", "npu", "--write"])
     assert r.exit_code == 1 and "broken.py" in r.stderr
@@ -125,12 +137,27 @@ def test_report_expected_throughput(tmp_path):
     proj.mkdir()
     (proj / "train.py").write_text(CONTRACT)
     run = tmp_path / "run.yaml"
-    run.write_text("id: team-run\nmodel: {preset: llama3-8b}\nhardware: {accelerator: h100-sxm, count: 64}\n"
-                   "parallelism: {tp: 1, pp: 1, micro_batch_size: 1, global_batch_size: 256}\nprecision: bf16\n")
+    run.write_text(
+        "id: team-run\nmodel: {preset: llama3-8b}\nhardware: {accelerator: h100-sxm, count: 64}\n"
+        "parallelism: {tp: 1, pp: 1, micro_batch_size: 1, global_batch_size: 256}\nprecision: bf16\n"
+    )
     prof = tmp_path / "p.yaml"
     (prof).write_text((Path(__file__).parent.parent / "profile" / "ascend_like.yaml").read_text())
-    r = runner.invoke(app, ["port", "report", str(proj), "--run", str(run), "--profile", str(prof),
-                            "--accelerator", "ascend-910b", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "port",
+            "report",
+            str(proj),
+            "--run",
+            str(run),
+            "--profile",
+            str(prof),
+            "--accelerator",
+            "ascend-910b",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     tp = json.loads(r.stdout)["throughput"]
     if "unavailable" in tp:

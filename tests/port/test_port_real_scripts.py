@@ -6,27 +6,54 @@ import re
 from pathlib import Path
 
 import pytest
+from port_oracle import DATA, REAL_SCRIPTS, comment_and_docstring_lines, cuda_lines
 
 from wanka.port import fix, scan
 from wanka.port.rules import TARGETS
 
-from port_oracle import DATA, REAL_SCRIPTS, comment_and_docstring_lines, cuda_lines
-
 # The CUDA-specific lines of each script, read by hand (1-based), and the rules expected on them.
 EXPECTED = {
-    "mingpt/mingpt/trainer.py": {38: {"cuda-availability", "cuda-device-string"}, 67: {"pin-memory"}},
+    "mingpt/mingpt/trainer.py": {
+        38: {"cuda-availability", "cuda-device-string"},
+        67: {"pin-memory"},
+    },
     "nanogpt/train.py": {
-        68: {"nccl-backend"}, 71: {"cuda-device-string"}, 72: {"cuda-availability", "cuda-capability"},
-        108: {"cuda-device-string"}, 110: {"cuda-device-select"}, 126: {"cuda-backend-flag"}, 127: {"cudnn-flag"},
-        129: {"cuda-device-string", "device-type-compare"}, 182: {"cuda-amp"}, 212: {"device-type-compare"},
-        213: {"pin-memory"}},
+        68: {"nccl-backend"},
+        71: {"cuda-device-string"},
+        72: {"cuda-availability", "cuda-capability"},
+        108: {"cuda-device-string"},
+        110: {"cuda-device-select"},
+        126: {"cuda-backend-flag"},
+        127: {"cudnn-flag"},
+        129: {"cuda-device-string", "device-type-compare"},
+        182: {"cuda-amp"},
+        212: {"device-type-compare"},
+        213: {"pin-memory"},
+    },
     "pytorch-examples/dcgan/main.py": {
-        50: {"cuda-seed"}, 52: {"cudnn-flag"}, 54: {"cuda-availability"}, 129: {"cuda-tensor-type"},
-        131: {"data-parallel"}, 165: {"cuda-tensor-type"}, 167: {"data-parallel"}, 186: {"cuda-method"},
-        187: {"cuda-method"}, 188: {"cuda-method"}, 189: {"cuda-method"}, 190: {"cuda-method"}},
-    "pytorch-examples/super_resolution/main.py": {28: {"cuda-availability"}, 37: {"cuda-device-string"}},
+        50: {"cuda-seed"},
+        52: {"cudnn-flag"},
+        54: {"cuda-availability"},
+        129: {"cuda-tensor-type"},
+        131: {"data-parallel"},
+        165: {"cuda-tensor-type"},
+        167: {"data-parallel"},
+        186: {"cuda-method"},
+        187: {"cuda-method"},
+        188: {"cuda-method"},
+        189: {"cuda-method"},
+        190: {"cuda-method"},
+    },
+    "pytorch-examples/super_resolution/main.py": {
+        28: {"cuda-availability"},
+        37: {"cuda-device-string"},
+    },
     "pytorch-examples/word_language_model/main.py": {
-        48: {"cuda-availability"}, 52: {"cuda-seed"}, 68: {"cuda-method"}, 84: {"cuda-method"}},
+        48: {"cuda-availability"},
+        52: {"cuda-seed"},
+        68: {"cuda-method"},
+        84: {"cuda-method"},
+    },
 }
 
 
@@ -88,8 +115,11 @@ def test_fix_then_rescan_has_no_breaks(real_tree: Path, target: str):
         compile(new, str(p), "exec")
         # Lossless: every comment line of the original is still there, in order.
         old_comments = [ln.strip() for ln in old.splitlines() if ln.strip().startswith("#")]
-        new_comments = [ln.strip() for ln in new.splitlines() if ln.strip().startswith("#")
-                        and "wanka port" not in ln]
+        new_comments = [
+            ln.strip()
+            for ln in new.splitlines()
+            if ln.strip().startswith("#") and "wanka port" not in ln
+        ]
         assert new_comments == old_comments
     again = fix(real_tree, target)
     assert again.diff() == ""
@@ -100,6 +130,10 @@ def test_fix_is_minimal(real_tree: Path):
     """Only CUDA-specific lines change: the rest of each file is byte-identical (plus the preamble)."""
     res = fix(real_tree, "npu")
     for ff in res.files:
-        changed = [ln[1:] for ln in ff.diff().splitlines() if ln.startswith("-") and not ln.startswith("---")]
+        changed = [
+            ln[1:]
+            for ln in ff.diff().splitlines()
+            if ln.startswith("-") and not ln.startswith("---")
+        ]
         for ln in filter(str.strip, changed):  # difflib may re-pair an unchanged blank line
             assert re.search(r"cuda|nccl|cudnn|allow_tf32", ln), ln

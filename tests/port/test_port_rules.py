@@ -50,8 +50,10 @@ def test_rule_tables_cover_every_target():
 
 def test_contract_snippet(tmp_path):
     """The check-contracts example: findings on lines 4 and 5 only (not the docstring or comment)."""
-    code = '"""Train on cuda."""\nimport torch\n# move to cuda\nmodel = torch.nn.Linear(2, 2).cuda()\n' \
-           'torch.distributed.init_process_group("nccl")\n'
+    code = (
+        '"""Train on cuda."""\nimport torch\n# move to cuda\nmodel = torch.nn.Linear(2, 2).cuda()\n'
+        'torch.distributed.init_process_group("nccl")\n'
+    )
     got = found(tmp_path, code)
     assert {ln for ln, _, _ in got} == {4, 5}
     assert {r for _, r, _ in got} == {"cuda-method", "nccl-backend"}
@@ -112,8 +114,15 @@ def test_aliases_are_followed(tmp_path):
         tc.synchronize()
     """
     rules = {(ln, r) for ln, r, _ in found(tmp_path, code)}
-    assert {(7, "nccl-backend"), (8, "nccl-backend"), (9, "cudnn-flag"), (10, "cuda-amp"), (11, "cuda-amp"),
-            (13, "cuda-sync"), (4, "cuda-amp")} <= rules
+    assert {
+        (7, "nccl-backend"),
+        (8, "nccl-backend"),
+        (9, "cudnn-flag"),
+        (10, "cuda-amp"),
+        (11, "cuda-amp"),
+        (13, "cuda-sync"),
+        (4, "cuda-amp"),
+    } <= rules
 
 
 def test_fix_rewrites_common_patterns(tmp_path):
@@ -146,26 +155,28 @@ def test_fix_rewrites_common_patterns(tmp_path):
         torch.cuda.nvtx.range_pop()
     """
     new = fixed(tmp_path, code)
-    for expected in ("torch.accelerator.set_device_index(local_rank)  # pick the GPU",
-                     "torch.device(_DEVICE_TYPE, local_rank)",
-                     ".to(torch.device(_DEVICE_TYPE, local_rank))",
-                     ".to(_DEVICE, non_blocking=True)",
-                     "init_process_group(backend=_DIST_BACKEND)",
-                     "if cudnn.is_available():\n    cudnn.benchmark = True  # autotune",
-                     'torch.set_float32_matmul_precision("high")',
-                     "_DEVICE_MODULE.manual_seed_all(0)",
-                     "from torch.amp import autocast, GradScaler",
-                     "GradScaler(_DEVICE_TYPE, enabled=True)",
-                     "autocast(_DEVICE_TYPE, dtype=torch.float16)",
-                     "torch.Event(enable_timing=True)",
-                     "torch.accelerator.synchronize()",
-                     "_DEVICE_MODULE.max_memory_allocated()",
-                     "torch.accelerator.device_count()",
-                     'f"{_DEVICE_TYPE}:{local_rank}"',
-                     '(x.device.type != "cpu")',
-                     'if _DEVICE_TYPE == "cuda":\n    torch.cuda.nvtx.range_push("step")',
-                     "import torch_npu  # noqa: F401",
-                     "# top comment"):
+    for expected in (
+        "torch.accelerator.set_device_index(local_rank)  # pick the GPU",
+        "torch.device(_DEVICE_TYPE, local_rank)",
+        ".to(torch.device(_DEVICE_TYPE, local_rank))",
+        ".to(_DEVICE, non_blocking=True)",
+        "init_process_group(backend=_DIST_BACKEND)",
+        "if cudnn.is_available():\n    cudnn.benchmark = True  # autotune",
+        'torch.set_float32_matmul_precision("high")',
+        "_DEVICE_MODULE.manual_seed_all(0)",
+        "from torch.amp import autocast, GradScaler",
+        "GradScaler(_DEVICE_TYPE, enabled=True)",
+        "autocast(_DEVICE_TYPE, dtype=torch.float16)",
+        "torch.Event(enable_timing=True)",
+        "torch.accelerator.synchronize()",
+        "_DEVICE_MODULE.max_memory_allocated()",
+        "torch.accelerator.device_count()",
+        'f"{_DEVICE_TYPE}:{local_rank}"',
+        '(x.device.type != "cpu")',
+        'if _DEVICE_TYPE == "cuda":\n    torch.cuda.nvtx.range_push("step")',
+        "import torch_npu  # noqa: F401",
+        "# top comment",
+    ):
         assert expected in new, expected
     assert new.index("_ACCELERATOR =") > new.index("import torch\n")
 
@@ -233,17 +244,39 @@ def test_notebook_scan_and_fix(tmp_path):
     """Notebooks: findings carry the cell; magics survive a rewrite; the preamble lands in the torch cell."""
     import json
 
-    nb = {"cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["# uses cuda"]},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": ["!nvidia-smi\n", "import torch\n", "%matplotlib inline"]},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": ["# comment about cuda\n", "x = torch.ones(3).cuda()\n", "torch.cuda.synchronize()"]},
-    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# uses cuda"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": ["!nvidia-smi\n", "import torch\n", "%matplotlib inline"],
+            },
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": [
+                    "# comment about cuda\n",
+                    "x = torch.ones(3).cuda()\n",
+                    "torch.cuda.synchronize()",
+                ],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     p = tmp_path / "nb.ipynb"
     p.write_text(json.dumps(nb))
     res = scan(p, ["npu"])
-    assert [(f.cell, f.line, f.rule) for f in res.findings] == [(2, 2, "cuda-method"), (2, 3, "cuda-sync")]
+    assert [(f.cell, f.line, f.rule) for f in res.findings] == [
+        (2, 2, "cuda-method"),
+        (2, 3, "cuda-sync"),
+    ]
     fix(p, "npu", write=True)
     new = json.loads(p.read_text())
     first, second = "".join(new["cells"][1]["source"]), "".join(new["cells"][2]["source"])
@@ -344,10 +377,16 @@ def test_fix_rewrites_legacy_and_formatted_forms(tmp_path):
                 return g
     """
     new = fixed(tmp_path, code, "mlu")
-    for expected in ('f"{_DEVICE_TYPE}:%d" % 3', 'f"{_DEVICE_TYPE}:{{}}".format(1)', "b = _DIST_BACKEND",
-                     "torch.LongTensor([1, 2]).to(_DEVICE)", "x.to(device=_DEVICE, dtype=torch.float32)",
-                     "@custom_fwd(device_type=_DEVICE_TYPE)", "@torch.amp.custom_bwd(device_type=_DEVICE_TYPE)",
-                     "import torch_mlu  # noqa: F401"):
+    for expected in (
+        'f"{_DEVICE_TYPE}:%d" % 3',
+        'f"{_DEVICE_TYPE}:{{}}".format(1)',
+        "b = _DIST_BACKEND",
+        "torch.LongTensor([1, 2]).to(_DEVICE)",
+        "x.to(device=_DEVICE, dtype=torch.float32)",
+        "@custom_fwd(device_type=_DEVICE_TYPE)",
+        "@torch.amp.custom_bwd(device_type=_DEVICE_TYPE)",
+        "import torch_mlu  # noqa: F401",
+    ):
         assert expected in new, expected
     ns: dict = {}
     exec(compile('dev = f"{_DEVICE_TYPE}:%d" % 3', "x", "exec"), {"_DEVICE_TYPE": "mlu"}, ns)
@@ -370,5 +409,7 @@ def test_adjacent_guards_are_merged(tmp_path):
         cudnn.enabled = True
     """
     new = fixed(tmp_path, code)
-    assert "if cudnn.is_available():\n    cudnn.benchmark = True  # fast\n    cudnn.deterministic = False\n" \
-           "# keep this comment\nif cudnn.is_available():\n    cudnn.enabled = True\n" in new
+    assert (
+        "if cudnn.is_available():\n    cudnn.benchmark = True  # fast\n    cudnn.deterministic = False\n"
+        "# keep this comment\nif cudnn.is_available():\n    cudnn.enabled = True\n" in new
+    )

@@ -25,8 +25,10 @@ def _run_spec(tmp_path: Path) -> Path:
     if EXAMPLE.exists():
         return EXAMPLE
     p = tmp_path / "run.yaml"
-    p.write_text("id: llama3-70b-h100\nmodel: {preset: llama3-70b}\nhardware: {accelerator: h100-sxm, count: 1024}\n"
-                 "parallelism: {tp: 8, pp: 4, micro_batch_size: 1, global_batch_size: 1024}\nprecision: bf16\n")
+    p.write_text(
+        "id: llama3-70b-h100\nmodel: {preset: llama3-70b}\nhardware: {accelerator: h100-sxm, count: 1024}\n"
+        "parallelism: {tp: 8, pp: 4, micro_batch_size: 1, global_batch_size: 1024}\nprecision: bf16\n"
+    )
     return p
 
 
@@ -48,9 +50,17 @@ def test_predict_with_generated_numpy_profile(tmp_path):
     if not _has_profile_option():
         pytest.skip("`wanka predict --profile` is not available yet")
     out = tmp_path / "cpu.yaml"
-    assert runner.invoke(app, ["profile", "--backend", "numpy", "--quick", "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["profile", "--backend", "numpy", "--quick", "--out", str(out)]
+        ).exit_code
+        == 0
+    )
     spec = _run_spec(tmp_path)
     base = runner.invoke(app, ["predict", str(spec), "--json"])
     prof = runner.invoke(app, ["predict", str(spec), "--profile", str(out), "--json"])
     assert prof.exit_code == 0, prof.output
-    assert json.loads(prof.stdout)[0]["tokens_per_s_per_gpu"] != json.loads(base.stdout)[0]["tokens_per_s_per_gpu"]
+    assert (
+        json.loads(prof.stdout)[0]["tokens_per_s_per_gpu"]
+        != json.loads(base.stdout)[0]["tokens_per_s_per_gpu"]
+    )

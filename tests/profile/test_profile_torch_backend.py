@@ -32,15 +32,20 @@ def _fake_torch(accel: str | None) -> types.ModuleType:
     def sync() -> None:
         calls["sync"] += 1
 
-    acc = types.SimpleNamespace(is_available=lambda: accel is not None,
-                                current_accelerator=lambda: Device(accel or "cpu"), synchronize=sync)
+    acc = types.SimpleNamespace(
+        is_available=lambda: accel is not None,
+        current_accelerator=lambda: Device(accel or "cpu"),
+        synchronize=sync,
+    )
     t.accelerator = acc  # type: ignore[attr-defined]
-    t.randn = lambda *shape, device=None, dtype=None: np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    t.randn = lambda *shape, device=None, dtype=None: (
+        np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    )
     t.empty = lambda *shape, device=None, dtype=None: np.empty(shape, dtype=dtype)
     t.ones = lambda n, device=None, dtype=None: np.ones(n, dtype=dtype)
 
     class _Arr(np.ndarray):
-        def copy_(self, other):  # noqa: D401 - torch's in-place copy
+        def copy_(self, other):
             np.copyto(self, other)
             return self
 
@@ -53,14 +58,23 @@ def _fake_torch(accel: str | None) -> types.ModuleType:
         s = np.exp(s - s.max(-1, keepdims=True))
         return (s / s.sum(-1, keepdims=True)) @ v
 
-    t.nn = types.SimpleNamespace(functional=types.SimpleNamespace(scaled_dot_product_attention=sdpa))
+    t.nn = types.SimpleNamespace(
+        functional=types.SimpleNamespace(scaled_dot_product_attention=sdpa)
+    )
     t.get_device_module = lambda kind: types.SimpleNamespace(get_device_name=lambda: f"fake {kind}")
     t.distributed = types.SimpleNamespace(is_available=lambda: True, is_initialized=lambda: False)
     return t
 
 
-TINY = Sweep(gemm_shapes=((16, 16, 16), (32, 32, 32)), gemm_dtypes=("bfloat16",), attention_shapes=((1, 1, 16, 8),),
-             memory_bytes=(1 << 14,), collective_bytes=(1 << 14,), repeats=1, warmup=1)
+TINY = Sweep(
+    gemm_shapes=((16, 16, 16), (32, 32, 32)),
+    gemm_dtypes=("bfloat16",),
+    attention_shapes=((1, 1, 16, 8),),
+    memory_bytes=(1 << 14,),
+    collective_bytes=(1 << 14,),
+    repeats=1,
+    warmup=1,
+)
 
 
 @pytest.mark.parametrize("accel", ["npu", None])

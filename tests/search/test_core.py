@@ -19,22 +19,31 @@ def _run(model, fake, *, count=16, gbs=64, hbm=None, **kw):
     hbm = acc.hbm_bytes if hbm is None else hbm
     acc = replace(acc, hbm_bytes=hbm)
     sc = fake(model, count=count, hbm_bytes=hbm, seq_len=model.seq_len, global_batch_size=gbs)
-    return search(model, acc, count=count, global_batch_size=gbs, scorer=sc, use_predict=False, **kw), sc
+    return search(
+        model, acc, count=count, global_batch_size=gbs, scorer=sc, use_predict=False, **kw
+    ), sc
 
 
 def test_counts_add_up(tiny_model, fake):
     """space >= divisible candidates = evaluated + pruned by the memory bound >= feasible."""
     res, _ = _run(tiny_model, fake)
     dims = space_dims(tiny_model, count=16, global_batch_size=64)
-    n = count_candidates(tiny_model, dims, count=16, global_batch_size=64, seq_len=tiny_model.seq_len)
+    n = count_candidates(
+        tiny_model, dims, count=16, global_batch_size=64, seq_len=tiny_model.seq_len
+    )
     assert res.space == dims.size()
     assert res.evaluated + res.pruned_memory == n
     assert 0 < res.feasible <= res.evaluated
     d = res.to_dict()
     for k in ("space", "evaluated", "feasible", "seconds", "best", "top", "pareto"):
         assert k in d
-    assert d["best"]["parallelism"]["tp"] * d["best"]["parallelism"]["pp"] * d["best"]["parallelism"]["cp"] \
-        * d["best"]["parallelism"]["dp"] == 16
+    assert (
+        d["best"]["parallelism"]["tp"]
+        * d["best"]["parallelism"]["pp"]
+        * d["best"]["parallelism"]["cp"]
+        * d["best"]["parallelism"]["dp"]
+        == 16
+    )
 
 
 def test_best_is_the_brute_force_best(tiny_model, fake):
@@ -42,7 +51,9 @@ def test_best_is_the_brute_force_best(tiny_model, fake):
     res, sc = _run(tiny_model, fake, chunk_size=97)
     dims = space_dims(tiny_model, count=16, global_batch_size=64)
     best = -np.inf
-    for c in iter_candidates(tiny_model, dims, count=16, global_batch_size=64, seq_len=tiny_model.seq_len):
+    for c in iter_candidates(
+        tiny_model, dims, count=16, global_batch_size=64, seq_len=tiny_model.seq_len
+    ):
         m = sc(c, "bf16", None)
         if m["fits"].any():
             best = max(best, m["tokens_per_s_per_gpu"][m["fits"]].max())
@@ -93,7 +104,13 @@ def test_bad_inputs(tiny_model):
     with pytest.raises(ConfigError):
         search(tiny_model, acc, count=8, global_batch_size=-1)
     with pytest.raises(ConfigError):
-        search(tiny_model, get_accelerator("a100-80gb"), count=8, global_batch_size=8, precisions=("fp8",))
+        search(
+            tiny_model,
+            get_accelerator("a100-80gb"),
+            count=8,
+            global_batch_size=8,
+            precisions=("fp8",),
+        )
 
 
 def test_real_perf_small_search(tiny_model):
@@ -109,10 +126,18 @@ def test_real_perf_small_search(tiny_model):
 def test_search_run_never_worse_than_published(tiny_model):
     """--run: the published layout is in the space, and the best plan is at least as fast."""
     from wanka.spec import HardwareSpec, RunSpec
+
     acc = get_accelerator("h100-sxm")
-    plan = ParallelPlan(tp=2, pp=2, dp=4, micro_batch_size=1, global_batch_size=64, sequence_parallel=True)
-    run = RunSpec(id="t", model=tiny_model, hardware=HardwareSpec(accelerator=acc, count=16, gpus_per_node=8),
-                  parallelism=plan, precision="bf16")
+    plan = ParallelPlan(
+        tp=2, pp=2, dp=4, micro_batch_size=1, global_batch_size=64, sequence_parallel=True
+    )
+    run = RunSpec(
+        id="t",
+        model=tiny_model,
+        hardware=HardwareSpec(accelerator=acc, count=16, gpus_per_node=8),
+        parallelism=plan,
+        precision="bf16",
+    )
     res = search_run(run)
     pub = res.published
     assert pub["in_space"]
@@ -130,10 +155,18 @@ def test_moe_search_includes_ep(tiny_moe, fake):
 def test_search_run_judges_memory_against_a_published_layout_that_ran(tiny_model, fake):
     """When the model says the published layout does not fit, candidates are judged against its peak."""
     from wanka.spec import HardwareSpec, RunSpec
-    acc = replace(get_accelerator("h100-sxm"), hbm_bytes=1e4)       # nothing "fits" in 10 kB
-    plan = ParallelPlan(tp=2, pp=2, dp=4, micro_batch_size=1, global_batch_size=64, sequence_parallel=True)
-    run = RunSpec(id="t", model=tiny_model, hardware=HardwareSpec(accelerator=acc, count=16, gpus_per_node=8),
-                  parallelism=plan, precision="bf16")
+
+    acc = replace(get_accelerator("h100-sxm"), hbm_bytes=1e4)  # nothing "fits" in 10 kB
+    plan = ParallelPlan(
+        tp=2, pp=2, dp=4, micro_batch_size=1, global_batch_size=64, sequence_parallel=True
+    )
+    run = RunSpec(
+        id="t",
+        model=tiny_model,
+        hardware=HardwareSpec(accelerator=acc, count=16, gpus_per_node=8),
+        parallelism=plan,
+        precision="bf16",
+    )
     sc = fake(tiny_model, count=16, hbm_bytes=1e4, seq_len=tiny_model.seq_len, global_batch_size=64)
     res = search_run(run, scorer=sc, use_predict=False)
     pub = res.published
@@ -149,4 +182,6 @@ def test_parallel_workers_give_the_same_answer(tiny_model, fake):
     b, _ = _run(tiny_model, fake, chunk_size=300, workers=2)
     assert (a.evaluated, a.feasible, a.pruned_memory) == (b.evaluated, b.feasible, b.pruned_memory)
     assert a.best["tokens_per_s_per_gpu"] == b.best["tokens_per_s_per_gpu"]
-    assert [p["tokens_per_s_per_gpu"] for p in a.pareto] == [p["tokens_per_s_per_gpu"] for p in b.pareto]
+    assert [p["tokens_per_s_per_gpu"] for p in a.pareto] == [
+        p["tokens_per_s_per_gpu"] for p in b.pareto
+    ]

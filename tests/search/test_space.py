@@ -12,8 +12,15 @@ from hypothesis import strategies as st
 
 from wanka.errors import ConfigError
 from wanka.parallel import ParallelPlan
-from wanka.search.space import (COLUMNS, contains, count_candidates, divisors, iter_candidates, space_dims,
-                                structural_candidates)
+from wanka.search.space import (
+    COLUMNS,
+    contains,
+    count_candidates,
+    divisors,
+    iter_candidates,
+    space_dims,
+    structural_candidates,
+)
 from wanka.workload.model import ModelSpec, MoESpec
 
 
@@ -29,12 +36,13 @@ def test_space_is_product_of_dimensions(tiny_model):
     """`space` counts the cartesian product of every candidate list before pruning."""
     d = space_dims(tiny_model, count=16, global_batch_size=32)
     n_div = len(divisors(16))
-    assert d.size() == n_div ** 3 * 12 * 1 * 1 * len(divisors(32)) * 3 * 2 * 2 * 3
+    assert d.size() == n_div**3 * 12 * 1 * 1 * len(divisors(32)) * 3 * 2 * 2 * 3
 
 
 def _check_chunk(model, c, *, count, gbs, seq):
-    tp, pp, cp, dp, vpp, ep, etp, mbs = (c[k] for k in ("tp", "pp", "cp", "dp", "vpp", "ep", "etp",
-                                                        "micro_batch_size"))
+    tp, pp, cp, dp, vpp, ep, etp, mbs = (
+        c[k] for k in ("tp", "pp", "cp", "dp", "vpp", "ep", "etp", "micro_batch_size")
+    )
     assert np.all(tp * pp * cp * dp == count)
     assert np.all(model.heads % tp == 0)
     assert np.all((model.kv_heads % tp == 0) | (tp % model.kv_heads == 0))
@@ -56,21 +64,40 @@ def _check_chunk(model, c, *, count, gbs, seq):
 
 
 @settings(max_examples=40, deadline=None)
-@given(count_exp=st.tuples(st.integers(0, 6), st.integers(0, 1), st.integers(0, 1)),
-       layers=st.integers(1, 40), heads_exp=st.integers(0, 5), kv_div=st.integers(0, 2),
-       gbs_exp=st.integers(0, 8), seq_exp=st.integers(6, 12), moe=st.booleans())
-def test_every_candidate_obeys_the_rules(count_exp, layers, heads_exp, kv_div, gbs_exp, seq_exp, moe):
+@given(
+    count_exp=st.tuples(st.integers(0, 6), st.integers(0, 1), st.integers(0, 1)),
+    layers=st.integers(1, 40),
+    heads_exp=st.integers(0, 5),
+    kv_div=st.integers(0, 2),
+    gbs_exp=st.integers(0, 8),
+    seq_exp=st.integers(6, 12),
+    moe=st.booleans(),
+)
+def test_every_candidate_obeys_the_rules(
+    count_exp, layers, heads_exp, kv_div, gbs_exp, seq_exp, moe
+):
     """Every emitted plan has tp*pp*cp*dp == count and satisfies each divisibility rule; counts agree."""
     count = 2 ** count_exp[0] * 3 ** count_exp[1] * 5 ** count_exp[2]
-    heads = 2 ** heads_exp * 3
-    kv = max(1, heads // 2 ** kv_div) if heads % 2 ** kv_div == 0 else heads
-    gbs, seq = 2 ** gbs_exp * 3, 2 ** seq_exp
-    model = ModelSpec(name="h", layers=layers, hidden=heads * 16, heads=heads, kv_heads=kv, ffn_hidden=64,
-                      vocab=100, seq_len=seq, moe=MoESpec(experts=8, top_k=2, expert_ffn=64) if moe else None,
-                      type="moe" if moe else "dense")
+    heads = 2**heads_exp * 3
+    kv = max(1, heads // 2**kv_div) if heads % 2**kv_div == 0 else heads
+    gbs, seq = 2**gbs_exp * 3, 2**seq_exp
+    model = ModelSpec(
+        name="h",
+        layers=layers,
+        hidden=heads * 16,
+        heads=heads,
+        kv_heads=kv,
+        ffn_hidden=64,
+        vocab=100,
+        seq_len=seq,
+        moe=MoESpec(experts=8, top_k=2, expert_ffn=64) if moe else None,
+        type="moe" if moe else "dense",
+    )
     dims = space_dims(model, count=count, global_batch_size=gbs)
     n = 0
-    for c in iter_candidates(model, dims, count=count, global_batch_size=gbs, seq_len=seq, chunk_size=5000):
+    for c in iter_candidates(
+        model, dims, count=count, global_batch_size=gbs, seq_len=seq, chunk_size=5000
+    ):
         assert set(c) == set(COLUMNS)
         _check_chunk(model, c, count=count, gbs=gbs, seq=seq)
         n += len(c["tp"])
@@ -92,15 +119,30 @@ def test_no_duplicates(tiny_model):
 def test_brute_force_agrees(tiny_model):
     """The vectorised stages keep exactly the candidates a plain loop over the product would keep."""
     count, gbs, seq = 8, 16, 256
-    dims = space_dims(tiny_model, count=count, global_batch_size=gbs, fsdp=("none",), recompute=("none",),
-                      distributed_optimizer=(True,), sequence_parallel=(False,))
-    got = {(int(a), int(b), int(c_), int(v), int(m)) for c in iter_candidates(tiny_model, dims, count=count,
-                                                                              global_batch_size=gbs, seq_len=seq)
-           for a, b, c_, v, m in zip(c["tp"], c["pp"], c["cp"], c["vpp"], c["micro_batch_size"])}
+    dims = space_dims(
+        tiny_model,
+        count=count,
+        global_batch_size=gbs,
+        fsdp=("none",),
+        recompute=("none",),
+        distributed_optimizer=(True,),
+        sequence_parallel=(False,),
+    )
+    got = {
+        (int(a), int(b), int(c_), int(v), int(m))
+        for c in iter_candidates(tiny_model, dims, count=count, global_batch_size=gbs, seq_len=seq)
+        for a, b, c_, v, m in zip(c["tp"], c["pp"], c["cp"], c["vpp"], c["micro_batch_size"])
+    }
     want = set()
     L = tiny_model.layers
-    for tp, pp, cp, v, m in itertools.product(dims.tp, dims.pp, dims.cp, dims.vpp, dims.micro_batch_size):
-        if count % (tp * pp * cp) or tiny_model.heads % tp or (tiny_model.kv_heads % tp and tp % tiny_model.kv_heads):
+    for tp, pp, cp, v, m in itertools.product(
+        dims.tp, dims.pp, dims.cp, dims.vpp, dims.micro_batch_size
+    ):
+        if (
+            count % (tp * pp * cp)
+            or tiny_model.heads % tp
+            or (tiny_model.kv_heads % tp and tp % tiny_model.kv_heads)
+        ):
             continue
         dp = count // (tp * pp * cp)
         if (cp > 1 and seq % (2 * cp)) or pp > L or (v > 1 and pp == 1) or gbs % (m * dp):
@@ -113,8 +155,17 @@ def test_brute_force_agrees(tiny_model):
 
 def test_contains_and_overrides(tiny_model):
     """A plan in the space is found; restricting a dimension removes it."""
-    plan = ParallelPlan(tp=2, pp=2, vpp=2, cp=1, dp=4, micro_batch_size=2, global_batch_size=64,
-                        sequence_parallel=True, distributed_optimizer=True)
+    plan = ParallelPlan(
+        tp=2,
+        pp=2,
+        vpp=2,
+        cp=1,
+        dp=4,
+        micro_batch_size=2,
+        global_batch_size=64,
+        sequence_parallel=True,
+        distributed_optimizer=True,
+    )
     dims = space_dims(tiny_model, count=16, global_batch_size=64)
     assert contains(tiny_model, dims, plan, count=16, seq_len=256)
     dims2 = space_dims(tiny_model, count=16, global_batch_size=64, tp=(1, 4))
@@ -134,6 +185,7 @@ def test_bad_dimension_values(tiny_model):
 def test_1t_space_at_least_calculon():
     """The 1T / 4096 A100 case has a larger space than Calculon's 7,276,848 (perf_tools.md)."""
     from wanka.workload.presets import get_model
+
     m = get_model("megatron-1t")
     d = space_dims(m, count=4096, global_batch_size=4096)
     assert d.size() >= 7_276_848
@@ -147,7 +199,10 @@ def test_published_layouts_are_in_the_space():
 
     from wanka.search.core import published_dims
     from wanka.spec import RunError, load_runs
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "validation", "training_runs.yaml")
+
+    path = os.path.join(
+        os.path.dirname(__file__), "..", "..", "..", "shared", "validation", "training_runs.yaml"
+    )
     if not os.path.exists(path):
         pytest.skip("shared validation data not available")
     runs = [r for r in load_runs(path) if not isinstance(r, RunError)]
@@ -170,6 +225,12 @@ def test_etp_capped_by_scaleup_domain(tiny_moe):
     """Expert tensor parallelism stays inside one scale-up domain; ep spans every divisor."""
     d = space_dims(tiny_moe, count=64, global_batch_size=64, max_etp=8)
     assert max(d.etp) == 8 and max(d.ep) == 64
-    dense = space_dims(ModelSpec(name="d", layers=2, hidden=64, heads=4, kv_heads=4, ffn_hidden=128, vocab=10,
-                                 seq_len=16), count=64, global_batch_size=64, max_etp=8)
+    dense = space_dims(
+        ModelSpec(
+            name="d", layers=2, hidden=64, heads=4, kv_heads=4, ffn_hidden=128, vocab=10, seq_len=16
+        ),
+        count=64,
+        global_batch_size=64,
+        max_etp=8,
+    )
     assert dense.ep == (1,) and dense.etp == (1,)

@@ -13,9 +13,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def jobs(rows: list[tuple[float, int, float]], **extra: list) -> JobTable:
     """A job table from (arrival_s, size, work_s) rows, named j0, j1, ..."""
-    return JobTable.build(name=[f"j{i}" for i in range(len(rows))],
-                          arrival_s=[r[0] for r in rows], size=[r[1] for r in rows],
-                          work_s=[r[2] for r in rows], **extra)
+    return JobTable.build(
+        name=[f"j{i}" for i in range(len(rows))],
+        arrival_s=[r[0] for r in rows],
+        size=[r[1] for r in rows],
+        work_s=[r[2] for r in rows],
+        **extra,
+    )
 
 
 @pytest.fixture

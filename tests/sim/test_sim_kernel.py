@@ -11,8 +11,10 @@ from wanka.sim import ClusterSpec, FaultModel, SimConfig, simulate, synthetic_ll
 def _run(seed: int, policy: str = "tiresias"):
     c = ClusterSpec.from_shape(gpus=256, gpus_per_node=8)
     tr = synthetic_llm_trace(jobs=400, accelerators=256, seed=1, load=0.9)
-    cfg = SimConfig(seed=seed, faults=FaultModel(node_mtbf_s=5 * 86400, repair_s=1800,
-                                                 checkpoint_interval_s=900))
+    cfg = SimConfig(
+        seed=seed,
+        faults=FaultModel(node_mtbf_s=5 * 86400, repair_s=1800, checkpoint_interval_s=900),
+    )
     return simulate(cluster=c, trace=tr, policy=policy, config=cfg)
 
 
@@ -48,9 +50,15 @@ def test_failure_restart_hand_checked():
     from wanka.sim import JobTable
 
     t = JobTable.build(name=["a"], arrival_s=[0.0], size=[1], work_s=[1000.0])
-    sim = Simulator(cluster=c, jobs=t, policy="fifo",
-                    config=SimConfig(preempt_cost_s=10, faults=FaultModel(
-                        node_mtbf_s=1e12, repair_s=50, checkpoint_interval_s=100)))
+    sim = Simulator(
+        cluster=c,
+        jobs=t,
+        policy="fifo",
+        config=SimConfig(
+            preempt_cost_s=10,
+            faults=FaultModel(node_mtbf_s=1e12, repair_s=50, checkpoint_interval_s=100),
+        ),
+    )
     # Inject one failure at t=250 by hand instead of the random process.
     sim._heap.clear()
     sim._push(0.0, 3, 0)
@@ -78,8 +86,9 @@ def test_pass_coalescing_keeps_event_count_small():
     from wanka.sim import JobTable
 
     c = ClusterSpec.from_shape(gpus=8, gpus_per_node=8)
-    t = JobTable.build(name=[f"j{i}" for i in range(8)], arrival_s=[0.0] * 8, size=[1] * 8,
-                       work_s=[10.0] * 8)
+    t = JobTable.build(
+        name=[f"j{i}" for i in range(8)], arrival_s=[0.0] * 8, size=[1] * 8, work_s=[10.0] * 8
+    )
     s = simulate(cluster=c, trace=t, policy="fifo").summary
     # 8 arrivals + 1 pass + 8 finishes; the loop ends when the last job is done.
     assert s["events"] == 8 + 1 + 8
@@ -107,8 +116,9 @@ def test_openb_packed_beats_first_fit():
 
     root = Path(__file__).resolve().parents[2]
     c = ClusterSpec.from_yaml(root / "examples" / "cluster-openb-mini.yaml")
-    tr = load_trace("builtin:alibaba-gpu-2023-openb/openb_pod_list_default.csv.gz", None, c,
-                    arrival_scale=0.03)
+    tr = load_trace(
+        "builtin:alibaba-gpu-2023-openb/openb_pod_list_default.csv.gz", None, c, arrival_scale=0.03
+    )
     ff = simulate(cluster=c, trace=tr, policy="sjf", config=SimConfig(placement="first-fit"))
     pk = simulate(cluster=c, trace=tr, policy="sjf", config=SimConfig(placement="packed"))
     assert pk.summary["avg_fragmented_accels"] < ff.summary["avg_fragmented_accels"]

@@ -13,8 +13,9 @@ from wanka.sim.speed import Tier, placement_speed
 @pytest.fixture
 def c4x8():
     # 4 nodes of 8, 2 nodes per leaf -> 2 leaves
-    return ClusterSpec.from_groups([NodeGroup(accelerator="generic", nodes=4, gpus_per_node=8)],
-                                   nodes_per_leaf=2)
+    return ClusterSpec.from_groups(
+        [NodeGroup(accelerator="generic", nodes=4, gpus_per_node=8)], nodes_per_leaf=2
+    )
 
 
 def test_packed_best_fit_never_splits(c4x8):
@@ -44,8 +45,9 @@ def test_packed_multi_node_prefers_one_leaf(c4x8):
 
 def test_nvl_domain_kept_whole():
     """With 4-node scale-up domains, a 16-GPU job stays inside one domain."""
-    c = ClusterSpec.from_groups([NodeGroup(accelerator="generic", nodes=8, gpus_per_node=4,
-                                           nodes_per_domain=4)])
+    c = ClusterSpec.from_groups(
+        [NodeGroup(accelerator="generic", nodes=8, gpus_per_node=4, nodes_per_domain=4)]
+    )
     topo = Topology(c)
     free = np.array([4, 4, 4, 0, 4, 4, 4, 4])
     p = packed(topo, free, 16, (0,))

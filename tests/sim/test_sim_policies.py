@@ -9,7 +9,6 @@ from wanka.sim import ClusterSpec, NodeGroup, SimConfig, simulate
 from wanka.sim.policies import Tiresias
 
 
-
 def _finish(res, i):
     return float(res.finish_s[i])
 
@@ -97,8 +96,7 @@ def test_tiresias_same_level_no_preemption(make_jobs):
 def test_quota_reclaims_borrowed(one_node4, make_jobs):
     """Tenant a borrows all 4 GPUs; b submits within its quota: one of a's jobs is reclaimed."""
     jobs = make_jobs
-    t = jobs([(0, 1, 1000)] * 4 + [(10, 1, 100)],
-             tenant=["a", "a", "a", "a", "b"])
+    t = jobs([(0, 1, 1000)] * 4 + [(10, 1, 100)], tenant=["a", "a", "a", "a", "b"])
     r = simulate(cluster=one_node4, trace=t, policy="quota", config=SimConfig(preempt_cost_s=0))
     assert _start(r, 4) == 10
     assert r.summary["preemptions"] == 1
@@ -119,8 +117,12 @@ def test_quota_no_reclaim_within_quota(one_node4, make_jobs):
 def test_gavel_prefers_the_faster_type(make_jobs):
     """Gavel puts a job on the accelerator type where its measured throughput is highest."""
     jobs = make_jobs
-    c = ClusterSpec.from_groups([NodeGroup(accelerator="k80", nodes=1, gpus_per_node=4),
-                                 NodeGroup(accelerator="v100", nodes=1, gpus_per_node=4)])
+    c = ClusterSpec.from_groups(
+        [
+            NodeGroup(accelerator="k80", nodes=1, gpus_per_node=4),
+            NodeGroup(accelerator="v100", nodes=1, gpus_per_node=4),
+        ]
+    )
     t = jobs([(0, 1, 100)], model=["ResNet-50 (batch size 64)"])
     r = simulate(cluster=c, trace=t, policy="gavel")
     # v100 / k80 for ResNet-50 bs64 on 1 GPU = 4.395 / 0.619 steps/s (Gavel matrix).
@@ -160,9 +162,17 @@ def test_every_policy_accounts_for_every_job(policy, make_jobs):
     jobs = make_jobs
     rng = np.random.default_rng(3)
     n = 300
-    t = jobs([(float(a), int(s), float(w)) for a, s, w in zip(
-        np.cumsum(rng.exponential(20, n)), rng.choice([1, 2, 4, 8, 16, 64], n),
-        rng.exponential(500, n) + 1)], tenant=[f"t{i % 3}" for i in range(n)])
+    t = jobs(
+        [
+            (float(a), int(s), float(w))
+            for a, s, w in zip(
+                np.cumsum(rng.exponential(20, n)),
+                rng.choice([1, 2, 4, 8, 16, 64], n),
+                rng.exponential(500, n) + 1,
+            )
+        ],
+        tenant=[f"t{i % 3}" for i in range(n)],
+    )
     c = ClusterSpec.from_shape(gpus=32, gpus_per_node=8)
     s = simulate(cluster=c, trace=t, policy=policy).summary
     assert s["completed"] + s["rejected"] == n

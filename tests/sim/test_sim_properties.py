@@ -12,8 +12,11 @@ POLICIES = ["fifo", "fifo-backfill", "sjf", "tiresias", "gavel", "quota"]
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), policy=st.sampled_from(POLICIES),
-       placement=st.sampled_from(["packed", "first-fit"]))
+@given(
+    seed=st.integers(0, 10_000),
+    policy=st.sampled_from(POLICIES),
+    placement=st.sampled_from(["packed", "first-fit"]),
+)
 def test_run_invariants(seed, policy, placement):
     """Every job is completed or rejected; none starts before it arrives or ends early; the
     busy accelerators never exceed the cluster."""
@@ -22,9 +25,13 @@ def test_run_invariants(seed, policy, placement):
     sizes = rng.choice([1, 2, 3, 4, 8, 16, 40], n)
     arr = np.cumsum(rng.exponential(50, n))
     work = rng.exponential(300, n) + 1
-    t = JobTable.build(name=[f"j{i}" for i in range(n)], arrival_s=arr.tolist(),
-                       size=sizes.tolist(), work_s=work.tolist(),
-                       tenant=[f"t{int(x)}" for x in rng.integers(0, 3, n)])
+    t = JobTable.build(
+        name=[f"j{i}" for i in range(n)],
+        arrival_s=arr.tolist(),
+        size=sizes.tolist(),
+        work_s=work.tolist(),
+        tenant=[f"t{int(x)}" for x in rng.integers(0, 3, n)],
+    )
     c = ClusterSpec.from_shape(gpus=32, gpus_per_node=8)
     r = simulate(cluster=c, trace=t, policy=policy, config=SimConfig(placement=placement))
     s = r.summary

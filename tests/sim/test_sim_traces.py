@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from wanka.errors import ConfigError
-from wanka.sim.traces import list_builtin, pollux_job_work, read_trace
 from wanka.sim import synthetic_llm_trace
+from wanka.sim.traces import list_builtin, pollux_job_work, read_trace
 
 
 def test_itp_bad_rows_counted(fixtures):
@@ -19,8 +19,11 @@ def test_itp_bad_rows_counted(fixtures):
     assert tr.format == "itp"
     assert list(tr.jobs.name) == ["a", "b", "e"]
     assert tr.bad_rows == 3
-    assert tr.bad_reasons == {"value not a number": 1, "duration not positive": 1,
-                              "accelerator count not a positive integer": 1}
+    assert tr.bad_reasons == {
+        "value not a number": 1,
+        "duration not positive": 1,
+        "accelerator count not a positive integer": 1,
+    }
 
 
 def test_gzip_and_directory_merge(fixtures, tmp_path):
@@ -81,9 +84,13 @@ def test_tiresias_and_elasticflow_builtin():
 
 def test_shipped_traces_cover_every_format():
     names = list_builtin()
-    for want in ("microsoft-itp-elasticflow/raw", "philly-pollux/philly.csv.gz",
-                 "philly-pollux/workloads", "alibaba-gpu-2023-openb/openb_pod_list_default.csv.gz",
-                 "tiresias/60_job.csv"):
+    for want in (
+        "microsoft-itp-elasticflow/raw",
+        "philly-pollux/philly.csv.gz",
+        "philly-pollux/workloads",
+        "alibaba-gpu-2023-openb/openb_pod_list_default.csv.gz",
+        "tiresias/60_job.csv",
+    ):
         assert want in names
 
 

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError
 from wanka.topology.collective import (
-    ALGORITHMS, OPS, FabricTier, bus_factor, collective_time, estimate, nvls_supported,
+    ALGORITHMS,
+    OPS,
+    FabricTier,
+    bus_factor,
+    collective_time,
+    estimate,
+    nvls_supported,
 )
 
 DATA = Path(__file__).parent / "data" / "collective_checks.yaml"
@@ -26,15 +32,18 @@ BIG = 64 * 2**30  # bytes: large enough that latency is < 1% of the time
 # ------------------------------------------------------------------------------------- bus factors
 
 
-@pytest.mark.parametrize("op, n, factor", [
-    ("all-reduce", 8, 2 * 7 / 8),       # 2(n-1)/n
-    ("all-reduce", 2, 1.0),
-    ("all-gather", 8, 7 / 8),           # (n-1)/n
-    ("reduce-scatter", 16, 15 / 16),
-    ("all-to-all", 4, 3 / 4),
-    ("broadcast", 8, 1.0),              # 1
-    ("send-recv", 8, 1.0),
-])
+@pytest.mark.parametrize(
+    "op, n, factor",
+    [
+        ("all-reduce", 8, 2 * 7 / 8),  # 2(n-1)/n
+        ("all-reduce", 2, 1.0),
+        ("all-gather", 8, 7 / 8),  # (n-1)/n
+        ("reduce-scatter", 16, 15 / 16),
+        ("all-to-all", 4, 3 / 4),
+        ("broadcast", 8, 1.0),  # 1
+        ("send-recv", 8, 1.0),
+    ],
+)
 def test_bus_factor_matches_nccl_tests(op: str, n: int, factor: float) -> None:
     """bus_factor is the nccl-tests doc/PERFORMANCE.md busbw/algbw factor."""
     assert float(bus_factor(op, n)) == pytest.approx(factor)
@@ -110,8 +119,15 @@ def test_sharp_cuts_small_message_latency() -> None:
 def test_in_network_reduction_needs_a_capable_fabric() -> None:
     """A fabric without switches (full mesh) cannot reduce in the network."""
     with pytest.raises(ConfigError, match="in-network"):
-        collective_time("all-reduce", 1e9, 64, 8, H100, in_network_reduction=True,
-                        fabric=FabricTier.for_topology("full-mesh"))
+        collective_time(
+            "all-reduce",
+            1e9,
+            64,
+            8,
+            H100,
+            in_network_reduction=True,
+            fabric=FabricTier.for_topology("full-mesh"),
+        )
 
 
 # ---------------------------------------------------------------------------------------- fabrics
@@ -122,7 +138,10 @@ def test_oversubscription_slows_cross_pod_all_to_all_not_rings() -> None:
     flat = FabricTier()
     taper = FabricTier(tier_accelerators=(256,), oversubscription=(4.0,))
     a2a = [collective_time("all-to-all", 1e9, 2048, 8, H100, fabric=f) for f in (flat, taper)]
-    ring = [collective_time("all-reduce", 1e9, 2048, 8, H100, algorithm="ring", fabric=f) for f in (flat, taper)]
+    ring = [
+        collective_time("all-reduce", 1e9, 2048, 8, H100, algorithm="ring", fabric=f)
+        for f in (flat, taper)
+    ]
     inside = [collective_time("all-to-all", 1e9, 256, 8, H100, fabric=f) for f in (flat, taper)]
     assert a2a[1] > 3.0 * a2a[0]
     assert ring[1] == pytest.approx(ring[0])
@@ -135,7 +154,9 @@ def test_rail_only_and_torus_never_faster_than_fat_tree() -> None:
     for topo in ("rail-only", "torus"):
         t = collective_time("all-to-all", 1e9, 4096, 8, A100, fabric=FabricTier.for_topology(topo))
         assert t >= base
-    torus = collective_time("all-to-all", 1e9, 4096, 8, A100, fabric=FabricTier.for_topology("torus"))
+    torus = collective_time(
+        "all-to-all", 1e9, 4096, 8, A100, fabric=FabricTier.for_topology("torus")
+    )
     assert torus > 2 * base
 
 
@@ -147,13 +168,16 @@ def test_fabric_bandwidth_override() -> None:
     assert t2 == pytest.approx(2 * t1, rel=0.01)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"topology": "hypercube"},
-    {"tier_accelerators": (256,)},                       # lengths differ
-    {"tier_accelerators": (256,), "oversubscription": (0.5,)},
-    {"bw_bytes_per_s": 0.0},
-    {"hops": -1.0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"topology": "hypercube"},
+        {"tier_accelerators": (256,)},  # lengths differ
+        {"tier_accelerators": (256,), "oversubscription": (0.5,)},
+        {"bw_bytes_per_s": 0.0},
+        {"hops": -1.0},
+    ],
+)
 def test_fabric_tier_validates(kwargs: dict) -> None:
     """FabricTier rejects unknown topologies and impossible numbers."""
     with pytest.raises(ConfigError):
@@ -163,15 +187,18 @@ def test_fabric_tier_validates(kwargs: dict) -> None:
 # ------------------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("call", [
-    lambda: collective_time("all-sum", 1e9, 8, 8, H100),
-    lambda: collective_time("all-reduce", 1e9, 8, 8, H100, algorithm="butterfly"),
-    lambda: collective_time("all-reduce", -1.0, 8, 8, H100),
-    lambda: collective_time("all-reduce", 1e9, 0, 8, H100),
-    lambda: collective_time("all-reduce", 1e9, 8, 0, H100),
-    lambda: collective_time("all-gather", 1e9, 8, 8, H100, algorithm="tree"),
-    lambda: collective_time("all-to-all", 1e9, 8, 8, H100, algorithm="nvls"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: collective_time("all-sum", 1e9, 8, 8, H100),
+        lambda: collective_time("all-reduce", 1e9, 8, 8, H100, algorithm="butterfly"),
+        lambda: collective_time("all-reduce", -1.0, 8, 8, H100),
+        lambda: collective_time("all-reduce", 1e9, 0, 8, H100),
+        lambda: collective_time("all-reduce", 1e9, 8, 0, H100),
+        lambda: collective_time("all-gather", 1e9, 8, 8, H100, algorithm="tree"),
+        lambda: collective_time("all-to-all", 1e9, 8, 8, H100, algorithm="nvls"),
+    ],
+)
 def test_bad_input_raises_config_error(call) -> None:
     """Unknown names and impossible sizes are ConfigErrors (the CLI's one-line error)."""
     with pytest.raises(ConfigError):
@@ -195,25 +222,41 @@ def _algo_for(op: str, algo: str) -> str:
 
 
 @settings(max_examples=60, deadline=None)
-@given(op=ops, s1=sizes, s2=sizes, grp=groups, acc=accs, inr=st.booleans(),
-       algo=st.sampled_from(["auto", "ring", "tree"]))
+@given(
+    op=ops,
+    s1=sizes,
+    s2=sizes,
+    grp=groups,
+    acc=accs,
+    inr=st.booleans(),
+    algo=st.sampled_from(["auto", "ring", "tree"]),
+)
 def test_time_non_decreasing_in_bytes(op, s1, s2, grp, acc, inr, algo) -> None:
     """More bytes never take less time."""
     a = get_accelerator(acc)
     lo, hi = sorted((s1, s2))
-    t = collective_time(op, np.array([lo, hi]), grp[0], grp[1], a, algorithm=_algo_for(op, algo),
-                        in_network_reduction=inr)
+    t = collective_time(
+        op,
+        np.array([lo, hi]),
+        grp[0],
+        grp[1],
+        a,
+        algorithm=_algo_for(op, algo),
+        in_network_reduction=inr,
+    )
     assert t[0] <= t[1] * (1 + 1e-12)
 
 
 def _physical_busbw_bound(op: str, n: int, g: int, acc) -> float:
     """Raw link bound on busbw, derived independently from the model (no efficiencies)."""
-    up = acc.scaleup_bw_bytes_per_s or 32e9   # PCIe Gen5 x16 as a generous ceiling where there is none
+    up = (
+        acc.scaleup_bw_bytes_per_s or 32e9
+    )  # PCIe Gen5 x16 as a generous ceiling where there is none
     nic = acc.scaleout_bw_bytes_per_s or 12.5e9
     if g >= n:
         return up
     if op == "all-to-all":
-        return nic * (n - 1) / (n - g)         # only the cross-domain share must cross the NIC
+        return nic * (n - 1) / (n - g)  # only the cross-domain share must cross the NIC
     if op in ("send-recv", "broadcast"):
         return nic if op == "send-recv" else g * nic
     # Each of the N = n/g domains must push at least (N-1)/N of S (reduce-scatter, all-gather) or twice
@@ -231,7 +274,11 @@ def test_busbw_never_exceeds_link_without_in_network_reduction(op, s, grp, acc, 
     a = get_accelerator(acc)
     n, g = grp
     algo = _algo_for(op, algo)
-    if algo == "auto" and nvls_supported(a) and op in ("all-reduce", "all-gather", "reduce-scatter"):
+    if (
+        algo == "auto"
+        and nvls_supported(a)
+        and op in ("all-reduce", "all-gather", "reduce-scatter")
+    ):
         algo = "ring"  # auto may pick NVLS, which is in-switch reduction
     e = estimate(op, s, n, g, a, algorithm=algo)
     assert e.busbw_bytes_per_s <= _physical_busbw_bound(op, n, min(g, n), a) * (1 + 1e-9)
@@ -253,16 +300,31 @@ def test_vectorised_equals_scalar(op: str, inr: bool) -> None:
     n = rng.choice([1, 2, 8, 16, 64, 512, 4096], 64)
     g = rng.choice([1, 4, 8, 72], 64)
     for algo in ALGORITHMS:
-        if (algo == "tree" and op != "all-reduce"
-                or algo == "nvls" and op not in ("all-reduce", "all-gather", "reduce-scatter")
-                or algo != "auto" and op in ("all-to-all", "send-recv")):
+        if (
+            algo == "tree"
+            and op != "all-reduce"
+            or algo == "nvls"
+            and op not in ("all-reduce", "all-gather", "reduce-scatter")
+            or algo != "auto"
+            and op in ("all-to-all", "send-recv")
+        ):
             continue  # combinations that raise ConfigError (tested above)
         fab = FabricTier(tier_accelerators=(512,), oversubscription=(3.0,))
-        t = collective_time(op, size, n, g, H100, algorithm=algo, in_network_reduction=inr, fabric=fab)
+        t = collective_time(
+            op, size, n, g, H100, algorithm=algo, in_network_reduction=inr, fabric=fab
+        )
         assert t.shape == (64,)
         for i in range(64):
-            e = estimate(op, size[i], int(n[i]), int(g[i]), H100, algorithm=algo,
-                         in_network_reduction=inr, fabric=fab)
+            e = estimate(
+                op,
+                size[i],
+                int(n[i]),
+                int(g[i]),
+                H100,
+                algorithm=algo,
+                in_network_reduction=inr,
+                fabric=fab,
+            )
             assert e.time_s == pytest.approx(t[i], rel=1e-12, abs=0.0)
 
 
@@ -291,9 +353,15 @@ def test_published_busbw(check: dict) -> None:
     if check.get("status") == "known-miss":
         pytest.skip(f"known miss, reported by benchmarks/bench_collective.py: {check['source']}")
     i = dict(check["input"])
-    e = estimate(i["op"], i["bytes"], i["gpus"], i.get("gpus_per_node", 8), get_accelerator(i["accelerator"]),
-                 algorithm=i.get("algorithm", "auto"),
-                 in_network_reduction=i.get("in_network_reduction", False))
+    e = estimate(
+        i["op"],
+        i["bytes"],
+        i["gpus"],
+        i.get("gpus_per_node", 8),
+        get_accelerator(i["accelerator"]),
+        algorithm=i.get("algorithm", "auto"),
+        in_network_reduction=i.get("in_network_reduction", False),
+    )
     want = check["expect"]["busbw_gb_s"] * 1e9
     assert abs(e.busbw_bytes_per_s / want - 1) <= check["tolerance"], e
 

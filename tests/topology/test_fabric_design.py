@@ -24,9 +24,23 @@ DATA = Path(__file__).parent / "data" / "fabric_published.yaml"
 CHECKS = yaml.safe_load(DATA.read_text())
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "validation" / "fabric_checks.yaml"
 
-CONTRACT_KEYS = {"topology", "endpoints", "switches", "switches_per_tier", "links", "links_per_tier",
-                 "transceivers", "cost_usd", "cost_breakdown", "power_w", "bisection_gb_s", "diameter_hops",
-                 "fabric_cost_per_accelerator", "network_share_of_capex", "assumptions"}
+CONTRACT_KEYS = {
+    "topology",
+    "endpoints",
+    "switches",
+    "switches_per_tier",
+    "links",
+    "links_per_tier",
+    "transceivers",
+    "cost_usd",
+    "cost_breakdown",
+    "power_w",
+    "bisection_gb_s",
+    "diameter_hops",
+    "fabric_cost_per_accelerator",
+    "network_share_of_capex",
+    "assumptions",
+}
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=[c["id"] for c in CHECKS])
@@ -49,7 +63,7 @@ def test_shared_validation_checks() -> None:
 def test_full_clos_matches_al_fares(k: int, n: int) -> None:
     """A full n-tier Clos: 2(k/2)^n hosts on (2n-1)(k/2)^(n-1) switches, n*N links (host links included)."""
     h = k // 2
-    hosts = k if n == 1 else 2 * h ** n
+    hosts = k if n == 1 else 2 * h**n
     if hosts > 600_000:
         pytest.skip("beyond the sizes the plan command asks for")
     d = design_fabric("fat-tree", hosts, radix=k, tiers=n)
@@ -65,11 +79,19 @@ def test_fewest_tiers_and_partial_pods() -> None:
     assert design_fabric("fat-tree", 65).tiers == 2
     assert design_fabric("fat-tree", 2048).tiers == 2
     assert design_fabric("fat-tree", 2049).tiers == 3
-    d = design_fabric("fat-tree", 2049)            # 2 full pods + a pod of one leaf
-    assert d.switches_per_tier == (65, 96, 64)     # 64+1 leaves; 32+32+32 spines; 2 cores per plane x 32
-    d = design_fabric("fat-tree", 10240)           # 10 full pods: fewest rule, ceil(10 x 32 / 64) = 5 cores per plane
+    d = design_fabric("fat-tree", 2049)  # 2 full pods + a pod of one leaf
+    assert d.switches_per_tier == (
+        65,
+        96,
+        64,
+    )  # 64+1 leaves; 32+32+32 spines; 2 cores per plane x 32
+    d = design_fabric(
+        "fat-tree", 10240
+    )  # 10 full pods: fewest rule, ceil(10 x 32 / 64) = 5 cores per plane
     assert d.switches_per_tier == (320, 320, 160) and d.spread == "fewest"
-    d = design_fabric("fat-tree", 10240, spread="even")   # balance rule: 8 cores per plane (8 divides 32)
+    d = design_fabric(
+        "fat-tree", 10240, spread="even"
+    )  # balance rule: 8 cores per plane (8 divides 32)
     assert d.switches_per_tier == (320, 320, 256) and d.spread == "even"
 
 
@@ -87,8 +109,12 @@ def test_clos_counts_direct() -> None:
 
 def test_spread_rules_and_defaults() -> None:
     """Top-tier rule: fewest = ceil(n_sub u / k) per plane, even = smallest divisor of u; defaults per topology."""
-    assert DEFAULT_SPREAD == {"fat-tree": "fewest", "rail-optimized": "even", "rail-only": "fewest",
-                              "multi-plane": "fewest"}
+    assert DEFAULT_SPREAD == {
+        "fat-tree": "fewest",
+        "rail-optimized": "even",
+        "rail-only": "fewest",
+        "multi-plane": "fewest",
+    }
     # research/network.md §1.1 derived rows: 10 pods of k=64 -> 800; k=144 leaf-spine for 10,000 -> 209
     for spread, sw, spt in (("fewest", 800, (320, 320, 160)), ("even", 896, (320, 320, 256))):
         d = design_fabric("fat-tree", 10240, radix=64, tiers=3, spread=spread)
@@ -99,14 +125,21 @@ def test_spread_rules_and_defaults() -> None:
         assert (d.switches, d.switches_per_tier) == (sw, spt)
         assert d.bisection_bytes_per_s == pytest.approx(5000 * d.link_bw_bytes_per_s)
     # pro-rata at full pods: (2n-1)(k/2)^(n-1) x N / (2(k/2)^n)
-    assert design_fabric("fat-tree", 10240, tiers=3).switches == 5 * 32 ** 2 * 10240 // (2 * 32 ** 3)
+    assert design_fabric("fat-tree", 10240, tiers=3).switches == 5 * 32**2 * 10240 // (2 * 32**3)
     # SuperPOD rows keep the balance rule by default; the fewest rule would give fewer spines
     assert design_fabric("rail-optimized", 760).switches_per_tier == (24, 16)
     assert design_fabric("rail-optimized", 760, spread="fewest").switches_per_tier == (24, 12)
-    assert design_fabric("rail-optimized", 2304, radix=144, spread="fewest").switches_per_tier == (32, 16)
+    assert design_fabric("rail-optimized", 2304, radix=144, spread="fewest").switches_per_tier == (
+        32,
+        16,
+    )
     # both rules agree when c divides the uplinks (contract rows)
     for spread in ("fewest", "even"):
-        assert design_fabric("fat-tree", 8192, tiers=3, spread=spread).switches_per_tier == (256, 256, 128)
+        assert design_fabric("fat-tree", 8192, tiers=3, spread=spread).switches_per_tier == (
+            256,
+            256,
+            128,
+        )
         assert design_fabric("rail-only", 16384, rails=8, spread=spread).switches == 768
     # the design says which rule it used; non-Clos topologies carry none
     d = design_fabric("fat-tree", 10240)
@@ -139,19 +172,22 @@ def test_oversubscription_taper() -> None:
     assert per_tier.bisection_bytes_per_s < design_fabric("fat-tree", 65536).bisection_bytes_per_s
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"topology": "fat-tree", "endpoints": 64, "radix": 7}, "even"),
-    ({"topology": "fat-tree", "endpoints": 70000, "radix": 64, "tiers": 3}, "65,536"),
-    ({"topology": "fat-tree", "endpoints": 0}, "positive"),
-    ({"topology": "fat-tree", "endpoints": -4}, "positive"),
-    ({"topology": "hypercube", "endpoints": 8}, "choose from"),
-    ({"topology": "rail-only", "endpoints": 8, "rails": 0}, "rails"),
-    ({"topology": "fat-tree", "endpoints": 8, "tiers": 0}, "tiers"),
-    ({"topology": "fat-tree", "endpoints": 8, "oversubscription": 0}, "oversubscription"),
-    ({"topology": "torus", "endpoints": 10, "dims": (3, 3)}, "hold 9"),
-    ({"topology": "dragonfly", "endpoints": 10**7, "radix": 16}, "exceed"),
-    ({"topology": "fat-tree", "endpoints": 8, "scaleup": "nvl99"}, "scale-up"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"topology": "fat-tree", "endpoints": 64, "radix": 7}, "even"),
+        ({"topology": "fat-tree", "endpoints": 70000, "radix": 64, "tiers": 3}, "65,536"),
+        ({"topology": "fat-tree", "endpoints": 0}, "positive"),
+        ({"topology": "fat-tree", "endpoints": -4}, "positive"),
+        ({"topology": "hypercube", "endpoints": 8}, "choose from"),
+        ({"topology": "rail-only", "endpoints": 8, "rails": 0}, "rails"),
+        ({"topology": "fat-tree", "endpoints": 8, "tiers": 0}, "tiers"),
+        ({"topology": "fat-tree", "endpoints": 8, "oversubscription": 0}, "oversubscription"),
+        ({"topology": "torus", "endpoints": 10, "dims": (3, 3)}, "hold 9"),
+        ({"topology": "dragonfly", "endpoints": 10**7, "radix": 16}, "exceed"),
+        ({"topology": "fat-tree", "endpoints": 8, "scaleup": "nvl99"}, "scale-up"),
+    ],
+)
 def test_bad_input(kwargs: dict, message: str) -> None:
     """Bad sizes, odd radix, overfull tiers, unknown names: ConfigError with a one-line message."""
     with pytest.raises(ConfigError, match=message) as e:
@@ -241,11 +277,12 @@ SHEET = [  # (GPUs, topology, sheet switch $, sheet cable $, sheet network $/GPU
 
 
 @pytest.mark.parametrize("gpus, topology, switch_usd, cable_usd, per_gpu", SHEET)
-def test_counts_reproduce_cost_sheet(gpus: int, topology: str, switch_usd: float, cable_usd: float,
-                                     per_gpu: float) -> None:
+def test_counts_reproduce_cost_sheet(
+    gpus: int, topology: str, switch_usd: float, cable_usd: float, per_gpu: float
+) -> None:
     """Our switch and link counts x the sheet's unit prices give the sheet's totals (within rounding)."""
     d = design_fabric(topology, gpus, radix=64, rails=8)
     assert d.switches * 36_000 == pytest.approx(switch_usd, rel=0.005)
-    per_link = cable_usd / d.links                    # the sheet's implied $1,267-1,280 per link
+    per_link = cable_usd / d.links  # the sheet's implied $1,267-1,280 per link
     assert 1_260 < per_link < 1_285
     assert (switch_usd + cable_usd) / gpus == pytest.approx(per_gpu, rel=0.005)

@@ -10,23 +10,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wanka.errors import ConfigError
-from wanka.workload.counts import flops_per_step, flops_per_token, flops_per_token_terms, layer_params, param_count
+from wanka.workload.counts import (
+    flops_per_step,
+    flops_per_token,
+    flops_per_token_terms,
+    layer_params,
+    param_count,
+)
 from wanka.workload.model import ModelSpec, MoESpec
 from wanka.workload.presets import get_model, get_preset, presets
 
 B = 1e9
 
 
-@pytest.mark.parametrize("preset_id, exact", [
-    ("llama3-70b", 70_553_706_496),      # HF safetensors metadata of meta-llama/Llama-3.1-70B
-    ("llama3-8b", 8_030_261_248),        # meta-llama/Llama-3.1-8B: 8.03B
-    ("llama2-7b", 6_738_415_616),        # meta-llama/Llama-2-7b-hf: 6.74B
-    ("llama2-13b", 13_015_864_320),      # meta-llama/Llama-2-13b-hf: 13.0B
-    ("llama2-70b", 68_976_648_192),      # meta-llama/Llama-2-70b-hf: 69.0B
-    ("llama3.1-405b", 405_853_388_800),  # meta-llama/Llama-3.1-405B: 406B
-    ("mistral-7b", 7_241_732_096),       # mistralai/Mistral-7B-v0.1: 7.24B
-    ("mixtral-8x7b", 46_702_792_704),    # mistralai/Mixtral-8x7B-v0.1: 46.7B
-])
+@pytest.mark.parametrize(
+    "preset_id, exact",
+    [
+        ("llama3-70b", 70_553_706_496),  # HF safetensors metadata of meta-llama/Llama-3.1-70B
+        ("llama3-8b", 8_030_261_248),  # meta-llama/Llama-3.1-8B: 8.03B
+        ("llama2-7b", 6_738_415_616),  # meta-llama/Llama-2-7b-hf: 6.74B
+        ("llama2-13b", 13_015_864_320),  # meta-llama/Llama-2-13b-hf: 13.0B
+        ("llama2-70b", 68_976_648_192),  # meta-llama/Llama-2-70b-hf: 69.0B
+        ("llama3.1-405b", 405_853_388_800),  # meta-llama/Llama-3.1-405B: 406B
+        ("mistral-7b", 7_241_732_096),  # mistralai/Mistral-7B-v0.1: 7.24B
+        ("mixtral-8x7b", 46_702_792_704),  # mistralai/Mixtral-8x7B-v0.1: 46.7B
+    ],
+)
 def test_dense_and_mixtral_totals_are_exact(preset_id: str, exact: int) -> None:
     """Checkpoints with a known exact parameter count match it to the parameter."""
     assert param_count(get_model(preset_id)).total == exact
@@ -34,9 +43,9 @@ def test_dense_and_mixtral_totals_are_exact(preset_id: str, exact: int) -> None:
 
 # Wider than 1% only where the publisher's convention differs from ours (stated per model).
 _LOOSER = {
-    "kimi-k2": 0.015,        # report: 1.04T total / 32.6B active; the released config gives 1.026T / 32.9B
-    "deepseek-v3": 0.02,     # "37B activated" (rounded); embedding + head included we get 37.55B
-    "qwen3-30b-a3b": 0.02,   # "3.3B activated"; we get 3.353B (input embedding included)
+    "kimi-k2": 0.015,  # report: 1.04T total / 32.6B active; the released config gives 1.026T / 32.9B
+    "deepseek-v3": 0.02,  # "37B activated" (rounded); embedding + head included we get 37.55B
+    "qwen3-30b-a3b": 0.02,  # "3.3B activated"; we get 3.353B (input embedding included)
 }
 
 
@@ -60,7 +69,9 @@ def test_deepseek_v3_total_active_and_checkpoint() -> None:
     # "37B activated" is rounded; embedding and head included we get 37.55B (both excluded: 35.7B).
     assert c.active_without_mtp == pytest.approx(37.0 * B, abs=0.6 * B)
     assert c.mtp == pytest.approx(11.61 * B, rel=1e-3)
-    checkpoint = c.total + c.embedding + c.head  # the MTP layer's stored embed_tokens and shared_head.head
+    checkpoint = (
+        c.total + c.embedding + c.head
+    )  # the MTP layer's stored embed_tokens and shared_head.head
     assert checkpoint == pytest.approx(684.5 * B, rel=1e-3)  # "685B" on the model card
 
 
@@ -89,11 +100,27 @@ def test_breakdown_sums_to_total() -> None:
     """Parts add up to the total for every preset."""
     for p in presets().values():
         c = param_count(p.model)
-        parts = (c.embedding + c.head + c.attention + c.mlp + c.experts + c.shared_experts + c.router
-                 + c.norms + c.mtp)
+        parts = (
+            c.embedding
+            + c.head
+            + c.attention
+            + c.mlp
+            + c.experts
+            + c.shared_experts
+            + c.router
+            + c.norms
+            + c.mtp
+        )
         assert parts == c.total, p.id
-        assert sum(lp.total for lp in c.per_layer) + c.embedding + c.head + c.norms - sum(
-            lp.norms for lp in c.per_layer) + c.mtp == c.total
+        assert (
+            sum(lp.total for lp in c.per_layer)
+            + c.embedding
+            + c.head
+            + c.norms
+            - sum(lp.norms for lp in c.per_layer)
+            + c.mtp
+            == c.total
+        )
 
 
 def test_deepseek_dense_first_layers() -> None:
@@ -122,15 +149,25 @@ def _megatron_args(m: ModelSpec, seq_len: int) -> SimpleNamespace:
     """The Megatron arguments a ModelSpec stands for."""
     moe = m.moe
     args = SimpleNamespace(
-        num_layers=m.layers, hidden_size=m.hidden, num_attention_heads=m.heads, seq_length=seq_len,
-        group_query_attention=m.kv_heads != m.heads, num_query_groups=m.kv_heads, kv_channels=m.d_head,
-        ffn_hidden_size=m.ffn_hidden, swiglu=m.gated, padded_vocab_size=m.vocab,
-        num_experts=moe.experts if moe else None, moe_router_topk=moe.top_k if moe else 0,
+        num_layers=m.layers,
+        hidden_size=m.hidden,
+        num_attention_heads=m.heads,
+        seq_length=seq_len,
+        group_query_attention=m.kv_heads != m.heads,
+        num_query_groups=m.kv_heads,
+        kv_channels=m.d_head,
+        ffn_hidden_size=m.ffn_hidden,
+        swiglu=m.gated,
+        padded_vocab_size=m.vocab,
+        num_experts=moe.experts if moe else None,
+        moe_router_topk=moe.top_k if moe else 0,
         moe_ffn_hidden_size=moe.expert_ffn if moe else None,
         moe_layer_freq=([0] * moe.dense_layers + [1] * (m.layers - moe.dense_layers)) if moe else 1,
-        moe_shared_expert_intermediate_size=(moe.shared_experts * moe.shared_ffn) if moe and moe.shared_experts
+        moe_shared_expert_intermediate_size=(moe.shared_experts * moe.shared_ffn)
+        if moe and moe.shared_experts
         else None,
-        mtp_num_layers=m.mtp_layers or None, multi_latent_attention=m.mla is not None,
+        mtp_num_layers=m.mtp_layers or None,
+        multi_latent_attention=m.mla is not None,
         attention_output_gate=False,
     )
     if m.mla:
@@ -144,7 +181,12 @@ def _megatron_transformer_flops(args: SimpleNamespace, batch_size: int) -> float
     if not args.group_query_attention:
         args.num_query_groups = args.num_attention_heads
     if args.num_experts is None:
-        num_dense_layers, num_moe_layers, num_experts_routed_to, last_layer_is_moe = args.num_layers, 0, 0, 0
+        num_dense_layers, num_moe_layers, num_experts_routed_to, last_layer_is_moe = (
+            args.num_layers,
+            0,
+            0,
+            0,
+        )
     else:
         pattern = args.moe_layer_freq
         num_moe_layers = sum(pattern)
@@ -158,47 +200,94 @@ def _megatron_transformer_flops(args: SimpleNamespace, batch_size: int) -> float
         num_layers = args.num_layers + mtp_num_layers
     else:
         mtp_num_layers, num_layers = 0, args.num_layers
-    moe_ffn = args.moe_ffn_hidden_size if args.moe_ffn_hidden_size is not None else args.ffn_hidden_size
-    shared = 0 if args.moe_shared_expert_intermediate_size is None else args.moe_shared_expert_intermediate_size
+    moe_ffn = (
+        args.moe_ffn_hidden_size if args.moe_ffn_hidden_size is not None else args.ffn_hidden_size
+    )
+    shared = (
+        0
+        if args.moe_shared_expert_intermediate_size is None
+        else args.moe_shared_expert_intermediate_size
+    )
     fb, fma, ffn = 3, 2, (3 if args.swiglu else 2)
     if args.multi_latent_attention:
         if args.q_lora_rank is None:
-            q_term = args.hidden_size * args.num_attention_heads * (args.qk_head_dim + args.qk_pos_emb_head_dim)
+            q_term = (
+                args.hidden_size
+                * args.num_attention_heads
+                * (args.qk_head_dim + args.qk_pos_emb_head_dim)
+            )
         else:
-            q_term = args.q_lora_rank * (args.hidden_size + args.num_attention_heads
-                                         * (args.qk_head_dim + args.qk_pos_emb_head_dim) + 1)
-        attn = fb * fma * (
-            q_term
-            + args.kv_lora_rank * (args.hidden_size + args.num_attention_heads
-                                   * (args.qk_head_dim + args.v_head_dim) + 1)
-            + args.hidden_size * args.qk_pos_emb_head_dim
-            + (args.num_attention_heads * args.v_head_dim) * args.hidden_size
-            + args.seq_length * (args.num_attention_heads * (args.qk_head_dim + args.qk_pos_emb_head_dim)) / 2
-            + args.seq_length * args.num_attention_heads * args.v_head_dim / 2)
+            q_term = args.q_lora_rank * (
+                args.hidden_size
+                + args.num_attention_heads * (args.qk_head_dim + args.qk_pos_emb_head_dim)
+                + 1
+            )
+        attn = (
+            fb
+            * fma
+            * (
+                q_term
+                + args.kv_lora_rank
+                * (
+                    args.hidden_size
+                    + args.num_attention_heads * (args.qk_head_dim + args.v_head_dim)
+                    + 1
+                )
+                + args.hidden_size * args.qk_pos_emb_head_dim
+                + (args.num_attention_heads * args.v_head_dim) * args.hidden_size
+                + args.seq_length
+                * (args.num_attention_heads * (args.qk_head_dim + args.qk_pos_emb_head_dim))
+                / 2
+                + args.seq_length * args.num_attention_heads * args.v_head_dim / 2
+            )
+        )
     else:
         qp = args.kv_channels * args.num_attention_heads
         kp = vp = args.kv_channels * args.num_query_groups
-        attn = fb * fma * (args.hidden_size * (qp + kp + vp) + qp * args.seq_length / 2 * 2 + qp * args.hidden_size)
-    return batch_size * args.seq_length * (
-        fb * fma * args.hidden_size * (
-            (args.ffn_hidden_size * ffn) * num_dense_layers
-            + (moe_ffn * num_experts_routed_to * ffn) * num_moe_layers
-            + (shared * ffn) * num_moe_layers)
-        + attn * num_layers
-        + fb * fma * mtp_num_layers * (3 * args.hidden_size + 2 * args.hidden_size * args.hidden_size)
-        + fb * fma * args.hidden_size * args.padded_vocab_size * (mtp_num_layers + 1))
+        attn = (
+            fb
+            * fma
+            * (
+                args.hidden_size * (qp + kp + vp)
+                + qp * args.seq_length / 2 * 2
+                + qp * args.hidden_size
+            )
+        )
+    return (
+        batch_size
+        * args.seq_length
+        * (
+            fb
+            * fma
+            * args.hidden_size
+            * (
+                (args.ffn_hidden_size * ffn) * num_dense_layers
+                + (moe_ffn * num_experts_routed_to * ffn) * num_moe_layers
+                + (shared * ffn) * num_moe_layers
+            )
+            + attn * num_layers
+            + fb
+            * fma
+            * mtp_num_layers
+            * (3 * args.hidden_size + 2 * args.hidden_size * args.hidden_size)
+            + fb * fma * args.hidden_size * args.padded_vocab_size * (mtp_num_layers + 1)
+        )
+    )
 
 
-@pytest.mark.parametrize("preset_id, seq_len, batch", [
-    ("gpt3-175b", 2048, 1536),
-    ("llama3-70b", 8192, 128),
-    ("llama3.1-405b", 8192, 2048),
-    ("deepseek-v3", 4096, 8192),      # MLA + MoE + shared expert + 3 dense layers + 1 MTP layer
-    ("kimi-k2", 4096, 4096),
-    ("mixtral-8x7b", 4096, 256),
-    ("qwen3-235b-a22b", 4096, 1024),
-    ("nemotron4-340b", 4096, 64),     # squared ReLU: non-gated, 2 matrices
-])
+@pytest.mark.parametrize(
+    "preset_id, seq_len, batch",
+    [
+        ("gpt3-175b", 2048, 1536),
+        ("llama3-70b", 8192, 128),
+        ("llama3.1-405b", 8192, 2048),
+        ("deepseek-v3", 4096, 8192),  # MLA + MoE + shared expert + 3 dense layers + 1 MTP layer
+        ("kimi-k2", 4096, 4096),
+        ("mixtral-8x7b", 4096, 256),
+        ("qwen3-235b-a22b", 4096, 1024),
+        ("nemotron4-340b", 4096, 64),  # squared ReLU: non-gated, 2 matrices
+    ],
+)
 def test_flops_match_megatron(preset_id: str, seq_len: int, batch: int) -> None:
     """flops_per_step reproduces Megatron-LM's num_floating_point_operations."""
     m = get_model(preset_id)
@@ -227,7 +316,9 @@ def test_llama3_70b_per_token_flops_close_to_6n() -> None:
     t = flops_per_token_terms(m, 8192)
     matrices = c.total - c.embedding - c.norms  # the head and every weight matrix (no biases)
     assert 3 * (t.gemm + t.logits) == pytest.approx(6 * matrices, rel=1e-12)
-    assert flops_per_token(m, 8192) == pytest.approx(6 * matrices + 3 * 2 * 2 * 64 * 128 * 8192 / 2 * 80)
+    assert flops_per_token(m, 8192) == pytest.approx(
+        6 * matrices + 3 * 2 * 2 * 64 * 128 * 8192 / 2 * 80
+    )
 
 
 def test_sliding_window_only_lowers_windowed_attention() -> None:
@@ -250,17 +341,53 @@ def test_bad_inputs() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(layers=st.integers(1, 8), heads=st.sampled_from([4, 8, 16]), groups=st.sampled_from([1, 2, 4]),
-       d=st.sampled_from([16, 32, 64]), ffn=st.integers(8, 512), vocab=st.integers(10, 5000),
-       experts=st.integers(0, 8), gated=st.booleans(), seq=st.integers(1, 4096), batch=st.integers(1, 64))
-def test_random_models_match_megatron(layers: int, heads: int, groups: int, d: int, ffn: int, vocab: int,
-                                      experts: int, gated: bool, seq: int, batch: int) -> None:
+@given(
+    layers=st.integers(1, 8),
+    heads=st.sampled_from([4, 8, 16]),
+    groups=st.sampled_from([1, 2, 4]),
+    d=st.sampled_from([16, 32, 64]),
+    ffn=st.integers(8, 512),
+    vocab=st.integers(10, 5000),
+    experts=st.integers(0, 8),
+    gated=st.booleans(),
+    seq=st.integers(1, 4096),
+    batch=st.integers(1, 64),
+)
+def test_random_models_match_megatron(
+    layers: int,
+    heads: int,
+    groups: int,
+    d: int,
+    ffn: int,
+    vocab: int,
+    experts: int,
+    gated: bool,
+    seq: int,
+    batch: int,
+) -> None:
     """Random dense/MoE GQA models: our FLOPs equal the transcription; GEMM FLOPs are 6 x active matrices."""
-    moe = MoESpec(experts=experts, top_k=max(1, experts // 2), expert_ffn=ffn // 2 + 1,
-                  dense_layers=layers // 3) if experts else None
-    m = ModelSpec(name="rand", layers=layers, hidden=heads * d, heads=heads, kv_heads=heads // groups if
-                  heads % groups == 0 else heads, ffn_hidden=ffn, vocab=vocab, seq_len=seq, moe=moe,
-                  activation="swiglu" if gated else "gelu")
+    moe = (
+        MoESpec(
+            experts=experts,
+            top_k=max(1, experts // 2),
+            expert_ffn=ffn // 2 + 1,
+            dense_layers=layers // 3,
+        )
+        if experts
+        else None
+    )
+    m = ModelSpec(
+        name="rand",
+        layers=layers,
+        hidden=heads * d,
+        heads=heads,
+        kv_heads=heads // groups if heads % groups == 0 else heads,
+        ffn_hidden=ffn,
+        vocab=vocab,
+        seq_len=seq,
+        moe=moe,
+        activation="swiglu" if gated else "gelu",
+    )
     expected = _megatron_transformer_flops(_megatron_args(m, seq), batch)
     assert flops_per_step(m, batch) == pytest.approx(expected, rel=1e-12)
     c = param_count(m)
@@ -273,8 +400,12 @@ def test_padded_vocab_and_doctests() -> None:
     """Megatron pads the vocabulary to a multiple of 128*tp; the module's examples hold."""
     import doctest
 
-    import wanka.workload.counts as counts
-
+    from wanka.workload import counts
     from wanka.workload.counts import padded_vocab
-    assert padded_vocab(50257) == 50304 and padded_vocab(128256) == 128256 and padded_vocab(128256, tp=8) == 129024
+
+    assert (
+        padded_vocab(50257) == 50304
+        and padded_vocab(128256) == 128256
+        and padded_vocab(128256, tp=8) == 129024
+    )
     assert doctest.testmod(counts).failed == 0

@@ -16,11 +16,14 @@ from wanka.workload.presets import get_model
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("file, preset_id, seq_len", [
-    ("llama3.1-8b.config.json", "llama3-8b", 8192),
-    ("qwen3-30b-a3b.config.json", "qwen3-30b-a3b", 4096),
-    ("deepseek-v3.config.json", "deepseek-v3", 4096),
-])
+@pytest.mark.parametrize(
+    "file, preset_id, seq_len",
+    [
+        ("llama3.1-8b.config.json", "llama3-8b", 8192),
+        ("qwen3-30b-a3b.config.json", "qwen3-30b-a3b", 4096),
+        ("deepseek-v3.config.json", "deepseek-v3", 4096),
+    ],
+)
 def test_real_configs_equal_presets(file: str, preset_id: str, seq_len: int) -> None:
     """A real config.json imports to exactly the preset's architecture."""
     preset = get_model(preset_id)
@@ -40,11 +43,24 @@ def test_defaults_seq_len_and_accepts_dict_and_directory(tmp_path: Path) -> None
 
 
 GPT_OSS_120B = {  # the architecture keys of https://huggingface.co/openai/gpt-oss-120b/blob/main/config.json
-    "model_type": "gpt_oss", "num_hidden_layers": 36, "hidden_size": 2880, "num_attention_heads": 64,
-    "num_key_value_heads": 8, "head_dim": 64, "intermediate_size": 2880, "vocab_size": 201088,
-    "num_local_experts": 128, "num_experts_per_tok": 4, "experts_per_token": 4, "sliding_window": 128,
-    "max_position_embeddings": 131072, "initial_context_length": 4096, "tie_word_embeddings": False,
-    "attention_bias": True, "hidden_act": "silu", "swiglu_limit": 7.0,
+    "model_type": "gpt_oss",
+    "num_hidden_layers": 36,
+    "hidden_size": 2880,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "head_dim": 64,
+    "intermediate_size": 2880,
+    "vocab_size": 201088,
+    "num_local_experts": 128,
+    "num_experts_per_tok": 4,
+    "experts_per_token": 4,
+    "sliding_window": 128,
+    "max_position_embeddings": 131072,
+    "initial_context_length": 4096,
+    "tie_word_embeddings": False,
+    "attention_bias": True,
+    "hidden_act": "silu",
+    "swiglu_limit": 7.0,
     "layer_types": ["sliding_attention", "full_attention"] * 18,
 }
 
@@ -59,8 +75,17 @@ def test_gpt_oss() -> None:
 
 def test_gpt2_small() -> None:
     """GPT-2 small (https://huggingface.co/openai-community/gpt2/blob/main/config.json): 124,439,808 params."""
-    cfg = {"model_type": "gpt2", "n_layer": 12, "n_embd": 768, "n_head": 12, "n_ctx": 1024, "n_positions": 1024,
-           "vocab_size": 50257, "activation_function": "gelu_new", "n_inner": None}
+    cfg = {
+        "model_type": "gpt2",
+        "n_layer": 12,
+        "n_embd": 768,
+        "n_head": 12,
+        "n_ctx": 1024,
+        "n_positions": 1024,
+        "vocab_size": 50257,
+        "activation_function": "gelu_new",
+        "n_inner": None,
+    }
     m = from_hf_config(cfg)
     assert m.learned_positions and m.tied_embeddings and m.norm == "layernorm"
     assert param_count(m).total == 124_439_808
@@ -68,19 +93,50 @@ def test_gpt2_small() -> None:
 
 def test_nemotron_and_mixtral_and_kimi() -> None:
     """Nemotron relu2 is a 2-matrix MLP with LayerNorm; Mixtral and Kimi K2 map their MoE keys."""
-    nemo = from_hf_config({"model_type": "nemotron", "num_hidden_layers": 32, "hidden_size": 6144,
-                           "num_attention_heads": 48, "num_key_value_heads": 8, "intermediate_size": 24576,
-                           "vocab_size": 256000, "max_position_embeddings": 4096, "hidden_act": "relu2"})
+    nemo = from_hf_config(
+        {
+            "model_type": "nemotron",
+            "num_hidden_layers": 32,
+            "hidden_size": 6144,
+            "num_attention_heads": 48,
+            "num_key_value_heads": 8,
+            "intermediate_size": 24576,
+            "vocab_size": 256000,
+            "max_position_embeddings": 4096,
+            "hidden_act": "relu2",
+        }
+    )
     assert nemo.activation == "squared-relu" and not nemo.gated and nemo.norm == "layernorm"
-    mix = from_hf_config({"model_type": "mixtral", "num_hidden_layers": 32, "hidden_size": 4096,
-                          "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
-                          "vocab_size": 32000, "max_position_embeddings": 32768, "num_local_experts": 8,
-                          "num_experts_per_tok": 2, "sliding_window": None, "hidden_act": "silu"})
+    mix = from_hf_config(
+        {
+            "model_type": "mixtral",
+            "num_hidden_layers": 32,
+            "hidden_size": 4096,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "intermediate_size": 14336,
+            "vocab_size": 32000,
+            "max_position_embeddings": 32768,
+            "num_local_experts": 8,
+            "num_experts_per_tok": 2,
+            "sliding_window": None,
+            "hidden_act": "silu",
+        }
+    )
     assert replace(mix, name="Mixtral 8x7B") == get_model("mixtral-8x7b")
     kimi = json.loads((DATA / "deepseek-v3.config.json").read_text()) | {
-        "model_type": "kimi_k2", "num_attention_heads": 64, "num_key_value_heads": 64, "n_routed_experts": 384,
-        "first_k_dense_replace": 1, "num_nextn_predict_layers": 0, "vocab_size": 163840, "n_group": 1}
-    assert replace(from_hf_config(kimi, seq_len=4096), name="Kimi K2 (1T-A32B)") == get_model("kimi-k2")
+        "model_type": "kimi_k2",
+        "num_attention_heads": 64,
+        "num_key_value_heads": 64,
+        "n_routed_experts": 384,
+        "first_k_dense_replace": 1,
+        "num_nextn_predict_layers": 0,
+        "vocab_size": 163840,
+        "n_group": 1,
+    }
+    assert replace(from_hf_config(kimi, seq_len=4096), name="Kimi K2 (1T-A32B)") == get_model(
+        "kimi-k2"
+    )
 
 
 def test_errors(tmp_path: Path) -> None:
@@ -88,8 +144,16 @@ def test_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unsupported model_type 'mamba'"):
         from_hf_config({"model_type": "mamba"})
     with pytest.raises(ConfigError, match="missing key 'intermediate_size'"):
-        from_hf_config({"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64,
-                        "num_attention_heads": 4, "vocab_size": 10, "max_position_embeddings": 16})
+        from_hf_config(
+            {
+                "model_type": "llama",
+                "num_hidden_layers": 2,
+                "hidden_size": 64,
+                "num_attention_heads": 4,
+                "vocab_size": 10,
+                "max_position_embeddings": 16,
+            }
+        )
     with pytest.raises(ConfigError, match="no Hugging Face config"):
         from_hf_config(tmp_path / "nope.json")
     bad = tmp_path / "bad.json"

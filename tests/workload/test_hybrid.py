@@ -39,9 +39,9 @@ def test_nano_published_sizes() -> None:
     c = param_count(p.model)
     assert c.total == pytest.approx(31.6 * B, rel=2e-3)
     assert c.total == pytest.approx(p.published_total_params, rel=2e-3)
-    assert c.active == pytest.approx(3.6 * B, rel=2e-2)                    # embeddings and head included
-    assert c.active - c.embedding == pytest.approx(3.2 * B, rel=2e-2)     # input embedding excluded
-    assert 0 < c.mamba < c.attention                                      # attention counts every mixer
+    assert c.active == pytest.approx(3.6 * B, rel=2e-2)  # embeddings and head included
+    assert c.active - c.embedding == pytest.approx(3.2 * B, rel=2e-2)  # input embedding excluded
+    assert 0 < c.mamba < c.attention  # attention counts every mixer
     assert c.mamba == 23 * c.per_layer[0].mamba
 
 
@@ -49,11 +49,14 @@ def test_mamba_layer_params_by_weight() -> None:
     """One Nano Mamba-2 mixer, tensor by tensor (HF NemotronH names)."""
     m = nano()
     h = 2688
-    expected = (h * 10304            # in_proj
-                + 6144 * 4 + 6144    # conv1d weight + bias over x, B, C (4096 + 2 * 8 * 128 channels)
-                + 3 * 64             # dt_bias, A_log, D
-                + 4096               # gated RMSNorm
-                + 4096 * h)          # out_proj
+    expected = (
+        h * 10304  # in_proj
+        + 6144 * 4
+        + 6144  # conv1d weight + bias over x, B, C (4096 + 2 * 8 * 128 channels)
+        + 3 * 64  # dt_bias, A_log, D
+        + 4096  # gated RMSNorm
+        + 4096 * h
+    )  # out_proj
     lp = param_count(m).per_layer[0]
     assert lp.mamba == lp.attention == expected and lp.norms == h and lp.total == expected + h
     moe_layer = param_count(m).per_layer[1]
@@ -76,7 +79,11 @@ def test_megatron_hybrid_flops_term_for_term() -> None:
 
     def mamba(bs: int) -> float:
         d_in = 2 * h
-        return (2 * bs * s * h * (2 * d_in + 2 * 8 * 128 + 64) + 7 * bs * s * d_in * 128 + 2 * bs * s * d_in * h)
+        return (
+            2 * bs * s * h * (2 * d_in + 2 * 8 * 128 + 64)
+            + 7 * bs * s * d_in * 128
+            + 2 * bs * s * d_in * h
+        )
 
     ref = 3 * (6 * attn(Bt) + 23 * moe(Bt) + 23 * mamba(Bt) + 2 * Bt * s * h * 131072)
     assert flops_per_step(m, Bt, s) == pytest.approx(ref, rel=1e-12)
@@ -93,9 +100,19 @@ def test_nano_flops_near_logged_model_tflops() -> None:
 
 def test_dense_hybrid_counts() -> None:
     """A Nemotron-H-style dense hybrid ('-' MLP layers, no experts) counts too."""
-    m = ModelSpec(name="h", layers=6, hidden=256, heads=4, kv_heads=2, ffn_hidden=512, vocab=1000, seq_len=128,
-                  activation="squared-relu", layer_pattern="M-M*-M",
-                  mamba=MambaSpec(heads=8, head_dim=64, state_size=16, groups=2))
+    m = ModelSpec(
+        name="h",
+        layers=6,
+        hidden=256,
+        heads=4,
+        kv_heads=2,
+        ffn_hidden=512,
+        vocab=1000,
+        seq_len=128,
+        activation="squared-relu",
+        layer_pattern="M-M*-M",
+        mamba=MambaSpec(heads=8, head_dim=64, state_size=16, groups=2),
+    )
     c = param_count(m)
     assert c.mlp == 2 * (2 * 256 * 512) and c.experts == 0 and c.router == 0
     assert (m.mamba_layers, m.attention_layers, m.dense_mlp_layers, m.moe_layers) == (3, 1, 2, 0)
@@ -103,16 +120,22 @@ def test_dense_hybrid_counts() -> None:
     assert t.mlp_dense == 2 * 2 * 256 * 512 * 2 and t.moe_routed == 0
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(layer_pattern="MEM*"), "layer_pattern has 4 layers"),
-    (dict(layer_pattern=NANO_PATTERN.replace("*", "A")), "must be a non-empty string"),
-    (dict(mamba=None), "mamba is not set"),
-    (dict(moe=None), "moe is not set"),
-    (dict(layer_pattern=NANO_PATTERN.replace("E", "-")), "has no MoE layers"),
-    (dict(moe=MoESpec(experts=128, top_k=6, expert_ffn=1856, dense_layers=1)), "dense_layers must be 0"),
-    (dict(mtp_layers=1), "multi-token prediction"),
-    (dict(sliding_window=128), "not supported in hybrid"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(layer_pattern="MEM*"), "layer_pattern has 4 layers"),
+        (dict(layer_pattern=NANO_PATTERN.replace("*", "A")), "must be a non-empty string"),
+        (dict(mamba=None), "mamba is not set"),
+        (dict(moe=None), "moe is not set"),
+        (dict(layer_pattern=NANO_PATTERN.replace("E", "-")), "has no MoE layers"),
+        (
+            dict(moe=MoESpec(experts=128, top_k=6, expert_ffn=1856, dense_layers=1)),
+            "dense_layers must be 0",
+        ),
+        (dict(mtp_layers=1), "multi-token prediction"),
+        (dict(sliding_window=128), "not supported in hybrid"),
+    ],
+)
 def test_validation(change: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         dataclasses.replace(nano(), **change)
@@ -121,25 +144,59 @@ def test_validation(change: dict, match: str) -> None:
 def test_mamba_without_pattern_and_bad_groups() -> None:
     mb = MambaSpec(heads=8, head_dim=64, state_size=16)
     with pytest.raises(ConfigError, match="layer_pattern is not"):
-        ModelSpec(name="x", layers=2, hidden=64, heads=4, kv_heads=4, ffn_hidden=128, vocab=10, seq_len=8, mamba=mb)
+        ModelSpec(
+            name="x",
+            layers=2,
+            hidden=64,
+            heads=4,
+            kv_heads=4,
+            ffn_hidden=128,
+            vocab=10,
+            seq_len=8,
+            mamba=mb,
+        )
     with pytest.raises(ConfigError, match="multiple of groups"):
         MambaSpec(heads=6, head_dim=64, state_size=16, groups=4)
 
 
 def test_hybrid_without_pattern_still_refuses_flops() -> None:
-    m = ModelSpec(name="x", layers=2, hidden=64, heads=4, kv_heads=4, ffn_hidden=128, vocab=10, seq_len=8,
-                  type="moe-hybrid")
+    m = ModelSpec(
+        name="x",
+        layers=2,
+        hidden=64,
+        heads=4,
+        kv_heads=4,
+        ffn_hidden=128,
+        vocab=10,
+        seq_len=8,
+        type="moe-hybrid",
+    )
     with pytest.raises(ConfigError, match="layer pattern"):
         flops_per_token_terms(m)
 
 
 def test_run_spec_fills_hybrid_fields_from_preset() -> None:
     """A validation row (layers/hidden/heads/experts, no pattern) picks up the Nano preset's pattern."""
-    row = {"name": "Nemotron 3 Nano", "type": "moe-hybrid", "layers": 52, "hidden": 2688, "seq_len": 8192,
-           "vocab": None, "heads": 32, "kv_heads": 2, "ffn_hidden": 1856,
-           "moe": {"experts": 128, "top_k": 6, "expert_ffn": 1856, "shared_experts": 1,
-                   "shared_expert_ffn": 3712, "dense_layers": 0},
-           "notes": "52 layers = 23 Mamba-2 ..."}
+    row = {
+        "name": "Nemotron 3 Nano",
+        "type": "moe-hybrid",
+        "layers": 52,
+        "hidden": 2688,
+        "seq_len": 8192,
+        "vocab": None,
+        "heads": 32,
+        "kv_heads": 2,
+        "ffn_hidden": 1856,
+        "moe": {
+            "experts": 128,
+            "top_k": 6,
+            "expert_ffn": 1856,
+            "shared_experts": 1,
+            "shared_expert_ffn": 3712,
+            "dense_layers": 0,
+        },
+        "notes": "52 layers = 23 Mamba-2 ...",
+    }
     notes: list[str] = []
     m = model_from_mapping(row, assumptions=notes)
     assert m.layer_pattern == NANO_PATTERN and m.mamba == nano().mamba and m.vocab == 131072
@@ -147,9 +204,20 @@ def test_run_spec_fills_hybrid_fields_from_preset() -> None:
 
 
 def test_run_spec_explicit_hybrid_fields() -> None:
-    m = model_from_mapping({"layers": 4, "hidden": 256, "heads": 4, "kv_heads": 2, "seq_len": 128, "vocab": 1000,
-                            "ffn_hidden": 512, "activation": "squared-relu", "layer_pattern": "M*M-",
-                            "mamba": {"heads": 8, "head_dim": 64, "state_size": 16, "groups": 2}})
+    m = model_from_mapping(
+        {
+            "layers": 4,
+            "hidden": 256,
+            "heads": 4,
+            "kv_heads": 2,
+            "seq_len": 128,
+            "vocab": 1000,
+            "ffn_hidden": 512,
+            "activation": "squared-relu",
+            "layer_pattern": "M*M-",
+            "mamba": {"heads": 8, "head_dim": 64, "state_size": 16, "groups": 2},
+        }
+    )
     assert m.mamba_layers == 2 and m.mamba is not None and m.mamba.conv_kernel == 4
 
 
@@ -162,14 +230,35 @@ def test_every_hybrid_preset_is_consistent() -> None:
 
 
 NANO_HF_CONFIG = {  # nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 config.json (architecture fields)
-    "model_type": "nemotron_h", "architectures": ["NemotronHForCausalLM"], "num_hidden_layers": 52,
-    "hidden_size": 2688, "num_attention_heads": 32, "num_key_value_heads": 2, "head_dim": 128,
-    "intermediate_size": 1856, "vocab_size": 131072, "max_position_embeddings": 262144,
-    "hybrid_override_pattern": NANO_PATTERN, "mamba_num_heads": 64, "mamba_head_dim": 64,
-    "ssm_state_size": 128, "n_groups": 8, "conv_kernel": 4, "chunk_size": 128, "expand": 2,
-    "n_routed_experts": 128, "num_experts_per_tok": 6, "n_shared_experts": 1, "moe_intermediate_size": 1856,
-    "moe_shared_expert_intermediate_size": 3712, "mlp_hidden_act": "relu2", "mamba_hidden_act": "silu",
-    "attention_bias": False, "mlp_bias": False, "mamba_proj_bias": False, "tie_word_embeddings": False,
+    "model_type": "nemotron_h",
+    "architectures": ["NemotronHForCausalLM"],
+    "num_hidden_layers": 52,
+    "hidden_size": 2688,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 2,
+    "head_dim": 128,
+    "intermediate_size": 1856,
+    "vocab_size": 131072,
+    "max_position_embeddings": 262144,
+    "hybrid_override_pattern": NANO_PATTERN,
+    "mamba_num_heads": 64,
+    "mamba_head_dim": 64,
+    "ssm_state_size": 128,
+    "n_groups": 8,
+    "conv_kernel": 4,
+    "chunk_size": 128,
+    "expand": 2,
+    "n_routed_experts": 128,
+    "num_experts_per_tok": 6,
+    "n_shared_experts": 1,
+    "moe_intermediate_size": 1856,
+    "moe_shared_expert_intermediate_size": 3712,
+    "mlp_hidden_act": "relu2",
+    "mamba_hidden_act": "silu",
+    "attention_bias": False,
+    "mlp_bias": False,
+    "mamba_proj_bias": False,
+    "tie_word_embeddings": False,
 }
 
 
@@ -181,7 +270,11 @@ def test_hf_nemotron_h_matches_preset() -> None:
     assert param_count(m).total == param_count(p).total
     assert flops_per_step(m, 8, 8192) == flops_per_step(p, 8, 8192)
     blocks = {"M": "mamba", "E": "moe", "*": "attention"}
-    listed = {k: v for k, v in NANO_HF_CONFIG.items() if k not in ("hybrid_override_pattern", "num_hidden_layers")}
+    listed = {
+        k: v
+        for k, v in NANO_HF_CONFIG.items()
+        if k not in ("hybrid_override_pattern", "num_hidden_layers")
+    }
     listed["layers_block_type"] = [blocks[c] for c in NANO_PATTERN]
     assert from_hf_config(listed, seq_len=8192).layer_pattern == NANO_PATTERN
     with pytest.raises(ConfigError, match="LatentMoE"):

@@ -7,11 +7,33 @@ import pytest
 from wanka.errors import CatalogError, ConfigError
 from wanka.workload import presets as presets_mod
 from wanka.workload.model import ModelSpec
-from wanka.workload.presets import get_model, get_preset, model_from_dict, models, presets, resolve_id
+from wanka.workload.presets import (
+    get_model,
+    get_preset,
+    model_from_dict,
+    models,
+    presets,
+    resolve_id,
+)
 
-REQUIRED_IDS = ["gpt3-175b", "megatron-1t", "llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "llama3-70b",
-                "llama3.1-405b", "mixtral-8x7b", "mixtral-8x22b", "deepseek-v3", "qwen3-30b-a3b",
-                "qwen3-235b-a22b", "kimi-k2", "gpt-oss-120b", "nemotron4-340b"]
+REQUIRED_IDS = [
+    "gpt3-175b",
+    "megatron-1t",
+    "llama2-7b",
+    "llama2-13b",
+    "llama2-70b",
+    "llama3-8b",
+    "llama3-70b",
+    "llama3.1-405b",
+    "mixtral-8x7b",
+    "mixtral-8x22b",
+    "deepseek-v3",
+    "qwen3-30b-a3b",
+    "qwen3-235b-a22b",
+    "kimi-k2",
+    "gpt-oss-120b",
+    "nemotron4-340b",
+]
 
 
 @pytest.mark.parametrize("preset_id", REQUIRED_IDS)
@@ -31,12 +53,15 @@ def test_models_returns_every_preset() -> None:
     assert set(models()) == set(presets())
 
 
-@pytest.mark.parametrize("alias, canonical", [
-    ("llama3.1-70b", "llama3-70b"),
-    ("LLAMA3.1-8B", "llama3-8b"),     # case-insensitive
-    ("llama3-405b", "llama3.1-405b"),
-    ("deepseek-r1", "deepseek-v3"),
-])
+@pytest.mark.parametrize(
+    "alias, canonical",
+    [
+        ("llama3.1-70b", "llama3-70b"),
+        ("LLAMA3.1-8B", "llama3-8b"),  # case-insensitive
+        ("llama3-405b", "llama3.1-405b"),
+        ("deepseek-r1", "deepseek-v3"),
+    ],
+)
 def test_aliases(alias: str, canonical: str) -> None:
     """Aliases resolve to the canonical preset."""
     assert resolve_id(alias) == canonical
@@ -54,7 +79,13 @@ def test_architecture_features() -> None:
     ds = get_model("deepseek-v3")
     assert ds.mla is not None and ds.mla.q_lora_rank == 1536 and ds.moe is not None
     moe = ds.moe
-    assert (moe.experts, moe.top_k, moe.shared_experts, moe.dense_layers, ds.mtp_layers) == (256, 8, 1, 3, 1)
+    assert (moe.experts, moe.top_k, moe.shared_experts, moe.dense_layers, ds.mtp_layers) == (
+        256,
+        8,
+        1,
+        3,
+        1,
+    )
     oss = get_model("gpt-oss-120b")
     assert oss.sliding_layers[:4] == (True, False, True, False) and oss.attention_sinks
     nemo = get_model("nemotron4-340b")
@@ -65,8 +96,16 @@ def test_architecture_features() -> None:
 
 def test_loader_rejects_unknown_keys() -> None:
     """A catalog record with an unknown key (here a typo) is a CatalogError."""
-    record = {"id": "x", "sources": ["https://example.org"], "layers": 2, "hidden": 64, "heads": 4,
-              "vocab": 100, "seq_len": 16, "hiden": 64}
+    record = {
+        "id": "x",
+        "sources": ["https://example.org"],
+        "layers": 2,
+        "hidden": 64,
+        "heads": 4,
+        "vocab": 100,
+        "seq_len": 16,
+        "hiden": 64,
+    }
     with pytest.raises(CatalogError, match="hiden"):
         presets_mod._preset(record)
     good = {k: v for k, v in record.items() if k != "hiden"}
@@ -77,13 +116,32 @@ def test_loader_rejects_unknown_keys() -> None:
 
 def test_model_from_dict_defaults_and_errors() -> None:
     """A run spec's model mapping: kv_heads and ffn_hidden default; bad values are ConfigErrors."""
-    m = model_from_dict({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "kv_heads": None,
-                         "ffn_hidden": None})
+    m = model_from_dict(
+        {
+            "layers": 2,
+            "hidden": 64,
+            "heads": 4,
+            "vocab": 100,
+            "seq_len": 16,
+            "kv_heads": None,
+            "ffn_hidden": None,
+        }
+    )
     assert (m.kv_heads, m.ffn_hidden) == (4, 256)
-    moe = model_from_dict({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16,
-                           "moe": {"experts": 8, "top_k": 2, "expert_ffn": 32, "shared_expert_ffn": None}})
+    moe = model_from_dict(
+        {
+            "layers": 2,
+            "hidden": 64,
+            "heads": 4,
+            "vocab": 100,
+            "seq_len": 16,
+            "moe": {"experts": 8, "top_k": 2, "expert_ffn": 32, "shared_expert_ffn": None},
+        }
+    )
     assert moe.type == "moe" and moe.moe is not None and moe.moe.shared_ffn == 32
     with pytest.raises(ConfigError, match="multiple of kv_heads"):
-        model_from_dict({"layers": 2, "hidden": 64, "heads": 4, "kv_heads": 3, "vocab": 100, "seq_len": 16})
+        model_from_dict(
+            {"layers": 2, "hidden": 64, "heads": 4, "kv_heads": 3, "vocab": 100, "seq_len": 16}
+        )
     with pytest.raises(ConfigError, match="missing"):
         model_from_dict({"layers": 2, "hidden": 64})

@@ -15,10 +15,26 @@ from wanka.errors import CatalogError
 from wanka.hardware import Accelerator, SoftwareEfficiency
 from wanka.units import GiB, difflib_closest, gb_per_s, gbit_per_s, tflops
 
-__all__ = ["load_data", "accelerators", "get_accelerator", "check_keys"]
+__all__ = ["accelerators", "check_keys", "get_accelerator", "load_data"]
 
-_ACC_KEYS = {"id", "vendor", "name", "year", "peak_tflops", "hbm_gib", "hbm_bw_gb_s", "scaleup", "scaleout_gbit",
-             "gpus_per_node", "tdp_w", "price_usd", "software", "confidence", "sources", "notes"}
+_ACC_KEYS = {
+    "id",
+    "vendor",
+    "name",
+    "year",
+    "peak_tflops",
+    "hbm_gib",
+    "hbm_bw_gb_s",
+    "scaleup",
+    "scaleout_gbit",
+    "gpus_per_node",
+    "tdp_w",
+    "price_usd",
+    "software",
+    "confidence",
+    "sources",
+    "notes",
+}
 _PEAK_KEYS = {"fp32", "tf32", "bf16", "fp16", "fp8", "mxfp8", "nvfp4", "mxfp4"}
 _SE_KEYS = {"gemm", "attention", "memory_bw", "collective", "source"}
 
@@ -29,7 +45,9 @@ def load_data(name: str) -> Any:
     return yaml.safe_load(text)
 
 
-def check_keys(where: str, got: dict[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:
+def check_keys(
+    where: str, got: dict[str, Any], allowed: set[str], required: set[str] = frozenset()
+) -> None:
     """Raise CatalogError naming any unknown or missing key of a catalog record."""
     unknown = set(got) - allowed
     if unknown:
@@ -56,7 +74,10 @@ def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
     domain = su.get("domain") or d["gpus_per_node"]
     # Chips without a published scale-up bandwidth get none (0): traffic then runs over the NIC.
     return Accelerator(
-        id=d["id"], vendor=d["vendor"], name=d["name"], year=d["year"],
+        id=d["id"],
+        vendor=d["vendor"],
+        name=d["name"],
+        year=d["year"],
         peak_flops={k: tflops(v) for k, v in d["peak_tflops"].items() if v},
         hbm_bytes=float(d["hbm_gib"] or 0) * GiB,
         hbm_bw_bytes_per_s=gb_per_s(d["hbm_bw_gb_s"] or 0),
@@ -65,12 +86,15 @@ def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
         scaleup_bw_bytes_per_s=gb_per_s(su.get("bw_gb_s_unidir") or 0),
         scaleout_bw_bytes_per_s=gbit_per_s(d["scaleout_gbit"] or 0),
         gpus_per_node=int(d["gpus_per_node"]),
-        tdp_w=d["tdp_w"], price_usd=d["price_usd"],
-        software_stack=stack, pytorch_device=soft.get("pytorch_device") or "unknown",
+        tdp_w=d["tdp_w"],
+        price_usd=d["price_usd"],
+        software_stack=stack,
+        pytorch_device=soft.get("pytorch_device") or "unknown",
         collectives_library=soft.get("collectives") or "unknown",
         software_efficiency=_software_efficiency(f"software efficiency of {d['id']}", se),
         confidence=d["confidence"] or "unknown",
-        sources=tuple(d["sources"]), notes=d.get("notes"),
+        sources=tuple(d["sources"]),
+        notes=d.get("notes"),
     )
 
 
@@ -93,5 +117,7 @@ def get_accelerator(accelerator_id: str) -> Accelerator:
     try:
         return accs[accelerator_id]
     except KeyError:
-        raise CatalogError(f"unknown accelerator {accelerator_id!r}"
-                           f"{difflib_closest(accelerator_id, list(accs))}; see `wanka catalog list`") from None
+        raise CatalogError(
+            f"unknown accelerator {accelerator_id!r}"
+            f"{difflib_closest(accelerator_id, list(accs))}; see `wanka catalog list`"
+        ) from None

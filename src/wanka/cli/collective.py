@@ -14,7 +14,7 @@ from wanka.hardware import Accelerator
 from wanka.topology.collective import ALGORITHMS, OPS, TOPOLOGIES, FabricTier, estimate
 from wanka.units import GB, parse_size
 
-__all__ = ["register", "collective", "ranks_per_domain"]
+__all__ = ["collective", "ranks_per_domain", "register"]
 
 
 def register(root: typer.Typer) -> None:
@@ -37,21 +37,44 @@ def ranks_per_domain(acc: Accelerator, gpus: int, gpus_per_node: int | None) -> 
 @handle_errors
 def collective(
     op: Annotated[str, typer.Option("--op", help=f"Collective: {', '.join(OPS)}.")],
-    size: Annotated[str, typer.Option("--bytes", help="nccl-tests size: bytes, or 512MB, 8GiB, 1.5e9 ...")],
-    accelerator: Annotated[str, typer.Option("--accelerator", help="Accelerator id from the catalog.")],
+    size: Annotated[
+        str, typer.Option("--bytes", help="nccl-tests size: bytes, or 512MB, 8GiB, 1.5e9 ...")
+    ],
+    accelerator: Annotated[
+        str, typer.Option("--accelerator", help="Accelerator id from the catalog.")
+    ],
     gpus: Annotated[int, typer.Option("--gpus", help="Ranks in the group.")],
-    gpus_per_node: Annotated[int | None, typer.Option(
-        "--gpus-per-node", help="Ranks sharing one node / scale-up domain (default: the accelerator's "
-                                "node, or its larger scale-up domain such as NVL72).")] = None,
-    algorithm: Annotated[str, typer.Option("--algorithm", help="ring | tree | nvls | auto.")] = "auto",
-    in_network_reduction: Annotated[bool, typer.Option(
-        "--in-network-reduction", help="Reduce in the scale-out switches (SHARP).")] = False,
-    topology: Annotated[str, typer.Option("--topology", help=f"Scale-out topology: {', '.join(TOPOLOGIES)}.")]
-    = "fat-tree",
-    oversubscription: Annotated[float, typer.Option(
-        "--oversubscription", help="Down:up taper for traffic leaving a pod (1 = non-blocking).")] = 1.0,
-    pod_size: Annotated[int | None, typer.Option(
-        "--pod-size", help="Accelerators under full bisection (default: a 32-node scalable unit).")] = None,
+    gpus_per_node: Annotated[
+        int | None,
+        typer.Option(
+            "--gpus-per-node",
+            help="Ranks sharing one node / scale-up domain (default: the accelerator's "
+            "node, or its larger scale-up domain such as NVL72).",
+        ),
+    ] = None,
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", help="ring | tree | nvls | auto.")
+    ] = "auto",
+    in_network_reduction: Annotated[
+        bool,
+        typer.Option("--in-network-reduction", help="Reduce in the scale-out switches (SHARP)."),
+    ] = False,
+    topology: Annotated[
+        str, typer.Option("--topology", help=f"Scale-out topology: {', '.join(TOPOLOGIES)}.")
+    ] = "fat-tree",
+    oversubscription: Annotated[
+        float,
+        typer.Option(
+            "--oversubscription", help="Down:up taper for traffic leaving a pod (1 = non-blocking)."
+        ),
+    ] = 1.0,
+    pod_size: Annotated[
+        int | None,
+        typer.Option(
+            "--pod-size",
+            help="Accelerators under full bisection (default: a 32-node scalable unit).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Time one collective on N accelerators: seconds, algbw and busbw as nccl-tests reports them."""
@@ -72,14 +95,34 @@ def collective(
     g = ranks_per_domain(acc, gpus, gpus_per_node)
     # A DGX SuperPOD scalable unit (32 nodes) is the usual full-bisection block under a tapered spine.
     pod = pod_size if pod_size is not None else 32 * acc.gpus_per_node
-    fabric = FabricTier.for_topology(topology, oversubscription=oversubscription, pod_accelerators=pod)
-    e = estimate(op, nbytes, gpus, g, acc, algorithm=algorithm, in_network_reduction=in_network_reduction,
-                 fabric=fabric)
+    fabric = FabricTier.for_topology(
+        topology, oversubscription=oversubscription, pod_accelerators=pod
+    )
+    e = estimate(
+        op,
+        nbytes,
+        gpus,
+        g,
+        acc,
+        algorithm=algorithm,
+        in_network_reduction=in_network_reduction,
+        fabric=fabric,
+    )
     out: dict[str, Any] = {
-        "op": op, "bytes": nbytes, "accelerator": acc.id, "gpus": gpus, "gpus_per_domain": g,
-        "time_s": e.time_s, "algbw_gb_s": e.algbw_bytes_per_s / GB, "busbw_gb_s": e.busbw_bytes_per_s / GB,
-        "algorithm": e.algorithm, "protocol": e.protocol, "tier": e.tier, "topology": topology,
-        "oversubscription": oversubscription, "in_network_reduction": in_network_reduction,
+        "op": op,
+        "bytes": nbytes,
+        "accelerator": acc.id,
+        "gpus": gpus,
+        "gpus_per_domain": g,
+        "time_s": e.time_s,
+        "algbw_gb_s": e.algbw_bytes_per_s / GB,
+        "busbw_gb_s": e.busbw_bytes_per_s / GB,
+        "algorithm": e.algorithm,
+        "protocol": e.protocol,
+        "tier": e.tier,
+        "topology": topology,
+        "oversubscription": oversubscription,
+        "in_network_reduction": in_network_reduction,
     }
     if as_json:
         print_json(out)

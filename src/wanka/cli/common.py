@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from wanka.errors import WankaError
 
-__all__ = ["console", "err_console", "fail", "print_json", "handle_errors", "to_jsonable"]
+__all__ = ["console", "err_console", "fail", "handle_errors", "print_json", "to_jsonable"]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -24,9 +24,18 @@ from wanka.topology.fabric import (
 )
 from wanka.units import GB
 
-__all__ = ["app", "parse_dims", "parse_oversubscription", "register", "render_compare", "render_design"]
+__all__ = [
+    "app",
+    "parse_dims",
+    "parse_oversubscription",
+    "register",
+    "render_compare",
+    "render_design",
+]
 
-app = typer.Typer(help="Design, price, compare and draw scale-out interconnect fabrics.", no_args_is_help=True)
+app = typer.Typer(
+    help="Design, price, compare and draw scale-out interconnect fabrics.", no_args_is_help=True
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -39,8 +48,10 @@ def parse_oversubscription(text: str) -> float | tuple[float, ...]:
     try:
         vals = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise ConfigError(f"cannot read oversubscription {text!r}: give a number such as 2 or a list "
-                          "such as 1.067,15 (down:up per tier from the leaf up)") from None
+        raise ConfigError(
+            f"cannot read oversubscription {text!r}: give a number such as 2 or a list "
+            "such as 1.067,15 (down:up per tier from the leaf up)"
+        ) from None
     if not vals:
         raise ConfigError("oversubscription is empty")
     return vals[0] if len(vals) == 1 else vals
@@ -53,36 +64,83 @@ def parse_dims(text: str | None) -> tuple[int, ...] | int | None:
     try:
         parts = [int(x) for x in text.lower().split("x")]
     except ValueError:
-        raise ConfigError(f"cannot read torus dims {text!r}: give 2, 3 or a shape such as 16x16x16") from None
+        raise ConfigError(
+            f"cannot read torus dims {text!r}: give 2, 3 or a shape such as 16x16x16"
+        ) from None
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
-Topology = Annotated[str, typer.Option("--topology", "-t", help=f"One of: {', '.join(TOPOLOGIES)}.")]
-Endpoints = Annotated[int, typer.Option("--endpoints", "-n", help="Accelerators (one scale-out port each).")]
+Topology = Annotated[
+    str, typer.Option("--topology", "-t", help=f"One of: {', '.join(TOPOLOGIES)}.")
+]
+Endpoints = Annotated[
+    int, typer.Option("--endpoints", "-n", help="Accelerators (one scale-out port each).")
+]
 Radix = Annotated[int, typer.Option(help="Switch ports at the link speed (even).")]
-Tiers = Annotated[int | None, typer.Option(help="Switch tiers; default the fewest that hold the endpoints.")]
-Rails = Annotated[int | None, typer.Option(help="Rails (rail-optimized, rail-only); default GPUs per node.")]
-Over = Annotated[str, typer.Option("--oversubscription", help="Down:up taper: X (leaf) or X,Y,... per tier.")]
-Acc = Annotated[str | None, typer.Option("--accelerator", "-a", help="Catalog id: NIC speed, rails, price.")]
-Link = Annotated[float | None, typer.Option("--link-gbit", help="Link speed in Gb/s (default: the NIC, else 400).")]
-Scaleup = Annotated[str | None, typer.Option(
-    help="Scale-up domain nvlink8|nvl72|cloudmatrix384|hccs8|none (default: from --accelerator).")]
+Tiers = Annotated[
+    int | None, typer.Option(help="Switch tiers; default the fewest that hold the endpoints.")
+]
+Rails = Annotated[
+    int | None, typer.Option(help="Rails (rail-optimized, rail-only); default GPUs per node.")
+]
+Over = Annotated[
+    str, typer.Option("--oversubscription", help="Down:up taper: X (leaf) or X,Y,... per tier.")
+]
+Acc = Annotated[
+    str | None, typer.Option("--accelerator", "-a", help="Catalog id: NIC speed, rails, price.")
+]
+Link = Annotated[
+    float | None,
+    typer.Option("--link-gbit", help="Link speed in Gb/s (default: the NIC, else 400)."),
+]
+Scaleup = Annotated[
+    str | None,
+    typer.Option(
+        help="Scale-up domain nvlink8|nvl72|cloudmatrix384|hccs8|none (default: from --accelerator)."
+    ),
+]
 Planes = Annotated[int, typer.Option(help="Planes of multi-plane (dual-plane like Alibaba HPN).")]
 Dims = Annotated[str | None, typer.Option(help="Torus: 2, 3 or a shape such as 16x16x16.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Spread = Annotated[str | None, typer.Option(
-    help="Clos top tier: fewest (ceil(n x uplinks / radix) switches per plane, textbook) or even (uplinks "
-         "spread evenly, NVIDIA SuperPOD); default per topology: "
-         + ", ".join(f"{t} {s}" for t, s in DEFAULT_SPREAD.items()) + ".")]
+Spread = Annotated[
+    str | None,
+    typer.Option(
+        help="Clos top tier: fewest (ceil(n x uplinks / radix) switches per plane, textbook) or even (uplinks "
+        "spread evenly, NVIDIA SuperPOD); default per topology: "
+        + ", ".join(f"{t} {s}" for t, s in DEFAULT_SPREAD.items())
+        + "."
+    ),
+]
 
 
-def _design(topology: str, endpoints: int, radix: int, tiers: int | None, rails: int | None, over: str,
-            accelerator: str | None, link_gbit: float | None, scaleup: str | None, planes: int,
-            dims: str | None, spread: str | None = None) -> FabricDesign:
-    return design_fabric(topology, endpoints, radix=radix, tiers=tiers, rails=rails,
-                         oversubscription=parse_oversubscription(over), accelerator=accelerator,
-                         link_gbit=link_gbit, scaleup="auto" if scaleup is None else scaleup, planes=planes,
-                         dims=parse_dims(dims), spread=spread)
+def _design(
+    topology: str,
+    endpoints: int,
+    radix: int,
+    tiers: int | None,
+    rails: int | None,
+    over: str,
+    accelerator: str | None,
+    link_gbit: float | None,
+    scaleup: str | None,
+    planes: int,
+    dims: str | None,
+    spread: str | None = None,
+) -> FabricDesign:
+    return design_fabric(
+        topology,
+        endpoints,
+        radix=radix,
+        tiers=tiers,
+        rails=rails,
+        oversubscription=parse_oversubscription(over),
+        accelerator=accelerator,
+        link_gbit=link_gbit,
+        scaleup="auto" if scaleup is None else scaleup,
+        planes=planes,
+        dims=parse_dims(dims),
+        spread=spread,
+    )
 
 
 def _usd(x: float) -> str:
@@ -91,16 +149,25 @@ def _usd(x: float) -> str:
 
 def render_design(d: FabricDesign) -> Table:
     """One design as a two-column table (edge units: GB/s, kW, USD)."""
-    t = Table(title=f"{d.topology}: {d.endpoints:,} endpoints", show_header=False, title_justify="left")
+    t = Table(
+        title=f"{d.topology}: {d.endpoints:,} endpoints", show_header=False, title_justify="left"
+    )
     t.add_column("quantity", style="bold")
     t.add_column("value")
     share = d.network_share_of_capex
     rows: list[tuple[str, str]] = [
         ("tiers", str(d.tiers)),
         *((("Clos top tier (spread)", d.spread),) if d.spread else ()),
-        ("switches per tier (leaf first)", " + ".join(f"{s:,}" for s in d.switches_per_tier) + f" = {d.switches:,}"
-         if d.switches_per_tier else "0"),
-        ("links per tier (host links first)", " + ".join(f"{x:,}" for x in d.links_per_tier) + f" = {d.links:,}"),
+        (
+            "switches per tier (leaf first)",
+            " + ".join(f"{s:,}" for s in d.switches_per_tier) + f" = {d.switches:,}"
+            if d.switches_per_tier
+            else "0",
+        ),
+        (
+            "links per tier (host links first)",
+            " + ".join(f"{x:,}" for x in d.links_per_tier) + f" = {d.links:,}",
+        ),
         ("optical / copper links", f"{d.optical_links:,} / {d.copper_links:,}"),
         ("transceivers", f"{d.transceivers:,}"),
         ("max endpoints at these tiers", f"{d.max_endpoints:,}"),
@@ -109,7 +176,10 @@ def render_design(d: FabricDesign) -> Table:
         ("cost", _usd(d.cost_usd)),
         *((f"  {k}", _usd(v)) for k, v in d.cost_breakdown.items() if v),
         ("cost per accelerator", _usd(d.fabric_cost_per_accelerator_usd)),
-        ("network share of capex", "n/a (no accelerator price)" if share is None else f"{share:.1%}"),
+        (
+            "network share of capex",
+            "n/a (no accelerator price)" if share is None else f"{share:.1%}",
+        ),
         ("power (kW)", f"{d.power_w / 1e3:,.1f}"),
     ]
     for k, v in rows:
@@ -128,29 +198,80 @@ def _compare_record(d: FabricDesign, acc: Any) -> dict[str, Any]:
 
 def render_compare(records: list[dict[str, Any]], endpoints: int, accelerator: str | None) -> Table:
     """Designs side by side: cost/accelerator, capex share, power, bisection, reference collectives."""
-    t = Table(title=f"{endpoints:,} endpoints" + (f", {accelerator}" if accelerator else "")
-              + f"; reference collectives of {REFERENCE_BYTES / 2**30:g} GiB per rank", title_justify="left")
-    for col in ("topology", "tiers", "switches", "links", "transceivers", "cost/accel (USD)", "capex share",
-                "power (kW)", "bisection (TB/s)", "diameter", "all-reduce (ms)", "all-to-all (ms)"):
-        t.add_column(col, justify="left" if col == "topology" else "right", no_wrap=True,
-                     min_width=len(col))
+    t = Table(
+        title=f"{endpoints:,} endpoints"
+        + (f", {accelerator}" if accelerator else "")
+        + f"; reference collectives of {REFERENCE_BYTES / 2**30:g} GiB per rank",
+        title_justify="left",
+    )
+    for col in (
+        "topology",
+        "tiers",
+        "switches",
+        "links",
+        "transceivers",
+        "cost/accel (USD)",
+        "capex share",
+        "power (kW)",
+        "bisection (TB/s)",
+        "diameter",
+        "all-reduce (ms)",
+        "all-to-all (ms)",
+    ):
+        t.add_column(
+            col, justify="left" if col == "topology" else "right", no_wrap=True, min_width=len(col)
+        )
     for r in records:
         share = r["network_share_of_capex"]
-        t.add_row(r["topology"], str(r["tiers"]), f"{r['switches']:,}", f"{r['links']:,}", f"{r['transceivers']:,}",
-                  f"{r['fabric_cost_per_accelerator']:,.0f}", "n/a" if share is None else f"{share:.1%}",
-                  f"{r['power_w'] / 1e3:,.0f}", f"{r['bisection_gb_s'] / 1e3:,.1f}", str(r["diameter_hops"]),
-                  f"{r['allreduce_s'] * 1e3:,.2f}", f"{r['alltoall_s'] * 1e3:,.2f}")
+        t.add_row(
+            r["topology"],
+            str(r["tiers"]),
+            f"{r['switches']:,}",
+            f"{r['links']:,}",
+            f"{r['transceivers']:,}",
+            f"{r['fabric_cost_per_accelerator']:,.0f}",
+            "n/a" if share is None else f"{share:.1%}",
+            f"{r['power_w'] / 1e3:,.0f}",
+            f"{r['bisection_gb_s'] / 1e3:,.1f}",
+            str(r["diameter_hops"]),
+            f"{r['allreduce_s'] * 1e3:,.2f}",
+            f"{r['alltoall_s'] * 1e3:,.2f}",
+        )
     return t
 
 
 @app.command()
 @handle_errors
-def design(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: Tiers = None, rails: Rails = None,
-           oversubscription: Over = "1", accelerator: Acc = None, link_gbit: Link = None, scaleup: Scaleup = None,
-           planes: Planes = 2, dims: Dims = None, spread: Spread = None, json: Json = False) -> None:
+def design(
+    topology: Topology,
+    endpoints: Endpoints,
+    radix: Radix = 64,
+    tiers: Tiers = None,
+    rails: Rails = None,
+    oversubscription: Over = "1",
+    accelerator: Acc = None,
+    link_gbit: Link = None,
+    scaleup: Scaleup = None,
+    planes: Planes = 2,
+    dims: Dims = None,
+    spread: Spread = None,
+    json: Json = False,
+) -> None:
     """Size and price one fabric: switches and links per tier, optics, cost, power, bisection, diameter."""
-    d = _design(topology, endpoints, radix, tiers, rails, oversubscription, accelerator, link_gbit, scaleup,
-                planes, dims, spread)
+    d = _design(
+        topology,
+        endpoints,
+        radix,
+        tiers,
+        rails,
+        oversubscription,
+        accelerator,
+        link_gbit,
+        scaleup,
+        planes,
+        dims,
+        spread,
+    )
     if json:
         print_json(d.to_json())
         return
@@ -161,34 +282,75 @@ def design(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: T
 
 @app.command()
 @handle_errors
-def compare(endpoints: Endpoints, accelerator: Acc = None, radix: Radix = 64, link_gbit: Link = None,
-            scaleup: Scaleup = None, spread: Spread = None, json: Json = False) -> None:
+def compare(
+    endpoints: Endpoints,
+    accelerator: Acc = None,
+    radix: Radix = 64,
+    link_gbit: Link = None,
+    scaleup: Scaleup = None,
+    spread: Spread = None,
+    json: Json = False,
+) -> None:
     """Every topology side by side at one size: cost per accelerator, power, bisection, collectives."""
     t0 = time.perf_counter()
     acc = get_accelerator(accelerator) if accelerator else None
-    designs = compare_fabrics(endpoints, accelerator=acc, radix=radix, link_gbit=link_gbit,
-                              scaleup="auto" if scaleup is None else scaleup, spread=spread)
+    designs = compare_fabrics(
+        endpoints,
+        accelerator=acc,
+        radix=radix,
+        link_gbit=link_gbit,
+        scaleup="auto" if scaleup is None else scaleup,
+        spread=spread,
+    )
     records = [_compare_record(d, acc) for d in designs]
     if json:
-        print_json({"endpoints": endpoints, "accelerator": accelerator, "reference_bytes": REFERENCE_BYTES,
-                    "seconds": time.perf_counter() - t0, "designs": records})
+        print_json(
+            {
+                "endpoints": endpoints,
+                "accelerator": accelerator,
+                "reference_bytes": REFERENCE_BYTES,
+                "seconds": time.perf_counter() - t0,
+                "designs": records,
+            }
+        )
         return
-    wide = Console(width=max(console.width, 160), highlight=False)  # 12 columns: never squeeze to 80
+    wide = Console(
+        width=max(console.width, 160), highlight=False
+    )  # 12 columns: never squeeze to 80
     wide.print(render_compare(records, endpoints, accelerator))
-    console.print("  cost includes scale-up domains, NICs, optics, fibre and copper; see `wanka fabric design "
-                  "--topology T` for each design's breakdown and assumptions", highlight=False)
-    console.print("  Clos top tier: " + (f"--spread {spread} for every Clos" if spread else ", ".join(
-        f"{t} {s}" for t, s in DEFAULT_SPREAD.items()) + " (defaults; --spread fewest|even to override)"),
-        highlight=False)
+    console.print(
+        "  cost includes scale-up domains, NICs, optics, fibre and copper; see `wanka fabric design "
+        "--topology T` for each design's breakdown and assumptions",
+        highlight=False,
+    )
+    console.print(
+        "  Clos top tier: "
+        + (
+            f"--spread {spread} for every Clos"
+            if spread
+            else ", ".join(f"{t} {s}" for t, s in DEFAULT_SPREAD.items())
+            + " (defaults; --spread fewest|even to override)"
+        ),
+        highlight=False,
+    )
 
 
 @app.command()
 @handle_errors
-def graph(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: Tiers = None, rails: Rails = None,
-          oversubscription: Over = "1", planes: Planes = 2, dims: Dims = None, spread: Spread = None,
-          out: Annotated[Path | None, typer.Option(help="Write GraphML here.")] = None,
-          draw: Annotated[Path | None, typer.Option(help="Draw a PNG or SVG picture here.")] = None,
-          json: Json = False) -> None:
+def graph(
+    topology: Topology,
+    endpoints: Endpoints,
+    radix: Radix = 64,
+    tiers: Tiers = None,
+    rails: Rails = None,
+    oversubscription: Over = "1",
+    planes: Planes = 2,
+    dims: Dims = None,
+    spread: Spread = None,
+    out: Annotated[Path | None, typer.Option(help="Write GraphML here.")] = None,
+    draw: Annotated[Path | None, typer.Option(help="Draw a PNG or SVG picture here.")] = None,
+    json: Json = False,
+) -> None:
     """Build the fabric as a networkx graph (<= 4,096 endpoints); check it against the closed forms."""
     from wanka.topology.graphs import (
         build_graph,
@@ -198,23 +360,41 @@ def graph(topology: Topology, endpoints: Endpoints, radix: Radix = 64, tiers: Ti
         write_graph,
     )
 
-    d = design_fabric(topology, endpoints, radix=radix, tiers=tiers, rails=rails,
-                      oversubscription=parse_oversubscription(oversubscription), scaleup=None, planes=planes,
-                      dims=parse_dims(dims), spread=spread)
+    d = design_fabric(
+        topology,
+        endpoints,
+        radix=radix,
+        tiers=tiers,
+        rails=rails,
+        oversubscription=parse_oversubscription(oversubscription),
+        scaleup=None,
+        planes=planes,
+        dims=parse_dims(dims),
+        spread=spread,
+    )
     g = build_graph(topology, endpoints, design=d)
     if draw is not None and draw.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ConfigError(f"--draw must end in .png, .svg or .pdf, got {draw.name}")
     counts = graph_counts(g)
     cut = min_cut_bisection(g) if endpoints <= 4096 else None
-    formula = {"endpoints": d.endpoints, "switches": d.switches, "links": d.links,
-               "bisection_links": d.bisection_bytes_per_s / d.link_bw_bytes_per_s}
+    formula = {
+        "endpoints": d.endpoints,
+        "switches": d.switches,
+        "links": d.links,
+        "bisection_links": d.bisection_bytes_per_s / d.link_bw_bytes_per_s,
+    }
     if out is not None:
         write_graph(g, out)
     if draw is not None:
         draw_graph(g, draw)
-    rec = {"topology": topology, "graph": {**counts, "bisection_links": cut}, "closed_form": formula,
-           "match": counts == {k: formula[k] for k in counts} and cut == formula["bisection_links"],
-           "graphml": str(out) if out else None, "drawing": str(draw) if draw else None}
+    rec = {
+        "topology": topology,
+        "graph": {**counts, "bisection_links": cut},
+        "closed_form": formula,
+        "match": counts == {k: formula[k] for k in counts} and cut == formula["bisection_links"],
+        "graphml": str(out) if out else None,
+        "drawing": str(draw) if draw else None,
+    }
     if json:
         print_json(rec)
         return

@@ -11,8 +11,19 @@ import typer
 
 from wanka import __version__
 
-COMMAND_MODULES = ["catalog", "predict", "validate", "fabric", "collective", "search", "plan", "sweep",
-                   "simulate", "port", "profile"]
+COMMAND_MODULES = [
+    "catalog",
+    "predict",
+    "validate",
+    "fabric",
+    "collective",
+    "search",
+    "plan",
+    "sweep",
+    "simulate",
+    "port",
+    "profile",
+]
 
 app = typer.Typer(
     name="wanka",
@@ -30,8 +41,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """Plan, build, share and port ten-thousand-accelerator AI compute centres."""
 
 

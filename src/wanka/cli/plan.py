@@ -18,15 +18,26 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     @handle_errors
     def plan_cmd(
-        center: Annotated[Path, typer.Argument(help="Centre file (YAML/JSON): goals, candidates, network, limits.")],
-        out: Annotated[Path, typer.Option("--out", help="Folder for the HTML/Markdown report and plots.")]
-        = Path("wanka-plan-report"),
-        no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report folder.")] = False,
+        center: Annotated[
+            Path,
+            typer.Argument(help="Centre file (YAML/JSON): goals, candidates, network, limits."),
+        ],
+        out: Annotated[
+            Path, typer.Option("--out", help="Folder for the HTML/Markdown report and plots.")
+        ] = Path("wanka-plan-report"),
+        no_report: Annotated[
+            bool, typer.Option("--no-report", help="Do not write the report folder.")
+        ] = False,
         top: Annotated[int, typer.Option("--top", help="Designs to show in the table.")] = 15,
-        profile: Annotated[Path | None, typer.Option(
-            "--profile", help="Measured software-efficiency profile (`wanka profile`): replaces the catalog's "
-                              "software_efficiency of the candidate it was measured on (of every candidate if "
-                              "the profile names no chip).")] = None,
+        profile: Annotated[
+            Path | None,
+            typer.Option(
+                "--profile",
+                help="Measured software-efficiency profile (`wanka profile`): replaces the catalog's "
+                "software_efficiency of the candidate it was measured on (of every candidate if "
+                "the profile names no chip).",
+            ),
+        ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Rank candidate centre designs for the training goals, best first, and write a report."""
@@ -41,27 +52,41 @@ def register(app: typer.Typer) -> None:
             from dataclasses import replace
 
             from wanka.profile import apply_profile, load_profile
+
             prof = load_profile(profile)
-            cands = tuple(replace(c, accelerator=apply_profile(c.accelerator, prof))
-                          if prof.accelerator in (None, c.accelerator.id) else c for c in spec.candidates)
+            cands = tuple(
+                replace(c, accelerator=apply_profile(c.accelerator, prof))
+                if prof.accelerator in (None, c.accelerator.id)
+                else c
+                for c in spec.candidates
+            )
             if cands == spec.candidates:
-                raise ConfigError(f"--profile was measured on {prof.accelerator!r}, which is not a candidate")
+                raise ConfigError(
+                    f"--profile was measured on {prof.accelerator!r}, which is not a candidate"
+                )
             spec = replace(spec, candidates=cands)
         with ProgressBar("designing") as bar:
             result = design_center(spec, progress=bar)
         files = None
         if not no_report:
             from wanka.report.plan import write_report
+
             files = write_report(result, out)
             result["report"] = files
         if json_out:
             print_json(result)
             return
         from wanka.report.plan import designs_table
+
         console.print(designs_table(result, limit=top))
         if result["designs"]:
             w = result["designs"][0]
-            console.print(f"best: [bold]{w['id']}[/]: binding constraint {w['binding_constraint']} "
-                          f"({w['binding_detail']})", highlight=False)
+            console.print(
+                f"best: [bold]{w['id']}[/]: binding constraint {w['binding_constraint']} "
+                f"({w['binding_detail']})",
+                highlight=False,
+            )
         if files:
-            console.print(f"report written to {files['html']} and {files['markdown']}", highlight=False)
+            console.print(
+                f"report written to {files['html']} and {files['markdown']}", highlight=False
+            )

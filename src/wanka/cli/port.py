@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -17,8 +17,10 @@ from wanka.port.report import build_report, expected_throughput, render_html, re
 
 __all__ = ["app", "register"]
 
-app = typer.Typer(help="Find what ties PyTorch code to CUDA, rewrite it device-neutral, report the effort.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Find what ties PyTorch code to CUDA, rewrite it device-neutral, report the effort.",
+    no_args_is_help=True,
+)
 
 _TARGET_HELP = f"Target: {', '.join(TARGETS)}."
 
@@ -28,22 +30,27 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="port")
 
 
-def _targets(values: Optional[list[str]]) -> tuple[str, ...]:
+def _targets(values: list[str] | None) -> tuple[str, ...]:
     return tuple(check_target(t) for t in values) if values else TARGETS
 
 
 def _errors(errors) -> None:  # type: ignore[no-untyped-def]
     for e in errors:
         where = f"{e.file}:{e.line}:{e.col}" if e.line is not None else e.file
-        err_console.print(Text.assemble(("error:", "bold red"), f" {where}: {e.error}"), highlight=False,
-                          soft_wrap=True)
+        err_console.print(
+            Text.assemble(("error:", "bold red"), f" {where}: {e.error}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("scan")
 @handle_errors
 def scan_cmd(
     path: Annotated[Path, typer.Argument(help="A Python file, notebook or directory.")],
-    target: Annotated[Optional[list[str]], typer.Option("--target", "-t", help=_TARGET_HELP + " Repeatable.")] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help=_TARGET_HELP + " Repeatable.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Report every CUDA-specific construct, what it becomes per target, and a portability score."""
@@ -51,23 +58,48 @@ def scan_cmd(
     if as_json:
         print_json(result.to_json())
     else:
-        table = Table(title=f"{len(result.findings)} CUDA-specific sites in {len(result.files)} files "
-                            f"({result.lines:,} lines)")
+        table = Table(
+            title=f"{len(result.findings)} CUDA-specific sites in {len(result.files)} files "
+            f"({result.lines:,} lines)"
+        )
         for col in ("where", "rule", "severity", "message"):
             table.add_column(col)
         for f in result.findings:
-            where = f"{f.file}:{f.line}:{f.col}" if f.cell is None else f"{f.file}[cell {f.cell}]:{f.line}:{f.col}"
+            where = (
+                f"{f.file}:{f.line}:{f.col}"
+                if f.cell is None
+                else f"{f.file}[cell {f.cell}]:{f.line}:{f.col}"
+            )
             table.add_row(where, f.rule, f.severity, f.message)
         console.print(table)
         st = Table(title="Portability per target")
-        for col in ("target", "score", "after fix", "breaks", "degrades", "info", "manual", "effort h"):
+        for col in (
+            "target",
+            "score",
+            "after fix",
+            "breaks",
+            "degrades",
+            "info",
+            "manual",
+            "effort h",
+        ):
             st.add_column(col, justify="right" if col != "target" else "left")
         for t, s in result.score.items():
-            st.add_row(t, f"{s.score:.0f}", f"{s.after_fix:.0f}", str(s.breaks), str(s.degrades), str(s.info),
-                       str(s.manual), f"{s.effort_hours:.1f}")
+            st.add_row(
+                t,
+                f"{s.score:.0f}",
+                f"{s.after_fix:.0f}",
+                str(s.breaks),
+                str(s.degrades),
+                str(s.info),
+                str(s.manual),
+                f"{s.effort_hours:.1f}",
+            )
         console.print(st)
-        console.print("score = 100 x (sites running as is + half of those running degraded) / all sites",
-                      highlight=False)
+        console.print(
+            "score = 100 x (sites running as is + half of those running degraded) / all sites",
+            highlight=False,
+        )
     _errors(result.errors)
     if result.errors:
         raise typer.Exit(code=1)
@@ -78,9 +110,14 @@ def scan_cmd(
 def fix_cmd(
     path: Annotated[Path, typer.Argument(help="A Python file, notebook or directory.")],
     target: Annotated[str, typer.Option("--target", "-t", help=_TARGET_HELP)],
-    write: Annotated[bool, typer.Option("--write/--diff",
-                                        help="--diff (default) prints a unified diff and changes nothing; "
-                                             "--write rewrites the files atomically.")] = False,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write/--diff",
+            help="--diff (default) prints a unified diff and changes nothing; "
+            "--write rewrites the files atomically.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Rewrite CUDA-specific code into device-neutral code (torch.accelerator, torch.amp, ...)."""
@@ -91,15 +128,23 @@ def fix_cmd(
         print_json(result.to_json())
     elif write:
         if result.written:
-            sys.stdout.write(f"rewrote {len(result.written)} file(s) for {target}: {', '.join(result.written)}\n")
+            sys.stdout.write(
+                f"rewrote {len(result.written)} file(s) for {target}: {', '.join(result.written)}\n"
+            )
     else:
         sys.stdout.write(result.diff())
     if not as_json and manual:
-        err_console.print(f"{len(manual)} site(s) left for a person on {target}:", highlight=False, markup=False)
+        err_console.print(
+            f"{len(manual)} site(s) left for a person on {target}:", highlight=False, markup=False
+        )
         for m in manual:
             where = f"{m.file}:{m.line}" if m.cell is None else f"{m.file}[cell {m.cell}]:{m.line}"
-            err_console.print(f"  {where} {m.rule} ({m.severity}): {m.message} -> {m.alternative}",
-                              highlight=False, soft_wrap=True, markup=False)
+            err_console.print(
+                f"  {where} {m.rule} ({m.severity}): {m.message} -> {m.alternative}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     _errors(result.errors)
     if result.errors:
         raise typer.Exit(code=1)
@@ -109,12 +154,24 @@ def fix_cmd(
 @handle_errors
 def report_cmd(
     path: Annotated[Path, typer.Argument(help="A Python file, notebook or directory.")],
-    target: Annotated[Optional[list[str]], typer.Option("--target", "-t", help=_TARGET_HELP + " Repeatable.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report here (.md or .html).")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="md or html (default: from --out, else md).")] = None,
-    run: Annotated[Optional[Path], typer.Option("--run", help="The team's training run (a run-spec YAML).")] = None,
-    profile: Annotated[Optional[Path], typer.Option("--profile", help="A chip profile from `wanka profile`.")] = None,
-    accelerator: Annotated[Optional[str], typer.Option("--accelerator", help="Target chip (catalog id).")] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help=_TARGET_HELP + " Repeatable.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the report here (.md or .html).")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="md or html (default: from --out, else md).")
+    ] = None,
+    run: Annotated[
+        Path | None, typer.Option("--run", help="The team's training run (a run-spec YAML).")
+    ] = None,
+    profile: Annotated[
+        Path | None, typer.Option("--profile", help="A chip profile from `wanka profile`.")
+    ] = None,
+    accelerator: Annotated[
+        str | None, typer.Option("--accelerator", help="Target chip (catalog id).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report data as JSON.")] = False,
 ) -> None:
     """Findings grouped by rule, effort per target and, with --run, the run's expected throughput."""
@@ -128,7 +185,9 @@ def report_cmd(
         if given is not None and not given.is_file():
             raise ConfigError(f"{opt}: no such file: {given}")
     result = scan(path, _targets(target))
-    throughput = expected_throughput(run, profile_path=profile, accelerator_id=accelerator) if run else None
+    throughput = (
+        expected_throughput(run, profile_path=profile, accelerator_id=accelerator) if run else None
+    )
     rep = build_report(result, throughput=throughput)
     text = render_html(rep) if fmt == "html" else render_markdown(rep)
     if as_json:

@@ -19,7 +19,7 @@ from wanka.cli.common import console, handle_errors, print_json
 from wanka.errors import WankaError
 from wanka.profile import apply_profile, load_profile
 
-__all__ = ["register", "predict_cmd", "predict_file", "render_prediction"]
+__all__ = ["predict_cmd", "predict_file", "register", "render_prediction"]
 
 
 def register(root: typer.Typer) -> None:
@@ -43,7 +43,9 @@ def predict_file(path: Path, profile: Any = None) -> list[dict[str, Any]]:
                 acc = apply_profile(run.hardware.accelerator, profile)
             res = predict(run, accelerator=acc)
             if acc is not None:
-                res["assumptions"].append(f"software efficiency from profile: {acc.software_efficiency.source}")
+                res["assumptions"].append(
+                    f"software efficiency from profile: {acc.software_efficiency.source}"
+                )
             out.append(res)
         except WankaError as e:
             out.append({"id": run.id, "error": str(e) or type(e).__name__})
@@ -71,8 +73,11 @@ def render_prediction(res: dict[str, Any]) -> Group | Table:
     t.add_row("step time (s)", _s(step), "100%")
     t.add_row("model TFLOP/s per GPU (1e12)", f"{res['model_tflops_per_gpu']:,.1f}", "")
     t.add_row("MFU (of the precision's dense peak)", f"{res['mfu']:.1%}", "")
-    rows = [("compute (fwd + bwd)", b["compute_s"]), ("recompute", b["recompute_s"]),
-            ("pipeline bubble", b["bubble_s"])]
+    rows = [
+        ("compute (fwd + bwd)", b["compute_s"]),
+        ("recompute", b["recompute_s"]),
+        ("pipeline bubble", b["bubble_s"]),
+    ]
     rows += [(f"exposed {k.upper()} communication", v) for k, v in b["exposed_comm_s"].items()]
     rows += [("optimizer step", b["optimizer_s"]), ("framework overhead", b.get("overhead_s", 0.0))]
     for name, v in rows:
@@ -91,11 +96,20 @@ def render_prediction(res: dict[str, Any]) -> Group | Table:
 
 @handle_errors
 def predict_cmd(
-    runs: Annotated[Path, typer.Argument(help="Run-spec file (YAML or JSON): one run or a list of runs.")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print the DESIGN.md JSON list instead of tables.")] = False,
-    profile: Annotated[Path | None, typer.Option(
-        "--profile", help="A measured chip profile (`wanka profile`): replaces software_efficiency for runs "
-                          "on the profiled accelerator (all runs if the profile names none).")] = None,
+    runs: Annotated[
+        Path, typer.Argument(help="Run-spec file (YAML or JSON): one run or a list of runs.")
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the DESIGN.md JSON list instead of tables.")
+    ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            help="A measured chip profile (`wanka profile`): replaces software_efficiency for runs "
+            "on the profiled accelerator (all runs if the profile names none).",
+        ),
+    ] = None,
 ) -> None:
     """Predict step time, tokens/s/GPU, MFU and peak memory of each run in RUNS."""
     prof = load_profile(profile) if profile is not None else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -12,7 +12,7 @@ from wanka.cli.common import console, err_console, handle_errors, print_json
 from wanka.errors import ConfigError
 from wanka.profile import dump_profile, run_profile
 
-__all__ = ["register", "profile_cmd"]
+__all__ = ["profile_cmd", "register"]
 
 
 def register(root: typer.Typer) -> None:
@@ -22,12 +22,22 @@ def register(root: typer.Typer) -> None:
 
 @handle_errors
 def profile_cmd(
-    backend: Annotated[str, typer.Option("--backend", help="numpy (CPU, always available) or torch "
-                                                           "(whatever device PyTorch sees).")] = "numpy",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the profile YAML.")] = Path(
-        "wanka-profile.yaml"),
-    accelerator: Annotated[Optional[str], typer.Option(
-        "--accelerator", help="Catalog id: compute fractions against this chip's peaks.")] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="numpy (CPU, always available) or torch (whatever device PyTorch sees).",
+        ),
+    ] = "numpy",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the profile YAML.")
+    ] = Path("wanka-profile.yaml"),
+    accelerator: Annotated[
+        str | None,
+        typer.Option(
+            "--accelerator", help="Catalog id: compute fractions against this chip's peaks."
+        ),
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A tiny sweep (about a second).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as JSON.")] = False,
 ) -> None:
@@ -42,7 +52,11 @@ def profile_cmd(
         raise ConfigError(f"--out {out} is a directory; give a file name")
     if not out.parent.exists():
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
-    progress = None if as_json else (lambda msg: err_console.print(f"  {msg}", highlight=False, markup=False))
+    progress = (
+        None
+        if as_json
+        else (lambda msg: err_console.print(f"  {msg}", highlight=False, markup=False))
+    )
     prof = run_profile(backend=backend, accelerator_id=accelerator, quick=quick, progress=progress)
     dump_profile(prof, out)
     if as_json:
@@ -56,11 +70,24 @@ def profile_cmd(
         t.add_column(col)
     for k in prof.kernels:
         shape = ", ".join(f"{a}={b}" for a, b in k.params.items())
-        rate = (f"{k.achieved_flops_per_s / 1e12:.3f} TFLOP/s" if k.achieved_flops_per_s is not None
-                else f"{(k.bytes_per_s or 0) / 1e9:.1f} GB/s")
-        t.add_row(k.kernel_class, shape, k.dtype, f"{k.seconds * 1e3:.3f}", rate, f"{k.fraction_of_peak:.3f}")
+        rate = (
+            f"{k.achieved_flops_per_s / 1e12:.3f} TFLOP/s"
+            if k.achieved_flops_per_s is not None
+            else f"{(k.bytes_per_s or 0) / 1e9:.1f} GB/s"
+        )
+        t.add_row(
+            k.kernel_class,
+            shape,
+            k.dtype,
+            f"{k.seconds * 1e3:.3f}",
+            rate,
+            f"{k.fraction_of_peak:.3f}",
+        )
     console.print(t)
-    console.print(f"software_efficiency: gemm {se.gemm:.3f}, attention {se.attention:.3f}, "
-                  f"memory_bw {se.memory_bw:.3f}, collective "
-                  f"{'not measured' if se.collective is None else f'{se.collective:.3f}'}", highlight=False)
+    console.print(
+        f"software_efficiency: gemm {se.gemm:.3f}, attention {se.attention:.3f}, "
+        f"memory_bw {se.memory_bw:.3f}, collective "
+        f"{'not measured' if se.collective is None else f'{se.collective:.3f}'}",
+        highlight=False,
+    )
     console.print(f"wrote {out}", highlight=False)

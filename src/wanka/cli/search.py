@@ -15,8 +15,7 @@ from wanka.cli.common import console, err_console, handle_errors, print_json
 from wanka.errors import ConfigError
 from wanka.search.models import load_model
 
-__all__ = ["register", "load_model", "parse_int_list", "parse_str_list", "ProgressBar"]
-
+__all__ = ["ProgressBar", "load_model", "parse_int_list", "parse_str_list", "register"]
 
 
 def parse_int_list(text: str | None, name: str) -> tuple[int, ...] | None:
@@ -26,7 +25,9 @@ def parse_int_list(text: str | None, name: str) -> tuple[int, ...] | None:
     try:
         vals = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
     except ValueError:
-        raise ConfigError(f"--{name} must be a comma-separated list of integers, got {text!r}") from None
+        raise ConfigError(
+            f"--{name} must be a comma-separated list of integers, got {text!r}"
+        ) from None
     if not vals or any(v <= 0 for v in vals):
         raise ConfigError(f"--{name} values must be positive integers, got {text!r}")
     return vals
@@ -54,8 +55,14 @@ class ProgressBar:
         if self._bar is None:
             if time.perf_counter() - self.t0 < self.delay_s or done >= total:
                 return
-            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=err_console, transient=True)
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=total)
         self._bar.update(self._task, completed=done, total=total)
@@ -68,7 +75,7 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -104,17 +111,22 @@ def _layout(p: dict[str, Any]) -> str:
 def render_result(res: dict[str, Any]) -> None:
     """Print the rich report of one search result dict (`SearchResult.to_dict()`)."""
     rate = res["evaluated"] / res["seconds"] if res["seconds"] else 0.0
-    console.print(f"[bold]{res['model']}[/] on {res['count']} x {res['accelerator']}, global batch "
-                  f"{res['global_batch_size']} x {res['seq_len']} tokens: space {res['space']:,}, "
-                  f"pruned {res['pruned']['divisibility']:,} (divisibility) + {res['pruned']['memory_bound']:,} "
-                  f"(memory bound), evaluated {res['evaluated']:,}, feasible {res['feasible']:,} in "
-                  f"{res['seconds']:.2f} s ({rate:,.0f}/s)", highlight=False)
+    console.print(
+        f"[bold]{res['model']}[/] on {res['count']} x {res['accelerator']}, global batch "
+        f"{res['global_batch_size']} x {res['seq_len']} tokens: space {res['space']:,}, "
+        f"pruned {res['pruned']['divisibility']:,} (divisibility) + {res['pruned']['memory_bound']:,} "
+        f"(memory bound), evaluated {res['evaluated']:,}, feasible {res['feasible']:,} in "
+        f"{res['seconds']:.2f} s ({rate:,.0f}/s)",
+        highlight=False,
+    )
     if res.get("infeasible"):
         inf = res["infeasible"]
         msg = f"[bold red]no feasible layout[/]: binding constraint {inf['binding_constraint']}: {inf['reason']}"
         if inf.get("short_by_gib"):
-            msg += (f"; the smallest layout needs {inf['min_peak_memory_gib']:.1f} GiB per accelerator, "
-                    f"{inf['short_by_gib']:.1f} GiB more than the {inf['hbm_gib']:.0f} GiB available")
+            msg += (
+                f"; the smallest layout needs {inf['min_peak_memory_gib']:.1f} GiB per accelerator, "
+                f"{inf['short_by_gib']:.1f} GiB more than the {inf['hbm_gib']:.0f} GiB available"
+            )
         console.print(msg, highlight=False)
         return
     multi = len(res.get("precisions") or []) > 1
@@ -122,12 +134,22 @@ def render_result(res: dict[str, Any]) -> None:
     for c in ("#", "layout", "precision", "tokens/s/GPU", "step (s)", "MFU", "peak mem (GiB)"):
         if c == "precision" and not multi:
             continue
-        t.add_column(c, justify="left" if c in ("layout", "precision") else "right",
-                     ratio=3 if c == "layout" else None)
+        t.add_column(
+            c,
+            justify="left" if c in ("layout", "precision") else "right",
+            ratio=3 if c == "layout" else None,
+        )
     for i, p in enumerate(res["top"], 1):
-        cells = [str(i), _layout(p)] + ([p["precision"]] if multi else []) + [
-            _fmt(p.get("tokens_per_s_per_gpu"), 1), _fmt(p.get("step_time_s")), _fmt(p.get("mfu")),
-            _fmt(p.get("peak_memory_gib"), 1)]
+        cells = (
+            [str(i), _layout(p)]
+            + ([p["precision"]] if multi else [])
+            + [
+                _fmt(p.get("tokens_per_s_per_gpu"), 1),
+                _fmt(p.get("step_time_s")),
+                _fmt(p.get("mfu")),
+                _fmt(p.get("peak_memory_gib"), 1),
+            ]
+        )
         t.add_row(*cells)
     console.print(t)
     if res.get("explanation"):
@@ -141,19 +163,29 @@ def render_result(res: dict[str, Any]) -> None:
             e.add_row(r["term"], _fmt(r["best"], 4), _fmt(r["runner_up"], 4), _fmt(r["delta"], 4))
         console.print(e)
     if res.get("pareto"):
-        f = Table(title="Pareto front: tokens/s/GPU vs peak memory" + (" vs accelerators" if res.get("counts") else ""))
+        f = Table(
+            title="Pareto front: tokens/s/GPU vs peak memory"
+            + (" vs accelerators" if res.get("counts") else "")
+        )
         for c in ("layout", "accelerators", "tokens/s/GPU", "peak mem (GiB)"):
             f.add_column(c, justify="left" if c == "layout" else "right")
         for p in res["pareto"][:12]:
-            f.add_row(_layout(p), str(p.get("count")), _fmt(p.get("tokens_per_s_per_gpu"), 1),
-                      _fmt(p.get("peak_memory_gib"), 1))
+            f.add_row(
+                _layout(p),
+                str(p.get("count")),
+                _fmt(p.get("tokens_per_s_per_gpu"), 1),
+                _fmt(p.get("peak_memory_gib"), 1),
+            )
         console.print(f)
     pub = res.get("published")
     if pub:
         pp = pub["plan"]
-        console.print(f"published layout {_layout(pp)}: {_fmt(pp.get('tokens_per_s_per_gpu'), 1)} tokens/s/GPU "
-                      f"(in space: {pub['in_space']}); best is {'the same' if pub['same_as_best'] else 'different'}"
-                      f", gain x{_fmt(pub.get('gain'), 3)}", highlight=False)
+        console.print(
+            f"published layout {_layout(pp)}: {_fmt(pp.get('tokens_per_s_per_gpu'), 1)} tokens/s/GPU "
+            f"(in space: {pub['in_space']}); best is {'the same' if pub['same_as_best'] else 'different'}"
+            f", gain x{_fmt(pub.get('gain'), 3)}",
+            highlight=False,
+        )
 
 
 def _combine_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -163,23 +195,41 @@ def _combine_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(max(results, key=lambda r: (r["best"] or {}).get("tokens_per_s_per_gpu") or -1))
     for k in ("space", "evaluated", "feasible", "seconds"):
         out[k] = sum(r[k] for r in results)
-    out["pruned"] = {k: sum(r["pruned"][k] for r in results) for k in ("divisibility", "memory_bound")}
+    out["pruned"] = {
+        k: sum(r["pruned"][k] for r in results) for k in ("divisibility", "memory_bound")
+    }
     pts = [p for r in results for p in r["pareto"]]
     if pts:
         obj = np.array([[p["tokens_per_s_per_gpu"], p["peak_memory_gib"], p["count"]] for p in pts])
         keep = pareto_mask(obj, [True, False, False])
-        out["pareto"] = sorted([p for p, k in zip(pts, keep) if k], key=lambda p: -p["tokens_per_s_per_gpu"])
-    out["counts"] = [{"count": r["count"], "evaluated": r["evaluated"], "feasible": r["feasible"],
-                      "best": r["best"]} for r in results]
+        out["pareto"] = sorted(
+            [p for p, k in zip(pts, keep) if k], key=lambda p: -p["tokens_per_s_per_gpu"]
+        )
+    out["counts"] = [
+        {
+            "count": r["count"],
+            "evaluated": r["evaluated"],
+            "feasible": r["feasible"],
+            "best": r["best"],
+        }
+        for r in results
+    ]
     return out
 
 
-def _export(best: dict[str, Any], fmt: str, out: Path | None, *, seq_len: int, layers: int | None) -> Path:
+def _export(
+    best: dict[str, Any], fmt: str, out: Path | None, *, seq_len: int, layers: int | None
+) -> Path:
     from wanka.parallel import ParallelPlan
     from wanka.search.export import export_plan
 
-    text = export_plan(ParallelPlan(**best["parallelism"]), fmt, precision=best["precision"], seq_len=seq_len,
-                       num_layers=layers)
+    text = export_plan(
+        ParallelPlan(**best["parallelism"]),
+        fmt,
+        precision=best["precision"],
+        seq_len=seq_len,
+        num_layers=layers,
+    )
     ext = {"megatron": "sh", "torchtitan": "toml", "nemo": "yaml"}[fmt]
     path = out or Path(f"wanka-best-plan.{fmt}.{ext}")
     path.write_text(text, encoding="utf-8")
@@ -200,34 +250,88 @@ def register(app: typer.Typer) -> None:
     @app.command("search")
     @handle_errors
     def search_cmd(
-        model: Annotated[str | None, typer.Option("--model", help="Preset id (e.g. megatron-1t) or a model file "
-                                                  "(run-spec model block, or a Hugging Face config.json).")] = None,
-        accelerator: Annotated[str | None, typer.Option("--accelerator", help="Accelerator id from the catalog.")] = None,
-        count: Annotated[int | None, typer.Option("--count", help="Number of accelerators.")] = None,
-        counts: Annotated[str | None, typer.Option("--counts", help="Several counts, comma-separated: "
-                                                   "the Pareto front then spans the accelerator count too.")] = None,
-        global_batch_size: Annotated[int | None, typer.Option("--global-batch-size", help="Sequences per step.")] = None,
-        seq_len: Annotated[int | None, typer.Option("--seq-len", help="Tokens per sequence (default: the model's).")] = None,
-        run: Annotated[Path | None, typer.Option("--run", help="A run-spec file: search its parallelism, keeping "
-                                                 "its model, hardware, global batch and precision.")] = None,
-        precision: Annotated[str | None, typer.Option("--precision", help="Comma-separated precisions to search "
-                                                      "(default: the run's, else bf16).")] = None,
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model",
+                help="Preset id (e.g. megatron-1t) or a model file "
+                "(run-spec model block, or a Hugging Face config.json).",
+            ),
+        ] = None,
+        accelerator: Annotated[
+            str | None, typer.Option("--accelerator", help="Accelerator id from the catalog.")
+        ] = None,
+        count: Annotated[
+            int | None, typer.Option("--count", help="Number of accelerators.")
+        ] = None,
+        counts: Annotated[
+            str | None,
+            typer.Option(
+                "--counts",
+                help="Several counts, comma-separated: "
+                "the Pareto front then spans the accelerator count too.",
+            ),
+        ] = None,
+        global_batch_size: Annotated[
+            int | None, typer.Option("--global-batch-size", help="Sequences per step.")
+        ] = None,
+        seq_len: Annotated[
+            int | None,
+            typer.Option("--seq-len", help="Tokens per sequence (default: the model's)."),
+        ] = None,
+        run: Annotated[
+            Path | None,
+            typer.Option(
+                "--run",
+                help="A run-spec file: search its parallelism, keeping "
+                "its model, hardware, global batch and precision.",
+            ),
+        ] = None,
+        precision: Annotated[
+            str | None,
+            typer.Option(
+                "--precision",
+                help="Comma-separated precisions to search (default: the run's, else bf16).",
+            ),
+        ] = None,
         gpus_per_node: Annotated[int | None, typer.Option("--gpus-per-node")] = None,
-        tp: Annotated[str | None, typer.Option("--tp", help="Restrict tp to these values (comma list).")] = None,
+        tp: Annotated[
+            str | None, typer.Option("--tp", help="Restrict tp to these values (comma list).")
+        ] = None,
         pp: Annotated[str | None, typer.Option("--pp", help="Restrict pp.")] = None,
         cp: Annotated[str | None, typer.Option("--cp", help="Restrict cp.")] = None,
         ep: Annotated[str | None, typer.Option("--ep", help="Restrict ep.")] = None,
         vpp: Annotated[str | None, typer.Option("--vpp", help="Restrict vpp.")] = None,
-        mbs: Annotated[str | None, typer.Option("--micro-batch-size", help="Restrict the micro-batch size.")] = None,
-        overlap_search: Annotated[bool, typer.Option("--search-overlap", help="Also search TP-comm overlap "
-                                                     "(off / TE userbuffers) and DP-overlap (on/off).")] = False,
+        mbs: Annotated[
+            str | None, typer.Option("--micro-batch-size", help="Restrict the micro-batch size.")
+        ] = None,
+        overlap_search: Annotated[
+            bool,
+            typer.Option(
+                "--search-overlap",
+                help="Also search TP-comm overlap (off / TE userbuffers) and DP-overlap (on/off).",
+            ),
+        ] = False,
         top: Annotated[int, typer.Option("--top", help="How many plans to list.")] = 10,
-        export: Annotated[str | None, typer.Option("--export", help="Write the best plan as megatron, "
-                                                   "torchtitan or nemo configuration.")] = None,
-        export_out: Annotated[Path | None, typer.Option("--export-out", help="File for --export "
-                                                        "(default wanka-best-plan.<fmt>.<ext>).")] = None,
-        profile: Annotated[Path | None, typer.Option("--profile", help="Measured software-efficiency profile.")] = None,
-        no_memory_prune: Annotated[bool, typer.Option("--no-memory-prune", help="Time every divisible layout.")] = False,
+        export: Annotated[
+            str | None,
+            typer.Option(
+                "--export",
+                help="Write the best plan as megatron, torchtitan or nemo configuration.",
+            ),
+        ] = None,
+        export_out: Annotated[
+            Path | None,
+            typer.Option(
+                "--export-out", help="File for --export (default wanka-best-plan.<fmt>.<ext>)."
+            ),
+        ] = None,
+        profile: Annotated[
+            Path | None, typer.Option("--profile", help="Measured software-efficiency profile.")
+        ] = None,
+        no_memory_prune: Annotated[
+            bool, typer.Option("--no-memory-prune", help="Time every divisible layout.")
+        ] = False,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Search every parallel layout (tp pp vpp cp ep etp dp fsdp dist-opt sp recompute micro-batch precision)."""
@@ -239,10 +343,18 @@ def register(app: typer.Typer) -> None:
         if top <= 0:
             raise ConfigError(f"--top must be positive, got {top}")
         precs = parse_str_list(precision)
-        dim_overrides = {k: v for k, v in {
-            "tp": parse_int_list(tp, "tp"), "pp": parse_int_list(pp, "pp"), "cp": parse_int_list(cp, "cp"),
-            "ep": parse_int_list(ep, "ep"), "vpp": parse_int_list(vpp, "vpp"),
-            "micro_batch_size": parse_int_list(mbs, "micro-batch-size")}.items() if v is not None}
+        dim_overrides = {
+            k: v
+            for k, v in {
+                "tp": parse_int_list(tp, "tp"),
+                "pp": parse_int_list(pp, "pp"),
+                "cp": parse_int_list(cp, "cp"),
+                "ep": parse_int_list(ep, "ep"),
+                "vpp": parse_int_list(vpp, "vpp"),
+                "micro_batch_size": parse_int_list(mbs, "micro-batch-size"),
+            }.items()
+            if v is not None
+        }
         overlaps = _overlap_variants() if overlap_search else None
         bar = ProgressBar("searching", enabled=True)
         results: list[dict[str, Any]] = []
@@ -250,37 +362,67 @@ def register(app: typer.Typer) -> None:
         try:
             if run is not None:
                 if model or accelerator or count or counts:
-                    raise ConfigError("give either --run or --model/--accelerator/--count, not both")
+                    raise ConfigError(
+                        "give either --run or --model/--accelerator/--count, not both"
+                    )
                 from wanka.spec import RunError, load_runs
+
                 runs = load_runs(run)
                 for r in runs:
                     if isinstance(r, RunError):
-                        raise ConfigError(f"{run}: run {r.id or ''}: {r.error}".replace("run : ", ""))
+                        raise ConfigError(
+                            f"{run}: run {r.id or ''}: {r.error}".replace("run : ", "")
+                        )
                 for r in runs:
                     if profile is not None:
                         from dataclasses import replace
-                        r = replace(r, hardware=replace(r.hardware, accelerator=_apply_profile(
-                            r.hardware.accelerator, profile)))
+
+                        r = replace(
+                            r,
+                            hardware=replace(
+                                r.hardware,
+                                accelerator=_apply_profile(r.hardware.accelerator, profile),
+                            ),
+                        )
                     if global_batch_size is not None or seq_len is not None:
-                        raise ConfigError("--run keeps the run's global batch and sequence length; "
-                                          "drop --global-batch-size/--seq-len")
+                        raise ConfigError(
+                            "--run keeps the run's global batch and sequence length; "
+                            "drop --global-batch-size/--seq-len"
+                        )
                     layers = r.model.layers
-                    res = search_run(r, precisions=precs, top_k=top, progress=bar, overlaps=overlaps,
-                                     memory_prune=not no_memory_prune, dim_overrides=dim_overrides)
+                    res = search_run(
+                        r,
+                        precisions=precs,
+                        top_k=top,
+                        progress=bar,
+                        overlaps=overlaps,
+                        memory_prune=not no_memory_prune,
+                        dim_overrides=dim_overrides,
+                    )
                     results.append(res.to_dict())
             else:
-                missing = [n for n, v in (("--model", model), ("--accelerator", accelerator),
-                                          ("--count", count or counts),
-                                          ("--global-batch-size", global_batch_size)) if not v]
+                missing = [
+                    n
+                    for n, v in (
+                        ("--model", model),
+                        ("--accelerator", accelerator),
+                        ("--count", count or counts),
+                        ("--global-batch-size", global_batch_size),
+                    )
+                    if not v
+                ]
                 if missing:
                     raise ConfigError(f"missing {', '.join(missing)} (or give --run RUN.yaml)")
                 from wanka.catalogs import get_accelerator
+
                 cnts = parse_int_list(counts, "counts") if counts else (count,)
                 assert cnts is not None
                 if any(c <= 0 for c in cnts):
                     raise ConfigError(f"--count must be positive, got {count}")
                 if global_batch_size is not None and global_batch_size <= 0:
-                    raise ConfigError(f"--global-batch-size must be positive, got {global_batch_size}")
+                    raise ConfigError(
+                        f"--global-batch-size must be positive, got {global_batch_size}"
+                    )
                 if gpus_per_node is not None and gpus_per_node <= 0:
                     raise ConfigError(f"--gpus-per-node must be positive, got {gpus_per_node}")
                 acc = _apply_profile(get_accelerator(accelerator), profile)
@@ -288,10 +430,20 @@ def register(app: typer.Typer) -> None:
                 layers = m.layers
                 per = []
                 for c in cnts:
-                    res = search(m, acc, count=c, global_batch_size=global_batch_size, seq_len=m.seq_len,
-                                 gpus_per_node=gpus_per_node, precisions=precs or ("bf16",), top_k=top,
-                                 progress=bar, overlaps=overlaps, memory_prune=not no_memory_prune,
-                                 dim_overrides=dim_overrides)
+                    res = search(
+                        m,
+                        acc,
+                        count=c,
+                        global_batch_size=global_batch_size,
+                        seq_len=m.seq_len,
+                        gpus_per_node=gpus_per_node,
+                        precisions=precs or ("bf16",),
+                        top_k=top,
+                        progress=bar,
+                        overlaps=overlaps,
+                        memory_prune=not no_memory_prune,
+                        dim_overrides=dim_overrides,
+                    )
                     per.append(res.to_dict())
                 results.append(per[0] if len(per) == 1 else _combine_counts(per))
         finally:
@@ -300,8 +452,12 @@ def register(app: typer.Typer) -> None:
         if export is not None:
             best = results[0].get("best")
             if best is None:
-                raise ConfigError("nothing to export: no feasible layout (see the binding constraint)")
-            exported = _export(best, export, export_out, seq_len=results[0]["seq_len"], layers=layers)
+                raise ConfigError(
+                    "nothing to export: no feasible layout (see the binding constraint)"
+                )
+            exported = _export(
+                best, export, export_out, seq_len=results[0]["seq_len"], layers=layers
+            )
             for r in results:
                 r["exported"] = str(exported)
         if json_out:
@@ -310,7 +466,9 @@ def register(app: typer.Typer) -> None:
             for r in results:
                 render_result(r)
             if exported is not None:
-                console.print(f"wrote {export} configuration of the best plan to {exported}", highlight=False)
+                console.print(
+                    f"wrote {export} configuration of the best plan to {exported}", highlight=False
+                )
         if any(r.get("best") is None for r in results):
             raise typer.Exit(code=0)
 
@@ -320,5 +478,6 @@ def _overlap_variants() -> list[Any]:
     from dataclasses import replace
 
     from wanka.perf.params import OverlapPolicy
+
     base = OverlapPolicy()
     return [replace(base, tp_hidden=t, dp_overlap=d) for t in (0.0, 0.8) for d in (True, False)]

@@ -1,7 +1,7 @@
 """`wanka simulate`: replay a job trace on a shared cluster under a scheduling policy.
 
-    wanka simulate --trace PATH --gpus N --gpus-per-node G --policy P [--json]
-    wanka simulate compare --policies fifo,tiresias --trace PATH --gpus N ... [--ray]
+wanka simulate --trace PATH --gpus N --gpus-per-node G --policy P [--json]
+wanka simulate compare --policies fifo,tiresias --trace PATH --gpus N ... [--ray]
 """
 
 from __future__ import annotations
@@ -18,41 +18,81 @@ from wanka.sim.policies import get_policy
 from wanka.sim.runner import RunSpec, run_many
 from wanka.sim.simulator import FaultModel, SimConfig, SimResult
 
-__all__ = ["register", "app"]
+__all__ = ["app", "register"]
 
-app = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False,
-                  help="Simulate a multi-tenant cluster replaying a job trace under a policy.")
+app = typer.Typer(
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
+    help="Simulate a multi-tenant cluster replaying a job trace under a policy.",
+)
 
-TraceOpt = Annotated[str | None, typer.Option(
-    "--trace", help="Trace file, directory (all its trace files merged), builtin:NAME (shipped "
-                    "traces, e.g. builtin:microsoft-itp-elasticflow/raw) or "
-                    "synthetic:JOBS[:LOAD].")]
-FormatOpt = Annotated[str | None, typer.Option(
-    "--trace-format", help="itp | elasticflow | philly | pollux | openb | tiresias | wanka "
-                           "(default: detected from the header).")]
+TraceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--trace",
+        help="Trace file, directory (all its trace files merged), builtin:NAME (shipped "
+        "traces, e.g. builtin:microsoft-itp-elasticflow/raw) or "
+        "synthetic:JOBS[:LOAD].",
+    ),
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--trace-format",
+        help="itp | elasticflow | philly | pollux | openb | tiresias | wanka "
+        "(default: detected from the header).",
+    ),
+]
 GpusOpt = Annotated[int | None, typer.Option("--gpus", help="Accelerators in the cluster.")]
 GpnOpt = Annotated[int, typer.Option("--gpus-per-node", help="Accelerators per node.")]
-ClusterOpt = Annotated[Path | None, typer.Option(
-    "--cluster", help="Cluster YAML (node groups, network, tenants); replaces --gpus.")]
-AccelOpt = Annotated[str, typer.Option(
-    "--accelerator", help="Accelerator id for --gpus clusters (catalog id selects the real "
-                          "collective model; 'generic' uses the alpha-beta fallback).")]
+ClusterOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cluster", help="Cluster YAML (node groups, network, tenants); replaces --gpus."
+    ),
+]
+AccelOpt = Annotated[
+    str,
+    typer.Option(
+        "--accelerator",
+        help="Accelerator id for --gpus clusters (catalog id selects the real "
+        "collective model; 'generic' uses the alpha-beta fallback).",
+    ),
+]
 PlacementOpt = Annotated[str, typer.Option("--placement", help="packed | first-fit.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the simulator's RNG.")]
 SeedsOpt = Annotated[int, typer.Option("--seeds", help="Run seeds SEED..SEED+N-1 (a sweep).")]
-CostOpt = Annotated[float, typer.Option(
-    "--preempt-cost-s",
-    help="Checkpoint-restore seconds paid on restart after preemption/failure.")]
-MtbfOpt = Annotated[float | None, typer.Option(
-    "--node-mtbf-h", help="Node MTBF in hours; enables node failures.")]
+CostOpt = Annotated[
+    float,
+    typer.Option(
+        "--preempt-cost-s",
+        help="Checkpoint-restore seconds paid on restart after preemption/failure.",
+    ),
+]
+MtbfOpt = Annotated[
+    float | None, typer.Option("--node-mtbf-h", help="Node MTBF in hours; enables node failures.")
+]
 RepairOpt = Annotated[float, typer.Option("--repair-h", help="Hours a failed node stays down.")]
-CkptOpt = Annotated[float, typer.Option(
-    "--checkpoint-interval-s", help="Seconds of progress between checkpoints (failure losses).")]
-ScaleOpt = Annotated[float, typer.Option(
-    "--arrival-scale", help="Multiply arrival times (< 1 compresses the trace: more load).")]
+CkptOpt = Annotated[
+    float,
+    typer.Option(
+        "--checkpoint-interval-s", help="Seconds of progress between checkpoints (failure losses)."
+    ),
+]
+ScaleOpt = Annotated[
+    float,
+    typer.Option(
+        "--arrival-scale", help="Multiply arrival times (< 1 compresses the trace: more load)."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
-PlotsOpt = Annotated[Path | None, typer.Option(
-    "--plots", help="Directory for PNG plots (JCT CDF, utilisation and queue over time).")]
+PlotsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plots", help="Directory for PNG plots (JCT CDF, utilisation and queue over time)."
+    ),
+]
 RayOpt = Annotated[bool, typer.Option("--ray", help="Spread the runs over a Ray cluster.")]
 RayAddrOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address.")]
 
@@ -62,8 +102,9 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="simulate")
 
 
-def _cluster(gpus: int | None, gpus_per_node: int, cluster: Path | None,
-             accelerator: str) -> ClusterSpec:
+def _cluster(
+    gpus: int | None, gpus_per_node: int, cluster: Path | None, accelerator: str
+) -> ClusterSpec:
     if cluster is not None:
         return ClusterSpec.from_yaml(cluster)
     if gpus is None:
@@ -71,12 +112,14 @@ def _cluster(gpus: int | None, gpus_per_node: int, cluster: Path | None,
     return ClusterSpec.from_shape(gpus=gpus, gpus_per_node=gpus_per_node, accelerator=accelerator)
 
 
-def _config(placement: str, seed: int, cost: float, mtbf_h: float | None, repair_h: float,
-            ckpt_s: float) -> SimConfig:
+def _config(
+    placement: str, seed: int, cost: float, mtbf_h: float | None, repair_h: float, ckpt_s: float
+) -> SimConfig:
     faults = None
     if mtbf_h is not None:
-        faults = FaultModel(node_mtbf_s=mtbf_h * 3600, repair_s=repair_h * 3600,
-                            checkpoint_interval_s=ckpt_s)
+        faults = FaultModel(
+            node_mtbf_s=mtbf_h * 3600, repair_s=repair_h * 3600, checkpoint_interval_s=ckpt_s
+        )
     if cost < 0:
         raise ConfigError(f"--preempt-cost-s must be >= 0, got {cost}")
     from wanka.sim.placement import get_placement
@@ -137,8 +180,9 @@ def simulate(
     gpus_per_node: GpnOpt = 8,
     cluster: ClusterOpt = None,
     accelerator: AccelOpt = "generic",
-    policy: Annotated[str, typer.Option(
-        "--policy", help="fifo | fifo-backfill | sjf | tiresias | gavel | quota.")] = "fifo",
+    policy: Annotated[
+        str, typer.Option("--policy", help="fifo | fifo-backfill | sjf | tiresias | gavel | quota.")
+    ] = "fifo",
     placement: PlacementOpt = "packed",
     seed: SeedOpt = 0,
     seeds: SeedsOpt = 1,
@@ -161,10 +205,19 @@ def simulate(
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     cl = _cluster(gpus, gpus_per_node, cluster, accelerator)
-    specs = [RunSpec(trace=trace, trace_format=trace_format, cluster=cl, policy=policy,
-                     config=_config(placement, seed + k, preempt_cost_s, node_mtbf_h, repair_h,
-                                    checkpoint_interval_s), arrival_scale=arrival_scale)
-             for k in range(seeds)]
+    specs = [
+        RunSpec(
+            trace=trace,
+            trace_format=trace_format,
+            cluster=cl,
+            policy=policy,
+            config=_config(
+                placement, seed + k, preempt_cost_s, node_mtbf_h, repair_h, checkpoint_interval_s
+            ),
+            arrival_scale=arrival_scale,
+        )
+        for k in range(seeds)
+    ]
     results = run_many(specs, use_ray=ray, ray_address=ray_address)
     _emit(results, as_json=as_json, plots=plots, compare=False)
 
@@ -172,17 +225,24 @@ def simulate(
 @app.command("compare")
 @handle_errors
 def compare(
-    policies: Annotated[str, typer.Option(
-        "--policies", help="Comma-separated policies, e.g. fifo,fifo-backfill,tiresias.")],
+    policies: Annotated[
+        str,
+        typer.Option(
+            "--policies", help="Comma-separated policies, e.g. fifo,fifo-backfill,tiresias."
+        ),
+    ],
     trace: TraceOpt = None,
     trace_format: FormatOpt = None,
     gpus: GpusOpt = None,
     gpus_per_node: GpnOpt = 8,
     cluster: ClusterOpt = None,
     accelerator: AccelOpt = "generic",
-    placement: Annotated[str, typer.Option(
-        "--placement",
-        help="packed | first-fit, or a comma list to compare placements.")] = "packed",
+    placement: Annotated[
+        str,
+        typer.Option(
+            "--placement", help="packed | first-fit, or a comma list to compare placements."
+        ),
+    ] = "packed",
     seed: SeedOpt = 0,
     seeds: SeedsOpt = 1,
     preempt_cost_s: CostOpt = 30.0,
@@ -205,9 +265,20 @@ def compare(
     for n in names:
         get_policy(n)
     cl = _cluster(gpus, gpus_per_node, cluster, accelerator)
-    specs = [RunSpec(trace=trace, trace_format=trace_format, cluster=cl, policy=n,
-                     config=_config(pl, seed + k, preempt_cost_s, node_mtbf_h, repair_h,
-                                    checkpoint_interval_s), arrival_scale=arrival_scale)
-             for n in names for pl in places for k in range(seeds)]
+    specs = [
+        RunSpec(
+            trace=trace,
+            trace_format=trace_format,
+            cluster=cl,
+            policy=n,
+            config=_config(
+                pl, seed + k, preempt_cost_s, node_mtbf_h, repair_h, checkpoint_interval_s
+            ),
+            arrival_scale=arrival_scale,
+        )
+        for n in names
+        for pl in places
+        for k in range(seeds)
+    ]
     results = run_many(specs, use_ray=ray, ray_address=ray_address)
     _emit(results, as_json=as_json, plots=plots, compare=True)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from wanka.cli.common import console, handle_errors, print_json
 
-__all__ = ["register", "validate_cmd", "render_summary"]
+__all__ = ["register", "render_summary", "validate_cmd"]
 
 
 def register(root: typer.Typer) -> None:
@@ -29,7 +29,13 @@ def _row(t: Table, name: str, st: dict[str, Any]) -> None:
     if not st.get("n"):
         t.add_row(name, "0", "-", "-", "-")
         return
-    t.add_row(name, str(st["n"]), f"{st['median_abs']:.1%}", f"{st['p90_abs']:.1%}", f"{st['median_signed']:+.1%}")
+    t.add_row(
+        name,
+        str(st["n"]),
+        f"{st['median_abs']:.1%}",
+        f"{st['p90_abs']:.1%}",
+        f"{st['median_signed']:+.1%}",
+    )
 
 
 def _table(title: str) -> Table:
@@ -42,8 +48,10 @@ def _table(title: str) -> Table:
 def render_summary(report: dict[str, Any], *, show_cases: bool = False) -> Group:
     """Rich tables of a `validate_runs` report."""
     s = report["summary"]
-    parts: list[Any] = [f"tokens/s/GPU error = predicted / measured - 1; split: {s['split_rule']}; "
-                        f"{s['predicted']} of {s['cases']} cases predicted"]
+    parts: list[Any] = [
+        f"tokens/s/GPU error = predicted / measured - 1; split: {s['split_rule']}; "
+        f"{s['predicted']} of {s['cases']} cases predicted"
+    ]
     t = _table("dense + MoE")
     for k in ("held_out", "train", "all"):
         _row(t, k.replace("_", "-"), s["dense_moe"][k])
@@ -56,8 +64,14 @@ def render_summary(report: dict[str, Any], *, show_cases: bool = False) -> Group
                 _row(tt, name, st)
             parts.append(tt)
     pm = s["peak_memory"]
-    parts.append("peak memory: " + (f"{pm['n']} cases, median |err| {pm['median_abs']:.1%}, p90 {pm['p90_abs']:.1%}"
-                                    if pm["n"] else "no case gives measured.peak_memory_gib"))
+    parts.append(
+        "peak memory: "
+        + (
+            f"{pm['n']} cases, median |err| {pm['median_abs']:.1%}, p90 {pm['p90_abs']:.1%}"
+            if pm["n"]
+            else "no case gives measured.peak_memory_gib"
+        )
+    )
     failed = [c for c in report["cases"] if "error" in c]
     if failed:
         ft = Table(title=f"{len(failed)} cases not predicted", title_justify="left")
@@ -69,12 +83,21 @@ def render_summary(report: dict[str, Any], *, show_cases: bool = False) -> Group
     if show_cases:
         ct = Table(title="cases", title_justify="left")
         for col in ("id", "split", "accelerator", "precision", "measured", "predicted", "error"):
-            ct.add_column(col, justify="left" if col in ("id", "split", "accelerator", "precision") else "right")
+            ct.add_column(
+                col,
+                justify="left" if col in ("id", "split", "accelerator", "precision") else "right",
+            )
         for c in report["cases"]:
             if "rel_error" in c:
-                ct.add_row(str(c["id"]), c["split"], c["accelerator"], c["precision"],
-                           f"{c['measured_tokens_per_s_per_gpu']:,.0f}", f"{c['predicted_tokens_per_s_per_gpu']:,.0f}",
-                           f"{c['rel_error']:+.1%}")
+                ct.add_row(
+                    str(c["id"]),
+                    c["split"],
+                    c["accelerator"],
+                    c["precision"],
+                    f"{c['measured_tokens_per_s_per_gpu']:,.0f}",
+                    f"{c['predicted_tokens_per_s_per_gpu']:,.0f}",
+                    f"{c['rel_error']:+.1%}",
+                )
         parts.append(ct)
     return Group(*parts)
 
@@ -82,19 +105,29 @@ def render_summary(report: dict[str, Any], *, show_cases: bool = False) -> Group
 @handle_errors
 def validate_cmd(
     file: Annotated[Path, typer.Argument(help="Run-spec file whose runs carry `measured` blocks.")],
-    json_out: Annotated[bool, typer.Option("--json", help='Print {"cases": [...], "summary": {...}} as JSON.')] = False,
-    cases: Annotated[bool, typer.Option("--cases", help="Also list every case in the table output.")] = False,
-    profile: Annotated[Path | None, typer.Option(
-        "--profile", help="A measured chip profile applied to runs on that accelerator (all if it names none).")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help='Print {"cases": [...], "summary": {...}} as JSON.')
+    ] = False,
+    cases: Annotated[
+        bool, typer.Option("--cases", help="Also list every case in the table output.")
+    ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            help="A measured chip profile applied to runs on that accelerator (all if it names none).",
+        ),
+    ] = None,
 ) -> None:
     """Compare predicted with measured tokens/s/GPU (and peak memory) for every measured run in FILE."""
-    from wanka.profile import apply_profile, load_profile
     from wanka.perf.validate import validate_runs
+    from wanka.profile import apply_profile, load_profile
     from wanka.spec import load_runs
 
     prof = load_profile(profile) if profile is not None else None
     acc_for = None
     if prof is not None:
+
         def acc_for(run: Any) -> Any:
             if prof.accelerator in (None, run.hardware.accelerator.id):
                 return apply_profile(run.hardware.accelerator, prof)

@@ -11,5 +11,16 @@ from wanka.perf.plans import FSDP_CODES, RECOMPUTE_CODES, PlanArrays
 from wanka.perf.predict import predict, predict_runs
 from wanka.perf.step import StepArrays, evaluate, plan_problems
 
-__all__ = ["PlanArrays", "StepArrays", "evaluate", "OverlapPolicy", "Calibration", "default_calibration",
-           "predict", "predict_runs", "plan_problems", "FSDP_CODES", "RECOMPUTE_CODES"]
+__all__ = [
+    "FSDP_CODES",
+    "RECOMPUTE_CODES",
+    "Calibration",
+    "OverlapPolicy",
+    "PlanArrays",
+    "StepArrays",
+    "default_calibration",
+    "evaluate",
+    "plan_problems",
+    "predict",
+    "predict_runs",
+]

@@ -19,7 +19,12 @@ from numpy.typing import NDArray
 
 from wanka.hardware import Accelerator
 
-__all__ = ["collective_s", "members_per_domain", "scaleup_domain_size", "USING_SHARED_COLLECTIVE_MODEL"]
+__all__ = [
+    "USING_SHARED_COLLECTIVE_MODEL",
+    "collective_s",
+    "members_per_domain",
+    "scaleup_domain_size",
+]
 
 from wanka.topology.collective import collective_time as _collective_time
 
@@ -37,13 +42,22 @@ def scaleup_domain_size(accelerator: Accelerator, gpus_per_node: int) -> int:
     return int(gpus_per_node)
 
 
-def members_per_domain(size: NDArray[np.float64], stride: NDArray[np.float64], domain: int) -> NDArray[np.float64]:
+def members_per_domain(
+    size: NDArray[np.float64], stride: NDArray[np.float64], domain: int
+) -> NDArray[np.float64]:
     """Members of a group (`size` ranks, `stride` apart) inside one scale-up domain of `domain` ranks."""
     return np.minimum(size, np.maximum(1.0, np.floor(domain / np.maximum(stride, 1.0))))
 
 
-def collective_s(op: str, nbytes: Any, ranks: Any, ranks_per_node: Any, accelerator: Accelerator, *,
-                 fabric: Any = None) -> NDArray[np.float64]:
+def collective_s(
+    op: str,
+    nbytes: Any,
+    ranks: Any,
+    ranks_per_node: Any,
+    accelerator: Accelerator,
+    *,
+    fabric: Any = None,
+) -> NDArray[np.float64]:
     """Seconds for one collective (nccl-tests `size` convention: `nbytes` is the full buffer per rank).
 
     Groups of one rank (or zero bytes) cost nothing. Broadcasts over numpy arrays.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from wanka.workload.model import ModelSpec
 
-__all__ = ["model_flops_per_step", "megatron_flops_per_step"]
+__all__ = ["megatron_flops_per_step", "model_flops_per_step"]
 
 
 def megatron_flops_per_step(model: ModelSpec, global_batch_size: int, seq_len: int) -> float:
@@ -26,20 +26,25 @@ def megatron_flops_per_step(model: ModelSpec, global_batch_size: int, seq_len: i
     """
     if model.layer_pattern is not None:
         from wanka.workload.counts import flops_per_step
+
         return float(flops_per_step(model, global_batch_size, seq_len))
     h, a, s = model.hidden, model.heads, seq_len
     ng = 3 if model.gated else 2
     if model.mla is not None:
         m = model.mla
         dq, dv = m.qk_nope_head_dim + m.qk_rope_head_dim, m.v_head_dim
-        q = (h * m.q_lora_rank + m.q_lora_rank * a * dq) if m.q_lora_rank else h * a * dq  # query projection(s)
-        kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank * a * (m.qk_nope_head_dim + dv)  # kv down/up
-        attn = q + kv + a * dv * h                                   # + output projection
-        core = s * a * (dq + dv) / 2                                 # QK^T and AV, causal half
+        q = (
+            (h * m.q_lora_rank + m.q_lora_rank * a * dq) if m.q_lora_rank else h * a * dq
+        )  # query projection(s)
+        kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank * a * (
+            m.qk_nope_head_dim + dv
+        )  # kv down/up
+        attn = q + kv + a * dv * h  # + output projection
+        core = s * a * (dq + dv) / 2  # QK^T and AV, causal half
     else:
         d = model.d_head
-        attn = h * (a + 2 * model.kv_heads) * d + a * d * h          # QKV + output projection
-        core = s * a * 2 * d / 2                                     # QK^T and AV, causal half
+        attn = h * (a + 2 * model.kv_heads) * d + a * d * h  # QKV + output projection
+        core = s * a * 2 * d / 2  # QK^T and AV, causal half
     dense_mlp = ng * h * model.ffn_hidden
     per_layer_dense = attn + core + dense_mlp
     total = model.dense_mlp_layers * per_layer_dense
@@ -47,8 +52,10 @@ def megatron_flops_per_step(model: ModelSpec, global_batch_size: int, seq_len: i
         moe = model.moe
         moe_mlp = ng * h * (moe.top_k * moe.expert_ffn + moe.shared_experts * moe.shared_ffn)
         total += model.moe_layers * (attn + core + moe_mlp)
-        total += model.mtp_layers * (attn + core + moe_mlp + 2 * h * h)  # MTP block + its projection
-    total += h * model.vocab                                         # logits
+        total += model.mtp_layers * (
+            attn + core + moe_mlp + 2 * h * h
+        )  # MTP block + its projection
+    total += h * model.vocab  # logits
     return 6.0 * global_batch_size * s * total
 
 

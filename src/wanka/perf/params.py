@@ -16,7 +16,7 @@ from typing import Any
 
 from wanka.errors import CatalogError
 
-__all__ = ["Calibration", "OverlapPolicy", "default_calibration", "calibration_from_mapping"]
+__all__ = ["Calibration", "OverlapPolicy", "calibration_from_mapping", "default_calibration"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,8 +37,9 @@ class Calibration:
     moe_load_imbalance: float = 1.15
     """Tokens on the busiest expert-parallel rank over the mean (auxiliary-loss-balanced routers keep it
     near 1.1-1.2; DeepSeek-V3 tech report section 2.1.2). Capped by moe.capacity_factor when set."""
-    lowp_gemm_speedup: dict[str, float] = field(default_factory=lambda: {
-        "fp8": 1.5, "fp8-blockwise": 1.35, "mxfp8": 1.5, "nvfp4": 2.2})
+    lowp_gemm_speedup: dict[str, float] = field(
+        default_factory=lambda: {"fp8": 1.5, "fp8-blockwise": 1.35, "mxfp8": 1.5, "nvfp4": 2.2}
+    )
     """Effective speed-up of transformer-block GEMMs over bf16 for each low precision (the quantise/
     scale kernels and non-ideal shapes eat part of the 2x/4x peak); capped at the peak ratio."""
     ep_a2a_hidden: float = 0.3
@@ -85,7 +86,9 @@ def calibration_from_mapping(d: dict[str, Any]) -> Calibration:
     names = {f.name for f in fields(Calibration)}
     unknown = set(d) - names
     if unknown:
-        raise CatalogError(f"calibration.yaml: unknown parameter(s) {sorted(unknown)}; allowed: {sorted(names)}")
+        raise CatalogError(
+            f"calibration.yaml: unknown parameter(s) {sorted(unknown)}; allowed: {sorted(names)}"
+        )
     return Calibration(**d)
 
 
@@ -99,8 +102,10 @@ def default_calibration() -> Calibration:
     except FileNotFoundError:
         return Calibration()
     params = dict(data.get("parameters") or {})
-    params["source"] = (f"{data.get('fitted_on', 'unknown data')}; split: {data.get('split', '?')}; "
-                        f"date {data.get('date', '?')}")
+    params["source"] = (
+        f"{data.get('fitted_on', 'unknown data')}; split: {data.get('split', '?')}; "
+        f"date {data.get('date', '?')}"
+    )
     return calibration_from_mapping(params)
 
 

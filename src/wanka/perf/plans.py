@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from wanka.errors import ConfigError
 
-__all__ = ["PlanArrays", "FSDP_CODES", "RECOMPUTE_CODES", "FSDP_NAMES", "RECOMPUTE_NAMES"]
+__all__ = ["FSDP_CODES", "FSDP_NAMES", "RECOMPUTE_CODES", "RECOMPUTE_NAMES", "PlanArrays"]
 
 FSDP_CODES: dict[str, int] = {"none": 0, "grad_op": 1, "full": 2}
 """fsdp: 0 none (Megatron DDP / distributed optimizer), 1 grad_op (ZeRO-2), 2 full (ZeRO-3 / FSDP)."""
@@ -60,7 +60,9 @@ class PlanArrays:
             arr = np.atleast_1d(arr)
             arr = arr.astype(np.bool_ if name in _BOOL_FIELDS else np.int64, copy=True)
             if arr.ndim != 1:
-                raise ConfigError(f"PlanArrays.{name} must be one-dimensional, got shape {arr.shape}")
+                raise ConfigError(
+                    f"PlanArrays.{name} must be one-dimensional, got shape {arr.shape}"
+                )
             object.__setattr__(self, name, arr)
 
     def __len__(self) -> int:
@@ -72,8 +74,18 @@ class PlanArrays:
         degrees 1, `fsdp`/`recompute` 0, `distributed_optimizer` True, `sequence_parallel` = tp > 1,
         `etp` = tp."""
         tp = np.asarray(values.get("tp", 1))
-        d: dict[str, Any] = {"tp": tp, "pp": 1, "vpp": 1, "cp": 1, "ep": 1, "dp": 1, "micro_batch_size": 1,
-                             "fsdp": 0, "recompute": 0, "distributed_optimizer": True}
+        d: dict[str, Any] = {
+            "tp": tp,
+            "pp": 1,
+            "vpp": 1,
+            "cp": 1,
+            "ep": 1,
+            "dp": 1,
+            "micro_batch_size": 1,
+            "fsdp": 0,
+            "recompute": 0,
+            "distributed_optimizer": True,
+        }
         d.update(values)
         d.setdefault("etp", d["tp"])
         d.setdefault("sequence_parallel", np.asarray(d["tp"]) > 1)
@@ -92,8 +104,13 @@ class PlanArrays:
         for p in plans:
             tp = int(p.tp)
             row = {
-                "tp": tp, "pp": p.pp, "vpp": getattr(p, "vpp", None) or 1, "cp": getattr(p, "cp", None) or 1,
-                "ep": getattr(p, "ep", None) or 1, "etp": getattr(p, "etp", None) or tp, "dp": p.dp,
+                "tp": tp,
+                "pp": p.pp,
+                "vpp": getattr(p, "vpp", None) or 1,
+                "cp": getattr(p, "cp", None) or 1,
+                "ep": getattr(p, "ep", None) or 1,
+                "etp": getattr(p, "etp", None) or tp,
+                "dp": p.dp,
                 "micro_batch_size": getattr(p, "micro_batch_size", None) or 1,
                 "fsdp": FSDP_CODES[str(getattr(p, "fsdp", None) or "none")],
                 "recompute": RECOMPUTE_CODES[str(getattr(p, "recompute", None) or "none")],
@@ -106,7 +123,9 @@ class PlanArrays:
 
     def take(self, idx: Any) -> PlanArrays:
         """Rows `idx` (indices or a boolean mask) as a new PlanArrays."""
-        return PlanArrays(**{f.name: np.atleast_1d(getattr(self, f.name)[idx]) for f in fields(self)})
+        return PlanArrays(
+            **{f.name: np.atleast_1d(getattr(self, f.name)[idx]) for f in fields(self)}
+        )
 
     def row(self, i: int) -> dict[str, Any]:
         """Row `i` as plain Python values, with `fsdp`/`recompute` as names."""

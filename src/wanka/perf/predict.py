@@ -21,7 +21,7 @@ from wanka.perf.plans import PlanArrays
 from wanka.perf.step import StepArrays, evaluate, plan_problems
 from wanka.units import GiB
 
-__all__ = ["predict", "predict_runs", "evaluate_run", "MODEL_ASSUMPTIONS"]
+__all__ = ["MODEL_ASSUMPTIONS", "evaluate_run", "predict", "predict_runs"]
 
 MODEL_ASSUMPTIONS = (
     "flash attention (no s^2 activations), no dropout; attention kernels run in bf16",
@@ -34,29 +34,58 @@ MODEL_ASSUMPTIONS = (
 )
 
 
-def evaluate_run(run: Any, *, overlap: OverlapPolicy = OverlapPolicy(), fabric: Any = None,
-                 calibration: Calibration | None = None, accelerator: Any = None) -> StepArrays:
+def evaluate_run(
+    run: Any,
+    *,
+    overlap: OverlapPolicy = OverlapPolicy(),
+    fabric: Any = None,
+    calibration: Calibration | None = None,
+    accelerator: Any = None,
+) -> StepArrays:
     """`evaluate` on the run's single plan (a 1-row StepArrays)."""
     plans = PlanArrays.from_plans([run.parallelism])
-    return evaluate(run.model, accelerator or run.hardware.accelerator, plans, count=run.hardware.count,
-                    gpus_per_node=run.hardware.gpus_per_node,
-                    global_batch_size=run.parallelism.global_batch_size, seq_len=run.model.seq_len,
-                    precision=run.precision, overlap=overlap, fabric=fabric, calibration=calibration,
-                    strict_experts=False)
+    return evaluate(
+        run.model,
+        accelerator or run.hardware.accelerator,
+        plans,
+        count=run.hardware.count,
+        gpus_per_node=run.hardware.gpus_per_node,
+        global_batch_size=run.parallelism.global_batch_size,
+        seq_len=run.model.seq_len,
+        precision=run.precision,
+        overlap=overlap,
+        fabric=fabric,
+        calibration=calibration,
+        strict_experts=False,
+    )
 
 
-def predict(run: Any, *, overlap: OverlapPolicy = OverlapPolicy(), fabric: Any = None,
-            calibration: Calibration | None = None, accelerator: Any = None) -> dict[str, Any]:
+def predict(
+    run: Any,
+    *,
+    overlap: OverlapPolicy = OverlapPolicy(),
+    fabric: Any = None,
+    calibration: Calibration | None = None,
+    accelerator: Any = None,
+) -> dict[str, Any]:
     """The DESIGN.md `predict --json` object for one `RunSpec`.
 
     Raises `InfeasiblePlan` naming the reasons when the plan is not valid for the model and size.
     `accelerator` overrides the run's (e.g. after applying a measured profile).
     """
-    res = evaluate_run(run, overlap=overlap, fabric=fabric, calibration=calibration, accelerator=accelerator)
+    res = evaluate_run(
+        run, overlap=overlap, fabric=fabric, calibration=calibration, accelerator=accelerator
+    )
     if not bool(res.valid[0]):
-        reasons = plan_problems(run.model, PlanArrays.from_plans([run.parallelism]), 0, count=run.hardware.count,
-                                global_batch_size=run.parallelism.global_batch_size, seq_len=run.model.seq_len,
-                                strict_experts=False)
+        reasons = plan_problems(
+            run.model,
+            PlanArrays.from_plans([run.parallelism]),
+            0,
+            count=run.hardware.count,
+            global_batch_size=run.parallelism.global_batch_size,
+            seq_len=run.model.seq_len,
+            strict_experts=False,
+        )
         raise InfeasiblePlan("; ".join(reasons) or "plan is not valid for this model")
     r = res.row(0)
     cal = calibration or default_calibration()
@@ -72,21 +101,37 @@ def predict(run: Any, *, overlap: OverlapPolicy = OverlapPolicy(), fabric: Any =
             "compute_s": r["compute_s"],
             "recompute_s": r["recompute_s"],
             "bubble_s": r["bubble_s"],
-            "exposed_comm_s": {"tp": r["exposed_tp_s"], "cp": r["exposed_cp_s"], "ep": r["exposed_ep_s"],
-                               "pp": r["exposed_pp_s"], "dp": r["exposed_dp_s"]},
+            "exposed_comm_s": {
+                "tp": r["exposed_tp_s"],
+                "cp": r["exposed_cp_s"],
+                "ep": r["exposed_ep_s"],
+                "pp": r["exposed_pp_s"],
+                "dp": r["exposed_dp_s"],
+            },
             "optimizer_s": r["optimizer_s"],
             "overhead_s": r["overhead_s"],
         },
-        "memory_gib": {"weights": r["weights_bytes"] / GiB, "grads": r["grads_bytes"] / GiB,
-                       "optimizer": r["optimizer_bytes"] / GiB, "activations": r["activations_bytes"] / GiB,
-                       "buffers": r["buffers_bytes"] / GiB},
+        "memory_gib": {
+            "weights": r["weights_bytes"] / GiB,
+            "grads": r["grads_bytes"] / GiB,
+            "optimizer": r["optimizer_bytes"] / GiB,
+            "activations": r["activations_bytes"] / GiB,
+            "buffers": r["buffers_bytes"] / GiB,
+        },
         "microbatches": int(round(r["microbatches"])),
-        "assumptions": list(run.assumptions) + list(MODEL_ASSUMPTIONS) + [f"calibration: {cal.source}"],
+        "assumptions": list(run.assumptions)
+        + list(MODEL_ASSUMPTIONS)
+        + [f"calibration: {cal.source}"],
     }
 
 
-def predict_runs(runs: Iterable[Any], *, overlap: OverlapPolicy = OverlapPolicy(), fabric: Any = None,
-                 calibration: Calibration | None = None) -> list[dict[str, Any]]:
+def predict_runs(
+    runs: Iterable[Any],
+    *,
+    overlap: OverlapPolicy = OverlapPolicy(),
+    fabric: Any = None,
+    calibration: Calibration | None = None,
+) -> list[dict[str, Any]]:
     """`predict` every item; `RunError`s and failing runs become `{"id", "error"}` entries, in order."""
     out: list[dict[str, Any]] = []
     for run in runs:

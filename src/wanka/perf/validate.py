@@ -20,7 +20,7 @@ from wanka.errors import WankaError
 from wanka.perf.params import Calibration, OverlapPolicy
 from wanka.perf.predict import predict
 
-__all__ = ["split_of", "family_of", "validate_runs", "summarise", "pct", "SPLIT_RULE", "FIT_TYPES"]
+__all__ = ["FIT_TYPES", "SPLIT_RULE", "family_of", "pct", "split_of", "summarise", "validate_runs"]
 
 SPLIT_RULE = "held-out if int(sha1(case id).hexdigest(), 16) % 3 == 0, else train"
 FIT_TYPES = ("dense", "moe")
@@ -54,8 +54,12 @@ def pct(xs: list[float], q: float) -> float:
 def _stats(cases: list[dict[str, Any]], key: str = "rel_error") -> dict[str, Any]:
     errs = [c[key] for c in cases if isinstance(c.get(key), float)]
     absd = [abs(e) for e in errs]
-    return {"n": len(errs), "median_abs": pct(absd, 0.5), "p90_abs": pct(absd, 0.9),
-            "median_signed": pct(errs, 0.5)}
+    return {
+        "n": len(errs),
+        "median_abs": pct(absd, 0.5),
+        "p90_abs": pct(absd, 0.9),
+        "median_signed": pct(errs, 0.5),
+    }
 
 
 def _by(cases: list[dict[str, Any]], field: str) -> dict[str, Any]:
@@ -75,18 +79,31 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "predicted": len(ok),
         "failed": len(cases) - len(ok),
         "dense_moe": {"all": _stats(main), "train": _stats(train), "held_out": _stats(held)},
-        "held_out": {"by_type": _by(held, "type"), "by_family": _by(held, "family"),
-                     "by_accelerator": _by(held, "accelerator"), "by_precision": _by(held, "precision")},
-        "all": {"by_type": _by(ok, "type"), "by_family": _by(main, "family"),
-                "by_accelerator": _by(main, "accelerator"), "by_precision": _by(main, "precision")},
+        "held_out": {
+            "by_type": _by(held, "type"),
+            "by_family": _by(held, "family"),
+            "by_accelerator": _by(held, "accelerator"),
+            "by_precision": _by(held, "precision"),
+        },
+        "all": {
+            "by_type": _by(ok, "type"),
+            "by_family": _by(main, "family"),
+            "by_accelerator": _by(main, "accelerator"),
+            "by_precision": _by(main, "precision"),
+        },
         "moe_hybrid": _stats([c for c in ok if c["type"] not in FIT_TYPES]),
         "peak_memory": _stats(ok, "memory_rel_error"),
     }
     return out
 
 
-def validate_runs(runs: Iterable[Any], *, calibration: Calibration | None = None,
-                  overlap: OverlapPolicy = OverlapPolicy(), accelerator_for: Any = None) -> dict[str, Any]:
+def validate_runs(
+    runs: Iterable[Any],
+    *,
+    calibration: Calibration | None = None,
+    overlap: OverlapPolicy = OverlapPolicy(),
+    accelerator_for: Any = None,
+) -> dict[str, Any]:
     """Predict each run with a `measured` block; return `{"cases": [...], "summary": {...}}`.
 
     `runs` holds `RunSpec`s and `RunError`s (from `wanka.spec.load_runs`); runs without `measured` are
@@ -97,15 +114,26 @@ def validate_runs(runs: Iterable[Any], *, calibration: Calibration | None = None
     for run in runs:
         rid = getattr(run, "id", None)
         if not hasattr(run, "model"):  # RunError
-            cases.append({"id": rid, "split": split_of(rid), "family": family_of(rid), "type": "unknown",
-                          "error": run.error})
+            cases.append(
+                {
+                    "id": rid,
+                    "split": split_of(rid),
+                    "family": family_of(rid),
+                    "type": "unknown",
+                    "error": run.error,
+                }
+            )
             continue
         measured = run.measured or {}
         if "tokens_per_s_per_gpu" not in measured:
             continue
         case: dict[str, Any] = {
-            "id": rid, "split": split_of(rid), "family": family_of(rid, run.source), "type": run.model.type,
-            "accelerator": run.hardware.accelerator.id, "precision": run.precision,
+            "id": rid,
+            "split": split_of(rid),
+            "family": family_of(rid, run.source),
+            "type": run.model.type,
+            "accelerator": run.hardware.accelerator.id,
+            "precision": run.precision,
             "measured_tokens_per_s_per_gpu": float(measured["tokens_per_s_per_gpu"]),
         }
         try:
@@ -116,11 +144,15 @@ def validate_runs(runs: Iterable[Any], *, calibration: Calibration | None = None
             cases.append(case)
             continue
         case["predicted_tokens_per_s_per_gpu"] = p["tokens_per_s_per_gpu"]
-        case["rel_error"] = float(p["tokens_per_s_per_gpu"] / case["measured_tokens_per_s_per_gpu"] - 1.0)
+        case["rel_error"] = float(
+            p["tokens_per_s_per_gpu"] / case["measured_tokens_per_s_per_gpu"] - 1.0
+        )
         if measured.get("peak_memory_gib"):
             case["measured_peak_memory_gib"] = float(measured["peak_memory_gib"])
             case["predicted_peak_memory_gib"] = p["peak_memory_gib"]
-            case["memory_rel_error"] = float(p["peak_memory_gib"] / case["measured_peak_memory_gib"] - 1.0)
+            case["memory_rel_error"] = float(
+                p["peak_memory_gib"] / case["measured_peak_memory_gib"] - 1.0
+            )
         case["fits"] = p["fits"]
         cases.append(case)
     return {"cases": cases, "summary": summarise(cases)}

@@ -10,5 +10,13 @@ from __future__ import annotations
 from wanka.plan.center import CONSTRAINTS, CenterSpec, design_center, load_center, parse_center
 from wanka.plan.goodput import Reliability, goodput, time_to_train_s
 
-__all__ = ["CONSTRAINTS", "CenterSpec", "design_center", "load_center", "parse_center", "Reliability", "goodput",
-           "time_to_train_s"]
+__all__ = [
+    "CONSTRAINTS",
+    "CenterSpec",
+    "Reliability",
+    "design_center",
+    "goodput",
+    "load_center",
+    "parse_center",
+    "time_to_train_s",
+]

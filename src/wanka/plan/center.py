@@ -48,11 +48,22 @@ from wanka.parallel import ParallelPlan
 from wanka.plan.goodput import Reliability, goodput, time_to_train_s
 from wanka.search.core import GiB, search
 from wanka.search.space import count_candidates, space_dims
-from wanka.workload.model import ModelSpec
 from wanka.spec import check_mapping
+from wanka.workload.model import ModelSpec
 
-__all__ = ["Economics", "Goal", "Serving", "Candidate", "NetworkOption", "Limits", "CenterSpec",
-           "load_center", "parse_center", "design_center", "CONSTRAINTS"]
+__all__ = [
+    "CONSTRAINTS",
+    "Candidate",
+    "CenterSpec",
+    "Economics",
+    "Goal",
+    "Limits",
+    "NetworkOption",
+    "Serving",
+    "design_center",
+    "load_center",
+    "parse_center",
+]
 
 CONSTRAINTS = ("deadline", "budget", "power", "availability", "memory")
 SECONDS_PER_DAY = 86_400.0
@@ -131,14 +142,29 @@ class CenterSpec:
 # ------------------------------------------------------------------------------------------------
 # Parsing
 
-_TOP_KEYS = {"name", "goals", "serving", "candidates", "network", "limits", "economics", "reliability",
-             "counts_per_candidate", "mixed_fleets"}
+_TOP_KEYS = {
+    "name",
+    "goals",
+    "serving",
+    "candidates",
+    "network",
+    "limits",
+    "economics",
+    "reliability",
+    "counts_per_candidate",
+    "mixed_fleets",
+}
 _GOAL_KEYS = {"id", "model", "tokens", "deadline_days", "global_batch_size", "seq_len", "precision"}
 _SERVE_KEYS = {"id", "model", "tokens_per_s", "precision"}
 _CAND_KEYS = {"accelerator", "available", "unit_price_usd", "tdp_w", "profile", "mtbf_hours"}
 _NET_KEYS = {"options", "radix", "oversubscription", "tiers"}
 _LIMIT_KEYS = {"power_mw", "budget_usd"}
-_REL_KEYS = {"checkpoint_save_s", "restart_s", "checkpoint_interval_s", "failures_per_accelerator_hour"}
+_REL_KEYS = {
+    "checkpoint_save_s",
+    "restart_s",
+    "checkpoint_interval_s",
+    "failures_per_accelerator_hour",
+}
 
 
 _keys = check_mapping
@@ -166,9 +192,11 @@ def _model(where: str, ref: Any, base_dir: Path | None, seq_len: int | None) -> 
         p = Path(ref) if base_dir is None or Path(ref).is_absolute() else base_dir / ref
         if ref.endswith((".yaml", ".yml", ".json")):
             from wanka.search.models import load_model
+
             m = load_model(str(p))
         else:
             from wanka.workload.presets import get_model
+
             m = get_model(ref)
     elif isinstance(ref, dict):
         m = model_from_mapping(ref, base_dir=base_dir)
@@ -199,22 +227,35 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
         if gbs is None:
             gbs = 2 ** round(math.log2(DEFAULT_TOKENS_PER_STEP / m.seq_len))
         prec = str(g.get("precision") or "bf16")
-        goals.append(Goal(id=str(g.get("id") or f"goal-{i + 1}"), model=m, tokens=_num(f"{where}.tokens", g["tokens"]),
-                          deadline_days=_num(f"{where}.deadline_days", g["deadline_days"]),
-                          global_batch_size=int(_num(f"{where}.global_batch_size", gbs, integer=True)),
-                          precision=prec))
+        goals.append(
+            Goal(
+                id=str(g.get("id") or f"goal-{i + 1}"),
+                model=m,
+                tokens=_num(f"{where}.tokens", g["tokens"]),
+                deadline_days=_num(f"{where}.deadline_days", g["deadline_days"]),
+                global_batch_size=int(_num(f"{where}.global_batch_size", gbs, integer=True)),
+                precision=prec,
+            )
+        )
     serving = []
     for i, s in enumerate(d.get("serving") or []):
         where = f"serving[{i}]"
         s = _keys(where, s, _SERVE_KEYS)
         if s.get("model") is None or s.get("tokens_per_s") is None:
             raise ConfigError(f"{where}: `model` and `tokens_per_s` are required")
-        serving.append(Serving(id=str(s.get("id") or f"serve-{i + 1}"), model=_model(where, s["model"], base_dir, None),
-                               tokens_per_s=_num(f"{where}.tokens_per_s", s["tokens_per_s"]),
-                               precision=str(s.get("precision") or "bf16")))
+        serving.append(
+            Serving(
+                id=str(s.get("id") or f"serve-{i + 1}"),
+                model=_model(where, s["model"], base_dir, None),
+                tokens_per_s=_num(f"{where}.tokens_per_s", s["tokens_per_s"]),
+                precision=str(s.get("precision") or "bf16"),
+            )
+        )
     rel_in = _keys("reliability", d.get("reliability") or {}, _REL_KEYS)
-    rel_kw = {k: (None if v is None else _num(f"reliability.{k}", v, positive=k != "checkpoint_save_s"))
-              for k, v in rel_in.items()}
+    rel_kw = {
+        k: (None if v is None else _num(f"reliability.{k}", v, positive=k != "checkpoint_save_s"))
+        for k, v in rel_in.items()
+    }
     base_rel = Reliability(**{k: v for k, v in rel_kw.items() if v is not None})
     cands_in = d.get("candidates")
     if not cands_in or not isinstance(cands_in, list):
@@ -230,7 +271,9 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
             from wanka.profile import apply_profile, load_profile
 
             p = Path(str(c["profile"]))
-            acc = apply_profile(acc, load_profile(p if p.is_absolute() or base_dir is None else base_dir / p))
+            acc = apply_profile(
+                acc, load_profile(p if p.is_absolute() or base_dir is None else base_dir / p)
+            )
         if c.get("available") is None:
             raise ConfigError(f"{where}: `available` (accelerators on offer) is required")
         avail = int(_num(f"{where}.available", c["available"], integer=True))
@@ -242,36 +285,75 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
             raise ConfigError(f"{where}: {acc.id} has no catalog TDP; give tdp_w")
         rel = base_rel
         if c.get("mtbf_hours") is not None:
-            rel = replace(base_rel, failures_per_accelerator_hour=1.0 / _num(f"{where}.mtbf_hours", c["mtbf_hours"]),
-                          source=f"stated MTBF {c['mtbf_hours']} h per accelerator")
-        cands.append(Candidate(accelerator=acc, available=avail, unit_price_usd=_num(f"{where}.unit_price_usd", price),
-                               tdp_w=_num(f"{where}.tdp_w", tdp), reliability=rel))
+            rel = replace(
+                base_rel,
+                failures_per_accelerator_hour=1.0 / _num(f"{where}.mtbf_hours", c["mtbf_hours"]),
+                source=f"stated MTBF {c['mtbf_hours']} h per accelerator",
+            )
+        cands.append(
+            Candidate(
+                accelerator=acc,
+                available=avail,
+                unit_price_usd=_num(f"{where}.unit_price_usd", price),
+                tdp_w=_num(f"{where}.tdp_w", tdp),
+                reliability=rel,
+            )
+        )
     net = _keys("network", d.get("network") or {}, _NET_KEYS)
     options = net.get("options") or ["fat-tree"]
     if isinstance(options, str):
         options = [options]
     from wanka.topology.fabric import TOPOLOGIES
+
     nets = []
     for o in options:
         if o not in TOPOLOGIES:
-            raise ConfigError(f"network.options: unknown topology {o!r}; choose from {', '.join(TOPOLOGIES)}")
-        nets.append(NetworkOption(topology=str(o), radix=int(_num("network.radix", net.get("radix", 64), integer=True)),
-                                  oversubscription=_num("network.oversubscription", net.get("oversubscription", 1.0)),
-                                  tiers=None if net.get("tiers") is None else int(_num("network.tiers", net["tiers"],
-                                                                                       integer=True))))
+            raise ConfigError(
+                f"network.options: unknown topology {o!r}; choose from {', '.join(TOPOLOGIES)}"
+            )
+        nets.append(
+            NetworkOption(
+                topology=str(o),
+                radix=int(_num("network.radix", net.get("radix", 64), integer=True)),
+                oversubscription=_num("network.oversubscription", net.get("oversubscription", 1.0)),
+                tiers=None
+                if net.get("tiers") is None
+                else int(_num("network.tiers", net["tiers"], integer=True)),
+            )
+        )
     lim = _keys("limits", d.get("limits") or {}, _LIMIT_KEYS)
-    limits = Limits(power_mw=None if lim.get("power_mw") is None else _num("limits.power_mw", lim["power_mw"]),
-                    budget_usd=None if lim.get("budget_usd") is None else _num("limits.budget_usd", lim["budget_usd"]))
+    limits = Limits(
+        power_mw=None if lim.get("power_mw") is None else _num("limits.power_mw", lim["power_mw"]),
+        budget_usd=None
+        if lim.get("budget_usd") is None
+        else _num("limits.budget_usd", lim["budget_usd"]),
+    )
     eco_in = d.get("economics") or {}
     eco_keys = set(Economics.__dataclass_fields__)
     eco_in = _keys("economics", eco_in, eco_keys)
-    eco = Economics(**{k: _num(f"economics.{k}", v, positive=k not in ("facility_usd_per_mw",
-                                                                        "node_overhead_fraction"))
-                       for k, v in eco_in.items() if v is not None})
+    eco = Economics(
+        **{
+            k: _num(
+                f"economics.{k}",
+                v,
+                positive=k not in ("facility_usd_per_mw", "node_overhead_fraction"),
+            )
+            for k, v in eco_in.items()
+            if v is not None
+        }
+    )
     cpc = int(_num("counts_per_candidate", d.get("counts_per_candidate", 5), integer=True))
-    return CenterSpec(name=str(d.get("name") or "center"), goals=tuple(goals), serving=tuple(serving),
-                      candidates=tuple(cands), networks=tuple(nets), limits=limits, economics=eco,
-                      counts_per_candidate=cpc, mixed_fleets=bool(d.get("mixed_fleets", True)))
+    return CenterSpec(
+        name=str(d.get("name") or "center"),
+        goals=tuple(goals),
+        serving=tuple(serving),
+        candidates=tuple(cands),
+        networks=tuple(nets),
+        limits=limits,
+        economics=eco,
+        counts_per_candidate=cpc,
+        mixed_fleets=bool(d.get("mixed_fleets", True)),
+    )
 
 
 def load_center(path: str | Path) -> CenterSpec:
@@ -301,9 +383,9 @@ def nice_counts(node: int, available: int) -> list[int]:
     """
     out: set[int] = set()
     j = 0
-    while node * 2 ** j <= available:
+    while node * 2**j <= available:
         for f in _COUNT_SHAPES:
-            n = int(round(node * 2 ** j * f / node)) * node
+            n = int(round(node * 2**j * f / node)) * node
             if node <= n <= available:
                 out.add(n)
         j += 1
@@ -315,7 +397,7 @@ class JobOption:
     """The best plan of one job at one count on one chip type."""
 
     count: int
-    plan: dict[str, Any] | None          # search record (parallelism + predict fields) or None
+    plan: dict[str, Any] | None  # search record (parallelism + predict fields) or None
     tokens_per_s_per_gpu: float
     infeasible: dict[str, Any] | None = None
     search_stats: dict[str, Any] = field(default_factory=dict)
@@ -330,20 +412,44 @@ def _dims(model: ModelSpec, count: int, gbs: int, precision: str) -> Any:
 
 def _search_job(goal: Goal, cand: Candidate, count: int) -> JobOption:
     acc = cand.accelerator
-    prec = goal.precision if acc.peak_flops.get(goal.precision) or goal.precision == "bf16" else "bf16"
+    prec = (
+        goal.precision if acc.peak_flops.get(goal.precision) or goal.precision == "bf16" else "bf16"
+    )
     try:
         acc.peak(prec)
     except WankaError:
         prec = "bf16"
     dims = _dims(goal.model, count, goal.global_batch_size, prec)
-    res = search(goal.model, acc, count=count, global_batch_size=goal.global_batch_size, seq_len=goal.model.seq_len,
-                 precisions=(prec,), dims=dims, top_k=2)
-    stats = {"space": res.space, "evaluated": res.evaluated, "feasible": res.feasible, "seconds": res.seconds}
+    res = search(
+        goal.model,
+        acc,
+        count=count,
+        global_batch_size=goal.global_batch_size,
+        seq_len=goal.model.seq_len,
+        precisions=(prec,),
+        dims=dims,
+        top_k=2,
+    )
+    stats = {
+        "space": res.space,
+        "evaluated": res.evaluated,
+        "feasible": res.feasible,
+        "seconds": res.seconds,
+    }
     if res.best is None:
-        return JobOption(count=count, plan=None, tokens_per_s_per_gpu=0.0, infeasible=res.infeasible,
-                         search_stats=stats)
-    return JobOption(count=count, plan=res.best, tokens_per_s_per_gpu=float(res.best["tokens_per_s_per_gpu"]),
-                     search_stats=stats)
+        return JobOption(
+            count=count,
+            plan=None,
+            tokens_per_s_per_gpu=0.0,
+            infeasible=res.infeasible,
+            search_stats=stats,
+        )
+    return JobOption(
+        count=count,
+        plan=res.best,
+        tokens_per_s_per_gpu=float(res.best["tokens_per_s_per_gpu"]),
+        search_stats=stats,
+    )
 
 
 def _viable_counts(goal: Goal, cand: Candidate, available: int) -> list[int]:
@@ -351,8 +457,16 @@ def _viable_counts(goal: Goal, cand: Candidate, available: int) -> list[int]:
     out = []
     for n in nice_counts(node, available):
         prec = "bf16"
-        if count_candidates(goal.model, _dims(goal.model, n, goal.global_batch_size, prec), count=n,
-                            global_batch_size=goal.global_batch_size, seq_len=goal.model.seq_len) > 0:
+        if (
+            count_candidates(
+                goal.model,
+                _dims(goal.model, n, goal.global_batch_size, prec),
+                count=n,
+                global_batch_size=goal.global_batch_size,
+                seq_len=goal.model.seq_len,
+            )
+            > 0
+        ):
             out.append(n)
     return out
 
@@ -387,16 +501,20 @@ def _pick_counts(viable: list[int], need: float, k: int) -> list[int]:
                 break
             if c not in out:
                 out.append(c)
-    return sorted(set(out))[:max(k, 2)]
+    return sorted(set(out))[: max(k, 2)]
 
 
-def job_options(goal: Goal, cand: Candidate, k: int, available: int | None = None) -> tuple[list[JobOption], float]:
+def job_options(
+    goal: Goal, cand: Candidate, k: int, available: int | None = None
+) -> tuple[list[JobOption], float]:
     """Best plans of `goal` on `cand` at a handful of counts (up to `available`, default all on offer), and
     the estimated count the deadline needs."""
     viable = _viable_counts(goal, cand, cand.available if available is None else available)
     if not viable:
         return [], math.inf
-    probe_count = viable[min(len(viable) - 1, max(0, np.searchsorted(viable, min(4096, viable[-1]))))]
+    probe_count = viable[
+        min(len(viable) - 1, max(0, np.searchsorted(viable, min(4096, viable[-1]))))
+    ]
     probe = _search_job(goal, cand, probe_count)
     tps = probe.tokens_per_s_per_gpu
     if tps <= 0:  # try the largest size: more model-parallel room
@@ -436,8 +554,14 @@ def serving_count(s: Serving, cand: Candidate, eco: Economics) -> int:
 def _fabric(cand: Candidate, count: int, net: NetworkOption) -> Any:
     from wanka.topology.fabric import design_fabric
 
-    return design_fabric(net.topology, count, radix=net.radix, tiers=net.tiers,
-                         oversubscription=net.oversubscription, accelerator=cand.accelerator)
+    return design_fabric(
+        net.topology,
+        count,
+        radix=net.radix,
+        tiers=net.tiers,
+        oversubscription=net.oversubscription,
+        accelerator=cand.accelerator,
+    )
 
 
 def _retime(goal: Goal, cand: Candidate, opt: JobOption, fabric: Any) -> dict[str, Any]:
@@ -446,9 +570,15 @@ def _retime(goal: Goal, cand: Candidate, opt: JobOption, fabric: Any) -> dict[st
 
     par = opt.plan["parallelism"]  # type: ignore[index]
     try:
-        return plan_record(goal.model, cand.accelerator, ParallelPlan(**par), count=opt.count,
-                           gpus_per_node=cand.accelerator.gpus_per_node, precision=opt.plan["precision"],  # type: ignore[index]
-                           fabric=fabric.fabric_tier() if fabric is not None else None)
+        return plan_record(
+            goal.model,
+            cand.accelerator,
+            ParallelPlan(**par),
+            count=opt.count,
+            gpus_per_node=cand.accelerator.gpus_per_node,
+            precision=opt.plan["precision"],  # type: ignore[index]
+            fabric=fabric.fabric_tier() if fabric is not None else None,
+        )
     except WankaError:
         return dict(opt.plan)  # type: ignore[arg-type]
 
@@ -468,18 +598,41 @@ def _group_costs(g: _Group, eco: Economics) -> dict[str, float]:
     acc_cost = g.count * g.cand.unit_price_usd
     nodes = g.count * g.cand.unit_price_usd * eco.node_overhead_fraction
     fab_cost = g.fabric.cost_usd if g.fabric is not None else 0.0
-    it_w = g.count * g.cand.tdp_w * (1.0 + eco.host_power_fraction) + (g.fabric.power_w if g.fabric is not None else 0.0)
-    return {"accelerators_usd": acc_cost, "nodes_usd": nodes, "fabric_usd": fab_cost, "it_power_w": it_w,
-            "facility_power_w": it_w * eco.pue}
+    it_w = g.count * g.cand.tdp_w * (1.0 + eco.host_power_fraction) + (
+        g.fabric.power_w if g.fabric is not None else 0.0
+    )
+    return {
+        "accelerators_usd": acc_cost,
+        "nodes_usd": nodes,
+        "fabric_usd": fab_cost,
+        "it_power_w": it_w,
+        "facility_power_w": it_w * eco.pue,
+    }
 
 
 def _fabric_json(f: Any) -> dict[str, Any] | None:
     if f is None:
         return None
     j = f.to_json()
-    keep = ("topology", "endpoints", "tiers", "radix", "switches", "links", "optical_links", "transceivers", "nics",
-            "scaleup", "scaleup_domains", "bisection_gb_s", "diameter_hops", "cost_usd", "cost_breakdown", "power_w",
-            "power_breakdown")
+    keep = (
+        "topology",
+        "endpoints",
+        "tiers",
+        "radix",
+        "switches",
+        "links",
+        "optical_links",
+        "transceivers",
+        "nics",
+        "scaleup",
+        "scaleup_domains",
+        "bisection_gb_s",
+        "diameter_hops",
+        "cost_usd",
+        "cost_breakdown",
+        "power_w",
+        "power_breakdown",
+    )
     return {k: j.get(k) for k in keep}
 
 
@@ -507,7 +660,7 @@ def _design(spec: CenterSpec, groups: list[_Group], need: dict[str, float]) -> d
             if not math.isfinite(days):
                 continue
             hours = days * 24.0
-            share = min(1.0, days / (eco.depreciation_years * 365.0))   # straight-line depreciation
+            share = min(1.0, days / (eco.depreciation_years * 365.0))  # straight-line depreciation
             train_capex += per_chip_capex * j["count"] * share
             train_energy_mwh += per_chip_w * j["count"] * hours / 1e6
             gpu_hours += j["count"] * hours
@@ -520,17 +673,34 @@ def _design(spec: CenterSpec, groups: list[_Group], need: dict[str, float]) -> d
     worst = min(((d - t) / d, d, t) for d, t in dl) if dl else (math.inf, None, None)
     cons["deadline"] = {"value_days": worst[2], "limit_days": worst[1], "margin": worst[0]}
     if lim.budget_usd is not None:
-        cons["budget"] = {"value_usd": capex, "limit_usd": lim.budget_usd, "margin": (lim.budget_usd - capex) / lim.budget_usd}
+        cons["budget"] = {
+            "value_usd": capex,
+            "limit_usd": lim.budget_usd,
+            "margin": (lim.budget_usd - capex) / lim.budget_usd,
+        }
     if lim.power_mw is not None:
-        cons["power"] = {"value_mw": power_w / 1e6, "limit_mw": lim.power_mw,
-                         "margin": (lim.power_mw - power_w / 1e6) / lim.power_mw}
+        cons["power"] = {
+            "value_mw": power_w / 1e6,
+            "limit_mw": lim.power_mw,
+            "margin": (lim.power_mw - power_w / 1e6) / lim.power_mw,
+        }
     g_av = min(groups, key=lambda g: (g.cand.available - g.count) / g.cand.available)
     av = ((g_av.cand.available - g_av.count) / g_av.cand.available, g_av)
-    need_n = max((need.get(j["id"] + "@" + g_av.cand.accelerator.id, 0.0) for j in g_av.jobs
-                  if j["role"] == "training"), default=0.0)
-    cons["availability"] = {"accelerator": g_av.cand.accelerator.id, "count": g_av.count,
-                            "available": g_av.cand.available, "margin": av[0],
-                            "needed_for_deadline": None if not math.isfinite(need_n) else int(math.ceil(need_n))}
+    need_n = max(
+        (
+            need.get(j["id"] + "@" + g_av.cand.accelerator.id, 0.0)
+            for j in g_av.jobs
+            if j["role"] == "training"
+        ),
+        default=0.0,
+    )
+    cons["availability"] = {
+        "accelerator": g_av.cand.accelerator.id,
+        "count": g_av.count,
+        "available": g_av.cand.available,
+        "margin": av[0],
+        "needed_for_deadline": None if not math.isfinite(need_n) else int(math.ceil(need_n)),
+    }
     mem_margins = [j.get("memory_margin") for j in train]
     mem_margins = [m for m in mem_margins if m is not None]
     cons["memory"] = {"margin": min(mem_margins) if mem_margins else -1.0}
@@ -541,46 +711,77 @@ def _design(spec: CenterSpec, groups: list[_Group], need: dict[str, float]) -> d
     elif violated:
         binding = min(violated, key=lambda k: violated[k]["margin"])
         # a missed deadline at the largest count on offer is an availability problem when more chips would do
-        if binding == "deadline" and g_av.count >= max(nice_counts(g_av.cand.accelerator.gpus_per_node,
-                                                                    g_av.cand.available) or [0]):
+        if binding == "deadline" and g_av.count >= max(
+            nice_counts(g_av.cand.accelerator.gpus_per_node, g_av.cand.available) or [0]
+        ):
             need_av = cons["availability"]["needed_for_deadline"]
             if need_av is not None and need_av > g_av.cand.available:
                 binding = "availability"
-                cons["availability"]["margin"] = (g_av.cand.available - need_av) / g_av.cand.available
+                cons["availability"]["margin"] = (
+                    g_av.cand.available - need_av
+                ) / g_av.cand.available
     else:
         binding = min(cons, key=lambda k: cons[k]["margin"])
     meets = not violated and not memory_bad
-    accs = sorted({g.cand.accelerator.id for g in groups}, key=[g.cand.accelerator.id for g in groups].index)
+    accs = sorted(
+        {g.cand.accelerator.id for g in groups}, key=[g.cand.accelerator.id for g in groups].index
+    )
     first = train[0] if train else None
     detail = _binding_detail(binding, cons, train)
-    fab_json = _fabric_json(groups[0].fabric) if len(groups) == 1 else {
-        "parts": [_fabric_json(g.fabric) for g in groups],
-        "cost_usd": sum((g.fabric.cost_usd if g.fabric else 0.0) for g in groups),
-        "power_w": sum((g.fabric.power_w if g.fabric else 0.0) for g in groups),
-        "switches": sum((g.fabric.switches if g.fabric else 0) for g in groups),
-        "transceivers": sum((g.fabric.transceivers if g.fabric else 0) for g in groups)}
+    fab_json = (
+        _fabric_json(groups[0].fabric)
+        if len(groups) == 1
+        else {
+            "parts": [_fabric_json(g.fabric) for g in groups],
+            "cost_usd": sum((g.fabric.cost_usd if g.fabric else 0.0) for g in groups),
+            "power_w": sum((g.fabric.power_w if g.fabric else 0.0) for g in groups),
+            "switches": sum((g.fabric.switches if g.fabric else 0) for g in groups),
+            "transceivers": sum((g.fabric.transceivers if g.fabric else 0) for g in groups),
+        }
+    )
     return {
-        "id": " + ".join(f"{g.count} x {g.cand.accelerator.id}" for g in groups) + f" ({groups[0].net.topology})",
-        "accelerator": "+".join(accs), "count": count,
-        "fleet": [{"accelerator": g.cand.accelerator.id, "count": g.count,
-                   "roles": sorted({j["role"] for j in g.jobs})} for g in groups],
+        "id": " + ".join(f"{g.count} x {g.cand.accelerator.id}" for g in groups)
+        + f" ({groups[0].net.topology})",
+        "accelerator": "+".join(accs),
+        "count": count,
+        "fleet": [
+            {
+                "accelerator": g.cand.accelerator.id,
+                "count": g.count,
+                "roles": sorted({j["role"] for j in g.jobs}),
+            }
+            for g in groups
+        ],
         "network": groups[0].net.topology,
         "fabric": fab_json,
         "parallelism": first["plan"]["parallelism"] if first and first.get("plan") else None,
         "precision": first["plan"]["precision"] if first and first.get("plan") else None,
         "time_to_train_days": ttt_days if math.isfinite(ttt_days) else None,
-        "gpu_hours": gpu_hours, "energy_mwh": train_energy_mwh,
+        "gpu_hours": gpu_hours,
+        "energy_mwh": train_energy_mwh,
         "capex_usd": capex,
-        "capex_breakdown": {k: sum(c[k] for c in costs) for k in ("accelerators_usd", "nodes_usd", "fabric_usd")}
-        | ({"facility_usd": eco.facility_usd_per_mw * power_w / 1e6} if eco.facility_usd_per_mw else {}),
+        "capex_breakdown": {
+            k: sum(c[k] for c in costs) for k in ("accelerators_usd", "nodes_usd", "fabric_usd")
+        }
+        | (
+            {"facility_usd": eco.facility_usd_per_mw * power_w / 1e6}
+            if eco.facility_usd_per_mw
+            else {}
+        ),
         "power_mw": power_w / 1e6,
         "cost_per_million_tokens_usd": cpmt,
-        "binding_constraint": binding, "binding_margin": cons[binding]["margin"], "binding_detail": detail,
-        "meets_all_constraints": meets, "constraints": cons, "jobs": [j for g in groups for j in g.jobs],
+        "binding_constraint": binding,
+        "binding_margin": cons[binding]["margin"],
+        "binding_detail": detail,
+        "meets_all_constraints": meets,
+        "constraints": cons,
+        "jobs": [j for g in groups for j in g.jobs],
     }
 
 
-def _binding_detail(binding: str, cons: dict[str, dict[str, Any]], train: list[dict[str, Any]]) -> str:
+def _binding_detail(
+    binding: str, cons: dict[str, dict[str, Any]], train: list[dict[str, Any]]
+) -> str:
     c = cons[binding]
     m = c.get("margin")
     if binding == "memory":
@@ -588,14 +789,18 @@ def _binding_detail(binding: str, cons: dict[str, dict[str, Any]], train: list[d
         if bad:
             inf = bad["infeasible"]
             if inf.get("short_by_gib"):
-                return (f"{bad['id']}: no layout fits; the smallest needs {inf['min_peak_memory_gib']:.1f} GiB per "
-                        f"accelerator, {inf['short_by_gib']:.1f} GiB over {inf['hbm_gib']:.0f} GiB")
+                return (
+                    f"{bad['id']}: no layout fits; the smallest needs {inf['min_peak_memory_gib']:.1f} GiB per "
+                    f"accelerator, {inf['short_by_gib']:.1f} GiB over {inf['hbm_gib']:.0f} GiB"
+                )
             return f"{bad['id']}: {inf.get('reason')}"
         return f"memory headroom {m:+.0%} of HBM"
     if binding == "deadline":
         return f"time-to-train {c['value_days']:.1f} d vs deadline {c['limit_days']:g} d ({m:+.0%})"
     if binding == "budget":
-        return f"capex ${c['value_usd'] / 1e9:.2f}B vs budget ${c['limit_usd'] / 1e9:.2f}B ({m:+.0%})"
+        return (
+            f"capex ${c['value_usd'] / 1e9:.2f}B vs budget ${c['limit_usd'] / 1e9:.2f}B ({m:+.0%})"
+        )
     if binding == "power":
         return f"power {c['value_mw']:.1f} MW vs limit {c['limit_mw']:g} MW ({m:+.0%})"
     need = c.get("needed_for_deadline")
@@ -604,13 +809,27 @@ def _binding_detail(binding: str, cons: dict[str, dict[str, Any]], train: list[d
 
 
 def _job_record(goal: Goal, cand: Candidate, opt: JobOption, fabric: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {"id": goal.id, "role": "training", "model": goal.model.name, "accelerator":
-                           cand.accelerator.id, "count": opt.count, "tokens": goal.tokens,
-                           "deadline_days": goal.deadline_days, "global_batch_size": goal.global_batch_size,
-                           "search": opt.search_stats}
+    rec: dict[str, Any] = {
+        "id": goal.id,
+        "role": "training",
+        "model": goal.model.name,
+        "accelerator": cand.accelerator.id,
+        "count": opt.count,
+        "tokens": goal.tokens,
+        "deadline_days": goal.deadline_days,
+        "global_batch_size": goal.global_batch_size,
+        "search": opt.search_stats,
+    }
     if opt.plan is None:
-        rec.update({"plan": None, "infeasible": opt.infeasible, "time_to_train_days": math.inf,
-                    "tokens_per_s": 0.0, "memory_margin": -1.0})
+        rec.update(
+            {
+                "plan": None,
+                "infeasible": opt.infeasible,
+                "time_to_train_days": math.inf,
+                "tokens_per_s": 0.0,
+                "memory_margin": -1.0,
+            }
+        )
         return rec
     plan = _retime(goal, cand, opt, fabric)
     tps_gpu = float(plan.get("tokens_per_s_per_gpu") or opt.tokens_per_s_per_gpu)
@@ -618,19 +837,36 @@ def _job_record(goal: Goal, cand: Candidate, opt: JobOption, fabric: Any) -> dic
     tps = tps_gpu * opt.count
     ttt = time_to_train_s(goal.tokens, tps, gp.goodput) / SECONDS_PER_DAY
     hbm = cand.accelerator.hbm_bytes / GiB
-    rec.update({"plan": plan, "tokens_per_s": tps, "tokens_per_s_per_gpu": tps_gpu, "mfu": plan.get("mfu"),
-                "goodput": gp.to_dict(), "time_to_train_days": ttt,
-                "memory_margin": (hbm - float(plan.get("peak_memory_gib") or 0.0)) / hbm})
+    rec.update(
+        {
+            "plan": plan,
+            "tokens_per_s": tps,
+            "tokens_per_s_per_gpu": tps_gpu,
+            "mfu": plan.get("mfu"),
+            "goodput": gp.to_dict(),
+            "time_to_train_days": ttt,
+            "memory_margin": (hbm - float(plan.get("peak_memory_gib") or 0.0)) / hbm,
+        }
+    )
     return rec
 
 
 def _serving_record(s: Serving, cand: Candidate, eco: Economics) -> dict[str, Any]:
     n = serving_count(s, cand, eco)
-    return {"id": s.id, "role": "serving", "model": s.model.name, "accelerator": cand.accelerator.id, "count": n,
-            "tokens_per_s": s.tokens_per_s, "serving_efficiency": eco.serving_efficiency}
+    return {
+        "id": s.id,
+        "role": "serving",
+        "model": s.model.name,
+        "accelerator": cand.accelerator.id,
+        "count": n,
+        "tokens_per_s": s.tokens_per_s,
+        "serving_efficiency": eco.serving_efficiency,
+    }
 
 
-def design_center(spec: CenterSpec, *, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def design_center(
+    spec: CenterSpec, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """Every candidate design, ranked best first (see the module docstring); returns the `plan --json` object."""
     t0 = time.perf_counter()
     eco = spec.economics
@@ -644,8 +880,9 @@ def design_center(spec: CenterSpec, *, progress: Callable[[int, int], None] | No
         for cand in spec.candidates:
             # leave room for this chip's share of serving when it hosts everything (single-type designs)
             room = cand.available - sum(serving_count(s, cand, eco) for s in spec.serving)
-            options[(goal.id, cand.accelerator.id)] = job_options(goal, cand, spec.counts_per_candidate,
-                                                                  available=max(room, 0))
+            options[(goal.id, cand.accelerator.id)] = job_options(
+                goal, cand, spec.counts_per_candidate, available=max(room, 0)
+            )
             done += 1
             if progress:
                 progress(done, total)
@@ -670,7 +907,10 @@ def design_center(spec: CenterSpec, *, progress: Callable[[int, int], None] | No
 
         def days(o: JobOption) -> float:
             gp = goodput(o.count, cand.reliability).goodput
-            return time_to_train_s(goal.tokens, o.tokens_per_s_per_gpu * o.count, gp) / SECONDS_PER_DAY
+            return (
+                time_to_train_s(goal.tokens, o.tokens_per_s_per_gpu * o.count, gp) / SECONDS_PER_DAY
+            )
+
         meets = [o for o in ok if days(o) <= goal.deadline_days]
         return min(meets, key=lambda o: o.count) if meets else min(ok, key=days)
 
@@ -692,11 +932,16 @@ def design_center(spec: CenterSpec, *, progress: Callable[[int, int], None] | No
                 n = n_train + sum(s["count"] for s in serving)
                 fab = fabric_for(cand, n, net)
                 jobs = [_job_record(g, cand, o, fab) for g, o in jobs_opts] + serving  # type: ignore[arg-type]
-                designs.append(_design(spec, [_Group(cand=cand, net=net, jobs=jobs, count=n, fabric=fab)], need))
+                designs.append(
+                    _design(
+                        spec, [_Group(cand=cand, net=net, jobs=jobs, count=n, fabric=fab)], need
+                    )
+                )
     # mixed fleets: each job on one of two chip types
     jobs_all: list[Goal | Serving] = list(spec.goals) + list(spec.serving)
     if spec.mixed_fleets and len(spec.candidates) >= 2 and len(jobs_all) >= 2:
         import itertools
+
         for a, b in itertools.permutations(spec.candidates, 2):
             for assign in itertools.product((0, 1), repeat=len(jobs_all)):
                 if 0 not in assign or 1 not in assign or assign[0] != 0:
@@ -719,12 +964,21 @@ def design_center(spec: CenterSpec, *, progress: Callable[[int, int], None] | No
                     groups = []
                     for side, cand in enumerate((a, b)):
                         items = groups_jobs[side]
-                        n = sum((o.count if isinstance(j, Goal) else serving_count(j, cand, eco)) for j, o in items)
+                        n = sum(
+                            (o.count if isinstance(j, Goal) else serving_count(j, cand, eco))
+                            for j, o in items
+                        )
                         if n > cand.available:
                             okay = False
                         fab = fabric_for(cand, n, net)
-                        jobs = [(_job_record(j, cand, o, fab) if isinstance(j, Goal) else _serving_record(j, cand, eco))
-                                for j, o in items]
+                        jobs = [
+                            (
+                                _job_record(j, cand, o, fab)
+                                if isinstance(j, Goal)
+                                else _serving_record(j, cand, eco)
+                            )
+                            for j, o in items
+                        ]
                         groups.append(_Group(cand=cand, net=net, jobs=jobs, count=n, fabric=fab))
                     if okay:
                         d = _design(spec, groups, need)
@@ -733,32 +987,65 @@ def design_center(spec: CenterSpec, *, progress: Callable[[int, int], None] | No
     designs.sort(key=_rank_key)
     for i, d in enumerate(designs, 1):
         d["rank"] = i
-    return {"center": spec.name, "designs": designs, "seconds": time.perf_counter() - t0,
-            "goals": [{"id": g.id, "model": g.model.name, "tokens": g.tokens, "deadline_days": g.deadline_days,
-                       "global_batch_size": g.global_batch_size, "seq_len": g.model.seq_len,
-                       "precision": g.precision} for g in spec.goals],
-            "serving": [{"id": s.id, "model": s.model.name, "tokens_per_s": s.tokens_per_s} for s in spec.serving],
-            "limits": {"power_mw": spec.limits.power_mw, "budget_usd": spec.limits.budget_usd},
-            "economics": {k: getattr(eco, k) for k in Economics.__dataclass_fields__},
-            "assumptions": [
-                "plan search: reduced space (vpp 1/2/4/8, micro-batch 1/2/4, etp 1/2/4/8); timed on perf's default "
-                "scale-out model, best plan re-timed on each fabric",
-                f"goodput: {spec.candidates[0].reliability.source}; Young/Daly checkpoint interval",
-                "capex = accelerators + node overhead + fabric (scale-out and scale-up)"
-                + (" + facility" if eco.facility_usd_per_mw else ""),
-                "cost per million tokens = capex share over the depreciation period for the training time + "
-                "energy at the stated $/kWh, over training tokens"]}
+    return {
+        "center": spec.name,
+        "designs": designs,
+        "seconds": time.perf_counter() - t0,
+        "goals": [
+            {
+                "id": g.id,
+                "model": g.model.name,
+                "tokens": g.tokens,
+                "deadline_days": g.deadline_days,
+                "global_batch_size": g.global_batch_size,
+                "seq_len": g.model.seq_len,
+                "precision": g.precision,
+            }
+            for g in spec.goals
+        ],
+        "serving": [
+            {"id": s.id, "model": s.model.name, "tokens_per_s": s.tokens_per_s}
+            for s in spec.serving
+        ],
+        "limits": {"power_mw": spec.limits.power_mw, "budget_usd": spec.limits.budget_usd},
+        "economics": {k: getattr(eco, k) for k in Economics.__dataclass_fields__},
+        "assumptions": [
+            "plan search: reduced space (vpp 1/2/4/8, micro-batch 1/2/4, etp 1/2/4/8); timed on perf's default "
+            "scale-out model, best plan re-timed on each fabric",
+            f"goodput: {spec.candidates[0].reliability.source}; Young/Daly checkpoint interval",
+            "capex = accelerators + node overhead + fabric (scale-out and scale-up)"
+            + (" + facility" if eco.facility_usd_per_mw else ""),
+            "cost per million tokens = capex share over the depreciation period for the training time + "
+            "energy at the stated $/kWh, over training tokens",
+        ],
+    }
 
 
 def _no_layout_design(spec: CenterSpec, goal: Goal, cand: Candidate) -> dict[str, Any]:
     """A chip with no count that admits any layout of the goal (divisibility): still an answer."""
-    return {"id": f"{cand.accelerator.id} (no layout)", "accelerator": cand.accelerator.id, "count": 0,
-            "fleet": [], "network": None, "fabric": None, "parallelism": None, "precision": None,
-            "time_to_train_days": None, "gpu_hours": 0.0, "energy_mwh": 0.0, "capex_usd": 0.0, "power_mw": 0.0,
-            "cost_per_million_tokens_usd": None, "binding_constraint": "availability", "binding_margin": -1.0,
-            "binding_detail": f"no count up to {cand.available:,} {cand.accelerator.id} admits a layout of "
-                              f"{goal.model.name} with global batch {goal.global_batch_size}",
-            "meets_all_constraints": False, "constraints": {}, "jobs": []}
+    return {
+        "id": f"{cand.accelerator.id} (no layout)",
+        "accelerator": cand.accelerator.id,
+        "count": 0,
+        "fleet": [],
+        "network": None,
+        "fabric": None,
+        "parallelism": None,
+        "precision": None,
+        "time_to_train_days": None,
+        "gpu_hours": 0.0,
+        "energy_mwh": 0.0,
+        "capex_usd": 0.0,
+        "power_mw": 0.0,
+        "cost_per_million_tokens_usd": None,
+        "binding_constraint": "availability",
+        "binding_margin": -1.0,
+        "binding_detail": f"no count up to {cand.available:,} {cand.accelerator.id} admits a layout of "
+        f"{goal.model.name} with global batch {goal.global_batch_size}",
+        "meets_all_constraints": False,
+        "constraints": {},
+        "jobs": [],
+    }
 
 
 def _rank_key(d: dict[str, Any]) -> tuple:
@@ -769,4 +1056,8 @@ def _rank_key(d: dict[str, Any]) -> tuple:
     cost = cpmt if cpmt is not None else math.inf
     if d["meets_all_constraints"]:
         return (0, cost, ttt if ttt is not None else math.inf)
-    return (1, -(d.get("binding_margin") if d.get("binding_margin") is not None else -math.inf), cost)
+    return (
+        1,
+        -(d.get("binding_margin") if d.get("binding_margin") is not None else -math.inf),
+        cost,
+    )

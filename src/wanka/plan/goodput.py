@@ -30,12 +30,14 @@ from dataclasses import dataclass
 
 from wanka.errors import ConfigError
 
-__all__ = ["LLAMA3_FAILURES_PER_GPU_HOUR", "Reliability", "Goodput", "goodput", "time_to_train_s"]
+__all__ = ["LLAMA3_FAILURES_PER_GPU_HOUR", "Goodput", "Reliability", "goodput", "time_to_train_s"]
 
 #: 419 unexpected interruptions / (54 days x 24 h x 16,384 GPUs), Llama 3 paper section 3.3.4.
 LLAMA3_FAILURES_PER_GPU_HOUR = 419 / (54 * 24 * 16_384)
-LLAMA3_SOURCE = ("Llama 3 (arXiv:2407.21783, sec. 3.3.4): 419 unexpected interruptions in 54 days on "
-                 "16,384 H100 GPUs")
+LLAMA3_SOURCE = (
+    "Llama 3 (arXiv:2407.21783, sec. 3.3.4): 419 unexpected interruptions in 54 days on "
+    "16,384 H100 GPUs"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,8 +66,11 @@ class Reliability:
         """Per-accelerator MTBF in hours (e.g. a vendor's figure) instead of Llama 3's rate."""
         if mtbf_hours <= 0:
             raise ConfigError(f"mtbf_hours must be positive, got {mtbf_hours}")
-        return cls(failures_per_accelerator_hour=1.0 / mtbf_hours, source=f"stated MTBF {mtbf_hours:g} h per accelerator",
-                   **{k: v for k, v in kw.items() if v is not None})  # type: ignore[arg-type]
+        return cls(
+            failures_per_accelerator_hour=1.0 / mtbf_hours,
+            source=f"stated MTBF {mtbf_hours:g} h per accelerator",
+            **{k: v for k, v in kw.items() if v is not None},
+        )  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,10 +85,14 @@ class Goodput:
     goodput: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"count": self.count, "job_mtbf_hours": self.job_mtbf_s / 3600,
-                "checkpoint_interval_min": self.checkpoint_interval_s / 60,
-                "checkpoint_waste": self.checkpoint_waste, "failure_waste": self.failure_waste,
-                "goodput": self.goodput}
+        return {
+            "count": self.count,
+            "job_mtbf_hours": self.job_mtbf_s / 3600,
+            "checkpoint_interval_min": self.checkpoint_interval_s / 60,
+            "checkpoint_waste": self.checkpoint_waste,
+            "failure_waste": self.failure_waste,
+            "goodput": self.goodput,
+        }
 
 
 def goodput(count: int, rel: Reliability | None = None) -> Goodput:
@@ -97,19 +106,33 @@ def goodput(count: int, rel: Reliability | None = None) -> Goodput:
     rel = rel or Reliability()
     if count <= 0:
         raise ConfigError(f"count must be positive, got {count}")
-    rate_s = rel.failures_per_accelerator_hour * count / 3600.0        # job failures per second
+    rate_s = rel.failures_per_accelerator_hour * count / 3600.0  # job failures per second
     if rate_s <= 0:
         tau = rel.checkpoint_interval_s or math.inf
         ck = 0.0 if math.isinf(tau) else rel.checkpoint_save_s / tau
-        return Goodput(count=count, job_mtbf_s=math.inf, checkpoint_interval_s=tau, checkpoint_waste=ck,
-                       failure_waste=0.0, goodput=max(0.01, 1 - ck))
+        return Goodput(
+            count=count,
+            job_mtbf_s=math.inf,
+            checkpoint_interval_s=tau,
+            checkpoint_waste=ck,
+            failure_waste=0.0,
+            goodput=max(0.01, 1 - ck),
+        )
     mtbf = 1.0 / rate_s
     delta = rel.checkpoint_save_s
-    tau = rel.checkpoint_interval_s or max(math.sqrt(2.0 * max(delta, 1e-9) * mtbf), 1.0)   # Young/Daly
+    tau = rel.checkpoint_interval_s or max(
+        math.sqrt(2.0 * max(delta, 1e-9) * mtbf), 1.0
+    )  # Young/Daly
     ck = delta / tau
     fail = (tau / 2.0 + rel.restart_s) / mtbf
-    return Goodput(count=count, job_mtbf_s=mtbf, checkpoint_interval_s=tau, checkpoint_waste=ck,
-                   failure_waste=fail, goodput=max(0.01, 1.0 - ck - fail))
+    return Goodput(
+        count=count,
+        job_mtbf_s=mtbf,
+        checkpoint_interval_s=tau,
+        checkpoint_waste=ck,
+        failure_waste=fail,
+        goodput=max(0.01, 1.0 - ck - fail),
+    )
 
 
 def time_to_train_s(tokens: float, tokens_per_s: float, gp: float = 1.0) -> float:

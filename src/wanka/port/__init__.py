@@ -11,5 +11,15 @@ from wanka.port.fix import FixResult, fix
 from wanka.port.rules import RULES, TARGET_INFO, TARGETS, check_target
 from wanka.port.scan import FileError, Finding, ScanResult, scan
 
-__all__ = ["scan", "fix", "ScanResult", "Finding", "FileError", "FixResult", "RULES", "TARGETS", "TARGET_INFO",
-           "check_target"]
+__all__ = [
+    "RULES",
+    "TARGETS",
+    "TARGET_INFO",
+    "FileError",
+    "Finding",
+    "FixResult",
+    "ScanResult",
+    "check_target",
+    "fix",
+    "scan",
+]

@@ -23,17 +23,35 @@ from libcst.metadata import CodeRange, PositionProvider
 
 from wanka.port.rules import PACKAGES, RULES, SEVERITY_ORDER, TARGETS
 
-__all__ = ["Site", "Rewrite", "Analyzer", "collect_aliases", "PREAMBLE_NAMES", "dotted_name"]
+__all__ = ["PREAMBLE_NAMES", "Analyzer", "Rewrite", "Site", "collect_aliases", "dotted_name"]
 
 #: Names the fixer defines once per module (see `wanka.port.fix.preamble`).
-PREAMBLE_NAMES = ("_ACCELERATOR", "_DEVICE_TYPE", "_ACCEL_TYPE", "_DEVICE", "_DEVICE_MODULE", "_DIST_BACKEND")
+PREAMBLE_NAMES = (
+    "_ACCELERATOR",
+    "_DEVICE_TYPE",
+    "_ACCEL_TYPE",
+    "_DEVICE",
+    "_DEVICE_MODULE",
+    "_DIST_BACKEND",
+)
 
-_DEVICE_STR = re.compile(r"^cuda(:(\d*|%[dis]|\{[^{}]*\}))?$")  # "cuda", "cuda:0", "cuda:%d", "cuda:{}"
-_ENV_VAR = re.compile(r"^(CUDA_[A-Z_]+|NCCL_[A-Z_0-9]+|CUBLAS_WORKSPACE_CONFIG|PYTORCH_CUDA_ALLOC_CONF)$")
+_DEVICE_STR = re.compile(
+    r"^cuda(:(\d*|%[dis]|\{[^{}]*\}))?$"
+)  # "cuda", "cuda:0", "cuda:%d", "cuda:{}"
+_ENV_VAR = re.compile(
+    r"^(CUDA_[A-Z_]+|NCCL_[A-Z_0-9]+|CUBLAS_WORKSPACE_CONFIG|PYTORCH_CUDA_ALLOC_CONF)$"
+)
 _TENSOR_TYPES = {
-    "FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16", "BFloat16Tensor": "bfloat16",
-    "ByteTensor": "uint8", "CharTensor": "int8", "ShortTensor": "int16", "IntTensor": "int32",
-    "LongTensor": "int64", "BoolTensor": "bool",
+    "FloatTensor": "float32",
+    "DoubleTensor": "float64",
+    "HalfTensor": "float16",
+    "BFloat16Tensor": "bfloat16",
+    "ByteTensor": "uint8",
+    "CharTensor": "int8",
+    "ShortTensor": "int16",
+    "IntTensor": "int32",
+    "LongTensor": "int64",
+    "BoolTensor": "bool",
 }
 
 # torch.cuda.X -> (rule, replacement dotted name); "" = no automatic rewrite.
@@ -48,26 +66,64 @@ _ACCEL = {
     "OutOfMemoryError": ("cuda-memory", "torch.OutOfMemoryError"),
 }
 _MIRRORED = {  # functions every vendor's device module mirrors: torch.cuda.X -> _DEVICE_MODULE.X
-    "cuda-seed": ("manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state",
-                  "set_rng_state", "get_rng_state_all", "set_rng_state_all"),
-    "cuda-memory": ("empty_cache", "memory_allocated", "max_memory_allocated", "memory_reserved",
-                    "max_memory_reserved", "reset_peak_memory_stats", "reset_max_memory_allocated",
-                    "memory_stats", "memory_summary", "mem_get_info", "memory_cached", "max_memory_cached",
-                    "set_per_process_memory_fraction", "ipc_collect", "reset_accumulated_memory_stats",
-                    "memory_snapshot", "list_gpu_processes", "utilization"),
+    "cuda-seed": (
+        "manual_seed",
+        "manual_seed_all",
+        "seed",
+        "seed_all",
+        "initial_seed",
+        "get_rng_state",
+        "set_rng_state",
+        "get_rng_state_all",
+        "set_rng_state_all",
+    ),
+    "cuda-memory": (
+        "empty_cache",
+        "memory_allocated",
+        "max_memory_allocated",
+        "memory_reserved",
+        "max_memory_reserved",
+        "reset_peak_memory_stats",
+        "reset_max_memory_allocated",
+        "memory_stats",
+        "memory_summary",
+        "mem_get_info",
+        "memory_cached",
+        "max_memory_cached",
+        "set_per_process_memory_fraction",
+        "ipc_collect",
+        "reset_accumulated_memory_stats",
+        "memory_snapshot",
+        "list_gpu_processes",
+        "utilization",
+    ),
     "cuda-availability": ("is_initialized", "init"),
-    "cuda-capability": ("get_device_name", "get_device_properties", "is_bf16_supported",
-                        "get_device_capability"),
-    "cuda-sync": ("Event", "stream", "default_stream", "set_stream", "StreamContext",
-                  "is_current_stream_capturing"),
+    "cuda-capability": (
+        "get_device_name",
+        "get_device_properties",
+        "is_bf16_supported",
+        "get_device_capability",
+    ),
+    "cuda-sync": (
+        "Event",
+        "stream",
+        "default_stream",
+        "set_stream",
+        "StreamContext",
+        "is_current_stream_capturing",
+    ),
     "cuda-device-select": ("device", "device_of"),
 }
 _MIRROR_RULE = {name: rule for rule, names in _MIRRORED.items() for name in names}
 _GRAPH = {"CUDAGraph", "graph", "graphs", "make_graphed_callables", "graph_pool_handle"}
 _CAPABILITY_MANUAL = {"get_arch_list", "is_tf32_supported", "get_gencode_flags"}
 _SIDE_EFFECT_ONLY = {  # CUDA-only calls with no result: safe to run only on CUDA
-    "torch.cuda.nvtx.range_push", "torch.cuda.nvtx.range_pop", "torch.cuda.nvtx.mark",
-    "torch.cuda.profiler.start", "torch.cuda.profiler.stop", "torch.cuda.profiler.init",
+    "torch.cuda.nvtx.range_push",
+    "torch.cuda.nvtx.range_pop",
+    "torch.cuda.nvtx.mark",
+    "torch.cuda.profiler.start",
+    "torch.cuda.profiler.stop",
+    "torch.cuda.profiler.init",
 }
 
 
@@ -145,8 +201,11 @@ def _collect_aliases_cst(module: cst.Module) -> dict[str, str]:
             mod = _import_name(node.module)
             for a in node.names:
                 name = _import_name(a.name)
-                local = a.asname.name.value if a.asname is not None and isinstance(a.asname.name, cst.Name) \
+                local = (
+                    a.asname.name.value
+                    if a.asname is not None and isinstance(a.asname.name, cst.Name)
                     else name
+                )
                 aliases[local] = f"{mod}.{name}"
             return False
 
@@ -201,7 +260,10 @@ def _fstring_device(node: cst.FormattedString) -> bool:
     first = node.parts[0].value
     if not re.fullmatch(r"cuda:\d*", first):
         return False
-    return all(isinstance(p, cst.FormattedStringExpression) for p in node.parts[1:]) and len(node.parts) > 1
+    return (
+        all(isinstance(p, cst.FormattedStringExpression) for p in node.parts[1:])
+        and len(node.parts) > 1
+    )
 
 
 class Analyzer(cst.CSTVisitor):
@@ -262,18 +324,36 @@ class Analyzer(cst.CSTVisitor):
     def _pos(self, node: cst.CSTNode) -> CodeRange:
         return self.get_metadata(PositionProvider, node)
 
-    def add(self, rule: str, node: cst.CSTNode, message: str, *, rewrite: Rewrite | None = None,
-            severity: dict[str, str] | None = None, becomes: dict[str, str] | None = None,
-            manual_hours: float | None = None) -> None:
+    def add(
+        self,
+        rule: str,
+        node: cst.CSTNode,
+        message: str,
+        *,
+        rewrite: Rewrite | None = None,
+        severity: dict[str, str] | None = None,
+        becomes: dict[str, str] | None = None,
+        manual_hours: float | None = None,
+    ) -> None:
         r = RULES[rule]
         sev = dict(severity or r.severity)
         guarded = self._guard_depth > 0
         if guarded:
             sev = _cap(sev, "info")
         pos = self._pos(node).start
-        self.sites.append(Site(rule=rule, line=pos.line, col=pos.column + 1, message=message, severity=sev,
-                               becomes=dict(becomes or r.becomes), guarded=guarded, rewrite=rewrite,
-                               manual_hours=r.manual_hours if manual_hours is None else manual_hours))
+        self.sites.append(
+            Site(
+                rule=rule,
+                line=pos.line,
+                col=pos.column + 1,
+                message=message,
+                severity=sev,
+                becomes=dict(becomes or r.becomes),
+                guarded=guarded,
+                rewrite=rewrite,
+                manual_hours=r.manual_hours if manual_hours is None else manual_hours,
+            )
+        )
 
     def _enclosing_statement(self, node: cst.CSTNode) -> cst.SimpleStatementLine | None:
         """The SimpleStatementLine whose only statement holds `node` directly (Expr/Assign)."""
@@ -330,19 +410,29 @@ class Analyzer(cst.CSTVisitor):
             def visit_Call(self, node: cst.Call) -> bool:
                 nonlocal found
                 qn = outer.qualname(node.func)
-                if qn in ("torch.cuda.is_available", "torch.backends.cudnn.is_available",
-                          "torch.cuda.device_count", "torch.cuda.is_bf16_supported"):
+                if qn in (
+                    "torch.cuda.is_available",
+                    "torch.backends.cudnn.is_available",
+                    "torch.cuda.device_count",
+                    "torch.cuda.is_bf16_supported",
+                ):
                     found = True
-                if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("startswith", "endswith") \
-                        and node.args and isinstance(node.args[0].value, cst.SimpleString) \
-                        and _DEVICE_STR.match(_string_value(node.args[0].value) or ""):
+                if (
+                    isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value in ("startswith", "endswith")
+                    and node.args
+                    and isinstance(node.args[0].value, cst.SimpleString)
+                    and _DEVICE_STR.match(_string_value(node.args[0].value) or "")
+                ):
                     found = True
                 return True
 
             def visit_Attribute(self, node: cst.Attribute) -> bool:
                 nonlocal found
-                if node.attr.value == "is_cuda" or outer.qualname(node) in ("torch.version.hip",
-                                                                            "torch.version.cuda"):
+                if node.attr.value == "is_cuda" or outer.qualname(node) in (
+                    "torch.version.hip",
+                    "torch.version.cuda",
+                ):
                     found = True
                 return True
 
@@ -368,7 +458,12 @@ class Analyzer(cst.CSTVisitor):
             names = {dotted_name(e) for e in ([h.type] if h.type is not None else [])}
             if isinstance(h.type, cst.Tuple):
                 names = {dotted_name(e.value) for e in h.type.elements}
-            if h.type is None or names & {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}:
+            if h.type is None or names & {
+                "ImportError",
+                "ModuleNotFoundError",
+                "Exception",
+                "BaseException",
+            }:
                 self._import_guard_blocks.add(id(node.body))
 
     # --- statements -----------------------------------------------------------------------------
@@ -377,12 +472,18 @@ class Analyzer(cst.CSTVisitor):
             return True
         stmt = node.body[0]
         # A bare string statement is a docstring or a comment in disguise: never a finding.
-        if isinstance(stmt, cst.Expr) and isinstance(stmt.value, (cst.SimpleString, cst.ConcatenatedString,
-                                                                  cst.FormattedString)):
+        if isinstance(stmt, cst.Expr) and isinstance(
+            stmt.value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+        ):
             return False
         # The preamble `wanka port fix` writes (its CPU fallback names torch.cuda on purpose).
-        if isinstance(stmt, cst.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0].target, cst.Name) \
-                and stmt.targets[0].target.value in PREAMBLE_NAMES and isinstance(self._parent(), cst.Module):
+        if (
+            isinstance(stmt, cst.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0].target, cst.Name)
+            and stmt.targets[0].target.value in PREAMBLE_NAMES
+            and isinstance(self._parent(), cst.Module)
+        ):
             return False
         return True
 
@@ -396,15 +497,32 @@ class Analyzer(cst.CSTVisitor):
             def build(n: cst.CSTNode, name: str = name, keep: bool = keep) -> cst.CSTNode:
                 assert isinstance(n, cst.Decorator)
                 func = n.decorator if keep else _attr(f"torch.amp.{name}")
-                call = cst.Call(func=func, args=[cst.Arg(
-                    keyword=cst.Name("device_type"), value=cst.Name("_DEVICE_TYPE"),
-                    equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                          whitespace_after=cst.SimpleWhitespace("")))])
+                call = cst.Call(
+                    func=func,
+                    args=[
+                        cst.Arg(
+                            keyword=cst.Name("device_type"),
+                            value=cst.Name("_DEVICE_TYPE"),
+                            equal=cst.AssignEqual(
+                                whitespace_before=cst.SimpleWhitespace(""),
+                                whitespace_after=cst.SimpleWhitespace(""),
+                            ),
+                        )
+                    ],
+                )
                 return n.with_changes(decorator=call)
 
-            self.add("cuda-amp", node.decorator, f"decorates with torch.cuda.amp.{name}",
-                     rewrite=Rewrite(key=id(node), build=build, needs=frozenset({"_DEVICE_TYPE"}),
-                                     description=f"torch.amp.{name}(device_type=_DEVICE_TYPE)"))
+            self.add(
+                "cuda-amp",
+                node.decorator,
+                f"decorates with torch.cuda.amp.{name}",
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=build,
+                    needs=frozenset({"_DEVICE_TYPE"}),
+                    description=f"torch.amp.{name}(device_type=_DEVICE_TYPE)",
+                ),
+            )
 
     def visit_Import(self, node: cst.Import) -> bool:
         for a in node.names:
@@ -436,9 +554,15 @@ class Analyzer(cst.CSTVisitor):
                 sev = dict(pkg.severity)
                 if self._import_guard_depth > 0:
                     sev = _cap(sev, "degrades")
-                self.add("cuda-only-package", node, f"imports {name}, a CUDA-only package"
-                         + (" (guarded by an ImportError fallback)" if self._import_guard_depth else ""),
-                         severity=sev, becomes=pkg.becomes, manual_hours=pkg.manual_hours)
+                self.add(
+                    "cuda-only-package",
+                    node,
+                    f"imports {name}, a CUDA-only package"
+                    + (" (guarded by an ImportError fallback)" if self._import_guard_depth else ""),
+                    severity=sev,
+                    becomes=pkg.becomes,
+                    manual_hours=pkg.manual_hours,
+                )
                 return True
         return False
 
@@ -447,22 +571,36 @@ class Analyzer(cst.CSTVisitor):
             assert isinstance(n, cst.ImportAlias)
             full = _import_name(n.name).replace("torch.cuda.amp", "torch.amp", 1)
             return n.with_changes(name=_attr(full))
-        self.add("cuda-amp", alias, "imports torch.cuda.amp (deprecated, CUDA-only AMP)",
-                 severity={t: "info" for t in TARGETS},
-                 rewrite=Rewrite(key=id(alias), build=build, description="import torch.amp"))
+
+        self.add(
+            "cuda-amp",
+            alias,
+            "imports torch.cuda.amp (deprecated, CUDA-only AMP)",
+            severity={t: "info" for t in TARGETS},
+            rewrite=Rewrite(key=id(alias), build=build, description="import torch.amp"),
+        )
 
     def _amp_from_import(self, node: cst.ImportFrom, mod: str) -> None:
         def build(n: cst.CSTNode) -> cst.CSTNode:
             assert isinstance(n, cst.ImportFrom)
             new_mod = "torch.amp" if mod == "torch.cuda.amp" else "torch"
             return n.with_changes(module=_attr(new_mod))
+
         if mod == "torch.cuda" and any(_import_name(a.name) != "amp" for a in node.names):  # type: ignore[union-attr]
-            self.add("cuda-amp", node, "imports amp from torch.cuda together with other names",
-                     severity={t: "info" for t in TARGETS})
+            self.add(
+                "cuda-amp",
+                node,
+                "imports amp from torch.cuda together with other names",
+                severity={t: "info" for t in TARGETS},
+            )
             return
-        self.add("cuda-amp", node, f"imports from {mod} (deprecated, CUDA-only AMP)",
-                 severity={t: "info" for t in TARGETS},
-                 rewrite=Rewrite(key=id(node), build=build, description="import from torch.amp"))
+        self.add(
+            "cuda-amp",
+            node,
+            f"imports from {mod} (deprecated, CUDA-only AMP)",
+            severity={t: "info" for t in TARGETS},
+            rewrite=Rewrite(key=id(node), build=build, description="import from torch.amp"),
+        )
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for t in node.targets:
@@ -482,38 +620,66 @@ class Analyzer(cst.CSTVisitor):
             rewrite = None
             if stmt is not None and self._guard_depth == 0:
                 prefix = dotted_name(target).rsplit(".", 1)[0]  # type: ignore[union-attr]
-                rewrite = Rewrite(key=id(stmt), build=_guard_builder(f"{prefix}.is_available"),
-                                  description="guard the cuDNN flag")
+                rewrite = Rewrite(
+                    key=id(stmt),
+                    build=_guard_builder(f"{prefix}.is_available"),
+                    description="guard the cuDNN flag",
+                )
             self.add("cudnn-flag", target, f"sets {qn}", rewrite=rewrite)
         elif qn.startswith("torch.backends.cuda."):
             rewrite = None
             value = node.value if isinstance(node, (cst.Assign, cst.AnnAssign)) else None
-            if qn == "torch.backends.cuda.matmul.allow_tf32" and isinstance(value, cst.Name) \
-                    and value.value in ("True", "False") and stmt is not None:
+            if (
+                qn == "torch.backends.cuda.matmul.allow_tf32"
+                and isinstance(value, cst.Name)
+                and value.value in ("True", "False")
+                and stmt is not None
+            ):
                 precision = "high" if value.value == "True" else "highest"
-                rewrite = Rewrite(key=id(stmt), build=_tf32_builder(precision),
-                                  description="torch.set_float32_matmul_precision")
+                rewrite = Rewrite(
+                    key=id(stmt),
+                    build=_tf32_builder(precision),
+                    description="torch.set_float32_matmul_precision",
+                )
             self.add("cuda-backend-flag", target, f"sets {qn}", rewrite=rewrite)
 
     # --- expressions --------------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "cuda" \
-                and not (self.qualname(func) or "").startswith("torch.cuda"):
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "cuda"
+            and not (self.qualname(func) or "").startswith("torch.cuda")
+        ):
             self._handled.add(id(func))
-            self.add("cuda-method", func.attr, "`.cuda()` moves data to a CUDA device",
-                     rewrite=Rewrite(key=id(node), build=_cuda_method_builder,
-                                     needs=frozenset({"_DEVICE", "_DEVICE_TYPE"}),
-                                     description=".to(_DEVICE)"))
+            self.add(
+                "cuda-method",
+                func.attr,
+                "`.cuda()` moves data to a CUDA device",
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=_cuda_method_builder,
+                    needs=frozenset({"_DEVICE", "_DEVICE_TYPE"}),
+                    description=".to(_DEVICE)",
+                ),
+            )
             return
         if isinstance(func, cst.Name) and func.value == "isinstance" and len(node.args) == 2:
             self._isinstance_call(node)
             return
         qn = self.qualname(func)
         if qn is None:
-            if isinstance(func, cst.Attribute) and func.attr.value == "type" and len(node.args) == 1:
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value == "type"
+                and len(node.args) == 1
+            ):
                 self._tensor_type_call(node)
-            elif isinstance(func, cst.Attribute) and func.attr.value == "pin_memory" and not node.args:
+            elif (
+                isinstance(func, cst.Attribute)
+                and func.attr.value == "pin_memory"
+                and not node.args
+            ):
                 self.add("pin-memory", func.attr, "pins host memory (.pin_memory())")
             return
         if qn.startswith("torch.cuda.amp."):
@@ -521,54 +687,125 @@ class Analyzer(cst.CSTVisitor):
         elif qn in _SIDE_EFFECT_ONLY:
             self._handled.add(id(func))
             stmt = self._enclosing_statement(node)
-            ok = stmt is not None and isinstance(stmt.body[0], cst.Expr) and stmt.body[0].value is node \
+            ok = (
+                stmt is not None
+                and isinstance(stmt.body[0], cst.Expr)
+                and stmt.body[0].value is node
                 and self._guard_depth == 0
-            self.add("nvtx" if ".nvtx." in qn else "cuda-api", func, f"calls {qn} (CUDA-only profiler hook)",
-                     rewrite=Rewrite(key=id(stmt), build=_device_guard_builder, needs=frozenset({"_DEVICE_TYPE"}),
-                                     description="run only on CUDA") if ok and stmt is not None else None)
+            )
+            self.add(
+                "nvtx" if ".nvtx." in qn else "cuda-api",
+                func,
+                f"calls {qn} (CUDA-only profiler hook)",
+                rewrite=Rewrite(
+                    key=id(stmt),
+                    build=_device_guard_builder,
+                    needs=frozenset({"_DEVICE_TYPE"}),
+                    description="run only on CUDA",
+                )
+                if ok and stmt is not None
+                else None,
+            )
         elif qn == "torch.cuda.nvtx.range":
             self._handled.add(id(func))
-            self.add("nvtx", func, "opens an NVTX range",
-                     rewrite=Rewrite(key=id(func), build=lambda n: _attr("torch.profiler.record_function"),
-                                     description="torch.profiler.record_function"))
-        elif qn.startswith("torch.cuda.") and qn.rsplit(".", 1)[1] in _TENSOR_TYPES and qn.count(".") == 2:
+            self.add(
+                "nvtx",
+                func,
+                "opens an NVTX range",
+                rewrite=Rewrite(
+                    key=id(func),
+                    build=lambda n: _attr("torch.profiler.record_function"),
+                    description="torch.profiler.record_function",
+                ),
+            )
+        elif (
+            qn.startswith("torch.cuda.")
+            and qn.rsplit(".", 1)[1] in _TENSOR_TYPES
+            and qn.count(".") == 2
+        ):
             self._handled.add(id(func))
             legacy = qn.rsplit(".", 1)[1]
 
             def build_ctor(n: cst.CSTNode, legacy: str = legacy) -> cst.CSTNode:
                 assert isinstance(n, cst.Call)
                 cpu = n.with_changes(func=_attr(f"torch.{legacy}"))
-                return cst.Call(func=cst.Attribute(value=cpu, attr=cst.Name("to")),
-                                args=[cst.Arg(value=cst.Name("_DEVICE"))])
+                return cst.Call(
+                    func=cst.Attribute(value=cpu, attr=cst.Name("to")),
+                    args=[cst.Arg(value=cst.Name("_DEVICE"))],
+                )
 
-            self.add("cuda-tensor-type", func, f"constructs a legacy {qn}",
-                     rewrite=Rewrite(key=id(node), build=build_ctor, needs=frozenset({"_DEVICE"}),
-                                     description=f"torch.{legacy}(...).to(_DEVICE)"))
+            self.add(
+                "cuda-tensor-type",
+                func,
+                f"constructs a legacy {qn}",
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=build_ctor,
+                    needs=frozenset({"_DEVICE"}),
+                    description=f"torch.{legacy}(...).to(_DEVICE)",
+                ),
+            )
         elif qn == "torch.cuda.Event" and any(a.keyword is None for a in node.args):
             self._handled.add(id(func))
-            self.add("cuda-sync", func, "creates a torch.cuda.Event",
-                     rewrite=Rewrite(key=id(func), build=lambda n: _attr("_DEVICE_MODULE.Event"),
-                                     needs=frozenset({"_DEVICE_MODULE"}), description="_DEVICE_MODULE.Event"))
+            self.add(
+                "cuda-sync",
+                func,
+                "creates a torch.cuda.Event",
+                rewrite=Rewrite(
+                    key=id(func),
+                    build=lambda n: _attr("_DEVICE_MODULE.Event"),
+                    needs=frozenset({"_DEVICE_MODULE"}),
+                    description="_DEVICE_MODULE.Event",
+                ),
+            )
         elif qn == "torch.cuda.Event":
             self._handled.add(id(func))
-            self.add("cuda-sync", func, "creates a torch.cuda.Event",
-                     rewrite=Rewrite(key=id(func), build=lambda n: _attr("torch.Event"), description="torch.Event"))
-        elif qn in ("torch.utils.cpp_extension.CUDAExtension", "torch.utils.cpp_extension.load",
-                    "torch.utils.cpp_extension.load_inline"):
+            self.add(
+                "cuda-sync",
+                func,
+                "creates a torch.cuda.Event",
+                rewrite=Rewrite(
+                    key=id(func), build=lambda n: _attr("torch.Event"), description="torch.Event"
+                ),
+            )
+        elif qn in (
+            "torch.utils.cpp_extension.CUDAExtension",
+            "torch.utils.cpp_extension.load",
+            "torch.utils.cpp_extension.load_inline",
+        ):
             if qn.endswith("CUDAExtension") or self._builds_cuda(node):
-                self.add("cuda-extension", func, f"builds a custom CUDA extension ({qn.rsplit('.', 1)[1]})")
-        elif qn in ("torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
-                    "torch.nn.parallel.data_parallel"):
+                self.add(
+                    "cuda-extension",
+                    func,
+                    f"builds a custom CUDA extension ({qn.rsplit('.', 1)[1]})",
+                )
+        elif qn in (
+            "torch.nn.DataParallel",
+            "torch.nn.parallel.DataParallel",
+            "torch.nn.parallel.data_parallel",
+        ):
             self.add("data-parallel", func, "uses single-process DataParallel")
         elif qn == "torch.compile":
             for a in node.args:
-                if a.keyword is not None and a.keyword.value == "mode" and isinstance(a.value, cst.SimpleString) \
-                        and _string_value(a.value) in ("reduce-overhead", "max-autotune"):
-                    self.add("cuda-graph-compile", a.value, f"torch.compile(mode={_string_value(a.value)!r})")
+                if (
+                    a.keyword is not None
+                    and a.keyword.value == "mode"
+                    and isinstance(a.value, cst.SimpleString)
+                    and _string_value(a.value) in ("reduce-overhead", "max-autotune")
+                ):
+                    self.add(
+                        "cuda-graph-compile",
+                        a.value,
+                        f"torch.compile(mode={_string_value(a.value)!r})",
+                    )
 
     def visit_Arg(self, node: cst.Arg) -> None:
-        if node.keyword is not None and node.keyword.value == "pin_memory" \
-                and isinstance(node.value, cst.Name) and node.value.value == "True":
+        if (
+            node.keyword is not None
+            and node.keyword.value == "pin_memory"
+            and isinstance(node.value, cst.Name)
+            and node.value.value == "True"
+        ):
             self.add("pin-memory", node, "pins host memory (pin_memory=True)")
 
     def _builds_cuda(self, node: cst.Call) -> bool:
@@ -585,23 +822,43 @@ class Analyzer(cst.CSTVisitor):
         self._handled.add(id(node.func))
         if name in ("autocast", "GradScaler"):
             replace_func = (dotted_name(node.func) or "").startswith("torch.")
-            self.add("cuda-amp", node.func, f"uses torch.cuda.amp.{name}",
-                     rewrite=Rewrite(key=id(node), build=_amp_builder(f"torch.amp.{name}" if replace_func else None,
-                                                                     kw=None),
-                                     needs=frozenset({"_DEVICE_TYPE"}), description=f"torch.amp.{name}(_DEVICE_TYPE)"))
+            self.add(
+                "cuda-amp",
+                node.func,
+                f"uses torch.cuda.amp.{name}",
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=_amp_builder(f"torch.amp.{name}" if replace_func else None, kw=None),
+                    needs=frozenset({"_DEVICE_TYPE"}),
+                    description=f"torch.amp.{name}(_DEVICE_TYPE)",
+                ),
+            )
         elif name in ("custom_fwd", "custom_bwd"):
             replace_func = (dotted_name(node.func) or "").startswith("torch.")
-            self.add("cuda-amp", node.func, f"uses torch.cuda.amp.{name}",
-                     rewrite=Rewrite(key=id(node), build=_amp_builder(f"torch.amp.{name}" if replace_func else None,
-                                                                     kw="device_type"),
-                                     needs=frozenset({"_DEVICE_TYPE"}), description=f"torch.amp.{name}"))
+            self.add(
+                "cuda-amp",
+                node.func,
+                f"uses torch.cuda.amp.{name}",
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=_amp_builder(
+                        f"torch.amp.{name}" if replace_func else None, kw="device_type"
+                    ),
+                    needs=frozenset({"_DEVICE_TYPE"}),
+                    description=f"torch.amp.{name}",
+                ),
+            )
         else:
             self.add("cuda-amp", node.func, f"uses torch.cuda.amp.{name}")
 
     def _isinstance_call(self, node: cst.Call) -> None:
         cls = node.args[1].value
         qn = self.qualname(cls)
-        if qn is None or not qn.startswith("torch.cuda.") or qn.rsplit(".", 1)[1] not in _TENSOR_TYPES:
+        if (
+            qn is None
+            or not qn.startswith("torch.cuda.")
+            or qn.rsplit(".", 1)[1] not in _TENSOR_TYPES
+        ):
             return
         self._handled.add(id(cls))
         dtype = _TENSOR_TYPES[qn.rsplit(".", 1)[1]]
@@ -609,38 +866,76 @@ class Analyzer(cst.CSTVisitor):
         def build(n: cst.CSTNode) -> cst.CSTNode:
             assert isinstance(n, cst.Call)
             obj = n.args[0].value
-            code = (f"(isinstance(__X__, torch.Tensor) and __X__.dtype == torch.{dtype}"
-                    f" and __X__.device.type == _ACCEL_TYPE)")
+            code = (
+                f"(isinstance(__X__, torch.Tensor) and __X__.dtype == torch.{dtype}"
+                f" and __X__.device.type == _ACCEL_TYPE)"
+            )
             expr = cst.parse_expression(code)
             return expr.visit(_Substitute(obj))  # type: ignore[return-value]
 
-        self.add("cuda-tensor-type", cls, f"tests isinstance(..., {qn})",
-                 rewrite=Rewrite(key=id(node), build=build, needs=frozenset({"_ACCEL_TYPE"}),
-                                 description="dtype and device test"))
+        self.add(
+            "cuda-tensor-type",
+            cls,
+            f"tests isinstance(..., {qn})",
+            rewrite=Rewrite(
+                key=id(node),
+                build=build,
+                needs=frozenset({"_ACCEL_TYPE"}),
+                description="dtype and device test",
+            ),
+        )
 
     def _tensor_type_call(self, node: cst.Call) -> None:
         arg = node.args[0].value
         qn = self.qualname(arg)
-        if isinstance(arg, cst.SimpleString) and (_string_value(arg) or "").startswith("torch.cuda."):
+        if isinstance(arg, cst.SimpleString) and (_string_value(arg) or "").startswith(
+            "torch.cuda."
+        ):
             qn = _string_value(arg)
-        if qn is None or not qn.startswith("torch.cuda.") or qn.rsplit(".", 1)[1] not in _TENSOR_TYPES:
+        if (
+            qn is None
+            or not qn.startswith("torch.cuda.")
+            or qn.rsplit(".", 1)[1] not in _TENSOR_TYPES
+        ):
             return
         self._handled.add(id(arg))
         dtype = _TENSOR_TYPES[qn.rsplit(".", 1)[1]]
 
         def build(n: cst.CSTNode) -> cst.CSTNode:
             assert isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
-            args = [cst.Arg(keyword=cst.Name("device"), value=cst.Name("_DEVICE"),
-                            equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                                  whitespace_after=cst.SimpleWhitespace(""))),
-                    cst.Arg(keyword=cst.Name("dtype"), value=_attr(f"torch.{dtype}"),
-                            equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                                  whitespace_after=cst.SimpleWhitespace("")))]
-            return n.with_changes(func=n.func.with_changes(attr=cst.Name("to")), args=_comma_args(args))
+            args = [
+                cst.Arg(
+                    keyword=cst.Name("device"),
+                    value=cst.Name("_DEVICE"),
+                    equal=cst.AssignEqual(
+                        whitespace_before=cst.SimpleWhitespace(""),
+                        whitespace_after=cst.SimpleWhitespace(""),
+                    ),
+                ),
+                cst.Arg(
+                    keyword=cst.Name("dtype"),
+                    value=_attr(f"torch.{dtype}"),
+                    equal=cst.AssignEqual(
+                        whitespace_before=cst.SimpleWhitespace(""),
+                        whitespace_after=cst.SimpleWhitespace(""),
+                    ),
+                ),
+            ]
+            return n.with_changes(
+                func=n.func.with_changes(attr=cst.Name("to")), args=_comma_args(args)
+            )
 
-        self.add("cuda-tensor-type", arg, f"converts with .type({qn})",
-                 rewrite=Rewrite(key=id(node), build=build, needs=frozenset({"_DEVICE"}),
-                                 description=".to(device=_DEVICE, dtype=...)"))
+        self.add(
+            "cuda-tensor-type",
+            arg,
+            f"converts with .type({qn})",
+            rewrite=Rewrite(
+                key=id(node),
+                build=build,
+                needs=frozenset({"_DEVICE"}),
+                description=".to(device=_DEVICE, dtype=...)",
+            ),
+        )
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         if id(node) in self._handled:
@@ -648,17 +943,31 @@ class Analyzer(cst.CSTVisitor):
         qn = self.qualname(node)
         if qn is None:
             if node.attr.value == "is_cuda":
-                self.add("is-cuda-attr", node.attr, "tests tensor.is_cuda",
-                         rewrite=Rewrite(key=id(node), build=_is_cuda_builder, description="device.type != 'cpu'"))
+                self.add(
+                    "is-cuda-attr",
+                    node.attr,
+                    "tests tensor.is_cuda",
+                    rewrite=Rewrite(
+                        key=id(node), build=_is_cuda_builder, description="device.type != 'cpu'"
+                    ),
+                )
                 return True
             return True
         if qn in ("torch.Tensor.cuda", "torch.nn.Module.cuda"):
             self.add("cuda-method", node, f"refers to {qn}")
             return False
         if qn == "torch.distributed.Backend.NCCL":
-            self.add("nccl-backend", node, "names the NCCL backend (Backend.NCCL)",
-                     rewrite=Rewrite(key=id(node), build=lambda n: cst.Name("_DIST_BACKEND"),
-                                     needs=frozenset({"_DIST_BACKEND"}), description="_DIST_BACKEND"))
+            self.add(
+                "nccl-backend",
+                node,
+                "names the NCCL backend (Backend.NCCL)",
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=lambda n: cst.Name("_DIST_BACKEND"),
+                    needs=frozenset({"_DIST_BACKEND"}),
+                    description="_DIST_BACKEND",
+                ),
+            )
             return False
         if qn == "torch.version.cuda":
             self.add("cuda-version-check", node, "reads torch.version.cuda")
@@ -668,9 +977,15 @@ class Analyzer(cst.CSTVisitor):
             return False
         if qn.startswith(("torch.backends.cudnn.", "torch.backends.cuda.")):
             parent = self._parent()
-            if isinstance(parent, cst.Call) and parent.func is node and qn.startswith("torch.backends.cuda.") \
-                    and not qn.endswith(".is_available"):
-                self.add("cuda-backend-flag", node, f"calls {qn}", severity={t: "info" for t in TARGETS})
+            if (
+                isinstance(parent, cst.Call)
+                and parent.func is node
+                and qn.startswith("torch.backends.cuda.")
+                and not qn.endswith(".is_available")
+            ):
+                self.add(
+                    "cuda-backend-flag", node, f"calls {qn}", severity={t: "info" for t in TARGETS}
+                )
             return False
         return True
 
@@ -680,12 +995,24 @@ class Analyzer(cst.CSTVisitor):
         rest = ".".join(parts[2:])
         if rest in _ACCEL or (name in _ACCEL and len(parts) == 3):
             rule, repl = _ACCEL[name]
-            self.add(rule, node, f"uses {qn}",
-                     rewrite=Rewrite(key=id(node), build=lambda n, r=repl: _attr(r), description=repl))
+            self.add(
+                rule,
+                node,
+                f"uses {qn}",
+                rewrite=Rewrite(key=id(node), build=lambda n, r=repl: _attr(r), description=repl),
+            )
         elif len(parts) == 3 and name in _MIRROR_RULE:
-            self.add(_MIRROR_RULE[name], node, f"uses {qn}",
-                     rewrite=Rewrite(key=id(node), build=lambda n, nm=name: _attr(f"_DEVICE_MODULE.{nm}"),
-                                     needs=frozenset({"_DEVICE_MODULE"}), description=f"_DEVICE_MODULE.{name}"))
+            self.add(
+                _MIRROR_RULE[name],
+                node,
+                f"uses {qn}",
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=lambda n, nm=name: _attr(f"_DEVICE_MODULE.{nm}"),
+                    needs=frozenset({"_DEVICE_MODULE"}),
+                    description=f"_DEVICE_MODULE.{name}",
+                ),
+            )
         elif name in _GRAPH:
             self.add("cuda-graph", node, f"uses CUDA graphs ({qn})")
         elif name == "nvtx":
@@ -695,15 +1022,23 @@ class Analyzer(cst.CSTVisitor):
         elif name in _TENSOR_TYPES:
             self.add("cuda-tensor-type", node, f"uses the legacy type {qn}")
         elif name in _CAPABILITY_MANUAL:
-            self.add("cuda-capability", node, f"uses {qn} (an NVIDIA architecture check)",
-                     severity=dict(RULES["cuda-capability"].severity, rocm="degrades"))
+            self.add(
+                "cuda-capability",
+                node,
+                f"uses {qn} (an NVIDIA architecture check)",
+                severity=dict(RULES["cuda-capability"].severity, rocm="degrades"),
+            )
         else:
             self.add("cuda-api", node, f"uses {qn}")
 
     # --- strings ----------------------------------------------------------------------------------------
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         value = _string_value(node)
-        if value is None or id(node) in self._handled or isinstance(self._parent(), cst.ConcatenatedString):
+        if (
+            value is None
+            or id(node) in self._handled
+            or isinstance(self._parent(), cst.ConcatenatedString)
+        ):
             return
         if _DEVICE_STR.match(value):
             self._device_string(node, value)
@@ -714,9 +1049,18 @@ class Analyzer(cst.CSTVisitor):
             sev = dict(RULES["nccl-backend"].severity)
             if compare:
                 sev = {t: ("degrades" if s == "breaks" else s) for t, s in sev.items()}
-            self.add("nccl-backend", node, "names the NCCL backend" + (" in a comparison" if compare else ""),
-                     severity=sev, rewrite=Rewrite(key=id(node), build=lambda n: cst.Name("_DIST_BACKEND"),
-                                                   needs=frozenset({"_DIST_BACKEND"}), description="_DIST_BACKEND"))
+            self.add(
+                "nccl-backend",
+                node,
+                "names the NCCL backend" + (" in a comparison" if compare else ""),
+                severity=sev,
+                rewrite=Rewrite(
+                    key=id(node),
+                    build=lambda n: cst.Name("_DIST_BACKEND"),
+                    needs=frozenset({"_DIST_BACKEND"}),
+                    description="_DIST_BACKEND",
+                ),
+            )
         elif _ENV_VAR.match(value):
             sev = {t: "info" for t in TARGETS} if value.startswith("NCCL_") else None
             self.add("cuda-env-var", node, f"uses the environment variable {value}", severity=sev)
@@ -737,25 +1081,48 @@ class Analyzer(cst.CSTVisitor):
                 assert isinstance(n, cst.FormattedString)
                 first = n.parts[0]
                 assert isinstance(first, cst.FormattedStringText)
-                parts = [cst.FormattedStringExpression(expression=cst.Name(name)),
-                         cst.FormattedStringText(value=first.value[len("cuda"):]), *n.parts[1:]]
+                parts = [
+                    cst.FormattedStringExpression(expression=cst.Name(name)),
+                    cst.FormattedStringText(value=first.value[len("cuda") :]),
+                    *n.parts[1:],
+                ]
                 return n.with_changes(parts=parts)
 
-            self.add(rule, node, "builds a \"cuda:N\" device string",
-                     rewrite=Rewrite(key=id(node), build=build, needs=frozenset({name}), description=name))
+            self.add(
+                rule,
+                node,
+                'builds a "cuda:N" device string',
+                rewrite=Rewrite(
+                    key=id(node), build=build, needs=frozenset({name}), description=name
+                ),
+            )
 
     def _compare_context(self, node: cst.CSTNode) -> str | None:
         """'compare' when the string is compared with something, 'wanka' for the fixer's own guard."""
         parent, grand = self._parent(), self._parent(2)
-        comp = parent if isinstance(parent, cst.Comparison) else (
-            grand if isinstance(parent, cst.ComparisonTarget) and isinstance(grand, cst.Comparison) else None)
+        comp = (
+            parent
+            if isinstance(parent, cst.Comparison)
+            else (
+                grand
+                if isinstance(parent, cst.ComparisonTarget) and isinstance(grand, cst.Comparison)
+                else None
+            )
+        )
         if comp is not None:
             operands = [comp.left] + [c.comparator for c in comp.comparisons]
-            if any(isinstance(o, cst.Name) and o.value in ("_DEVICE_TYPE", "_ACCEL_TYPE") for o in operands):
+            if any(
+                isinstance(o, cst.Name) and o.value in ("_DEVICE_TYPE", "_ACCEL_TYPE")
+                for o in operands
+            ):
                 return "wanka"
             return "compare"
-        if isinstance(parent, cst.Arg) and isinstance(grand, cst.Call) and isinstance(grand.func, cst.Attribute) \
-                and grand.func.attr.value in ("startswith", "endswith"):
+        if (
+            isinstance(parent, cst.Arg)
+            and isinstance(grand, cst.Call)
+            and isinstance(grand.func, cst.Attribute)
+            and grand.func.attr.value in ("startswith", "endswith")
+        ):
             return "compare"
         if isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.Set)):
             # 'cuda' in ('cuda', 'xpu') style membership lists
@@ -770,7 +1137,7 @@ class Analyzer(cst.CSTVisitor):
         if compare == "wanka":
             return
         name = "_ACCEL_TYPE" if compare else "_DEVICE_TYPE"
-        suffix = value[len("cuda"):]
+        suffix = value[len("cuda") :]
 
         def build(n: cst.CSTNode) -> cst.CSTNode:
             assert isinstance(n, cst.SimpleString)
@@ -781,11 +1148,23 @@ class Analyzer(cst.CSTVisitor):
             return cst.parse_expression(f"f{q}{{{name}}}{escaped}{q}")
 
         if compare:
-            self.add("device-type-compare", node, f"compares a device with {value!r}",
-                     rewrite=Rewrite(key=id(node), build=build, needs=frozenset({name}), description=name))
+            self.add(
+                "device-type-compare",
+                node,
+                f"compares a device with {value!r}",
+                rewrite=Rewrite(
+                    key=id(node), build=build, needs=frozenset({name}), description=name
+                ),
+            )
         else:
-            self.add("cuda-device-string", node, f"hard-codes the device {value!r}",
-                     rewrite=Rewrite(key=id(node), build=build, needs=frozenset({name}), description=name))
+            self.add(
+                "cuda-device-string",
+                node,
+                f"hard-codes the device {value!r}",
+                rewrite=Rewrite(
+                    key=id(node), build=build, needs=frozenset({name}), description=name
+                ),
+            )
 
 
 def _strings_in(expr: cst.BaseExpression) -> list[str]:
@@ -836,8 +1215,10 @@ def _cuda_method_builder(n: cst.CSTNode) -> cst.CSTNode:
             rest.append(a.with_changes(keyword=cst.Name("non_blocking")))
         else:
             rest.append(a)
-    return n.with_changes(func=n.func.with_changes(attr=cst.Name("to")),
-                          args=_comma_args([cst.Arg(value=device), *rest]))
+    return n.with_changes(
+        func=n.func.with_changes(attr=cst.Name("to")),
+        args=_comma_args([cst.Arg(value=device), *rest]),
+    )
 
 
 def _index_device(value: cst.BaseExpression) -> cst.BaseExpression:
@@ -854,9 +1235,17 @@ def _amp_builder(new_func: str | None, kw: str | None) -> Callable[[cst.CSTNode]
             dev = cst.Arg(value=cst.Name("_DEVICE_TYPE"))
             args = [dev, *n.args]
         else:
-            args = [*n.args, cst.Arg(keyword=cst.Name(kw), value=cst.Name("_DEVICE_TYPE"),
-                                     equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                                           whitespace_after=cst.SimpleWhitespace("")))]
+            args = [
+                *n.args,
+                cst.Arg(
+                    keyword=cst.Name(kw),
+                    value=cst.Name("_DEVICE_TYPE"),
+                    equal=cst.AssignEqual(
+                        whitespace_before=cst.SimpleWhitespace(""),
+                        whitespace_after=cst.SimpleWhitespace(""),
+                    ),
+                ),
+            ]
         if len(args) > 1:
             fixed = []
             for i, a in enumerate(args):
@@ -865,6 +1254,7 @@ def _amp_builder(new_func: str | None, kw: str | None) -> Callable[[cst.CSTNode]
                 fixed.append(a)
             args = fixed
         return n.with_changes(func=func, args=args)
+
     return build
 
 
@@ -877,6 +1267,7 @@ def _is_cuda_builder(n: cst.CSTNode) -> cst.CSTNode:
 def _guard_builder(check: str) -> Callable[[cst.CSTNode], cst.CSTNode]:
     def build(n: cst.CSTNode) -> cst.CSTNode:
         return _wrap_in_if(n, cst.parse_expression(f"{check}()"))
+
     return build
 
 
@@ -902,4 +1293,5 @@ def _tf32_builder(precision: str) -> Callable[[cst.CSTNode], cst.CSTNode]:
         call = cst.parse_statement(f'torch.set_float32_matmul_precision("{precision}")\n')
         assert isinstance(call, cst.SimpleStatementLine)
         return n.with_changes(body=call.body)  # keeps the line's comment and leading lines
+
     return build

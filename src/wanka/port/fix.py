@@ -34,12 +34,27 @@ from pathlib import Path
 import libcst as cst
 
 from wanka.errors import ConfigError
-from wanka.port.analyze import CREATED_GUARDS, PREAMBLE_NAMES, Rewrite, Site, collect_aliases, dotted_name
+from wanka.port.analyze import (
+    CREATED_GUARDS,
+    PREAMBLE_NAMES,
+    Rewrite,
+    Site,
+    collect_aliases,
+    dotted_name,
+)
 from wanka.port.rules import RULES, SEVERITY_ORDER, TARGET_INFO, check_target
 from wanka.port.scan import FileError, _SyntaxProblem, analyze_code, parse_code
 from wanka.port.source import SourceFile, discover, read_notebook, restore_magics
 
-__all__ = ["FileFix", "FixResult", "ManualItem", "fix", "fix_code", "preamble_lines", "write_atomic"]
+__all__ = [
+    "FileFix",
+    "FixResult",
+    "ManualItem",
+    "fix",
+    "fix_code",
+    "preamble_lines",
+    "write_atomic",
+]
 
 _DEPENDS = {
     "_DEVICE_TYPE": ("_ACCELERATOR",),
@@ -53,22 +68,26 @@ _DEFINITIONS = {
     "_ACCELERATOR": (
         "_ACCELERATOR = (\n"
         "    torch.accelerator.current_accelerator()\n"
-        "    if hasattr(torch, \"accelerator\") and torch.accelerator.is_available()\n"
+        '    if hasattr(torch, "accelerator") and torch.accelerator.is_available()\n'
         "    else None\n"
-        ")\n"),
-    "_DEVICE_TYPE": "_DEVICE_TYPE = _ACCELERATOR.type if _ACCELERATOR is not None else \"cpu\"\n",
-    "_ACCEL_TYPE": "_ACCEL_TYPE = _ACCELERATOR.type if _ACCELERATOR is not None else \"no-accelerator\"\n",
+        ")\n"
+    ),
+    "_DEVICE_TYPE": '_DEVICE_TYPE = _ACCELERATOR.type if _ACCELERATOR is not None else "cpu"\n',
+    "_ACCEL_TYPE": '_ACCEL_TYPE = _ACCELERATOR.type if _ACCELERATOR is not None else "no-accelerator"\n',
     "_DEVICE": "_DEVICE = torch.device(_DEVICE_TYPE)\n",
     # Without an accelerator, keep what the CUDA code did on a CPU-only machine (torch.cuda's lazy no-ops).
-    "_DEVICE_MODULE": ("_DEVICE_MODULE = (\n"
-                       "    torch.get_device_module(_DEVICE_TYPE) if _ACCELERATOR is not None else torch.cuda\n"
-                       ")\n"),
+    "_DEVICE_MODULE": (
+        "_DEVICE_MODULE = (\n"
+        "    torch.get_device_module(_DEVICE_TYPE) if _ACCELERATOR is not None else torch.cuda\n"
+        ")\n"
+    ),
     "_DIST_BACKEND": (
         "_DIST_BACKEND = (\n"
         "    torch.distributed.get_default_backend_for_device(_DEVICE)\n"
         "    if torch.distributed.is_available()\n"
-        "    else \"gloo\"\n"
-        ")\n"),
+        '    else "gloo"\n'
+        ")\n"
+    ),
 }
 
 
@@ -90,10 +109,12 @@ def _plugin_statement(target: str) -> str | None:
     plugin = TARGET_INFO[target].plugin
     if plugin is None:
         return None
-    return (f"try:  # wanka port: register the {target} device with PyTorch\n"
-            f"    import {plugin}  # noqa: F401\n"
-            f"except ImportError:  # not installed: run on whatever device is present\n"
-            f"    pass\n")
+    return (
+        f"try:  # wanka port: register the {target} device with PyTorch\n"
+        f"    import {plugin}  # noqa: F401\n"
+        f"except ImportError:  # not installed: run on whatever device is present\n"
+        f"    pass\n"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,8 +131,15 @@ class ManualItem:
     cell: int | None = None
 
     def to_json(self) -> dict:
-        d = {"file": self.file, "line": self.line, "col": self.col, "rule": self.rule,
-             "severity": self.severity, "message": self.message, "alternative": self.alternative}
+        d = {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "alternative": self.alternative,
+        }
         if self.cell is not None:
             d["cell"] = self.cell
         return d
@@ -135,8 +163,14 @@ class FileFix:
     def diff(self) -> str:
         if not self.changed:
             return ""
-        return "".join(difflib.unified_diff(self.old.splitlines(keepends=True), self.new.splitlines(keepends=True),
-                                            fromfile=f"a/{self.file}", tofile=f"b/{self.file}"))
+        return "".join(
+            difflib.unified_diff(
+                self.old.splitlines(keepends=True),
+                self.new.splitlines(keepends=True),
+                fromfile=f"a/{self.file}",
+                tofile=f"b/{self.file}",
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,11 +190,15 @@ class FixResult:
         return "".join(f.diff() for f in self.files)
 
     def to_json(self) -> dict:
-        return {"target": self.target, "changed_files": [f.file for f in self.changed],
-                "rewrites": sum(f.rewrites for f in self.files), "written": list(self.written),
-                "diff": self.diff(),
-                "manual": [m.to_json() for f in self.files for m in f.manual],
-                "errors": [e.to_json() for e in self.errors]}
+        return {
+            "target": self.target,
+            "changed_files": [f.file for f in self.changed],
+            "rewrites": sum(f.rewrites for f in self.files),
+            "written": list(self.written),
+            "diff": self.diff(),
+            "manual": [m.to_json() for f in self.files for m in f.manual],
+            "errors": [e.to_json() for e in self.errors],
+        }
 
 
 class _Apply(cst.CSTTransformer):
@@ -183,23 +221,36 @@ class _MergeGuards(cst.CSTTransformer):
     """Join adjacent `if <same check>:` guards the rewrite created (two cuDNN flags -> one `if`)."""
 
     @staticmethod
-    def _merge(original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    def _merge(
+        original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement]
+    ) -> list[cst.BaseStatement]:
         # Visiting rebuilds every node, so "created by us" is read off the original (same positions).
         out: list[cst.BaseStatement] = []
         prev_ours = False
         for orig, stmt in zip(original, updated):
             ours = isinstance(stmt, cst.If) and id(orig) in CREATED_GUARDS and stmt.orelse is None
             prev = out[-1] if out else None
-            if ours and prev_ours and isinstance(prev, cst.If) and isinstance(stmt, cst.If) \
-                    and not stmt.leading_lines and prev.test.deep_equals(stmt.test) \
-                    and isinstance(prev.body, cst.IndentedBlock) and isinstance(stmt.body, cst.IndentedBlock):
-                out[-1] = prev.with_changes(body=prev.body.with_changes(body=[*prev.body.body, *stmt.body.body]))
+            if (
+                ours
+                and prev_ours
+                and isinstance(prev, cst.If)
+                and isinstance(stmt, cst.If)
+                and not stmt.leading_lines
+                and prev.test.deep_equals(stmt.test)
+                and isinstance(prev.body, cst.IndentedBlock)
+                and isinstance(stmt.body, cst.IndentedBlock)
+            ):
+                out[-1] = prev.with_changes(
+                    body=prev.body.with_changes(body=[*prev.body.body, *stmt.body.body])
+                )
                 continue
             out.append(stmt)
             prev_ours = ours
         return out
 
-    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
         return updated_node.with_changes(body=self._merge(original_node.body, updated_node.body))
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
@@ -239,8 +290,10 @@ def _is_plugin_try(stmt: cst.CSTNode, plugin: str) -> bool:
     for s in body:
         if isinstance(s, cst.SimpleStatementLine):
             for small in s.body:
-                if isinstance(small, cst.Import) and any(dotted_name(a.name) == plugin  # type: ignore[arg-type]
-                                                         for a in small.names):
+                if isinstance(small, cst.Import) and any(
+                    dotted_name(a.name) == plugin  # type: ignore[arg-type]
+                    for a in small.names
+                ):
                     return True
     return False
 
@@ -251,14 +304,20 @@ def _is_header(stmt: cst.CSTNode, i: int) -> bool:
         for s in stmt.body:
             if isinstance(s, cst.ImportFrom) or isinstance(s, cst.Import):
                 continue
-            if i == 0 and isinstance(s, cst.Expr) and isinstance(s.value, (cst.SimpleString, cst.ConcatenatedString)):
+            if (
+                i == 0
+                and isinstance(s, cst.Expr)
+                and isinstance(s.value, (cst.SimpleString, cst.ConcatenatedString))
+            ):
                 continue
             return False
         return True
     return False
 
 
-def add_preamble(module: cst.Module, names: set[str], target: str, *, need_torch: bool) -> cst.Module:
+def add_preamble(
+    module: cst.Module, names: set[str], target: str, *, need_torch: bool
+) -> cst.Module:
     """Insert the device preamble (only the missing names) after `import torch`; idempotent."""
     body = list(module.body)
     existing: set[str] = set()
@@ -275,8 +334,11 @@ def add_preamble(module: cst.Module, names: set[str], target: str, *, need_torch
             torch_at = i
         if plugin is not None and _is_plugin_try(stmt, plugin):
             has_plugin = True
-    missing = [src for src in (preamble_lines(names, target) if names else [])
-               if src.split(" ", 1)[0] not in existing]
+    missing = [
+        src
+        for src in (preamble_lines(names, target) if names else [])
+        if src.split(" ", 1)[0] not in existing
+    ]
     new_stmts: list[cst.BaseStatement] = []
     if (need_torch or names) and torch_at < 0:
         new_stmts.append(cst.parse_statement("import torch\n"))
@@ -290,16 +352,22 @@ def add_preamble(module: cst.Module, names: set[str], target: str, *, need_torch
         at = last_pre + 1
     elif torch_at >= 0:
         at = torch_at + 1  # after `import torch` and the imports that directly follow it
-        while at < len(body) and isinstance(body[at], cst.SimpleStatementLine) \
-                and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in body[at].body):  # type: ignore[union-attr]
+        while (
+            at < len(body)
+            and isinstance(body[at], cst.SimpleStatementLine)
+            and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in body[at].body)
+        ):  # type: ignore[union-attr]
             at += 1
     else:
         at = 0
         while at < len(body) and _is_header(body[at], at):
             at += 1
     if not existing and new_stmts:
-        comment = cst.EmptyLine(comment=cst.Comment(
-            "# wanka port: the device is chosen once, from torch.accelerator, with a CPU fallback."))
+        comment = cst.EmptyLine(
+            comment=cst.Comment(
+                "# wanka port: the device is chosen once, from torch.accelerator, with a CPU fallback."
+            )
+        )
         first = new_stmts[0]
         lead = [cst.EmptyLine(), comment] if at > 0 else [comment]
         if _binds_torch(first) and len(new_stmts) > 1:
@@ -308,8 +376,10 @@ def add_preamble(module: cst.Module, names: set[str], target: str, *, need_torch
             new_stmts[0] = first.with_changes(leading_lines=lead)  # type: ignore[call-arg]
         if at < len(body):
             nxt = body[at]
-            if not any(isinstance(ll, cst.EmptyLine) and ll.comment is None
-                       for ll in getattr(nxt, "leading_lines", ())[:1]):
+            if not any(
+                isinstance(ll, cst.EmptyLine) and ll.comment is None
+                for ll in getattr(nxt, "leading_lines", ())[:1]
+            ):
                 body[at] = nxt.with_changes(leading_lines=[cst.EmptyLine(), *nxt.leading_lines])  # type: ignore[call-arg]
     return module.with_changes(body=body[:at] + new_stmts + body[at:])
 
@@ -320,13 +390,24 @@ def _manual(rel: str, sites: list[Site], target: str, line_map=None) -> list[Man
         sev = s.severity[target]
         if s.rewrite is None and SEVERITY_ORDER[sev] >= SEVERITY_ORDER["degrades"]:
             line, cell = (s.line, None) if line_map is None else line_map(s.line)
-            out.append(ManualItem(file=rel, line=line, col=s.col, rule=s.rule, severity=sev, message=s.message,
-                                  alternative=s.becomes[target], cell=cell))
+            out.append(
+                ManualItem(
+                    file=rel,
+                    line=line,
+                    col=s.col,
+                    rule=s.rule,
+                    severity=sev,
+                    message=s.message,
+                    alternative=s.becomes[target],
+                    cell=cell,
+                )
+            )
     return out
 
 
-def fix_code(code: bytes | str, target: str, *, aliases: dict[str, str] | None = None,
-             preamble: bool = True) -> tuple[cst.Module, cst.Module, list[Site], set[str]]:
+def fix_code(
+    code: bytes | str, target: str, *, aliases: dict[str, str] | None = None, preamble: bool = True
+) -> tuple[cst.Module, cst.Module, list[Site], set[str]]:
     """Rewrite one module's source; returns (original module, new module, sites, preamble names used)."""
     check_target(target)
     wrapper, sites = analyze_code(code, aliases)
@@ -351,8 +432,10 @@ def _check_compiles(text: str, rel: str) -> None:
     try:
         compile(text, rel, "exec", dont_inherit=True)
     except SyntaxError as e:  # a bug in a rewrite: never write such a file
-        raise ConfigError(f"{rel}: the rewritten code does not compile ({e.msg}, line {e.lineno}); "
-                          "nothing was changed") from None
+        raise ConfigError(
+            f"{rel}: the rewritten code does not compile ({e.msg}, line {e.lineno}); "
+            "nothing was changed"
+        ) from None
 
 
 def _fix_python(src: SourceFile, target: str) -> FileFix:
@@ -363,9 +446,14 @@ def _fix_python(src: SourceFile, target: str) -> FileFix:
     new_text = new_bytes.decode(new.encoding, errors="replace")
     if new_text != old_text:
         _check_compiles(new_text, src.rel)
-    return FileFix(file=src.rel, old=old_text, new=new_text,
-                   rewrites=sum(1 for s in sites if s.rewrite is not None),
-                   manual=tuple(_manual(src.rel, sites, target)), new_bytes=new_bytes)
+    return FileFix(
+        file=src.rel,
+        old=old_text,
+        new=new_text,
+        rewrites=sum(1 for s in sites if s.rewrite is not None),
+        manual=tuple(_manual(src.rel, sites, target)),
+        new_bytes=new_bytes,
+    )
 
 
 def _fix_notebook(src: SourceFile, target: str) -> FileFix:
@@ -390,9 +478,14 @@ def _fix_notebook(src: SourceFile, target: str) -> FileFix:
         modules[c.index] = new
     if names:
         # The preamble goes into the cell that imports torch (else the first code cell).
-        host = next((c.index for c in cells if not c.magic_cell
-                     and any(_binds_torch(s) for s in modules[c.index].body)),
-                    next((c.index for c in cells if not c.magic_cell), None))
+        host = next(
+            (
+                c.index
+                for c in cells
+                if not c.magic_cell and any(_binds_torch(s) for s in modules[c.index].body)
+            ),
+            next((c.index for c in cells if not c.magic_cell), None),
+        )
         if host is not None:
             modules[host] = add_preamble(modules[host], names, target, need_torch=True)
     for c in cells:
@@ -403,13 +496,21 @@ def _fix_notebook(src: SourceFile, target: str) -> FileFix:
                 _check_compiles(modules[c.index].code, f"{src.rel} (cell {c.index})")
                 new_sources[c.index] = text
     if not new_sources:
-        return FileFix(file=src.rel, old=old_text, new=old_text, rewrites=rewrites, manual=tuple(all_manual))
+        return FileFix(
+            file=src.rel, old=old_text, new=old_text, rewrites=rewrites, manual=tuple(all_manual)
+        )
     for idx, text in new_sources.items():
         lines = text.splitlines(keepends=True)
         nb["cells"][idx]["source"] = lines
     new_text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-    return FileFix(file=src.rel, old=old_text, new=new_text, rewrites=rewrites, manual=tuple(all_manual),
-                   new_bytes=new_text.encode("utf-8"))
+    return FileFix(
+        file=src.rel,
+        old=old_text,
+        new=new_text,
+        rewrites=rewrites,
+        manual=tuple(all_manual),
+        new_bytes=new_text.encode("utf-8"),
+    )
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -442,20 +543,40 @@ def fix(path: Path | str, target: str, *, write: bool = False) -> FixResult:
     for src in discover(root):
         if src.kind == "cuda":
             rule = RULES["cuda-extension"]
-            files.append(FileFix(file=src.rel, old="", new="", rewrites=0, manual=(ManualItem(
-                file=src.rel, line=1, col=1, rule="cuda-extension", severity=rule.severity[target],
-                message="CUDA kernel source file", alternative=rule.becomes[target]),)))
+            files.append(
+                FileFix(
+                    file=src.rel,
+                    old="",
+                    new="",
+                    rewrites=0,
+                    manual=(
+                        ManualItem(
+                            file=src.rel,
+                            line=1,
+                            col=1,
+                            rule="cuda-extension",
+                            severity=rule.severity[target],
+                            message="CUDA kernel source file",
+                            alternative=rule.becomes[target],
+                        ),
+                    ),
+                )
+            )
             continue
         try:
             ff = _fix_notebook(src, target) if src.kind == "notebook" else _fix_python(src, target)
         except _SyntaxProblem as e:
-            errors.append(FileError(file=src.rel, line=e.line, col=e.col, error=f"syntax error: {e.message}"))
+            errors.append(
+                FileError(file=src.rel, line=e.line, col=e.col, error=f"syntax error: {e.message}")
+            )
             continue
         except ConfigError as e:
             errors.append(FileError(file=src.rel, line=None, col=None, error=str(e)))
             continue
         except OSError as e:
-            errors.append(FileError(file=src.rel, line=None, col=None, error=f"cannot read: {e.strerror}"))
+            errors.append(
+                FileError(file=src.rel, line=None, col=None, error=f"cannot read: {e.strerror}")
+            )
             continue
         files.append(ff)
     written: list[str] = []
@@ -464,4 +585,6 @@ def fix(path: Path | str, target: str, *, write: bool = False) -> FixResult:
             if ff.changed and ff.new_bytes is not None:
                 write_atomic(root / ff.file if root.is_dir() else root, ff.new_bytes)
                 written.append(ff.file)
-    return FixResult(target=target, files=tuple(files), errors=tuple(errors), written=tuple(written))
+    return FixResult(
+        target=target, files=tuple(files), errors=tuple(errors), written=tuple(written)
+    )

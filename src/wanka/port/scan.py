@@ -25,12 +25,14 @@ from wanka.port.rules import PACKAGES, RULES, TARGETS, check_target, worst
 from wanka.port.score import TargetScore, score_targets
 from wanka.port.source import NotebookCell, SourceFile, discover, read_notebook
 
-__all__ = ["Finding", "FileError", "ScanResult", "scan", "analyze_code", "parse_code", "TRIGGER"]
+__all__ = ["TRIGGER", "FileError", "Finding", "ScanResult", "analyze_code", "parse_code", "scan"]
 
 #: A file without any of these tokens cannot hold a finding (used to skip the libcst pass).
-_TRIGGER_TEXT = (r"cuda|CUDA|nccl|NCCL_|cudnn|nvtx|nvidia|apex|flash_attn|xformers|bitsandbytes|triton"
-                 r"|transformer_engine|pycuda|cupy|pynvml|numba|mamba_ssm|causal_conv1d|cutlass|DataParallel"
-                 r"|data_parallel|reduce-overhead|max-autotune|pin_memory|\.cuh?\b")
+_TRIGGER_TEXT = (
+    r"cuda|CUDA|nccl|NCCL_|cudnn|nvtx|nvidia|apex|flash_attn|xformers|bitsandbytes|triton"
+    r"|transformer_engine|pycuda|cupy|pynvml|numba|mamba_ssm|causal_conv1d|cutlass|DataParallel"
+    r"|data_parallel|reduce-overhead|max-autotune|pin_memory|\.cuh?\b"
+)
 TRIGGER = re.compile(_TRIGGER_TEXT.encode())
 
 
@@ -54,9 +56,17 @@ class Finding:
     manual_hours: float = 0.0
 
     def to_json(self) -> dict:
-        d = {"file": self.file, "line": self.line, "col": self.col, "rule": self.rule,
-             "severity": self.severity, "message": self.message, "targets": self.targets,
-             "fixable": self.fixable, "guarded": self.guarded}
+        d = {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "targets": self.targets,
+            "fixable": self.fixable,
+            "guarded": self.guarded,
+        }
         if self.cell is not None:
             d["cell"] = self.cell
         return d
@@ -89,11 +99,15 @@ class ScanResult:
     seconds: float = 0.0
 
     def to_json(self) -> dict:
-        return {"root": self.root, "files": list(self.files), "lines": self.lines,
-                "findings": [f.to_json() for f in self.findings],
-                "errors": [e.to_json() for e in self.errors],
-                "score": {t: s.to_json() for t, s in self.score.items()},
-                "seconds": round(self.seconds, 3)}
+        return {
+            "root": self.root,
+            "files": list(self.files),
+            "lines": self.lines,
+            "findings": [f.to_json() for f in self.findings],
+            "errors": [e.to_json() for e in self.errors],
+            "score": {t: s.to_json() for t, s in self.score.items()},
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def parse_code(code: bytes | str) -> cst.Module:
@@ -101,7 +115,9 @@ def parse_code(code: bytes | str) -> cst.Module:
     try:
         return cst.parse_module(code)
     except cst.ParserSyntaxError as e:
-        raise _SyntaxProblem(e.editor_line, e.editor_column, e.message.strip().splitlines()[0]) from None
+        raise _SyntaxProblem(
+            e.editor_line, e.editor_column, e.message.strip().splitlines()[0]
+        ) from None
 
 
 class _SyntaxProblem(ConfigError):
@@ -110,8 +126,9 @@ class _SyntaxProblem(ConfigError):
         self.line, self.col, self.message = line, col, message
 
 
-def analyze_code(code: bytes | str, aliases: dict[str, str] | None = None
-                 ) -> tuple[MetadataWrapper, list[Site]]:
+def analyze_code(
+    code: bytes | str, aliases: dict[str, str] | None = None
+) -> tuple[MetadataWrapper, list[Site]]:
     """Parse and analyse one module; returns the wrapper (whose `.module` the rewrites refer to) and sites."""
     module = parse_code(code)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
@@ -124,8 +141,11 @@ def _cuda_names(aliases: dict[str, str]) -> list[str]:
     """Local names bound to CUDA-specific modules (``from torch.cuda.amp import autocast`` -> autocast)."""
     out = []
     for local, full in aliases.items():
-        if full.startswith(("torch.cuda", "torch.backends.cud", "torch.utils.cpp_extension")) \
-                or full.split(".")[0] in PACKAGES or full.startswith("numba.cuda"):
+        if (
+            full.startswith(("torch.cuda", "torch.backends.cud", "torch.utils.cpp_extension"))
+            or full.split(".")[0] in PACKAGES
+            or full.startswith("numba.cuda")
+        ):
             out.append(local)
     return out
 
@@ -147,7 +167,7 @@ def reduce_source(text: str, tree: ast.Module, trigger: re.Pattern[str]) -> str:
 
     def hit(n: ast.stmt) -> bool:
         a, b = span(n)
-        return bool(trigger.search("".join(lines[a - 1:b])))
+        return bool(trigger.search("".join(lines[a - 1 : b])))
 
     def visit(body: list[ast.stmt]) -> None:
         for n in body:
@@ -156,8 +176,11 @@ def reduce_source(text: str, tree: ast.Module, trigger: re.Pattern[str]) -> str:
                 keep.update(range(a, b + 1))
             elif not hit(n):
                 blank.update(range(a, b + 1))
-            elif isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body \
-                    and any(hit(k) for k in n.body):
+            elif (
+                isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and n.body
+                and any(hit(k) for k in n.body)
+            ):
                 keep.update(range(a, span(n.body[0])[0]))
                 visit(n.body)
             else:
@@ -176,14 +199,30 @@ def reduce_source(text: str, tree: ast.Module, trigger: re.Pattern[str]) -> str:
     return "".join(out)
 
 
-def _finding(rel: str, site: Site, targets: tuple[str, ...], line: int | None = None,
-             cell: int | None = None) -> Finding:
-    per = {t: {"severity": site.severity[t], "becomes": site.becomes[t],
-               "fix": "auto" if site.rewrite is not None else "manual"} for t in targets}
-    return Finding(file=rel, line=line if line is not None else site.line, col=site.col, rule=site.rule,
-                   severity=worst([site.severity[t] for t in targets]), message=site.message, targets=per,
-                   fixable=site.rewrite is not None, guarded=site.guarded, cell=cell,
-                   manual_hours=site.manual_hours)
+def _finding(
+    rel: str, site: Site, targets: tuple[str, ...], line: int | None = None, cell: int | None = None
+) -> Finding:
+    per = {
+        t: {
+            "severity": site.severity[t],
+            "becomes": site.becomes[t],
+            "fix": "auto" if site.rewrite is not None else "manual",
+        }
+        for t in targets
+    }
+    return Finding(
+        file=rel,
+        line=line if line is not None else site.line,
+        col=site.col,
+        rule=site.rule,
+        severity=worst([site.severity[t] for t in targets]),
+        message=site.message,
+        targets=per,
+        fixable=site.rewrite is not None,
+        guarded=site.guarded,
+        cell=cell,
+        manual_hours=site.manual_hours,
+    )
 
 
 def _syntax_check(data: bytes, rel: str) -> FileError | None:
@@ -196,20 +235,41 @@ def _syntax_check(data: bytes, rel: str) -> FileError | None:
     return None
 
 
-def scan_file(src: SourceFile, targets: tuple[str, ...]) -> tuple[int, list[Finding], list[FileError]]:
+def scan_file(
+    src: SourceFile, targets: tuple[str, ...]
+) -> tuple[int, list[Finding], list[FileError]]:
     """Scan one file: (line count, findings, errors)."""
     try:
         data = src.path.read_bytes()
     except OSError as e:
-        return 0, [], [FileError(file=src.rel, line=None, col=None, error=f"cannot read: {e.strerror}")]
+        return (
+            0,
+            [],
+            [FileError(file=src.rel, line=None, col=None, error=f"cannot read: {e.strerror}")],
+        )
     if src.kind == "cuda":
         site_rule = RULES["cuda-extension"]
-        per = {t: {"severity": site_rule.severity[t], "becomes": site_rule.becomes[t], "fix": "manual"}
-               for t in targets}
-        return data.count(b"\n"), [Finding(file=src.rel, line=1, col=1, rule="cuda-extension",
-                                           severity=worst([site_rule.severity[t] for t in targets]),
-                                           message="CUDA kernel source file", targets=per, fixable=False,
-                                           manual_hours=site_rule.manual_hours)], []
+        per = {
+            t: {"severity": site_rule.severity[t], "becomes": site_rule.becomes[t], "fix": "manual"}
+            for t in targets
+        }
+        return (
+            data.count(b"\n"),
+            [
+                Finding(
+                    file=src.rel,
+                    line=1,
+                    col=1,
+                    rule="cuda-extension",
+                    severity=worst([site_rule.severity[t] for t in targets]),
+                    message="CUDA kernel source file",
+                    targets=per,
+                    fixable=False,
+                    manual_hours=site_rule.manual_hours,
+                )
+            ],
+            [],
+        )
     if src.kind == "notebook":
         return _scan_notebook(src, targets)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
@@ -233,9 +293,15 @@ def scan_file(src: SourceFile, targets: tuple[str, ...]) -> tuple[int, list[Find
         except _SyntaxProblem:
             if code is data:
                 raise
-            _, sites = analyze_code(data, aliases)  # a reduction that did not parse: use the whole file
+            _, sites = analyze_code(
+                data, aliases
+            )  # a reduction that did not parse: use the whole file
     except _SyntaxProblem as e:
-        return lines, [], [FileError(file=src.rel, line=e.line, col=e.col, error=f"syntax error: {e.message}")]
+        return (
+            lines,
+            [],
+            [FileError(file=src.rel, line=e.line, col=e.col, error=f"syntax error: {e.message}")],
+        )
     return lines, [_finding(src.rel, s, targets) for s in sites], []
 
 
@@ -246,11 +312,17 @@ def _cell_of(cells: list[NotebookCell], line: int) -> NotebookCell | None:
     return None
 
 
-def _scan_notebook(src: SourceFile, targets: tuple[str, ...]) -> tuple[int, list[Finding], list[FileError]]:
+def _scan_notebook(
+    src: SourceFile, targets: tuple[str, ...]
+) -> tuple[int, list[Finding], list[FileError]]:
     try:
         _, cells, joined = read_notebook(src.path)
     except ConfigError as e:
-        return 0, [], [FileError(file=src.rel, line=None, col=None, error=str(e).split(": ", 1)[-1])]
+        return (
+            0,
+            [],
+            [FileError(file=src.rel, line=None, col=None, error=str(e).split(": ", 1)[-1])],
+        )
     lines = joined.count("\n")
     try:
         _, sites = analyze_code(joined)
@@ -258,7 +330,15 @@ def _scan_notebook(src: SourceFile, targets: tuple[str, ...]) -> tuple[int, list
         cell = _cell_of(cells, e.line or 1)
         where = f"cell {cell.index}, " if cell else ""
         line = (e.line - cell.first_line + 1) if cell and e.line else e.line
-        return lines, [], [FileError(file=src.rel, line=line, col=e.col, error=f"{where}syntax error: {e.message}")]
+        return (
+            lines,
+            [],
+            [
+                FileError(
+                    file=src.rel, line=line, col=e.col, error=f"{where}syntax error: {e.message}"
+                )
+            ],
+        )
     out = []
     for s in sites:
         cell = _cell_of(cells, s.line)
@@ -270,8 +350,9 @@ def _scan_notebook(src: SourceFile, targets: tuple[str, ...]) -> tuple[int, list
 PARALLEL_MIN_BYTES = 256 * 1024  # below this, starting worker processes costs more than it saves
 
 
-def _scan_all(sources: list[SourceFile], targets: tuple[str, ...]
-              ) -> list[tuple[int, list[Finding], list[FileError]]]:
+def _scan_all(
+    sources: list[SourceFile], targets: tuple[str, ...]
+) -> list[tuple[int, list[Finding], list[FileError]]]:
     """Scan every file; big trees are spread over worker processes (libcst is CPU-bound)."""
     workers = min(os.cpu_count() or 1, 8)
     if workers < 4:  # on 2-3 cores the worker start-up and contention cost more than they save
@@ -306,7 +387,16 @@ def scan(path: Path | str, targets: tuple[str, ...] | list[str] | None = None) -
         total_lines += n
         findings.extend(f)
         errors.extend(e)
-    findings.sort(key=lambda f: (f.file, f.cell if f.cell is not None else -1, f.line, f.col, f.rule))
-    return ScanResult(root=str(root), files=tuple(s.rel for s in sources), lines=total_lines,
-                      findings=tuple(findings), errors=tuple(errors), targets=chosen,
-                      score=score_targets(findings, chosen), seconds=time.perf_counter() - t0)
+    findings.sort(
+        key=lambda f: (f.file, f.cell if f.cell is not None else -1, f.line, f.col, f.rule)
+    )
+    return ScanResult(
+        root=str(root),
+        files=tuple(s.rel for s in sources),
+        lines=total_lines,
+        findings=tuple(findings),
+        errors=tuple(errors),
+        targets=chosen,
+        score=score_targets(findings, chosen),
+        seconds=time.perf_counter() - t0,
+    )

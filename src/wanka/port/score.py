@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["TargetScore", "score_targets", "REVIEW_HOURS", "VALIDATION_HOURS"]
+__all__ = ["REVIEW_HOURS", "VALIDATION_HOURS", "TargetScore", "score_targets"]
 
 REVIEW_HOURS = 0.05  # reading one automatic rewrite in a diff
 VALIDATION_HOURS = 4.0  # run the training step on the target and compare losses with the CUDA run
@@ -48,18 +48,30 @@ class TargetScore:
     def explanation(self) -> str:
         if self.sites == 0:
             return "no CUDA-specific code found: 100"
-        return (f"{self.info} of {self.sites} CUDA-specific sites run as is and {self.degrades} run degraded "
-                f"(counted as half): score {self.score:.0f}; {self.auto_fixable} sites are rewritten by "
-                f"`wanka port fix`, {self.manual} need a person: {self.after_fix:.0f} after the fix")
+        return (
+            f"{self.info} of {self.sites} CUDA-specific sites run as is and {self.degrades} run degraded "
+            f"(counted as half): score {self.score:.0f}; {self.auto_fixable} sites are rewritten by "
+            f"`wanka port fix`, {self.manual} need a person: {self.after_fix:.0f} after the fix"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"score": round(self.score, 1), "after_fix": round(self.after_fix, 1), "sites": self.sites,
-                "breaks": self.breaks, "degrades": self.degrades, "info": self.info,
-                "auto_fixable": self.auto_fixable, "manual": self.manual,
-                "effort_hours": round(self.effort_hours, 2), "explanation": self.explanation}
+        return {
+            "score": round(self.score, 1),
+            "after_fix": round(self.after_fix, 1),
+            "sites": self.sites,
+            "breaks": self.breaks,
+            "degrades": self.degrades,
+            "info": self.info,
+            "auto_fixable": self.auto_fixable,
+            "manual": self.manual,
+            "effort_hours": round(self.effort_hours, 2),
+            "explanation": self.explanation,
+        }
 
 
-def score_targets(findings: Iterable[_FindingLike], targets: Iterable[str]) -> dict[str, TargetScore]:
+def score_targets(
+    findings: Iterable[_FindingLike], targets: Iterable[str]
+) -> dict[str, TargetScore]:
     """One `TargetScore` per target from findings carrying per-target severities."""
     findings = list(findings)
     out: dict[str, TargetScore] = {}
@@ -90,6 +102,16 @@ def score_targets(findings: Iterable[_FindingLike], targets: Iterable[str]) -> d
             hours += VALIDATION_HOURS
         score = 100.0 if n == 0 else 100.0 * (i + 0.5 * d) / n
         after = 100.0 if n == 0 else 100.0 * ok_after / n
-        out[t] = TargetScore(target=t, sites=n, breaks=b, degrades=d, info=i, auto_fixable=auto, manual=manual,
-                             score=score, after_fix=after, effort_hours=hours)
+        out[t] = TargetScore(
+            target=t,
+            sites=n,
+            breaks=b,
+            degrades=d,
+            info=i,
+            auto_fixable=auto,
+            manual=manual,
+            score=score,
+            after_fix=after,
+            effort_hours=hours,
+        )
     return out

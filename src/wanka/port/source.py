@@ -15,12 +15,33 @@ from pathlib import Path
 
 from wanka.errors import ConfigError
 
-__all__ = ["SourceFile", "NotebookCell", "discover", "read_notebook", "MAGIC_MARK", "restore_magics",
-           "SKIP_DIRS"]
+__all__ = [
+    "MAGIC_MARK",
+    "SKIP_DIRS",
+    "NotebookCell",
+    "SourceFile",
+    "discover",
+    "read_notebook",
+    "restore_magics",
+]
 
 #: Directory names never descended into.
-SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", ".git", ".hg", ".svn", ".tox",
-                       ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ipynb_checkpoints"})
+SKIP_DIRS = frozenset(
+    {
+        "__pycache__",
+        "node_modules",
+        "site-packages",
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ipynb_checkpoints",
+    }
+)
 MAGIC_MARK = "#__WANKA_MAGIC__"
 _MAGIC_LINE = re.compile(r"^(\s*)([%!?].*)$")
 _RESTORE = re.compile(r"^(\s*)" + re.escape(MAGIC_MARK), re.MULTILINE)
@@ -107,8 +128,11 @@ def read_notebook(path: Path) -> tuple[dict, list[NotebookCell], str]:
             m = _MAGIC_LINE.match(ln)
             conv.append(f"{m.group(1)}{MAGIC_MARK}{m.group(2)}" if m else ln)
         body = "\n".join(conv)
-        cells.append(NotebookCell(index=i, source=body, first_line=line, line_count=len(lines),
-                                  magic_cell=magic_cell))
+        cells.append(
+            NotebookCell(
+                index=i, source=body, first_line=line, line_count=len(lines), magic_cell=magic_cell
+            )
+        )
         joined.append(body if body.endswith("\n") else body + "\n")
         line += len(lines) if not body.endswith("\n") else len(lines) - 1
     return nb, cells, "".join(joined)

@@ -8,8 +8,30 @@ present); `dump_profile`/`load_profile` write and read the `wanka-profile/1` YAM
 from __future__ import annotations
 
 from wanka.profile.bench import Sweep, default_sweep, quick_sweep, run_profile
-from wanka.profile.schema import (SCHEMA, Kernel, PeakReference, Profile, ProfileEfficiency, apply_profile,
-                                  dump_profile, load_profile, parse_profile)
+from wanka.profile.schema import (
+    SCHEMA,
+    Kernel,
+    PeakReference,
+    Profile,
+    ProfileEfficiency,
+    apply_profile,
+    dump_profile,
+    load_profile,
+    parse_profile,
+)
 
-__all__ = ["SCHEMA", "Kernel", "PeakReference", "Profile", "ProfileEfficiency", "Sweep", "apply_profile",
-           "default_sweep", "dump_profile", "load_profile", "parse_profile", "quick_sweep", "run_profile"]
+__all__ = [
+    "SCHEMA",
+    "Kernel",
+    "PeakReference",
+    "Profile",
+    "ProfileEfficiency",
+    "Sweep",
+    "apply_profile",
+    "default_sweep",
+    "dump_profile",
+    "load_profile",
+    "parse_profile",
+    "quick_sweep",
+    "run_profile",
+]

@@ -32,7 +32,7 @@ import numpy as np
 from wanka.errors import ConfigError
 from wanka.profile.schema import Kernel, PeakReference, Profile, ProfileEfficiency
 
-__all__ = ["Sweep", "default_sweep", "quick_sweep", "run_profile", "best_time_s"]
+__all__ = ["Sweep", "best_time_s", "default_sweep", "quick_sweep", "run_profile"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,32 +53,72 @@ class Sweep:
 def default_sweep(backend: str) -> Sweep:
     """The default sweep: small enough for ~20 s on a 2-core CPU with numpy."""
     if backend == "numpy":
-        return Sweep(gemm_shapes=((256, 256, 256), (512, 512, 512), (2048, 512, 512), (512, 2048, 128),
-                                  (64, 2048, 2048), (1024, 1024, 1024), (2048, 2048, 2048)),
-                     gemm_dtypes=("float32", "float64"),
-                     attention_shapes=((1, 8, 256, 64), (1, 8, 1024, 64), (1, 4, 1024, 128)),
-                     memory_bytes=(1 << 20, 16 << 20, 64 << 20), collective_bytes=(), repeats=3)
-    return Sweep(gemm_shapes=((1024, 1024, 1024), (4096, 1024, 4096), (16384, 1024, 1024), (1024, 16384, 1024),
-                              (128, 8192, 8192), (8192, 8192, 1024), (4096, 4096, 4096), (8192, 8192, 8192)),
-                 gemm_dtypes=("bfloat16", "float16", "float32"),
-                 attention_shapes=((4, 32, 2048, 128), (1, 32, 8192, 128), (8, 16, 1024, 64)),
-                 memory_bytes=(16 << 20, 256 << 20, 1 << 30),
-                 collective_bytes=(1 << 20, 16 << 20, 256 << 20), repeats=10, warmup=3)
+        return Sweep(
+            gemm_shapes=(
+                (256, 256, 256),
+                (512, 512, 512),
+                (2048, 512, 512),
+                (512, 2048, 128),
+                (64, 2048, 2048),
+                (1024, 1024, 1024),
+                (2048, 2048, 2048),
+            ),
+            gemm_dtypes=("float32", "float64"),
+            attention_shapes=((1, 8, 256, 64), (1, 8, 1024, 64), (1, 4, 1024, 128)),
+            memory_bytes=(1 << 20, 16 << 20, 64 << 20),
+            collective_bytes=(),
+            repeats=3,
+        )
+    return Sweep(
+        gemm_shapes=(
+            (1024, 1024, 1024),
+            (4096, 1024, 4096),
+            (16384, 1024, 1024),
+            (1024, 16384, 1024),
+            (128, 8192, 8192),
+            (8192, 8192, 1024),
+            (4096, 4096, 4096),
+            (8192, 8192, 8192),
+        ),
+        gemm_dtypes=("bfloat16", "float16", "float32"),
+        attention_shapes=((4, 32, 2048, 128), (1, 32, 8192, 128), (8, 16, 1024, 64)),
+        memory_bytes=(16 << 20, 256 << 20, 1 << 30),
+        collective_bytes=(1 << 20, 16 << 20, 256 << 20),
+        repeats=10,
+        warmup=3,
+    )
 
 
 def quick_sweep(backend: str) -> Sweep:
     """A tiny sweep for tests and smoke checks (about a second with numpy)."""
     if backend == "numpy":
-        return Sweep(gemm_shapes=((64, 64, 64), (128, 256, 64), (256, 256, 256)), gemm_dtypes=("float32",),
-                     attention_shapes=((1, 2, 128, 32),), memory_bytes=(1 << 20, 4 << 20),
-                     collective_bytes=(), repeats=2)
-    return Sweep(gemm_shapes=((1024, 1024, 1024), (4096, 4096, 4096)), gemm_dtypes=("bfloat16",),
-                 attention_shapes=((1, 16, 2048, 128),), memory_bytes=(256 << 20,),
-                 collective_bytes=(16 << 20,), repeats=5, warmup=2)
+        return Sweep(
+            gemm_shapes=((64, 64, 64), (128, 256, 64), (256, 256, 256)),
+            gemm_dtypes=("float32",),
+            attention_shapes=((1, 2, 128, 32),),
+            memory_bytes=(1 << 20, 4 << 20),
+            collective_bytes=(),
+            repeats=2,
+        )
+    return Sweep(
+        gemm_shapes=((1024, 1024, 1024), (4096, 4096, 4096)),
+        gemm_dtypes=("bfloat16",),
+        attention_shapes=((1, 16, 2048, 128),),
+        memory_bytes=(256 << 20,),
+        collective_bytes=(16 << 20,),
+        repeats=5,
+        warmup=2,
+    )
 
 
-def best_time_s(fn: Callable[[], Any], *, repeats: int, warmup: int, sync: Callable[[], None] = lambda: None,
-                min_time_s: float = 0.02) -> float:
+def best_time_s(
+    fn: Callable[[], Any],
+    *,
+    repeats: int,
+    warmup: int,
+    sync: Callable[[], None] = lambda: None,
+    min_time_s: float = 0.02,
+) -> float:
     """Best wall time of one call of `fn`, synchronising the device around each timed loop.
 
     Each repeat runs enough back-to-back calls to last `min_time_s` (launch overhead amortised).
@@ -119,7 +159,9 @@ class _Numpy:
         c = np.empty((m, n), dtype=dtype)
         return lambda: np.matmul(a, b, out=c)
 
-    def attention(self, b: int, h: int, s: int, d: int, dtype: str, causal: bool) -> Callable[[], Any]:
+    def attention(
+        self, b: int, h: int, s: int, d: int, dtype: str, causal: bool
+    ) -> Callable[[], Any]:
         q, k, v = (self.rng.standard_normal((b, h, s, d)).astype(dtype) for _ in range(3))
         scale = np.asarray(1.0 / np.sqrt(d), dtype=dtype)
         mask = np.triu(np.full((s, s), -np.inf, dtype=dtype), 1) if causal else None
@@ -132,6 +174,7 @@ class _Numpy:
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
             return np.matmul(scores, v)
+
         return run
 
     def copy(self, nbytes: int) -> Callable[[], Any]:
@@ -147,13 +190,18 @@ class _Torch:
         try:
             import torch
         except ImportError:
-            raise ConfigError("the torch backend needs PyTorch, which is not installed (the `torch` extra "
-                              "of wanka); use --backend numpy") from None
+            raise ConfigError(
+                "the torch backend needs PyTorch, which is not installed (the `torch` extra "
+                "of wanka); use --backend numpy"
+            ) from None
         self.torch = torch
         self.dev_type = self._pick_device()
         self.device = torch.device(self.dev_type)
-        self.module = torch.get_device_module(self.dev_type) if hasattr(torch, "get_device_module") \
+        self.module = (
+            torch.get_device_module(self.dev_type)
+            if hasattr(torch, "get_device_module")
             else getattr(torch, self.dev_type, None)
+        )
         name = self.dev_type
         try:
             if hasattr(self.module, "get_device_name"):
@@ -195,9 +243,13 @@ class _Torch:
         c = t.empty(m, n, device=self.device, dtype=self._dtype(dtype))
         return lambda: t.matmul(a, b, out=c)
 
-    def attention(self, b: int, h: int, s: int, d: int, dtype: str, causal: bool) -> Callable[[], Any]:
+    def attention(
+        self, b: int, h: int, s: int, d: int, dtype: str, causal: bool
+    ) -> Callable[[], Any]:
         t = self.torch
-        q, k, v = (t.randn(b, h, s, d, device=self.device, dtype=self._dtype(dtype)) for _ in range(3))
+        q, k, v = (
+            t.randn(b, h, s, d, device=self.device, dtype=self._dtype(dtype)) for _ in range(3)
+        )
         sdpa = t.nn.functional.scaled_dot_product_attention
         return lambda: sdpa(q, k, v, is_causal=causal)
 
@@ -220,8 +272,14 @@ class _Torch:
 
 
 # --- the sweep --------------------------------------------------------------------------------------------------
-def run_profile(*, backend: str = "numpy", accelerator_id: str | None = None, quick: bool = False,
-                sweep: Sweep | None = None, progress: Callable[[str], None] | None = None) -> Profile:
+def run_profile(
+    *,
+    backend: str = "numpy",
+    accelerator_id: str | None = None,
+    quick: bool = False,
+    sweep: Sweep | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Profile:
     """Run the micro-benchmarks and return the profile (nothing is written)."""
     if backend not in ("numpy", "torch"):
         raise ConfigError(f"unknown backend {backend!r}; choose numpy or torch")
@@ -237,26 +295,39 @@ def run_profile(*, backend: str = "numpy", accelerator_id: str | None = None, qu
 
     # Start the BLAS / device thread pools before anything is timed.
     m0, n0, k0 = sw.gemm_shapes[len(sw.gemm_shapes) // 2]
-    best_time_s(be.gemm(m0, n0, k0, sw.gemm_dtypes[0]), repeats=1, warmup=2, sync=be.sync, min_time_s=0.05)
+    best_time_s(
+        be.gemm(m0, n0, k0, sw.gemm_dtypes[0]), repeats=1, warmup=2, sync=be.sync, min_time_s=0.05
+    )
 
     gemm_raw: list[tuple[int, int, int, str, float]] = []
     for dtype in sw.gemm_dtypes:
-        for (m, n, k) in sw.gemm_shapes:
+        for m, n, k in sw.gemm_shapes:
             say(f"gemm {m}x{n}x{k} {dtype}")
-            t = best_time_s(be.gemm(m, n, k, dtype), repeats=sw.repeats, warmup=sw.warmup, sync=be.sync)
+            t = best_time_s(
+                be.gemm(m, n, k, dtype), repeats=sw.repeats, warmup=sw.warmup, sync=be.sync
+            )
             gemm_raw.append((m, n, k, dtype, t))
     att_dtype = sw.gemm_dtypes[0]
     att_raw: list[tuple[int, int, int, int, bool, float]] = []
-    for (b, h, s, d) in sw.attention_shapes:
+    for b, h, s, d in sw.attention_shapes:
         for causal in (False, True):
             say(f"attention b{b} h{h} s{s} d{d} causal={causal}")
-            t = best_time_s(be.attention(b, h, s, d, att_dtype, causal), repeats=sw.repeats, warmup=sw.warmup,
-                            sync=be.sync)
+            t = best_time_s(
+                be.attention(b, h, s, d, att_dtype, causal),
+                repeats=sw.repeats,
+                warmup=sw.warmup,
+                sync=be.sync,
+            )
             att_raw.append((b, h, s, d, causal, t))
     mem_raw: list[tuple[int, float]] = []
     for nbytes in sw.memory_bytes:
         say(f"copy {nbytes} bytes")
-        mem_raw.append((nbytes, best_time_s(be.copy(nbytes), repeats=sw.repeats, warmup=sw.warmup, sync=be.sync)))
+        mem_raw.append(
+            (
+                nbytes,
+                best_time_s(be.copy(nbytes), repeats=sw.repeats, warmup=sw.warmup, sync=be.sync),
+            )
+        )
     coll_raw: list[tuple[int, int, float]] = []
     ranks = 1
     if backend == "torch":
@@ -264,10 +335,22 @@ def run_profile(*, backend: str = "numpy", accelerator_id: str | None = None, qu
         if ranks > 1:
             for nbytes in sw.collective_bytes:
                 say(f"all_reduce {nbytes} bytes over {ranks} ranks")
-                coll_raw.append((nbytes, ranks, best_time_s(be.all_reduce(nbytes), repeats=sw.repeats,
-                                                            warmup=sw.warmup, sync=be.sync)))
+                coll_raw.append(
+                    (
+                        nbytes,
+                        ranks,
+                        best_time_s(
+                            be.all_reduce(nbytes),
+                            repeats=sw.repeats,
+                            warmup=sw.warmup,
+                            sync=be.sync,
+                        ),
+                    )
+                )
         else:
-            notes.append("collectives not measured: run under torchrun with 2+ ranks to measure them")
+            notes.append(
+                "collectives not measured: run under torchrun with 2+ ranks to measure them"
+            )
     else:
         notes.append("collectives not measured: the numpy backend sees one host")
 
@@ -278,64 +361,124 @@ def run_profile(*, backend: str = "numpy", accelerator_id: str | None = None, qu
     if acc is not None:
         matrix = {}
         for dt in sw.gemm_dtypes:
-            key = {"bfloat16": "bf16", "float16": "fp16", "float32": "tf32", "float64": "fp32"}.get(dt, dt)
-            value = acc.peak_flops.get(key) or acc.peak_flops.get("fp32") or max(acc.peak_flops.values())
+            key = {"bfloat16": "bf16", "float16": "fp16", "float32": "tf32", "float64": "fp32"}.get(
+                dt, dt
+            )
+            value = (
+                acc.peak_flops.get(key)
+                or acc.peak_flops.get("fp32")
+                or max(acc.peak_flops.values())
+            )
             matrix[dt] = value
-        peak = PeakReference(source=f"catalog:{acc.id}", matrix_flops_per_s=matrix,
-                             memory_bw_bytes_per_s=acc.hbm_bw_bytes_per_s,
-                             collective_bw_bytes_per_s=acc.scaleup_bw_bytes_per_s or acc.scaleout_bw_bytes_per_s
-                             or None,
-                             note=f"fractions of the catalog peaks of {acc.name} (dense matrix peak per dtype; "
-                                  "float32 GEMMs against the TF32 peak)")
+        peak = PeakReference(
+            source=f"catalog:{acc.id}",
+            matrix_flops_per_s=matrix,
+            memory_bw_bytes_per_s=acc.hbm_bw_bytes_per_s,
+            collective_bw_bytes_per_s=acc.scaleup_bw_bytes_per_s
+            or acc.scaleout_bw_bytes_per_s
+            or None,
+            note=f"fractions of the catalog peaks of {acc.name} (dense matrix peak per dtype; "
+            "float32 GEMMs against the TF32 peak)",
+        )
     else:
         matrix = {dt: gemm_rate[(*largest, dt)] for dt in sw.gemm_dtypes}
-        peak = PeakReference(source="measured", matrix_flops_per_s=matrix,
-                             memory_bw_bytes_per_s=max(mem_rate.values()),
-                             note="peak unknown for this device: the matrix peak is the best achieved GEMM rate "
-                                  f"on the largest shape ({largest[0]}x{largest[1]}x{largest[2]}) per dtype, and "
-                                  "the memory peak the best achieved copy bandwidth; fractions are ratios to "
-                                  "those. Pass --accelerator ID to use a catalog chip's peaks")
+        peak = PeakReference(
+            source="measured",
+            matrix_flops_per_s=matrix,
+            memory_bw_bytes_per_s=max(mem_rate.values()),
+            note="peak unknown for this device: the matrix peak is the best achieved GEMM rate "
+            f"on the largest shape ({largest[0]}x{largest[1]}x{largest[2]}) per dtype, and "
+            "the memory peak the best achieved copy bandwidth; fractions are ratios to "
+            "those. Pass --accelerator ID to use a catalog chip's peaks",
+        )
 
     def frac(x: float) -> float:
         return float(min(max(x, 1e-9), 1.5))
 
     kernels: list[Kernel] = []
-    for (m, n, k, dt, t) in gemm_raw:
+    for m, n, k, dt, t in gemm_raw:
         rate = gemm_rate[(m, n, k, dt)]
-        kernels.append(Kernel(kernel_class="gemm", dtype=dt, seconds=t, params={"m": m, "n": n, "k": k},
-                              achieved_flops_per_s=rate, fraction_of_peak=frac(rate / peak.matrix_flops_per_s[dt])))
-    for (b, h, s, d, causal, t) in att_raw:
+        kernels.append(
+            Kernel(
+                kernel_class="gemm",
+                dtype=dt,
+                seconds=t,
+                params={"m": m, "n": n, "k": k},
+                achieved_flops_per_s=rate,
+                fraction_of_peak=frac(rate / peak.matrix_flops_per_s[dt]),
+            )
+        )
+    for b, h, s, d, causal, t in att_raw:
         rate = 4.0 * b * h * s * s * d / t
-        kernels.append(Kernel(kernel_class="attention", dtype=att_dtype, seconds=t,
-                              params={"batch": b, "heads": h, "seq_len": s, "head_dim": d, "causal": causal},
-                              achieved_flops_per_s=rate,
-                              fraction_of_peak=frac(rate / peak.matrix_flops_per_s[att_dtype])))
+        kernels.append(
+            Kernel(
+                kernel_class="attention",
+                dtype=att_dtype,
+                seconds=t,
+                params={"batch": b, "heads": h, "seq_len": s, "head_dim": d, "causal": causal},
+                achieved_flops_per_s=rate,
+                fraction_of_peak=frac(rate / peak.matrix_flops_per_s[att_dtype]),
+            )
+        )
     for nb, t in mem_raw:
-        kernels.append(Kernel(kernel_class="memory", dtype="float32", seconds=t, params={"op": "copy", "bytes": nb},
-                              bytes_per_s=mem_rate[nb], fraction_of_peak=frac(mem_rate[nb] / peak.memory_bw_bytes_per_s)))
+        kernels.append(
+            Kernel(
+                kernel_class="memory",
+                dtype="float32",
+                seconds=t,
+                params={"op": "copy", "bytes": nb},
+                bytes_per_s=mem_rate[nb],
+                fraction_of_peak=frac(mem_rate[nb] / peak.memory_bw_bytes_per_s),
+            )
+        )
     coll_fracs = []
     for nb, n, t in coll_raw:
         busbw = 2.0 * (n - 1) / n * nb / t
         f = frac(busbw / peak.collective_bw_bytes_per_s) if peak.collective_bw_bytes_per_s else None
         if f is not None:
             coll_fracs.append(f)
-        kernels.append(Kernel(kernel_class="collective", dtype="bfloat16", seconds=t,
-                              params={"op": "all_reduce", "bytes": nb, "ranks": n}, bytes_per_s=busbw,
-                              fraction_of_peak=f if f is not None else 1.0))
+        kernels.append(
+            Kernel(
+                kernel_class="collective",
+                dtype="bfloat16",
+                seconds=t,
+                params={"op": "all_reduce", "bytes": nb, "ranks": n},
+                bytes_per_s=busbw,
+                fraction_of_peak=f if f is not None else 1.0,
+            )
+        )
     if coll_raw and not peak.collective_bw_bytes_per_s:
-        notes.append("collective fractions are placeholders (no link peak known): pass --accelerator ID")
+        notes.append(
+            "collective fractions are placeholders (no link peak known): pass --accelerator ID"
+        )
 
     summary_dtype = sw.gemm_dtypes[0]
-    gemm_sum = next(k.fraction_of_peak for k in kernels
-                    if k.kernel_class == "gemm" and k.dtype == summary_dtype
-                    and (k.params["m"], k.params["n"], k.params["k"]) == largest)
+    gemm_sum = next(
+        k.fraction_of_peak
+        for k in kernels
+        if k.kernel_class == "gemm"
+        and k.dtype == summary_dtype
+        and (k.params["m"], k.params["n"], k.params["k"]) == largest
+    )
     att_sum = max(k.fraction_of_peak for k in kernels if k.kernel_class == "attention")
     mem_sum = max(k.fraction_of_peak for k in kernels if k.kernel_class == "memory")
-    eff = ProfileEfficiency(gemm=gemm_sum, attention=att_sum, memory_bw=mem_sum,
-                            collective=max(coll_fracs) if coll_fracs else None)
-    notes.append(f"software_efficiency: gemm = {summary_dtype} GEMM on the largest shape; attention = best "
-                 "attention shape; memory_bw = best copy; collective = best all-reduce bus bandwidth")
-    return Profile(accelerator=acc.id if acc is not None else None,
-                   device=be.device if backend == "numpy" else be.device_name,
-                   backend=backend, measured_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-                   peak_reference=peak, software_efficiency=eff, kernels=tuple(kernels), notes=tuple(notes))
+    eff = ProfileEfficiency(
+        gemm=gemm_sum,
+        attention=att_sum,
+        memory_bw=mem_sum,
+        collective=max(coll_fracs) if coll_fracs else None,
+    )
+    notes.append(
+        f"software_efficiency: gemm = {summary_dtype} GEMM on the largest shape; attention = best "
+        "attention shape; memory_bw = best copy; collective = best all-reduce bus bandwidth"
+    )
+    return Profile(
+        accelerator=acc.id if acc is not None else None,
+        device=be.device if backend == "numpy" else be.device_name,
+        backend=backend,
+        measured_at=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+        peak_reference=peak,
+        software_efficiency=eff,
+        kernels=tuple(kernels),
+        notes=tuple(notes),
+    )

@@ -22,21 +22,49 @@ from wanka.errors import ConfigError
 from wanka.hardware import Accelerator, SoftwareEfficiency
 from wanka.spec import check_mapping
 
-__all__ = ["SCHEMA", "KERNEL_CLASSES", "PeakReference", "Kernel", "ProfileEfficiency", "Profile",
-           "load_profile", "parse_profile", "dump_profile", "apply_profile"]
+__all__ = [
+    "KERNEL_CLASSES",
+    "SCHEMA",
+    "Kernel",
+    "PeakReference",
+    "Profile",
+    "ProfileEfficiency",
+    "apply_profile",
+    "dump_profile",
+    "load_profile",
+    "parse_profile",
+]
 
 SCHEMA = "wanka-profile/1"
 KERNEL_CLASSES = ("gemm", "attention", "memory", "collective")
-MAX_FRACTION = 1.5  # above peak only through a wrong peak reference or sparsity: rejected beyond this
+MAX_FRACTION = (
+    1.5  # above peak only through a wrong peak reference or sparsity: rejected beyond this
+)
 
-_TOP_KEYS = {"schema", "accelerator", "device", "backend", "measured_at", "peak_reference", "software_efficiency",
-             "kernels", "notes"}
-_PEAK_KEYS = {"source", "matrix_flops_per_s", "memory_bw_bytes_per_s", "collective_bw_bytes_per_s", "note"}
+_TOP_KEYS = {
+    "schema",
+    "accelerator",
+    "device",
+    "backend",
+    "measured_at",
+    "peak_reference",
+    "software_efficiency",
+    "kernels",
+    "notes",
+}
+_PEAK_KEYS = {
+    "source",
+    "matrix_flops_per_s",
+    "memory_bw_bytes_per_s",
+    "collective_bw_bytes_per_s",
+    "note",
+}
 _SE_KEYS = {"gemm", "attention", "memory_bw", "collective"}
 _COMMON = {"class", "dtype", "seconds", "fraction_of_peak"}
 _KERNEL_KEYS = {
     "gemm": _COMMON | {"m", "n", "k", "achieved_flops_per_s"},
-    "attention": _COMMON | {"batch", "heads", "seq_len", "head_dim", "causal", "achieved_flops_per_s"},
+    "attention": _COMMON
+    | {"batch", "heads", "seq_len", "head_dim", "causal", "achieved_flops_per_s"},
     "memory": _COMMON | {"op", "bytes", "bytes_per_s"},
     "collective": _COMMON | {"op", "bytes", "ranks", "bytes_per_s"},
 }
@@ -47,8 +75,12 @@ _check_keys = check_mapping
 
 
 def _fraction(where: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-            or not (0.0 < v <= MAX_FRACTION):
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or not math.isfinite(v)
+        or not (0.0 < v <= MAX_FRACTION)
+    ):
         raise ConfigError(f"{where} must be a number in (0, {MAX_FRACTION}], got {v!r}")
     return float(v)
 
@@ -86,8 +118,12 @@ class Kernel:
     bytes_per_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"class": self.kernel_class, **self.params, "dtype": self.dtype,
-                             "seconds": self.seconds}
+        d: dict[str, Any] = {
+            "class": self.kernel_class,
+            **self.params,
+            "dtype": self.dtype,
+            "seconds": self.seconds,
+        }
         if self.achieved_flops_per_s is not None:
             d["achieved_flops_per_s"] = self.achieved_flops_per_s
         if self.bytes_per_s is not None:
@@ -125,18 +161,32 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         pr = self.peak_reference
         se = self.software_efficiency
-        peak: dict[str, Any] = {"source": pr.source, "matrix_flops_per_s": dict(pr.matrix_flops_per_s),
-                                "memory_bw_bytes_per_s": pr.memory_bw_bytes_per_s}
+        peak: dict[str, Any] = {
+            "source": pr.source,
+            "matrix_flops_per_s": dict(pr.matrix_flops_per_s),
+            "memory_bw_bytes_per_s": pr.memory_bw_bytes_per_s,
+        }
         if pr.collective_bw_bytes_per_s is not None:
             peak["collective_bw_bytes_per_s"] = pr.collective_bw_bytes_per_s
         if pr.note:
             peak["note"] = pr.note
-        eff: dict[str, Any] = {"gemm": se.gemm, "attention": se.attention, "memory_bw": se.memory_bw}
+        eff: dict[str, Any] = {
+            "gemm": se.gemm,
+            "attention": se.attention,
+            "memory_bw": se.memory_bw,
+        }
         if se.collective is not None:
             eff["collective"] = se.collective
-        d: dict[str, Any] = {"schema": self.schema, "accelerator": self.accelerator, "device": self.device,
-                             "backend": self.backend, "measured_at": self.measured_at, "peak_reference": peak,
-                             "software_efficiency": eff, "kernels": [k.to_dict() for k in self.kernels]}
+        d: dict[str, Any] = {
+            "schema": self.schema,
+            "accelerator": self.accelerator,
+            "device": self.device,
+            "backend": self.backend,
+            "measured_at": self.measured_at,
+            "peak_reference": peak,
+            "software_efficiency": eff,
+            "kernels": [k.to_dict() for k in self.kernels],
+        }
         if self.notes:
             d["notes"] = list(self.notes)
         return d
@@ -149,7 +199,9 @@ def _kernel(where: str, d: Any) -> Kernel:
     if cls not in _KERNEL_KEYS:
         raise ConfigError(f"{where}: class must be one of {', '.join(KERNEL_CLASSES)}, got {cls!r}")
     rate_key = "achieved_flops_per_s" if cls in ("gemm", "attention") else "bytes_per_s"
-    _check_keys(where, d, _KERNEL_KEYS[cls], {"class", "dtype", "seconds", "fraction_of_peak", rate_key})
+    _check_keys(
+        where, d, _KERNEL_KEYS[cls], {"class", "dtype", "seconds", "fraction_of_peak", rate_key}
+    )
     params: dict[str, Any] = {}
     for k, v in d.items():
         if k in _INT_PARAMS:
@@ -162,11 +214,19 @@ def _kernel(where: str, d: Any) -> Kernel:
             if not isinstance(v, bool):
                 raise ConfigError(f"{where}.causal must be true or false, got {v!r}")
             params[k] = v
-    return Kernel(kernel_class=cls, dtype=str(d["dtype"]), seconds=_positive(f"{where}.seconds", d["seconds"]),
-                  fraction_of_peak=_fraction(f"{where}.fraction_of_peak", d["fraction_of_peak"]), params=params,
-                  achieved_flops_per_s=_positive(f"{where}.{rate_key}", d[rate_key]) if rate_key.startswith("ach")
-                  else None,
-                  bytes_per_s=_positive(f"{where}.bytes_per_s", d[rate_key]) if rate_key == "bytes_per_s" else None)
+    return Kernel(
+        kernel_class=cls,
+        dtype=str(d["dtype"]),
+        seconds=_positive(f"{where}.seconds", d["seconds"]),
+        fraction_of_peak=_fraction(f"{where}.fraction_of_peak", d["fraction_of_peak"]),
+        params=params,
+        achieved_flops_per_s=_positive(f"{where}.{rate_key}", d[rate_key])
+        if rate_key.startswith("ach")
+        else None,
+        bytes_per_s=_positive(f"{where}.bytes_per_s", d[rate_key])
+        if rate_key == "bytes_per_s"
+        else None,
+    )
 
 
 def parse_profile(d: Any, *, where: str = "profile") -> Profile:
@@ -186,38 +246,61 @@ def parse_profile(d: Any, *, where: str = "profile") -> Profile:
         _dt.datetime.fromisoformat(str(measured).replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"{where}: measured_at must be an ISO date, got {measured!r}") from None
-    pr = _check_keys(f"{where}.peak_reference", d["peak_reference"], _PEAK_KEYS,
-                     {"source", "matrix_flops_per_s", "memory_bw_bytes_per_s"})
+    pr = _check_keys(
+        f"{where}.peak_reference",
+        d["peak_reference"],
+        _PEAK_KEYS,
+        {"source", "matrix_flops_per_s", "memory_bw_bytes_per_s"},
+    )
     mf = pr["matrix_flops_per_s"]
     if not isinstance(mf, dict) or not mf:
         raise ConfigError(f"{where}.peak_reference.matrix_flops_per_s must map dtype -> FLOP/s")
     peak = PeakReference(
         source=str(pr["source"]),
-        matrix_flops_per_s={str(k): _positive(f"{where}.peak_reference.matrix_flops_per_s.{k}", v)
-                            for k, v in mf.items()},
-        memory_bw_bytes_per_s=_positive(f"{where}.peak_reference.memory_bw_bytes_per_s",
-                                        pr["memory_bw_bytes_per_s"]),
-        collective_bw_bytes_per_s=None if pr.get("collective_bw_bytes_per_s") is None else _positive(
-            f"{where}.peak_reference.collective_bw_bytes_per_s", pr["collective_bw_bytes_per_s"]),
-        note=str(pr.get("note") or ""))
-    se = _check_keys(f"{where}.software_efficiency", d["software_efficiency"], _SE_KEYS,
-                     {"gemm", "attention", "memory_bw"})
+        matrix_flops_per_s={
+            str(k): _positive(f"{where}.peak_reference.matrix_flops_per_s.{k}", v)
+            for k, v in mf.items()
+        },
+        memory_bw_bytes_per_s=_positive(
+            f"{where}.peak_reference.memory_bw_bytes_per_s", pr["memory_bw_bytes_per_s"]
+        ),
+        collective_bw_bytes_per_s=None
+        if pr.get("collective_bw_bytes_per_s") is None
+        else _positive(
+            f"{where}.peak_reference.collective_bw_bytes_per_s", pr["collective_bw_bytes_per_s"]
+        ),
+        note=str(pr.get("note") or ""),
+    )
+    se = _check_keys(
+        f"{where}.software_efficiency",
+        d["software_efficiency"],
+        _SE_KEYS,
+        {"gemm", "attention", "memory_bw"},
+    )
     eff = ProfileEfficiency(
         gemm=_fraction(f"{where}.software_efficiency.gemm", se["gemm"]),
         attention=_fraction(f"{where}.software_efficiency.attention", se["attention"]),
         memory_bw=_fraction(f"{where}.software_efficiency.memory_bw", se["memory_bw"]),
-        collective=None if se.get("collective") is None else _fraction(
-            f"{where}.software_efficiency.collective", se["collective"]))
+        collective=None
+        if se.get("collective") is None
+        else _fraction(f"{where}.software_efficiency.collective", se["collective"]),
+    )
     kernels = d["kernels"]
     if not isinstance(kernels, list):
         raise ConfigError(f"{where}.kernels must be a list")
     notes = d.get("notes") or []
     if not isinstance(notes, list):
         raise ConfigError(f"{where}.notes must be a list of strings")
-    return Profile(accelerator=acc, device=str(d["device"]), backend=d["backend"], measured_at=str(measured),
-                   peak_reference=peak, software_efficiency=eff,
-                   kernels=tuple(_kernel(f"{where}.kernels[{i}]", k) for i, k in enumerate(kernels)),
-                   notes=tuple(str(n) for n in notes))
+    return Profile(
+        accelerator=acc,
+        device=str(d["device"]),
+        backend=d["backend"],
+        measured_at=str(measured),
+        peak_reference=peak,
+        software_efficiency=eff,
+        kernels=tuple(_kernel(f"{where}.kernels[{i}]", k) for i, k in enumerate(kernels)),
+        notes=tuple(str(n) for n in notes),
+    )
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -236,7 +319,9 @@ def load_profile(path: str | Path) -> Profile:
 
 def dump_profile(profile: Profile, path: str | Path | None = None) -> str:
     """The profile as YAML text; written to `path` (atomically) when given."""
-    text = "# wanka chip profile; schema: docs/profile.md\n" + yaml.safe_dump(profile.to_dict(), sort_keys=False)
+    text = "# wanka chip profile; schema: docs/profile.md\n" + yaml.safe_dump(
+        profile.to_dict(), sort_keys=False
+    )
     if path is not None:
         p = Path(path)
         tmp = p.with_name(f".{p.name}.tmp")
@@ -253,13 +338,21 @@ def apply_profile(accelerator: Accelerator, profile: Profile) -> Accelerator:
     is kept from the catalog when the profile measured none.
     """
     if profile.accelerator is not None and profile.accelerator != accelerator.id:
-        raise ConfigError(f"the profile was measured on {profile.accelerator!r}, not {accelerator.id!r}; "
-                          "profile that chip or pick a profile without an accelerator id")
+        raise ConfigError(
+            f"the profile was measured on {profile.accelerator!r}, not {accelerator.id!r}; "
+            "profile that chip or pick a profile without an accelerator id"
+        )
     se = profile.software_efficiency
     old = accelerator.software_efficiency
-    source = (f"wanka profile of {profile.device} ({profile.backend} backend, {profile.measured_at}, "
-              f"peaks: {profile.peak_reference.source})")
-    new = SoftwareEfficiency(gemm=se.gemm, attention=se.attention, memory_bw=se.memory_bw,
-                             collective=se.collective if se.collective is not None else old.collective,
-                             source=source)
+    source = (
+        f"wanka profile of {profile.device} ({profile.backend} backend, {profile.measured_at}, "
+        f"peaks: {profile.peak_reference.source})"
+    )
+    new = SoftwareEfficiency(
+        gemm=se.gemm,
+        attention=se.attention,
+        memory_bw=se.memory_bw,
+        collective=se.collective if se.collective is not None else old.collective,
+        source=source,
+    )
     return dataclasses.replace(accelerator, software_efficiency=new)

@@ -12,5 +12,17 @@ from wanka.search.export import FORMATS, export_plan
 from wanka.search.rank import Leaderboard, explain, pareto_mask, top_k_indices
 from wanka.search.space import SpaceDims, iter_candidates, space_dims
 
-__all__ = ["SearchResult", "search", "search_run", "FORMATS", "export_plan", "Leaderboard", "explain",
-           "pareto_mask", "top_k_indices", "SpaceDims", "iter_candidates", "space_dims"]
+__all__ = [
+    "FORMATS",
+    "Leaderboard",
+    "SearchResult",
+    "SpaceDims",
+    "explain",
+    "export_plan",
+    "iter_candidates",
+    "pareto_mask",
+    "search",
+    "search_run",
+    "space_dims",
+    "top_k_indices",
+]

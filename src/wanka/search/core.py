@@ -27,11 +27,30 @@ from wanka.errors import ConfigError, WankaError
 from wanka.hardware import Accelerator
 from wanka.parallel import ParallelPlan
 from wanka.search.rank import Leaderboard, explain
-from wanka.search.space import (COLUMNS, SpaceDims, _param_split, count_candidates, iter_candidates,
-                                memory_lower_bound, plan_to_row, row_to_plan, space_dims, structural_candidates)
+from wanka.search.space import (
+    COLUMNS,
+    SpaceDims,
+    _param_split,
+    count_candidates,
+    iter_candidates,
+    memory_lower_bound,
+    plan_to_row,
+    row_to_plan,
+    space_dims,
+    structural_candidates,
+)
 from wanka.workload.model import ModelSpec
 
-__all__ = ["SearchResult", "Scorer", "perf_scorer", "search", "search_run", "published_dims", "plan_record", "GiB"]
+__all__ = [
+    "GiB",
+    "Scorer",
+    "SearchResult",
+    "perf_scorer",
+    "plan_record",
+    "published_dims",
+    "search",
+    "search_run",
+]
 
 GiB = float(2**30)
 
@@ -40,21 +59,46 @@ GiB = float(2**30)
 Scorer = Callable[[dict[str, np.ndarray], str, Any], dict[str, np.ndarray]]
 
 #: StepArrays fields copied into the metric dict (when perf provides them).
-_METRIC_FIELDS = ("tokens_per_s_per_gpu", "step_time_s", "model_tflops_per_gpu", "mfu", "peak_memory_bytes",
-                  "fits", "valid", "compute_s", "recompute_s", "bubble_s", "optimizer_s")
+_METRIC_FIELDS = (
+    "tokens_per_s_per_gpu",
+    "step_time_s",
+    "model_tflops_per_gpu",
+    "mfu",
+    "peak_memory_bytes",
+    "fits",
+    "valid",
+    "compute_s",
+    "recompute_s",
+    "bubble_s",
+    "optimizer_s",
+)
 
 
-def perf_scorer(model: ModelSpec, accelerator: Accelerator, *, count: int, gpus_per_node: int,
-                global_batch_size: int, seq_len: int, fabric: Any = None, strict_experts: bool = True) -> Scorer:
+def perf_scorer(
+    model: ModelSpec,
+    accelerator: Accelerator,
+    *,
+    count: int,
+    gpus_per_node: int,
+    global_batch_size: int,
+    seq_len: int,
+    fabric: Any = None,
+    strict_experts: bool = True,
+) -> Scorer:
     """A scorer backed by `wanka.perf.evaluate` (imported lazily: perf is a lower layer, but optional here)."""
     from wanka import perf
     from wanka.perf.plans import PlanArrays
 
     def score(cols: dict[str, np.ndarray], precision: str, overlap: Any) -> dict[str, np.ndarray]:
         plans = PlanArrays(**{k: cols[k] for k in COLUMNS})
-        kw: dict[str, Any] = {"count": count, "gpus_per_node": gpus_per_node,
-                              "global_batch_size": global_batch_size, "seq_len": seq_len,
-                              "precision": precision, "fabric": fabric}
+        kw: dict[str, Any] = {
+            "count": count,
+            "gpus_per_node": gpus_per_node,
+            "global_batch_size": global_batch_size,
+            "seq_len": seq_len,
+            "precision": precision,
+            "fabric": fabric,
+        }
         if overlap is not None:
             kw["overlap"] = overlap
         if not strict_experts:
@@ -106,14 +150,24 @@ class SearchResult:
         return ParallelPlan(**p)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"space": self.space, "evaluated": self.evaluated, "feasible": self.feasible,
-                             "seconds": round(self.seconds, 4),
-                             "rate_per_s": round(self.evaluated / self.seconds) if self.seconds > 0 else None,
-                             "best": self.best, "top": self.top, "pareto": self.pareto,
-                             "pruned": {"divisibility": self.space - self.after_divisibility,
-                                        "memory_bound": self.pruned_memory},
-                             "explanation": self.explanation, "runner_up": self.runner_up, **self.context,
-                             "dimensions": self.dims}
+        d: dict[str, Any] = {
+            "space": self.space,
+            "evaluated": self.evaluated,
+            "feasible": self.feasible,
+            "seconds": round(self.seconds, 4),
+            "rate_per_s": round(self.evaluated / self.seconds) if self.seconds > 0 else None,
+            "best": self.best,
+            "top": self.top,
+            "pareto": self.pareto,
+            "pruned": {
+                "divisibility": self.space - self.after_divisibility,
+                "memory_bound": self.pruned_memory,
+            },
+            "explanation": self.explanation,
+            "runner_up": self.runner_up,
+            **self.context,
+            "dimensions": self.dims,
+        }
         if self.infeasible is not None:
             d["infeasible"] = self.infeasible
         if self.published is not None:
@@ -123,42 +177,96 @@ class SearchResult:
 
 def _parallelism_block(row: dict[str, Any], global_batch_size: int) -> dict[str, Any]:
     plan = row_to_plan(row, global_batch_size=global_batch_size)
-    return {"tp": plan.tp, "pp": plan.pp, "vpp": plan.vpp, "cp": plan.cp, "ep": plan.ep, "etp": plan.etp,
-            "dp": plan.dp, "fsdp": plan.fsdp, "distributed_optimizer": plan.distributed_optimizer,
-            "sequence_parallel": plan.sequence_parallel, "recompute": plan.recompute,
-            "micro_batch_size": plan.micro_batch_size, "global_batch_size": plan.global_batch_size}
+    return {
+        "tp": plan.tp,
+        "pp": plan.pp,
+        "vpp": plan.vpp,
+        "cp": plan.cp,
+        "ep": plan.ep,
+        "etp": plan.etp,
+        "dp": plan.dp,
+        "fsdp": plan.fsdp,
+        "distributed_optimizer": plan.distributed_optimizer,
+        "sequence_parallel": plan.sequence_parallel,
+        "recompute": plan.recompute,
+        "micro_batch_size": plan.micro_batch_size,
+        "global_batch_size": plan.global_batch_size,
+    }
 
 
 def _record_from_row(row: dict[str, Any]) -> dict[str, Any]:
     """predict-shaped fields from a stored metric row (used when perf.predict is unavailable)."""
+
     def g(k: str) -> float | None:
         v = row.get(k)
         return None if v is None else float(v)
+
     exposed = {ax: g(f"exposed_{ax}_s") for ax in ("tp", "cp", "ep", "pp", "dp")}
-    return {"tokens_per_s_per_gpu": g("tokens_per_s_per_gpu"), "step_time_s": g("step_time_s"),
-            "model_tflops_per_gpu": g("model_tflops_per_gpu"), "mfu": g("mfu"),
-            "peak_memory_gib": (g("peak_memory_bytes") or 0.0) / GiB, "fits": bool(row.get("fits", True)),
-            "breakdown": {"compute_s": g("compute_s"), "recompute_s": g("recompute_s"), "bubble_s": g("bubble_s"),
-                          "exposed_comm_s": exposed, "optimizer_s": g("optimizer_s")}}
+    return {
+        "tokens_per_s_per_gpu": g("tokens_per_s_per_gpu"),
+        "step_time_s": g("step_time_s"),
+        "model_tflops_per_gpu": g("model_tflops_per_gpu"),
+        "mfu": g("mfu"),
+        "peak_memory_gib": (g("peak_memory_bytes") or 0.0) / GiB,
+        "fits": bool(row.get("fits", True)),
+        "breakdown": {
+            "compute_s": g("compute_s"),
+            "recompute_s": g("recompute_s"),
+            "bubble_s": g("bubble_s"),
+            "exposed_comm_s": exposed,
+            "optimizer_s": g("optimizer_s"),
+        },
+    }
 
 
-def plan_record(model: ModelSpec, accelerator: Accelerator, plan: ParallelPlan, *, count: int, gpus_per_node: int,
-                precision: str, row: dict[str, Any] | None = None, use_predict: bool = True,
-                overlap: Any = None, fabric: Any = None) -> dict[str, Any]:
+def plan_record(
+    model: ModelSpec,
+    accelerator: Accelerator,
+    plan: ParallelPlan,
+    *,
+    count: int,
+    gpus_per_node: int,
+    precision: str,
+    row: dict[str, Any] | None = None,
+    use_predict: bool = True,
+    overlap: Any = None,
+    fabric: Any = None,
+) -> dict[str, Any]:
     """One plan as `{"parallelism": {...}, "precision", "count", <predict output fields>}`."""
-    rec: dict[str, Any] = {"parallelism": {
-        "tp": plan.tp, "pp": plan.pp, "vpp": plan.vpp, "cp": plan.cp, "ep": plan.ep, "etp": plan.etp,
-        "dp": plan.dp, "fsdp": plan.fsdp, "distributed_optimizer": plan.distributed_optimizer,
-        "sequence_parallel": plan.sequence_parallel, "recompute": plan.recompute,
-        "micro_batch_size": plan.micro_batch_size, "global_batch_size": plan.global_batch_size},
-        "precision": precision, "count": count}
+    rec: dict[str, Any] = {
+        "parallelism": {
+            "tp": plan.tp,
+            "pp": plan.pp,
+            "vpp": plan.vpp,
+            "cp": plan.cp,
+            "ep": plan.ep,
+            "etp": plan.etp,
+            "dp": plan.dp,
+            "fsdp": plan.fsdp,
+            "distributed_optimizer": plan.distributed_optimizer,
+            "sequence_parallel": plan.sequence_parallel,
+            "recompute": plan.recompute,
+            "micro_batch_size": plan.micro_batch_size,
+            "global_batch_size": plan.global_batch_size,
+        },
+        "precision": precision,
+        "count": count,
+    }
     pred: dict[str, Any] | None = None
     if use_predict:
         try:
             from wanka import perf
             from wanka.spec import HardwareSpec, RunSpec
-            run = RunSpec(id=None, model=model, parallelism=plan, precision=precision,
-                          hardware=HardwareSpec(accelerator=accelerator, count=count, gpus_per_node=gpus_per_node))
+
+            run = RunSpec(
+                id=None,
+                model=model,
+                parallelism=plan,
+                precision=precision,
+                hardware=HardwareSpec(
+                    accelerator=accelerator, count=count, gpus_per_node=gpus_per_node
+                ),
+            )
             kw: dict[str, Any] = {"fabric": fabric}
             if overlap is not None:
                 kw["overlap"] = overlap
@@ -173,14 +281,29 @@ def plan_record(model: ModelSpec, accelerator: Accelerator, plan: ParallelPlan, 
     return rec
 
 
-def search(model: ModelSpec, accelerator: Accelerator, *, count: int, global_batch_size: int,
-           seq_len: int | None = None, gpus_per_node: int | None = None, precisions: Sequence[str] = ("bf16",),
-           dims: SpaceDims | None = None, overlaps: Sequence[Any] | None = None, fabric: Any = None,
-           top_k: int = 10, memory_prune: bool = True, chunk_size: int = 25_000,
-           progress: Callable[[int, int], None] | None = None, scorer: Scorer | None = None,
-           extra_plans: Sequence[ParallelPlan] = (), use_predict: bool = True,
-           dim_overrides: dict[str, Any] | None = None, workers: int | None = None,
-           memory_limit_bytes: float | None = None) -> SearchResult:
+def search(
+    model: ModelSpec,
+    accelerator: Accelerator,
+    *,
+    count: int,
+    global_batch_size: int,
+    seq_len: int | None = None,
+    gpus_per_node: int | None = None,
+    precisions: Sequence[str] = ("bf16",),
+    dims: SpaceDims | None = None,
+    overlaps: Sequence[Any] | None = None,
+    fabric: Any = None,
+    top_k: int = 10,
+    memory_prune: bool = True,
+    chunk_size: int = 25_000,
+    progress: Callable[[int, int], None] | None = None,
+    scorer: Scorer | None = None,
+    extra_plans: Sequence[ParallelPlan] = (),
+    use_predict: bool = True,
+    dim_overrides: dict[str, Any] | None = None,
+    workers: int | None = None,
+    memory_limit_bytes: float | None = None,
+) -> SearchResult:
     """Search every parallel layout of `model` on `count` accelerators; see the module docstring.
 
     Args:
@@ -210,52 +333,114 @@ def search(model: ModelSpec, accelerator: Accelerator, *, count: int, global_bat
     for p in precisions:
         accelerator.peak(p)  # raises ConfigError when the chip lacks the number format
     if dims is None:
-        dims = space_dims(model, count=count, global_batch_size=global_batch_size, precisions=tuple(precisions),
-                          max_etp=accelerator.scaleup_domain, **(dim_overrides or {}))
+        dims = space_dims(
+            model,
+            count=count,
+            global_batch_size=global_batch_size,
+            precisions=tuple(precisions),
+            max_etp=accelerator.scaleup_domain,
+            **(dim_overrides or {}),
+        )
     overlap_list: list[Any] = list(overlaps) if overlaps else [None]
     if len(overlap_list) > 1:
         dims = replace(dims, extra={**dims.extra, "overlap": len(overlap_list)})
     extra_scorer = scorer
     if scorer is None:
-        scorer = perf_scorer(model, accelerator, count=count, gpus_per_node=gpn,
-                             global_batch_size=global_batch_size, seq_len=seq_len, fabric=fabric,
-                             strict_experts=dims.strict_experts)
+        scorer = perf_scorer(
+            model,
+            accelerator,
+            count=count,
+            gpus_per_node=gpn,
+            global_batch_size=global_batch_size,
+            seq_len=seq_len,
+            fabric=fabric,
+            strict_experts=dims.strict_experts,
+        )
         if extra_plans:  # a stated (published) layout is timed as stated, like `predict` does
-            extra_scorer = perf_scorer(model, accelerator, count=count, gpus_per_node=gpn,
-                                       global_batch_size=global_batch_size, seq_len=seq_len, fabric=fabric,
-                                       strict_experts=False)
-    structural = structural_candidates(model, dims, count=count, global_batch_size=global_batch_size,
-                                       seq_len=seq_len)
-    per_pass = count_candidates(model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len,
-                                structural=structural)
+            extra_scorer = perf_scorer(
+                model,
+                accelerator,
+                count=count,
+                gpus_per_node=gpn,
+                global_batch_size=global_batch_size,
+                seq_len=seq_len,
+                fabric=fabric,
+                strict_experts=False,
+            )
+    structural = structural_candidates(
+        model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len
+    )
+    per_pass = count_candidates(
+        model,
+        dims,
+        count=count,
+        global_batch_size=global_batch_size,
+        seq_len=seq_len,
+        structural=structural,
+    )
     passes = [(p, o) for p in dims.precision for o in overlap_list]
     total = per_pass * len(passes)
     hbm = float(accelerator.hbm_bytes)
-    job = _Job(model=model, dims=dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len,
-               chunk_size=chunk_size, memory_prune=memory_prune,
-               hbm=max(float(accelerator.hbm_bytes), memory_limit_bytes or 0.0),
-               split=_param_split(model), passes=passes, overlaps=overlap_list, scorer=scorer, k=max(top_k, 2),
-               memory_limit=memory_limit_bytes, structural=structural)
+    job = _Job(
+        model=model,
+        dims=dims,
+        count=count,
+        global_batch_size=global_batch_size,
+        seq_len=seq_len,
+        chunk_size=chunk_size,
+        memory_prune=memory_prune,
+        hbm=max(float(accelerator.hbm_bytes), memory_limit_bytes or 0.0),
+        split=_param_split(model),
+        passes=passes,
+        overlaps=overlap_list,
+        scorer=scorer,
+        k=max(top_k, 2),
+        memory_limit=memory_limit_bytes,
+        structural=structural,
+    )
     if progress:
         progress(0, total)
     n_workers = _pick_workers(workers, total)
     if n_workers <= 1:
         acc_part = _scan(job, 0, 1, progress=(lambda d: progress(d, total)) if progress else None)
     else:
-        acc_part = _scan_parallel(job, n_workers, total, progress=(lambda d: progress(d, total)) if progress else None)
+        acc_part = _scan_parallel(
+            job, n_workers, total, progress=(lambda d: progress(d, total)) if progress else None
+        )
     for precision, overlap in passes:
         oi = overlap_list.index(overlap)
         for plan in extra_plans:
             row = plan_to_row(plan)
-            acc_part.consume(job, {k: np.asarray([v]) for k, v in row.items()}, precision, oi, extra_scorer or scorer)
-    board, evaluated, feasible, pruned_mem = acc_part.board, acc_part.evaluated, acc_part.feasible, acc_part.pruned
+            acc_part.consume(
+                job,
+                {k: np.asarray([v]) for k, v in row.items()},
+                precision,
+                oi,
+                extra_scorer or scorer,
+            )
+    board, evaluated, feasible, pruned_mem = (
+        acc_part.board,
+        acc_part.evaluated,
+        acc_part.feasible,
+        acc_part.pruned,
+    )
     min_mem = acc_part.min_mem
     seconds = time.perf_counter() - t0
 
     def rec(row: dict[str, Any]) -> dict[str, Any]:
         plan = row_to_plan(row, global_batch_size=global_batch_size)
-        r = plan_record(model, accelerator, plan, count=count, gpus_per_node=gpn, precision=row["precision"],
-                        row=row, use_predict=use_predict, overlap=overlap_list[int(row["overlap"])], fabric=fabric)
+        r = plan_record(
+            model,
+            accelerator,
+            plan,
+            count=count,
+            gpus_per_node=gpn,
+            precision=row["precision"],
+            row=row,
+            use_predict=use_predict,
+            overlap=overlap_list[int(row["overlap"])],
+            fabric=fabric,
+        )
         if len(overlap_list) > 1:
             r["overlap"] = _overlap_dict(overlap_list[int(row["overlap"])])
         return r
@@ -263,8 +448,16 @@ def search(model: ModelSpec, accelerator: Accelerator, *, count: int, global_bat
     def front_rec(row: dict[str, Any]) -> dict[str, Any]:
         """Pareto entries come from the stored metric row (same model, no second evaluation)."""
         plan = row_to_plan(row, global_batch_size=global_batch_size)
-        r = plan_record(model, accelerator, plan, count=count, gpus_per_node=gpn, precision=row["precision"],
-                        row=row, use_predict=False)
+        r = plan_record(
+            model,
+            accelerator,
+            plan,
+            count=count,
+            gpus_per_node=gpn,
+            precision=row["precision"],
+            row=row,
+            use_predict=False,
+        )
         if len(overlap_list) > 1:
             r["overlap"] = _overlap_dict(overlap_list[int(row["overlap"])])
         return r
@@ -273,32 +466,67 @@ def search(model: ModelSpec, accelerator: Accelerator, *, count: int, global_bat
     top = [rec(r) for r in top_rows]
     pareto = [front_rec(r) for r in board.front()]
     best = top[0] if top else None
-    runner = next((p for p in top[1:] if (p.get("tokens_per_s_per_gpu") or 0) < (best or {}).get(
-        "tokens_per_s_per_gpu", 0) * (1 - 1e-9)), top[1] if len(top) > 1 else None)
+    runner = next(
+        (
+            p
+            for p in top[1:]
+            if (p.get("tokens_per_s_per_gpu") or 0)
+            < (best or {}).get("tokens_per_s_per_gpu", 0) * (1 - 1e-9)
+        ),
+        top[1] if len(top) > 1 else None,
+    )
     why = explain(top[0], runner) if runner is not None else []
     runner_up = runner
     infeasible = None
     if best is None:
         if min_mem is not None:
             need = min_mem[0]
-            infeasible = {"binding_constraint": "memory",
-                          "reason": "no layout fits in accelerator memory",
-                          "min_peak_memory_gib": need / GiB, "hbm_gib": hbm / GiB,
-                          "short_by_gib": max(0.0, need - hbm) / GiB,
-                          "closest_plan": _parallelism_block(min_mem[1], global_batch_size)}
+            infeasible = {
+                "binding_constraint": "memory",
+                "reason": "no layout fits in accelerator memory",
+                "min_peak_memory_gib": need / GiB,
+                "hbm_gib": hbm / GiB,
+                "short_by_gib": max(0.0, need - hbm) / GiB,
+                "closest_plan": _parallelism_block(min_mem[1], global_batch_size),
+            }
         elif evaluated == 0 and pruned_mem > 0:
-            infeasible = {"binding_constraint": "memory",
-                          "reason": "every layout's 16-bit weights and one micro-batch of activations exceed "
-                                    f"{hbm / GiB:.0f} GiB per accelerator", "hbm_gib": hbm / GiB}
+            infeasible = {
+                "binding_constraint": "memory",
+                "reason": "every layout's 16-bit weights and one micro-batch of activations exceed "
+                f"{hbm / GiB:.0f} GiB per accelerator",
+                "hbm_gib": hbm / GiB,
+            }
         else:
-            infeasible = {"binding_constraint": "divisibility",
-                          "reason": f"no layout of {count} accelerators divides the model and batch "
-                                    f"(global batch {global_batch_size}, heads {model.heads}, layers {model.layers})"}
-    context = {"model": model.name, "accelerator": accelerator.id, "count": count, "gpus_per_node": gpn,
-               "global_batch_size": global_batch_size, "seq_len": seq_len, "precisions": list(dims.precision)}
-    return SearchResult(space=dims.size(), after_divisibility=total, pruned_memory=pruned_mem, evaluated=evaluated,
-                        feasible=feasible, seconds=seconds, best=best, top=top, pareto=pareto, explanation=why,
-                        context=context, infeasible=infeasible, dims=dims.as_dict(), runner_up=runner_up)
+            infeasible = {
+                "binding_constraint": "divisibility",
+                "reason": f"no layout of {count} accelerators divides the model and batch "
+                f"(global batch {global_batch_size}, heads {model.heads}, layers {model.layers})",
+            }
+    context = {
+        "model": model.name,
+        "accelerator": accelerator.id,
+        "count": count,
+        "gpus_per_node": gpn,
+        "global_batch_size": global_batch_size,
+        "seq_len": seq_len,
+        "precisions": list(dims.precision),
+    }
+    return SearchResult(
+        space=dims.size(),
+        after_divisibility=total,
+        pruned_memory=pruned_mem,
+        evaluated=evaluated,
+        feasible=feasible,
+        seconds=seconds,
+        best=best,
+        top=top,
+        pareto=pareto,
+        explanation=why,
+        context=context,
+        infeasible=infeasible,
+        dims=dims.as_dict(),
+        runner_up=runner_up,
+    )
 
 
 #: Below this many candidates a search runs in one process (forking costs more than it saves).
@@ -341,13 +569,17 @@ class _Partial:
     def __post_init__(self) -> None:
         self.board = Leaderboard(k=self.k)
 
-    def consume(self, job: _Job, cols: dict[str, np.ndarray], precision: str, oi: int, fn: Scorer) -> None:
+    def consume(
+        self, job: _Job, cols: dict[str, np.ndarray], precision: str, oi: int, fn: Scorer
+    ) -> None:
         m = fn(cols, precision, job.overlaps[oi])
         n = len(cols["tp"])
         self.evaluated += n
         valid = np.asarray(m.get("valid", np.ones(n, dtype=bool)), dtype=bool)
         if job.memory_limit is not None:
-            fits = valid & (np.asarray(m["peak_memory_bytes"], dtype=np.float64) <= job.memory_limit)
+            fits = valid & (
+                np.asarray(m["peak_memory_bytes"], dtype=np.float64) <= job.memory_limit
+            )
         else:
             fits = np.asarray(m["fits"], dtype=bool)
         tps = np.asarray(m["tokens_per_s_per_gpu"], dtype=np.float64)
@@ -359,7 +591,10 @@ class _Partial:
         if vm.any():
             i = int(np.argmin(np.where(vm, mem, np.inf)))
             if self.min_mem is None or mem[i] < self.min_mem[0]:
-                self.min_mem = (float(mem[i]), {**{c: cols[c][i].item() for c in COLUMNS}, "precision": precision})
+                self.min_mem = (
+                    float(mem[i]),
+                    {**{c: cols[c][i].item() for c in COLUMNS}, "precision": precision},
+                )
 
     def merge(self, other: _Partial) -> None:
         self.board.merge(other.board)
@@ -367,22 +602,38 @@ class _Partial:
         self.feasible += other.feasible
         self.pruned += other.pruned
         self.done += other.done
-        if other.min_mem is not None and (self.min_mem is None or other.min_mem[0] < self.min_mem[0]):
+        if other.min_mem is not None and (
+            self.min_mem is None or other.min_mem[0] < self.min_mem[0]
+        ):
             self.min_mem = other.min_mem
 
 
-def _scan(job: _Job, part: int, nparts: int, progress: Callable[[int], None] | None = None) -> _Partial:
+def _scan(
+    job: _Job, part: int, nparts: int, progress: Callable[[int], None] | None = None
+) -> _Partial:
     """Time the chunks whose running index is `part` modulo `nparts` (all of them for 0, 1)."""
     out = _Partial(k=job.k)
     for precision, overlap in job.passes:
         oi = job.overlaps.index(overlap)
-        for chunk in iter_candidates(job.model, job.dims, count=job.count, global_batch_size=job.global_batch_size,
-                                     seq_len=job.seq_len, chunk_size=job.chunk_size, part=part, nparts=nparts,
-                                     structural=job.structural):
+        for chunk in iter_candidates(
+            job.model,
+            job.dims,
+            count=job.count,
+            global_batch_size=job.global_batch_size,
+            seq_len=job.seq_len,
+            chunk_size=job.chunk_size,
+            part=part,
+            nparts=nparts,
+            structural=job.structural,
+        ):
             n = len(chunk["tp"])
             if job.memory_prune:
-                keep = memory_lower_bound(job.model, chunk, count=job.count, seq_len=job.seq_len,
-                                          split=job.split) <= job.hbm
+                keep = (
+                    memory_lower_bound(
+                        job.model, chunk, count=job.count, seq_len=job.seq_len, split=job.split
+                    )
+                    <= job.hbm
+                )
                 out.pruned += n - int(keep.sum())
                 if not keep.all():
                     chunk = {c: v[keep] for c, v in chunk.items()}
@@ -404,6 +655,7 @@ def _scan_forked(args: tuple[int, int]) -> _Partial:
 
 def _pick_workers(workers: int | None, total: int) -> int:
     import os
+
     env = os.environ.get("WANKA_SEARCH_WORKERS")
     if workers is None and env:
         try:
@@ -417,10 +669,12 @@ def _pick_workers(workers: int | None, total: int) -> int:
     return workers
 
 
-def _scan_parallel(job: _Job, workers: int, job_total: int,
-                   progress: Callable[[int], None] | None = None) -> _Partial:
+def _scan_parallel(
+    job: _Job, workers: int, job_total: int, progress: Callable[[int], None] | None = None
+) -> _Partial:
     """Split the chunks over `workers` forked processes (several parts each, for a live progress bar)."""
     import multiprocessing as mp
+
     global _FORKED_JOB
     try:
         ctx = mp.get_context("fork")
@@ -447,6 +701,7 @@ def _overlap_dict(o: Any) -> dict[str, Any] | None:
         return None
     try:
         from dataclasses import asdict
+
         return asdict(o)
     except TypeError:
         return {"policy": str(o)}
@@ -462,8 +717,12 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def published_dims(run: Any, *, precisions: Sequence[str] | None = None,
-                   dim_overrides: dict[str, Any] | None = None) -> SpaceDims:
+def published_dims(
+    run: Any,
+    *,
+    precisions: Sequence[str] | None = None,
+    dim_overrides: dict[str, Any] | None = None,
+) -> SpaceDims:
     """The search space of `search --run`: the default lists plus the run's own degrees (so its published
     layout is a candidate), Megatron's expert-folding rule relaxed when the published layout breaks it."""
     plan: ParallelPlan = run.parallelism
@@ -472,14 +731,21 @@ def published_dims(run: Any, *, precisions: Sequence[str] | None = None,
     gbs = plan.global_batch_size
     precs = tuple(precisions or (run.precision,))
     overrides = dict(dim_overrides or {})
-    base = space_dims(model, count=hw.count, global_batch_size=gbs, precisions=precs,
-                      max_etp=hw.accelerator.scaleup_domain)
+    base = space_dims(
+        model,
+        count=hw.count,
+        global_batch_size=gbs,
+        precisions=precs,
+        max_etp=hw.accelerator.scaleup_domain,
+    )
     for name in ("vpp", "micro_batch_size", "tp", "pp", "cp", "ep", "etp"):
         vals = overrides.get(name) or getattr(base, name)
         overrides[name] = tuple(sorted(set(vals) | {getattr(plan, name)}))
     dims = space_dims(model, count=hw.count, global_batch_size=gbs, precisions=precs, **overrides)
     if model.moe is not None and (plan.tp * plan.cp * plan.dp) % (plan.etp * plan.ep):
-        dims = replace(dims, strict_experts=False)  # the published layout breaks Megatron's folding rule
+        dims = replace(
+            dims, strict_experts=False
+        )  # the published layout breaks Megatron's folding rule
     return dims
 
 
@@ -497,27 +763,55 @@ def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: A
     precs = tuple(precisions or (run.precision,))
     dims = published_dims(run, precisions=precs, dim_overrides=kwargs.pop("dim_overrides", None))
     from wanka.search.space import contains
+
     in_space = contains(model, dims, plan, count=hw.count, seq_len=model.seq_len)
-    pub = plan_record(model, hw.accelerator, plan, count=hw.count, gpus_per_node=hw.gpus_per_node,
-                      precision=run.precision, use_predict=kwargs.get("use_predict", True),
-                      row=_score_one(plan, kwargs.get("scorer"), run.precision))
+    pub = plan_record(
+        model,
+        hw.accelerator,
+        plan,
+        count=hw.count,
+        gpus_per_node=hw.gpus_per_node,
+        precision=run.precision,
+        use_predict=kwargs.get("use_predict", True),
+        row=_score_one(plan, kwargs.get("scorer"), run.precision),
+    )
     memory_note = None
     if pub.get("fits") is False and pub.get("peak_memory_gib"):
         # The published layout ran, so the memory model is pessimistic for this run: judge every candidate
         # against the published layout's predicted peak instead of the modelled capacity.
         kwargs.setdefault("memory_limit_bytes", float(pub["peak_memory_gib"]) * GiB * (1 + 1e-9))
-        memory_note = (f"the published layout is predicted at {pub['peak_memory_gib']:.1f} GiB, above the modelled "
-                       f"usable capacity; since it ran, candidates are judged against that peak instead")
-    res = search(model, hw.accelerator, count=hw.count, global_batch_size=gbs, seq_len=model.seq_len,
-                 gpus_per_node=hw.gpus_per_node, precisions=precs, dims=dims,
-                 extra_plans=() if in_space else (plan,), **kwargs)
-    same = res.best is not None and res.best["parallelism"] == pub["parallelism"] and \
-        res.best["precision"] == run.precision
+        memory_note = (
+            f"the published layout is predicted at {pub['peak_memory_gib']:.1f} GiB, above the modelled "
+            f"usable capacity; since it ran, candidates are judged against that peak instead"
+        )
+    res = search(
+        model,
+        hw.accelerator,
+        count=hw.count,
+        global_batch_size=gbs,
+        seq_len=model.seq_len,
+        gpus_per_node=hw.gpus_per_node,
+        precisions=precs,
+        dims=dims,
+        extra_plans=() if in_space else (plan,),
+        **kwargs,
+    )
+    same = (
+        res.best is not None
+        and res.best["parallelism"] == pub["parallelism"]
+        and res.best["precision"] == run.precision
+    )
     gain = None
     if res.best is not None and pub.get("tokens_per_s_per_gpu"):
         gain = res.best["tokens_per_s_per_gpu"] / pub["tokens_per_s_per_gpu"]
-    res.published = {"id": run.id, "plan": pub, "in_space": in_space, "same_as_best": same, "gain": gain,
-                     "memory_note": memory_note}
+    res.published = {
+        "id": run.id,
+        "plan": pub,
+        "in_space": in_space,
+        "same_as_best": same,
+        "gain": gain,
+        "memory_note": memory_note,
+    }
     return res
 
 

@@ -15,11 +15,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["top_k_indices", "pareto_mask", "pareto_mask_2d", "Leaderboard", "explain", "EXPLAIN_TERMS"]
+__all__ = [
+    "EXPLAIN_TERMS",
+    "Leaderboard",
+    "explain",
+    "pareto_mask",
+    "pareto_mask_2d",
+    "top_k_indices",
+]
 
 
-def top_k_indices(score: np.ndarray, k: int, *, mask: np.ndarray | None = None,
-                  tiebreak: np.ndarray | None = None) -> np.ndarray:
+def top_k_indices(
+    score: np.ndarray, k: int, *, mask: np.ndarray | None = None, tiebreak: np.ndarray | None = None
+) -> np.ndarray:
     """Indices of the k highest scores among `mask`, best first; ties go to the lower `tiebreak`.
 
     >>> top_k_indices(np.array([1.0, 5.0, 3.0, 5.0]), 2, tiebreak=np.array([0, 2, 0, 1])).tolist()
@@ -55,10 +63,10 @@ def pareto_mask_2d(maximize: np.ndarray, minimize: np.ndarray) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     if n == 0:
         return out
-    order = np.lexsort((np.arange(n), b, -a))          # best first objective, then lowest second
+    order = np.lexsort((np.arange(n), b, -a))  # best first objective, then lowest second
     bs = b[order]
     prev_min = np.minimum.accumulate(np.concatenate(([np.inf], bs[:-1])))
-    out[order] = bs < prev_min                         # strictly better second objective than all before
+    out[order] = bs < prev_min  # strictly better second objective than all before
     return out
 
 
@@ -75,7 +83,7 @@ def pareto_mask(objectives: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError("objectives must be a 2-D array")
     sign = np.where(np.asarray(maximize, dtype=bool), -1.0, 1.0)
-    y = x * sign                                       # now every column is "lower is better"
+    y = x * sign  # now every column is "lower is better"
     n = len(y)
     keep = np.ones(n, dtype=bool)
     for i in range(n):
@@ -89,7 +97,7 @@ def pareto_mask(objectives: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
         if dominated_by.any():
             keep[i] = False
             continue
-        keep[same] = False                             # later duplicates of a kept point
+        keep[same] = False  # later duplicates of a kept point
         # points that i dominates
         ge = np.all(y >= y[i], axis=1) & np.any(y > y[i], axis=1)
         keep[ge] = False
@@ -121,8 +129,13 @@ class Leaderboard:
     def _take(d: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
         return {key: v[idx] for key, v in d.items()}
 
-    def add(self, cols: dict[str, np.ndarray], metrics: dict[str, np.ndarray], mask: np.ndarray,
-            **constants: Any) -> None:
+    def add(
+        self,
+        cols: dict[str, np.ndarray],
+        metrics: dict[str, np.ndarray],
+        mask: np.ndarray,
+        **constants: Any,
+    ) -> None:
         idx = np.flatnonzero(mask)
         if len(idx) == 0:
             return
@@ -131,15 +144,22 @@ class Leaderboard:
         top_local = idx[top_k_indices(tps, self.k, tiebreak=mem)]
         front_local = idx[pareto_mask_2d(tps, mem)]
         for name, local in (("_top", top_local), ("_front", front_local)):
-            rows = {key: np.asarray(v)[local] for key, v in {**cols, **metrics}.items()
-                    if np.ndim(v) == 1 and len(v) == len(mask)}
+            rows = {
+                key: np.asarray(v)[local]
+                for key, v in {**cols, **metrics}.items()
+                if np.ndim(v) == 1 and len(v) == len(mask)
+            }
             for ck, cv in constants.items():
                 rows[ck] = np.full(len(local), cv, dtype=object if isinstance(cv, str) else None)
             merged = self._concat(getattr(self, name), rows)
             if name == "_top":
-                keep = top_k_indices(merged["tokens_per_s_per_gpu"], self.k, tiebreak=merged["peak_memory_bytes"])
+                keep = top_k_indices(
+                    merged["tokens_per_s_per_gpu"], self.k, tiebreak=merged["peak_memory_bytes"]
+                )
             else:
-                keep = np.flatnonzero(pareto_mask_2d(merged["tokens_per_s_per_gpu"], merged["peak_memory_bytes"]))
+                keep = np.flatnonzero(
+                    pareto_mask_2d(merged["tokens_per_s_per_gpu"], merged["peak_memory_bytes"])
+                )
                 keep = keep[np.argsort(-merged["tokens_per_s_per_gpu"][keep], kind="stable")]
             setattr(self, name, self._take(merged, keep))
 
@@ -148,7 +168,10 @@ class Leaderboard:
         if d is None:
             return []
         n = len(d["tokens_per_s_per_gpu"])
-        return [{key: (v[i].item() if hasattr(v[i], "item") else v[i]) for key, v in d.items()} for i in range(n)]
+        return [
+            {key: (v[i].item() if hasattr(v[i], "item") else v[i]) for key, v in d.items()}
+            for i in range(n)
+        ]
 
     def top(self) -> list[dict[str, Any]]:
         """The kept top-k rows, best first."""
@@ -169,9 +192,15 @@ class Leaderboard:
 
 #: Step-time terms compared in `explain`, in display order: (label, key in a plan's breakdown).
 EXPLAIN_TERMS: tuple[tuple[str, str], ...] = (
-    ("compute", "compute_s"), ("recompute", "recompute_s"), ("pipeline bubble", "bubble_s"),
-    ("exposed TP comm", "tp"), ("exposed CP comm", "cp"), ("exposed EP comm", "ep"),
-    ("exposed PP comm", "pp"), ("exposed DP comm", "dp"), ("optimizer", "optimizer_s"),
+    ("compute", "compute_s"),
+    ("recompute", "recompute_s"),
+    ("pipeline bubble", "bubble_s"),
+    ("exposed TP comm", "tp"),
+    ("exposed CP comm", "cp"),
+    ("exposed EP comm", "ep"),
+    ("exposed PP comm", "pp"),
+    ("exposed DP comm", "dp"),
+    ("optimizer", "optimizer_s"),
 )
 
 
@@ -199,9 +228,19 @@ def explain(best: dict[str, Any], runner_up: dict[str, Any] | None) -> list[dict
         a, b = float(a or 0.0), float(b or 0.0)
         rows.append({"term": label + " (s)", "best": a, "runner_up": b, "delta": b - a})
     rows.sort(key=lambda r: -abs(r["delta"]))
-    for label, key in (("step time (s)", "step_time_s"), ("tokens/s/GPU", "tokens_per_s_per_gpu"),
-                       ("peak memory (GiB)", "peak_memory_gib")):
+    for label, key in (
+        ("step time (s)", "step_time_s"),
+        ("tokens/s/GPU", "tokens_per_s_per_gpu"),
+        ("peak memory (GiB)", "peak_memory_gib"),
+    ):
         a, b = best.get(key), runner_up.get(key)
         if a is not None and b is not None:
-            rows.append({"term": label, "best": float(a), "runner_up": float(b), "delta": float(b) - float(a)})
+            rows.append(
+                {
+                    "term": label,
+                    "best": float(a),
+                    "runner_up": float(b),
+                    "delta": float(b) - float(a),
+                }
+            )
     return rows

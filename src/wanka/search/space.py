@@ -48,15 +48,41 @@ from wanka.errors import ConfigError
 from wanka.parallel import FSDP_MODES, RECOMPUTE_MODES, ParallelPlan
 from wanka.workload.model import ModelSpec
 
-__all__ = ["VPP_VALUES", "COLUMNS", "SpaceDims", "divisors", "space_dims", "space_size", "structural_candidates",
-           "iter_candidates", "count_candidates", "memory_lower_bound", "plan_to_row", "row_to_plan", "contains", "columns_to_plans"]
+__all__ = [
+    "COLUMNS",
+    "VPP_VALUES",
+    "SpaceDims",
+    "columns_to_plans",
+    "contains",
+    "count_candidates",
+    "divisors",
+    "iter_candidates",
+    "memory_lower_bound",
+    "plan_to_row",
+    "row_to_plan",
+    "space_dims",
+    "space_size",
+    "structural_candidates",
+]
 
 #: Virtual pipeline stages per rank tried by default: every value in the published recipes, plus 16 and 32.
 VPP_VALUES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32)
 
 #: Column names of an emitted chunk, in order.
-COLUMNS = ("tp", "pp", "vpp", "cp", "ep", "etp", "dp", "micro_batch_size", "fsdp", "distributed_optimizer",
-           "sequence_parallel", "recompute")
+COLUMNS = (
+    "tp",
+    "pp",
+    "vpp",
+    "cp",
+    "ep",
+    "etp",
+    "dp",
+    "micro_batch_size",
+    "fsdp",
+    "distributed_optimizer",
+    "sequence_parallel",
+    "recompute",
+)
 _INT_COLS = ("tp", "pp", "vpp", "cp", "ep", "etp", "dp", "micro_batch_size")
 
 
@@ -68,7 +94,7 @@ def divisors(n: int) -> list[int]:
     """
     if n <= 0:
         raise ConfigError(f"divisors of a non-positive number ({n})")
-    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
     return sorted(set(small + [n // d for d in small]))
 
 
@@ -97,17 +123,43 @@ class SpaceDims:
     def size(self) -> int:
         """Number of candidates before pruning: the product of every list's length."""
         n = 1
-        for name in ("tp", "pp", "cp", "vpp", "ep", "etp", "micro_batch_size", "fsdp", "distributed_optimizer",
-                     "sequence_parallel", "recompute", "precision"):
+        for name in (
+            "tp",
+            "pp",
+            "cp",
+            "vpp",
+            "ep",
+            "etp",
+            "micro_batch_size",
+            "fsdp",
+            "distributed_optimizer",
+            "sequence_parallel",
+            "recompute",
+            "precision",
+        ):
             n *= len(getattr(self, name))
         for m in self.extra.values():
             n *= m
         return n
 
     def as_dict(self) -> dict[str, list]:
-        return {name: list(getattr(self, name)) for name in (
-            "tp", "pp", "cp", "vpp", "ep", "etp", "micro_batch_size", "fsdp", "distributed_optimizer",
-            "sequence_parallel", "recompute", "precision")}
+        return {
+            name: list(getattr(self, name))
+            for name in (
+                "tp",
+                "pp",
+                "cp",
+                "vpp",
+                "ep",
+                "etp",
+                "micro_batch_size",
+                "fsdp",
+                "distributed_optimizer",
+                "sequence_parallel",
+                "recompute",
+                "precision",
+            )
+        }
 
 
 def _pick(given: Sequence | None, default: Sequence, name: str) -> tuple:
@@ -117,14 +169,25 @@ def _pick(given: Sequence | None, default: Sequence, name: str) -> tuple:
     return vals
 
 
-def space_dims(model: ModelSpec, *, count: int, global_batch_size: int, precisions: Sequence[str] = ("bf16",),
-               tp: Sequence[int] | None = None, pp: Sequence[int] | None = None,
-               cp: Sequence[int] | None = None, vpp: Sequence[int] | None = None,
-               ep: Sequence[int] | None = None, etp: Sequence[int] | None = None,
-               micro_batch_size: Sequence[int] | None = None, fsdp: Sequence[str] | None = None,
-               distributed_optimizer: Sequence[bool] | None = None,
-               sequence_parallel: Sequence[bool] | None = None,
-               recompute: Sequence[str] | None = None, max_etp: int | None = None) -> SpaceDims:
+def space_dims(
+    model: ModelSpec,
+    *,
+    count: int,
+    global_batch_size: int,
+    precisions: Sequence[str] = ("bf16",),
+    tp: Sequence[int] | None = None,
+    pp: Sequence[int] | None = None,
+    cp: Sequence[int] | None = None,
+    vpp: Sequence[int] | None = None,
+    ep: Sequence[int] | None = None,
+    etp: Sequence[int] | None = None,
+    micro_batch_size: Sequence[int] | None = None,
+    fsdp: Sequence[str] | None = None,
+    distributed_optimizer: Sequence[bool] | None = None,
+    sequence_parallel: Sequence[bool] | None = None,
+    recompute: Sequence[str] | None = None,
+    max_etp: int | None = None,
+) -> SpaceDims:
     """The default candidate lists for a model on `count` accelerators, each overridable.
 
     >>> from wanka.workload.model import ModelSpec
@@ -142,17 +205,30 @@ def space_dims(model: ModelSpec, *, count: int, global_batch_size: int, precisio
         allowed = FSDP_MODES if name == "fsdp" else RECOMPUTE_MODES
         bad = [v for v in (vals or ()) if v not in allowed]
         if bad:
-            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {', '.join(map(str, bad))}")
-    for name, vals in (("tp", tp), ("pp", pp), ("cp", cp), ("vpp", vpp), ("ep", ep), ("etp", etp),
-                       ("micro_batch_size", micro_batch_size)):
+            raise ConfigError(
+                f"{name} must be one of {', '.join(allowed)}, got {', '.join(map(str, bad))}"
+            )
+    for name, vals in (
+        ("tp", tp),
+        ("pp", pp),
+        ("cp", cp),
+        ("vpp", vpp),
+        ("ep", ep),
+        ("etp", etp),
+        ("micro_batch_size", micro_batch_size),
+    ):
         bad = [v for v in (vals or ()) if int(v) <= 0]
         if bad:
             raise ConfigError(f"{name} values must be positive, got {bad}")
     return SpaceDims(
-        tp=_pick(tp, divs, "tp"), pp=_pick(pp, divs, "pp"), cp=_pick(cp, divs, "cp"),
+        tp=_pick(tp, divs, "tp"),
+        pp=_pick(pp, divs, "pp"),
+        cp=_pick(cp, divs, "cp"),
         vpp=_pick(vpp, VPP_VALUES, "vpp"),
         ep=_pick(ep, divs if moe else (1,), "ep"),
-        etp=_pick(etp, [d for d in divs if max_etp is None or d <= max_etp] if moe else (1,), "etp"),
+        etp=_pick(
+            etp, [d for d in divs if max_etp is None or d <= max_etp] if moe else (1,), "etp"
+        ),
         micro_batch_size=_pick(micro_batch_size, divisors(global_batch_size), "micro_batch_size"),
         fsdp=_pick(fsdp, FSDP_MODES, "fsdp"),
         distributed_optimizer=_pick(distributed_optimizer, (False, True), "distributed_optimizer"),
@@ -186,27 +262,30 @@ def _keep(a: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
     return {k: col[mask] for k, col in a.items()}
 
 
-def structural_candidates(model: ModelSpec, dims: SpaceDims, *, count: int, global_batch_size: int,
-                          seq_len: int) -> dict[str, np.ndarray]:
+def structural_candidates(
+    model: ModelSpec, dims: SpaceDims, *, count: int, global_batch_size: int, seq_len: int
+) -> dict[str, np.ndarray]:
     """Integer degrees (tp pp vpp cp ep etp dp micro_batch_size) that pass rules 1-6, as int64 columns."""
     a = _grid(tp=dims.tp, pp=dims.pp, cp=dims.cp)
     tp, pp, cp = a["tp"], a["pp"], a["cp"]
     inner = tp * pp * cp
     kv = model.kv_heads
-    m = (count % inner == 0) & (model.heads % tp == 0) & ((kv % tp == 0) | (tp % kv == 0))   # rules 1, 2
-    m &= (cp == 1) | (seq_len % (2 * cp) == 0)                                                # rule 3
+    m = (
+        (count % inner == 0) & (model.heads % tp == 0) & ((kv % tp == 0) | (tp % kv == 0))
+    )  # rules 1, 2
+    m &= (cp == 1) | (seq_len % (2 * cp) == 0)  # rule 3
     m &= pp <= model.layers
     a = _keep(a, m)
     a["dp"] = count // (a["tp"] * a["pp"] * a["cp"])
-    a = _cross(a, "vpp", dims.vpp)                                                            # rule 4
+    a = _cross(a, "vpp", dims.vpp)  # rule 4
     chunks = a["pp"] * a["vpp"]
     even = np.zeros(len(chunks), dtype=bool)
-    for e in range(0, 4 + model.mtp_layers):
+    for e in range(4 + model.mtp_layers):
         even |= (model.layers + e) % chunks == 0
     a = _keep(a, even & ((a["vpp"] == 1) | (a["pp"] > 1)))
     a = _cross(a, "ep", dims.ep)
     a = _cross(a, "etp", dims.etp)
-    if model.moe is None:                                                                     # rule 6
+    if model.moe is None:  # rule 6
         m = (a["ep"] == 1) & (a["etp"] == 1)
     else:
         m = (model.moe.experts % a["ep"] == 0) & (model.moe.expert_ffn % a["etp"] == 0)
@@ -215,7 +294,7 @@ def structural_candidates(model: ModelSpec, dims: SpaceDims, *, count: int, glob
         else:
             m &= a["etp"] * a["ep"] <= count
     a = _keep(a, m)
-    a = _cross(a, "micro_batch_size", dims.micro_batch_size)                                  # rule 5
+    a = _cross(a, "micro_batch_size", dims.micro_batch_size)  # rule 5
     a = _keep(a, global_batch_size % (a["micro_batch_size"] * a["dp"]) == 0)
     return {k: a[k] for k in _INT_COLS}
 
@@ -230,6 +309,7 @@ class _ParamSplit:
 
 def _param_split(model: ModelSpec) -> _ParamSplit:
     from wanka.workload.counts import param_count
+
     pc = param_count(model)
     experts = float(pc.experts)
     return _ParamSplit(dense=float(pc.total) - experts, experts=experts)
@@ -242,8 +322,14 @@ WEIGHT_BYTES_MIN = 2.0
 ACT_BYTES_MIN = 2.0
 
 
-def memory_lower_bound(model: ModelSpec, cols: dict[str, np.ndarray], *, count: int,
-                       seq_len: int, split: _ParamSplit | None = None) -> np.ndarray:
+def memory_lower_bound(
+    model: ModelSpec,
+    cols: dict[str, np.ndarray],
+    *,
+    count: int,
+    seq_len: int,
+    split: _ParamSplit | None = None,
+) -> np.ndarray:
     """A cheap lower bound of the peak memory per accelerator (bytes) of each candidate.
 
     Only what every layout must hold: its share of the 16-bit weights (sharded over tp*pp, experts over
@@ -256,24 +342,41 @@ def memory_lower_bound(model: ModelSpec, cols: dict[str, np.ndarray], *, count: 
     weights = ps.dense / (tp * pp) + ps.experts / (etp * ep * pp)
     weights = np.where(cols["fsdp"] == 2, (ps.dense + ps.experts) / count, weights)
     layers_per_stage = np.ceil(model.layers / pp)
-    acts = layers_per_stage * cols["micro_batch_size"] * (seq_len / cp) * model.hidden * ACT_BYTES_MIN / tp
+    acts = (
+        layers_per_stage
+        * cols["micro_batch_size"]
+        * (seq_len / cp)
+        * model.hidden
+        * ACT_BYTES_MIN
+        / tp
+    )
     return weights * WEIGHT_BYTES_MIN + acts
 
 
 def _flag_combos(dims: SpaceDims) -> list[tuple[int, bool, bool, int]]:
     """(fsdp code, distributed_optimizer, sequence_parallel, recompute code) combinations passing rule 8."""
     out = []
-    for f, do, sp, r in itertools.product(dims.fsdp, dims.distributed_optimizer, dims.sequence_parallel,
-                                          dims.recompute):
-        if do and f != "none":                                                                # rule 8
+    for f, do, sp, r in itertools.product(
+        dims.fsdp, dims.distributed_optimizer, dims.sequence_parallel, dims.recompute
+    ):
+        if do and f != "none":  # rule 8
             continue
         out.append((FSDP_MODES.index(f), bool(do), bool(sp), RECOMPUTE_MODES.index(r)))
     return out
 
 
-def iter_candidates(model: ModelSpec, dims: SpaceDims, *, count: int, global_batch_size: int, seq_len: int,
-                    chunk_size: int = 200_000, part: int = 0, nparts: int = 1,
-                    structural: dict[str, np.ndarray] | None = None) -> Iterator[dict[str, np.ndarray]]:
+def iter_candidates(
+    model: ModelSpec,
+    dims: SpaceDims,
+    *,
+    count: int,
+    global_batch_size: int,
+    seq_len: int,
+    chunk_size: int = 200_000,
+    part: int = 0,
+    nparts: int = 1,
+    structural: dict[str, np.ndarray] | None = None,
+) -> Iterator[dict[str, np.ndarray]]:
     """Yield the pruned candidates (all 12 columns) in chunks of at most `chunk_size` rows.
 
     With `nparts` > 1 only the chunks whose running index is `part` modulo `nparts` are built and yielded
@@ -281,8 +384,13 @@ def iter_candidates(model: ModelSpec, dims: SpaceDims, *, count: int, global_bat
     Precision is not a column: the caller evaluates each precision in `dims.precision` separately.
     `structural` reuses a `structural_candidates` result computed once by the caller.
     """
-    s = structural if structural is not None else structural_candidates(
-        model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len)
+    s = (
+        structural
+        if structural is not None
+        else structural_candidates(
+            model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len
+        )
+    )
     n = len(s["tp"])
     if n == 0:
         return
@@ -297,17 +405,23 @@ def iter_candidates(model: ModelSpec, dims: SpaceDims, *, count: int, global_bat
         idx = np.concatenate([p for p, _ in parts])
         chunk = {c: s[c][idx] for c in _INT_COLS}
         chunk["fsdp"] = np.concatenate([np.full(len(p), f[0], dtype=np.int8) for p, f in parts])
-        chunk["distributed_optimizer"] = np.concatenate([np.full(len(p), f[1], dtype=bool) for p, f in parts])
-        chunk["sequence_parallel"] = np.concatenate([np.full(len(p), f[2], dtype=bool) for p, f in parts])
-        chunk["recompute"] = np.concatenate([np.full(len(p), f[3], dtype=np.int8) for p, f in parts])
+        chunk["distributed_optimizer"] = np.concatenate(
+            [np.full(len(p), f[1], dtype=bool) for p, f in parts]
+        )
+        chunk["sequence_parallel"] = np.concatenate(
+            [np.full(len(p), f[2], dtype=bool) for p, f in parts]
+        )
+        chunk["recompute"] = np.concatenate(
+            [np.full(len(p), f[3], dtype=np.int8) for p, f in parts]
+        )
         return chunk
 
     for combo in _flag_combos(dims):
-        rows = tp_rows if combo[2] else all_rows                                              # rule 7
+        rows = tp_rows if combo[2] else all_rows  # rule 7
         start = 0
         while start < len(rows):
             take = min(chunk_size - pending, len(rows) - start)
-            pieces.append((rows[start:start + take], combo))
+            pieces.append((rows[start : start + take], combo))
             pending += take
             start += take
             if pending >= chunk_size:
@@ -319,53 +433,95 @@ def iter_candidates(model: ModelSpec, dims: SpaceDims, *, count: int, global_bat
         yield emit(pieces)
 
 
-def count_candidates(model: ModelSpec, dims: SpaceDims, *, count: int, global_batch_size: int,
-                     seq_len: int, structural: dict[str, np.ndarray] | None = None) -> int:
+def count_candidates(
+    model: ModelSpec,
+    dims: SpaceDims,
+    *,
+    count: int,
+    global_batch_size: int,
+    seq_len: int,
+    structural: dict[str, np.ndarray] | None = None,
+) -> int:
     """Number of candidates left after divisibility pruning, per precision (without materialising them)."""
-    s = structural if structural is not None else structural_candidates(
-        model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len)
+    s = (
+        structural
+        if structural is not None
+        else structural_candidates(
+            model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len
+        )
+    )
     n, n_tp = len(s["tp"]), int((s["tp"] > 1).sum())
     return sum(n_tp if sp else n for _, _, sp, _ in _flag_combos(dims))
 
 
 def plan_to_row(plan: ParallelPlan) -> dict[str, int | bool]:
     """One ParallelPlan as a row of the column layout above."""
-    return {"tp": plan.tp, "pp": plan.pp, "vpp": plan.vpp, "cp": plan.cp, "ep": plan.ep, "etp": plan.etp,
-            "dp": plan.dp, "micro_batch_size": plan.micro_batch_size, "fsdp": FSDP_MODES.index(plan.fsdp),
-            "distributed_optimizer": bool(plan.distributed_optimizer),
-            "sequence_parallel": bool(plan.sequence_parallel), "recompute": RECOMPUTE_MODES.index(plan.recompute)}
+    return {
+        "tp": plan.tp,
+        "pp": plan.pp,
+        "vpp": plan.vpp,
+        "cp": plan.cp,
+        "ep": plan.ep,
+        "etp": plan.etp,
+        "dp": plan.dp,
+        "micro_batch_size": plan.micro_batch_size,
+        "fsdp": FSDP_MODES.index(plan.fsdp),
+        "distributed_optimizer": bool(plan.distributed_optimizer),
+        "sequence_parallel": bool(plan.sequence_parallel),
+        "recompute": RECOMPUTE_MODES.index(plan.recompute),
+    }
 
 
 def row_to_plan(row: dict, *, global_batch_size: int) -> ParallelPlan:
     """A row (column name -> scalar) back into a ParallelPlan."""
     return ParallelPlan(
-        tp=int(row["tp"]), pp=int(row["pp"]), vpp=int(row["vpp"]), cp=int(row["cp"]), ep=int(row["ep"]),
-        etp=int(row["etp"]), dp=int(row["dp"]), fsdp=FSDP_MODES[int(row["fsdp"])],
-        distributed_optimizer=bool(row["distributed_optimizer"]), sequence_parallel=bool(row["sequence_parallel"]),
-        recompute=RECOMPUTE_MODES[int(row["recompute"])], micro_batch_size=int(row["micro_batch_size"]),
-        global_batch_size=int(global_batch_size))
+        tp=int(row["tp"]),
+        pp=int(row["pp"]),
+        vpp=int(row["vpp"]),
+        cp=int(row["cp"]),
+        ep=int(row["ep"]),
+        etp=int(row["etp"]),
+        dp=int(row["dp"]),
+        fsdp=FSDP_MODES[int(row["fsdp"])],
+        distributed_optimizer=bool(row["distributed_optimizer"]),
+        sequence_parallel=bool(row["sequence_parallel"]),
+        recompute=RECOMPUTE_MODES[int(row["recompute"])],
+        micro_batch_size=int(row["micro_batch_size"]),
+        global_batch_size=int(global_batch_size),
+    )
 
 
 def columns_to_plans(cols: dict[str, np.ndarray], *, global_batch_size: int) -> list[ParallelPlan]:
     n = len(cols["tp"])
-    return [row_to_plan({k: cols[k][i] for k in COLUMNS}, global_batch_size=global_batch_size) for i in range(n)]
+    return [
+        row_to_plan({k: cols[k][i] for k in COLUMNS}, global_batch_size=global_batch_size)
+        for i in range(n)
+    ]
 
 
-def contains(model: ModelSpec, dims: SpaceDims, plan: ParallelPlan, *, count: int, seq_len: int) -> bool:
+def contains(
+    model: ModelSpec, dims: SpaceDims, plan: ParallelPlan, *, count: int, seq_len: int
+) -> bool:
     """Whether `plan` is one of the pruned candidates of `dims` (its global batch size taken from the plan).
 
     Checks the integer degrees against the structural candidates and the flags against the flag
     combinations, without materialising the full product.
     """
     row = plan_to_row(plan)
-    s = structural_candidates(model, dims, count=count, global_batch_size=plan.global_batch_size, seq_len=seq_len)
+    s = structural_candidates(
+        model, dims, count=count, global_batch_size=plan.global_batch_size, seq_len=seq_len
+    )
     m = np.ones(len(s["tp"]), dtype=bool)
     for k in _INT_COLS:
         m &= s[k] == row[k]
     if not m.any():
         return False
-    if row["sequence_parallel"] and plan.tp == 1:                                             # rule 7
+    if row["sequence_parallel"] and plan.tp == 1:  # rule 7
         return False
-    combo = (int(row["fsdp"]), bool(row["distributed_optimizer"]), bool(row["sequence_parallel"]),
-             int(row["recompute"]))
+    combo = (
+        int(row["fsdp"]),
+        bool(row["distributed_optimizer"]),
+        bool(row["sequence_parallel"]),
+        int(row["recompute"]),
+    )
     return combo in _flag_combos(dims)

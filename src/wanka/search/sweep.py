@@ -32,15 +32,62 @@ from typing import Any
 from wanka.errors import ConfigError, WankaError
 from wanka.spec import check_mapping
 
-__all__ = ["SweepSpec", "load_sweep", "parse_sweep", "sweep_tasks", "run_task", "run_sweep", "write_results",
-           "RESULT_COLUMNS"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "SweepSpec",
+    "load_sweep",
+    "parse_sweep",
+    "run_sweep",
+    "run_task",
+    "sweep_tasks",
+    "write_results",
+]
 
-_KEYS = {"name", "models", "accelerators", "counts", "networks", "global_batch_size", "seq_len", "precisions", "top"}
+_KEYS = {
+    "name",
+    "models",
+    "accelerators",
+    "counts",
+    "networks",
+    "global_batch_size",
+    "seq_len",
+    "precisions",
+    "top",
+}
 
-RESULT_COLUMNS = ("model", "accelerator", "count", "network", "global_batch_size", "seq_len", "rank", "status",
-                  "error", "space", "evaluated", "feasible", "seconds", "precision", "tokens_per_s_per_gpu",
-                  "step_time_s", "mfu", "peak_memory_gib", "tp", "pp", "vpp", "cp", "ep", "etp", "dp", "fsdp",
-                  "distributed_optimizer", "sequence_parallel", "recompute", "micro_batch_size", "binding_constraint")
+RESULT_COLUMNS = (
+    "model",
+    "accelerator",
+    "count",
+    "network",
+    "global_batch_size",
+    "seq_len",
+    "rank",
+    "status",
+    "error",
+    "space",
+    "evaluated",
+    "feasible",
+    "seconds",
+    "precision",
+    "tokens_per_s_per_gpu",
+    "step_time_s",
+    "mfu",
+    "peak_memory_gib",
+    "tp",
+    "pp",
+    "vpp",
+    "cp",
+    "ep",
+    "etp",
+    "dp",
+    "fsdp",
+    "distributed_optimizer",
+    "sequence_parallel",
+    "recompute",
+    "micro_batch_size",
+    "binding_constraint",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,15 +131,21 @@ def parse_sweep(d: Any, *, base_dir: Path | None = None) -> SweepSpec:
     nets = tuple(str(n) for n in (d.get("networks") or ["default"]))
     for n in nets:
         if n != "default" and n not in TOPOLOGIES:
-            raise ConfigError(f"sweep: unknown network {n!r}; use 'default' or one of {', '.join(TOPOLOGIES)}")
+            raise ConfigError(
+                f"sweep: unknown network {n!r}; use 'default' or one of {', '.join(TOPOLOGIES)}"
+            )
     gbs_in = d.get("global_batch_size")
     if gbs_in is None:
-        raise ConfigError("sweep: `global_batch_size` is required (one value or a mapping model -> value)")
+        raise ConfigError(
+            "sweep: `global_batch_size` is required (one value or a mapping model -> value)"
+        )
     gbs = {m: gbs_in for m in models} if not isinstance(gbs_in, dict) else dict(gbs_in)
     for m in models:
         v = gbs.get(m)
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ConfigError(f"sweep: global_batch_size for {m} must be a positive integer, got {v!r}")
+            raise ConfigError(
+                f"sweep: global_batch_size for {m} must be a positive integer, got {v!r}"
+            )
     seq = d.get("seq_len")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0):
         raise ConfigError(f"sweep: seq_len must be a positive integer or null, got {seq!r}")
@@ -100,9 +153,18 @@ def parse_sweep(d: Any, *, base_dir: Path | None = None) -> SweepSpec:
     top = d.get("top", 1)
     if isinstance(top, bool) or not isinstance(top, int) or top <= 0:
         raise ConfigError(f"sweep: top must be a positive integer, got {top!r}")
-    spec = SweepSpec(name=str(d.get("name") or "sweep"), models=models, accelerators=accs, counts=tuple(counts),
-                     networks=nets, global_batch_size={m: int(gbs[m]) for m in models}, seq_len=seq,
-                     precisions=precs, top=top, base_dir=None if base_dir is None else str(base_dir))
+    spec = SweepSpec(
+        name=str(d.get("name") or "sweep"),
+        models=models,
+        accelerators=accs,
+        counts=tuple(counts),
+        networks=nets,
+        global_batch_size={m: int(gbs[m]) for m in models},
+        seq_len=seq,
+        precisions=precs,
+        top=top,
+        base_dir=None if base_dir is None else str(base_dir),
+    )
     for m in models:  # resolve every model once, so an unknown id is a one-line error up front
         _model(spec, m)
     return spec
@@ -128,10 +190,22 @@ def _model(spec: SweepSpec, ref: str) -> Any:
 
 def sweep_tasks(spec: SweepSpec) -> list[dict[str, Any]]:
     """One plain, picklable dict per search (models x accelerators x counts x networks)."""
-    return [{"model": m, "accelerator": a, "count": c, "network": n, "global_batch_size": spec.global_batch_size[m],
-             "seq_len": spec.seq_len, "precisions": list(spec.precisions), "top": spec.top,
-             "base_dir": spec.base_dir}
-            for m, a, c, n in itertools.product(spec.models, spec.accelerators, spec.counts, spec.networks)]
+    return [
+        {
+            "model": m,
+            "accelerator": a,
+            "count": c,
+            "network": n,
+            "global_batch_size": spec.global_batch_size[m],
+            "seq_len": spec.seq_len,
+            "precisions": list(spec.precisions),
+            "top": spec.top,
+            "base_dir": spec.base_dir,
+        }
+        for m, a, c, n in itertools.product(
+            spec.models, spec.accelerators, spec.counts, spec.networks
+        )
+    ]
 
 
 def run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,38 +217,94 @@ def run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
     t0 = time.perf_counter()
     try:
         from wanka.search.models import load_model
+
         ref = task["model"]
-        if task.get("base_dir") and ref.endswith((".yaml", ".yml", ".json")) and not Path(ref).is_absolute():
+        if (
+            task.get("base_dir")
+            and ref.endswith((".yaml", ".yml", ".json"))
+            and not Path(ref).is_absolute()
+        ):
             ref = str(Path(task["base_dir"]) / ref)
         model = load_model(ref, task.get("seq_len"))
         acc = get_accelerator(task["accelerator"])
         fabric = None
         if task["network"] != "default":
             from wanka.topology.fabric import design_fabric
+
             fabric = design_fabric(task["network"], task["count"], accelerator=acc).fabric_tier()
-        precs = [p for p in task["precisions"] if acc.peak_flops.get(p) or p in ("bf16", "fp16")] or ["bf16"]
-        res = search(model, acc, count=task["count"], global_batch_size=task["global_batch_size"],
-                     seq_len=model.seq_len, precisions=precs, fabric=fabric, top_k=task["top"], use_predict=False,
-                     workers=1)  # the sweep already runs one task per core
+        precs = [
+            p for p in task["precisions"] if acc.peak_flops.get(p) or p in ("bf16", "fp16")
+        ] or ["bf16"]
+        res = search(
+            model,
+            acc,
+            count=task["count"],
+            global_batch_size=task["global_batch_size"],
+            seq_len=model.seq_len,
+            precisions=precs,
+            fabric=fabric,
+            top_k=task["top"],
+            use_predict=False,
+            workers=1,
+        )  # the sweep already runs one task per core
     except WankaError as e:
-        return [{**base, "seq_len": task.get("seq_len"), "rank": None, "status": "error", "error": str(e),
-                 "seconds": time.perf_counter() - t0}]
-    stats = {"seq_len": model.seq_len, "space": res.space, "evaluated": res.evaluated, "feasible": res.feasible,
-             "seconds": res.seconds}
+        return [
+            {
+                **base,
+                "seq_len": task.get("seq_len"),
+                "rank": None,
+                "status": "error",
+                "error": str(e),
+                "seconds": time.perf_counter() - t0,
+            }
+        ]
+    stats = {
+        "seq_len": model.seq_len,
+        "space": res.space,
+        "evaluated": res.evaluated,
+        "feasible": res.feasible,
+        "seconds": res.seconds,
+    }
     if res.best is None:
         inf = res.infeasible or {}
-        return [{**base, **stats, "rank": None, "status": "infeasible", "error": inf.get("reason"),
-                 "binding_constraint": inf.get("binding_constraint")}]
+        return [
+            {
+                **base,
+                **stats,
+                "rank": None,
+                "status": "infeasible",
+                "error": inf.get("reason"),
+                "binding_constraint": inf.get("binding_constraint"),
+            }
+        ]
     rows = []
     for i, p in enumerate(res.top, 1):
-        rows.append({**base, **stats, "rank": i, "status": "ok", "error": None, "precision": p["precision"],
-                     "tokens_per_s_per_gpu": p["tokens_per_s_per_gpu"], "step_time_s": p["step_time_s"],
-                     "mfu": p["mfu"], "peak_memory_gib": p["peak_memory_gib"], **p["parallelism"]})
+        rows.append(
+            {
+                **base,
+                **stats,
+                "rank": i,
+                "status": "ok",
+                "error": None,
+                "precision": p["precision"],
+                "tokens_per_s_per_gpu": p["tokens_per_s_per_gpu"],
+                "step_time_s": p["step_time_s"],
+                "mfu": p["mfu"],
+                "peak_memory_gib": p["peak_memory_gib"],
+                **p["parallelism"],
+            }
+        )
     return rows
 
 
-def run_sweep(spec: SweepSpec, *, backend: str = "local", workers: int | None = None, ray_address: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Run every task; returns {"rows": [...], "tasks", "seconds", "backend", "workers"}."""
     tasks = sweep_tasks(spec)
     t0 = time.perf_counter()
@@ -192,8 +322,12 @@ def run_sweep(spec: SweepSpec, *, backend: str = "local", workers: int | None = 
             if ray_address:
                 ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False)
             else:
-                ray.init(num_cpus=workers or os.cpu_count() or 1, ignore_reinit_error=True, log_to_driver=False,
-                         include_dashboard=False)
+                ray.init(
+                    num_cpus=workers or os.cpu_count() or 1,
+                    ignore_reinit_error=True,
+                    log_to_driver=False,
+                    include_dashboard=False,
+                )
             started = True
         remote = ray.remote(run_task)
         pending = [remote.remote(t) for t in tasks]
@@ -208,7 +342,9 @@ def run_sweep(spec: SweepSpec, *, backend: str = "local", workers: int | None = 
         finally:
             if started:
                 ray.shutdown()
-        workers_used = workers or (0 if ray_address else os.cpu_count() or 1)   # 0: the cluster decides
+        workers_used = workers or (
+            0 if ray_address else os.cpu_count() or 1
+        )  # 0: the cluster decides
     elif backend == "local":
         workers_used = max(1, min(workers or os.cpu_count() or 1, n))
         if workers_used == 1:
@@ -225,10 +361,23 @@ def run_sweep(spec: SweepSpec, *, backend: str = "local", workers: int | None = 
                         progress(i, n)
     else:
         raise ConfigError(f"unknown sweep backend {backend!r}; choose local or ray")
-    order = {(t["model"], t["accelerator"], t["count"], t["network"]): i for i, t in enumerate(tasks)}
-    rows.sort(key=lambda r: (order[(r["model"], r["accelerator"], r["count"], r["network"])], r.get("rank") or 0))
-    return {"name": spec.name, "rows": [{c: r.get(c) for c in RESULT_COLUMNS} for r in rows], "tasks": n,
-            "seconds": time.perf_counter() - t0, "backend": backend, "workers": workers_used}
+    order = {
+        (t["model"], t["accelerator"], t["count"], t["network"]): i for i, t in enumerate(tasks)
+    }
+    rows.sort(
+        key=lambda r: (
+            order[(r["model"], r["accelerator"], r["count"], r["network"])],
+            r.get("rank") or 0,
+        )
+    )
+    return {
+        "name": spec.name,
+        "rows": [{c: r.get(c) for c in RESULT_COLUMNS} for r in rows],
+        "tasks": n,
+        "seconds": time.perf_counter() - t0,
+        "backend": backend,
+        "workers": workers_used,
+    }
 
 
 def write_results(rows: list[dict[str, Any]], path: str | Path) -> Path:
@@ -239,7 +388,9 @@ def write_results(rows: list[dict[str, Any]], path: str | Path) -> Path:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
-            raise ConfigError("Parquet output needs pyarrow (pip install 'wanka[parquet]'); use a .csv path") from None
+            raise ConfigError(
+                "Parquet output needs pyarrow (pip install 'wanka[parquet]'); use a .csv path"
+            ) from None
         cols = {c: [r.get(c) for r in rows] for c in RESULT_COLUMNS}
         pq.write_table(pa.table(cols), p)
         return p

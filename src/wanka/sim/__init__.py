@@ -9,13 +9,33 @@ from __future__ import annotations
 
 from wanka.sim.cluster import ClusterSpec, NodeGroup
 from wanka.sim.jobs import JobKind, JobTable, Trace, merge_traces
-from wanka.sim.placement import Placement, PlacementKind, packed, first_fit
+from wanka.sim.placement import Placement, PlacementKind, first_fit, packed
 from wanka.sim.policies import Decision, PolicyName, SchedView, Start, get_policy
 from wanka.sim.simulator import FaultModel, SimConfig, SimResult, Simulator, simulate
 from wanka.sim.synthetic import synthetic_llm_trace
 from wanka.sim.traces import read_trace
 
-__all__ = ["ClusterSpec", "NodeGroup", "JobKind", "JobTable", "Trace", "merge_traces",
-           "Placement", "PlacementKind", "packed", "first_fit", "Decision", "PolicyName",
-           "SchedView", "Start", "get_policy", "FaultModel", "SimConfig", "SimResult",
-           "Simulator", "simulate", "synthetic_llm_trace", "read_trace"]
+__all__ = [
+    "ClusterSpec",
+    "Decision",
+    "FaultModel",
+    "JobKind",
+    "JobTable",
+    "NodeGroup",
+    "Placement",
+    "PlacementKind",
+    "PolicyName",
+    "SchedView",
+    "SimConfig",
+    "SimResult",
+    "Simulator",
+    "Start",
+    "Trace",
+    "first_fit",
+    "get_policy",
+    "merge_traces",
+    "packed",
+    "read_trace",
+    "simulate",
+    "synthetic_llm_trace",
+]

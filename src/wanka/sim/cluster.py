@@ -44,18 +44,29 @@ class NodeGroup:
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gpus_per_node < 1 or self.nodes_per_domain < 1:
-            raise ConfigError(f"node group {self.accelerator!r}: nodes ({self.nodes}), "
-                              f"gpus_per_node "
-                              f"({self.gpus_per_node}) and nodes_per_domain "
-                              f"({self.nodes_per_domain}) must be >= 1")
+            raise ConfigError(
+                f"node group {self.accelerator!r}: nodes ({self.nodes}), "
+                f"gpus_per_node "
+                f"({self.gpus_per_node}) and nodes_per_domain "
+                f"({self.nodes_per_domain}) must be >= 1"
+            )
         if self.nodes % self.nodes_per_domain:
-            raise ConfigError(f"node group {self.accelerator!r}: nodes ({self.nodes}) must be a "
-                              f"multiple of nodes_per_domain ({self.nodes_per_domain})")
+            raise ConfigError(
+                f"node group {self.accelerator!r}: nodes ({self.nodes}) must be a "
+                f"multiple of nodes_per_domain ({self.nodes_per_domain})"
+            )
 
 
 _GROUP_KEYS = {"accelerator", "nodes", "gpus_per_node", "nodes_per_domain", "relative_speed"}
-_NET_KEYS = {"nodes_per_leaf", "leaves_per_pod", "scaleout_bw_gbit_per_s", "scaleup_bw_gb_per_s",
-             "cross_leaf_oversubscription", "cross_pod_oversubscription", "latency_us"}
+_NET_KEYS = {
+    "nodes_per_leaf",
+    "leaves_per_pod",
+    "scaleout_bw_gbit_per_s",
+    "scaleup_bw_gb_per_s",
+    "cross_leaf_oversubscription",
+    "cross_pod_oversubscription",
+    "latency_us",
+}
 _TOP_KEYS = {"name", "node_groups", "network", "tenants"}
 _TENANT_KEYS = {"quota", "weight"}
 
@@ -103,23 +114,32 @@ class ClusterSpec:
 
     def type_capacity(self) -> NDArray[np.int64]:
         """Accelerators of each type."""
-        return np.bincount(self.node_type, weights=self.node_accels,
-                           minlength=len(self.accel_types)).astype(np.int64)
+        return np.bincount(
+            self.node_type, weights=self.node_accels, minlength=len(self.accel_types)
+        ).astype(np.int64)
 
     def max_domain_accels(self) -> int:
         return int(self.domain_accels.max())
 
     # ---- constructors --------------------------------------------------------------------------
     @classmethod
-    def from_groups(cls, groups: list[NodeGroup], *, name: str = "cluster",
-                    nodes_per_leaf: int = 32, leaves_per_pod: int = 8,
-                    **network: Any) -> ClusterSpec:
+    def from_groups(
+        cls,
+        groups: list[NodeGroup],
+        *,
+        name: str = "cluster",
+        nodes_per_leaf: int = 32,
+        leaves_per_pod: int = 8,
+        **network: Any,
+    ) -> ClusterSpec:
         """Lay out node groups in order; leaves and pods never mix groups' domains mid-domain."""
         if not groups:
             raise ConfigError("a cluster needs at least one node group")
         if nodes_per_leaf < 1 or leaves_per_pod < 1:
-            raise ConfigError(f"nodes_per_leaf ({nodes_per_leaf}) and leaves_per_pod "
-                              f"({leaves_per_pod}) must be >= 1")
+            raise ConfigError(
+                f"nodes_per_leaf ({nodes_per_leaf}) and leaves_per_pod "
+                f"({leaves_per_pod}) must be >= 1"
+            )
         from wanka.sim.speed import relative_type_speed  # local: speed imports cluster types
 
         types: list[str] = []
@@ -154,30 +174,54 @@ class ClusterSpec:
         for t in types:
             given = [g.relative_speed for g in groups if g.accelerator == t and g.relative_speed]
             speeds.append(given[0] if given else relative_type_speed(t, types[0]))
-        return cls(name=name, node_accels=node_accels, node_type=np.concatenate(ntype),
-                   node_domain=node_domain, node_leaf=node_leaf, node_pod=node_pod,
-                   accel_types=tuple(types), type_speed=np.asarray(speeds, np.float64),
-                   domain_accels=np.bincount(node_domain, weights=node_accels).astype(np.int64),
-                   **network)
+        return cls(
+            name=name,
+            node_accels=node_accels,
+            node_type=np.concatenate(ntype),
+            node_domain=node_domain,
+            node_leaf=node_leaf,
+            node_pod=node_pod,
+            accel_types=tuple(types),
+            type_speed=np.asarray(speeds, np.float64),
+            domain_accels=np.bincount(node_domain, weights=node_accels).astype(np.int64),
+            **network,
+        )
 
     @classmethod
-    def from_shape(cls, *, gpus: int, gpus_per_node: int, accelerator: str = "generic",
-                   nodes_per_domain: int = 1, nodes_per_leaf: int = 32,
-                   leaves_per_pod: int = 8) -> ClusterSpec:
+    def from_shape(
+        cls,
+        *,
+        gpus: int,
+        gpus_per_node: int,
+        accelerator: str = "generic",
+        nodes_per_domain: int = 1,
+        nodes_per_leaf: int = 32,
+        leaves_per_pod: int = 8,
+    ) -> ClusterSpec:
         """A homogeneous cluster of `gpus` accelerators, `gpus_per_node` per node.
 
         >>> ClusterSpec.from_shape(gpus=2048, gpus_per_node=8).n_nodes
         256
         """
         if gpus < 1 or gpus_per_node < 1 or gpus % gpus_per_node:
-            raise ConfigError(f"--gpus ({gpus}) must be a positive multiple of --gpus-per-node "
-                              f"({gpus_per_node})")
+            raise ConfigError(
+                f"--gpus ({gpus}) must be a positive multiple of --gpus-per-node ({gpus_per_node})"
+            )
         nodes = gpus // gpus_per_node
         npd = nodes_per_domain if nodes % nodes_per_domain == 0 else 1
-        return cls.from_groups([NodeGroup(accelerator=accelerator, nodes=nodes,
-                                          gpus_per_node=gpus_per_node, nodes_per_domain=npd)],
-                               name=f"{nodes}x{gpus_per_node}", nodes_per_leaf=nodes_per_leaf,
-                               leaves_per_pod=leaves_per_pod)
+        return cls.from_groups(
+            [
+                NodeGroup(
+                    accelerator=accelerator,
+                    nodes=nodes,
+                    gpus_per_node=gpus_per_node,
+                    nodes_per_domain=npd,
+                )
+            ],
+            name=f"{nodes}x{gpus_per_node}",
+            nodes_per_leaf=nodes_per_leaf,
+            leaves_per_pod=leaves_per_pod,
+        )
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "<dict>") -> ClusterSpec:
@@ -194,11 +238,17 @@ class ClusterSpec:
                 raise ConfigError(f"{source}: each node group must be a mapping")
             _check_keys(g, _GROUP_KEYS, f"{source}: node group")
             try:
-                groups.append(NodeGroup(accelerator=str(g["accelerator"]), nodes=int(g["nodes"]),
-                                        gpus_per_node=int(g["gpus_per_node"]),
-                                        nodes_per_domain=int(g.get("nodes_per_domain", 1)),
-                                        relative_speed=(None if g.get("relative_speed") is None
-                                                        else float(g["relative_speed"]))))
+                groups.append(
+                    NodeGroup(
+                        accelerator=str(g["accelerator"]),
+                        nodes=int(g["nodes"]),
+                        gpus_per_node=int(g["gpus_per_node"]),
+                        nodes_per_domain=int(g.get("nodes_per_domain", 1)),
+                        relative_speed=(
+                            None if g.get("relative_speed") is None else float(g["relative_speed"])
+                        ),
+                    )
+                )
             except KeyError as e:
                 raise ConfigError(f"{source}: node group misses {e.args[0]!r}") from None
             except (TypeError, ValueError) as e:
@@ -225,10 +275,15 @@ class ClusterSpec:
             if "quota" in spec:
                 quota[str(t)] = int(spec["quota"])
             weight[str(t)] = float(spec.get("weight", 1.0))
-        return cls.from_groups(groups, name=str(data.get("name", Path(source).stem)),
-                               nodes_per_leaf=int(net.get("nodes_per_leaf", 32)),
-                               leaves_per_pod=int(net.get("leaves_per_pod", 8)),
-                               tenant_quota=quota, tenant_weight=weight, **kw)
+        return cls.from_groups(
+            groups,
+            name=str(data.get("name", Path(source).stem)),
+            nodes_per_leaf=int(net.get("nodes_per_leaf", 32)),
+            leaves_per_pod=int(net.get("leaves_per_pod", 8)),
+            tenant_quota=quota,
+            tenant_weight=weight,
+            **kw,
+        )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ClusterSpec:

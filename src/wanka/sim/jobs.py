@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from wanka.errors import ConfigError
 
-__all__ = ["JobKind", "JobTable", "Trace", "merge_traces", "KIND_CODES"]
+__all__ = ["KIND_CODES", "JobKind", "JobTable", "Trace", "merge_traces"]
 
 
 class JobKind(StrEnum):
@@ -67,8 +67,16 @@ class JobTable:
 
     def __post_init__(self) -> None:
         n = len(self.name)
-        for f in ("arrival_s", "size", "work_s", "tenant", "priority", "kind", "accel_type",
-                  "model"):
+        for f in (
+            "arrival_s",
+            "size",
+            "work_s",
+            "tenant",
+            "priority",
+            "kind",
+            "accel_type",
+            "model",
+        ):
             a = getattr(self, f)
             if a.shape != (n,):
                 raise ConfigError(f"job table field {f} has shape {a.shape}, expected ({n},)")
@@ -79,19 +87,29 @@ class JobTable:
         return len(self.name)
 
     @classmethod
-    def build(cls, *, name: list[str], arrival_s: list[float] | NDArray[np.float64],
-              size: list[int] | NDArray[np.int64], work_s: list[float] | NDArray[np.float64],
-              tenant: list[str] | None = None, priority: list[int] | None = None,
-              kind: list[str] | None = None, accel_type: list[str | None] | None = None,
-              model: list[str | None] | None = None,
-              grad_bytes: list[float] | None = None, step_s: list[float] | None = None) -> JobTable:
+    def build(
+        cls,
+        *,
+        name: list[str],
+        arrival_s: list[float] | NDArray[np.float64],
+        size: list[int] | NDArray[np.int64],
+        work_s: list[float] | NDArray[np.float64],
+        tenant: list[str] | None = None,
+        priority: list[int] | None = None,
+        kind: list[str] | None = None,
+        accel_type: list[str | None] | None = None,
+        model: list[str | None] | None = None,
+        grad_bytes: list[float] | None = None,
+        step_s: list[float] | None = None,
+    ) -> JobTable:
         """Build a table from plain lists, encoding the string columns; rows sorted by arrival."""
         n = len(name)
         arr = np.asarray(arrival_s, dtype=np.float64)
         order = np.argsort(arr, kind="stable")
 
-        def enc(values: list[str | None] | None, default: tuple[str, ...] = ()) -> tuple[
-                NDArray[np.int32], tuple[str, ...]]:
+        def enc(
+            values: list[str | None] | None, default: tuple[str, ...] = ()
+        ) -> tuple[NDArray[np.int32], tuple[str, ...]]:
             if values is None:
                 return (np.zeros(n, np.int32) if default else np.full(n, -1, np.int32)), default
             names = list(default)
@@ -111,16 +129,20 @@ class JobTable:
         t_codes, tenants = enc(tenant, ("default",) if tenant is None else ())
         a_codes, accel_types = enc(accel_type)
         m_codes, models = enc(model)
-        kinds = (np.zeros(n, np.int8) if kind is None
-                 else np.array([KIND_CODES.index(str(JobKind(k))) for k in kind], np.int8))
+        kinds = (
+            np.zeros(n, np.int8)
+            if kind is None
+            else np.array([KIND_CODES.index(str(JobKind(k))) for k in kind], np.int8)
+        )
         return cls(
             name=tuple(name[i] for i in order),
             arrival_s=arr[order],
             size=np.asarray(size, dtype=np.int64)[order],
             work_s=np.asarray(work_s, dtype=np.float64)[order],
             tenant=t_codes[order],
-            priority=(np.zeros(n, np.int32) if priority is None
-                      else np.asarray(priority, np.int32)[order]),
+            priority=(
+                np.zeros(n, np.int32) if priority is None else np.asarray(priority, np.int32)[order]
+            ),
             kind=kinds[order],
             accel_type=a_codes[order],
             model=m_codes[order],
@@ -146,8 +168,9 @@ class Trace:
     """Skipped rows by reason, e.g. {"duration not a number": 3}."""
 
 
-def _recode(codes: NDArray[np.int32], names: tuple[str, ...], index: dict[str, int],
-            out_names: list[str]) -> NDArray[np.int32]:
+def _recode(
+    codes: NDArray[np.int32], names: tuple[str, ...], index: dict[str, int], out_names: list[str]
+) -> NDArray[np.int32]:
     lut = np.empty(len(names) + 1, np.int32)
     lut[-1] = -1
     for i, nm in enumerate(names):
@@ -170,9 +193,22 @@ def merge_traces(traces: list[Trace], *, prefix_tenants: bool = False) -> Trace:
         raise ConfigError("no traces to merge")
     if len(traces) == 1:
         return traces[0]
-    parts: dict[str, list] = {k: [] for k in ("name", "arrival_s", "size", "work_s", "priority",
-                                              "kind", "tenant", "accel_type", "model",
-                                              "grad_bytes", "step_s")}
+    parts: dict[str, list] = {
+        k: []
+        for k in (
+            "name",
+            "arrival_s",
+            "size",
+            "work_s",
+            "priority",
+            "kind",
+            "tenant",
+            "accel_type",
+            "model",
+            "grad_bytes",
+            "step_s",
+        )
+    }
     tenants: list[str] = []
     types: list[str] = []
     models: list[str] = []
@@ -193,8 +229,9 @@ def merge_traces(traces: list[Trace], *, prefix_tenants: bool = False) -> Trace:
         parts["tenant"].append(_recode(j.tenant, tnames, ti, tenants))
         parts["accel_type"].append(_recode(j.accel_type, j.accel_types, ai, types))
         parts["model"].append(_recode(j.model, j.models, mi, models))
-        parts["grad_bytes"].append(j.grad_bytes if j.grad_bytes is not None
-                                   else np.full(len(j), np.nan))
+        parts["grad_bytes"].append(
+            j.grad_bytes if j.grad_bytes is not None else np.full(len(j), np.nan)
+        )
         parts["step_s"].append(j.step_s if j.step_s is not None else np.full(len(j), np.nan))
         bad += tr.bad_rows
         reasons.update(tr.bad_reasons)
@@ -203,12 +240,26 @@ def merge_traces(traces: list[Trace], *, prefix_tenants: bool = False) -> Trace:
     cat = {f: np.concatenate(parts[f])[order] for f in parts if f != "name"}
     gb, st = cat["grad_bytes"], cat["step_s"]
     jobs = JobTable(
-        name=tuple(parts["name"][i] for i in order), arrival_s=cat["arrival_s"],
-        size=cat["size"], work_s=cat["work_s"], tenant=cat["tenant"].astype(np.int32),
-        priority=cat["priority"].astype(np.int32), kind=cat["kind"].astype(np.int8),
-        accel_type=cat["accel_type"].astype(np.int32), model=cat["model"].astype(np.int32),
-        tenants=tuple(tenants), accel_types=tuple(types), models=tuple(models),
-        grad_bytes=None if np.isnan(gb).all() else gb, step_s=None if np.isnan(st).all() else st)
+        name=tuple(parts["name"][i] for i in order),
+        arrival_s=cat["arrival_s"],
+        size=cat["size"],
+        work_s=cat["work_s"],
+        tenant=cat["tenant"].astype(np.int32),
+        priority=cat["priority"].astype(np.int32),
+        kind=cat["kind"].astype(np.int8),
+        accel_type=cat["accel_type"].astype(np.int32),
+        model=cat["model"].astype(np.int32),
+        tenants=tuple(tenants),
+        accel_types=tuple(types),
+        models=tuple(models),
+        grad_bytes=None if np.isnan(gb).all() else gb,
+        step_s=None if np.isnan(st).all() else st,
+    )
     fmts = sorted({t.format for t in traces})
-    return Trace(jobs=jobs, source=",".join(t.source for t in traces), format="+".join(fmts),
-                 bad_rows=bad, bad_reasons=dict(reasons))
+    return Trace(
+        jobs=jobs,
+        source=",".join(t.source for t in traces),
+        format="+".join(fmts),
+        bad_rows=bad,
+        bad_reasons=dict(reasons),
+    )

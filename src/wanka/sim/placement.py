@@ -23,7 +23,7 @@ from wanka.errors import ConfigError
 from wanka.sim.cluster import ClusterSpec
 from wanka.sim.speed import Tier
 
-__all__ = ["PlacementKind", "Placement", "Topology", "packed", "first_fit", "get_placement"]
+__all__ = ["Placement", "PlacementKind", "Topology", "first_fit", "get_placement", "packed"]
 
 
 class PlacementKind(StrEnum):
@@ -53,7 +53,8 @@ class Topology:
         self.type_leaf = [cluster.node_leaf[n] for n in self.type_nodes]
         self.type_pod = [cluster.node_pod[n] for n in self.type_nodes]
         self.type_single_node_domains = [
-            bool(np.all(np.bincount(d) [np.unique(d)] == 1)) for d in self.type_domain]
+            bool(np.all(np.bincount(d)[np.unique(d)] == 1)) for d in self.type_domain
+        ]
 
         def level_max(ids: NDArray[np.int64], nodes: NDArray[np.int64]) -> int:
             return int(np.bincount(ids, weights=cluster.node_accels[nodes]).max())
@@ -84,8 +85,9 @@ class Topology:
         return Tier.CLUSTER
 
 
-def _take(nodes: NDArray[np.int64], f: NDArray[np.int64], size: int) -> tuple[
-        NDArray[np.int64], NDArray[np.int64]]:
+def _take(
+    nodes: NDArray[np.int64], f: NDArray[np.int64], size: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Take accelerators from `nodes` (in the given order) until `size` are collected."""
     cs = np.cumsum(f)
     k = int(np.searchsorted(cs, size))
@@ -95,8 +97,9 @@ def _take(nodes: NDArray[np.int64], f: NDArray[np.int64], size: int) -> tuple[
     return nodes[: k + 1][keep], take[keep]
 
 
-def _packed_one_type(topo: Topology, free: NDArray[np.int64], size: int,
-                     t: int) -> Placement | None:
+def _packed_one_type(
+    topo: Topology, free: NDArray[np.int64], size: int, t: int
+) -> Placement | None:
     nodes = topo.type_nodes[t]
     f = free[nodes]
     if size <= topo.type_domain_max[t]:
@@ -105,8 +108,12 @@ def _packed_one_type(topo: Topology, free: NDArray[np.int64], size: int,
             if cand.shape[0] == 0:
                 return None
             k = cand[np.argmin(f[cand])]
-            return Placement(nodes=nodes[k:k + 1], counts=np.array([size], np.int64),
-                             accel_type=t, tier=Tier.DOMAIN)
+            return Placement(
+                nodes=nodes[k : k + 1],
+                counts=np.array([size], np.int64),
+                accel_type=t,
+                tier=Tier.DOMAIN,
+            )
         dom = topo.type_domain[t]
         dfree = np.bincount(dom, weights=f)
         cand = np.flatnonzero(dfree >= size)
@@ -134,12 +141,14 @@ def _packed_one_type(topo: Topology, free: NDArray[np.int64], size: int,
     dfree = np.bincount(dom, weights=f[idx])[dom]
     order = idx[np.lexsort((-f[idx], dom, -dfree))]
     n, c = _take(nodes[order], f[order], size)
-    return Placement(nodes=n, counts=c, accel_type=t, tier=int(tier) if tier != Tier.CLUSTER
-                     else topo.tier_of(n))
+    return Placement(
+        nodes=n, counts=c, accel_type=t, tier=int(tier) if tier != Tier.CLUSTER else topo.tier_of(n)
+    )
 
 
-def packed(topo: Topology, free: NDArray[np.int64], size: int,
-           types: tuple[int, ...]) -> Placement | None:
+def packed(
+    topo: Topology, free: NDArray[np.int64], size: int, types: tuple[int, ...]
+) -> Placement | None:
     """Topology-aware best-fit placement (see module docstring); None if it does not fit now."""
     for t in types:
         p = _packed_one_type(topo, free, size, t)
@@ -148,8 +157,9 @@ def packed(topo: Topology, free: NDArray[np.int64], size: int,
     return None
 
 
-def first_fit(topo: Topology, free: NDArray[np.int64], size: int,
-              types: tuple[int, ...]) -> Placement | None:
+def first_fit(
+    topo: Topology, free: NDArray[np.int64], size: int, types: tuple[int, ...]
+) -> Placement | None:
     """Naive placement: the first free accelerators in node order, split wherever they fall."""
     for t in types:
         nodes = topo.type_nodes[t]
@@ -162,8 +172,10 @@ def first_fit(topo: Topology, free: NDArray[np.int64], size: int,
 
 
 PlaceFn = Callable[[Topology, NDArray[np.int64], int, tuple[int, ...]], Placement | None]
-_REGISTRY: dict[PlacementKind, PlaceFn] = {PlacementKind.PACKED: packed,
-                                           PlacementKind.FIRST_FIT: first_fit}
+_REGISTRY: dict[PlacementKind, PlaceFn] = {
+    PlacementKind.PACKED: packed,
+    PlacementKind.FIRST_FIT: first_fit,
+}
 
 
 def get_placement(name: str) -> PlaceFn:
@@ -171,5 +183,6 @@ def get_placement(name: str) -> PlaceFn:
     try:
         return _REGISTRY[PlacementKind(name)]
     except ValueError:
-        raise ConfigError(f"unknown placement {name!r}; choose from "
-                          f"{sorted(k.value for k in PlacementKind)}") from None
+        raise ConfigError(
+            f"unknown placement {name!r}; choose from {sorted(k.value for k in PlacementKind)}"
+        ) from None

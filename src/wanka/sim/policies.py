@@ -29,8 +29,21 @@ from wanka.errors import ConfigError
 from wanka.sim.jobs import KIND_CODES, JobKind, JobTable
 from wanka.sim.placement import Placement, Topology
 
-__all__ = ["Start", "Decision", "SchedView", "Policy", "PolicyName", "get_policy", "POLICIES",
-           "Fifo", "FifoBackfill", "ShortestJob", "Tiresias", "Gavel", "Quota"]
+__all__ = [
+    "POLICIES",
+    "Decision",
+    "Fifo",
+    "FifoBackfill",
+    "Gavel",
+    "Policy",
+    "PolicyName",
+    "Quota",
+    "SchedView",
+    "ShortestJob",
+    "Start",
+    "Tiresias",
+    "get_policy",
+]
 
 _INFERENCE = KIND_CODES.index(JobKind.INFERENCE.value)
 SCAN_WINDOW = 256
@@ -243,12 +256,16 @@ class FifoBackfill:
         return Decision(start=tuple(starts))
 
     @staticmethod
-    def _reservation(view: SchedView, fit: _Fitter, head: int, size_h: int,
-                     types: tuple[int, ...]) -> tuple[float, int]:
+    def _reservation(
+        view: SchedView, fit: _Fitter, head: int, size_h: int, types: tuple[int, ...]
+    ) -> tuple[float, int]:
         """(shadow time, spare accelerators then) for the blocked head, by counts."""
         avail = sum(fit.type_free[t] for t in types)
-        running = sorted((float(view.expected_end_s[r]), int(view.jobs.size[r])) for r, p in
-                         view.running.items() if p.accel_type in types)
+        running = sorted(
+            (float(view.expected_end_s[r]), int(view.jobs.size[r]))
+            for r, p in view.running.items()
+            if p.accel_type in types
+        )
         shadow, extra = view.now_s, avail - size_h
         for end, sz in running:
             if avail >= size_h:
@@ -344,8 +361,11 @@ class Tiresias:
                             victim_free[t] = victim_free.get(t, 0) + int(size[v])
                     types = view.job_types[j]
                     sz = int(size[j])
-                    if victims and sz < failed_v.get(types, 1 << 62) and sz <= sum(
-                            fit.type_free[t] + victim_free.get(t, 0) for t in types):
+                    if (
+                        victims
+                        and sz < failed_v.get(types, 1 << 62)
+                        and sz <= sum(fit.type_free[t] + victim_free.get(t, 0) for t in types)
+                    ):
                         trial = fit.free.copy()
                         used: list[int] = []
                         for v in victims:
@@ -432,7 +452,8 @@ class Gavel:
         budget = view.topo.cluster.type_capacity().astype(np.int64)
         for t, nodes in enumerate(view.topo.type_nodes):  # failed nodes have no capacity
             budget[t] = int(view.free[nodes].sum()) + sum(
-                int(view.jobs.size[r]) for r, p in view.running.items() if p.accel_type == t)
+                int(view.jobs.size[r]) for r, p in view.running.items() if p.accel_type == t
+            )
         keep: set[int] = set()
         want: list[tuple[int, tuple[int, ...]]] = []
         for j in self._rank(view, cands):
@@ -503,8 +524,11 @@ class Quota:
                 if sz >= failed_reclaim.get((t, types), 1 << 62):
                     continue
                 if borrowers is None:
-                    borrowers = [r for r in reversed(view.running) if view.preemptible(r)
-                                 and used[int(tenant[r])] > quota[int(tenant[r])]]
+                    borrowers = [
+                        r
+                        for r in reversed(view.running)
+                        if view.preemptible(r) and used[int(tenant[r])] > quota[int(tenant[r])]
+                    ]
                 trial, tused, taken = fit.free.copy(), used.copy(), []
                 for r in borrowers:
                     rt = int(tenant[r])
@@ -555,11 +579,22 @@ class PolicyName(StrEnum):
 
 
 POLICIES: dict[PolicyName, Callable[[], Policy]] = {
-    PolicyName.FIFO: Fifo, PolicyName.FIFO_BACKFILL: FifoBackfill, PolicyName.SJF: ShortestJob,
-    PolicyName.TIRESIAS: Tiresias, PolicyName.GAVEL: Gavel, PolicyName.QUOTA: Quota,
+    PolicyName.FIFO: Fifo,
+    PolicyName.FIFO_BACKFILL: FifoBackfill,
+    PolicyName.SJF: ShortestJob,
+    PolicyName.TIRESIAS: Tiresias,
+    PolicyName.GAVEL: Gavel,
+    PolicyName.QUOTA: Quota,
 }
-_ALIASES = {"backfill": "fifo-backfill", "easy": "fifo-backfill", "shortest-job": "sjf",
-            "las": "tiresias", "2d-las": "tiresias", "max-min": "gavel", "kueue": "quota"}
+_ALIASES = {
+    "backfill": "fifo-backfill",
+    "easy": "fifo-backfill",
+    "shortest-job": "sjf",
+    "las": "tiresias",
+    "2d-las": "tiresias",
+    "max-min": "gavel",
+    "kueue": "quota",
+}
 
 
 def get_policy(name: str) -> Policy:
@@ -568,6 +603,6 @@ def get_policy(name: str) -> Policy:
     try:
         return POLICIES[PolicyName(key)]()
     except ValueError:
-        raise ConfigError(f"unknown policy {name!r}; choose from "
-                          f"{sorted(p.value for p in PolicyName)}") from None
-
+        raise ConfigError(
+            f"unknown policy {name!r}; choose from {sorted(p.value for p in PolicyName)}"
+        ) from None

@@ -13,10 +13,20 @@ from rich.table import Table
 
 from wanka.sim.simulator import SimResult
 
-__all__ = ["summary_table", "compare_table", "tenant_table", "figures", "CONTRACT_KEYS"]
+__all__ = ["CONTRACT_KEYS", "compare_table", "figures", "summary_table", "tenant_table"]
 
-CONTRACT_KEYS = ("jobs", "completed", "rejected", "avg_jct_s", "median_jct_s", "p99_jct_s",
-                 "avg_queue_s", "makespan_s", "utilization", "wall_s")
+CONTRACT_KEYS = (
+    "jobs",
+    "completed",
+    "rejected",
+    "avg_jct_s",
+    "median_jct_s",
+    "p99_jct_s",
+    "avg_queue_s",
+    "makespan_s",
+    "utilization",
+    "wall_s",
+)
 
 
 def _h(x: float | None) -> str:
@@ -26,25 +36,34 @@ def _h(x: float | None) -> str:
 def _rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("jobs (completed / rejected)", f"{s['jobs']:,} ({s['completed']:,} / {s['rejected']:,})"),
-        ("JCT avg / median / p99", f"{_h(s['avg_jct_s'])} / {_h(s['median_jct_s'])} / "
-                                   f"{_h(s['p99_jct_s'])}"),
-        ("queueing avg / median / p99", f"{_h(s['avg_queue_s'])} / {_h(s.get('median_queue_s'))}"
-                                        f" / {_h(s.get('p99_queue_s'))}"),
+        (
+            "JCT avg / median / p99",
+            f"{_h(s['avg_jct_s'])} / {_h(s['median_jct_s'])} / {_h(s['p99_jct_s'])}",
+        ),
+        (
+            "queueing avg / median / p99",
+            f"{_h(s['avg_queue_s'])} / {_h(s.get('median_queue_s'))} / {_h(s.get('p99_queue_s'))}",
+        ),
         ("makespan", _h(s["makespan_s"])),
         ("utilisation", f"{100 * s['utilization']:.1f} %"),
         ("fragmented accelerators (avg)", f"{s.get('avg_fragmented_accels', 0):,.1f}"),
         ("preemptions / failures", f"{s.get('preemptions', 0):,} / {s.get('failures', 0):,}"),
         ("goodput lost to failures", f"{100 * s.get('goodput_lost_frac', 0):.2f} %"),
-        ("events (per second of wall time)", f"{s.get('events', 0):,} "
-                                             f"({s.get('events_per_s', 0):,.0f}/s)"),
+        (
+            "events (per second of wall time)",
+            f"{s.get('events', 0):,} ({s.get('events_per_s', 0):,.0f}/s)",
+        ),
         ("wall time", f"{s['wall_s']:.2f} s"),
     ]
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
     """One run as a two-column table (times in hours)."""
-    t = Table(title=f"simulate: {summary.get('policy')} / {summary.get('placement')} on "
-                    f"{summary.get('accelerators', '?')} accelerators", show_header=False)
+    t = Table(
+        title=f"simulate: {summary.get('policy')} / {summary.get('placement')} on "
+        f"{summary.get('accelerators', '?')} accelerators",
+        show_header=False,
+    )
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in _rows(summary):
@@ -66,8 +85,12 @@ def compare_table(summaries: list[dict[str, Any]]) -> Table:
 
     show_place = len({s.get("placement") for s in summaries}) > 1
     show_seed = len({s.get("seed") for s in summaries}) > 1
-    cols = ["policy"] + (["place"] if show_place else []) + (["seed"] if show_seed else []) + [
-        "done", "rej", "JCT avg", "p50", "p99", "queue", "makespan", "util%", "frag", "preempt"]
+    cols = (
+        ["policy"]
+        + (["place"] if show_place else [])
+        + (["seed"] if show_seed else [])
+        + ["done", "rej", "JCT avg", "p50", "p99", "queue", "makespan", "util%", "frag", "preempt"]
+    )
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     for s in summaries:
@@ -76,10 +99,18 @@ def compare_table(summaries: list[dict[str, Any]]) -> Table:
             row.append(str(s.get("placement")))
         if show_seed:
             row.append(str(s.get("seed")))
-        row += [f"{s['completed']:,}", f"{s['rejected']:,}", h(s["avg_jct_s"]),
-                h(s["median_jct_s"]), h(s["p99_jct_s"]), h(s["avg_queue_s"]),
-                h(s["makespan_s"]), f"{100 * s['utilization']:.1f}",
-                f"{s.get('avg_fragmented_accels', 0):.1f}", f"{s.get('preemptions', 0):,}"]
+        row += [
+            f"{s['completed']:,}",
+            f"{s['rejected']:,}",
+            h(s["avg_jct_s"]),
+            h(s["median_jct_s"]),
+            h(s["p99_jct_s"]),
+            h(s["avg_queue_s"]),
+            h(s["makespan_s"]),
+            f"{100 * s['utilization']:.1f}",
+            f"{s.get('avg_fragmented_accels', 0):.1f}",
+            f"{s.get('preemptions', 0):,}",
+        ]
         t.add_row(*row)
     return t
 
@@ -92,9 +123,15 @@ def tenant_table(result: SimResult, top: int = 12) -> Table:
     rows = sorted(result.tenants, key=lambda r: -r["share"])[:top]
     for r in rows:
         ftf = r["avg_finish_time_fairness"]
-        t.add_row(r["tenant"], f"{r['jobs']:,}", f"{r['completed']:,}", str(r["quota"]),
-                  f"{100 * r['share']:.1f}", _h(r["avg_jct_s"]),
-                  "-" if ftf is None else f"{ftf:.2f}")
+        t.add_row(
+            r["tenant"],
+            f"{r['jobs']:,}",
+            f"{r['completed']:,}",
+            str(r["quota"]),
+            f"{100 * r['share']:.1f}",
+            _h(r["avg_jct_s"]),
+            "-" if ftf is None else f"{ftf:.2f}",
+        )
     return t
 
 
@@ -110,8 +147,11 @@ def figures(results: list[SimResult]) -> dict[str, Any]:
     for r in results:
         jct = np.sort(r.jct_s) / 3600
         if jct.shape[0]:
-            ax.plot(jct, np.arange(1, jct.shape[0] + 1) / jct.shape[0],
-                    label=f"{r.summary['policy']}/{r.summary['placement']}")
+            ax.plot(
+                jct,
+                np.arange(1, jct.shape[0] + 1) / jct.shape[0],
+                label=f"{r.summary['policy']}/{r.summary['placement']}",
+            )
     ax.set_xscale("log")
     ax.set_xlabel("job completion time (h)")
     ax.set_ylabel("fraction of jobs")
@@ -123,8 +163,13 @@ def figures(results: list[SimResult]) -> dict[str, Any]:
     for r in results:
         t = (r.series_t_s - (r.series_t_s[0] if r.series_t_s.shape[0] else 0)) / 86400
         lab = f"{r.summary['policy']}/{r.summary['placement']}"
-        a1.plot(t, 100 * r.series_busy / max(r.summary["accelerators"], 1), label=lab, lw=0.8,
-                drawstyle="steps-post")
+        a1.plot(
+            t,
+            100 * r.series_busy / max(r.summary["accelerators"], 1),
+            label=lab,
+            lw=0.8,
+            drawstyle="steps-post",
+        )
         a2.plot(t, r.series_queue, label=lab, lw=0.8, drawstyle="steps-post")
     a1.set_ylabel("utilisation (%)")
     a2.set_ylabel("queued jobs")

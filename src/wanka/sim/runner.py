@@ -17,7 +17,7 @@ from wanka.sim.simulator import SimConfig, SimResult, simulate
 from wanka.sim.synthetic import synthetic_llm_trace
 from wanka.sim.traces import read_trace
 
-__all__ = ["RunSpec", "load_trace", "run_one", "run_many"]
+__all__ = ["RunSpec", "load_trace", "run_many", "run_one"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,8 +34,9 @@ class RunSpec:
     """Arrival times are multiplied by this (< 1 compresses the trace: more load)."""
 
 
-def load_trace(spec: str, fmt: str | None, cluster: ClusterSpec, *, seed: int = 0,
-               arrival_scale: float = 1.0) -> Trace:
+def load_trace(
+    spec: str, fmt: str | None, cluster: ClusterSpec, *, seed: int = 0, arrival_scale: float = 1.0
+) -> Trace:
     """Read a trace spec; `synthetic:JOBS[:LOAD]` generates one sized for `cluster`."""
     if spec.startswith("synthetic:"):
         parts = spec.split(":")
@@ -44,8 +45,13 @@ def load_trace(spec: str, fmt: str | None, cluster: ClusterSpec, *, seed: int = 
             load = float(parts[2]) if len(parts) > 2 else 0.9
         except (ValueError, IndexError):
             raise ConfigError(f"bad synthetic trace {spec!r}; use synthetic:JOBS[:LOAD]") from None
-        tr = synthetic_llm_trace(jobs=n, accelerators=cluster.total_accels, seed=seed, load=load,
-                                 accelerator=cluster.accel_types[0])
+        tr = synthetic_llm_trace(
+            jobs=n,
+            accelerators=cluster.total_accels,
+            seed=seed,
+            load=load,
+            accelerator=cluster.accel_types[0],
+        )
     else:
         tr = read_trace(spec, fmt)
     if arrival_scale != 1.0:
@@ -57,8 +63,13 @@ def load_trace(spec: str, fmt: str | None, cluster: ClusterSpec, *, seed: int = 
 
 
 def run_one(spec: RunSpec) -> SimResult:
-    tr = load_trace(spec.trace, spec.trace_format, spec.cluster, seed=spec.config.seed,
-                    arrival_scale=spec.arrival_scale)
+    tr = load_trace(
+        spec.trace,
+        spec.trace_format,
+        spec.cluster,
+        seed=spec.config.seed,
+        arrival_scale=spec.arrival_scale,
+    )
     res = simulate(cluster=spec.cluster, trace=tr, policy=spec.policy, config=spec.config)
     res.summary["trace"] = spec.trace
     return res
@@ -68,22 +79,26 @@ def _summary_only(spec: RunSpec) -> dict[str, Any]:
     return run_one(spec).summary
 
 
-def run_many(specs: list[RunSpec], *, use_ray: bool = False,
-             ray_address: str | None = None) -> list[SimResult | dict[str, Any]]:
+def run_many(
+    specs: list[RunSpec], *, use_ray: bool = False, ray_address: str | None = None
+) -> list[SimResult | dict[str, Any]]:
     """Run specs in order (locally) or concurrently on Ray (returns summaries only)."""
     if not use_ray:
         return [run_one(s) for s in specs]
     try:
         import ray  # type: ignore[import-not-found]
     except ImportError:
-        raise ConfigError("--ray needs Ray, which is not installed: "
-                          "pip install 'wanka[ray]'") from None
+        raise ConfigError(
+            "--ray needs Ray, which is not installed: pip install 'wanka[ray]'"
+        ) from None
     if not ray.is_initialized():
         ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False)
     task = ray.remote(_summary_only)
     try:
         return list(ray.get([task.remote(s) for s in specs]))
-    except ray.exceptions.RayTaskError as e:  # a bad trace inside a task: the same one-line error as locally
+    except (
+        ray.exceptions.RayTaskError
+    ) as e:  # a bad trace inside a task: the same one-line error as locally
         if isinstance(getattr(e, "cause", None), WankaError):
             raise e.cause from None
         raise

@@ -58,9 +58,11 @@ class FaultModel:
 
     def __post_init__(self) -> None:
         if self.node_mtbf_s <= 0 or self.repair_s < 0 or self.checkpoint_interval_s <= 0:
-            raise ConfigError(f"fault model needs node_mtbf_s > 0 ({self.node_mtbf_s}), repair_s "
-                              f">= 0 ({self.repair_s}), checkpoint_interval_s > 0 "
-                              f"({self.checkpoint_interval_s})")
+            raise ConfigError(
+                f"fault model needs node_mtbf_s > 0 ({self.node_mtbf_s}), repair_s "
+                f">= 0 ({self.repair_s}), checkpoint_interval_s > 0 "
+                f"({self.checkpoint_interval_s})"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,9 +117,12 @@ class _JobTypes:
 
 
 _GAVEL_ALIASES = {  # Pollux applications -> the closest Gavel job type (for heterogeneity only)
-    "cifar10": "ResNet-18 (batch size 128)", "imagenet": "ResNet-50 (batch size 64)",
-    "bert": "Transformer (batch size 64)", "deepspeech2": "LM (batch size 20)",
-    "yolov3": "CycleGAN", "ncf": "Recommendation (batch size 2048)",
+    "cifar10": "ResNet-18 (batch size 128)",
+    "imagenet": "ResNet-50 (batch size 64)",
+    "bert": "Transformer (batch size 64)",
+    "deepspeech2": "LM (batch size 20)",
+    "yolov3": "CycleGAN",
+    "ncf": "Recommendation (batch size 2048)",
 }
 
 
@@ -132,8 +137,14 @@ def _gavel_worker(type_name: str) -> str | None:
 class Simulator:
     """One simulation run (stateful; use once)."""
 
-    def __init__(self, *, cluster: ClusterSpec, jobs: JobTable, policy: Policy | str,
-                 config: SimConfig | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        cluster: ClusterSpec,
+        jobs: JobTable,
+        policy: Policy | str,
+        config: SimConfig | None = None,
+    ) -> None:
         self.cluster = cluster
         self.jobs = jobs
         self.policy = get_policy(policy) if isinstance(policy, str) else policy
@@ -235,8 +246,15 @@ class Simulator:
     def run(self) -> SimResult:
         """Run to completion (every job completed or rejected) and return the measurements."""
         t0 = time.perf_counter()
-        handlers = (self._on_finish, self._on_fail, self._on_repair, self._on_arrival,
-                    self._on_level, self._on_round, self._on_schedule)
+        handlers = (
+            self._on_finish,
+            self._on_fail,
+            self._on_repair,
+            self._on_arrival,
+            self._on_level,
+            self._on_round,
+            self._on_schedule,
+        )
         if self.n:
             self._push(float(self.jobs.arrival_s[0]), P_ARRIVAL, 0)
             self.now = self.t_first
@@ -313,8 +331,9 @@ class Simulator:
     def _place(self, free: NDArray[np.int64], j: int) -> Placement | None:
         return self._place_fn(self.topo, free, int(self.jobs.size[j]), self.job_types[j])
 
-    def _place_on(self, free: NDArray[np.int64], j: int,
-                  types: tuple[int, ...]) -> Placement | None:
+    def _place_on(
+        self, free: NDArray[np.int64], j: int, types: tuple[int, ...]
+    ) -> Placement | None:
         return self._place_fn(self.topo, free, int(self.jobs.size[j]), types)
 
     def _level_of(self, attained: float) -> int:
@@ -343,8 +362,10 @@ class Simulator:
         if self.state[j] != WAITING:
             raise SimulationError(f"policy started job {self.jobs.name[j]} which is not waiting")
         if (self.free[p.nodes] < p.counts).any() or int(p.counts.sum()) != int(self.jobs.size[j]):
-            raise SimulationError(f"policy {self.policy.name} gave job {self.jobs.name[j]} "
-                                  "accelerators that are not free or not its size")
+            raise SimulationError(
+                f"policy {self.policy.name} gave job {self.jobs.name[j]} "
+                "accelerators that are not free or not its size"
+            )
         now = self.now
         size = int(self.jobs.size[j])
         self.free[p.nodes] -= p.counts
@@ -357,15 +378,30 @@ class Simulator:
         self.busy += size
         self.tenant_used[int(self.jobs.tenant[j])] += size
         c = self.cluster
-        grad = (DEFAULT_GRAD_BYTES if self.jobs.grad_bytes is None
-                or not math.isfinite(self.jobs.grad_bytes[j]) else float(self.jobs.grad_bytes[j]))
-        step = (DEFAULT_STEP_S if self.jobs.step_s is None
-                or not math.isfinite(self.jobs.step_s[j]) else float(self.jobs.step_s[j]))
-        spread = placement_speed(size, p.tier, self.topo.ideal_tier(size, p.accel_type), grad,
-                                 step, c.scaleup_bw_bytes_per_s, c.scaleout_bw_bytes_per_s,
-                                 c.cross_leaf_oversubscription, c.cross_pod_oversubscription,
-                                 c.latency_s, int(self.topo.type_domain_max[p.accel_type]),
-                                 c.accel_types[p.accel_type])
+        grad = (
+            DEFAULT_GRAD_BYTES
+            if self.jobs.grad_bytes is None or not math.isfinite(self.jobs.grad_bytes[j])
+            else float(self.jobs.grad_bytes[j])
+        )
+        step = (
+            DEFAULT_STEP_S
+            if self.jobs.step_s is None or not math.isfinite(self.jobs.step_s[j])
+            else float(self.jobs.step_s[j])
+        )
+        spread = placement_speed(
+            size,
+            p.tier,
+            self.topo.ideal_tier(size, p.accel_type),
+            grad,
+            step,
+            c.scaleup_bw_bytes_per_s,
+            c.scaleout_bw_bytes_per_s,
+            c.cross_leaf_oversubscription,
+            c.cross_pod_oversubscription,
+            c.latency_s,
+            int(self.topo.type_domain_max[p.accel_type]),
+            c.accel_types[p.accel_type],
+        )
         sp = self.job_speed(j, p.accel_type) * spread
         restore = self.config.preempt_cost_s if self.n_starts[j] > 0 else 0.0
         self.n_starts[j] += 1
@@ -431,13 +467,20 @@ class Simulator:
         size = int(jobs.size[j])
         types = self.job_types[j]
         if not types:
-            self._reject(j, f"no accelerator of type {jobs.accel_types[int(jobs.accel_type[j])]} "
-                            "in the cluster")
+            self._reject(
+                j,
+                f"no accelerator of type {jobs.accel_types[int(jobs.accel_type[j])]} "
+                "in the cluster",
+            )
             return
         cap = max(self._type_cap[t] for t in types)
         if size > cap:
-            self._reject(j, "larger than the cluster" if len(types) == len(self._type_cap)
-                         else "larger than all accelerators of its type")
+            self._reject(
+                j,
+                "larger than the cluster"
+                if len(types) == len(self._type_cap)
+                else "larger than all accelerators of its type",
+            )
             return
         self.state[j] = WAITING
         self.level[j] = 0
@@ -521,31 +564,54 @@ class Simulator:
         free_view = self.free.view()
         free_view.flags.writeable = False
         view = SchedView(
-            now_s=self.now, topo=self.topo, jobs=self.jobs, free=free_view, waiting=self.waiting,
-            running=self.running, levels_waiting=self.lvl_wait, levels_running=self.lvl_run,
-            remaining_work_s=self.remaining, expected_end_s=self.expected_end,
-            attained_gpu_s=self.attained, run_start_s=self.run_start,
-            service_norm_s=self.service_norm, tenant_used=self.tenant_used,
-            tenant_quota=self.tenant_quota, job_speed=self.job_speed, place=self._place,
-            place_on=self._place_on, job_types=self.job_types, round_tick=round_tick)
+            now_s=self.now,
+            topo=self.topo,
+            jobs=self.jobs,
+            free=free_view,
+            waiting=self.waiting,
+            running=self.running,
+            levels_waiting=self.lvl_wait,
+            levels_running=self.lvl_run,
+            remaining_work_s=self.remaining,
+            expected_end_s=self.expected_end,
+            attained_gpu_s=self.attained,
+            run_start_s=self.run_start,
+            service_norm_s=self.service_norm,
+            tenant_used=self.tenant_used,
+            tenant_quota=self.tenant_quota,
+            job_speed=self.job_speed,
+            place=self._place,
+            place_on=self._place_on,
+            job_types=self.job_types,
+            round_tick=round_tick,
+        )
         dec: Decision = self.policy.decide(view)
         for j in dec.preempt:
             if self.state[j] != RUNNING:
-                raise SimulationError(f"policy {self.policy.name} preempted a job that is not "
-                                      "running")
+                raise SimulationError(
+                    f"policy {self.policy.name} preempted a job that is not running"
+                )
             self._stop(j, failed=False)
         for s in dec.start:
             self._start(s.job, s.placement)
         self._released = False
         self._blocked_head = next(iter(self.waiting), -1)
-        if (not dec.start and not self.running and self.waiting and self._next_arrival >= self.n
-                and self.down_nodes == 0):
+        if (
+            not dec.start
+            and not self.running
+            and self.waiting
+            and self._next_arrival >= self.n
+            and self.down_nodes == 0
+        ):
             # Nothing runs, nothing will arrive or be repaired: the rest can never start.
             for j in list(self.waiting):
                 del self.waiting[j]
                 del self.lvl_wait[int(self.level[j])][j]
-                self._reject(j, f"cannot be placed by policy {self.policy.name} with "
-                                f"{self.config.placement} placement")
+                self._reject(
+                    j,
+                    f"cannot be placed by policy {self.policy.name} with "
+                    f"{self.config.placement} placement",
+                )
 
     # ---- results ---------------------------------------------------------------------------------
     def _result(self, wall_s: float) -> SimResult:
@@ -574,14 +640,19 @@ class Simulator:
             for t, name in enumerate(jobs.tenants):
                 mine = jobs.tenant == t
                 md = mine & done
-                tenants.append({
-                    "tenant": name, "jobs": int(mine.sum()), "completed": int(md.sum()),
-                    "quota": int(self.tenant_quota[t]) if t < len(self.tenant_quota) else None,
-                    "share": float(self.tenant_gpu_s[t]) / total_gpu_s,
-                    "avg_jct_s": float(np.mean(self.finish[md] - jobs.arrival_s[md])) if md.any()
-                    else None,
-                    "avg_finish_time_fairness": float(np.mean(ftf[md])) if md.any() else None,
-                })
+                tenants.append(
+                    {
+                        "tenant": name,
+                        "jobs": int(mine.sum()),
+                        "completed": int(md.sum()),
+                        "quota": int(self.tenant_quota[t]) if t < len(self.tenant_quota) else None,
+                        "share": float(self.tenant_gpu_s[t]) / total_gpu_s,
+                        "avg_jct_s": float(np.mean(self.finish[md] - jobs.arrival_s[md]))
+                        if md.any()
+                        else None,
+                        "avg_finish_time_fairness": float(np.mean(ftf[md])) if md.any() else None,
+                    }
+                )
         ser = np.asarray(self._series, np.float64).reshape(-1, 4)
         summary: dict[str, Any] = {
             "jobs": self.n,
@@ -607,30 +678,52 @@ class Simulator:
             "avg_fragmented_accels": float(self.frag_integral / span),
             "avg_fragmented_accels_while_arriving": float(
                 self.frag_integral_arrivals / max(float(jobs.arrival_s[-1]) - self.t_first, 1e-9)
-                if self.n else 0.0),
-            "fragmentation": float(self.frag_integral / self.free_integral
-                                   if self.free_integral > 0 else 0.0),
+                if self.n
+                else 0.0
+            ),
+            "fragmentation": float(
+                self.frag_integral / self.free_integral if self.free_integral > 0 else 0.0
+            ),
             "avg_queue_len": float(self.queue_integral / span),
             "preemptions": self.n_preemptions,
             "failures": self.n_failures,
             "lost_gpu_s": self.lost_gpu_s,
             "goodput_lost_frac": self.lost_gpu_s / busy_total if busy_total > 0 else 0.0,
             "max_tenant_finish_time_fairness": max(
-                (t["avg_finish_time_fairness"] for t in tenants
-                 if t["avg_finish_time_fairness"] is not None), default=None),
+                (
+                    t["avg_finish_time_fairness"]
+                    for t in tenants
+                    if t["avg_finish_time_fairness"] is not None
+                ),
+                default=None,
+            ),
             "rejected_reasons": dict(self.reject_reasons),
             "tenants": tenants,
         }
         return SimResult(
-            summary=summary, arrival_s=jobs.arrival_s, first_start_s=self.first_start,
-            finish_s=self.finish, size=jobs.size, tenant=jobs.tenant, state=self.state,
-            reject_reasons=dict(self.reject_reasons), series_t_s=ser[:, 0],
-            series_busy=ser[:, 1], series_queue=ser[:, 2], series_frag=ser[:, 3],
-            tenants=tenants)
+            summary=summary,
+            arrival_s=jobs.arrival_s,
+            first_start_s=self.first_start,
+            finish_s=self.finish,
+            size=jobs.size,
+            tenant=jobs.tenant,
+            state=self.state,
+            reject_reasons=dict(self.reject_reasons),
+            series_t_s=ser[:, 0],
+            series_busy=ser[:, 1],
+            series_queue=ser[:, 2],
+            series_frag=ser[:, 3],
+            tenants=tenants,
+        )
 
 
-def simulate(*, cluster: ClusterSpec, trace: Trace | JobTable, policy: Policy | str,
-             config: SimConfig | None = None) -> SimResult:
+def simulate(
+    *,
+    cluster: ClusterSpec,
+    trace: Trace | JobTable,
+    policy: Policy | str,
+    config: SimConfig | None = None,
+) -> SimResult:
     """Run one simulation; the trace's bad-row counts are added to the summary."""
     jobs = trace.jobs if isinstance(trace, Trace) else trace
     res = Simulator(cluster=cluster, jobs=jobs, policy=policy, config=config).run()

@@ -29,9 +29,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["relative_type_speed", "peak_bf16_flops", "placement_speed", "allreduce_s",
-           "llm_tokens_per_s", "gavel_throughputs", "ASSUMED_LLM_MFU", "DEFAULT_GRAD_BYTES",
-           "DEFAULT_STEP_S", "Tier"]
+__all__ = [
+    "ASSUMED_LLM_MFU",
+    "DEFAULT_GRAD_BYTES",
+    "DEFAULT_STEP_S",
+    "Tier",
+    "allreduce_s",
+    "gavel_throughputs",
+    "llm_tokens_per_s",
+    "peak_bf16_flops",
+    "placement_speed",
+    "relative_type_speed",
+]
 
 ASSUMED_LLM_MFU = 0.4
 """Model-FLOPs utilisation assumed for LLM jobs when `wanka.perf` is not available."""
@@ -44,9 +53,21 @@ DEFAULT_STEP_S = 0.3
 # NVIDIA V100/T4/A10/A100/H100/H800/A800/B200 datasheets; AMD MI300X datasheet. K80/P100 have no
 # tensor cores: FP32 (K80) and FP16 (P100) peaks.
 _PEAK_BF16_FLOPS = {
-    "k80": 8.73e12, "p100": 21.2e12, "v100": 125e12, "v100m16": 125e12, "v100m32": 125e12,
-    "t4": 65e12, "a10": 125e12, "a100": 312e12, "a800": 312e12, "h100": 989e12,
-    "h100-sxm": 989e12, "h800": 989e12, "h200": 989e12, "b200": 2250e12, "mi300x": 1307e12,
+    "k80": 8.73e12,
+    "p100": 21.2e12,
+    "v100": 125e12,
+    "v100m16": 125e12,
+    "v100m32": 125e12,
+    "t4": 65e12,
+    "a10": 125e12,
+    "a100": 312e12,
+    "a800": 312e12,
+    "h100": 989e12,
+    "h100-sxm": 989e12,
+    "h800": 989e12,
+    "h200": 989e12,
+    "b200": 2250e12,
+    "mi300x": 1307e12,
 }
 
 
@@ -102,8 +123,14 @@ def _accelerator(accelerator: str) -> Any:
         return None
 
 
-def allreduce_s(nbytes: float, ranks: int, ranks_per_node: int, bw_bytes_per_s: float,
-                latency_s: float, accelerator: str = "generic") -> float:
+def allreduce_s(
+    nbytes: float,
+    ranks: int,
+    ranks_per_node: int,
+    bw_bytes_per_s: float,
+    latency_s: float,
+    accelerator: str = "generic",
+) -> float:
     """All-reduce seconds over a group whose slowest tier has `bw_bytes_per_s` per accelerator.
 
     With a catalog accelerator and `wanka.topology.collective` importable, this is
@@ -116,10 +143,16 @@ def allreduce_s(nbytes: float, ranks: int, ranks_per_node: int, bw_bytes_per_s: 
             from wanka.topology.collective import FabricTier, collective_time
 
             rpn = min(ranks_per_node, ranks)
-            fabric = None if rpn >= ranks else FabricTier(bw_bytes_per_s=bw_bytes_per_s,
-                                                          in_network_reduction=False)
-            t = float(np.asarray(collective_time("all-reduce", nbytes, ranks, rpn, acc,
-                                                 fabric=fabric)).reshape(-1)[0])
+            fabric = (
+                None
+                if rpn >= ranks
+                else FabricTier(bw_bytes_per_s=bw_bytes_per_s, in_network_reduction=False)
+            )
+            t = float(
+                np.asarray(
+                    collective_time("all-reduce", nbytes, ranks, rpn, acc, fabric=fabric)
+                ).reshape(-1)[0]
+            )
             if math.isfinite(t) and t >= 0:
                 return t
         except Exception:  # noqa: BLE001 - module missing or signature drift: fall back
@@ -128,10 +161,20 @@ def allreduce_s(nbytes: float, ranks: int, ranks_per_node: int, bw_bytes_per_s: 
 
 
 @lru_cache(maxsize=65536)
-def placement_speed(size: int, tier: int, ideal_tier: int, grad_bytes: float, step_s: float,
-                    scaleup_bw: float, scaleout_bw: float, cross_leaf_os: float,
-                    cross_pod_os: float, latency_s: float, ranks_per_node: int,
-                    accelerator: str = "generic") -> float:
+def placement_speed(
+    size: int,
+    tier: int,
+    ideal_tier: int,
+    grad_bytes: float,
+    step_s: float,
+    scaleup_bw: float,
+    scaleout_bw: float,
+    cross_leaf_os: float,
+    cross_pod_os: float,
+    latency_s: float,
+    ranks_per_node: int,
+    accelerator: str = "generic",
+) -> float:
     """Speed factor (<= 1) of a job placed at `tier` whose compact placement is `ideal_tier`.
 
     Args:
@@ -150,8 +193,9 @@ def placement_speed(size: int, tier: int, ideal_tier: int, grad_bytes: float, st
         return 1.0
 
     def t(tr: int) -> float:
-        bw = (scaleup_bw, scaleout_bw, scaleout_bw / cross_leaf_os,
-              scaleout_bw / cross_pod_os)[min(tr, 3)]
+        bw = (scaleup_bw, scaleout_bw, scaleout_bw / cross_leaf_os, scaleout_bw / cross_pod_os)[
+            min(tr, 3)
+        ]
         rpn = size if tr == Tier.DOMAIN else ranks_per_node
         return allreduce_s(grad_bytes, size, rpn, bw, latency_s, accelerator)
 
@@ -159,8 +203,12 @@ def placement_speed(size: int, tier: int, ideal_tier: int, grad_bytes: float, st
 
 
 # Representative runs for `wanka.perf.predict_runs`: parameters -> (preset, tp, pp, accelerators).
-_LLM_RUNS = {7e9: ("llama-2-7b", 1, 1, 64), 13e9: ("llama-2-13b", 2, 1, 64),
-             70e9: ("llama3-70b", 8, 4, 256), 405e9: ("llama3-405b", 8, 16, 1024)}
+_LLM_RUNS = {
+    7e9: ("llama-2-7b", 1, 1, 64),
+    13e9: ("llama-2-13b", 2, 1, 64),
+    70e9: ("llama3-70b", 8, 4, 256),
+    405e9: ("llama3-405b", 8, 16, 1024),
+}
 
 
 @lru_cache(maxsize=256)
@@ -179,11 +227,20 @@ def llm_tokens_per_s(params: float, accelerator: str) -> tuple[float, str]:
             from wanka.spec import parse_run
 
             preset, tp, pp, count = run
-            spec = parse_run({"id": "sim", "model": {"preset": preset},
-                              "hardware": {"accelerator": accelerator, "count": count},
-                              "parallelism": {"tp": tp, "pp": pp, "micro_batch_size": 1,
-                                              "global_batch_size": 512},
-                              "precision": "bf16"})
+            spec = parse_run(
+                {
+                    "id": "sim",
+                    "model": {"preset": preset},
+                    "hardware": {"accelerator": accelerator, "count": count},
+                    "parallelism": {
+                        "tp": tp,
+                        "pp": pp,
+                        "micro_batch_size": 1,
+                        "global_batch_size": 512,
+                    },
+                    "precision": "bf16",
+                }
+            )
             out = predict_runs([spec])[0]
             tps = out.get("tokens_per_s_per_gpu")
             if isinstance(tps, (int, float)) and tps > 0 and out.get("fits", True):
@@ -201,8 +258,13 @@ def gavel_throughputs() -> dict[str, dict[tuple[str, int], float]]:
     Read from the shipped copy of `simulation_throughputs.json` (MIT, Stanford Future Data
     Systems); co-location entries are dropped.
     """
-    path = resources.files("wanka") / "data" / "traces" / "gavel-throughputs" / \
-        "simulation_throughputs.json.gz"
+    path = (
+        resources.files("wanka.sim")
+        / "data"
+        / "traces"
+        / "gavel-throughputs"
+        / "simulation_throughputs.json.gz"
+    )
     with path.open("rb") as fh:
         raw = json.loads(gzip.decompress(fh.read()))
     out: dict[str, dict[tuple[str, int], float]] = {}

@@ -24,16 +24,24 @@ from wanka.sim.speed import llm_tokens_per_s
 __all__ = ["synthetic_llm_trace"]
 
 _SIZES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192])
-_SIZE_WEIGHTS = np.array([0.30, 0.05, 0.05, 0.25, 0.10, 0.08, 0.06, 0.04, 0.03, 0.02, 0.012,
-                          0.006, 0.002, 0.001])
+_SIZE_WEIGHTS = np.array(
+    [0.30, 0.05, 0.05, 0.25, 0.10, 0.08, 0.06, 0.04, 0.03, 0.02, 0.012, 0.006, 0.002, 0.001]
+)
 _PARAMS = np.array([1e9, 7e9, 13e9, 70e9, 405e9])
 TOKENS_PER_STEP = 4e6
 """Global batch in tokens per optimizer step (typical LLM pre-training)."""
 
 
-def synthetic_llm_trace(*, jobs: int, accelerators: int, seed: int = 0, tenants: int = 8,
-                        load: float = 0.9, max_size: int | None = None,
-                        accelerator: str = "h100-sxm") -> Trace:
+def synthetic_llm_trace(
+    *,
+    jobs: int,
+    accelerators: int,
+    seed: int = 0,
+    tenants: int = 8,
+    load: float = 0.9,
+    max_size: int | None = None,
+    accelerator: str = "h100-sxm",
+) -> Trace:
     """Generate `jobs` jobs for a cluster of `accelerators` at offered `load`.
 
     Args:
@@ -46,8 +54,10 @@ def synthetic_llm_trace(*, jobs: int, accelerators: int, seed: int = 0, tenants:
         accelerator: type used to turn model size into step time.
     """
     if jobs < 1 or accelerators < 1 or not 0 < load <= 10 or tenants < 1:
-        raise ConfigError(f"synthetic trace needs jobs >= 1 ({jobs}), accelerators >= 1 "
-                          f"({accelerators}), 0 < load <= 10 ({load}), tenants >= 1 ({tenants})")
+        raise ConfigError(
+            f"synthetic trace needs jobs >= 1 ({jobs}), accelerators >= 1 "
+            f"({accelerators}), 0 < load <= 10 ({load}), tenants >= 1 ({tenants})"
+        )
     rng = np.random.default_rng(seed)
     cap = max_size or max(1, min(8192, accelerators // 4))
     ok = _SIZES <= cap
@@ -63,8 +73,11 @@ def synthetic_llm_trace(*, jobs: int, accelerators: int, seed: int = 0, tenants:
     work = np.exp(lo + (hi - lo) * rng.random(jobs))
     work[inf] = np.exp(np.log(3600.0) + np.log(24.0) * rng.random(int(inf.sum())))
     # Model size by job size: 1-8 -> 1-7 B, 16-128 -> 13-70 B, >= 256 -> 70-405 B.
-    pi = np.clip(np.searchsorted([8, 128, 1024], size, side="right") + rng.integers(0, 2, jobs),
-                 0, len(_PARAMS) - 1)
+    pi = np.clip(
+        np.searchsorted([8, 128, 1024], size, side="right") + rng.integers(0, 2, jobs),
+        0,
+        len(_PARAMS) - 1,
+    )
     params = _PARAMS[pi]
     tps = np.array([llm_tokens_per_s(p, accelerator)[0] for p in _PARAMS])[pi]
     step_s = TOKENS_PER_STEP / (size * tps)
@@ -75,9 +88,17 @@ def synthetic_llm_trace(*, jobs: int, accelerators: int, seed: int = 0, tenants:
     rate = load * accelerators / mean_demand
     arrival = np.cumsum(rng.exponential(1.0 / rate, jobs))
     table = JobTable(
-        name=tuple(f"syn-{i}" for i in range(jobs)), arrival_s=arrival, size=size, work_s=work,
-        tenant=tenant, priority=np.where(inf, 1, 0).astype(np.int32), kind=kind,
+        name=tuple(f"syn-{i}" for i in range(jobs)),
+        arrival_s=arrival,
+        size=size,
+        work_s=work,
+        tenant=tenant,
+        priority=np.where(inf, 1, 0).astype(np.int32),
+        kind=kind,
         accel_type=np.full(jobs, -1, np.int32),
-        model=np.full(jobs, -1, np.int32), tenants=tuple(f"tenant-{i}" for i in range(tenants)),
-        grad_bytes=grad_bytes, step_s=step_s)
+        model=np.full(jobs, -1, np.int32),
+        tenants=tuple(f"tenant-{i}" for i in range(tenants)),
+        grad_bytes=grad_bytes,
+        step_s=step_s,
+    )
     return Trace(jobs=table, source=f"synthetic:{jobs}", format="synthetic")

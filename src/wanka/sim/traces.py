@@ -16,7 +16,7 @@ Formats (detected from the CSV header; `.csv` or `.csv.gz`):
 A row that cannot be read is skipped and counted by reason (`Trace.bad_rows`); a file whose header
 matches no format raises `ConfigError`. A directory merges all its trace files, each file a tenant
 when the format has no tenant column. `builtin:NAME` names a trace shipped inside the package
-(`src/wanka/data/traces/`, see `list_builtin`), so examples run without the shared data folder.
+(`src/wanka/sim/data/traces/`, see `list_builtin`), so examples run without the shared data folder.
 """
 
 from __future__ import annotations
@@ -37,15 +37,21 @@ from typing import Any
 from wanka.errors import ConfigError
 from wanka.sim.jobs import JobKind, JobTable, Trace, merge_traces
 
-__all__ = ["read_trace", "FORMATS", "builtin_root", "list_builtin", "resolve_trace_path",
-           "pollux_job_work"]
+__all__ = [
+    "FORMATS",
+    "builtin_root",
+    "list_builtin",
+    "pollux_job_work",
+    "read_trace",
+    "resolve_trace_path",
+]
 
 _BUILTIN = "builtin:"
 
 
 def builtin_root() -> Path:
     """Folder of the traces shipped with wanka."""
-    return Path(str(resources.files("wanka") / "data" / "traces"))
+    return Path(str(resources.files("wanka.sim") / "data" / "traces"))
 
 
 def list_builtin() -> list[str]:
@@ -63,7 +69,7 @@ def resolve_trace_path(spec: str | Path) -> Path:
     """A filesystem path for a trace argument (`builtin:NAME` or a path)."""
     s = str(spec)
     if s.startswith(_BUILTIN):
-        name = s[len(_BUILTIN):].strip("/")
+        name = s[len(_BUILTIN) :].strip("/")
         root = builtin_root()
         for cand in (root / name, root / f"{name}.csv.gz", root / f"{name}.csv"):
             if cand.exists():
@@ -78,7 +84,7 @@ def resolve_trace_path(spec: str | Path) -> Path:
 def _open_text(path: Path) -> io.TextIOBase:
     if path.name.endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115
+    return open(path, encoding="utf-8", newline="")
 
 
 class _Rows:
@@ -98,8 +104,13 @@ class _Rows:
             jobs = JobTable.build(name=[], arrival_s=[], size=[], work_s=[])
         else:
             jobs = JobTable.build(**c)
-        return Trace(jobs=jobs, source=source, format=fmt, bad_rows=sum(self.bad.values()),
-                     bad_reasons=dict(self.bad))
+        return Trace(
+            jobs=jobs,
+            source=source,
+            format=fmt,
+            bad_rows=sum(self.bad.values()),
+            bad_reasons=dict(self.bad),
+        )
 
 
 def _num(row: dict[str, str], key: str) -> float:
@@ -127,15 +138,24 @@ def _iter(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(fh)
 
 
-def _generic(path: Path, fmt: str, arrival: str, size: str, work: str, *,
-             model: str | None = None, tenant: str | None = None) -> Trace:
+def _generic(
+    path: Path,
+    fmt: str,
+    arrival: str,
+    size: str,
+    work: str,
+    *,
+    model: str | None = None,
+    tenant: str | None = None,
+) -> Trace:
     rows = _Rows()
     for i, r in enumerate(_iter(path)):
         try:
             a, s, w = _num(r, arrival), _num(r, size), _num(r, work)
         except (ValueError, TypeError) as e:
-            rows.bad[str(e) if "missing" in str(e) or "finite" in str(e)
-                     else "value not a number"] += 1
+            rows.bad[
+                str(e) if "missing" in str(e) or "finite" in str(e) else "value not a number"
+            ] += 1
             continue
         why = _check(s, w, a)
         if why:
@@ -146,8 +166,13 @@ def _generic(path: Path, fmt: str, arrival: str, size: str, work: str, *,
             kw["model"] = r.get(model) or None
         if tenant:
             kw["tenant"] = r.get(tenant) or "default"
-        rows.add(name=r.get("job_id") or r.get("name") or f"{path.stem}-{i}", arrival_s=a,
-                 size=int(s), work_s=w, **kw)
+        rows.add(
+            name=r.get("job_id") or r.get("name") or f"{path.stem}-{i}",
+            arrival_s=a,
+            size=int(s),
+            work_s=w,
+            **kw,
+        )
     return rows.trace(str(path), fmt)
 
 
@@ -158,8 +183,9 @@ def read_itp(path: Path) -> Trace:
 
 def read_elasticflow(path: Path) -> Trace:
     """ElasticFlow-augmented ITP trace; model_name kept (the synthetic deadline is ignored)."""
-    return _generic(path, "elasticflow", "submission_time", "num_gpu", "duration",
-                    model="model_name")
+    return _generic(
+        path, "elasticflow", "submission_time", "num_gpu", "duration", model="model_name"
+    )
 
 
 def read_tiresias(path: Path) -> Trace:
@@ -192,25 +218,37 @@ def read_philly(path: Path) -> Trace:
 # Pollux application -> (gradient bytes per step, max epochs of the artifact). Gradient bytes =
 # 4 bytes x parameters: ResNet-18 11.7 M (cifar10), ResNet-50 25.6 M (imagenet), BERT-base 110 M,
 # DeepSpeech2 ~26 M, YOLOv3 62 M, NCF (NeuMF, MovieLens) ~5 M (published model sizes, rounded).
-_POLLUX_GRAD_BYTES = {"cifar10": 4 * 11.7e6, "imagenet": 4 * 25.6e6, "bert": 4 * 110e6,
-                      "deepspeech2": 4 * 26e6, "yolov3": 4 * 62e6, "ncf": 4 * 5e6}
+_POLLUX_GRAD_BYTES = {
+    "cifar10": 4 * 11.7e6,
+    "imagenet": 4 * 25.6e6,
+    "bert": 4 * 110e6,
+    "deepspeech2": 4 * 26e6,
+    "yolov3": 4 * 62e6,
+    "ncf": 4 * 5e6,
+}
 
 
 @lru_cache(maxsize=8)
-def _pollux_profile(app: str) -> tuple[dict[str, list[tuple[float, float, float]]],
-                                       dict[int, list[tuple[float, float, float]]],
-                                       dict[int, float]]:
+def _pollux_profile(
+    app: str,
+) -> tuple[
+    dict[str, list[tuple[float, float, float]]],
+    dict[int, list[tuple[float, float, float]]],
+    dict[int, float],
+]:
     root = builtin_root() / "philly-pollux" / "model-profiles" / app
     if not root.exists():
         raise ConfigError(f"no Pollux model profile for application {app!r}")
     place: dict[str, list[tuple[float, float, float]]] = {}
     for r in _iter(root / "placements.csv.gz"):
         place.setdefault(r["placement"], []).append(
-            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"])))
+            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"]))
+        )
     scal: dict[int, list[tuple[float, float, float]]] = {}
     for r in _iter(root / "scalability.csv.gz"):
         scal.setdefault(int(r["num_replicas"]), []).append(
-            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"])))
+            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"]))
+        )
     steps: dict[int, float] = {}
     for p in root.glob("validation-*.csv.gz"):
         bsz = int(p.name.split("-")[1].split(".")[0])
@@ -222,8 +260,9 @@ def _pollux_profile(app: str) -> tuple[dict[str, list[tuple[float, float, float]
     return place, scal, steps
 
 
-def pollux_job_work(app: str, replicas: int, batch_size: int,
-                    gpus_per_node: int = 4) -> tuple[float, float, float]:
+def pollux_job_work(
+    app: str, replicas: int, batch_size: int, gpus_per_node: int = 4
+) -> tuple[float, float, float]:
     """(work_s, step_s, grad_bytes) of a rigid Pollux job from the artifact's model profiles.
 
     Steps to finish = the `iteration` of the last row of `validation-<batch>.csv` (the rows are
@@ -265,8 +304,15 @@ def read_pollux(path: Path) -> Trace:
         if why:
             rows.bad[why] += 1
             continue
-        rows.add(name=r.get("name") or f"{path.stem}-{i}", arrival_s=a, size=int(s), work_s=w,
-                 model=app, step_s=step, grad_bytes=grad)
+        rows.add(
+            name=r.get("name") or f"{path.stem}-{i}",
+            arrival_s=a,
+            size=int(s),
+            work_s=w,
+            model=app,
+            step_s=step,
+            grad_bytes=grad,
+        )
     return rows.trace(str(path), "pollux")
 
 
@@ -298,10 +344,16 @@ def read_openb(path: Path) -> Trace:
             rows.bad[why] += 1
             continue
         qos = r.get("qos") or "default"
-        rows.add(name=r.get("name") or f"pod-{i}", arrival_s=a, size=int(g), work_s=w,
-                 tenant=qos, kind=(JobKind.INFERENCE if qos == "LS" else JobKind.TRAINING).value,
-                 accel_type=r.get("gpu_spec") or None,
-                 priority=2 if qos in ("LS", "Guaranteed") else (1 if qos == "Burstable" else 0))
+        rows.add(
+            name=r.get("name") or f"pod-{i}",
+            arrival_s=a,
+            size=int(g),
+            work_s=w,
+            tenant=qos,
+            kind=(JobKind.INFERENCE if qos == "LS" else JobKind.TRAINING).value,
+            accel_type=r.get("gpu_spec") or None,
+            priority=2 if qos in ("LS", "Guaranteed") else (1 if qos == "Burstable" else 0),
+        )
     return rows.trace(str(path), "openb")
 
 
@@ -325,23 +377,38 @@ def read_wanka(path: Path) -> Trace:
         if why:
             rows.bad[why] += 1
             continue
-        rows.add(name=r.get("name") or f"job-{i}", arrival_s=a, size=int(s), work_s=w,
-                 tenant=r.get("tenant") or "default", priority=prio, kind=kind,
-                 accel_type=r.get("accel_type") or None, model=r.get("model") or None,
-                 grad_bytes=gb, step_s=ss)
+        rows.add(
+            name=r.get("name") or f"job-{i}",
+            arrival_s=a,
+            size=int(s),
+            work_s=w,
+            tenant=r.get("tenant") or "default",
+            priority=prio,
+            kind=kind,
+            accel_type=r.get("accel_type") or None,
+            model=r.get("model") or None,
+            grad_bytes=gb,
+            step_s=ss,
+        )
     return rows.trace(str(path), "wanka")
 
 
 FORMATS: dict[str, tuple[frozenset[str], Callable[[Path], Trace]]] = {
     # Most specific first: detection takes the first whose columns are all present.
-    "elasticflow": (frozenset({"job_id", "submission_time", "num_gpu", "duration", "model_name",
-                               "deadline"}), read_elasticflow),
+    "elasticflow": (
+        frozenset({"job_id", "submission_time", "num_gpu", "duration", "model_name", "deadline"}),
+        read_elasticflow,
+    ),
     "itp": (frozenset({"job_id", "submission_time", "num_gpu", "duration"}), read_itp),
     "philly": (frozenset({"timestamp", "duration", "num_gpus", "cluster"}), read_philly),
-    "pollux": (frozenset({"name", "time", "application", "num_replicas", "batch_size"}),
-               read_pollux),
-    "openb": (frozenset({"name", "num_gpu", "gpu_milli", "creation_time", "deletion_time"}),
-              read_openb),
+    "pollux": (
+        frozenset({"name", "time", "application", "num_replicas", "batch_size"}),
+        read_pollux,
+    ),
+    "openb": (
+        frozenset({"name", "num_gpu", "gpu_milli", "creation_time", "deletion_time"}),
+        read_openb,
+    ),
     "tiresias": (frozenset({"job_id", "num_gpu", "submit_time", "duration"}), read_tiresias),
     "wanka": (frozenset({"arrival_s", "size", "work_s"}), read_wanka),
 }
@@ -361,8 +428,9 @@ def _detect(path: Path) -> str:
     for name, (need, _) in FORMATS.items():
         if need <= cols:
             return name
-    raise ConfigError(f"trace {path} has an unrecognised header {sorted(cols)[:8]}; "
-                      f"formats: {', '.join(FORMATS)}")
+    raise ConfigError(
+        f"trace {path} has an unrecognised header {sorted(cols)[:8]}; formats: {', '.join(FORMATS)}"
+    )
 
 
 def _is_trace_file(p: Path) -> bool:
@@ -399,4 +467,3 @@ def _read_one(path: Path, fmt: str | None) -> Trace:
         return reader(path)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:
         raise ConfigError(f"cannot read trace {path}: {e}") from None
-

@@ -42,13 +42,29 @@ from wanka.hardware import Accelerator
 from wanka.units import gb_per_s
 
 __all__ = [
-    "OPS", "ALGORITHMS", "TOPOLOGIES", "PROTOCOLS", "FabricTier", "CollectiveEstimate",
-    "bus_factor", "collective_time", "estimate", "nvls_supported",
+    "ALGORITHMS",
+    "OPS",
+    "PROTOCOLS",
+    "TOPOLOGIES",
+    "CollectiveEstimate",
+    "FabricTier",
+    "bus_factor",
+    "collective_time",
+    "estimate",
+    "nvls_supported",
 ]
 
 OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast", "send-recv")
 ALGORITHMS = ("auto", "ring", "tree", "nvls")
-TOPOLOGIES = ("full-mesh", "fat-tree", "rail-optimized", "rail-only", "multi-plane", "dragonfly", "torus")
+TOPOLOGIES = (
+    "full-mesh",
+    "fat-tree",
+    "rail-optimized",
+    "rail-only",
+    "multi-plane",
+    "dragonfly",
+    "torus",
+)
 PROTOCOLS = ("LL", "LL128", "Simple")
 
 #: Names of the algorithms `estimate` can report (index = internal code).
@@ -102,16 +118,22 @@ class FabricTier:
 
     def __post_init__(self) -> None:
         if self.topology not in TOPOLOGIES:
-            raise ConfigError(f"unknown topology {self.topology!r}; choose from {', '.join(TOPOLOGIES)}")
+            raise ConfigError(
+                f"unknown topology {self.topology!r}; choose from {', '.join(TOPOLOGIES)}"
+            )
         if self.bw_bytes_per_s is not None and not self.bw_bytes_per_s > 0:
             raise ConfigError(f"fabric bandwidth must be positive, got {self.bw_bytes_per_s}")
         if len(self.tier_accelerators) != len(self.oversubscription):
-            raise ConfigError(f"tier_accelerators {self.tier_accelerators} and oversubscription "
-                              f"{self.oversubscription} must have the same length")
+            raise ConfigError(
+                f"tier_accelerators {self.tier_accelerators} and oversubscription "
+                f"{self.oversubscription} must have the same length"
+            )
         if any(s < 1 for s in self.tier_accelerators):
             raise ConfigError(f"tier_accelerators must be >= 1, got {self.tier_accelerators}")
         if any(not (r >= 1.0 and math.isfinite(r)) for r in self.oversubscription):
-            raise ConfigError(f"oversubscription must be >= 1 (down:up), got {self.oversubscription}")
+            raise ConfigError(
+                f"oversubscription must be >= 1 (down:up), got {self.oversubscription}"
+            )
         if not self.hops >= 0:
             raise ConfigError(f"hops must be >= 0, got {self.hops}")
         if self.hop_latency_s is not None and not self.hop_latency_s >= 0:
@@ -120,9 +142,15 @@ class FabricTier:
             raise ConfigError(f"torus_dims must be >= 1, got {self.torus_dims}")
 
     @classmethod
-    def for_topology(cls, topology: str, *, oversubscription: float = 1.0,
-                     pod_accelerators: int | None = None, bw_bytes_per_s: float | None = None,
-                     in_network_reduction: bool | None = None) -> FabricTier:
+    def for_topology(
+        cls,
+        topology: str,
+        *,
+        oversubscription: float = 1.0,
+        pod_accelerators: int | None = None,
+        bw_bytes_per_s: float | None = None,
+        in_network_reduction: bool | None = None,
+    ) -> FabricTier:
         """A simple tier for a named topology (what `wanka collective --topology` uses).
 
         Args:
@@ -136,13 +164,24 @@ class FabricTier:
         if topology not in TOPOLOGIES:
             raise ConfigError(f"unknown topology {topology!r}; choose from {', '.join(TOPOLOGIES)}")
         hops = {"full-mesh": 1.0, "torus": 1.0}.get(topology, 3.0)  # direct links: one hop per step
-        inr = topology not in ("full-mesh", "torus") if in_network_reduction is None else in_network_reduction
+        inr = (
+            topology not in ("full-mesh", "torus")
+            if in_network_reduction is None
+            else in_network_reduction
+        )
         if oversubscription != 1.0 and pod_accelerators is None:
-            raise ConfigError("oversubscription needs the pod size it applies above (pod_accelerators)")
+            raise ConfigError(
+                "oversubscription needs the pod size it applies above (pod_accelerators)"
+            )
         tiers = (int(pod_accelerators),) if oversubscription != 1.0 else ()
-        return cls(topology=topology, bw_bytes_per_s=bw_bytes_per_s, tier_accelerators=tiers,
-                   oversubscription=(float(oversubscription),) if tiers else (), hops=hops,
-                   in_network_reduction=inr)
+        return cls(
+            topology=topology,
+            bw_bytes_per_s=bw_bytes_per_s,
+            tier_accelerators=tiers,
+            oversubscription=(float(oversubscription),) if tiers else (),
+            hops=hops,
+            in_network_reduction=inr,
+        )
 
 
 # ------------------------------------------------------------------------------------------- constants
@@ -151,8 +190,8 @@ class _Params:
     """collectives.yaml in SI units (seconds, bytes/s)."""
 
     bw_fraction: dict[str, float]
-    base_s: dict[str, dict[str, float]]              # protocol -> ring|tree -> seconds
-    step_s: dict[str, dict[str, dict[str, float]]]   # protocol -> ring|tree -> nvlink|pci|net -> s
+    base_s: dict[str, dict[str, float]]  # protocol -> ring|tree -> seconds
+    step_s: dict[str, dict[str, dict[str, float]]]  # protocol -> ring|tree -> nvlink|pci|net -> s
     nvls_intra_s: float
     nvls_net_s: float
     nvls_tree_net_s: float
@@ -164,8 +203,8 @@ class _Params:
     hop_latency_s: float
     baseline_hops: float
     fallback_pcie_bytes_per_s: float
-    nvls_efficiency: dict[str, float]                # accelerator id -> NVLS efficiency
-    ll_max_busbw: tuple[float, float, float]         # bytes/s: 1 domain, 2 domains, more
+    nvls_efficiency: dict[str, float]  # accelerator id -> NVLS efficiency
+    ll_max_busbw: tuple[float, float, float]  # bytes/s: 1 domain, 2 domains, more
     tree_bw_fraction: float
     tree_size_correction: dict[str, tuple[float, ...]]  # protocol -> factor per log2(size / 64 B)
 
@@ -173,40 +212,66 @@ class _Params:
 @cache
 def _params() -> _Params:
     d: dict[str, Any] = load_data("collectives.yaml")
-    keys = {"protocols", "in_switch_latency_us", "scaleout", "scaleup", "nvls_families", "ll_max_busbw_gb_s",
-            "tree"}
+    keys = {
+        "protocols",
+        "in_switch_latency_us",
+        "scaleout",
+        "scaleup",
+        "nvls_families",
+        "ll_max_busbw_gb_s",
+        "tree",
+    }
     check_keys("collectives.yaml", d, keys, keys)
     protos = d["protocols"]
     if set(protos) != set(PROTOCOLS):
-        raise CatalogError(f"collectives.yaml: protocols must be exactly {PROTOCOLS}, got {sorted(protos)}")
+        raise CatalogError(
+            f"collectives.yaml: protocols must be exactly {PROTOCOLS}, got {sorted(protos)}"
+        )
     for p, v in protos.items():
-        check_keys(f"collectives.yaml protocol {p}", v, {"bw_fraction", "base_us", "step_us"},
-                   {"bw_fraction", "base_us", "step_us"})
+        check_keys(
+            f"collectives.yaml protocol {p}",
+            v,
+            {"bw_fraction", "base_us", "step_us"},
+            {"bw_fraction", "base_us", "step_us"},
+        )
     sw, so, su = d["in_switch_latency_us"], d["scaleout"], d["scaleup"]
     nvls: dict[str, float] = {}
     for fam, v in d["nvls_families"].items():
-        check_keys(f"collectives.yaml nvls family {fam}", v, {"efficiency", "accelerators", "source"},
-                   {"efficiency", "accelerators", "source"})
+        check_keys(
+            f"collectives.yaml nvls family {fam}",
+            v,
+            {"efficiency", "accelerators", "source"},
+            {"efficiency", "accelerators", "source"},
+        )
         if not 0 < v["efficiency"] <= 1:
             raise CatalogError(f"collectives.yaml nvls family {fam}: efficiency must be in (0, 1]")
         nvls.update({a: float(v["efficiency"]) for a in v["accelerators"]})
     return _Params(
         bw_fraction={p: float(v["bw_fraction"]) for p, v in protos.items()},
         base_s={p: {a: x * _US for a, x in v["base_us"].items()} for p, v in protos.items()},
-        step_s={p: {a: {h: x * _US for h, x in hw.items()} for a, hw in v["step_us"].items()}
-                for p, v in protos.items()},
-        nvls_intra_s=sw["nvls_intra"] * _US, nvls_net_s=sw["nvls_net"] * _US,
-        nvls_tree_net_s=sw["nvls_tree_net"] * _US, collnet_intra_s=sw["collnet_intra"] * _US,
+        step_s={
+            p: {a: {h: x * _US for h, x in hw.items()} for a, hw in v["step_us"].items()}
+            for p, v in protos.items()
+        },
+        nvls_intra_s=sw["nvls_intra"] * _US,
+        nvls_net_s=sw["nvls_net"] * _US,
+        nvls_tree_net_s=sw["nvls_tree_net"] * _US,
+        collnet_intra_s=sw["collnet_intra"] * _US,
         collnet_net_s=sw["collnet_net"] * _US,
-        nic_efficiency=float(so["nic_efficiency"]), sharp_algbw_fraction=float(so["sharp_algbw_fraction"]),
+        nic_efficiency=float(so["nic_efficiency"]),
+        sharp_algbw_fraction=float(so["sharp_algbw_fraction"]),
         fallback_nic_bytes_per_s=gb_per_s(so["fallback_nic_gb_s"]),
-        hop_latency_s=so["hop_latency_us"] * _US, baseline_hops=float(so["baseline_hops"]),
+        hop_latency_s=so["hop_latency_us"] * _US,
+        baseline_hops=float(so["baseline_hops"]),
         fallback_pcie_bytes_per_s=gb_per_s(su["fallback_pcie_gb_s"]),
         nvls_efficiency=nvls,
-        ll_max_busbw=tuple(gb_per_s(d["ll_max_busbw_gb_s"][k])
-                           for k in ("one_node", "two_nodes", "more_nodes")),  # type: ignore[arg-type]
+        ll_max_busbw=tuple(
+            gb_per_s(d["ll_max_busbw_gb_s"][k]) for k in ("one_node", "two_nodes", "more_nodes")
+        ),  # type: ignore[arg-type]
         tree_bw_fraction=float(d["tree"]["bw_fraction"]),
-        tree_size_correction={p: tuple(float(x) for x in d["tree"]["size_correction"][p]) for p in PROTOCOLS},
+        tree_size_correction={
+            p: tuple(float(x) for x in d["tree"]["size_correction"][p]) for p in PROTOCOLS
+        },
     )
 
 
@@ -239,9 +304,17 @@ def _check_op(op: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- model
-def collective_time(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: ArrayLike,
-                    accelerator: Accelerator, *, algorithm: str = "auto",
-                    in_network_reduction: bool = False, fabric: FabricTier | None = None) -> FloatArray:
+def collective_time(
+    op: str,
+    nbytes: ArrayLike,
+    ranks: ArrayLike,
+    ranks_per_node: ArrayLike,
+    accelerator: Accelerator,
+    *,
+    algorithm: str = "auto",
+    in_network_reduction: bool = False,
+    fabric: FabricTier | None = None,
+) -> FloatArray:
     """Seconds one collective takes, numpy-broadcast over `nbytes`, `ranks` and `ranks_per_node`.
 
     Args:
@@ -263,8 +336,17 @@ def collective_time(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node
             SHARP, tree for a collective other than all-reduce, in-network reduction on a fabric
             without it.
     """
-    return _evaluate(op, nbytes, ranks, ranks_per_node, accelerator, algorithm=algorithm,
-                     in_network_reduction=in_network_reduction, fabric=fabric, codes=False)[0]
+    return _evaluate(
+        op,
+        nbytes,
+        ranks,
+        ranks_per_node,
+        accelerator,
+        algorithm=algorithm,
+        in_network_reduction=in_network_reduction,
+        fabric=fabric,
+        codes=False,
+    )[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,12 +370,29 @@ class CollectiveEstimate:
     """'scale-up' when the group sits in one domain, else 'scale-out'."""
 
 
-def estimate(op: str, nbytes: float, ranks: int, ranks_per_node: int, accelerator: Accelerator, *,
-             algorithm: str = "auto", in_network_reduction: bool = False,
-             fabric: FabricTier | None = None) -> CollectiveEstimate:
+def estimate(
+    op: str,
+    nbytes: float,
+    ranks: int,
+    ranks_per_node: int,
+    accelerator: Accelerator,
+    *,
+    algorithm: str = "auto",
+    in_network_reduction: bool = False,
+    fabric: FabricTier | None = None,
+) -> CollectiveEstimate:
     """Scalar wrapper of `collective_time` (same code path) with algbw, busbw and the algorithm chosen."""
-    t, a, p = _evaluate(op, nbytes, ranks, ranks_per_node, accelerator, algorithm=algorithm,
-                        in_network_reduction=in_network_reduction, fabric=fabric, codes=True)
+    t, a, p = _evaluate(
+        op,
+        nbytes,
+        ranks,
+        ranks_per_node,
+        accelerator,
+        algorithm=algorithm,
+        in_network_reduction=in_network_reduction,
+        fabric=fabric,
+        codes=True,
+    )
     time_s = float(t)
     n, g = int(ranks), min(int(ranks_per_node), int(ranks))
     size = float(nbytes)
@@ -305,14 +404,31 @@ def estimate(op: str, nbytes: float, ranks: int, ranks_per_node: int, accelerato
         busbw = 0.0 if n <= 1 or size == 0 else math.inf
     one = n <= 1 or size == 0
     return CollectiveEstimate(
-        op=op, nbytes=size, ranks=n, ranks_per_node=g, time_s=time_s, algbw_bytes_per_s=algbw,
-        busbw_bytes_per_s=busbw, algorithm="none" if one else _ALGO_NAMES[int(a)],
-        protocol="none" if one else PROTOCOLS[int(p)], tier="scale-up" if g >= n else "scale-out")
+        op=op,
+        nbytes=size,
+        ranks=n,
+        ranks_per_node=g,
+        time_s=time_s,
+        algbw_bytes_per_s=algbw,
+        busbw_bytes_per_s=busbw,
+        algorithm="none" if one else _ALGO_NAMES[int(a)],
+        protocol="none" if one else PROTOCOLS[int(p)],
+        tier="scale-up" if g >= n else "scale-out",
+    )
 
 
-def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: ArrayLike,
-              acc: Accelerator, *, algorithm: str, in_network_reduction: bool,
-              fabric: FabricTier | None, codes: bool) -> tuple[FloatArray, Any, Any]:
+def _evaluate(
+    op: str,
+    nbytes: ArrayLike,
+    ranks: ArrayLike,
+    ranks_per_node: ArrayLike,
+    acc: Accelerator,
+    *,
+    algorithm: str,
+    in_network_reduction: bool,
+    fabric: FabricTier | None,
+    codes: bool,
+) -> tuple[FloatArray, Any, Any]:
     """The model. Returns (seconds, algorithm codes, protocol codes); codes are None unless asked."""
     _check_op(op)
     if algorithm not in ALGORITHMS:
@@ -324,14 +440,20 @@ def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: Arra
     nvls_eff = P.nvls_efficiency.get(acc.id, 0.0)
     if algorithm == "nvls":
         if not nvls_eff:
-            raise ConfigError(f"{acc.id} has no NVLink SHARP (NVLS); NVLS runs on "
-                              f"{', '.join(sorted(P.nvls_efficiency))}")
+            raise ConfigError(
+                f"{acc.id} has no NVLink SHARP (NVLS); NVLS runs on "
+                f"{', '.join(sorted(P.nvls_efficiency))}"
+            )
         if op not in ("all-reduce", "all-gather", "reduce-scatter"):
-            raise ConfigError(f"nvls applies to all-reduce, all-gather and reduce-scatter, not {op}")
+            raise ConfigError(
+                f"nvls applies to all-reduce, all-gather and reduce-scatter, not {op}"
+            )
     if algorithm == "tree" and op != "all-reduce":
         raise ConfigError(f"tree applies to all-reduce only (as in NCCL), not {op}")
     if op in ("all-to-all", "send-recv") and algorithm not in ("auto", "ring"):
-        raise ConfigError(f"{op} is point-to-point; algorithm {algorithm!r} does not apply (use auto)")
+        raise ConfigError(
+            f"{op} is point-to-point; algorithm {algorithm!r} does not apply (use auto)"
+        )
 
     S = np.asarray(nbytes, dtype=np.float64)
     n = np.asarray(ranks, dtype=np.float64)
@@ -343,9 +465,9 @@ def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: Arra
     if not (np.all(np.isfinite(g_in)) and np.all(g_in >= 1)):
         raise ConfigError("ranks_per_node must be >= 1")
     S, n, g_in = np.broadcast_arrays(S, n, g_in)
-    g = np.minimum(g_in, n)                     # members per scale-up domain
-    N = n / g                                   # domains the group spans
-    multi = n > g                               # the group crosses the scale-out network
+    g = np.minimum(g_in, n)  # members per scale-up domain
+    N = n / g  # domains the group spans
+    multi = n > g  # the group crosses the scale-out network
 
     # --- link bandwidths (bytes/s per accelerator per direction) ---------------------------------
     if acc.scaleup_bw_bytes_per_s > 0:
@@ -400,9 +522,13 @@ def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: Arra
     zeros = np.zeros_like(n)
     log2N = np.log2(np.maximum(N, 1.0))
     # LL's absolute busbw cap (NCCL llMaxBws) by domain count, as a minimum time per bus byte.
-    ll_cap = np.where(N <= 1.0, P.ll_max_busbw[0], np.where(N <= 2.0, P.ll_max_busbw[1], P.ll_max_busbw[2]))
+    ll_cap = np.where(
+        N <= 1.0, P.ll_max_busbw[0], np.where(N <= 2.0, P.ll_max_busbw[1], P.ll_max_busbw[2])
+    )
     bus_bytes = S * bus_factor(op, n)
-    log_size = np.log2(np.maximum(S, 64.0) / 64.0)   # NCCL's tree-correction index, log2(size / 64 B)
+    log_size = np.log2(
+        np.maximum(S, 64.0) / 64.0
+    )  # NCCL's tree-correction index, log2(size / 64 B)
     tree_idx = np.arange(len(P.tree_size_correction["Simple"]), dtype=np.float64)
 
     def offer_protocols(t_bw: FloatArray, lat_fn: Any, a: int) -> None:
@@ -419,8 +545,11 @@ def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: Arra
         # NCCL: base + (nsteps - nInterSteps) * intraLat + nInterSteps * interLat. NCCL's extra x1.4
         # "plateau" for multi-node Simple rings is left out: without it the constants reproduce SimAI's
         # measured size-efficiency tables (docs/collective.md), with it they underpredict them.
-        return lambda p: (P.base_s[p][kind] + (nsteps - ninter) * P.step_s[p][kind][intra]
-                          + ninter * (P.step_s[p][kind]["net"] + extra_hop_s))
+        return lambda p: (
+            P.base_s[p][kind]
+            + (nsteps - ninter) * P.step_s[p][kind][intra]
+            + ninter * (P.step_s[p][kind]["net"] + extra_hop_s)
+        )
 
     if op in ("all-to-all", "send-recv"):
         if op == "all-to-all":
@@ -452,8 +581,11 @@ def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: Arra
         tree_nic = np.where(N <= 2.0, 1.0, np.where(N <= 3.0, 1.5, 2.0))  # tree NIC bytes / (S/g)
         use_ring = algorithm in ("auto", "ring")
         use_tree = op == "all-reduce" and algorithm in ("auto", "tree")
-        use_nvls = bool(nvls_eff) and op in ("all-reduce", "all-gather", "reduce-scatter") and \
-            algorithm in ("auto", "nvls")
+        use_nvls = (
+            bool(nvls_eff)
+            and op in ("all-reduce", "all-gather", "reduce-scatter")
+            and algorithm in ("auto", "nvls")
+        )
         use_sharp = op == "all-reduce" and in_network_reduction and algorithm in ("auto", "tree")
 
         # Ring (flat, as NCCL): every rank forwards c*S; on a multi-domain ring 1/g of the hops leave
@@ -478,12 +610,21 @@ def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: Arra
             if algorithm == "auto":
                 t_tree = np.where(multi, t_tree, np.inf)  # NCCL runs trees only across nodes
             elif use_sharp:
-                t_tree = np.where(multi, np.inf, t_tree)  # tree + SHARP = the switches' reduction tree
+                t_tree = np.where(
+                    multi, np.inf, t_tree
+                )  # tree + SHARP = the switches' reduction tree
             offer_protocols(
                 t_tree,
-                lambda p: P.base_s[p]["tree"] + 2.0 * ((g - 1.0) * P.step_s[p]["tree"][intra]
-                                                       + log2N * (P.step_s[p]["tree"]["net"] + extra_hop_s)),
-                _TREE)
+                lambda p: (
+                    P.base_s[p]["tree"]
+                    + 2.0
+                    * (
+                        (g - 1.0) * P.step_s[p]["tree"][intra]
+                        + log2N * (P.step_s[p]["tree"]["net"] + extra_hop_s)
+                    )
+                ),
+                _TREE,
+            )
         if use_sharp:
             # SHARP (NCCL CollNet): ring reduce-scatter / all-gather inside the domain (2S(g-1)/g per rank
             # over scale-up), one reduction round trip through the switches for the S/g shard; the NIC
@@ -501,21 +642,25 @@ def _evaluate(op: str, nbytes: ArrayLike, ranks: ArrayLike, ranks_per_node: Arra
             b_nvls = b_up * nvls_eff
             if op == "all-reduce":
                 up = S * (1.0 + 1.0 / g)
-                if in_network_reduction:   # NVLS + SHARP across domains (NCCL "NVLS" multi-node)
+                if in_network_reduction:  # NVLS + SHARP across domains (NCCL "NVLS" multi-node)
                     out = S / (g * P.sharp_algbw_fraction)
                     net_lat = P.nvls_net_s + extra_hop_s
                     code_multi = _NVLS_SHARP
-                else:                       # NVLSTree: NVLS inside, tree across (as the tree above)
+                else:  # NVLSTree: NVLS inside, tree across (as the tree above)
                     out = tree_nic * S / g * slow_nb
                     net_lat = 2.0 * log2N * (P.nvls_tree_net_s + extra_hop_s)
                     code_multi = _NVLS_TREE
             else:
                 up = S * (g - 1.0) / g
-                out = S * (N - 1.0) / N / g * slow_nb   # rail-wise ring across domains on S/g
+                out = S * (N - 1.0) / N / g * slow_nb  # rail-wise ring across domains on S/g
                 net_lat = (N - 1.0) * (P.step_s["Simple"]["ring"]["net"] + extra_hop_s)
                 code_multi = _NVLS
             out = np.where(multi, out, zeros)
-            t_nv = P.nvls_intra_s + np.where(multi, net_lat, zeros) + np.maximum(up / b_nvls, out / b_out)
+            t_nv = (
+                P.nvls_intra_s
+                + np.where(multi, net_lat, zeros)
+                + np.maximum(up / b_nvls, out / b_out)
+            )
             t_nv = np.where(g >= 2, t_nv, np.inf)  # needs at least two ranks on one switch
             simple = PROTOCOLS.index("Simple")
             if codes:  # report the multi-domain variant's name where the group crosses domains

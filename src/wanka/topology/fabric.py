@@ -55,11 +55,11 @@ from wanka.topology.parts import SCALEUP_IDS, PartsCatalog, parts_catalog, scale
 from wanka.units import GB, gbit_per_s
 
 __all__ = [
+    "DEFAULT_SPREAD",
     "MAX_TIERS",
     "REFERENCE_BYTES",
-    "TOPOLOGIES",
-    "DEFAULT_SPREAD",
     "SPREADS",
+    "TOPOLOGIES",
     "ClosCounts",
     "FabricDesign",
     "clos_counts",
@@ -84,7 +84,12 @@ REFERENCE_BYTES = 1 << 30
 """Message size of the reference all-reduce / all-to-all in `compare` (1 GiB per rank)."""
 SPREADS = ("fewest", "even")
 """Top-tier rules of a folded Clos (module docstring): fewest top switches, or uplinks spread evenly."""
-DEFAULT_SPREAD = {"fat-tree": "fewest", "rail-optimized": "even", "rail-only": "fewest", "multi-plane": "fewest"}
+DEFAULT_SPREAD = {
+    "fat-tree": "fewest",
+    "rail-optimized": "even",
+    "rail-only": "fewest",
+    "multi-plane": "fewest",
+}
 """Top-tier rule per Clos-based topology when `spread` is not given (module docstring: why)."""
 
 
@@ -252,8 +257,10 @@ def _tapers(oversubscription: float | Sequence[float], n: int) -> tuple[float, .
     else:
         seq = [float(x) for x in oversubscription]
     if len(seq) > max(n - 1, 1):
-        raise ConfigError(f"{len(seq)} oversubscription values given for a {n}-tier fabric "
-                          f"(at most {max(n - 1, 1)}: one per tier below the top)")
+        raise ConfigError(
+            f"{len(seq)} oversubscription values given for a {n}-tier fabric "
+            f"(at most {max(n - 1, 1)}: one per tier below the top)"
+        )
     seq += [1.0] * (n - 1 - len(seq))
     return tuple(seq[: max(n - 1, 0)])
 
@@ -276,8 +283,15 @@ def _cap_leaves(k: int, down: list[int], n: int) -> list[int]:
     return cap
 
 
-def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
-                oversubscription: float | Sequence[float] = 1.0, spread: str = "even") -> ClosCounts:
+def clos_counts(
+    leaves: int,
+    hosts: int,
+    *,
+    radix: int,
+    tiers: int,
+    oversubscription: float | Sequence[float] = 1.0,
+    spread: str = "even",
+) -> ClosCounts:
     """Switches and links per tier of an n-tier folded Clos holding `leaves` leaf switches.
 
     Args:
@@ -297,7 +311,9 @@ def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
     if n == 1:
         if leaves != 1:
             raise ConfigError(f"a 1-tier fabric is one switch; {leaves} leaves need more tiers")
-        return ClosCounts(tiers=1, switches_per_tier=(1,), links_per_tier=(hosts,), max_leaves=1, spread=spread)
+        return ClosCounts(
+            tiers=1, switches_per_tier=(1,), links_per_tier=(hosts,), max_leaves=1, spread=spread
+        )
     tapers = _tapers(oversubscription, n)
     down, up = _ports(k, tapers)
     cap = _cap_leaves(k, down, n)
@@ -316,11 +332,13 @@ def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
         part, p_part = block(t - 1, rem) if rem else ((0,) * (t - 1), 0)
         u, d_t = up[t - 1], (k if t == n else down[t])
         planes = p_full if nfull else p_part
-        hi = p_part if rem else 0        # planes that also reach the partial sub-block
+        hi = p_part if rem else 0  # planes that also reach the partial sub-block
         lo = planes - hi
-        if t < n:   # a pod (any non-top block) keeps all u switches per plane: Al-Fares pods, SuperPOD
+        if (
+            t < n
+        ):  # a pod (any non-top block) keeps all u switches per plane: Al-Fares pods, SuperPOD
             c_hi, c_lo = (u if hi else 0), (u if lo else 0)
-        else:       # the top tier: fewest or balance rule (`spread`)
+        else:  # the top tier: fewest or balance rule (`spread`)
             c_hi = _top_switches(u, -(-(nfull + 1) * u // d_t), spread) if hi else 0
             c_lo = _top_switches(u, -(-nfull * u // d_t), spread) if lo else 0
         top = hi * c_hi + lo * c_lo
@@ -330,10 +348,14 @@ def clos_counts(leaves: int, hosts: int, *, radix: int, tiers: int,
 
     sw, _ = block(n, leaves)
     links = (hosts,) + tuple(sw[t - 1] * up[t] for t in range(1, n))
-    return ClosCounts(tiers=n, switches_per_tier=sw, links_per_tier=links, max_leaves=cap[n], spread=spread)
+    return ClosCounts(
+        tiers=n, switches_per_tier=sw, links_per_tier=links, max_leaves=cap[n], spread=spread
+    )
 
 
-def _clos_capacity(k: int, n: int, d1: int, oversubscription: float | Sequence[float], rails: int = 1) -> int:
+def _clos_capacity(
+    k: int, n: int, d1: int, oversubscription: float | Sequence[float], rails: int = 1
+) -> int:
     """Endpoints an n-tier Clos holds with d1 hosts per leaf (rail-optimized: rails leaves per SU)."""
     if n == 1:
         return k if rails == 1 else 0
@@ -342,8 +364,15 @@ def _clos_capacity(k: int, n: int, d1: int, oversubscription: float | Sequence[f
     return (cap // rails) * rails * d1
 
 
-def _clos_bisection_links(leaf_a: np.ndarray, leaf_b: np.ndarray, *, k: int, n: int,
-                          oversubscription: float | Sequence[float], spread: str = "even") -> float:
+def _clos_bisection_links(
+    leaf_a: np.ndarray,
+    leaf_b: np.ndarray,
+    *,
+    k: int,
+    n: int,
+    oversubscription: float | Sequence[float],
+    spread: str = "even",
+) -> float:
     """Links across the bisection of a Clos whose leaf l holds leaf_a[l] side-A and leaf_b[l] side-B hosts.
 
     Max-flow by levels (exact for the wiring of `clos_counts`, checked against networkx max-flow in
@@ -365,7 +394,7 @@ def _clos_bisection_links(leaf_a: np.ndarray, leaf_b: np.ndarray, *, k: int, n: 
     cap = _cap_leaves(k, down, n)
     flow = 0.0
     n_leaves = len(a)
-    sizes = np.ones(n_leaves, dtype=np.int64)                       # leaves per block at this tier
+    sizes = np.ones(n_leaves, dtype=np.int64)  # leaves per block at this tier
     for t in range(1, n):
         m = np.minimum(a, b)
         flow += float(m.sum())
@@ -376,10 +405,10 @@ def _clos_bisection_links(leaf_a: np.ndarray, leaf_b: np.ndarray, *, k: int, n: 
         b = np.minimum(b - m, u_cap)
         if t == n - 1 and spread == "fewest":
             c = -(-len(a) * up[t] // k)
-            if up[t] % c and a.sum() > 0 and b.sum() > 0:               # uneven round-robin top tier
+            if up[t] % c and a.sum() > 0 and b.sum() > 0:  # uneven round-robin top tier
                 key = (tuple(a.astype(np.int64).tolist()), tuple(b.astype(np.int64).tolist()))
                 return flow + _top_plane_flow(*key, u=up[t], c=c, planes=int(sw.max()))
-        grp = np.arange(len(sizes)) * cap[t] // cap[t + 1]            # parent block (tier t+1)
+        grp = np.arange(len(sizes)) * cap[t] // cap[t + 1]  # parent block (tier t+1)
         a = np.bincount(grp, weights=a)
         b = np.bincount(grp, weights=b)
         sizes = np.bincount(grp, weights=sizes).astype(np.int64)
@@ -387,7 +416,9 @@ def _clos_bisection_links(leaf_a: np.ndarray, leaf_b: np.ndarray, *, k: int, n: 
 
 
 @functools.lru_cache(maxsize=4096)
-def _top_plane_flow(a: tuple[int, ...], b: tuple[int, ...], *, u: int, c: int, planes: int) -> float:
+def _top_plane_flow(
+    a: tuple[int, ...], b: tuple[int, ...], *, u: int, c: int, planes: int
+) -> float:
     """Max-flow across the top tier of the fewest rule: block i has a[i] A-excess and b[i] B-excess (one
     of them zero) and, in each of `planes` identical planes, a switch whose u uplinks are dealt round-robin
     over the plane's c top switches (q = u // c links to each, one more to e = u % c of them, starting
@@ -397,7 +428,9 @@ def _top_plane_flow(a: tuple[int, ...], b: tuple[int, ...], *, u: int, c: int, p
     m = len(a)
     q, e = divmod(u, c)
     src, dst = m + c, m + c + 1
-    graph: list[list[list[int]]] = [[] for _ in range(m + c + 2)]   # edge = [to, cap, index of reverse]
+    graph: list[list[list[int]]] = [
+        [] for _ in range(m + c + 2)
+    ]  # edge = [to, cap, index of reverse]
 
     def arc(x: int, y: int, cap_xy: int, cap_yx: int) -> None:
         graph[x].append([y, cap_xy, len(graph[y])])
@@ -415,7 +448,7 @@ def _top_plane_flow(a: tuple[int, ...], b: tuple[int, ...], *, u: int, c: int, p
         elif b[i] > 0:
             arc(i, dst, b[i], 0)
     total = 0
-    while True:                                                     # Dinic: BFS levels, DFS blocking flow
+    while True:  # Dinic: BFS levels, DFS blocking flow
         level = [-1] * len(graph)
         level[src] = 0
         queue = [src]
@@ -443,7 +476,7 @@ def _top_plane_flow(a: tuple[int, ...], b: tuple[int, ...], *, u: int, c: int, p
                 it[x] += 1
             return 0
 
-        while (f := push(src, 1 << 62)):
+        while f := push(src, 1 << 62):
             total += f
 
 
@@ -455,7 +488,9 @@ def _block_switches(sizes: np.ndarray, t: int, cap: list[int], up: list[int]) ->
     return up[t - 1] * _block_switches(largest_child, t - 1, cap, up)
 
 
-def _leaf_sides(n_hosts: int, d1: int, rails: int = 1, half: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _leaf_sides(
+    n_hosts: int, d1: int, rails: int = 1, half: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(A hosts, B hosts) per leaf; A = the first floor(N/2) host indices.
 
     rails == 1: leaves hold d1 consecutive hosts. rails > 1 (rail-optimized): host = node * rails + rail,
@@ -470,9 +505,9 @@ def _leaf_sides(n_hosts: int, d1: int, rails: int = 1, half: int | None = None) 
     nodes = -(-n_hosts // rails)
     su = np.repeat(np.arange(-(-nodes // d1)), rails)
     rail = np.tile(np.arange(rails), len(su) // rails)
-    first, last = su * d1, np.minimum(su * d1 + d1, nodes)          # node range of the leaf's SU
-    n_rail = -(-(n_hosts - rail) // rails)                           # nodes that have this rail
-    a_nodes = -(-(half - rail) // rails)                             # nodes whose rail-i host is in A
+    first, last = su * d1, np.minimum(su * d1 + d1, nodes)  # node range of the leaf's SU
+    n_rail = -(-(n_hosts - rail) // rails)  # nodes that have this rail
+    a_nodes = -(-(half - rail) // rails)  # nodes whose rail-i host is in A
     hosts = np.clip(np.minimum(last, n_rail) - first, 0, None)
     a = np.clip(np.minimum(last, a_nodes) - first, 0, hosts)
     return a, hosts - a
@@ -524,15 +559,21 @@ class _Raw:
     notes: list[str] = field(default_factory=list)
 
 
-def _fewest_tiers(fits: Callable[[int], bool], what: str, tiers: int | None, cap: Callable[[int], int]) -> int:
+def _fewest_tiers(
+    fits: Callable[[int], bool], what: str, tiers: int | None, cap: Callable[[int], int]
+) -> int:
     if tiers is not None:
         if not fits(tiers):
-            raise ConfigError(f"{what} needs more than {tiers} tier(s): the maximum is {cap(tiers):,} endpoints")
+            raise ConfigError(
+                f"{what} needs more than {tiers} tier(s): the maximum is {cap(tiers):,} endpoints"
+            )
         return tiers
     for n in range(1, MAX_TIERS + 1):
         if fits(n):
             return n
-    raise ConfigError(f"{what} does not fit in {MAX_TIERS} tiers (maximum {cap(MAX_TIERS):,} endpoints)")
+    raise ConfigError(
+        f"{what} does not fit in {MAX_TIERS} tiers (maximum {cap(MAX_TIERS):,} endpoints)"
+    )
 
 
 def _clos_raw(inp: _Inputs, n_hosts: int, k: int, link_bw: float, *, host_copper: bool) -> _Raw:
@@ -552,35 +593,65 @@ def _clos_raw(inp: _Inputs, n_hosts: int, k: int, link_bw: float, *, host_copper
             return 0  # a taper listed for more tiers than n has: n cannot be the answer
         return _clos_capacity(k, n, d1_of(n), over)
 
-    n = _fewest_tiers(lambda t: n_hosts <= cap(t), f"{n_hosts:,} endpoints on radix-{k} switches", inp.tiers, cap)
+    n = _fewest_tiers(
+        lambda t: n_hosts <= cap(t), f"{n_hosts:,} endpoints on radix-{k} switches", inp.tiers, cap
+    )
     d1 = d1_of(n)
     leaves = -(-n_hosts // d1)
     cc = clos_counts(leaves, n_hosts, radix=k, tiers=n, oversubscription=over, spread=inp.spread)
     copper_host = host_copper and d1 <= RACK_ACCELERATORS
     host_links = cc.links_per_tier[0]
-    return _Raw(tiers=n, switches_per_tier=cc.switches_per_tier, links_per_tier=cc.links_per_tier,
-                optical_links=sum(cc.links_per_tier) - (host_links if copper_host else 0),
-                copper_links={"dac": host_links if copper_host else 0}, nics=n_hosts, max_endpoints=cap(n),
-                bisection_links=_clos_bisection_links(*_leaf_sides(n_hosts, d1), k=k, n=n, oversubscription=over,
-                                                      spread=inp.spread),
-                diameter_hops=2 * n,
-                link_bw=link_bw, switch_radix=k, oversubscription=_tapers(over, n),
-                notes=[f"host links {'copper (DAC): the leaf is top-of-rack' if copper_host else 'optical'}"
-                       + (f" ({d1} hosts per leaf <= {RACK_ACCELERATORS} per rack)" if copper_host else
-                          f" ({d1} hosts per leaf span racks)")])
+    return _Raw(
+        tiers=n,
+        switches_per_tier=cc.switches_per_tier,
+        links_per_tier=cc.links_per_tier,
+        optical_links=sum(cc.links_per_tier) - (host_links if copper_host else 0),
+        copper_links={"dac": host_links if copper_host else 0},
+        nics=n_hosts,
+        max_endpoints=cap(n),
+        bisection_links=_clos_bisection_links(
+            *_leaf_sides(n_hosts, d1), k=k, n=n, oversubscription=over, spread=inp.spread
+        ),
+        diameter_hops=2 * n,
+        link_bw=link_bw,
+        switch_radix=k,
+        oversubscription=_tapers(over, n),
+        notes=[
+            f"host links {'copper (DAC): the leaf is top-of-rack' if copper_host else 'optical'}"
+            + (
+                f" ({d1} hosts per leaf <= {RACK_ACCELERATORS} per rack)"
+                if copper_host
+                else f" ({d1} hosts per leaf span racks)"
+            )
+        ],
+    )
 
 
 def _full_mesh(inp: _Inputs) -> _Raw:
     """Every endpoint wired to every other: N(N-1)/2 links, no switches (research/network.md §1.1)."""
     n, g = inp.endpoints, inp.gpus_per_node
-    links = n * (n - 1) // 2                                  # N(N-1)/2
+    links = n * (n - 1) // 2  # N(N-1)/2
     full_nodes, rem = divmod(n, g)
-    intra = full_nodes * g * (g - 1) // 2 + rem * (rem - 1) // 2  # pairs inside a node: board/copper
-    return _Raw(tiers=0, switches_per_tier=(), links_per_tier=(links,), optical_links=links - intra,
-                copper_links={"dac": intra}, nics=n, nic_ports_per_nic=max(n - 1, 0), max_endpoints=n,
-                bisection_links=float((n // 2) * (n - n // 2)),   # N^2/4 links cross any balanced cut
-                diameter_hops=1 if n > 1 else 0, link_bw=inp.link_bw, switch_radix=0,
-                notes=["full mesh: N-1 NIC ports per endpoint, each at the link speed; in-node pairs copper"])
+    intra = (
+        full_nodes * g * (g - 1) // 2 + rem * (rem - 1) // 2
+    )  # pairs inside a node: board/copper
+    return _Raw(
+        tiers=0,
+        switches_per_tier=(),
+        links_per_tier=(links,),
+        optical_links=links - intra,
+        copper_links={"dac": intra},
+        nics=n,
+        nic_ports_per_nic=max(n - 1, 0),
+        max_endpoints=n,
+        bisection_links=float((n // 2) * (n - n // 2)),  # N^2/4 links cross any balanced cut
+        diameter_hops=1 if n > 1 else 0,
+        link_bw=inp.link_bw,
+        switch_radix=0,
+        notes=[
+            "full mesh: N-1 NIC ports per endpoint, each at the link speed; in-node pairs copper"
+        ],
+    )
 
 
 def _fat_tree(inp: _Inputs) -> _Raw:
@@ -605,29 +676,50 @@ def _rail_optimized(inp: _Inputs) -> _Raw:
             return 0
         return _clos_capacity(k, n, d1_of(n), over, rails=r)
 
-    n = _fewest_tiers(lambda t: t > 1 and inp.endpoints <= cap(t),
-                      f"rail-optimized {inp.endpoints:,} endpoints ({r} rails, radix {k})", inp.tiers, cap)
+    n = _fewest_tiers(
+        lambda t: t > 1 and inp.endpoints <= cap(t),
+        f"rail-optimized {inp.endpoints:,} endpoints ({r} rails, radix {k})",
+        inp.tiers,
+        cap,
+    )
     d1 = d1_of(n)
-    leaves = r * -(-nodes // d1)                               # one leaf per rail per SU
-    cc = clos_counts(leaves, inp.endpoints, radix=k, tiers=n, oversubscription=over, spread=inp.spread)
-    return _Raw(tiers=n, switches_per_tier=cc.switches_per_tier, links_per_tier=cc.links_per_tier,
-                optical_links=sum(cc.links_per_tier), copper_links={}, nics=inp.endpoints, max_endpoints=cap(n),
-                bisection_links=_clos_bisection_links(*_leaf_sides(inp.endpoints, d1, r), k=k, n=n,
-                                                      oversubscription=over, spread=inp.spread),
-                diameter_hops=2 * n,
-                link_bw=inp.link_bw, switch_radix=k, oversubscription=_tapers(over, n), rails=r,
-                notes=[f"rail-optimized: scalable unit = {d1} nodes x {r} rails; all links optical"])
+    leaves = r * -(-nodes // d1)  # one leaf per rail per SU
+    cc = clos_counts(
+        leaves, inp.endpoints, radix=k, tiers=n, oversubscription=over, spread=inp.spread
+    )
+    return _Raw(
+        tiers=n,
+        switches_per_tier=cc.switches_per_tier,
+        links_per_tier=cc.links_per_tier,
+        optical_links=sum(cc.links_per_tier),
+        copper_links={},
+        nics=inp.endpoints,
+        max_endpoints=cap(n),
+        bisection_links=_clos_bisection_links(
+            *_leaf_sides(inp.endpoints, d1, r), k=k, n=n, oversubscription=over, spread=inp.spread
+        ),
+        diameter_hops=2 * n,
+        link_bw=inp.link_bw,
+        switch_radix=k,
+        oversubscription=_tapers(over, n),
+        rails=r,
+        notes=[f"rail-optimized: scalable unit = {d1} nodes x {r} rails; all links optical"],
+    )
 
 
 def _rail_only(inp: _Inputs) -> _Raw:
     """Rail-only (Wang, Ghobadi et al., arXiv 2307.12169): one independent Clos per rail, no spine across
     rails; cross-rail traffic is forwarded over the scale-up domain."""
-    r, k = min(inp.rails, inp.endpoints), inp.radix                              # no empty rails
+    r, k = min(inp.rails, inp.endpoints), inp.radix  # no empty rails
     nodes = -(-inp.endpoints // r)
-    big_rails = inp.endpoints - (nodes - 1) * r               # rails with a port on the last node
+    big_rails = inp.endpoints - (nodes - 1) * r  # rails with a port on the last node
     big = _clos_raw(inp, nodes, k, inp.link_bw, host_copper=False)
     inp_fixed = replace(inp, tiers=big.tiers)
-    small = _clos_raw(inp_fixed, nodes - 1, k, inp.link_bw, host_copper=False) if nodes > 1 and big_rails < r else None
+    small = (
+        _clos_raw(inp_fixed, nodes - 1, k, inp.link_bw, host_copper=False)
+        if nodes > 1 and big_rails < r
+        else None
+    )
     parts = [(big, big_rails)] + ([(small, r - big_rails)] if small else [])
     spt = tuple(sum(p.switches_per_tier[i] * m for p, m in parts) for i in range(big.tiers))
     lpt = tuple(sum(p.links_per_tier[i] * m for p, m in parts) for i in range(big.tiers))
@@ -637,17 +729,38 @@ def _rail_only(inp: _Inputs) -> _Raw:
         n_i = -(-(inp.endpoints - i) // r)
         if n_i > 0:
             a_i = max(0, min(n_i, -(-(inp.endpoints // 2 - i) // r)))
-            bis += _clos_bisection_links(*_leaf_sides(n_i, d1, half=a_i), k=k, n=big.tiers,
-                                         oversubscription=inp.oversubscription, spread=inp.spread)
-    return _Raw(tiers=big.tiers, switches_per_tier=spt, links_per_tier=lpt, optical_links=sum(lpt),
-                copper_links={}, nics=inp.endpoints, max_endpoints=big.max_endpoints * r,
-                bisection_links=bis,
-                diameter_hops=2 * big.tiers + 1, link_bw=inp.link_bw, switch_radix=k,
-                oversubscription=big.oversubscription, rails=r,
-                notes=[(f"rail-only: {r} independent {big.tiers}-tier rails of {nodes:,} nodes; no spine "
-                        "across rails, cross-rail traffic takes one scale-up hop (counted in diameter_hops)"),
-                       ("bisection: host-index halves within every rail; cross-rail bytes also need "
-                        "scale-up bandwidth")])
+            bis += _clos_bisection_links(
+                *_leaf_sides(n_i, d1, half=a_i),
+                k=k,
+                n=big.tiers,
+                oversubscription=inp.oversubscription,
+                spread=inp.spread,
+            )
+    return _Raw(
+        tiers=big.tiers,
+        switches_per_tier=spt,
+        links_per_tier=lpt,
+        optical_links=sum(lpt),
+        copper_links={},
+        nics=inp.endpoints,
+        max_endpoints=big.max_endpoints * r,
+        bisection_links=bis,
+        diameter_hops=2 * big.tiers + 1,
+        link_bw=inp.link_bw,
+        switch_radix=k,
+        oversubscription=big.oversubscription,
+        rails=r,
+        notes=[
+            (
+                f"rail-only: {r} independent {big.tiers}-tier rails of {nodes:,} nodes; no spine "
+                "across rails, cross-rail traffic takes one scale-up hop (counted in diameter_hops)"
+            ),
+            (
+                "bisection: host-index halves within every rail; cross-rail bytes also need "
+                "scale-up bandwidth"
+            ),
+        ],
+    )
 
 
 def _multi_plane(inp: _Inputs) -> _Raw:
@@ -659,13 +772,28 @@ def _multi_plane(inp: _Inputs) -> _Raw:
     plane = _clos_raw(replace(inp, radix=k), inp.endpoints, k, inp.link_bw / p, host_copper=False)
     spt = tuple(x * p for x in plane.switches_per_tier)
     lpt = tuple(x * p for x in plane.links_per_tier)
-    return _Raw(tiers=plane.tiers, switches_per_tier=spt, links_per_tier=lpt, optical_links=sum(lpt),
-                copper_links={}, nics=inp.endpoints, nic_ports_per_nic=p, max_endpoints=plane.max_endpoints,
-                bisection_links=plane.bisection_links * p, diameter_hops=plane.diameter_hops,
-                link_bw=inp.link_bw / p, switch_radix=k, oversubscription=plane.oversubscription,
-                notes=[(f"multi-plane: {p} planes, each a radix-{k} Clos at {inp.link_bw / p * 8 / 1e9:g} "
-                        f"Gb/s (radix-{inp.radix} ASIC split {p} ways); one {p}-port NIC per endpoint; "
-                        "all links optical")])
+    return _Raw(
+        tiers=plane.tiers,
+        switches_per_tier=spt,
+        links_per_tier=lpt,
+        optical_links=sum(lpt),
+        copper_links={},
+        nics=inp.endpoints,
+        nic_ports_per_nic=p,
+        max_endpoints=plane.max_endpoints,
+        bisection_links=plane.bisection_links * p,
+        diameter_hops=plane.diameter_hops,
+        link_bw=inp.link_bw / p,
+        switch_radix=k,
+        oversubscription=plane.oversubscription,
+        notes=[
+            (
+                f"multi-plane: {p} planes, each a radix-{k} Clos at {inp.link_bw / p * 8 / 1e9:g} "
+                f"Gb/s (radix-{inp.radix} ASIC split {p} ways); one {p}-port NIC per endpoint; "
+                "all links optical"
+            )
+        ],
+    )
 
 
 def dragonfly_shape(radix: int) -> tuple[int, int, int]:
@@ -685,12 +813,14 @@ def _dragonfly_counts(n: int, radix: int) -> dict[str, Any]:
     routers spreads min(a' h, (g-1) m) global links round-robin over the other groups.
     """
     p, a, h = dragonfly_shape(radix)
-    g_max = a * h + 1                                        # Kim et al.: g <= a h + 1
+    g_max = a * h + 1  # Kim et al.: g <= a h + 1
     routers = -(-n // p)
     g = -(-routers // a)
     if g > g_max:
-        raise ConfigError(f"{n:,} endpoints exceed the {a * p * g_max:,} a radix-{radix} dragonfly holds "
-                          f"(p={p}, a={a}, h={h}, at most {g_max} groups)")
+        raise ConfigError(
+            f"{n:,} endpoints exceed the {a * p * g_max:,} a radix-{radix} dragonfly holds "
+            f"(p={p}, a={a}, h={h}, at most {g_max} groups)"
+        )
     a_last = routers - (g - 1) * a
     local = (g - 1) * a * (a - 1) // 2 + a_last * (a_last - 1) // 2
     m = max(1, (a * h) // (g - 1)) if g > 1 else 0
@@ -701,8 +831,19 @@ def _dragonfly_counts(n: int, radix: int) -> dict[str, Any]:
     else:
         last_links = 0
         global_links = full_pairs * m
-    return {"p": p, "a": a, "h": h, "routers": routers, "groups": g, "a_last": a_last, "local": local,
-            "global": global_links, "m": m, "last_links": last_links, "g_max": g_max}
+    return {
+        "p": p,
+        "a": a,
+        "h": h,
+        "routers": routers,
+        "groups": g,
+        "a_last": a_last,
+        "local": local,
+        "global": global_links,
+        "m": m,
+        "last_links": last_links,
+        "g_max": g_max,
+    }
 
 
 def _single_group_bisection(n: int, p: int, routers: int) -> float:
@@ -755,7 +896,7 @@ def _dragonfly(inp: _Inputs) -> _Raw:
         n_full = g - 1 if partial else g
         cross = g1 * (n_full - g1) * m
         if partial:
-            q, rmd = divmod(c["last_links"], g - 1)            # partial group: round-robin over groups 0..g-2
+            q, rmd = divmod(c["last_links"], g - 1)  # partial group: round-robin over groups 0..g-2
             to_a = sum(q + (1 if j < rmd else 0) for j in range(g1))
             hosts_last = inp.endpoints - (g - 1) * a * p
             # what crosses into the partial group ends at its hosts or transits on to B groups
@@ -764,15 +905,30 @@ def _dragonfly(inp: _Inputs) -> _Raw:
         cross = min(cross, hosts_a, inp.endpoints - hosts_a)
     direct = g <= 1 or (not partial or c["a_last"] * c["h"] >= g - 1)
     diameter = (2 if c["routers"] == 1 else 3) if g <= 1 else (5 if direct else 7)
-    return _Raw(tiers=1, switches_per_tier=(c["routers"],), links_per_tier=(inp.endpoints, c["local"], c["global"]),
-                optical_links=c["global"], copper_links={"dac": inp.endpoints, "aec": c["local"]}, nics=inp.endpoints,
-                max_endpoints=a * p * c["g_max"], bisection_links=float(cross), diameter_hops=diameter,
-                link_bw=inp.link_bw, switch_radix=inp.radix,
-                notes=[(f"dragonfly: p={p} endpoints, a={a} routers, h={c['h']} global ports per router "
-                        f"(balanced a = 2p = 2h, Kim et al. ISCA 2008); {g} groups, {m} global links per "
-                        "group pair"),
-                       ("dragonfly links_per_tier = [host-router, local (copper AEC, in-cabinet), global "
-                        "(optical)]; bisection = global links between the first g//2 groups and the rest")])
+    return _Raw(
+        tiers=1,
+        switches_per_tier=(c["routers"],),
+        links_per_tier=(inp.endpoints, c["local"], c["global"]),
+        optical_links=c["global"],
+        copper_links={"dac": inp.endpoints, "aec": c["local"]},
+        nics=inp.endpoints,
+        max_endpoints=a * p * c["g_max"],
+        bisection_links=float(cross),
+        diameter_hops=diameter,
+        link_bw=inp.link_bw,
+        switch_radix=inp.radix,
+        notes=[
+            (
+                f"dragonfly: p={p} endpoints, a={a} routers, h={c['h']} global ports per router "
+                f"(balanced a = 2p = 2h, Kim et al. ISCA 2008); {g} groups, {m} global links per "
+                "group pair"
+            ),
+            (
+                "dragonfly links_per_tier = [host-router, local (copper AEC, in-cabinet), global "
+                "(optical)]; bisection = global links between the first g//2 groups and the rest"
+            ),
+        ],
+    )
 
 
 def torus_dims(n: int, ndims: int = 3) -> tuple[int, ...]:
@@ -788,7 +944,7 @@ def torus_dims(n: int, ndims: int = 3) -> tuple[int, ...]:
                     best = cand
             return
         f = lo
-        while f ** left <= rem:
+        while f**left <= rem:
             if rem % f == 0:
                 rec(rem // f, left - 1, f, acc + (f,))
             f += 1
@@ -807,25 +963,42 @@ def _torus(inp: _Inputs) -> _Raw:
     if isinstance(inp.dims, tuple):
         dims = tuple(sorted(inp.dims))
         if math.prod(dims) != n:
-            raise ConfigError(f"torus dims {'x'.join(map(str, inp.dims))} hold {math.prod(dims):,} endpoints, not {n:,}")
+            raise ConfigError(
+                f"torus dims {'x'.join(map(str, inp.dims))} hold {math.prod(dims):,} endpoints, not {n:,}"
+            )
     else:
         dims = torus_dims(n, inp.dims or 3)
     per_dim = [0 if kd == 1 else (n // 2 if kd == 2 else n) for kd in dims]
     links = sum(per_dim)
     c = TORUS_CUBE
-    cross = [0 if kd <= c else (n // kd) * -(-kd // c) for kd in dims]   # rings x cube boundaries
+    cross = [0 if kd <= c else (n // kd) * -(-kd // c) for kd in dims]  # rings x cube boundaries
     optical = sum(cross)
     use_ocs = len(dims) >= 3 and optical > 0
     kmax = dims[-1]
     bis = 0.0 if kmax == 1 else float(n // 2 if kmax == 2 else 2 * n // kmax)
-    return _Raw(tiers=0, switches_per_tier=(), links_per_tier=tuple(per_dim), optical_links=optical,
-                copper_links={"dac": links - optical}, nics=0, ocs_ports=2 * optical if use_ocs else 0,
-                max_endpoints=n, bisection_links=bis, diameter_hops=sum(kd // 2 for kd in dims),
-                link_bw=inp.link_bw, switch_radix=0, dims=dims,
-                notes=[(f"torus {'x'.join(map(str, dims))}: router in the accelerator (no NIC, no switch), "
-                        f"{2 * len(dims)} ports per endpoint at the link speed"),
-                       f"links inside {c}-wide blocks copper; block-crossing links optical"
-                       + (" through optical circuit switches (TPU v4 style)" if use_ocs else "")])
+    return _Raw(
+        tiers=0,
+        switches_per_tier=(),
+        links_per_tier=tuple(per_dim),
+        optical_links=optical,
+        copper_links={"dac": links - optical},
+        nics=0,
+        ocs_ports=2 * optical if use_ocs else 0,
+        max_endpoints=n,
+        bisection_links=bis,
+        diameter_hops=sum(kd // 2 for kd in dims),
+        link_bw=inp.link_bw,
+        switch_radix=0,
+        dims=dims,
+        notes=[
+            (
+                f"torus {'x'.join(map(str, dims))}: router in the accelerator (no NIC, no switch), "
+                f"{2 * len(dims)} ports per endpoint at the link speed"
+            ),
+            f"links inside {c}-wide blocks copper; block-crossing links optical"
+            + (" through optical circuit switches (TPU v4 style)" if use_ocs else ""),
+        ],
+    )
 
 
 TOPOLOGIES: dict[str, Callable[[_Inputs], _Raw]] = {
@@ -855,7 +1028,9 @@ def _default_scaleup(acc: Accelerator | None) -> str | None:
     return None
 
 
-def _price(raw: _Raw, inp: _Inputs) -> tuple[dict[str, float], dict[str, float], list[str], str | None, float, bool]:
+def _price(
+    raw: _Raw, inp: _Inputs
+) -> tuple[dict[str, float], dict[str, float], list[str], str | None, float, bool]:
     """Cost and power breakdowns (USD, W) and the priced assumptions."""
     cat = inp.catalog
     cost: dict[str, float] = {}
@@ -870,25 +1045,35 @@ def _price(raw: _Raw, inp: _Inputs) -> tuple[dict[str, float], dict[str, float],
         cost["switches"] = n_sw * sw.price_usd * scale
         power["switches"] = n_sw * sw.power_w * scale
         if not exact:
-            notes.append(f"no catalog switch is radix {raw.switch_radix} at {raw.link_bw * 8 / 1e9:g} Gb/s: "
-                         f"{sw.id} price/power scaled by switching capacity x{scale:.3g}")
+            notes.append(
+                f"no catalog switch is radix {raw.switch_radix} at {raw.link_bw * 8 / 1e9:g} Gb/s: "
+                f"{sw.id} price/power scaled by switching capacity x{scale:.3g}"
+            )
         if sw.estimated:
             estimates.add(sw.id)
     optic, oscale = cat.optic(raw.link_bw)
-    cost["transceivers"] = 2 * raw.optical_links * optic.price_usd * oscale   # two optics per optical link
+    cost["transceivers"] = (
+        2 * raw.optical_links * optic.price_usd * oscale
+    )  # two optics per optical link
     power["transceivers"] = 2 * raw.optical_links * optic.power_w * oscale
     cost["fiber"] = raw.optical_links * cat.fiber.price_usd
     if raw.optical_links and optic.estimated:
         estimates.add(optic.id)
-    cost["copper_cables"] = sum(cat.copper[kind].price_usd * c for kind, c in raw.copper_links.items())
-    power["copper_cables"] = sum(cat.copper[kind].power_w * c for kind, c in raw.copper_links.items())
+    cost["copper_cables"] = sum(
+        cat.copper[kind].price_usd * c for kind, c in raw.copper_links.items()
+    )
+    power["copper_cables"] = sum(
+        cat.copper[kind].power_w * c for kind, c in raw.copper_links.items()
+    )
     for kind, c in raw.copper_links.items():
         if c and cat.copper[kind].estimated:
             estimates.add(cat.copper[kind].id)
     if raw.nics:
         nic_bw = raw.link_bw * raw.nic_ports_per_nic if raw.nic_ports_per_nic <= 8 else raw.link_bw
         nic, nscale = cat.nic(nic_bw)
-        units = raw.nics * (raw.nic_ports_per_nic if raw.nic_ports_per_nic > 8 else 1)  # full mesh: a NIC per port
+        units = raw.nics * (
+            raw.nic_ports_per_nic if raw.nic_ports_per_nic > 8 else 1
+        )  # full mesh: a NIC per port
         cost["nics"] = units * nic.price_usd * nscale
         power["nics"] = units * nic.power_w * nscale
         if nic.estimated:
@@ -905,30 +1090,49 @@ def _price(raw: _Raw, inp: _Inputs) -> tuple[dict[str, float], dict[str, float],
         power["scaleup_switches"] = n_dom * dom.switch_chips * dom.switch_chip_power_w
         cost["scaleup_cables"] = n_dom * dom.cables * dom.cable_price_usd
         power["scaleup_cables"] = n_dom * dom.cables * dom.cable_power_w
-        notes.append(f"scale-up {dom.id}: {n_dom:,} domains of {dom.accelerators} ({dom.name}); cost and power "
-                     "in scaleup_* entries, included in cost_usd/power_w")
+        notes.append(
+            f"scale-up {dom.id}: {n_dom:,} domains of {dom.accelerators} ({dom.name}); cost and power "
+            "in scaleup_* entries, included in cost_usd/power_w"
+        )
         if dom.estimated:
             estimates.add(dom.id)
     if estimates:
-        notes.append("estimated prices/power (no public source, catalog confidence low): " + ", ".join(sorted(estimates)))
+        notes.append(
+            "estimated prices/power (no public source, catalog confidence low): "
+            + ", ".join(sorted(estimates))
+        )
     return cost, power, notes, sw_part, latency, inr
 
 
 _SPREAD_NOTE = {
-    "fewest": ("switch counts: folded Clos, top tier by the fewest rule: ceil(n_sub x uplinks / radix) top "
-               "switches per plane, uplinks dealt round-robin (some top switches get one more parallel link "
-               "from a lower switch); textbook Clos arithmetic; partial pods counted switch by switch"),
-    "even": ("switch counts: folded Clos, top tier by the balance rule: the smallest divisor of the uplinks "
-             "with enough ports, so every lower switch spreads its uplinks evenly (NVIDIA DGX SuperPOD "
-             "tables); partial pods counted switch by switch"),
+    "fewest": (
+        "switch counts: folded Clos, top tier by the fewest rule: ceil(n_sub x uplinks / radix) top "
+        "switches per plane, uplinks dealt round-robin (some top switches get one more parallel link "
+        "from a lower switch); textbook Clos arithmetic; partial pods counted switch by switch"
+    ),
+    "even": (
+        "switch counts: folded Clos, top tier by the balance rule: the smallest divisor of the uplinks "
+        "with enough ports, so every lower switch spreads its uplinks evenly (NVIDIA DGX SuperPOD "
+        "tables); partial pods counted switch by switch"
+    ),
 }
 
 
-def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int | None = None,
-                  rails: int | None = None, oversubscription: float | Sequence[float] = 1.0,
-                  accelerator: Accelerator | str | None = None, link_gbit: float | None = None,
-                  scaleup: str | None = "auto", planes: int = 2,
-                  dims: Sequence[int] | int | None = None, spread: str | None = None) -> FabricDesign:
+def design_fabric(
+    topology: str,
+    endpoints: int,
+    *,
+    radix: int = 64,
+    tiers: int | None = None,
+    rails: int | None = None,
+    oversubscription: float | Sequence[float] = 1.0,
+    accelerator: Accelerator | str | None = None,
+    link_gbit: float | None = None,
+    scaleup: str | None = "auto",
+    planes: int = 2,
+    dims: Sequence[int] | int | None = None,
+    spread: str | None = None,
+) -> FabricDesign:
     """Size and price one fabric in closed form (no graph; cheap at any size).
 
     Args:
@@ -972,16 +1176,21 @@ def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int 
     if spread is not None:
         _check_spread(spread)
     clos_spread = (spread or DEFAULT_SPREAD[topology]) if topology in DEFAULT_SPREAD else None
-    overs = [oversubscription] if isinstance(oversubscription, (int, float)) else list(oversubscription)
+    overs = (
+        [oversubscription] if isinstance(oversubscription, (int, float)) else list(oversubscription)
+    )
     for r in overs:
         if not (r > 0) or _split(radix, r)[0] < 1 or _split(radix, r)[1] < 1:
-            raise ConfigError(f"oversubscription must be > 0 and leave at least one down and one up port on a "
-                              f"radix-{radix} switch, got {r}")
+            raise ConfigError(
+                f"oversubscription must be > 0 and leave at least one down and one up port on a "
+                f"radix-{radix} switch, got {r}"
+            )
     if link_gbit is not None and link_gbit <= 0:
         raise ConfigError(f"link speed must be positive, got {link_gbit} Gb/s")
     acc = accelerator
     if isinstance(acc, str):
         from wanka.catalogs import get_accelerator
+
         acc = get_accelerator(acc)
     if link_gbit is not None:
         link_bw = gbit_per_s(link_gbit)
@@ -989,9 +1198,15 @@ def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int 
         link_bw = acc.scaleout_bw_bytes_per_s
     else:
         link_bw = gbit_per_s(DEFAULT_LINK_GBIT)
-    su = _default_scaleup(acc) if scaleup == "auto" else (None if scaleup in (None, "none") else scaleup)
+    su = (
+        _default_scaleup(acc)
+        if scaleup == "auto"
+        else (None if scaleup in (None, "none") else scaleup)
+    )
     if su is not None and su not in SCALEUP_IDS:
-        raise ConfigError(f"unknown scale-up domain {su!r}; choose from {', '.join(SCALEUP_IDS)} or none")
+        raise ConfigError(
+            f"unknown scale-up domain {su!r}; choose from {', '.join(SCALEUP_IDS)} or none"
+        )
     gpn = acc.gpus_per_node if acc is not None else 8
     if isinstance(dims, (list, tuple)):
         dims_v: tuple[int, ...] | int | None = tuple(int(d) for d in dims)
@@ -1001,38 +1216,81 @@ def design_fabric(topology: str, endpoints: int, *, radix: int = 64, tiers: int 
         dims_v = dims
         if dims_v is not None and dims_v not in (1, 2, 3, 4, 5, 6):
             raise ConfigError(f"torus dimensions must be 1 to 6, got {dims}")
-    inp = _Inputs(topology=topology, endpoints=endpoints, radix=radix, tiers=tiers, rails=rails or gpn,
-                  rails_given=rails is not None, oversubscription=oversubscription if isinstance(
-                      oversubscription, (int, float)) else tuple(oversubscription),
-                  link_bw=link_bw, accelerator=acc, scaleup=su, planes=planes, dims=dims_v,
-                  gpus_per_node=gpn, catalog=parts_catalog(), spread=clos_spread or "even")
+    inp = _Inputs(
+        topology=topology,
+        endpoints=endpoints,
+        radix=radix,
+        tiers=tiers,
+        rails=rails or gpn,
+        rails_given=rails is not None,
+        oversubscription=oversubscription
+        if isinstance(oversubscription, (int, float))
+        else tuple(oversubscription),
+        link_bw=link_bw,
+        accelerator=acc,
+        scaleup=su,
+        planes=planes,
+        dims=dims_v,
+        gpus_per_node=gpn,
+        catalog=parts_catalog(),
+        spread=clos_spread or "even",
+    )
     raw = TOPOLOGIES[topology](inp)
     cost, power, price_notes, sw_part, latency, inr = _price(raw, inp)
     n_dom = -(-endpoints // scaleup_domain(su).accelerators) if su else 0
-    assumptions = raw.notes + [
-        f"link {raw.link_bw * 8 / 1e9:g} Gb/s per direction"
-        + (f" (the {acc.id} NIC)" if acc is not None and link_gbit is None and acc.scaleout_bw_bytes_per_s > 0 else ""),
-        "transceivers: two per optical link; one fibre per optical link; switch-switch links optical",
-        _SPREAD_NOTE[clos_spread] + (" (default for " + topology + ")" if spread is None else " (--spread)")
-        if clos_spread else "",
-        "capex share = fabric / (fabric + accelerators at catalog price); servers and facility excluded",
-    ] + price_notes
+    assumptions = (
+        raw.notes
+        + [
+            f"link {raw.link_bw * 8 / 1e9:g} Gb/s per direction"
+            + (
+                f" (the {acc.id} NIC)"
+                if acc is not None and link_gbit is None and acc.scaleout_bw_bytes_per_s > 0
+                else ""
+            ),
+            "transceivers: two per optical link; one fibre per optical link; switch-switch links optical",
+            _SPREAD_NOTE[clos_spread]
+            + (" (default for " + topology + ")" if spread is None else " (--spread)")
+            if clos_spread
+            else "",
+            "capex share = fabric / (fabric + accelerators at catalog price); servers and facility excluded",
+        ]
+        + price_notes
+    )
     return FabricDesign(
-        topology=topology, endpoints=endpoints, tiers=raw.tiers, radix=raw.switch_radix, rails=raw.rails,
-        planes=planes if topology == "multi-plane" else 1, dims=raw.dims, oversubscription=raw.oversubscription,
+        topology=topology,
+        endpoints=endpoints,
+        tiers=raw.tiers,
+        radix=raw.switch_radix,
+        rails=raw.rails,
+        planes=planes if topology == "multi-plane" else 1,
+        dims=raw.dims,
+        oversubscription=raw.oversubscription,
         spread=clos_spread,
         link_bw_bytes_per_s=raw.link_bw,
         endpoint_bw_bytes_per_s=raw.link_bw * (planes if topology == "multi-plane" else 1),
-        switches=sum(raw.switches_per_tier), switches_per_tier=raw.switches_per_tier,
-        links=sum(raw.links_per_tier), links_per_tier=raw.links_per_tier,
-        optical_links=raw.optical_links, copper_links=sum(raw.copper_links.values()),
-        transceivers=2 * raw.optical_links, nics=raw.nics,
+        switches=sum(raw.switches_per_tier),
+        switches_per_tier=raw.switches_per_tier,
+        links=sum(raw.links_per_tier),
+        links_per_tier=raw.links_per_tier,
+        optical_links=raw.optical_links,
+        copper_links=sum(raw.copper_links.values()),
+        transceivers=2 * raw.optical_links,
+        nics=raw.nics,
         ocs=-(-raw.ocs_ports // inp.catalog.ocs_usable_ports) if raw.ocs_ports else 0,
-        max_endpoints=raw.max_endpoints, bisection_bytes_per_s=raw.bisection_links * raw.link_bw,
-        diameter_hops=raw.diameter_hops, hop_latency_s=latency, in_network_reduction=inr, switch_part=sw_part,
-        scaleup=su, scaleup_domains=n_dom, accelerator=acc.id if acc is not None else None,
+        max_endpoints=raw.max_endpoints,
+        bisection_bytes_per_s=raw.bisection_links * raw.link_bw,
+        diameter_hops=raw.diameter_hops,
+        hop_latency_s=latency,
+        in_network_reduction=inr,
+        switch_part=sw_part,
+        scaleup=su,
+        scaleup_domains=n_dom,
+        accelerator=acc.id if acc is not None else None,
         accelerator_price_usd=acc.price_usd if acc is not None else None,
-        cost_breakdown=cost, power_breakdown=power, assumptions=tuple(a for a in assumptions if a))
+        cost_breakdown=cost,
+        power_breakdown=power,
+        assumptions=tuple(a for a in assumptions if a),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1051,7 +1309,10 @@ def fabric_tier(design: FabricDesign) -> Any:
 
     tiers_acc: list[int] = []
     overs: list[float] = []
-    if design.topology in ("fat-tree", "rail-optimized", "rail-only", "multi-plane") and design.tiers > 1:
+    if (
+        design.topology in ("fat-tree", "rail-optimized", "rail-only", "multi-plane")
+        and design.tiers > 1
+    ):
         k = design.radix
         down, up = _ports(k, design.oversubscription)
         cap = _cap_leaves(k, down, design.tiers)
@@ -1069,16 +1330,23 @@ def fabric_tier(design: FabricDesign) -> Any:
         if r > 1.0 + 1e-9 and a * p < design.endpoints:
             tiers_acc.append(a * p)
             overs.append(float(r))
-    hops = {"full-mesh": 1.0, "torus": 1.0, "dragonfly": 3.0}.get(design.topology, float(max(2 * design.tiers - 1, 1)))
+    hops = {"full-mesh": 1.0, "torus": 1.0, "dragonfly": 3.0}.get(
+        design.topology, float(max(2 * design.tiers - 1, 1))
+    )
     return collective.FabricTier(
-        topology=design.topology, bw_bytes_per_s=design.endpoint_bw_bytes_per_s,
-        tier_accelerators=tuple(tiers_acc), oversubscription=tuple(overs), hops=hops,
+        topology=design.topology,
+        bw_bytes_per_s=design.endpoint_bw_bytes_per_s,
+        tier_accelerators=tuple(tiers_acc),
+        oversubscription=tuple(overs),
+        hops=hops,
         in_network_reduction=design.in_network_reduction,
-        torus_dims=len(design.dims) if design.dims else 3)
+        torus_dims=len(design.dims) if design.dims else 3,
+    )
 
 
-def reference_collectives(design: FabricDesign, accelerator: Accelerator | None,
-                          nbytes: int = REFERENCE_BYTES) -> dict[str, Any]:
+def reference_collectives(
+    design: FabricDesign, accelerator: Accelerator | None, nbytes: int = REFERENCE_BYTES
+) -> dict[str, Any]:
     """Times (s) of a reference all-reduce and all-to-all of `nbytes` per rank over all endpoints.
 
     With an accelerator: wanka.topology.collective on this design's `FabricTier` (hierarchical alpha-beta
@@ -1093,27 +1361,53 @@ def reference_collectives(design: FabricDesign, accelerator: Accelerator | None,
 
         tier = fabric_tier(design)
         gpn = accelerator.gpus_per_node
-        ar = float(collective.collective_time("all-reduce", nbytes, n, gpn, accelerator, fabric=tier))
-        a2a = float(collective.collective_time("all-to-all", nbytes, n, gpn, accelerator, fabric=tier))
+        ar = float(
+            collective.collective_time("all-reduce", nbytes, n, gpn, accelerator, fabric=tier)
+        )
+        a2a = float(
+            collective.collective_time("all-to-all", nbytes, n, gpn, accelerator, fabric=tier)
+        )
         return {"allreduce_s": ar, "alltoall_s": a2a, "model": "wanka.topology.collective"}
     b = design.endpoint_bw_bytes_per_s
     bis = design.bisection_bytes_per_s
     b_eff = min(b, 2 * bis / n) if n > 1 else b
     steps = max(1, math.ceil(math.log2(max(n, 2))))
-    lat = steps * design.diameter_hops * max(design.hop_latency_s, 1e-7)  # 100 ns floor per link hop
+    lat = (
+        steps * design.diameter_hops * max(design.hop_latency_s, 1e-7)
+    )  # 100 ns floor per link hop
     ar = 2 * (n - 1) / n * nbytes / b_eff + 2 * lat if n > 1 else 0.0
-    a2a = max(nbytes * (n - 1) / n / b, n * nbytes / 4 / bis if bis > 0 else math.inf) + lat if n > 1 else 0.0
+    a2a = (
+        max(nbytes * (n - 1) / n / b, n * nbytes / 4 / bis if bis > 0 else math.inf) + lat
+        if n > 1
+        else 0.0
+    )
     return {"allreduce_s": ar, "alltoall_s": a2a, "model": "bandwidth bound"}
 
 
-def compare_fabrics(endpoints: int, *, accelerator: Accelerator | str | None = None, radix: int = 64,
-                    link_gbit: float | None = None, scaleup: str | None = "auto",
-                    topologies: Sequence[str] | None = None, spread: str | None = None) -> list[FabricDesign]:
+def compare_fabrics(
+    endpoints: int,
+    *,
+    accelerator: Accelerator | str | None = None,
+    radix: int = 64,
+    link_gbit: float | None = None,
+    scaleup: str | None = "auto",
+    topologies: Sequence[str] | None = None,
+    spread: str | None = None,
+) -> list[FabricDesign]:
     """Every topology (or the given ones) at the same size, in registry order.
 
     `spread` (None = each topology's default) applies to the Clos-based topologies only."""
     out = []
     for name in topologies or TOPOLOGIES:
-        out.append(design_fabric(name, endpoints, radix=radix, accelerator=accelerator, link_gbit=link_gbit,
-                                 scaleup=scaleup, spread=spread))
+        out.append(
+            design_fabric(
+                name,
+                endpoints,
+                radix=radix,
+                accelerator=accelerator,
+                link_gbit=link_gbit,
+                scaleup=scaleup,
+                spread=spread,
+            )
+        )
     return out

@@ -38,7 +38,14 @@ from wanka.topology.fabric import (
     design_fabric,
 )
 
-__all__ = ["MAX_GRAPH_ENDPOINTS", "build_graph", "draw_graph", "graph_counts", "min_cut_bisection", "write_graph"]
+__all__ = [
+    "MAX_GRAPH_ENDPOINTS",
+    "build_graph",
+    "draw_graph",
+    "graph_counts",
+    "min_cut_bisection",
+    "write_graph",
+]
 
 MAX_GRAPH_ENDPOINTS = 4096
 """Largest instance `build_graph` builds (full mesh: 1,024)."""
@@ -54,8 +61,16 @@ def _add_link(g: nx.Graph, u: str, v: str, n: int = 1) -> None:
         g.add_edge(u, v, links=n, capacity=n)
 
 
-def _clos(g: nx.Graph, hosts_per_leaf: list[list[str]], *, k: int, n: int,
-          oversubscription: float | Sequence[float], prefix: str, spread: str = "even") -> None:
+def _clos(
+    g: nx.Graph,
+    hosts_per_leaf: list[list[str]],
+    *,
+    k: int,
+    n: int,
+    oversubscription: float | Sequence[float],
+    prefix: str,
+    spread: str = "even",
+) -> None:
     """Wire an n-tier folded Clos over the given leaves (each a list of host node ids).
 
     Below the top every plane has u switches, one link from each lower switch to each; the top tier
@@ -86,16 +101,18 @@ def _clos(g: nx.Graph, hosts_per_leaf: list[list[str]], *, k: int, n: int,
                 _add_link(g, h, leaf)
             return [leaf]
         nfull, rem = divmod(m, cap[t - 1])
-        subs = [block(t - 1, cap[t - 1]) for _ in range(nfull)] + ([block(t - 1, rem)] if rem else [])
+        subs = [block(t - 1, cap[t - 1]) for _ in range(nfull)] + (
+            [block(t - 1, rem)] if rem else []
+        )
         u, d_t = up[t - 1], (k if t == n else down[t])
         out: list[str] = []
         for j in range(max(len(s) for s in subs)):
             members = [s[j] for s in subs if len(s) > j]
             c = u if t < n else _top_switches(u, -(-len(members) * u // d_t), spread)
             uppers = [new(t) for _ in range(c)]
-            nxt = 0                                   # the plane's shared round-robin counter
+            nxt = 0  # the plane's shared round-robin counter
             for low in members:
-                q, extra = divmod(u, c)               # u/c each, and one more to `extra` of them
+                q, extra = divmod(u, c)  # u/c each, and one more to `extra` of them
                 for i in range(c):
                     _add_link(g, low, uppers[(nxt + i) % c], q + (1 if i < extra else 0))
                 nxt = (nxt + extra) % c
@@ -112,10 +129,19 @@ def _hosts(g: nx.Graph, n: int, prefix: str = "h") -> list[str]:
     return names
 
 
-def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | None = None,
-                rails: int | None = None, oversubscription: float | Sequence[float] = 1.0,
-                planes: int = 2, dims: Sequence[int] | int | None = None, spread: str | None = None,
-                design: FabricDesign | None = None) -> nx.Graph:
+def build_graph(
+    topology: str,
+    endpoints: int,
+    *,
+    radix: int = 64,
+    tiers: int | None = None,
+    rails: int | None = None,
+    oversubscription: float | Sequence[float] = 1.0,
+    planes: int = 2,
+    dims: Sequence[int] | int | None = None,
+    spread: str | None = None,
+    design: FabricDesign | None = None,
+) -> nx.Graph:
     """The fabric `design_fabric` sizes, as an explicit graph (up to MAX_GRAPH_ENDPOINTS endpoints).
 
     Args are those of `design_fabric` (no cost inputs; `spread` None = the topology's default);
@@ -124,13 +150,24 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
     Raises:
         ConfigError: bad inputs (as design_fabric) or an instance too large to build.
     """
-    d = design or design_fabric(topology, endpoints, radix=radix, tiers=tiers, rails=rails,
-                                oversubscription=oversubscription, scaleup=None, planes=planes, dims=dims,
-                                spread=spread)
+    d = design or design_fabric(
+        topology,
+        endpoints,
+        radix=radix,
+        tiers=tiers,
+        rails=rails,
+        oversubscription=oversubscription,
+        scaleup=None,
+        planes=planes,
+        dims=dims,
+        spread=spread,
+    )
     limit = 1024 if topology == "full-mesh" else MAX_GRAPH_ENDPOINTS
     if d.endpoints > limit:
-        raise ConfigError(f"graphs are built up to {limit:,} endpoints for {topology}, got {d.endpoints:,}; "
-                          "the closed forms (wanka fabric design) cover any size")
+        raise ConfigError(
+            f"graphs are built up to {limit:,} endpoints for {topology}, got {d.endpoints:,}; "
+            "the closed forms (wanka fabric design) cover any size"
+        )
     n = d.endpoints
     sp = d.spread or "even"
     g = nx.Graph(topology=topology, endpoints=n)
@@ -142,8 +179,15 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
     elif topology == "fat-tree":
         hs = _hosts(g, n)
         d1 = d.radix if d.tiers == 1 else _split(d.radix, d.oversubscription[0])[0]
-        _clos(g, [hs[i:i + d1] for i in range(0, n, d1)], k=d.radix, n=d.tiers,
-              oversubscription=d.oversubscription or 1.0, prefix="s", spread=sp)
+        _clos(
+            g,
+            [hs[i : i + d1] for i in range(0, n, d1)],
+            k=d.radix,
+            n=d.tiers,
+            oversubscription=d.oversubscription or 1.0,
+            prefix="s",
+            spread=sp,
+        )
     elif topology == "rail-optimized":
         r = d.rails or 1
         hs = _hosts(g, n)
@@ -152,9 +196,22 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
         leaves = []
         for su in range(-(-nodes // d1)):
             for rail in range(r):
-                leaves.append([hs[node * r + rail] for node in range(su * d1, min(nodes, su * d1 + d1))
-                               if node * r + rail < n])
-        _clos(g, leaves, k=d.radix, n=d.tiers, oversubscription=d.oversubscription, prefix="s", spread=sp)
+                leaves.append(
+                    [
+                        hs[node * r + rail]
+                        for node in range(su * d1, min(nodes, su * d1 + d1))
+                        if node * r + rail < n
+                    ]
+                )
+        _clos(
+            g,
+            leaves,
+            k=d.radix,
+            n=d.tiers,
+            oversubscription=d.oversubscription,
+            prefix="s",
+            spread=sp,
+        )
     elif topology == "rail-only":
         r = d.rails or 1
         hs = _hosts(g, n)
@@ -162,17 +219,38 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
             members = hs[rail::r]
             if not members:
                 continue
-            dd = design_fabric("fat-tree", len(members), radix=d.radix, tiers=d.tiers,
-                               oversubscription=d.oversubscription or 1.0, scaleup=None, spread=sp)
+            dd = design_fabric(
+                "fat-tree",
+                len(members),
+                radix=d.radix,
+                tiers=d.tiers,
+                oversubscription=d.oversubscription or 1.0,
+                scaleup=None,
+                spread=sp,
+            )
             d1 = dd.radix if dd.tiers == 1 else _split(dd.radix, dd.oversubscription[0])[0]
-            _clos(g, [members[i:i + d1] for i in range(0, len(members), d1)], k=d.radix, n=dd.tiers,
-                  oversubscription=dd.oversubscription or 1.0, prefix=f"r{rail}s", spread=sp)
+            _clos(
+                g,
+                [members[i : i + d1] for i in range(0, len(members), d1)],
+                k=d.radix,
+                n=dd.tiers,
+                oversubscription=dd.oversubscription or 1.0,
+                prefix=f"r{rail}s",
+                spread=sp,
+            )
     elif topology == "multi-plane":
         hs = _hosts(g, n)
         d1 = d.radix if d.tiers == 1 else _split(d.radix, d.oversubscription[0])[0]
         for p in range(d.planes):
-            _clos(g, [hs[i:i + d1] for i in range(0, n, d1)], k=d.radix, n=d.tiers,
-                  oversubscription=d.oversubscription or 1.0, prefix=f"p{p}s", spread=sp)
+            _clos(
+                g,
+                [hs[i : i + d1] for i in range(0, n, d1)],
+                k=d.radix,
+                n=d.tiers,
+                oversubscription=d.oversubscription or 1.0,
+                prefix=f"p{p}s",
+                spread=sp,
+            )
     elif topology == "dragonfly":
         _dragonfly(g, n, d.radix)
     elif topology == "torus":
@@ -185,7 +263,10 @@ def build_graph(topology: str, endpoints: int, *, radix: int = 64, tiers: int | 
 def _dragonfly(g: nx.Graph, n: int, radix: int) -> None:
     c = _dragonfly_counts(n, radix)
     p, a, h, groups, m = c["p"], c["a"], c["h"], c["groups"], c["m"]
-    routers = [[f"g{gi}r{ri}" for ri in range(a if gi < groups - 1 else c["a_last"])] for gi in range(groups)]
+    routers = [
+        [f"g{gi}r{ri}" for ri in range(a if gi < groups - 1 else c["a_last"])]
+        for gi in range(groups)
+    ]
     g1 = groups // 2
     idx = 0
     for gi, rs in enumerate(routers):
@@ -201,10 +282,10 @@ def _dragonfly(g: nx.Graph, n: int, radix: int) -> None:
                 idx += 1
         for i in range(len(rs)):
             for j in range(i + 1, len(rs)):
-                _add_link(g, rs[i], rs[j])                         # local: all-to-all in a group
+                _add_link(g, rs[i], rs[j])  # local: all-to-all in a group
     if groups == 1:
         return
-    ptr = [0] * groups                                            # next free global port per group
+    ptr = [0] * groups  # next free global port per group
 
     def port(gi: int) -> str:
         r = routers[gi][ptr[gi] // h]
@@ -245,8 +326,11 @@ def _torus(g: nx.Graph, dims: Sequence[int]) -> None:
 def graph_counts(g: nx.Graph) -> dict[str, int]:
     """{"endpoints", "switches", "links"} of a built graph (links = sum of edge multiplicities)."""
     ends = sum(1 for _, k in g.nodes(data="kind") if k == "endpoint")
-    return {"endpoints": ends, "switches": g.number_of_nodes() - ends,
-            "links": int(sum(m for _, _, m in g.edges(data="links")))}
+    return {
+        "endpoints": ends,
+        "switches": g.number_of_nodes() - ends,
+        "links": int(sum(m for _, _, m in g.edges(data="links"))),
+    }
 
 
 def min_cut_bisection(g: nx.Graph) -> float:
@@ -257,7 +341,7 @@ def min_cut_bisection(g: nx.Graph) -> float:
         h.add_edge(v, u, capacity=cap)
     for node, side in g.nodes(data="side"):
         if side == "A":
-            h.add_edge("__src", node)                              # no capacity attribute = unbounded
+            h.add_edge("__src", node)  # no capacity attribute = unbounded
         elif side == "B":
             h.add_edge(node, "__dst")
     if "__src" not in h or "__dst" not in h:
@@ -284,18 +368,28 @@ def draw_graph(g: nx.Graph, path: str | Path) -> None:
         pos = nx.spring_layout(g, seed=0) if small_torus else nx.circular_layout(g)
     else:
         layers: dict[int, list[str]] = {}
-        for node, tier in g.nodes(data="tier"):   # insertion order = pod by pod, plane by plane
+        for node, tier in g.nodes(data="tier"):  # insertion order = pod by pod, plane by plane
             layers.setdefault(tier, []).append(node)
-        pos = {node: ((i + 0.5) / len(nodes), float(tier))
-               for tier, nodes in layers.items() for i, node in enumerate(nodes)}
+        pos = {
+            node: ((i + 0.5) / len(nodes), float(tier))
+            for tier, nodes in layers.items()
+            for i, node in enumerate(nodes)
+        }
     colors = {"endpoint": "#4c72b0", "switch": "#dd8452", "router": "#55a868"}
     fig, ax = plt.subplots(figsize=(12, 7))
     widths = [0.4 + 0.3 * math.log2(m) for _, _, m in g.edges(data="links")]
     nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.35)
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=20 if g.number_of_nodes() > 200 else 60,
-                           node_color=[colors.get(k, "#888888") for _, k in g.nodes(data="kind")])
+    nx.draw_networkx_nodes(
+        g,
+        pos,
+        ax=ax,
+        node_size=20 if g.number_of_nodes() > 200 else 60,
+        node_color=[colors.get(k, "#888888") for _, k in g.nodes(data="kind")],
+    )
     c = graph_counts(g)
-    ax.set_title(f"{topo}: {c['endpoints']} endpoints, {c['switches']} switches, {c['links']} links")
+    ax.set_title(
+        f"{topo}: {c['endpoints']} endpoints, {c['switches']} switches, {c['links']} links"
+    )
     ax.axis("off")
     fig.tight_layout()
     fig.savefig(str(path))

@@ -142,45 +142,98 @@ def _src(d: dict[str, Any]) -> tuple[str, bool]:
 
 
 def _part(d: dict[str, Any], extra: set[str], *, ports: int = 1) -> Part:
-    check_keys(f"network part {d.get('id')!r}", d, {"id", "name", "gbit"} | _PRICE_KEYS | _POWER_KEYS | extra,
-               {"id"} | _PRICE_KEYS)
+    check_keys(
+        f"network part {d.get('id')!r}",
+        d,
+        {"id", "name", "gbit"} | _PRICE_KEYS | _POWER_KEYS | extra,
+        {"id"} | _PRICE_KEYS,
+    )
     text, est = _src(d)
-    return Part(id=d["id"], price_usd=float(d["price_usd"]), power_w=float(d.get("power_w", 0.0)),
-                bw_bytes_per_s=gbit_per_s(d.get("gbit", 0)), ports=ports, source=text, estimated=est)
+    return Part(
+        id=d["id"],
+        price_usd=float(d["price_usd"]),
+        power_w=float(d.get("power_w", 0.0)),
+        bw_bytes_per_s=gbit_per_s(d.get("gbit", 0)),
+        ports=ports,
+        source=text,
+        estimated=est,
+    )
 
 
 @cache
 def parts_catalog() -> PartsCatalog:
     """Load and check `network_parts.yaml` once."""
     raw = load_data("network_parts.yaml")
-    check_keys("network_parts.yaml", raw, {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"},
-               {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"})
-    sw_keys = {"id", "name", "radix", "port_gbit", "in_network_reduction", "latency_s"} | _PRICE_KEYS | _POWER_KEYS
+    check_keys(
+        "network_parts.yaml",
+        raw,
+        {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"},
+        {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"},
+    )
+    sw_keys = (
+        {"id", "name", "radix", "port_gbit", "in_network_reduction", "latency_s"}
+        | _PRICE_KEYS
+        | _POWER_KEYS
+    )
     switches = []
     for d in raw["switches"]:
         check_keys(f"switch {d.get('id')!r}", d, sw_keys, sw_keys)
         if d["radix"] <= 0 or d["radix"] % 2:
-            raise CatalogError(f"switch {d['id']!r}: radix must be a positive even number, got {d['radix']}")
+            raise CatalogError(
+                f"switch {d['id']!r}: radix must be a positive even number, got {d['radix']}"
+            )
         text, est = _src(d)
-        switches.append(SwitchPart(id=d["id"], name=d["name"], radix=int(d["radix"]),
-                                   port_bw_bytes_per_s=gbit_per_s(d["port_gbit"]), price_usd=float(d["price_usd"]),
-                                   power_w=float(d["power_w"]), latency_s=float(d["latency_s"]),
-                                   in_network_reduction=bool(d["in_network_reduction"]), source=text, estimated=est))
+        switches.append(
+            SwitchPart(
+                id=d["id"],
+                name=d["name"],
+                radix=int(d["radix"]),
+                port_bw_bytes_per_s=gbit_per_s(d["port_gbit"]),
+                price_usd=float(d["price_usd"]),
+                power_w=float(d["power_w"]),
+                latency_s=float(d["latency_s"]),
+                in_network_reduction=bool(d["in_network_reduction"]),
+                source=text,
+                estimated=est,
+            )
+        )
     ocs_raw = dict(raw["ocs"])
     usable = int(ocs_raw.pop("usable_ports"))
     n_ports = int(ocs_raw.pop("ports"))
-    su_keys = {"id", "name", "accelerators", "switch_chips", "switch_chip_price_usd", "switch_chip_power_w",
-               "cables", "cable_price_usd", "cable_power_w", "source", "date", "confidence"}
+    su_keys = {
+        "id",
+        "name",
+        "accelerators",
+        "switch_chips",
+        "switch_chip_price_usd",
+        "switch_chip_power_w",
+        "cables",
+        "cable_price_usd",
+        "cable_power_w",
+        "source",
+        "date",
+        "confidence",
+    }
     scaleup = {}
     for d in raw["scaleup"]:
         check_keys(f"scale-up domain {d.get('id')!r}", d, su_keys, su_keys)
         scaleup[d["id"]] = ScaleupDomain(
-            id=d["id"], name=d["name"], accelerators=int(d["accelerators"]), switch_chips=int(d["switch_chips"]),
-            switch_chip_price_usd=float(d["switch_chip_price_usd"]), switch_chip_power_w=float(d["switch_chip_power_w"]),
-            cables=int(d["cables"]), cable_price_usd=float(d["cable_price_usd"]), cable_power_w=float(d["cable_power_w"]),
-            source=f"{d['source']} ({d['date']})", estimated=d["confidence"] == "low")
+            id=d["id"],
+            name=d["name"],
+            accelerators=int(d["accelerators"]),
+            switch_chips=int(d["switch_chips"]),
+            switch_chip_price_usd=float(d["switch_chip_price_usd"]),
+            switch_chip_power_w=float(d["switch_chip_power_w"]),
+            cables=int(d["cables"]),
+            cable_price_usd=float(d["cable_price_usd"]),
+            cable_power_w=float(d["cable_power_w"]),
+            source=f"{d['source']} ({d['date']})",
+            estimated=d["confidence"] == "low",
+        )
     if set(scaleup) != set(SCALEUP_IDS):
-        raise CatalogError(f"network_parts.yaml scaleup ids {sorted(scaleup)} != {sorted(SCALEUP_IDS)}")
+        raise CatalogError(
+            f"network_parts.yaml scaleup ids {sorted(scaleup)} != {sorted(SCALEUP_IDS)}"
+        )
     return PartsCatalog(
         switches=tuple(switches),
         optics=tuple(_part(d, set()) for d in raw["optics"]),
@@ -197,5 +250,7 @@ def scaleup_domain(name: str) -> ScaleupDomain:
     """A scale-up domain kind by id; ConfigError naming the valid ids."""
     cat = parts_catalog().scaleup
     if name not in cat:
-        raise ConfigError(f"unknown scale-up domain {name!r}; choose from {', '.join(SCALEUP_IDS)} or none")
+        raise ConfigError(
+            f"unknown scale-up domain {name!r}; choose from {', '.join(SCALEUP_IDS)} or none"
+        )
     return cat[name]

@@ -16,8 +16,17 @@ from dataclasses import dataclass
 from wanka.errors import ConfigError
 from wanka.workload.model import ModelSpec
 
-__all__ = ["LayerParams", "ParamCounts", "FlopsTerms", "param_count", "layer_params", "flops_per_token_terms",
-           "flops_per_step", "flops_per_token", "padded_vocab"]
+__all__ = [
+    "FlopsTerms",
+    "LayerParams",
+    "ParamCounts",
+    "flops_per_step",
+    "flops_per_token",
+    "flops_per_token_terms",
+    "layer_params",
+    "padded_vocab",
+    "param_count",
+]
 
 
 def padded_vocab(vocab: int, tp: int = 1, divisible_by: int = 128) -> int:
@@ -30,7 +39,9 @@ def padded_vocab(vocab: int, tp: int = 1, divisible_by: int = 128) -> int:
     51200
     """
     if vocab <= 0 or tp <= 0 or divisible_by <= 0:
-        raise ConfigError(f"padded_vocab needs positive vocab, tp, divisible_by; got {vocab}, {tp}, {divisible_by}")
+        raise ConfigError(
+            f"padded_vocab needs positive vocab, tp, divisible_by; got {vocab}, {tp}, {divisible_by}"
+        )
     multiple = divisible_by * tp
     return -(-vocab // multiple) * multiple
 
@@ -58,12 +69,26 @@ class LayerParams:
 
     @property
     def total(self) -> int:
-        return self.attention + self.mlp + self.experts + self.shared_experts + self.router + self.norms
+        return (
+            self.attention
+            + self.mlp
+            + self.experts
+            + self.shared_experts
+            + self.router
+            + self.norms
+        )
 
     @property
     def active(self) -> int:
         """Parameters one token touches in this layer."""
-        return self.attention + self.mlp + self.active_experts + self.shared_experts + self.router + self.norms
+        return (
+            self.attention
+            + self.mlp
+            + self.active_experts
+            + self.shared_experts
+            + self.router
+            + self.norms
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,30 +151,37 @@ def _attention_params(model: ModelSpec) -> int:
         m = model.mla
         qk_head = m.qk_nope_head_dim + m.qk_rope_head_dim
         if m.q_lora_rank is None:
-            q = h * a * qk_head                                # q_proj: h -> a*(d_nope+d_rope)
+            q = h * a * qk_head  # q_proj: h -> a*(d_nope+d_rope)
         else:
-            q = (h * m.q_lora_rank                             # q_a_proj (down): h -> r_q
-                 + m.q_lora_rank                               # q_a_layernorm (RMSNorm weight)
-                 + m.q_lora_rank * a * qk_head)                # q_b_proj (up): r_q -> a*(d_nope+d_rope)
-        kv = (h * (m.kv_lora_rank + m.qk_rope_head_dim)        # kv_a_proj_with_mqa: h -> r_kv + shared rope key
-              + m.kv_lora_rank                                 # kv_a_layernorm
-              + m.kv_lora_rank * a * (m.qk_nope_head_dim + m.v_head_dim))  # kv_b_proj: r_kv -> a*(d_nope+d_v)
-        o = a * m.v_head_dim * h                               # o_proj: a*d_v -> h
+            q = (
+                h * m.q_lora_rank  # q_a_proj (down): h -> r_q
+                + m.q_lora_rank  # q_a_layernorm (RMSNorm weight)
+                + m.q_lora_rank * a * qk_head
+            )  # q_b_proj (up): r_q -> a*(d_nope+d_rope)
+        kv = (
+            h
+            * (
+                m.kv_lora_rank + m.qk_rope_head_dim
+            )  # kv_a_proj_with_mqa: h -> r_kv + shared rope key
+            + m.kv_lora_rank  # kv_a_layernorm
+            + m.kv_lora_rank * a * (m.qk_nope_head_dim + m.v_head_dim)
+        )  # kv_b_proj: r_kv -> a*(d_nope+d_v)
+        o = a * m.v_head_dim * h  # o_proj: a*d_v -> h
         params = q + kv + o
         # DeepSeek-V2/V3 MLA carries no projection biases; attention_bias is ignored for MLA.
     else:
         d, g = model.d_head, model.kv_heads
         q, k, v = a * d, g * d, g * d
-        params = h * (q + k + v)                               # q, k, v projections
-        params += q * h                                        # output projection
+        params = h * (q + k + v)  # q, k, v projections
+        params += q * h  # output projection
         if model.attention_bias in ("qkv", "all"):
-            params += q + k + v                                # q/k/v biases
+            params += q + k + v  # q/k/v biases
         if model.attention_bias == "all":
-            params += h                                        # output bias
+            params += h  # output bias
         if model.qk_norm:
-            params += 2 * d                                    # per-head RMSNorm on q and k (shared over heads)
+            params += 2 * d  # per-head RMSNorm on q and k (shared over heads)
     if model.attention_sinks:
-        params += a                                            # one sink logit per head (gpt-oss)
+        params += a  # one sink logit per head (gpt-oss)
     return params
 
 
@@ -159,7 +191,7 @@ def _mlp_params(model: ModelSpec, ffn: int) -> int:
     matrices = 3 if model.gated else 2
     params = matrices * h * ffn
     if model.mlp_bias:
-        params += (matrices - 1) * ffn + h                     # biases of gate/up (ffn each) and down (h)
+        params += (matrices - 1) * ffn + h  # biases of gate/up (ffn each) and down (h)
     return params
 
 
@@ -169,21 +201,23 @@ def _mamba_params(model: ModelSpec) -> int:
     mb = model.mamba
     assert mb is not None
     h = model.hidden
-    params = h * mb.in_proj_width                              # in_proj: h -> z, x, B, C, dt (no bias)
-    params += mb.conv_dim * mb.conv_kernel                     # depthwise conv1d over x, B, C
+    params = h * mb.in_proj_width  # in_proj: h -> z, x, B, C, dt (no bias)
+    params += mb.conv_dim * mb.conv_kernel  # depthwise conv1d over x, B, C
     if mb.conv_bias:
         params += mb.conv_dim
-    params += 3 * mb.heads                                     # dt_bias, A_log, D: one per head
-    params += mb.d_inner                                       # gated RMSNorm weight before out_proj
-    params += mb.d_inner * h                                   # out_proj: d_inner -> h (no bias)
+    params += 3 * mb.heads  # dt_bias, A_log, D: one per head
+    params += mb.d_inner  # gated RMSNorm weight before out_proj
+    params += mb.d_inner * h  # out_proj: d_inner -> h (no bias)
     return params
 
 
 def _hybrid_layer_params(model: ModelSpec, index: int) -> LayerParams:
     """One layer of a hybrid model: one pre-norm and one mixer or MLP, by its `layer_pattern` symbol."""
-    kind = model.layer_pattern[index]                          # type: ignore[index]
+    kind = model.layer_pattern[index]  # type: ignore[index]
     norm = _norm_params(model, model.hidden)
-    zero = dict(attention=0, mlp=0, experts=0, active_experts=0, shared_experts=0, router=0, norms=norm)
+    zero = dict(
+        attention=0, mlp=0, experts=0, active_experts=0, shared_experts=0, router=0, norms=norm
+    )
     if kind == "M":
         mixer = _mamba_params(model)
         return LayerParams(**{**zero, "attention": mixer, "mamba": mixer})
@@ -194,9 +228,15 @@ def _hybrid_layer_params(model: ModelSpec, index: int) -> LayerParams:
     moe = model.moe
     assert moe is not None
     expert = _mlp_params(model, moe.expert_ffn)
-    return LayerParams(**{**zero, "experts": moe.experts * expert, "active_experts": moe.top_k * expert,
-                          "shared_experts": moe.shared_experts * _mlp_params(model, moe.shared_ffn),
-                          "router": model.hidden * moe.experts + (moe.experts if moe.router_bias else 0)})
+    return LayerParams(
+        **{
+            **zero,
+            "experts": moe.experts * expert,
+            "active_experts": moe.top_k * expert,
+            "shared_experts": moe.shared_experts * _mlp_params(model, moe.shared_ffn),
+            "router": model.hidden * moe.experts + (moe.experts if moe.router_bias else 0),
+        }
+    )
 
 
 def layer_params(model: ModelSpec, index: int) -> LayerParams:
@@ -210,21 +250,38 @@ def layer_params(model: ModelSpec, index: int) -> LayerParams:
         raise ConfigError(f"layer index must be >= 0, got {index}")
     if model.layer_pattern is not None:
         if index >= model.layers:
-            raise ConfigError(f"hybrid model {model.name!r}: layer index {index} out of range (no MTP layers)")
+            raise ConfigError(
+                f"hybrid model {model.name!r}: layer index {index} out of range (no MTP layers)"
+            )
         return _hybrid_layer_params(model, index)
     attention = _attention_params(model)
-    norms = 2 * _norm_params(model, model.hidden)              # pre-attention and pre-MLP norms
+    norms = 2 * _norm_params(model, model.hidden)  # pre-attention and pre-MLP norms
     moe = model.moe
     is_moe = moe is not None and min(index, model.layers - 1) >= moe.dense_layers
     if not is_moe:
-        return LayerParams(attention=attention, mlp=_mlp_params(model, model.ffn_hidden), experts=0,
-                           active_experts=0, shared_experts=0, router=0, norms=norms)
+        return LayerParams(
+            attention=attention,
+            mlp=_mlp_params(model, model.ffn_hidden),
+            experts=0,
+            active_experts=0,
+            shared_experts=0,
+            router=0,
+            norms=norms,
+        )
     assert moe is not None
     expert = _mlp_params(model, moe.expert_ffn)
-    router = model.hidden * moe.experts + (moe.experts if moe.router_bias else 0)  # h -> E gate (+ bias)
-    return LayerParams(attention=attention, mlp=0, experts=moe.experts * expert, active_experts=moe.top_k * expert,
-                       shared_experts=moe.shared_experts * _mlp_params(model, moe.shared_ffn), router=router,
-                       norms=norms)
+    router = model.hidden * moe.experts + (
+        moe.experts if moe.router_bias else 0
+    )  # h -> E gate (+ bias)
+    return LayerParams(
+        attention=attention,
+        mlp=0,
+        experts=moe.experts * expert,
+        active_experts=moe.top_k * expert,
+        shared_experts=moe.shared_experts * _mlp_params(model, moe.shared_ffn),
+        router=router,
+        norms=norms,
+    )
 
 
 def param_count(model: ModelSpec) -> ParamCounts:
@@ -241,13 +298,15 @@ def param_count(model: ModelSpec) -> ParamCounts:
     """
     h, V = model.hidden, model.vocab
     per_layer = tuple(layer_params(model, i) for i in range(model.layers))
-    embedding = V * h                                          # token embedding table
+    embedding = V * h  # token embedding table
     if model.learned_positions:
-        embedding += model.seq_len * h                         # learned absolute position table (GPT-2/3)
-    head = 0 if model.tied_embeddings else V * h               # untied output projection
+        embedding += model.seq_len * h  # learned absolute position table (GPT-2/3)
+    head = 0 if model.tied_embeddings else V * h  # untied output projection
     final_norm = _norm_params(model, h)
     mtp_block = layer_params(model, model.layers) if model.mtp_layers else None
-    mtp_extra = 2 * h * h + 3 * _norm_params(model, h)         # eh_proj (2h -> h) + enorm, hnorm, head norm
+    mtp_extra = 2 * h * h + 3 * _norm_params(
+        model, h
+    )  # eh_proj (2h -> h) + enorm, hnorm, head norm
     mtp = model.mtp_layers * (mtp_block.total + mtp_extra) if mtp_block else 0
     mtp_active = model.mtp_layers * (mtp_block.active + mtp_extra) if mtp_block else 0
 
@@ -259,11 +318,19 @@ def param_count(model: ModelSpec) -> ParamCounts:
     return ParamCounts(
         total=embedding + head + final_norm + layers_total + mtp,
         active=embedding + head + final_norm + layers_active + mtp_active,
-        embedding=embedding, head=head,
-        attention=total_of("attention"), mlp=total_of("mlp"), experts=total_of("experts"),
-        active_experts=total_of("active_experts"), shared_experts=total_of("shared_experts"),
-        router=total_of("router"), norms=total_of("norms") + final_norm,
-        mtp=mtp, mtp_active=mtp_active, per_layer=per_layer, mamba=total_of("mamba"),
+        embedding=embedding,
+        head=head,
+        attention=total_of("attention"),
+        mlp=total_of("mlp"),
+        experts=total_of("experts"),
+        active_experts=total_of("active_experts"),
+        shared_experts=total_of("shared_experts"),
+        router=total_of("router"),
+        norms=total_of("norms") + final_norm,
+        mtp=mtp,
+        mtp_active=mtp_active,
+        per_layer=per_layer,
+        mamba=total_of("mamba"),
     )
 
 
@@ -303,8 +370,14 @@ class FlopsTerms:
     @property
     def gemm(self) -> float:
         """Forward weight-GEMM FLOPs per token other than the logits."""
-        return (self.attention_proj + self.mlp_dense + self.moe_routed + self.moe_shared + self.mtp_proj
-                + self.mamba_proj)
+        return (
+            self.attention_proj
+            + self.mlp_dense
+            + self.moe_routed
+            + self.moe_shared
+            + self.mtp_proj
+            + self.mamba_proj
+        )
 
     @property
     def forward(self) -> float:
@@ -322,11 +395,19 @@ def _layer_kinds(model: ModelSpec) -> tuple[int, int, int]:
     mtp = model.mtp_layers
     if model.moe is None:
         return model.layers + mtp, 0, mtp
-    last_is_moe = 1 if model.moe_layers > 0 else 0             # Megatron: MTP layers copy the last layer's kind
-    return model.dense_mlp_layers + (1 - last_is_moe) * mtp, model.moe_layers + last_is_moe * mtp, mtp
+    last_is_moe = (
+        1 if model.moe_layers > 0 else 0
+    )  # Megatron: MTP layers copy the last layer's kind
+    return (
+        model.dense_mlp_layers + (1 - last_is_moe) * mtp,
+        model.moe_layers + last_is_moe * mtp,
+        mtp,
+    )
 
 
-def flops_per_token_terms(model: ModelSpec, seq_len: int | None = None, *, causal: bool = True) -> FlopsTerms:
+def flops_per_token_terms(
+    model: ModelSpec, seq_len: int | None = None, *, causal: bool = True
+) -> FlopsTerms:
     """Megatron-LM model FLOPs per token, split into the pieces a performance model times separately.
 
     Args:
@@ -340,44 +421,48 @@ def flops_per_token_terms(model: ModelSpec, seq_len: int | None = None, *, causa
         Forward FLOPs per token by kind; `.training` is Megatron's per-token count (x3 fwd+bwd).
     """
     if model.type == "moe-hybrid" and model.layer_pattern is None:
-        raise ConfigError(f"model {model.name!r} is a hybrid Mamba/attention model; its FLOPs need the "
-                          "layer pattern: give model.layer_pattern and model.mamba (or a preset that has them)")
+        raise ConfigError(
+            f"model {model.name!r} is a hybrid Mamba/attention model; its FLOPs need the "
+            "layer pattern: give model.layer_pattern and model.mamba (or a preset that has them)"
+        )
     s = int(seq_len if seq_len is not None else model.seq_len)
     if s <= 0:
         raise ConfigError(f"seq_len must be positive, got {s}")
     if model.layer_pattern is not None:
         return _hybrid_flops_terms(model, s, causal)
     h, a = model.hidden, model.heads
-    mask = 0.5 if causal else 1.0                              # causal mask: only half of QK^T is non-zero
-    fma = 2                                                    # a multiply-add is 2 FLOPs
-    ffn_matrices = 3 if model.gated else 2                     # SwiGLU: h->2f and f->h GEMMs; else h->f, f->h
+    mask = 0.5 if causal else 1.0  # causal mask: only half of QK^T is non-zero
+    fma = 2  # a multiply-add is 2 FLOPs
+    ffn_matrices = 3 if model.gated else 2  # SwiGLU: h->2f and f->h GEMMs; else h->f, f->h
     dense, moe_layers, mtp = _layer_kinds(model)
-    attn_layers = model.layers + mtp                           # every layer (and MTP block) has attention
+    attn_layers = model.layers + mtp  # every layer (and MTP block) has attention
 
     if model.mla is not None:
         m = model.mla
         qk, rope, dv = m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim
         if m.q_lora_rank is None:
-            q_term = h * a * (qk + rope)                       # q proj
+            q_term = h * a * (qk + rope)  # q proj
         else:
             q_term = m.q_lora_rank * (h + a * (qk + rope) + 1)  # q down + q up + q norm
-        proj = (q_term
-                + m.kv_lora_rank * (h + a * (qk + dv) + 1)     # kv down + kv up + kv norm
-                + h * rope                                     # shared rope key projection
-                + a * dv * h)                                  # o proj
-        core_per_key = a * (qk + rope) + a * dv                # QK^T over (d_nope+d_rope), AV over d_v
+        proj = (
+            q_term
+            + m.kv_lora_rank * (h + a * (qk + dv) + 1)  # kv down + kv up + kv norm
+            + h * rope  # shared rope key projection
+            + a * dv * h
+        )  # o proj
+        core_per_key = a * (qk + rope) + a * dv  # QK^T over (d_nope+d_rope), AV over d_v
     else:
         d = model.d_head
-        q_size, kv_size = d * a, d * model.kv_heads            # query / key (= value) projection sizes
-        proj = h * (q_size + 2 * kv_size) + q_size * h         # qkv proj + out proj
-        core_per_key = 2 * q_size                              # QK^T and (QK^T)V
+        q_size, kv_size = d * a, d * model.kv_heads  # query / key (= value) projection sizes
+        proj = h * (q_size + 2 * kv_size) + q_size * h  # qkv proj + out proj
+        core_per_key = 2 * q_size  # QK^T and (QK^T)V
     attention_proj = fma * proj * attn_layers
     attention_core = fma * core_per_key * s * mask * attn_layers
     windows = list(model.sliding_layers) + [False] * mtp
     windowed = 0.0
     for sliding in windows:
         if sliding and model.sliding_window is not None and model.sliding_window < s:
-            w = model.sliding_window                           # mean keys per query under a causal window
+            w = model.sliding_window  # mean keys per query under a causal window
             span = (w * (w + 1) / 2 + (s - w) * w) / s if causal else float(w)
             windowed += fma * core_per_key * span
         else:
@@ -391,12 +476,19 @@ def flops_per_token_terms(model: ModelSpec, seq_len: int | None = None, *, causa
         moe_shared = fma * h * moe.shared_experts * moe.shared_ffn * ffn_matrices * moe_layers
     else:
         moe_routed = moe_shared = 0.0
-    mtp_proj = fma * mtp * (3 * h + 2 * h * h)                 # MTP eh norm + final norm, eh proj (2h -> h)
-    logits = fma * h * model.vocab * (mtp + 1)                 # final logits + one per MTP head
-    return FlopsTerms(seq_len=s, attention_proj=float(attention_proj), attention_core=float(attention_core),
-                      attention_core_windowed=float(windowed), mlp_dense=float(mlp_dense),
-                      moe_routed=float(moe_routed), moe_shared=float(moe_shared), mtp_proj=float(mtp_proj),
-                      logits=float(logits))
+    mtp_proj = fma * mtp * (3 * h + 2 * h * h)  # MTP eh norm + final norm, eh proj (2h -> h)
+    logits = fma * h * model.vocab * (mtp + 1)  # final logits + one per MTP head
+    return FlopsTerms(
+        seq_len=s,
+        attention_proj=float(attention_proj),
+        attention_core=float(attention_core),
+        attention_core_windowed=float(windowed),
+        mlp_dense=float(mlp_dense),
+        moe_routed=float(moe_routed),
+        moe_shared=float(moe_shared),
+        mtp_proj=float(mtp_proj),
+        logits=float(logits),
+    )
 
 
 def _hybrid_flops_terms(model: ModelSpec, s: int, causal: bool) -> FlopsTerms:
@@ -421,10 +513,14 @@ def _hybrid_flops_terms(model: ModelSpec, s: int, causal: bool) -> FlopsTerms:
     fma = 2
     mask = 0.5 if causal else 1.0
     ffn_matrices = 3 if model.gated else 2
-    n_attn, n_mlp, n_moe, n_mamba = model.attention_layers, model.dense_mlp_layers, model.moe_layers, \
-        model.mamba_layers
-    proj = h * (a * d + 2 * g * d) + a * d * h                 # 4*h*p*(h + h*g/a) / fma
-    core = 2 * a * d * s * mask                                # 4*h*p*s/2 / fma
+    n_attn, n_mlp, n_moe, n_mamba = (
+        model.attention_layers,
+        model.dense_mlp_layers,
+        model.moe_layers,
+        model.mamba_layers,
+    )
+    proj = h * (a * d + 2 * g * d) + a * d * h  # 4*h*p*(h + h*g/a) / fma
+    core = 2 * a * d * s * mask  # 4*h*p*s/2 / fma
     attention_proj = fma * proj * n_attn
     attention_core = fma * core * n_attn
     mlp_dense = fma * h * model.ffn_hidden * ffn_matrices * n_mlp
@@ -436,17 +532,28 @@ def _hybrid_flops_terms(model: ModelSpec, s: int, causal: bool) -> FlopsTerms:
         moe_routed = moe_shared = 0.0
     if model.mamba is not None:
         mb = model.mamba
-        d_in = 2 * h                                           # Megatron: d_in = 2 * hidden_size
-        mamba_proj = (fma * h * (2 * d_in + 2 * mb.groups * mb.state_size + mb.heads)   # in_proj
-                      + fma * d_in * h) * n_mamba                                     # out_proj
-        mamba_scan = 7 * d_in * mb.state_size * n_mamba                               # scan
+        d_in = 2 * h  # Megatron: d_in = 2 * hidden_size
+        mamba_proj = (
+            fma * h * (2 * d_in + 2 * mb.groups * mb.state_size + mb.heads)  # in_proj
+            + fma * d_in * h
+        ) * n_mamba  # out_proj
+        mamba_scan = 7 * d_in * mb.state_size * n_mamba  # scan
     else:
         mamba_proj = mamba_scan = 0.0
     logits = fma * h * model.vocab
-    return FlopsTerms(seq_len=s, attention_proj=float(attention_proj), attention_core=float(attention_core),
-                      attention_core_windowed=float(attention_core), mlp_dense=float(mlp_dense),
-                      moe_routed=float(moe_routed), moe_shared=float(moe_shared), mtp_proj=0.0,
-                      logits=float(logits), mamba_proj=float(mamba_proj), mamba_scan=float(mamba_scan))
+    return FlopsTerms(
+        seq_len=s,
+        attention_proj=float(attention_proj),
+        attention_core=float(attention_core),
+        attention_core_windowed=float(attention_core),
+        mlp_dense=float(mlp_dense),
+        moe_routed=float(moe_routed),
+        moe_shared=float(moe_shared),
+        mtp_proj=0.0,
+        logits=float(logits),
+        mamba_proj=float(mamba_proj),
+        mamba_scan=float(mamba_scan),
+    )
 
 
 def flops_per_token(model: ModelSpec, seq_len: int | None = None, *, causal: bool = True) -> float:
@@ -454,8 +561,9 @@ def flops_per_token(model: ModelSpec, seq_len: int | None = None, *, causal: boo
     return flops_per_token_terms(model, seq_len, causal=causal).training
 
 
-def flops_per_step(model: ModelSpec, global_batch_size: int, seq_len: int | None = None, *,
-                   causal: bool = True) -> float:
+def flops_per_step(
+    model: ModelSpec, global_batch_size: int, seq_len: int | None = None, *, causal: bool = True
+) -> float:
     """Model FLOPs of one training step, Megatron-LM accounting (`num_floating_point_operations`).
 
     Source: NVIDIA/Megatron-LM, megatron/training/training.py, `num_floating_point_operations(args,

@@ -18,7 +18,7 @@ from typing import Any
 from wanka.errors import ConfigError
 from wanka.workload.model import MambaSpec, MLASpec, ModelSpec, MoESpec
 
-__all__ = ["from_hf_config", "SUPPORTED_MODEL_TYPES"]
+__all__ = ["SUPPORTED_MODEL_TYPES", "from_hf_config"]
 
 _LLAMA_LIKE = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe")
 _DEEPSEEK_LIKE = ("deepseek_v2", "deepseek_v3", "kimi_k2")
@@ -27,10 +27,21 @@ SUPPORTED_MODEL_TYPES = (*_LLAMA_LIKE, *_DEEPSEEK_LIKE, "gpt_oss", "nemotron", "
 _BLOCK_SYMBOLS = {"mamba": "M", "attention": "*", "moe": "E", "mlp": "-"}
 
 # transformers `hidden_act` names -> our activation, for gated (three-matrix) and plain MLPs.
-_GATED_ACT = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_pytorch_tanh": "geglu",
-              "gelu_new": "geglu"}
-_PLAIN_ACT = {"gelu": "gelu", "gelu_new": "gelu", "gelu_fast": "gelu", "gelu_pytorch_tanh": "gelu",
-              "relu": "relu", "relu2": "squared-relu"}
+_GATED_ACT = {
+    "silu": "swiglu",
+    "swish": "swiglu",
+    "gelu": "geglu",
+    "gelu_pytorch_tanh": "geglu",
+    "gelu_new": "geglu",
+}
+_PLAIN_ACT = {
+    "gelu": "gelu",
+    "gelu_new": "gelu",
+    "gelu_fast": "gelu",
+    "gelu_pytorch_tanh": "gelu",
+    "relu": "relu",
+    "relu2": "squared-relu",
+}
 
 
 class _Config:
@@ -43,8 +54,10 @@ class _Config:
         for k in keys:
             if self.d.get(k) is not None:
                 return self.d[k]
-        raise ConfigError(f"{self.where}: missing key {' or '.join(repr(k) for k in keys)} "
-                          f"(model_type {self.d.get('model_type')!r})")
+        raise ConfigError(
+            f"{self.where}: missing key {' or '.join(repr(k) for k in keys)} "
+            f"(model_type {self.d.get('model_type')!r})"
+        )
 
     def get(self, key: str, default: Any = None) -> Any:
         v = self.d.get(key)
@@ -74,8 +87,10 @@ def _activation(c: _Config, gated: bool) -> str:
     try:
         return table[act]
     except KeyError:
-        raise ConfigError(f"{c.where}: unsupported hidden_act {act!r} for a {'gated' if gated else 'plain'} MLP; "
-                          f"supported: {', '.join(sorted(table))}") from None
+        raise ConfigError(
+            f"{c.where}: unsupported hidden_act {act!r} for a {'gated' if gated else 'plain'} MLP; "
+            f"supported: {', '.join(sorted(table))}"
+        ) from None
 
 
 def _sliding(c: _Config, layers: int, model_type: str) -> tuple[int | None, str | None]:
@@ -86,16 +101,24 @@ def _sliding(c: _Config, layers: int, model_type: str) -> tuple[int | None, str 
     layer_types = c.get("layer_types")
     if layer_types:
         if len(layer_types) != layers:
-            raise ConfigError(f"{c.where}: layer_types has {len(layer_types)} entries for {layers} layers")
+            raise ConfigError(
+                f"{c.where}: layer_types has {len(layer_types)} entries for {layers} layers"
+            )
         kinds = "".join("S" if t == "sliding_attention" else "F" for t in layer_types)
-        for period in range(1, layers + 1):  # shortest repeating unit, so the pattern stays readable
+        for period in range(
+            1, layers + 1
+        ):  # shortest repeating unit, so the pattern stays readable
             if kinds == (kinds[:period] * (layers // period + 1))[:layers]:
                 return int(window), kinds[:period]
     return int(window), None
 
 
-def from_hf_config(path_or_dict: str | PathLike[str] | Mapping[str, Any], *, seq_len: int | None = None,
-                   name: str | None = None) -> ModelSpec:
+def from_hf_config(
+    path_or_dict: str | PathLike[str] | Mapping[str, Any],
+    *,
+    seq_len: int | None = None,
+    name: str | None = None,
+) -> ModelSpec:
     """Build a ModelSpec from a Hugging Face `config.json` (a path, a model directory or the parsed dict).
 
     Args:
@@ -108,14 +131,19 @@ def from_hf_config(path_or_dict: str | PathLike[str] | Mapping[str, Any], *, seq
     """
     d, where = _load(path_or_dict)
     text = d.get("text_config")
-    if d.get("model_type") not in SUPPORTED_MODEL_TYPES and isinstance(text, Mapping) \
-            and text.get("model_type") in SUPPORTED_MODEL_TYPES:
-        d = text                                               # multimodal wrapper: read the language model
+    if (
+        d.get("model_type") not in SUPPORTED_MODEL_TYPES
+        and isinstance(text, Mapping)
+        and text.get("model_type") in SUPPORTED_MODEL_TYPES
+    ):
+        d = text  # multimodal wrapper: read the language model
     c = _Config(d, where)
     model_type = str(c.get("model_type", ""))
     if model_type not in SUPPORTED_MODEL_TYPES:
-        raise ConfigError(f"{where}: unsupported model_type {model_type or None!r}; wanka reads "
-                          f"{', '.join(SUPPORTED_MODEL_TYPES)} (or give the architecture as a model: mapping)")
+        raise ConfigError(
+            f"{where}: unsupported model_type {model_type or None!r}; wanka reads "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)} (or give the architecture as a model: mapping)"
+        )
     label = name or c.get("_name_or_path") or where
     if model_type == "gpt2":
         return _gpt2(c, label, seq_len)
@@ -126,7 +154,10 @@ def from_hf_config(path_or_dict: str | PathLike[str] | Mapping[str, Any], *, seq
     hidden = int(c.req("hidden_size"))
     heads = int(c.req("num_attention_heads"))
     kw: dict[str, Any] = dict(
-        name=label, layers=layers, hidden=hidden, heads=heads,
+        name=label,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
         kv_heads=int(c.get("num_key_value_heads", heads)),
         ffn_hidden=int(c.req("intermediate_size")),
         vocab=int(c.req("vocab_size")),
@@ -137,53 +168,78 @@ def from_hf_config(path_or_dict: str | PathLike[str] | Mapping[str, Any], *, seq
     if model_type in _LLAMA_LIKE:
         kw["activation"] = _activation(c, gated=True)
         if model_type == "qwen2":
-            kw["attention_bias"] = "qkv"                       # Qwen2 biases q, k, v (not o)
+            kw["attention_bias"] = "qkv"  # Qwen2 biases q, k, v (not o)
         elif c.get("attention_bias", False):
-            kw["attention_bias"] = "all"                       # Llama/Qwen3 attention_bias: q, k, v and o
+            kw["attention_bias"] = "all"  # Llama/Qwen3 attention_bias: q, k, v and o
         kw["mlp_bias"] = bool(c.get("mlp_bias", False))
-        kw["qk_norm"] = model_type in ("qwen3", "qwen3_moe")   # Qwen3 RMS-normalises q and k per head
+        kw["qk_norm"] = model_type in (
+            "qwen3",
+            "qwen3_moe",
+        )  # Qwen3 RMS-normalises q and k per head
         kw["sliding_window"], kw["attention_layer_pattern"] = _sliding(c, layers, model_type)
         if model_type == "mixtral":
-            kw["moe"] = MoESpec(experts=int(c.req("num_local_experts")), top_k=int(c.req("num_experts_per_tok")),
-                                expert_ffn=kw["ffn_hidden"])
+            kw["moe"] = MoESpec(
+                experts=int(c.req("num_local_experts")),
+                top_k=int(c.req("num_experts_per_tok")),
+                expert_ffn=kw["ffn_hidden"],
+            )
         elif model_type == "qwen3_moe":
             if int(c.get("decoder_sparse_step", 1)) != 1 or c.get("mlp_only_layers"):
-                raise ConfigError(f"{where}: decoder_sparse_step != 1 or mlp_only_layers is not supported yet")
-            kw["moe"] = MoESpec(experts=int(c.req("num_experts")), top_k=int(c.req("num_experts_per_tok")),
-                                expert_ffn=int(c.req("moe_intermediate_size")))
+                raise ConfigError(
+                    f"{where}: decoder_sparse_step != 1 or mlp_only_layers is not supported yet"
+                )
+            kw["moe"] = MoESpec(
+                experts=int(c.req("num_experts")),
+                top_k=int(c.req("num_experts_per_tok")),
+                expert_ffn=int(c.req("moe_intermediate_size")),
+            )
     elif model_type in _DEEPSEEK_LIKE:
         kw["activation"] = _activation(c, gated=True)
-        kw["mla"] = MLASpec(q_lora_rank=c.get("q_lora_rank"), kv_lora_rank=int(c.req("kv_lora_rank")),
-                            qk_nope_head_dim=int(c.req("qk_nope_head_dim")),
-                            qk_rope_head_dim=int(c.req("qk_rope_head_dim")), v_head_dim=int(c.req("v_head_dim")))
-        kw["head_dim"] = None                                  # MLA head dims live in `mla`
+        kw["mla"] = MLASpec(
+            q_lora_rank=c.get("q_lora_rank"),
+            kv_lora_rank=int(c.req("kv_lora_rank")),
+            qk_nope_head_dim=int(c.req("qk_nope_head_dim")),
+            qk_rope_head_dim=int(c.req("qk_rope_head_dim")),
+            v_head_dim=int(c.req("v_head_dim")),
+        )
+        kw["head_dim"] = None  # MLA head dims live in `mla`
         kw["kv_heads"] = heads
         if c.get("n_routed_experts") is not None:
             if int(c.get("moe_layer_freq", 1)) != 1:
                 raise ConfigError(f"{where}: moe_layer_freq != 1 is not supported yet")
             shared = int(c.get("n_shared_experts", 0))
             expert_ffn = int(c.req("moe_intermediate_size"))
-            kw["moe"] = MoESpec(experts=int(c.req("n_routed_experts")), top_k=int(c.req("num_experts_per_tok")),
-                                expert_ffn=expert_ffn, shared_experts=shared,
-                                shared_expert_ffn=expert_ffn if shared else None,
-                                dense_layers=int(c.get("first_k_dense_replace", 0)),
-                                # noaux_tc routing adds e_score_correction_bias (one per expert) to the gate
-                                router_bias=c.get("topk_method") == "noaux_tc")
+            kw["moe"] = MoESpec(
+                experts=int(c.req("n_routed_experts")),
+                top_k=int(c.req("num_experts_per_tok")),
+                expert_ffn=expert_ffn,
+                shared_experts=shared,
+                shared_expert_ffn=expert_ffn if shared else None,
+                dense_layers=int(c.get("first_k_dense_replace", 0)),
+                # noaux_tc routing adds e_score_correction_bias (one per expert) to the gate
+                router_bias=c.get("topk_method") == "noaux_tc",
+            )
         kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 0))
     elif model_type == "gpt_oss":
-        kw["activation"] = "swiglu"                            # clamped SwiGLU; same matrices as SwiGLU
+        kw["activation"] = "swiglu"  # clamped SwiGLU; same matrices as SwiGLU
         kw["attention_bias"] = "all" if c.get("attention_bias", True) else "none"
-        kw["mlp_bias"] = True                                  # experts carry gate_up and down biases
+        kw["mlp_bias"] = True  # experts carry gate_up and down biases
         kw["attention_sinks"] = True
         window, pattern = _sliding(c, layers, model_type)
         # without layer_types, gpt-oss alternates banded (even layers) and full attention
-        kw["sliding_window"], kw["attention_layer_pattern"] = window, pattern or ("SF" if window else None)
-        kw["moe"] = MoESpec(experts=int(c.req("num_local_experts")),
-                            top_k=int(c.req("num_experts_per_tok", "experts_per_token")),
-                            expert_ffn=kw["ffn_hidden"], router_bias=True)
+        kw["sliding_window"], kw["attention_layer_pattern"] = (
+            window,
+            pattern or ("SF" if window else None),
+        )
+        kw["moe"] = MoESpec(
+            experts=int(c.req("num_local_experts")),
+            top_k=int(c.req("num_experts_per_tok", "experts_per_token")),
+            expert_ffn=kw["ffn_hidden"],
+            router_bias=True,
+        )
     elif model_type == "nemotron":
-        kw["activation"] = _activation(c, gated=False)         # relu2: squared ReLU, two matrices
-        kw["norm"] = "layernorm"                               # LayerNorm1P: weight and bias
+        kw["activation"] = _activation(c, gated=False)  # relu2: squared ReLU, two matrices
+        kw["norm"] = "layernorm"  # LayerNorm1P: weight and bias
         if c.get("attention_bias", False):
             kw["attention_bias"] = "all"
         kw["mlp_bias"] = bool(c.get("mlp_bias", False))
@@ -214,38 +270,56 @@ def _nemotron_h(c: _Config, label: str, seq_len: int | None) -> ModelSpec:
         raise ConfigError(f"{where}: per-layer block_configs (Puzzle models) are not supported")
     layers = c.get("num_hidden_layers")
     if layers is not None and int(layers) != len(pattern):
-        raise ConfigError(f"{where}: num_hidden_layers ({layers}) != the pattern's {len(pattern)} layers")
+        raise ConfigError(
+            f"{where}: num_hidden_layers ({layers}) != the pattern's {len(pattern)} layers"
+        )
     heads = int(c.req("num_attention_heads"))
     hidden = int(c.req("hidden_size"))
     moe = None
     if "E" in pattern:
         shared = int(c.get("n_shared_experts") or 0)
         shared_width = c.get("moe_shared_expert_intermediate_size")
-        moe = MoESpec(experts=int(c.req("n_routed_experts")), top_k=int(c.req("num_experts_per_tok")),
-                      expert_ffn=int(c.req("moe_intermediate_size")), shared_experts=shared,
-                      shared_expert_ffn=(int(shared_width) // shared) if shared and shared_width else None,
-                      router_bias=True)                        # NemotronH gate: e_score_correction_bias
+        moe = MoESpec(
+            experts=int(c.req("n_routed_experts")),
+            top_k=int(c.req("num_experts_per_tok")),
+            expert_ffn=int(c.req("moe_intermediate_size")),
+            shared_experts=shared,
+            shared_expert_ffn=(int(shared_width) // shared) if shared and shared_width else None,
+            router_bias=True,
+        )  # NemotronH gate: e_score_correction_bias
     mamba = None
     if "M" in pattern:
-        mamba = MambaSpec(heads=int(c.req("mamba_num_heads")), head_dim=int(c.req("mamba_head_dim")),
-                          state_size=int(c.req("ssm_state_size")), groups=int(c.get("n_groups", 1)),
-                          conv_kernel=int(c.get("conv_kernel", 4)), chunk_size=int(c.get("chunk_size", 128)),
-                          conv_bias=bool(c.get("use_conv_bias", True)))
+        mamba = MambaSpec(
+            heads=int(c.req("mamba_num_heads")),
+            head_dim=int(c.req("mamba_head_dim")),
+            state_size=int(c.req("ssm_state_size")),
+            groups=int(c.get("n_groups", 1)),
+            conv_kernel=int(c.get("conv_kernel", 4)),
+            chunk_size=int(c.get("chunk_size", 128)),
+            conv_bias=bool(c.get("use_conv_bias", True)),
+        )
     act = str(c.get("mlp_hidden_act", "relu2"))
     if act not in _PLAIN_ACT:
         raise ConfigError(f"{where}: unsupported mlp_hidden_act {act!r}")
     head_dim = c.get("head_dim", c.get("attention_head_dim"))
     return ModelSpec(
-        name=label, layers=len(pattern), hidden=hidden, heads=heads,
+        name=label,
+        layers=len(pattern),
+        hidden=hidden,
+        heads=heads,
         kv_heads=int(c.get("num_key_value_heads", heads)),
         ffn_hidden=int(c.get("intermediate_size") or (moe.expert_ffn if moe else 4 * hidden)),
-        vocab=int(c.req("vocab_size")), seq_len=int(seq_len or c.req("max_position_embeddings")),
+        vocab=int(c.req("vocab_size")),
+        seq_len=int(seq_len or c.req("max_position_embeddings")),
         head_dim=None if head_dim is None else int(head_dim),
         activation=_PLAIN_ACT[act],  # type: ignore[arg-type]
         tied_embeddings=bool(c.get("tie_word_embeddings", False)),
         attention_bias="all" if c.get("attention_bias", False) else "none",
         mlp_bias=bool(c.get("mlp_bias", False)),
-        type="moe-hybrid" if moe else "dense", moe=moe, layer_pattern=pattern, mamba=mamba,
+        type="moe-hybrid" if moe else "dense",
+        moe=moe,
+        layer_pattern=pattern,
+        mamba=mamba,
     )
 
 
@@ -253,10 +327,18 @@ def _gpt2(c: _Config, label: str, seq_len: int | None) -> ModelSpec:
     hidden = int(c.req("n_embd", "hidden_size"))
     heads = int(c.req("n_head", "num_attention_heads"))
     return ModelSpec(
-        name=label, layers=int(c.req("n_layer", "num_hidden_layers")), hidden=hidden, heads=heads, kv_heads=heads,
-        ffn_hidden=int(c.get("n_inner", 4 * hidden)), vocab=int(c.req("vocab_size")),
+        name=label,
+        layers=int(c.req("n_layer", "num_hidden_layers")),
+        hidden=hidden,
+        heads=heads,
+        kv_heads=heads,
+        ffn_hidden=int(c.get("n_inner", 4 * hidden)),
+        vocab=int(c.req("vocab_size")),
         seq_len=int(seq_len or c.req("n_positions", "n_ctx")),
         activation=_PLAIN_ACT.get(str(c.get("activation_function", "gelu_new")), "gelu"),  # type: ignore[arg-type]
-        tied_embeddings=bool(c.get("tie_word_embeddings", True)), learned_positions=True,
-        norm="layernorm", attention_bias="all", mlp_bias=True,
+        tied_embeddings=bool(c.get("tie_word_embeddings", True)),
+        learned_positions=True,
+        norm="layernorm",
+        attention_bias="all",
+        mlp_bias=True,
     )

@@ -11,8 +11,16 @@ from typing import Literal
 
 from wanka.errors import ConfigError
 
-__all__ = ["MoESpec", "MLASpec", "MambaSpec", "ModelSpec", "ACTIVATIONS", "NORMS", "ATTENTION_BIASES",
-           "HYBRID_SYMBOLS"]
+__all__ = [
+    "ACTIVATIONS",
+    "ATTENTION_BIASES",
+    "HYBRID_SYMBOLS",
+    "NORMS",
+    "MLASpec",
+    "MambaSpec",
+    "MoESpec",
+    "ModelSpec",
+]
 
 #: MLP activations. Gated ones (swiglu, geglu) have three weight matrices per MLP, the others two.
 ACTIVATIONS = ("swiglu", "geglu", "gelu", "relu", "squared-relu")
@@ -25,7 +33,7 @@ ATTENTION_BIASES = ("none", "qkv", "all")
 HYBRID_SYMBOLS = {"M": "Mamba-2 mixer", "*": "self-attention", "E": "MoE MLP", "-": "dense MLP"}
 
 
-def _positive(where: str, **values: int | float | None) -> None:
+def _positive(where: str, **values: float | None) -> None:
     for k, v in values.items():
         if v is not None and v <= 0:
             raise ConfigError(f"{where}: {k} must be positive, got {v}")
@@ -49,8 +57,14 @@ class MoESpec:
     """The router carries one bias per expert (gpt-oss router bias; DeepSeek-V3 `e_score_correction_bias`)."""
 
     def __post_init__(self) -> None:
-        _positive("moe", experts=self.experts, top_k=self.top_k, expert_ffn=self.expert_ffn,
-                  shared_expert_ffn=self.shared_expert_ffn, capacity_factor=self.capacity_factor)
+        _positive(
+            "moe",
+            experts=self.experts,
+            top_k=self.top_k,
+            expert_ffn=self.expert_ffn,
+            shared_expert_ffn=self.shared_expert_ffn,
+            capacity_factor=self.capacity_factor,
+        )
         if self.top_k > self.experts:
             raise ConfigError(f"moe: top_k ({self.top_k}) exceeds experts ({self.experts})")
         if self.shared_experts < 0 or self.dense_layers < 0:
@@ -73,9 +87,14 @@ class MLASpec:
     v_head_dim: int
 
     def __post_init__(self) -> None:
-        _positive("mla", q_lora_rank=self.q_lora_rank, kv_lora_rank=self.kv_lora_rank,
-                  qk_nope_head_dim=self.qk_nope_head_dim, qk_rope_head_dim=self.qk_rope_head_dim,
-                  v_head_dim=self.v_head_dim)
+        _positive(
+            "mla",
+            q_lora_rank=self.q_lora_rank,
+            kv_lora_rank=self.kv_lora_rank,
+            qk_nope_head_dim=self.qk_nope_head_dim,
+            qk_rope_head_dim=self.qk_rope_head_dim,
+            v_head_dim=self.v_head_dim,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,10 +117,19 @@ class MambaSpec:
     """The conv1d carries a bias (Hugging Face NemotronH `use_conv_bias`, default true)."""
 
     def __post_init__(self) -> None:
-        _positive("mamba", heads=self.heads, head_dim=self.head_dim, state_size=self.state_size,
-                  groups=self.groups, conv_kernel=self.conv_kernel, chunk_size=self.chunk_size)
+        _positive(
+            "mamba",
+            heads=self.heads,
+            head_dim=self.head_dim,
+            state_size=self.state_size,
+            groups=self.groups,
+            conv_kernel=self.conv_kernel,
+            chunk_size=self.chunk_size,
+        )
         if self.heads % self.groups:
-            raise ConfigError(f"mamba: heads ({self.heads}) must be a multiple of groups ({self.groups})")
+            raise ConfigError(
+                f"mamba: heads ({self.heads}) must be a multiple of groups ({self.groups})"
+            )
 
     @property
     def d_inner(self) -> int:
@@ -166,63 +194,106 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"
-        _positive(where, layers=self.layers, hidden=self.hidden, heads=self.heads, kv_heads=self.kv_heads,
-                  ffn_hidden=self.ffn_hidden, vocab=self.vocab, seq_len=self.seq_len, head_dim=self.head_dim)
+        _positive(
+            where,
+            layers=self.layers,
+            hidden=self.hidden,
+            heads=self.heads,
+            kv_heads=self.kv_heads,
+            ffn_hidden=self.ffn_hidden,
+            vocab=self.vocab,
+            seq_len=self.seq_len,
+            head_dim=self.head_dim,
+        )
         if self.heads % self.kv_heads:
-            raise ConfigError(f"{where}: heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
+            raise ConfigError(
+                f"{where}: heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})"
+            )
         if self.head_dim is None and self.hidden % self.heads:
-            raise ConfigError(f"{where}: hidden ({self.hidden}) is not divisible by heads ({self.heads}); "
-                              "give head_dim")
+            raise ConfigError(
+                f"{where}: hidden ({self.hidden}) is not divisible by heads ({self.heads}); "
+                "give head_dim"
+            )
         if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"{where}: unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
+            raise ConfigError(
+                f"{where}: unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}"
+            )
         if self.moe is not None and self.moe.dense_layers > self.layers:
-            raise ConfigError(f"{where}: moe.dense_layers ({self.moe.dense_layers}) exceeds layers ({self.layers})")
+            raise ConfigError(
+                f"{where}: moe.dense_layers ({self.moe.dense_layers}) exceeds layers ({self.layers})"
+            )
         if self.mtp_layers < 0:
             raise ConfigError(f"{where}: mtp_layers must be >= 0, got {self.mtp_layers}")
         if self.norm not in NORMS:
-            raise ConfigError(f"{where}: unknown norm {self.norm!r}; choose from {', '.join(NORMS)}")
+            raise ConfigError(
+                f"{where}: unknown norm {self.norm!r}; choose from {', '.join(NORMS)}"
+            )
         if self.attention_bias not in ATTENTION_BIASES:
-            raise ConfigError(f"{where}: unknown attention_bias {self.attention_bias!r}; "
-                              f"choose from {', '.join(ATTENTION_BIASES)}")
+            raise ConfigError(
+                f"{where}: unknown attention_bias {self.attention_bias!r}; "
+                f"choose from {', '.join(ATTENTION_BIASES)}"
+            )
         _positive(where, sliding_window=self.sliding_window)
         pattern = self.attention_layer_pattern
         if pattern is not None:
             if not pattern or set(pattern) - {"F", "S"}:
-                raise ConfigError(f"{where}: attention_layer_pattern {pattern!r} must be a non-empty string of "
-                                  "'F' (full) and 'S' (sliding window)")
+                raise ConfigError(
+                    f"{where}: attention_layer_pattern {pattern!r} must be a non-empty string of "
+                    "'F' (full) and 'S' (sliding window)"
+                )
             if "S" in pattern and self.sliding_window is None:
-                raise ConfigError(f"{where}: attention_layer_pattern {pattern!r} has sliding layers but "
-                                  "sliding_window is not set")
+                raise ConfigError(
+                    f"{where}: attention_layer_pattern {pattern!r} has sliding layers but "
+                    "sliding_window is not set"
+                )
         self._check_hybrid(where)
 
     def _check_hybrid(self, where: str) -> None:
         hp = self.layer_pattern
         if hp is None:
             if self.mamba is not None:
-                raise ConfigError(f"{where}: mamba is set but layer_pattern is not (a hybrid model needs "
-                                  "its per-layer pattern)")
+                raise ConfigError(
+                    f"{where}: mamba is set but layer_pattern is not (a hybrid model needs "
+                    "its per-layer pattern)"
+                )
             return
         bad = set(hp) - set(HYBRID_SYMBOLS)
         if not hp or bad:
-            raise ConfigError(f"{where}: layer_pattern {hp!r} must be a non-empty string of "
-                              f"{', '.join(repr(c) for c in HYBRID_SYMBOLS)} (Megatron hybrid_override_pattern; "
-                              "pipeline '|' and MTP '/' separators are not supported)")
+            raise ConfigError(
+                f"{where}: layer_pattern {hp!r} must be a non-empty string of "
+                f"{', '.join(repr(c) for c in HYBRID_SYMBOLS)} (Megatron hybrid_override_pattern; "
+                "pipeline '|' and MTP '/' separators are not supported)"
+            )
         if len(hp) != self.layers:
-            raise ConfigError(f"{where}: layer_pattern has {len(hp)} layers but layers is {self.layers}")
+            raise ConfigError(
+                f"{where}: layer_pattern has {len(hp)} layers but layers is {self.layers}"
+            )
         if "M" in hp and self.mamba is None:
             raise ConfigError(f"{where}: layer_pattern has Mamba layers ('M') but mamba is not set")
         if "M" not in hp and self.mamba is not None:
             raise ConfigError(f"{where}: mamba is set but layer_pattern has no Mamba layer ('M')")
         if ("E" in hp) != (self.moe is not None):
-            raise ConfigError(f"{where}: layer_pattern {'has' if 'E' in hp else 'has no'} MoE layers ('E') "
-                              f"but moe is {'not ' if self.moe is None else ''}set")
+            raise ConfigError(
+                f"{where}: layer_pattern {'has' if 'E' in hp else 'has no'} MoE layers ('E') "
+                f"but moe is {'not ' if self.moe is None else ''}set"
+            )
         if self.moe is not None and self.moe.dense_layers:
-            raise ConfigError(f"{where}: moe.dense_layers must be 0 with a layer_pattern (the pattern places "
-                              "the dense '-' and MoE 'E' layers)")
-        if self.mla is not None or self.sliding_window is not None or self.attention_layer_pattern is not None:
-            raise ConfigError(f"{where}: MLA and sliding-window attention are not supported in hybrid models")
+            raise ConfigError(
+                f"{where}: moe.dense_layers must be 0 with a layer_pattern (the pattern places "
+                "the dense '-' and MoE 'E' layers)"
+            )
+        if (
+            self.mla is not None
+            or self.sliding_window is not None
+            or self.attention_layer_pattern is not None
+        ):
+            raise ConfigError(
+                f"{where}: MLA and sliding-window attention are not supported in hybrid models"
+            )
         if self.mtp_layers:
-            raise ConfigError(f"{where}: multi-token prediction is not supported in hybrid models yet")
+            raise ConfigError(
+                f"{where}: multi-token prediction is not supported in hybrid models yet"
+            )
 
     @property
     def d_head(self) -> int:

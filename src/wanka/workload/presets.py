@@ -15,20 +15,66 @@ from wanka.errors import CatalogError, ConfigError
 from wanka.units import difflib_closest
 from wanka.workload.model import MambaSpec, MLASpec, ModelSpec, MoESpec
 
-__all__ = ["ModelPreset", "model_from_dict", "models", "presets", "get_model", "get_preset", "resolve_id",
-           "MODEL_KEYS"]
+__all__ = [
+    "MODEL_KEYS",
+    "ModelPreset",
+    "get_model",
+    "get_preset",
+    "model_from_dict",
+    "models",
+    "presets",
+    "resolve_id",
+]
 
 #: Keys a model mapping may hold (the ModelSpec fields, `moe`/`mla` as nested mappings).
-MODEL_KEYS = frozenset({"name", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
-                        "head_dim", "activation", "tied_embeddings", "moe", "mla", "mtp_layers",
-                        "learned_positions", "type", "norm", "attention_bias", "mlp_bias", "qk_norm",
-                        "attention_sinks", "sliding_window", "attention_layer_pattern", "layer_pattern",
-                        "mamba"})
+MODEL_KEYS = frozenset(
+    {
+        "name",
+        "layers",
+        "hidden",
+        "heads",
+        "kv_heads",
+        "ffn_hidden",
+        "vocab",
+        "seq_len",
+        "head_dim",
+        "activation",
+        "tied_embeddings",
+        "moe",
+        "mla",
+        "mtp_layers",
+        "learned_positions",
+        "type",
+        "norm",
+        "attention_bias",
+        "mlp_bias",
+        "qk_norm",
+        "attention_sinks",
+        "sliding_window",
+        "attention_layer_pattern",
+        "layer_pattern",
+        "mamba",
+    }
+)
 _MODEL_REQUIRED = frozenset({"layers", "hidden", "heads", "vocab", "seq_len"})
-_MOE_KEYS = frozenset({"experts", "top_k", "expert_ffn", "shared_experts", "shared_expert_ffn", "dense_layers",
-                       "capacity_factor", "router_bias"})
-_MLA_KEYS = frozenset({"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
-_MAMBA_KEYS = frozenset({"heads", "head_dim", "state_size", "groups", "conv_kernel", "chunk_size", "conv_bias"})
+_MOE_KEYS = frozenset(
+    {
+        "experts",
+        "top_k",
+        "expert_ffn",
+        "shared_experts",
+        "shared_expert_ffn",
+        "dense_layers",
+        "capacity_factor",
+        "router_bias",
+    }
+)
+_MLA_KEYS = frozenset(
+    {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"}
+)
+_MAMBA_KEYS = frozenset(
+    {"heads", "head_dim", "state_size", "groups", "conv_kernel", "chunk_size", "conv_bias"}
+)
 _PRESET_KEYS = MODEL_KEYS | {"id", "aliases", "published", "sources", "notes"}
 _PUBLISHED_KEYS = frozenset({"total_b", "active_b"})
 
@@ -48,8 +94,13 @@ class ModelPreset:
     notes: str | None = None
 
 
-def model_from_dict(d: dict[str, Any], *, where: str = "model", error: type[Exception] = ConfigError,
-                    default_name: str | None = None) -> ModelSpec:
+def model_from_dict(
+    d: dict[str, Any],
+    *,
+    where: str = "model",
+    error: type[Exception] = ConfigError,
+    default_name: str | None = None,
+) -> ModelSpec:
     """Build a ModelSpec from a mapping of its fields (a run spec's `model:` or a catalog record).
 
     `kv_heads` defaults to `heads`, `ffn_hidden` to 4*hidden, `type` to "moe" when `moe` is given.
@@ -59,7 +110,9 @@ def model_from_dict(d: dict[str, Any], *, where: str = "model", error: type[Exce
         check_keys(where, d, set(MODEL_KEYS), set(_MODEL_REQUIRED))
         kw = dict(d)
         if kw.get("moe") is not None:
-            check_keys(where + " moe", kw["moe"], set(_MOE_KEYS), {"experts", "top_k", "expert_ffn"})
+            check_keys(
+                where + " moe", kw["moe"], set(_MOE_KEYS), {"experts", "top_k", "expert_ffn"}
+            )
             moe = {k: v for k, v in kw["moe"].items() if v is not None}
             kw["moe"] = MoESpec(**moe)
             kw.setdefault("type", "moe")
@@ -67,7 +120,9 @@ def model_from_dict(d: dict[str, Any], *, where: str = "model", error: type[Exce
             check_keys(where + " mla", kw["mla"], set(_MLA_KEYS), set(_MLA_KEYS) - {"q_lora_rank"})
             kw["mla"] = MLASpec(**{"q_lora_rank": None, **kw["mla"]})
         if kw.get("mamba") is not None:
-            check_keys(where + " mamba", kw["mamba"], set(_MAMBA_KEYS), {"heads", "head_dim", "state_size"})
+            check_keys(
+                where + " mamba", kw["mamba"], set(_MAMBA_KEYS), {"heads", "head_dim", "state_size"}
+            )
             kw["mamba"] = MambaSpec(**{k: v for k, v in kw["mamba"].items() if v is not None})
         kw["name"] = kw.get("name") or default_name or where
         if kw.get("kv_heads") is None:
@@ -98,9 +153,15 @@ def _preset(d: dict[str, Any]) -> ModelPreset:
         v = published.get(key)
         return None if v is None else float(v) * 1e9
 
-    return ModelPreset(id=d["id"], model=model, aliases=tuple(d.get("aliases") or ()),
-                       published_total_params=billions("total_b"), published_active_params=billions("active_b"),
-                       sources=tuple(d["sources"]), notes=d.get("notes"))
+    return ModelPreset(
+        id=d["id"],
+        model=model,
+        aliases=tuple(d.get("aliases") or ()),
+        published_total_params=billions("total_b"),
+        published_active_params=billions("active_b"),
+        sources=tuple(d["sources"]),
+        notes=d.get("notes"),
+    )
 
 
 @cache
@@ -132,8 +193,10 @@ def resolve_id(preset_id: str) -> str:
     try:
         return _aliases()[preset_id.strip().lower()]
     except KeyError:
-        raise CatalogError(f"unknown model preset {preset_id!r}{difflib_closest(preset_id, list(_aliases()))}; "
-                           "see `wanka catalog list --kind models`") from None
+        raise CatalogError(
+            f"unknown model preset {preset_id!r}{difflib_closest(preset_id, list(_aliases()))}; "
+            "see `wanka catalog list --kind models`"
+        ) from None
 
 
 def get_preset(preset_id: str) -> ModelPreset:
