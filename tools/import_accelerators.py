@@ -1,6 +1,10 @@
 """Developer tool (not used at run time): turn the research accelerator table into the shipped catalog.
 
-Usage: python tools/import_accelerators.py ../shared/research/accelerators.yaml > src/wanka/catalogs/data/accelerators.yaml
+Usage: python tools/import_accelerators.py ../shared/research/accelerators.yaml tools/accelerators_extra.yaml \
+           > src/wanka/catalogs/data/accelerators.yaml
+
+Several tables may be given; later ones add chips (tools/accelerators_extra.yaml: older, workstation,
+consumer and domestic chips that existing data centres hold).
 
 Only chips with at least one dense matrix-throughput figure and a source are kept. Ids follow the validation files.
 mxfp8 is given the fp8 rate and nvfp4 the fp4 rate on chips whose vendor documents hardware support
@@ -8,6 +12,7 @@ for those block-scaled formats (Blackwell; MI355X for mxfp8/mxfp4); elsewhere th
 """
 
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -47,6 +52,17 @@ IDS = {
     "biren-br100": "br100",
     "enflame-t20": "enflame-t20",
     "iluvatar-bi-v100": "iluvatar-bi-v100",
+    "nvidia-t4": "t4",
+    "nvidia-a10": "a10",
+    "nvidia-l4": "l4",
+    "nvidia-l40s": "l40s",
+    "nvidia-rtx-a6000": "a6000",
+    "nvidia-p100": "p100",
+    "nvidia-rtx-2080": "rtx-2080",
+    "nvidia-titan-rtx": "titan-rtx",
+    "nvidia-rtx-3090": "rtx-3090",
+    "nvidia-rtx-4090": "rtx-4090",
+    "hygon-dcu-k100-ai": "hygon-k100-ai",
 }
 BLOCK_SCALED = {"b200", "gb200", "b300", "gb300"}
 # Accelerators per server/tray (node) where it differs from the scale-up domain: NVL72 trays hold 4 GPUs,
@@ -66,9 +82,93 @@ NODE = {
     "mi250x": 8,
 }
 STACK = {"CUDA": "cuda", "ROCm": "rocm"}
+# Server form factor (the unit a rack holds): accelerators per server, rack units, maximum server power
+# and the cooling it needs, each with its source. Chips not listed get a DERIVED server (confidence
+# "derived"): gpus_per_node accelerators, 4U (the Atlas 800T A2 / 8-GPU PCIe chassis height), air cooled,
+# and power = accelerators x TDP x HOST_FACTOR, the median over the sourced 8-GPU DGX servers below of
+# maximum system power / (8 x accelerator TDP): DGX-1 1.46, DGX A100 2.03, DGX H100 1.82, DGX B200 1.79.
+HOST_FACTOR = 1.805
+_DGX = "https://docs.nvidia.com/dgx/"
+_NVL72 = (
+    "GB200/GB300 NVL72: 72 GPUs in one 48U liquid-cooled rack; power shelves 132 kW (introl.com and "
+    "leviathansystems NVL72 articles, secondary); DeepLink-org/superpod-whitepaper "
+    "src/01-architecture lists ~145 kW (https://github.com/DeepLink-org/superpod-whitepaper)"
+)
+SERVERS = {
+    "v100-sxm": (
+        8,
+        3,
+        3.5,
+        "air",
+        _DGX + "dgx1-user-guide/introduction-to-dgx1.html (DGX-1: 3U, 3,500 W max)",
+    ),
+    "a100-40gb": (
+        8,
+        6,
+        6.5,
+        "air",
+        _DGX + "dgxa100-user-guide/introduction-to-dgxa100.html (6U, 6.5 kW max)",
+    ),
+    "a100-80gb": (
+        8,
+        6,
+        6.5,
+        "air",
+        _DGX + "dgxa100-user-guide/introduction-to-dgxa100.html (6U, 6.5 kW max)",
+    ),
+    "h100-sxm": (
+        8,
+        8,
+        10.2,
+        "air",
+        _DGX + "dgxh100-user-guide/introduction-to-dgxh100.html (8U, 10.2 kW max)",
+    ),
+    "h200": (
+        8,
+        8,
+        10.2,
+        "air",
+        _DGX + "dgxh100-user-guide/introduction-to-dgxh100.html (DGX H200: 8U, 10.2 kW max)",
+    ),
+    "b200": (
+        8,
+        10,
+        14.3,
+        "air",
+        _DGX + "dgxb200-user-guide/introduction-to-dgxb200.html (10U, 14.3 kW max)",
+    ),
+    "gb200": (72, 48, 132.0, "liquid", _NVL72),
+    "gb300": (72, 48, 132.0, "liquid", _NVL72),
+}
+
+
+def server(new, a, gpn):
+    """The server block of one chip: sourced where SERVERS has it, else derived (see HOST_FACTOR)."""
+    if new in SERVERS:
+        n, ru, kw, cooling, source = SERVERS[new]
+        return {
+            "accelerators": n,
+            "rack_units": ru,
+            "kw": kw,
+            "cooling": cooling,
+            "confidence": "vendor-spec" if source.startswith(_DGX) else "press",
+            "source": source,
+        }
+    if not a.get("tdp_w"):
+        return None
+    return {
+        "accelerators": gpn,
+        "rack_units": 4,
+        "kw": round(gpn * a["tdp_w"] * HOST_FACTOR / 1000, 2),
+        "cooling": "air",
+        "confidence": "derived",
+        "source": f"derived: {gpn} x {a['tdp_w']} W TDP x host factor {HOST_FACTOR} "
+        "(tools/import_accelerators.py HOST_FACTOR)",
+    }
+
 
 out = []
-src = yaml.safe_load(open(sys.argv[1]))["accelerators"]
+src = [a for path in sys.argv[1:] for a in yaml.safe_load(Path(path).read_text())["accelerators"]]
 for a in src:
     new = IDS.get(a["id"])
     t = a.get("tflops") or {}
@@ -78,6 +178,8 @@ for a in src:
     peak["mxfp8"] = t.get("fp8") if new in BLOCK_SCALED or new == "mi355x" else None
     peak["nvfp4"] = t.get("fp4") if new in BLOCK_SCALED else None
     peak["mxfp4"] = t.get("fp4") if new == "mi355x" else None
+    if t.get("int8"):
+        peak["int8"] = t["int8"]  # TOPS; not a training precision, listed for completeness
     su = a.get("scaleup") or {}
     notes = "; ".join(
         str(a[k])
@@ -85,6 +187,7 @@ for a in src:
         if a.get(k)
     )
     domain = su.get("domain")
+    gpn = NODE.get(new, min(domain or 8, 8) if (domain or 8) >= 4 else 8)
     out.append(
         {
             "id": new,
@@ -100,7 +203,7 @@ for a in src:
                 "bw_gb_s_unidir": su.get("bw_gbs_unidir"),
             },
             "scaleout_gbit": a.get("scaleout_nic_gbit"),
-            "gpus_per_node": NODE.get(new, min(domain or 8, 8)),
+            "gpus_per_node": gpn,
             "tdp_w": a.get("tdp_w"),
             "price_usd": a.get("price_usd"),
             "software": {
@@ -111,6 +214,7 @@ for a in src:
             "confidence": a.get("confidence"),
             "sources": a.get("sources") or [],
             "notes": notes or None,
+            "server": server(new, a, gpn),
         }
     )
 print(

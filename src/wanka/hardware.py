@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from wanka.errors import CatalogError, ConfigError
 
-__all__ = ["PRECISIONS", "Accelerator", "SoftwareEfficiency", "peak_key"]
+__all__ = ["COOLING", "PRECISIONS", "Accelerator", "Server", "SoftwareEfficiency", "peak_key"]
 
 #: Training precisions a run spec may name, and the catalog peak each one runs at.
 PRECISIONS: dict[str, str] = {
@@ -22,6 +22,9 @@ PRECISIONS: dict[str, str] = {
     "mxfp8": "mxfp8",
     "nvfp4": "nvfp4",
 }
+
+#: Cooling a data-centre hall provides, weakest first; a server needing one runs in it or any later one.
+COOLING = ("air", "rear-door", "liquid")
 
 
 def peak_key(precision: str) -> str:
@@ -61,6 +64,25 @@ class SoftwareEfficiency:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Server:
+    """The unit a rack holds for one accelerator kind: an 8-GPU server, or a whole NVL72-class rack."""
+
+    accelerators: int
+    rack_units: int
+    kw: float
+    """Maximum power of one server (nameplate), kW."""
+    cooling: str
+    """The weakest hall cooling it runs in (one of COOLING)."""
+    confidence: str
+    """vendor-spec | press | derived (tools/import_accelerators.py states the derivation)."""
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.cooling not in COOLING:
+            raise CatalogError(f"server cooling {self.cooling!r}: choose from {', '.join(COOLING)}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Accelerator:
     """One accelerator model, SI units: FLOP/s, bytes, bytes/s, watts, US dollars."""
 
@@ -89,6 +111,8 @@ class Accelerator:
     confidence: str
     sources: tuple[str, ...] = field(default_factory=tuple)
     notes: str | None = None
+    server: Server | None = None
+    """Server form factor (rack units, power, cooling); None when the chip's TDP is unknown."""
 
     def peak(self, precision: str) -> float:
         """Dense peak FLOP/s for a training precision; raises ConfigError if the chip lacks it."""
@@ -96,6 +120,8 @@ class Accelerator:
         value = self.peak_flops.get(key)
         if not value and key == "bf16":  # chips without bf16 (V100) train mixed precision in fp16
             value = self.peak_flops.get("fp16")
+        if not value and key == "fp16":  # fp16 requested on a chip listing only bf16
+            value = self.peak_flops.get("bf16")
         if not value:
             have = sorted(p for p, k in PRECISIONS.items() if self.peak_flops.get(k))
             raise ConfigError(

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from wanka.errors import CatalogError
-from wanka.hardware import Accelerator, SoftwareEfficiency
+from wanka.hardware import Accelerator, Server, SoftwareEfficiency
 from wanka.units import GiB, difflib_closest, gb_per_s, gbit_per_s, tflops
 
 __all__ = ["accelerators", "check_keys", "get_accelerator", "load_data"]
@@ -34,8 +34,10 @@ _ACC_KEYS = {
     "confidence",
     "sources",
     "notes",
+    "server",
 }
-_PEAK_KEYS = {"fp32", "tf32", "bf16", "fp16", "fp8", "mxfp8", "nvfp4", "mxfp4"}
+_PEAK_KEYS = {"fp32", "tf32", "bf16", "fp16", "fp8", "mxfp8", "nvfp4", "mxfp4", "int8"}
+_SERVER_KEYS = {"accelerators", "rack_units", "kw", "cooling", "confidence", "source"}
 _SE_KEYS = {"gemm", "attention", "memory_bw", "collective", "source"}
 
 
@@ -64,7 +66,7 @@ def _software_efficiency(where: str, d: dict[str, Any]) -> SoftwareEfficiency:
 
 def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
     where = f"accelerator {d.get('id')!r}"
-    check_keys(where, d, _ACC_KEYS, _ACC_KEYS - {"notes"})
+    check_keys(where, d, _ACC_KEYS, _ACC_KEYS - {"notes", "server"})
     check_keys(where + " peak_tflops", d["peak_tflops"], _PEAK_KEYS)
     su, soft = d["scaleup"], d["software"]
     stack = soft["stack"]
@@ -72,6 +74,10 @@ def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
     if se is None:
         raise CatalogError(f"{where}: no software_efficiency for stack {stack!r} in software.yaml")
     domain = su.get("domain") or d["gpus_per_node"]
+    server = None
+    if d.get("server"):
+        check_keys(where + " server", d["server"], _SERVER_KEYS, _SERVER_KEYS)
+        server = Server(**d["server"])
     # Chips without a published scale-up bandwidth get none (0): traffic then runs over the NIC.
     return Accelerator(
         id=d["id"],
@@ -95,6 +101,7 @@ def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
         confidence=d["confidence"] or "unknown",
         sources=tuple(d["sources"]),
         notes=d.get("notes"),
+        server=server,
     )
 
 
