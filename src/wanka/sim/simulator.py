@@ -95,6 +95,10 @@ class SimResult:
     series_busy: NDArray[np.float64]
     series_queue: NDArray[np.float64]
     series_frag: NDArray[np.float64]
+    held_s: NDArray[np.float64]
+    """Seconds each job held its accelerators (restores included)."""
+    busy_gpu_s: float
+    """Integral of busy accelerators over time (accelerator-seconds handed out)."""
     tenants: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -195,6 +199,7 @@ class Simulator:
         self.level = np.zeros(n, np.int8)
         self._blocked_head = -1
         self._released = True
+        self._touched: dict[int, None] = {}  # jobs started or stopped at the current instant
         # ---- tenants -------------------------------------------------------------------------
         nt = max(len(jobs.tenants), 1)
         self.tenant_used = np.zeros(nt, np.int64)
@@ -264,13 +269,39 @@ class Simulator:
         if self.policy.round_s:
             self._push(self.now, P_ROUND, None)
         heap = self._heap
+        limit = self._instant_event_limit()
+        at_instant = 0
         while heap and self._open > 0:
             t, prio, _, ev = heappop(heap)
             if t > self.now:
                 self._advance(t)
+                at_instant = 0
+                self._touched.clear()
+            at_instant += 1
+            if at_instant > limit:
+                self._stalled(at_instant)
             handlers[prio](ev)
             self.n_events += 1
         return self._result(time.perf_counter() - t0)
+
+    def _instant_event_limit(self) -> int:
+        """Most events one instant can hold in a run that progresses.
+
+        At one time every event changes state: a job arrives, finishes or drops a level (at most
+        `levels` times, levels never come back), a node fails or is repaired, and each of these
+        requests at most one coalesced scheduling pass; round events advance time. Twice that
+        count, plus slack, is a bound no progressing run reaches.
+        """
+        per_job = 2 + len(self.thresholds)
+        return 2 * (self.n * per_job + 2 * self.cluster.n_nodes) + 64
+
+    def _stalled(self, events: int) -> None:
+        names = ", ".join(self.jobs.name[j] for j in list(self._touched)[:6]) or "none"
+        raise SimulationError(
+            f"policy {self.policy.name} stopped making progress at t={self.now:.1f} s "
+            f"({events} events without time advancing; jobs started or preempted: {names}); "
+            "report the trace, cluster and policy"
+        )
 
     def _advance(self, t: float) -> None:
         dt = t - self.now
@@ -339,6 +370,15 @@ class Simulator:
     def _level_of(self, attained: float) -> int:
         return bisect.bisect_right(self.thresholds, attained)
 
+    def _level_after_stop(self, j: int) -> int:
+        """A stopped job's level: never back up, only down (demotion is monotone).
+
+        A LEVEL event demotes a job when its attained service reaches a threshold; the service
+        summed at release can round to just below it. Recomputing the level from that sum would
+        promote the job back, and two such jobs would preempt each other forever at one instant.
+        """
+        return max(int(self.level[j]), self._level_of(self.attained[j]))
+
     def _fragmentation(self) -> float:
         """Free accelerators a job drawn from the workload could not use without a split.
 
@@ -368,6 +408,7 @@ class Simulator:
             )
         now = self.now
         size = int(self.jobs.size[j])
+        self._touched[j] = None
         self.free[p.nodes] -= p.counts
         del self.waiting[j]
         lvl = int(self.level[j])
@@ -445,7 +486,7 @@ class Simulator:
             self.lost_gpu_s += lost_t * int(self.jobs.size[j])
         self.remaining[j] = max(0.0, self.remaining[j] - progress_t * self.speed[j])
         self._release(j)
-        lvl = self._level_of(self.attained[j])
+        lvl = self._level_after_stop(j)
         self.level[j] = lvl
         self.state[j] = WAITING
         if failed:  # a failed job goes back to the head of the queue
@@ -713,6 +754,8 @@ class Simulator:
             series_busy=ser[:, 1],
             series_queue=ser[:, 2],
             series_frag=ser[:, 3],
+            held_s=self.held_s,
+            busy_gpu_s=busy_total,
             tenants=tenants,
         )
 
