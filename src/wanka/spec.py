@@ -19,17 +19,15 @@ Defaults for null fields (each recorded as an assumption when applied):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError, WankaError
 from wanka.hardware import PRECISIONS, Accelerator
 from wanka.parallel import ParallelPlan
+from wanka.userfile import read_data
 from wanka.workload.model import MLASpec, ModelSpec, MoESpec
 
 __all__ = [
@@ -413,26 +411,8 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> RunSpec:
 
 
 def read_spec_file(path: str | Path) -> Any:
-    """Read a YAML or JSON file; a syntax error becomes a one-line ConfigError with line and column."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"file not found: {p}")
-    if p.is_dir():
-        raise ConfigError(f"{p} is a directory; give a YAML or JSON file")
-    text = p.read_text(encoding="utf-8")
-    if p.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{p}:{e.lineno}:{e.colno}: malformed JSON: {e.msg}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
-        raise ConfigError(f"{where}: malformed YAML: {e.problem or e.context}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: malformed YAML: {e}") from None
+    """Read a user's YAML or JSON file through `wanka.userfile` (one-line ConfigErrors)."""
+    return read_data(path)
 
 
 def load_runs(path: str | Path) -> list[RunSpec | RunError]:

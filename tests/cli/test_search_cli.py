@@ -216,7 +216,7 @@ def test_malformed_run_file(tmp_path):
 
 
 def test_impossible_model_is_an_answer():
-    """A model that fits no layout: exit 0, best null, the binding constraint and by how much."""
+    """A model that fits no layout: exit 1, best null, the binding constraint and by how much."""
     r = runner.invoke(
         app,
         [
@@ -232,7 +232,8 @@ def test_impossible_model_is_an_answer():
             "--json",
         ],
     )
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # nothing feasible is exit 1, with the binding reason
+    assert "binding constraint memory" in r.stderr
     d = json.loads(r.stdout)
     assert d["best"] is None and d["infeasible"]["binding_constraint"] == "memory"
 

@@ -158,5 +158,5 @@ def test_load_profile_errors(tmp_path):
         load_profile(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("schema: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="malformed YAML"):
         load_profile(bad)

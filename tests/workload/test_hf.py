@@ -158,5 +158,5 @@ def test_errors(tmp_path: Path) -> None:
         from_hf_config(tmp_path / "nope.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ConfigError, match="not valid JSON"):
+    with pytest.raises(ConfigError, match="malformed JSON"):
         from_hf_config(bad)

@@ -13,6 +13,7 @@ from wanka.errors import ConfigError
 from wanka.hardware import Accelerator
 from wanka.topology.collective import ALGORITHMS, OPS, TOPOLOGIES, FabricTier, estimate
 from wanka.units import GB, parse_size
+from wanka.userfile import MAX_MESSAGE_BYTES, check_count, check_number
 
 __all__ = ["collective", "ranks_per_domain", "register"]
 
@@ -79,18 +80,19 @@ def collective(
 ) -> None:
     """Time one collective on N accelerators: seconds, algbw and busbw as nccl-tests reports them."""
     nbytes = parse_size(size)
-    if gpus < 1:
-        raise ConfigError(f"--gpus must be >= 1, got {gpus}")
-    if gpus_per_node is not None and gpus_per_node < 1:
-        raise ConfigError(f"--gpus-per-node must be >= 1, got {gpus_per_node}")
+    check_number("--bytes", nbytes, maximum=MAX_MESSAGE_BYTES, unit="bytes", why_max="1 PiB")
+    check_count("--gpus", gpus)
+    if gpus_per_node is not None:
+        check_count("--gpus-per-node", gpus_per_node)
     if op not in OPS:
         raise ConfigError(f"unknown --op {op!r}; choose from {', '.join(OPS)}")
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown --algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+    check_number("--oversubscription", oversubscription, minimum=1, inclusive_min=True)
     if not oversubscription >= 1.0:
         raise ConfigError(f"--oversubscription must be >= 1 (down:up), got {oversubscription}")
-    if pod_size is not None and pod_size < 1:
-        raise ConfigError(f"--pod-size must be >= 1, got {pod_size}")
+    if pod_size is not None:
+        check_count("--pod-size", pod_size)
     acc = get_accelerator(accelerator)
     g = ranks_per_domain(acc, gpus, gpus_per_node)
     # A DGX SuperPOD scalable unit (32 nodes) is the usual full-bisection block under a tapered spine.

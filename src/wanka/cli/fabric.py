@@ -23,6 +23,7 @@ from wanka.topology.fabric import (
     reference_collectives,
 )
 from wanka.units import GB
+from wanka.userfile import check_count, check_number
 
 __all__ = [
     "app",
@@ -127,6 +128,11 @@ def _design(
     dims: str | None,
     spread: str | None = None,
 ) -> FabricDesign:
+    check_count("--endpoints", endpoints)
+    check_count("--radix", radix, maximum=4096, what="no switch chip has more ports")
+    check_count("--planes", planes, maximum=64)
+    if link_gbit is not None:
+        check_number("--link-gbit", link_gbit, maximum=1e5, unit="Gb/s", why_max="100 Tb/s")
     return design_fabric(
         topology,
         endpoints,

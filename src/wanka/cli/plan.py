@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
             result["report"] = files
         if json_out:
             print_json(result)
+            _fail_if_nothing_meets(result)
             return
         from wanka.report.plan import designs_table
 
@@ -90,3 +91,20 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"report written to {files['html']} and {files['markdown']}", highlight=False
             )
+        _fail_if_nothing_meets(result)
+
+
+def _fail_if_nothing_meets(result: dict) -> None:
+    """Exit 1 naming the binding reason when no design meets every limit (the result still printed)."""
+    from wanka.errors import ConfigError
+
+    designs = result.get("designs") or []
+    if any(d.get("meets_all_constraints") for d in designs):
+        return
+    if not designs:
+        raise ConfigError("no centre design could be built from the candidates")
+    w = designs[0]
+    raise ConfigError(
+        f"no design meets every limit; the best, {w['id']}, is bound by "
+        f"{w['binding_constraint']} ({w['binding_detail']})"
+    )

@@ -469,8 +469,13 @@ def register(app: typer.Typer) -> None:
                 console.print(
                     f"wrote {export} configuration of the best plan to {exported}", highlight=False
                 )
-        if any(r.get("best") is None for r in results):
-            raise typer.Exit(code=0)
+        none = [r for r in results if r.get("best") is None]
+        if none:  # nothing fits: exit 1 with the binding reason (the result above still printed)
+            inf = none[0].get("infeasible") or {}
+            raise ConfigError(
+                f"no feasible layout: binding constraint {inf.get('binding_constraint', '?')}: "
+                f"{inf.get('reason', 'no layout fits')}"
+            )
 
 
 def _overlap_variants() -> list[Any]:

@@ -17,6 +17,7 @@ from wanka.sim.cluster import ClusterSpec
 from wanka.sim.policies import get_policy
 from wanka.sim.runner import RunSpec, run_many
 from wanka.sim.simulator import FaultModel, SimConfig, SimResult
+from wanka.userfile import check_count, check_id, check_number
 
 __all__ = ["app", "register"]
 
@@ -109,6 +110,12 @@ def _cluster(
         return ClusterSpec.from_yaml(cluster)
     if gpus is None:
         raise ConfigError("give --gpus N (and --gpus-per-node G) or --cluster CLUSTER.yaml")
+    check_count("--gpus", gpus)
+    check_count("--gpus-per-node", gpus_per_node, maximum=1024, what="the largest node built")
+    if accelerator != "generic":
+        from wanka.catalogs import accelerators
+
+        check_id("accelerator", accelerator, ["generic", *accelerators()], see="wanka catalog list")
     return ClusterSpec.from_shape(gpus=gpus, gpus_per_node=gpus_per_node, accelerator=accelerator)
 
 
@@ -120,8 +127,10 @@ def _config(
         faults = FaultModel(
             node_mtbf_s=mtbf_h * 3600, repair_s=repair_h * 3600, checkpoint_interval_s=ckpt_s
         )
-    if cost < 0:
-        raise ConfigError(f"--preempt-cost-s must be >= 0, got {cost}")
+    check_number("--preempt-cost-s", cost, minimum=0, inclusive_min=True, unit="s")
+    if mtbf_h is not None:
+        check_number("--node-mtbf-h", mtbf_h, unit="h")
+    check_number("--repair-h", repair_h, minimum=0, inclusive_min=True, unit="h")
     from wanka.sim.placement import get_placement
 
     get_placement(placement)  # validate early: one-line error

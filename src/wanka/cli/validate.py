@@ -3,7 +3,7 @@
 `--json` gives `{"cases": [...], "summary": {...}}` (see `wanka.perf.validate`). The summary reports the
 train / held-out split of the calibration separately, and groups by source family, accelerator,
 precision and model type. Cases that cannot be predicted are listed with their error; the exit code is 1
-only when the file itself cannot be read.
+when the file cannot be read, holds no measured run, or no measured run could be predicted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rich.console import Group
 from rich.table import Table
 
 from wanka.cli.common import console, handle_errors, print_json
+from wanka.errors import ConfigError
 
 __all__ = ["register", "render_summary", "validate_cmd"]
 
@@ -134,7 +135,18 @@ def validate_cmd(
             return None
 
     report = validate_runs(load_runs(file), accelerator_for=acc_for)
+    summary = report["summary"]
+    if summary["cases"] == 0:
+        raise ConfigError(
+            f"{file}: no run has a `measured` block, so there is nothing to compare; "
+            "add measured: {tokens_per_s_per_gpu: ...} to the runs (see docs/perf-model.md)"
+        )
     if json_out:
         print_json(report)
     else:
         console.print(render_summary(report, show_cases=cases))
+    if summary["predicted"] == 0:
+        first = next((c["error"] for c in report["cases"] if "error" in c), "")
+        raise ConfigError(
+            f"{file}: none of the {summary['cases']} measured runs could be predicted ({first})"
+        )

@@ -45,6 +45,7 @@ from wanka.port.analyze import (
 from wanka.port.rules import RULES, SEVERITY_ORDER, TARGET_INFO, check_target
 from wanka.port.scan import FileError, _SyntaxProblem, analyze_code, parse_code
 from wanka.port.source import SourceFile, discover, read_notebook, restore_magics
+from wanka.userfile import check_writable, read_source
 
 __all__ = [
     "FileFix",
@@ -439,7 +440,7 @@ def _check_compiles(text: str, rel: str) -> None:
 
 
 def _fix_python(src: SourceFile, target: str) -> FileFix:
-    data = src.path.read_bytes()
+    data = read_source(src.path)
     original, new, sites, _ = fix_code(data, target)
     old_text = data.decode(original.encoding, errors="replace")
     new_bytes = new.bytes
@@ -581,10 +582,12 @@ def fix(path: Path | str, target: str, *, write: bool = False) -> FixResult:
         files.append(ff)
     written: list[str] = []
     if write:
-        for ff in files:
-            if ff.changed and ff.new_bytes is not None:
-                write_atomic(root / ff.file if root.is_dir() else root, ff.new_bytes)
-                written.append(ff.file)
+        changed = [ff for ff in files if ff.changed and ff.new_bytes is not None]
+        for ff in changed:  # refuse before writing anything: all or nothing
+            check_writable(root / ff.file if root.is_dir() else root)
+        for ff in changed:
+            write_atomic(root / ff.file if root.is_dir() else root, ff.new_bytes or b"")
+            written.append(ff.file)
     return FixResult(
         target=target, files=tuple(files), errors=tuple(errors), written=tuple(written)
     )

@@ -24,6 +24,7 @@ from wanka.port.analyze import Analyzer, Site, collect_aliases
 from wanka.port.rules import PACKAGES, RULES, TARGETS, check_target, worst
 from wanka.port.score import TargetScore, score_targets
 from wanka.port.source import NotebookCell, SourceFile, discover, read_notebook
+from wanka.userfile import read_bytes, read_source
 
 __all__ = ["TRIGGER", "FileError", "Finding", "ScanResult", "analyze_code", "parse_code", "scan"]
 
@@ -240,13 +241,10 @@ def scan_file(
 ) -> tuple[int, list[Finding], list[FileError]]:
     """Scan one file: (line count, findings, errors)."""
     try:
-        data = src.path.read_bytes()
-    except OSError as e:
-        return (
-            0,
-            [],
-            [FileError(file=src.rel, line=None, col=None, error=f"cannot read: {e.strerror}")],
-        )
+        data = read_bytes(src.path) if src.kind == "cuda" else read_source(src.path)
+    except ConfigError as e:  # the message starts with the path; the FileError names the file
+        why = str(e).split(": ", 1)[-1]
+        return 0, [], [FileError(file=src.rel, line=None, col=None, error=why)]
     if src.kind == "cuda":
         site_rule = RULES["cuda-extension"]
         per = {

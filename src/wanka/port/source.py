@@ -7,13 +7,13 @@ comments that are restored verbatim after a rewrite. Positions map back to (cell
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanka.errors import ConfigError
+from wanka.userfile import MAX_SOURCE_FILE_BYTES, read_json
 
 __all__ = [
     "MAGIC_MARK",
@@ -104,10 +104,7 @@ class NotebookCell:
 
 def read_notebook(path: Path) -> tuple[dict, list[NotebookCell], str]:
     """Parse a notebook: (the JSON document, its code cells, the joined Python module text)."""
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not a valid notebook ({e})") from None
+    nb = read_json(path, what="a Jupyter notebook", max_bytes=MAX_SOURCE_FILE_BYTES)
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise ConfigError(f"{path}: not a valid notebook (no 'cells' list)")
     cells: list[NotebookCell] = []

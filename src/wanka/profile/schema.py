@@ -21,6 +21,7 @@ import yaml
 from wanka.errors import ConfigError
 from wanka.hardware import Accelerator, SoftwareEfficiency
 from wanka.spec import check_mapping
+from wanka.userfile import read_data
 
 __all__ = [
     "KERNEL_CLASSES",
@@ -307,13 +308,10 @@ def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile YAML (or JSON) file."""
     p = Path(path)
     if not p.exists():
-        raise ConfigError(f"profile file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: not valid YAML{where}") from None
+        raise ConfigError(
+            f"profile file not found: {p}; run `wanka profile --out FILE` to make one"
+        )
+    data = read_data(p, what="a wanka profile YAML")
     return parse_profile(data, where=str(p))
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from wanka.errors import ConfigError
 from wanka.spec import check_mapping
+from wanka.userfile import read_data
 
 __all__ = ["ClusterSpec", "NodeGroup"]
 
@@ -289,13 +289,7 @@ class ClusterSpec:
     def from_yaml(cls, path: str | Path) -> ClusterSpec:
         """Read a cluster YAML file (see `examples/cluster-*.yaml`)."""
         p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text())
-        except OSError as e:
-            raise ConfigError(f"cannot read cluster file {p}: {e.strerror}") from None
-        except yaml.YAMLError as e:
-            first = str(e).splitlines()[0]
-            raise ConfigError(f"cluster file {p} is not valid YAML: {first}") from None
+        data = read_data(p, what="a cluster YAML")
         return cls.from_dict(data, source=str(p))
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from wanka.errors import ConfigError
 from wanka.sim.jobs import JobKind, JobTable, Trace, merge_traces
+from wanka.userfile import check_id, check_readable
 
 __all__ = [
     "FORMATS",
@@ -74,10 +75,12 @@ def resolve_trace_path(spec: str | Path) -> Path:
         for cand in (root / name, root / f"{name}.csv.gz", root / f"{name}.csv"):
             if cand.exists():
                 return cand
-        raise ConfigError(f"no built-in trace {name!r}; available: {', '.join(list_builtin())}")
+        check_id("built-in trace", name, list_builtin(), see="wanka simulate --list-traces")
     p = Path(s)
     if not p.exists():
-        raise ConfigError(f"trace not found: {p}")
+        raise ConfigError(
+            f"trace not found: {p}; give a CSV file, a folder of them or builtin:NAME"
+        )
     return p
 
 
@@ -458,6 +461,7 @@ def read_trace(spec: str | Path, fmt: str | None = None) -> Trace:
 
 
 def _read_one(path: Path, fmt: str | None) -> Trace:
+    check_readable(path, what="trace")
     name = fmt or _detect(path)
     need, reader = FORMATS[name]
     cols = set(_header(path))

@@ -9,13 +9,13 @@ supports, which may exceed the one it was pre-trained at); pass `seq_len` to say
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from wanka.errors import ConfigError
+from wanka.userfile import read_json
 from wanka.workload.model import MambaSpec, MLASpec, ModelSpec, MoESpec
 
 __all__ = ["SUPPORTED_MODEL_TYPES", "from_hf_config"]
@@ -70,12 +70,11 @@ def _load(path_or_dict: str | PathLike[str] | Mapping[str, Any]) -> tuple[Mappin
     path = Path(path_or_dict)
     if path.is_dir():
         path = path / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"no Hugging Face config at {str(path)!r}") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not path.exists():
+        raise ConfigError(
+            f"no Hugging Face config at {str(path)!r}; give a config.json or its folder"
+        )
+    data = read_json(path, what="a Hugging Face config.json")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config.json must hold a JSON object")
     return data, str(path)
