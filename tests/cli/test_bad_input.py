@@ -118,6 +118,7 @@ def test_bad_input_in_a_real_process_is_quick(files):
         capture_output=True,
         text=True,
         timeout=20,
+        check=False,
         env={**os.environ, "COLUMNS": "80"},
     )
     assert p.returncode == 1 and "Traceback" not in p.stderr
