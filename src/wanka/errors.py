@@ -4,12 +4,20 @@ WankaError
  ├── ConfigError        bad user input: a spec file, an option, a size
  ├── CatalogError       unknown id or malformed catalog data
  ├── InfeasiblePlan     a plan that cannot run (divisibility, memory); expected during search
- └── SimulationError    a simulator state that cannot proceed
+ ├── SimulationError    a simulator state that cannot proceed
+ └── DataError          a dataset copy or replica that does not match its manifest
 """
 
 from __future__ import annotations
 
-__all__ = ["CatalogError", "ConfigError", "InfeasiblePlan", "SimulationError", "WankaError"]
+__all__ = [
+    "CatalogError",
+    "ConfigError",
+    "DataError",
+    "InfeasiblePlan",
+    "SimulationError",
+    "WankaError",
+]
 
 
 class WankaError(Exception):
@@ -33,3 +41,7 @@ class InfeasiblePlan(WankaError):
 
 class SimulationError(WankaError):
     """Raised when the scheduling simulator cannot proceed."""
+
+
+class DataError(WankaError):
+    """Raised when a dataset, a copy or a replica does not match its manifest, or cannot be written."""

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "simulate",
     "port",
     "profile",
+    "data",
 ]
 
 app = typer.Typer(
