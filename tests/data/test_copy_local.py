@@ -152,7 +152,7 @@ def test_unwritable_destination_and_unknown_names(corpus: Path, db_url: str) -> 
     rc, _, out = wanka("show", "corpsu@1", "--db", db_url)
     assert rc == 1 and "closest: corpus" in out
     rc, _, out = wanka("copy", "corpus@2", "/tmp/x", "--db", db_url)
-    assert rc == 1 and "unknown version corpus@2" in out and "closest: 1" in out
+    assert rc == 1 and "unknown version of corpus: '2'" in out and "closest: 1" in out
 
 
 def test_versions_are_immutable(corpus: Path, db_url: str) -> None:

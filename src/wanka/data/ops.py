@@ -11,7 +11,8 @@ from wanka.data.mover import CopyResult, VerifyResult, copy_manifest, verify_sto
 from wanka.data.registry import Registry, VersionRecord
 from wanka.data.stats import count_version
 from wanka.data.stores import Store, open_store
-from wanka.errors import DataError, WankaError
+from wanka.errors import WankaError
+from wanka.userfile import check_readable
 
 __all__ = ["copy_version", "register_path", "store_endpoint", "verify_version"]
 
@@ -41,8 +42,8 @@ def register_path(
 ) -> VersionRecord:
     """Hash the files under `path`, count samples and tokens, and record the version."""
     path = Path(path).absolute()
-    if tokenizer is not None and not Path(tokenizer).is_file():
-        raise DataError(f"no tokenizer file {tokenizer}: give a Hugging Face tokenizer.json")
+    if tokenizer is not None:
+        check_readable(tokenizer, what="tokenizer (a Hugging Face tokenizer.json)")
     for p in parents:  # fail on an unknown parent before the long hashing pass
         reg.get(p)
     manifest = build_manifest(path, workers=workers, progress=progress)

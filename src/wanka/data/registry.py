@@ -26,7 +26,7 @@ from wanka.data.models import (
     utcnow,
 )
 from wanka.errors import ConfigError, DataError
-from wanka.units import difflib_closest
+from wanka.userfile import check_id
 
 __all__ = ["HEAD_REVISION", "Registry", "VersionRecord", "default_db_url", "parse_ref"]
 
@@ -37,13 +37,6 @@ VERSION_TABLE = "alembic_version_data"
 def default_db_url() -> str:
     """`$WANKA_DB`, else `wanka.db` in the working directory (the platform service's default)."""
     return os.environ.get("WANKA_DB") or "sqlite:///wanka.db"
-
-
-def difflib_ratio(a: str, b: str) -> float:
-    """Minus the similarity of two ids (sorts nearest first)."""
-    import difflib
-
-    return -difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
@@ -169,8 +162,10 @@ class Registry:
         ds = s.scalar(select(Dataset).where(Dataset.name == name))
         if ds is None:
             names = list(s.scalars(select(Dataset.name)))
-            hint = difflib_closest(name, names) if names else " (the registry holds no datasets)"
-            raise ConfigError(f"unknown dataset {name!r}{hint}")
+            if not names:
+                raise ConfigError(f"unknown dataset {name!r}: the registry holds none yet")
+            check_id("dataset", name, names, see="wanka data list")
+        assert ds is not None
         return ds
 
     def _version(self, s: Session, ref: str) -> DatasetVersion:
@@ -179,9 +174,7 @@ class Registry:
         versions = {v.version: v for v in ds.versions}
         if version is None:
             raise ConfigError(f"say which version of {name}: {', '.join(sorted(versions))}")
-        if version not in versions:
-            known = ", ".join(sorted(versions, key=lambda x: difflib_ratio(version, x))[:5])
-            raise ConfigError(f"unknown version {name}@{version} (closest: {known})")
+        check_id(f"version of {name}:", version, versions, see=f"wanka data show {name}")
         return versions[version]
 
     def get(self, ref: str) -> VersionRecord:
