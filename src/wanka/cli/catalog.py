@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from wanka.catalogs import accelerators, get_accelerator
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
 from wanka.errors import CatalogError
-from wanka.hardware import Accelerator
-from wanka.units import GB, TERA, GiB, difflib_closest
-from wanka.workload.counts import flops_per_token_terms, param_count
-from wanka.workload.presets import ModelPreset, get_preset, presets, resolve_id
+from wanka.report.catalog import (
+    accelerator_card,
+    accelerator_record,
+    accelerators_table,
+    model_card,
+    model_record,
+    models_table,
+    traces_table,
+)
+from wanka.units import difflib_closest
+from wanka.workload.presets import get_preset, presets, resolve_id
 
 __all__ = ["accelerator_record", "app", "model_record", "register"]
 
@@ -27,183 +32,12 @@ app = typer.Typer(
 class Kind(str, Enum):
     accelerators = "accelerators"
     models = "models"
+    traces = "traces"
 
 
 def register(root: typer.Typer) -> None:
     """Attach `wanka catalog` to the root app."""
     root.add_typer(app, name="catalog")
-
-
-def _fp4(acc: Accelerator) -> float | None:
-    return acc.peak_flops.get("nvfp4") or acc.peak_flops.get("mxfp4")
-
-
-def accelerator_record(acc: Accelerator) -> dict[str, Any]:
-    """One accelerator in edge units (TFLOP/s, GiB, GB/s, Gb/s), with its sources."""
-    se = acc.software_efficiency
-    return {
-        "id": acc.id,
-        "vendor": acc.vendor,
-        "name": acc.name,
-        "year": acc.year,
-        "peak_tflops": {k: v / TERA for k, v in acc.peak_flops.items()},
-        "hbm_gib": acc.hbm_bytes / GiB,
-        "hbm_bw_gb_s": acc.hbm_bw_bytes_per_s / GB,
-        "scaleup": {
-            "name": acc.scaleup_name,
-            "domain": acc.scaleup_domain,
-            "bw_gb_s_unidir": acc.scaleup_bw_bytes_per_s / GB,
-        },
-        "scaleout_gbit_s": acc.scaleout_bw_bytes_per_s * 8 / 1e9,
-        "gpus_per_node": acc.gpus_per_node,
-        "tdp_w": acc.tdp_w,
-        "price_usd": acc.price_usd,
-        "software": {
-            "stack": acc.software_stack,
-            "pytorch_device": acc.pytorch_device,
-            "collectives": acc.collectives_library,
-            "efficiency": {
-                "gemm": se.gemm,
-                "attention": se.attention,
-                "memory_bw": se.memory_bw,
-                "collective": se.collective,
-                "source": se.source,
-            },
-        },
-        "confidence": acc.confidence,
-        "sources": list(acc.sources),
-        "notes": acc.notes,
-    }
-
-
-def model_record(preset: ModelPreset) -> dict[str, Any]:
-    """One model preset: architecture, exact parameter counts, Megatron FLOPs per token, sources."""
-    m = preset.model
-    c = param_count(m)
-    t = flops_per_token_terms(m)
-    return {
-        "id": preset.id,
-        "name": m.name,
-        "aliases": list(preset.aliases),
-        "architecture": asdict(m),
-        "params": {
-            "total": c.total,
-            "active": c.active,
-            "total_without_mtp": c.total_without_mtp,
-            "active_without_mtp": c.active_without_mtp,
-            "embedding": c.embedding,
-            "head": c.head,
-            "attention": c.attention,
-            "mlp": c.mlp,
-            "experts": c.experts,
-            "active_experts": c.active_experts,
-            "shared_experts": c.shared_experts,
-            "router": c.router,
-            "norms": c.norms,
-            "mtp": c.mtp,
-        },
-        "published": {
-            "total": preset.published_total_params,
-            "active": preset.published_active_params,
-        },
-        "flops_per_token": {
-            "seq_len": t.seq_len,
-            "training": t.training,
-            "forward": t.forward,
-            "gemm": t.gemm,
-            "attention_core": t.attention_core,
-            "logits": t.logits,
-            "accounting": "Megatron-LM num_floating_point_operations (fwd+bwd = 3x fwd, "
-            "causal attention halved)",
-        },
-        "sources": list(preset.sources),
-        "notes": preset.notes,
-    }
-
-
-def _num(x: float | None, fmt: str = "{:,.0f}") -> str:
-    return "-" if not x else fmt.format(x)
-
-
-def _accelerator_table(accs: list[Accelerator]) -> Table:
-    t = Table(
-        title="Accelerators (dense peak TFLOP/s; HBM GiB = 2^30 B; TB/s, GB/s = 1e9 B/s; NIC Gb/s)"
-    )
-    for col in (
-        "id",
-        "vendor",
-        "bf16",
-        "fp8",
-        "fp4",
-        "HBM GiB",
-        "HBM TB/s",
-        "scale-up",
-        "GB/s",
-        "NIC Gb/s",
-        "TDP W",
-        "price $",
-        "stack",
-        "gemm eff",
-    ):
-        t.add_column(
-            col, justify="left" if col in ("id", "vendor", "scale-up", "stack") else "right"
-        )
-    for a in accs:
-        r = accelerator_record(a)
-        t.add_row(
-            a.id,
-            a.vendor,
-            _num(r["peak_tflops"].get("bf16") or r["peak_tflops"].get("fp16"), "{:,.1f}"),
-            _num(r["peak_tflops"].get("fp8"), "{:,.1f}"),
-            _num(_fp4(a) and _fp4(a) / TERA, "{:,.1f}"),
-            _num(r["hbm_gib"], "{:,.0f}"),
-            _num(r["hbm_bw_gb_s"] / 1e3, "{:,.2f}"),
-            f"{a.scaleup_name} x{a.scaleup_domain}",
-            _num(r["scaleup"]["bw_gb_s_unidir"]),
-            _num(r["scaleout_gbit_s"]),
-            _num(a.tdp_w),
-            _num(a.price_usd),
-            a.software_stack,
-            f"{a.software_efficiency.gemm:.2f}",
-        )
-    return t
-
-
-def _model_table(items: list[ModelPreset]) -> Table:
-    t = Table(
-        title="Model presets (params in billions; training FLOPs per token at seq, Megatron accounting)"
-    )
-    for col in (
-        "id",
-        "type",
-        "layers",
-        "hidden",
-        "heads/kv",
-        "seq",
-        "params B",
-        "active B",
-        "published B",
-        "GFLOP/token",
-    ):
-        t.add_column(col, justify="left" if col in ("id", "type") else "right")
-    for p in items:
-        m, c = p.model, param_count(p.model)
-        pub = _num(p.published_total_params and p.published_total_params / 1e9, "{:,.2f}")
-        if p.published_active_params:
-            pub += f" / {p.published_active_params / 1e9:,.1f}"
-        t.add_row(
-            p.id,
-            m.type + (" mla" if m.mla else ""),
-            str(m.layers),
-            str(m.hidden),
-            f"{m.heads}/{m.kv_heads}",
-            str(m.seq_len),
-            f"{c.total / 1e9:,.2f}",
-            f"{c.active / 1e9:,.2f}",
-            pub,
-            f"{flops_per_token_terms(m).training / 1e9:,.1f}",
-        )
-    return t
 
 
 @app.command("list")
@@ -213,111 +47,30 @@ def list_(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table.")
     ] = False,
+    wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
 ) -> None:
-    """List the accelerators (default) or the model presets."""
+    """List the accelerators (default), the model presets or the shipped traces."""
+    if kind is Kind.traces:
+        from wanka.sim.traces import list_builtin
+
+        names = list_builtin()
+        if json_out:
+            print_json([{"id": f"builtin:{n}"} for n in names])
+        else:
+            print_table(traces_table(names, width=console.width, wide=wide))
+        return
     if kind is Kind.accelerators:
         accs = list(accelerators().values())
         if json_out:
             print_json([accelerator_record(a) for a in accs])
         else:
-            console.print(_accelerator_table(accs))
+            print_table(accelerators_table(accs, width=console.width, wide=wide))
     else:
         items = list(presets().values())
         if json_out:
             print_json([model_record(p) for p in items])
         else:
-            console.print(_model_table(items))
-
-
-def _show_accelerator(acc: Accelerator) -> None:
-    r = accelerator_record(acc)
-    t = Table(title=f"{acc.name} ({acc.id})", show_header=False)
-    t.add_column("field", no_wrap=True)
-    t.add_column("value", overflow="fold")
-    for k, v in r["peak_tflops"].items():
-        t.add_row(f"peak {k} (dense)", f"{v:,.1f} TFLOP/s")
-    t.add_row("HBM", f"{r['hbm_gib']:,.0f} GiB at {r['hbm_bw_gb_s']:,.0f} GB/s")
-    t.add_row(
-        "scale-up",
-        f"{acc.scaleup_name}, {acc.scaleup_domain} accelerators, "
-        f"{r['scaleup']['bw_gb_s_unidir']:,.0f} GB/s per direction",
-    )
-    t.add_row("scale-out NIC", f"{r['scaleout_gbit_s']:,.0f} Gb/s per accelerator")
-    t.add_row("node", f"{acc.gpus_per_node} per node")
-    t.add_row("TDP / price", f"{_num(acc.tdp_w)} W / {_num(acc.price_usd)} US$")
-    se = acc.software_efficiency
-    t.add_row("software", f"{acc.software_stack} ({acc.pytorch_device}, {acc.collectives_library})")
-    t.add_row(
-        "software efficiency",
-        f"gemm {se.gemm:.2f}, attention {se.attention:.2f}, "
-        f"memory {se.memory_bw:.2f}, collective {se.collective:.2f}",
-    )
-    t.add_row("efficiency source", se.source)
-    t.add_row("confidence", acc.confidence)
-    for s in acc.sources:
-        t.add_row("source", s)
-    if acc.notes:
-        t.add_row("notes", acc.notes)
-    console.print(t)
-
-
-def _show_model(p: ModelPreset) -> None:
-    r = model_record(p)
-    m, pr, fl = p.model, r["params"], r["flops_per_token"]
-    t = Table(title=f"{m.name} ({p.id})", show_header=False)
-    t.add_column("field", no_wrap=True)
-    t.add_column("value", overflow="fold")
-    heads = (
-        f"{m.heads} heads" if m.mla else f"{m.heads} heads / {m.kv_heads} kv, head dim {m.d_head}"
-    )
-    arch = (
-        f"{m.layers} layers, hidden {m.hidden}, {heads}, ffn {m.ffn_hidden} ({m.activation}), "
-        f"vocab {m.vocab}, seq {m.seq_len}"
-    )
-    t.add_row("architecture", arch)
-    if m.moe:
-        t.add_row(
-            "MoE",
-            f"{m.moe.experts} experts, top-{m.moe.top_k}, width {m.moe.expert_ffn}, "
-            f"{m.moe.shared_experts} shared, {m.moe.dense_layers} dense first layers",
-        )
-    if m.mla:
-        t.add_row(
-            "MLA",
-            f"q rank {m.mla.q_lora_rank}, kv rank {m.mla.kv_lora_rank}, "
-            f"qk {m.mla.qk_nope_head_dim}+{m.mla.qk_rope_head_dim} rope, v {m.mla.v_head_dim}",
-        )
-    if m.mtp_layers:
-        t.add_row("MTP layers", str(m.mtp_layers))
-    if m.sliding_window:
-        t.add_row(
-            "sliding window",
-            f"{m.sliding_window} tokens, pattern {m.attention_layer_pattern or 'all'}",
-        )
-    t.add_row(
-        "params total",
-        f"{pr['total']:,} ({pr['total'] / 1e9:,.2f} B)"
-        + (f"; without MTP {pr['total_without_mtp'] / 1e9:,.2f} B" if pr["mtp"] else ""),
-    )
-    t.add_row("params active/token", f"{pr['active']:,} ({pr['active'] / 1e9:,.2f} B)")
-    pub = r["published"]
-    if pub["total"]:
-        t.add_row(
-            "published",
-            f"{pub['total'] / 1e9:,.2f} B"
-            + (f" / {pub['active'] / 1e9:,.2f} B active" if pub["active"] else ""),
-        )
-    gemm, attn, logits = (3 * fl[k] / 1e9 for k in ("gemm", "attention_core", "logits"))
-    t.add_row(
-        "training FLOPs/token",
-        f"{fl['training'] / 1e9:,.2f} GFLOP at seq {fl['seq_len']} (GEMM {gemm:,.2f}, "
-        f"attention {attn:,.2f}, logits {logits:,.2f}; Megatron-LM accounting)",
-    )
-    for s in p.sources:
-        t.add_row("source", s)
-    if p.notes:
-        t.add_row("notes", p.notes)
-    console.print(t)
+            print_table(models_table(items, width=console.width, wide=wide))
 
 
 @app.command("show")
@@ -333,7 +86,7 @@ def show(
     """Show one accelerator (every figure with its sources) or one model preset (params, FLOPs per token)."""
     if item_id in accelerators():
         acc = get_accelerator(item_id)
-        print_json(accelerator_record(acc)) if json_out else _show_accelerator(acc)
+        print_json(accelerator_record(acc)) if json_out else console.print(accelerator_card(acc))
         return
     try:
         preset = get_preset(resolve_id(item_id))
@@ -343,4 +96,4 @@ def show(
             f"unknown accelerator or model {item_id!r}{difflib_closest(item_id, every)}; "
             "see `wanka catalog list` and `wanka catalog list --kind models`"
         ) from None
-    print_json(model_record(preset)) if json_out else _show_model(preset)
+    print_json(model_record(preset)) if json_out else console.print(model_card(preset))

@@ -15,7 +15,18 @@ from rich.markup import escape
 
 from wanka.errors import WankaError
 
-__all__ = ["console", "err_console", "fail", "handle_errors", "print_json", "to_jsonable"]
+__all__ = [
+    "WIDE_HELP",
+    "console",
+    "err_console",
+    "fail",
+    "handle_errors",
+    "print_json",
+    "print_table",
+    "to_jsonable",
+]
+
+WIDE_HELP = "Show every column, however wide (by default columns are left out to fit the terminal)."
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,6 +38,15 @@ def fail(message: str) -> None:
     """Print a one-line error on stderr and exit with code 1."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def print_table(table: Any) -> None:
+    """Print a `wanka.report.table.fit_table` table; a --wide one is never cropped to the terminal."""
+    width = getattr(table, "width", None)
+    if width and width > console.width:  # rich clamps print(width=) to the console: use a wider one
+        Console(width=width, force_terminal=console.is_terminal, highlight=False).print(table)
+    else:
+        console.print(table)
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from wanka.catalogs import get_accelerator
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
 from wanka.errors import ConfigError
+from wanka.report.fabric import compare_table, design_card, graph_check_table
 from wanka.topology.fabric import (
     DEFAULT_SPREAD,
     REFERENCE_BYTES,
@@ -22,7 +21,6 @@ from wanka.topology.fabric import (
     design_fabric,
     reference_collectives,
 )
-from wanka.units import GB
 from wanka.userfile import check_count, check_number
 
 __all__ = [
@@ -30,8 +28,6 @@ __all__ = [
     "parse_dims",
     "parse_oversubscription",
     "register",
-    "render_compare",
-    "render_design",
 ]
 
 app = typer.Typer(
@@ -149,50 +145,6 @@ def _design(
     )
 
 
-def _usd(x: float) -> str:
-    return f"${x:,.0f}"
-
-
-def render_design(d: FabricDesign) -> Table:
-    """One design as a two-column table (edge units: GB/s, kW, USD)."""
-    t = Table(
-        title=f"{d.topology}: {d.endpoints:,} endpoints", show_header=False, title_justify="left"
-    )
-    t.add_column("quantity", style="bold")
-    t.add_column("value")
-    share = d.network_share_of_capex
-    rows: list[tuple[str, str]] = [
-        ("tiers", str(d.tiers)),
-        *((("Clos top tier (spread)", d.spread),) if d.spread else ()),
-        (
-            "switches per tier (leaf first)",
-            " + ".join(f"{s:,}" for s in d.switches_per_tier) + f" = {d.switches:,}"
-            if d.switches_per_tier
-            else "0",
-        ),
-        (
-            "links per tier (host links first)",
-            " + ".join(f"{x:,}" for x in d.links_per_tier) + f" = {d.links:,}",
-        ),
-        ("optical / copper links", f"{d.optical_links:,} / {d.copper_links:,}"),
-        ("transceivers", f"{d.transceivers:,}"),
-        ("max endpoints at these tiers", f"{d.max_endpoints:,}"),
-        ("bisection (GB/s, one direction)", f"{d.bisection_bytes_per_s / GB:,.0f}"),
-        ("diameter (link hops)", str(d.diameter_hops)),
-        ("cost", _usd(d.cost_usd)),
-        *((f"  {k}", _usd(v)) for k, v in d.cost_breakdown.items() if v),
-        ("cost per accelerator", _usd(d.fabric_cost_per_accelerator_usd)),
-        (
-            "network share of capex",
-            "n/a (no accelerator price)" if share is None else f"{share:.1%}",
-        ),
-        ("power (kW)", f"{d.power_w / 1e3:,.1f}"),
-    ]
-    for k, v in rows:
-        t.add_row(k, v)
-    return t
-
-
 def _compare_record(d: FabricDesign, acc: Any) -> dict[str, Any]:
     rec = d.to_json()
     times = reference_collectives(d, acc)
@@ -200,50 +152,6 @@ def _compare_record(d: FabricDesign, acc: Any) -> dict[str, Any]:
     rec["alltoall_s"] = times["alltoall_s"]
     rec["collective_model"] = times["model"]
     return rec
-
-
-def render_compare(records: list[dict[str, Any]], endpoints: int, accelerator: str | None) -> Table:
-    """Designs side by side: cost/accelerator, capex share, power, bisection, reference collectives."""
-    t = Table(
-        title=f"{endpoints:,} endpoints"
-        + (f", {accelerator}" if accelerator else "")
-        + f"; reference collectives of {REFERENCE_BYTES / 2**30:g} GiB per rank",
-        title_justify="left",
-    )
-    for col in (
-        "topology",
-        "tiers",
-        "switches",
-        "links",
-        "transceivers",
-        "cost/accel (USD)",
-        "capex share",
-        "power (kW)",
-        "bisection (TB/s)",
-        "diameter",
-        "all-reduce (ms)",
-        "all-to-all (ms)",
-    ):
-        t.add_column(
-            col, justify="left" if col == "topology" else "right", no_wrap=True, min_width=len(col)
-        )
-    for r in records:
-        share = r["network_share_of_capex"]
-        t.add_row(
-            r["topology"],
-            str(r["tiers"]),
-            f"{r['switches']:,}",
-            f"{r['links']:,}",
-            f"{r['transceivers']:,}",
-            f"{r['fabric_cost_per_accelerator']:,.0f}",
-            "n/a" if share is None else f"{share:.1%}",
-            f"{r['power_w'] / 1e3:,.0f}",
-            f"{r['bisection_gb_s'] / 1e3:,.1f}",
-            str(r["diameter_hops"]),
-            f"{r['allreduce_s'] * 1e3:,.2f}",
-            f"{r['alltoall_s'] * 1e3:,.2f}",
-        )
-    return t
 
 
 @app.command()
@@ -281,7 +189,7 @@ def design(
     if json:
         print_json(d.to_json())
         return
-    console.print(render_design(d))
+    console.print(design_card(d))
     for a in d.assumptions:
         console.print(f"  - {a}", highlight=False, markup=False)
 
@@ -296,6 +204,7 @@ def compare(
     scaleup: Scaleup = None,
     spread: Spread = None,
     json: Json = False,
+    wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
 ) -> None:
     """Every topology side by side at one size: cost per accelerator, power, bisection, collectives."""
     t0 = time.perf_counter()
@@ -320,10 +229,7 @@ def compare(
             }
         )
         return
-    wide = Console(
-        width=max(console.width, 160), highlight=False
-    )  # 12 columns: never squeeze to 80
-    wide.print(render_compare(records, endpoints, accelerator))
+    print_table(compare_table(records, endpoints, accelerator, width=console.width, wide=wide))
     console.print(
         "  cost includes scale-up domains, NICs, optics, fibre and copper; see `wanka fabric design "
         "--topology T` for each design's breakdown and assumptions",
@@ -404,12 +310,7 @@ def graph(
     if json:
         print_json(rec)
         return
-    t = Table(title=f"{topology} graph vs closed form", title_justify="left")
-    for c in ("quantity", "graph", "closed form"):
-        t.add_column(c)
-    for k in ("endpoints", "switches", "links", "bisection_links"):
-        t.add_row(k, f"{rec['graph'][k]:,.0f}", f"{formula[k]:,.0f}")
-    console.print(t)
+    console.print(graph_check_table(topology, rec["graph"], formula))
     console.print("match" if rec["match"] else "[red]MISMATCH[/]")
     for p in (out, draw):
         if p is not None:

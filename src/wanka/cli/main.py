@@ -8,8 +8,18 @@ from __future__ import annotations
 import importlib
 
 import typer
+from typer.core import TyperOption
 
 from wanka import __version__
+
+
+def _flag_type_hidden(self: TyperOption, ctx: object) -> str | None:
+    """`--json` is a flag: its help shows no `<bool>` value (typer >= 0.26 shows one on every flag)."""
+    return None if self.is_flag else _typed_option_help(self, ctx)
+
+
+_typed_option_help = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type_hidden  # type: ignore[method-assign]
 
 COMMAND_MODULES = [
     "catalog",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
 
 __all__ = ["register"]
 
@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
     ) -> None:
         """Rank candidate centre designs for the training goals, best first, and write a report."""
         from wanka.cli.search import ProgressBar
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
             return
         from wanka.report.plan import designs_table
 
-        console.print(designs_table(result, limit=top))
+        print_table(designs_table(result, limit=top, width=console.width, wide=wide))
         if result["designs"]:
             w = result["designs"][0]
             console.print(

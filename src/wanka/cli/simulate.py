@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
 from wanka.errors import ConfigError
 from wanka.sim.cluster import ClusterSpec
 from wanka.sim.policies import get_policy
@@ -88,6 +88,7 @@ ScaleOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
 PlotsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -138,7 +139,7 @@ def _config(
 
 
 def _write_plots(results: list[SimResult], out: Path) -> list[str]:
-    from wanka.sim.report import figures
+    from wanka.report.sim import figures
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -149,7 +150,9 @@ def _write_plots(results: list[SimResult], out: Path) -> list[str]:
     return written
 
 
-def _emit(results: list[Any], *, as_json: bool, plots: Path | None, compare: bool) -> None:
+def _emit(
+    results: list[Any], *, as_json: bool, plots: Path | None, compare: bool, wide: bool = False
+) -> None:
     summaries = [r.summary if isinstance(r, SimResult) else r for r in results]
     full = [r for r in results if isinstance(r, SimResult)]
     written = _write_plots(full, plots) if plots is not None and full else []
@@ -164,13 +167,10 @@ def _emit(results: list[Any], *, as_json: bool, plots: Path | None, compare: boo
                 out["plots"] = written
             print_json(out)
         return
-    from wanka.sim.report import compare_table, summary_table, tenant_table
+    from wanka.report.sim import compare_table, summary_table, tenant_table
 
     if compare or len(summaries) > 1:
-        from rich.console import Console
-
-        wide = Console(width=max(console.width, 120), highlight=False)  # never squeeze to 80
-        wide.print(compare_table(summaries))
+        print_table(compare_table(summaries, width=console.width, wide=wide))
     else:
         console.print(summary_table(summaries[0]))
         if full and len(full[0].tenants) > 1:
@@ -201,6 +201,7 @@ def simulate(
     checkpoint_interval_s: CkptOpt = 1800.0,
     arrival_scale: ScaleOpt = 1.0,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
     plots: PlotsOpt = None,
     ray: RayOpt = False,
     ray_address: RayAddrOpt = None,
@@ -228,7 +229,7 @@ def simulate(
         for k in range(seeds)
     ]
     results = run_many(specs, use_ray=ray, ray_address=ray_address)
-    _emit(results, as_json=as_json, plots=plots, compare=False)
+    _emit(results, as_json=as_json, plots=plots, compare=False, wide=wide)
 
 
 @app.command("compare")
@@ -260,6 +261,7 @@ def compare(
     checkpoint_interval_s: CkptOpt = 1800.0,
     arrival_scale: ScaleOpt = 1.0,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
     plots: PlotsOpt = None,
     ray: RayOpt = False,
     ray_address: RayAddrOpt = None,
@@ -290,4 +292,4 @@ def compare(
         for k in range(seeds)
     ]
     results = run_many(specs, use_ray=ray, ray_address=ray_address)
-    _emit(results, as_json=as_json, plots=plots, compare=True)
+    _emit(results, as_json=as_json, plots=plots, compare=True, wide=wide)

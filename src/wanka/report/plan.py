@@ -13,9 +13,25 @@ from typing import Any
 
 from rich.table import Table
 
+from wanka.report.table import Col, fit_table
+
 __all__ = ["designs_table", "html_report", "markdown_report", "write_plots", "write_report"]
 
+# Narrow terminals: `plan` and `network` wrap at spaces; then columns go, lowest `keep` first.
 _COLUMNS = (
+    Col("#", keep=1),
+    Col("design", "left", wrap=True),
+    Col("network", "left", wrap=True, keep=3),
+    Col("time\nd"),
+    Col("capex\n$M"),
+    Col("power\nMW", keep=4),
+    Col("$/M\ntokens", keep=5),
+    Col("plan", "left", wrap=True, keep=2),
+    Col("binding", "left", wrap=True),
+)
+
+# The report files keep the one-line headers they always had.
+_HEADERS = (
     "#",
     "design",
     "network",
@@ -67,16 +83,17 @@ def _row(d: dict[str, Any]) -> list[str]:
     ]
 
 
-def designs_table(result: dict[str, Any], *, limit: int = 15) -> Table:
+def designs_table(
+    result: dict[str, Any], *, limit: int = 15, width: int = 80, wide: bool = False
+) -> Table:
     """The ranked designs as a rich Table ((!) marks a design that breaks a constraint)."""
-    t = Table(title=f"centre {result['center']}: designs, best first")
-    for c in _COLUMNS:
-        t.add_column(
-            c, justify="left" if c in ("design", "network", "plan", "binding") else "right"
-        )
-    for d in result["designs"][:limit]:
-        t.add_row(*_row(d))
-    return t
+    return fit_table(
+        _COLUMNS,
+        [_row(d) for d in result["designs"][:limit]],
+        width=width,
+        wide=wide,
+        title=f"centre {result['center']}: designs, best first",
+    )
 
 
 def _frontier(designs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -206,7 +223,7 @@ def markdown_report(
         "",
         "## Ranked designs",
         "",
-        "| " + " | ".join(_COLUMNS) + " |",
+        "| " + " | ".join(_HEADERS) + " |",
         "|" + "---|" * len(_COLUMNS),
     ]
     for d in result["designs"][:limit]:
@@ -261,7 +278,7 @@ def html_report(result: dict[str, Any], *, plots: list[str] | None = None, limit
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _row(d)) + "</tr>"
         for d in result["designs"][:limit]
     )
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in _COLUMNS)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in _HEADERS)
     md = markdown_report(result, plots=None, limit=0)
     intro = "".join(
         f"<li>{html.escape(line[2:])}</li>" for line in md.splitlines() if line.startswith("- ")

@@ -1,4 +1,4 @@
-"""Rendering of simulation results: rich tables (pure) and matplotlib figures (Agg, not saved).
+"""Rendering of simulation results (`wanka simulate`): rich tables (pure) and matplotlib figures.
 
 The CLI decides where figures go; nothing here writes files.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rich import box
 from rich.table import Table
 
+from wanka.report.table import Col, fit_table
 from wanka.sim.simulator import SimResult
 
 __all__ = ["CONTRACT_KEYS", "compare_table", "figures", "summary_table", "tenant_table"]
@@ -76,9 +76,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return t
 
 
-def compare_table(summaries: list[dict[str, Any]]) -> Table:
+def compare_table(summaries: list[dict[str, Any]], *, width: int = 80, wide: bool = False) -> Table:
     """Several runs side by side, one row each (times in hours); constant columns dropped."""
-    t = Table(title="simulate compare (times in hours)", box=box.SIMPLE_HEAD, pad_edge=False)
 
     def h(x: float | None) -> str:
         return "-" if x is None else f"{x / 3600:,.2f}"
@@ -86,13 +85,23 @@ def compare_table(summaries: list[dict[str, Any]]) -> Table:
     show_place = len({s.get("placement") for s in summaries}) > 1
     show_seed = len({s.get("seed") for s in summaries}) > 1
     cols = (
-        ["policy"]
-        + (["place"] if show_place else [])
-        + (["seed"] if show_seed else [])
-        + ["done", "rej", "JCT avg", "p50", "p99", "queue", "makespan", "util%", "frag", "preempt"]
+        [Col("policy", "left")]
+        + ([Col("place", "left")] if show_place else [])
+        + ([Col("seed")] if show_seed else [])
+        + [
+            Col("done", keep=4),
+            Col("rej", keep=3),
+            Col("JCT avg"),
+            Col("p50", keep=5),
+            Col("p99", keep=6),
+            Col("queue"),
+            Col("makespan", keep=7),
+            Col("util%"),
+            Col("frag", keep=1),
+            Col("preempt", keep=2),
+        ]
     )
-    for col in cols:
-        t.add_column(col, justify="right", no_wrap=True)
+    rows = []
     for s in summaries:
         row = [str(s.get("policy"))]
         if show_place:
@@ -111,8 +120,8 @@ def compare_table(summaries: list[dict[str, Any]]) -> Table:
             f"{s.get('avg_fragmented_accels', 0):.1f}",
             f"{s.get('preemptions', 0):,}",
         ]
-        t.add_row(*row)
-    return t
+        rows.append(row)
+    return fit_table(cols, rows, width=width, wide=wide, title="simulate compare (times in hours)")
 
 
 def tenant_table(result: SimResult, top: int = 12) -> Table:
