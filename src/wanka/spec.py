@@ -364,8 +364,15 @@ def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) 
     return plan
 
 
-def parse_run(d: Any, *, base_dir: Path | None = None) -> RunSpec:
-    """Parse and validate one run mapping; raises a WankaError with a one-line message."""
+def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
+    """Parse and validate one run mapping; raises a WankaError with a one-line message.
+
+    A run whose `hardware` is a list of groups is heterogeneous: a `spec_hetero.HeteroRunSpec`.
+    """
+    if isinstance(d, dict) and isinstance(d.get("hardware"), list):
+        from wanka.spec_hetero import parse_hetero_run
+
+        return parse_hetero_run(d, base_dir=base_dir)
     d = _check_keys("run", d, _RUN_KEYS)
     notes: list[str] = []
     if "model" not in d or "hardware" not in d:

@@ -38,6 +38,11 @@ def predict_file(path: Path, profile: Any = None) -> list[dict[str, Any]]:
             out.append({"id": run.id, "error": run.error})
             continue
         try:
+            if hasattr(run, "groups"):  # heterogeneous run: one job over several kinds
+                from wanka.perf.hetero import predict_hetero
+
+                out.append(predict_hetero(run))
+                continue
             acc = None
             if profile is not None and profile.accelerator in (None, run.hardware.accelerator.id):
                 acc = apply_profile(run.hardware.accelerator, profile)

@@ -16,7 +16,14 @@ from typing import Any
 
 from wanka.errors import CatalogError
 
-__all__ = ["Calibration", "OverlapPolicy", "calibration_from_mapping", "default_calibration"]
+__all__ = [
+    "Calibration",
+    "HeteroCalibration",
+    "OverlapPolicy",
+    "calibration_from_mapping",
+    "default_calibration",
+    "default_hetero_calibration",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,3 +144,33 @@ class OverlapPolicy:
     fsdp_overlap: bool = True
     """FSDP prefetches the next layer's all-gather during the current layer's compute (PyTorch FSDP
     `forward_prefetch`/`backward_prefetch`, Zhao et al. 2023); the first layer's gather stays exposed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeteroCalibration:
+    """Named constants of the heterogeneous composition (`perf.hetero`), fitted on the TRAIN split of
+    validation/hetero_runs.yaml by benchmarks/fit_hetero.py (values in catalogs/data/hetero.yaml)."""
+
+    layer_overhead_s: float = 0.0
+    """Framework time per transformer layer per micro-batch (forward + backward) that the kernel model
+    does not see: the unfused GPT layer of the pipeline engines (separate bias, GeLU, dropout, softmax
+    and layer-norm kernels, Python dispatch), seconds."""
+    grad_reduce_bytes: float = 4.0
+    """Bytes per gradient element in the data-parallel all-reduce. 4: fp16 loss-scaled training keeps
+    fp32 master gradients and reduces them in fp32 (DeepSpeed `fp32_allreduce`, Megatron-LM v1
+    `--fp32-allreduce`, as in the AMP study's ds_config). Stated, not fitted."""
+    source: str = "defaults (not fitted)"
+
+
+@cache
+def default_hetero_calibration() -> HeteroCalibration:
+    """The shipped heterogeneous calibration (`wanka/catalogs/data/hetero.yaml`)."""
+    from wanka.catalogs import check_keys, load_data
+
+    try:
+        d = load_data("hetero.yaml")
+    except FileNotFoundError:
+        return HeteroCalibration()
+    params = dict(d.get("parameters") or {})
+    check_keys("hetero.yaml parameters", params, {"layer_overhead_s", "grad_reduce_bytes"})
+    return HeteroCalibration(**params, source=f"fitted on {d.get('fitted_on')} ({d.get('script')})")

@@ -140,6 +140,11 @@ def predict_runs(
             out.append({"id": run.id, "error": err})
             continue
         try:
+            if hasattr(run, "groups"):  # heterogeneous run (spec_hetero.HeteroRunSpec)
+                from wanka.perf.hetero import predict_hetero
+
+                out.append(predict_hetero(run, calibration=calibration))
+                continue
             out.append(predict(run, overlap=overlap, fabric=fabric, calibration=calibration))
         except WankaError as e:
             out.append({"id": run.id, "error": str(e) or type(e).__name__})

@@ -94,6 +94,25 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "moe_hybrid": _stats([c for c in ok if c["type"] not in FIT_TYPES]),
         "peak_memory": _stats(ok, "memory_rel_error"),
     }
+    sets = _first_choice(ok)
+    if sets:
+        out["sets"] = sets
+    return out
+
+
+def _first_choice(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per `set` (runs of one study on one cluster): the measured time of the run the model ranks
+    first over the measured best (1.0 = the model picks the best layout)."""
+    out: dict[str, Any] = {}
+    for name in sorted({c["set"] for c in cases if c.get("set") and "predicted_step_time_s" in c}):
+        rows = [c for c in cases if c.get("set") == name and "predicted_step_time_s" in c]
+        pick = min(rows, key=lambda c: c["predicted_step_time_s"])
+        best = min(c["measured_step_time_s"] for c in rows)
+        out[name] = {
+            "runs": len(rows),
+            "first_choice": pick["id"],
+            "first_choice_vs_best": pick["measured_step_time_s"] / best,
+        }
     return out
 
 
@@ -125,28 +144,42 @@ def validate_runs(
             )
             continue
         measured = run.measured or {}
-        if "tokens_per_s_per_gpu" not in measured:
+        hetero = hasattr(run, "groups")
+        if "tokens_per_s_per_gpu" not in measured and not (hetero and "step_time_s" in measured):
             continue
         case: dict[str, Any] = {
             "id": rid,
             "split": split_of(rid),
             "family": family_of(rid, run.source),
             "type": run.model.type,
-            "accelerator": run.hardware.accelerator.id,
+            "accelerator": "+".join(sorted({g.accelerator.id for g in run.groups}))
+            if hetero
+            else run.hardware.accelerator.id,
             "precision": run.precision,
-            "measured_tokens_per_s_per_gpu": float(measured["tokens_per_s_per_gpu"]),
         }
+        if hetero:
+            case["set"] = run.set
         try:
-            acc = accelerator_for(run) if accelerator_for else None
-            p = predict(run, overlap=overlap, calibration=calibration, accelerator=acc)
+            if hetero:
+                from wanka.perf.hetero import predict_hetero
+
+                p = predict_hetero(run, calibration=calibration)
+            else:
+                acc = accelerator_for(run) if accelerator_for else None
+                p = predict(run, overlap=overlap, calibration=calibration, accelerator=acc)
         except WankaError as e:
             case["error"] = str(e) or type(e).__name__
             cases.append(case)
             continue
-        case["predicted_tokens_per_s_per_gpu"] = p["tokens_per_s_per_gpu"]
-        case["rel_error"] = float(
-            p["tokens_per_s_per_gpu"] / case["measured_tokens_per_s_per_gpu"] - 1.0
-        )
+        if "tokens_per_s_per_gpu" in measured:
+            case["measured_tokens_per_s_per_gpu"] = float(measured["tokens_per_s_per_gpu"])
+            case["predicted_tokens_per_s_per_gpu"] = p["tokens_per_s_per_gpu"]
+            ratio = p["tokens_per_s_per_gpu"] / case["measured_tokens_per_s_per_gpu"]
+        else:  # step time measured: tokens/s error = measured step / predicted step
+            case["measured_step_time_s"] = float(measured["step_time_s"])
+            case["predicted_step_time_s"] = p["step_time_s"]
+            ratio = case["measured_step_time_s"] / p["step_time_s"]
+        case["rel_error"] = float(ratio - 1.0)
         if measured.get("peak_memory_gib"):
             case["measured_peak_memory_gib"] = float(measured["peak_memory_gib"])
             case["predicted_peak_memory_gib"] = p["peak_memory_gib"]
