@@ -60,10 +60,10 @@ def test_failure_restart_hand_checked():
         ),
     )
     # Inject one failure at t=250 by hand instead of the random process.
-    sim._heap.clear()
-    sim._push(0.0, 3, 0)
-    sim._push(250.0, 1, None)
-    sim._next_failure_gap = lambda: 1e15  # type: ignore[method-assign]
+    from wanka.sim.events import Kind
+
+    sim.kernel.schedule(250.0, Kind.FAIL)
+    sim.next_failure_gap = lambda: 1e15  # type: ignore[method-assign]
     r = sim.run()
     # 250 s done, last checkpoint at 200 -> 50 s lost; down until 300; restore 10; 800 s left.
     assert r.summary["lost_gpu_s"] == pytest.approx(50)
@@ -102,10 +102,10 @@ def test_fragmentation_metric_hand_checked():
     c = ClusterSpec.from_shape(gpus=16, gpus_per_node=8)
     t = JobTable.build(name=["a", "b"], arrival_s=[0.0, 0.0], size=[1, 8], work_s=[1.0, 1.0])
     sim = Simulator(cluster=c, jobs=t, policy="fifo")
-    sim.free[:] = [4, 4]  # half the jobs (size 8) cannot use a 4-free node: 2 + 2
-    assert sim._fragmentation() == pytest.approx(4.0)
-    sim.free[:] = [8, 0]  # packed: a whole free node serves every job
-    assert sim._fragmentation() == pytest.approx(0.0)
+    # half the jobs (size 8) cannot use a 4-free node: 2 + 2
+    assert sim.metrics.fragmentation(np.array([4, 4])) == pytest.approx(4.0)
+    # packed: a whole free node serves every job
+    assert sim.metrics.fragmentation(np.array([8, 0])) == pytest.approx(0.0)
 
 
 def test_openb_packed_beats_first_fit():

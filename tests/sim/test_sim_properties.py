@@ -167,9 +167,9 @@ def test_progress_guard_names_policy_time_and_jobs(monkeypatch, make_jobs):
     from wanka.sim import simulator as sim_mod
 
     def promote_back(self, j):  # the old rule: recompute the level from the rounded service
-        return self._level_of(self.attained[j] - 1e-9)
+        return self.level_of(self.attained[j] - 1e-9)
 
-    monkeypatch.setattr(sim_mod.Simulator, "_level_after_stop", promote_back, raising=True)
+    monkeypatch.setattr(sim_mod.Simulator, "level_after_stop", promote_back, raising=True)
     c = ClusterSpec.from_shape(gpus=1, gpus_per_node=1)
     jobs = make_jobs([(0.0, 1, 100.0), (0.0, 1, 100.0)])
     with pytest.raises(SimulationError) as e:

@@ -279,3 +279,58 @@ def gavel_throughputs() -> dict[str, dict[tuple[str, int], float]]:
                 row[(name.strip().strip("'\""), int(scale))] = float(iso)
         out[worker] = row
     return out
+
+
+# Pollux applications -> the closest Gavel job type (used for heterogeneity only).
+_GAVEL_ALIASES = {
+    "cifar10": "ResNet-18 (batch size 128)",
+    "imagenet": "ResNet-50 (batch size 64)",
+    "bert": "Transformer (batch size 64)",
+    "deepspeech2": "LM (batch size 20)",
+    "yolov3": "CycleGAN",
+    "ncf": "Recommendation (batch size 2048)",
+}
+
+
+def _gavel_worker(type_name: str) -> str | None:
+    n = type_name.lower()
+    for w in ("k80", "p100", "v100"):
+        if n.startswith(w):
+            return w
+    return None
+
+
+class TypeSpeeds:
+    """Speed of a job on each accelerator type of a cluster, relative to type 0.
+
+    Where the job names a model and both types are Gavel worker types (K80, P100, V100), the
+    ratio of Gavel's measured isolated throughputs for that model at the job's scale; otherwise
+    the cluster's per-type speed (given, or the ratio of catalog peaks).
+    """
+
+    def __init__(self, cluster: Any, jobs: Any) -> None:
+        self.cluster, self.jobs = cluster, jobs
+        self._workers = [_gavel_worker(t) for t in cluster.accel_types]
+        self._cache: dict[tuple[int, int, int], float] = {}
+
+    def __call__(self, j: int, t: int) -> float:
+        m = int(self.jobs.model[j])
+        if m < 0 or self._workers[t] is None:
+            return float(self.cluster.type_speed[t])
+        size = int(self.jobs.size[j])
+        key = (m, min(size, 8), t)
+        s = self._cache.get(key)
+        if s is None:
+            s = self._measured(m, size, t)
+            self._cache[key] = s
+        return s
+
+    def _measured(self, m: int, size: int, t: int) -> float:
+        name = self.jobs.models[m]
+        name = _GAVEL_ALIASES.get(name, name)
+        ref = self._workers[0]
+        table = gavel_throughputs() if ref else {}
+        scale = max(k for k in (1, 2, 4, 8) if k <= max(size, 1))
+        a = table.get(self._workers[t] or "", {}).get((name, scale))
+        b = table.get(ref or "", {}).get((name, scale))
+        return a / b if a and b else float(self.cluster.type_speed[t])
