@@ -179,11 +179,13 @@ def copy_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Copy NAME@VERSION to DEST, verify every file, and record DEST as a replica."""
+    from wanka.data.fastpath import open_copy_registry
     from wanka.data.mover import parse_bwlimit
+    from wanka.data.names import default_db_url
     from wanka.data.ops import copy_version
 
     limit = parse_bwlimit(bwlimit)
-    reg = _registry(db)
+    reg = open_copy_registry(db or default_db_url(), ref) or _registry(db)
     with _Bar(f"copy {ref}", not json_out) as bar:
         res = copy_version(
             reg,

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wanka.data.manifest import build_manifest, detect_format
 from wanka.data.mover import CopyResult, VerifyResult, copy_manifest, verify_store
-from wanka.data.registry import Registry, VersionRecord
 from wanka.data.stats import count_version
 from wanka.data.stores import Store, open_store
 from wanka.errors import WankaError
 from wanka.userfile import check_readable
+
+if TYPE_CHECKING:  # the registry (SQLAlchemy) is imported only by who opens one
+    from wanka.data.fastpath import CopyRegistry
+    from wanka.data.registry import Registry, VersionRecord
 
 __all__ = ["copy_version", "register_path", "store_endpoint", "verify_version"]
 
@@ -67,7 +71,7 @@ def register_path(
 
 
 def copy_version(
-    reg: Registry,
+    reg: Registry | CopyRegistry,
     ref: str,
     dest: str,
     *,

@@ -6,7 +6,6 @@ brought to the head of the data history (`alembic_version_data`) when a registry
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,26 +24,11 @@ from wanka.data.models import (
     Transfer,
     utcnow,
 )
+from wanka.data.names import HEAD_REVISION, VERSION_TABLE, default_db_url, parse_ref
 from wanka.errors import ConfigError, DataError
 from wanka.userfile import check_id
 
 __all__ = ["HEAD_REVISION", "Registry", "VersionRecord", "default_db_url", "parse_ref"]
-
-HEAD_REVISION = "data_0001"  # the newest file under migrations/versions (a test keeps them equal)
-VERSION_TABLE = "alembic_version_data"
-
-
-def default_db_url() -> str:
-    """`$WANKA_DB`, else `wanka.db` in the working directory (the platform service's default)."""
-    return os.environ.get("WANKA_DB") or "sqlite:///wanka.db"
-
-
-def parse_ref(ref: str) -> tuple[str, str | None]:
-    """`name@version` -> (name, version); a bare name -> (name, None)."""
-    name, sep, version = ref.partition("@")
-    if not name or (sep and not version):
-        raise ConfigError(f"cannot read dataset {ref!r}: write NAME@VERSION")
-    return name, version or None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
