@@ -23,6 +23,7 @@ __all__ = [
     "handle_errors",
     "print_json",
     "print_table",
+    "stopped",
     "to_jsonable",
 ]
 
@@ -38,6 +39,12 @@ def fail(message: str) -> None:
     """Print a one-line error on stderr and exit with code 1."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def stopped(message: str) -> None:
+    """After Ctrl-C: say what was kept on stderr and exit with 130 (128 + SIGINT), as shells do."""
+    err_console.print(f"interrupted: {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=130)
 
 
 def print_table(table: Any) -> None:

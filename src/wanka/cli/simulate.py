@@ -11,11 +11,18 @@ from typing import Annotated, Any
 
 import typer
 
-from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
+from wanka.cli.common import (
+    WIDE_HELP,
+    console,
+    handle_errors,
+    print_json,
+    print_table,
+    stopped,
+)
 from wanka.errors import ConfigError
 from wanka.sim.cluster import ClusterSpec
 from wanka.sim.policies import get_policy
-from wanka.sim.runner import RunSpec, run_many
+from wanka.sim.runner import Interrupted, RunSpec, run_many
 from wanka.sim.simulator import FaultModel, SimConfig, SimResult
 from wanka.userfile import check_count, check_id, check_number
 
@@ -150,6 +157,16 @@ def _write_plots(results: list[SimResult], out: Path) -> list[str]:
     return written
 
 
+def _run(specs: list[RunSpec], ray: bool, address: str | None) -> tuple[list[Any], str | None]:
+    """Run the specs; after Ctrl-C on Ray, the finished runs and what to say about the rest."""
+    try:
+        return run_many(specs, use_ray=ray, ray_address=address), None
+    except Interrupted as e:
+        if not e.finished:
+            stopped(f"no run finished of {e.total}; Ray stopped")
+        return e.finished, f"{len(e.finished)} of {e.total} runs finished (shown); Ray stopped"
+
+
 def _emit(
     results: list[Any], *, as_json: bool, plots: Path | None, compare: bool, wide: bool = False
 ) -> None:
@@ -228,8 +245,10 @@ def simulate(
         )
         for k in range(seeds)
     ]
-    results = run_many(specs, use_ray=ray, ray_address=ray_address)
+    results, stop = _run(specs, ray, ray_address)
     _emit(results, as_json=as_json, plots=plots, compare=False, wide=wide)
+    if stop:
+        stopped(stop)
 
 
 @app.command("compare")
@@ -291,5 +310,7 @@ def compare(
         for pl in places
         for k in range(seeds)
     ]
-    results = run_many(specs, use_ray=ray, ray_address=ray_address)
+    results, stop = _run(specs, ray, ray_address)
     _emit(results, as_json=as_json, plots=plots, compare=True, wide=wide)
+    if stop:
+        stopped(stop)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table, stopped
+from wanka.report.sweep import sweep_table
 
 __all__ = ["register"]
 
@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option("--workers", help="Local worker processes (default: cores).")
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
     ) -> None:
         """Run many searches in parallel and write one row per (task, kept plan) plus a summary table."""
         from wanka.cli.search import ProgressBar
@@ -59,52 +60,16 @@ def register(app: typer.Typer) -> None:
         res["results_file"] = str(path)
         if json_out:
             print_json(res)
+            _stop_if_interrupted(res, path)
             return
-        t = Table(
-            title=f"sweep {res['name']}: {res['tasks']} searches in {res['seconds']:.1f} s "
-            f"({res['backend']}, {res['workers'] or 'cluster'} workers)"
-        )
-        for c in (
-            "model",
-            "accelerator",
-            "count",
-            "network",
-            "tokens/s/GPU",
-            "MFU",
-            "layout",
-            "evaluated",
-            "status",
-        ):
-            t.add_column(
-                c, justify="right" if c in ("count", "tokens/s/GPU", "MFU", "evaluated") else "left"
-            )
-        for r in res["rows"]:
-            if r.get("rank") not in (None, 1):
-                continue
-            layout = (
-                "-"
-                if r.get("tp") is None
-                else (
-                    f"tp{r['tp']}·pp{r['pp']}"
-                    + (f"x{r['vpp']}" if r["vpp"] > 1 else "")
-                    + f"·cp{r['cp']}"
-                    + (f"·ep{r['ep']}" if r["ep"] > 1 else "")
-                    + f"·dp{r['dp']}·mbs{r['micro_batch_size']}"
-                    + ("" if r["recompute"] == "none" else f"·rc={r['recompute']}")
-                )
-            )
-            t.add_row(
-                str(r["model"]),
-                str(r["accelerator"]),
-                str(r["count"]),
-                str(r["network"]),
-                "-"
-                if r.get("tokens_per_s_per_gpu") is None
-                else f"{r['tokens_per_s_per_gpu']:,.1f}",
-                "-" if r.get("mfu") is None else f"{r['mfu']:.3f}",
-                layout,
-                "-" if r.get("evaluated") is None else f"{r['evaluated']:,}",
-                r["status"] if r["status"] == "ok" else f"{r['status']}: {r.get('error')}",
-            )
-        console.print(t)
+        print_table(sweep_table(res, width=console.width, wide=wide))
         console.print(f"results written to {path}", highlight=False)
+        _stop_if_interrupted(res, path)
+
+
+def _stop_if_interrupted(res: dict, path: Path) -> None:
+    if res.get("interrupted"):
+        stopped(
+            f"{res['tasks_finished']} of {res['tasks']} searches finished; their rows are in "
+            f"{path}; the workers were stopped"
+        )

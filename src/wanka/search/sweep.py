@@ -24,13 +24,13 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wanka.errors import ConfigError, WankaError
 from wanka.spec import check_mapping
+from wanka.workers import process_map, ray_map
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -305,62 +305,25 @@ def run_sweep(
     ray_address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every task; returns {"rows": [...], "tasks", "seconds", "backend", "workers"}."""
+    """Run every task; returns {"rows": [...], "tasks", "seconds", "backend", "workers", ...}.
+
+    Ctrl-C stops the run: the workers are stopped, and the rows of the finished tasks come back
+    with `interrupted: true` and `tasks_finished`.
+    """
     tasks = sweep_tasks(spec)
     t0 = time.perf_counter()
-    rows: list[dict[str, Any]] = []
     n = len(tasks)
     if progress:
         progress(0, n)
     if backend == "ray":
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("--ray needs Ray: pip install 'wanka[ray]'") from None
-        started = False
-        if not ray.is_initialized():
-            if ray_address:
-                ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False)
-            else:
-                ray.init(
-                    num_cpus=workers or os.cpu_count() or 1,
-                    ignore_reinit_error=True,
-                    log_to_driver=False,
-                    include_dashboard=False,
-                )
-            started = True
-        remote = ray.remote(run_task)
-        pending = [remote.remote(t) for t in tasks]
-        done = 0
-        try:
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                rows += ray.get(ready[0])
-                done += 1
-                if progress:
-                    progress(done, n)
-        finally:
-            if started:
-                ray.shutdown()
-        workers_used = workers or (
-            0 if ray_address else os.cpu_count() or 1
-        )  # 0: the cluster decides
+        done = ray_map(run_task, tasks, address=ray_address, num_cpus=workers, progress=progress)
+        workers_used = workers or (0 if ray_address else os.cpu_count() or 1)  # 0: the cluster's
     elif backend == "local":
         workers_used = max(1, min(workers or os.cpu_count() or 1, n))
-        if workers_used == 1:
-            for i, t in enumerate(tasks, 1):
-                rows += run_task(t)
-                if progress:
-                    progress(i, n)
-        else:
-            with ProcessPoolExecutor(max_workers=workers_used) as ex:
-                futs = [ex.submit(run_task, t) for t in tasks]
-                for i, f in enumerate(as_completed(futs), 1):
-                    rows += f.result()
-                    if progress:
-                        progress(i, n)
+        done = process_map(run_task, tasks, workers=workers_used, progress=progress)
     else:
         raise ConfigError(f"unknown sweep backend {backend!r}; choose local or ray")
+    rows = [r for task_rows in done.in_order() for r in task_rows]
     order = {
         (t["model"], t["accelerator"], t["count"], t["network"]): i for i, t in enumerate(tasks)
     }
@@ -377,6 +340,8 @@ def run_sweep(
         "seconds": time.perf_counter() - t0,
         "backend": backend,
         "workers": workers_used,
+        "interrupted": done.interrupted,
+        "tasks_finished": len(done.results),
     }
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wanka.errors import ConfigError, WankaError
+from wanka.errors import ConfigError
 from wanka.sim.cluster import ClusterSpec
 from wanka.sim.jobs import Trace
 from wanka.sim.simulator import SimConfig, SimResult, simulate
 from wanka.sim.synthetic import synthetic_llm_trace
 from wanka.sim.traces import read_trace
+from wanka.workers import ray_map
 
-__all__ = ["RunSpec", "load_trace", "run_many", "run_one"]
+__all__ = ["Interrupted", "RunSpec", "load_trace", "run_many", "run_one"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,26 +80,22 @@ def _summary_only(spec: RunSpec) -> dict[str, Any]:
     return run_one(spec).summary
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `run_many(use_ray=True)`: the summaries of the runs that finished."""
+
+    def __init__(self, finished: list[dict[str, Any]], total: int) -> None:
+        super().__init__(f"{len(finished)} of {total} runs finished")
+        self.finished = finished
+        self.total = total
+
+
 def run_many(
     specs: list[RunSpec], *, use_ray: bool = False, ray_address: str | None = None
 ) -> list[SimResult | dict[str, Any]]:
     """Run specs in order (locally) or concurrently on Ray (returns summaries only)."""
     if not use_ray:
         return [run_one(s) for s in specs]
-    try:
-        import ray  # type: ignore[import-not-found]
-    except ImportError:
-        raise ConfigError(
-            "--ray needs Ray, which is not installed: pip install 'wanka[ray]'"
-        ) from None
-    if not ray.is_initialized():
-        ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False)
-    task = ray.remote(_summary_only)
-    try:
-        return list(ray.get([task.remote(s) for s in specs]))
-    except (
-        ray.exceptions.RayTaskError
-    ) as e:  # a bad trace inside a task: the same one-line error as locally
-        if isinstance(getattr(e, "cause", None), WankaError):
-            raise e.cause from None
-        raise
+    done = ray_map(_summary_only, specs, address=ray_address)
+    if done.interrupted:
+        raise Interrupted(done.in_order(), len(specs))
+    return done.in_order()

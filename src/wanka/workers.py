@@ -1,0 +1,165 @@
+"""Run many independent tasks on local processes or Ray, and stop cleanly on Ctrl-C.
+
+`sweep` and `simulate --ray` use these two functions. Each returns the results finished so far with
+an `interrupted` flag instead of raising on Ctrl-C: the caller keeps the finished rows, and
+every worker this module started is stopped before it returns (pending Ray tasks are cancelled and
+a Ray it started is shut down; local worker processes are terminated).
+
+Ray waits in short slices (`_POLL_S`) so that the interpreter sees SIGINT within a second: a bare
+`ray.get`/`ray.wait` blocks in C++ and lets Ctrl-C wait for the whole run.
+
+Layer: imports only `errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from wanka.errors import ConfigError, WankaError
+
+__all__ = ["Finished", "process_map", "ray_map"]
+
+_POLL_S = 0.5  # how long one wait may block before Python gets to handle a pending Ctrl-C
+
+
+@dataclass(slots=True)
+class Finished:
+    """Results by task index (only those that finished), and whether Ctrl-C stopped the run."""
+
+    results: dict[int, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def in_order(self) -> list[Any]:
+        return [self.results[i] for i in sorted(self.results)]
+
+
+def process_map(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Finished:
+    """`fn` over `items` on `workers` local processes (in this process when `workers` is 1)."""
+    out, n = Finished(), len(items)
+    try:
+        if workers <= 1:
+            for i, item in enumerate(items):
+                out.results[i] = fn(item)
+                if progress:
+                    progress(len(out.results), n)
+            return out
+        ex = ProcessPoolExecutor(max_workers=workers)
+        try:
+            index = {ex.submit(fn, item): i for i, item in enumerate(items)}
+            pending = set(index)
+            while pending:
+                done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                for f in done:
+                    out.results[index[f]] = f.result()
+                    if progress:
+                        progress(len(out.results), n)
+        except KeyboardInterrupt:
+            _stop_pool(ex)
+            raise
+        ex.shutdown(wait=True)
+    except KeyboardInterrupt:
+        out.interrupted = True
+    return out
+
+
+def _stop_pool(ex: ProcessPoolExecutor) -> None:
+    """Cancel queued tasks and terminate the worker processes (a running search is not waited for)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+
+
+def ray_map(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Finished:
+    """`fn` over `items` as Ray tasks; a local Ray (started and shut down here) unless `address`.
+
+    A task that raises a WankaError re-raises it here as the same one-line error.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--ray needs Ray, which is not installed: pip install 'wanka[ray]'"
+        ) from None
+    started = not ray.is_initialized()
+    out, n = Finished(), len(items)
+    try:
+        if started:
+            kw: dict[str, Any] = (
+                {"address": address}
+                if address
+                else {
+                    "num_cpus": num_cpus or os.cpu_count() or 1,
+                    "include_dashboard": False,
+                }
+            )
+            with _sigint_deferred():  # a Ctrl-C inside ray.init orphans the node's agents
+                ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+        task = ray.remote(fn)
+        index = {task.remote(item): i for i, item in enumerate(items)}
+        pending = list(index)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1, timeout=_POLL_S)
+                for ref in ready:
+                    out.results[index[ref]] = _get(ray, ref)
+                    if progress:
+                        progress(len(out.results), n)
+        except KeyboardInterrupt:
+            out.interrupted = True
+            for ref in pending:
+                ray.cancel(ref, force=True)
+    except KeyboardInterrupt:  # during ray.init
+        out.interrupted = True
+    finally:
+        if started:  # also after a Ctrl-C inside ray.init: its half-started processes go too
+            ray.shutdown()
+    return out
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _get(ray: Any, ref: Any) -> Any:
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:  # a bad input inside a task: the same one-line error
+        if isinstance(getattr(e, "cause", None), WankaError):
+            raise e.cause from None
+        raise
