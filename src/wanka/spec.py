@@ -73,6 +73,7 @@ _MOE_KEYS = {
     "shared_expert_ffn",
     "dense_layers",
     "capacity_factor",
+    "router_bias",
 }
 _MLA_KEYS = {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"}
 _HW_KEYS = {"accelerator", "count", "gpus_per_node", "system"}

@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "port",
     "profile",
     "data",
+    "importing",
 ]
 
 app = typer.Typer(

@@ -218,22 +218,16 @@ def _combine_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _export(
-    best: dict[str, Any], fmt: str, out: Path | None, *, seq_len: int, layers: int | None
-) -> Path:
-    from wanka.parallel import ParallelPlan
-    from wanka.search.export import export_plan
+    result: dict[str, Any], fmt: str, out: Path | None, *, model: Any, acc: Any, count: int
+) -> list[Path]:
+    from wanka.search.export import export_top
 
-    text = export_plan(
-        ParallelPlan(**best["parallelism"]),
-        fmt,
-        precision=best["precision"],
-        seq_len=seq_len,
-        num_layers=layers,
-    )
-    ext = {"megatron": "sh", "torchtitan": "toml", "nemo": "yaml"}[fmt]
-    path = out or Path(f"wanka-best-plan.{fmt}.{ext}")
-    path.write_text(text, encoding="utf-8")
-    return path
+    written, skipped = export_top(result, fmt, model=model, accelerator=acc, out=out, count=count)
+    for reason in skipped:
+        err_console.print(f"not exported, {fmt} refuses {reason}", highlight=False)
+    if not written:
+        raise ConfigError(f"nothing to export: {fmt} refuses every listed plan ({skipped[0]})")
+    return written
 
 
 def _apply_profile(acc: Any, profile: Path | None) -> Any:
@@ -320,6 +314,12 @@ def register(app: typer.Typer) -> None:
                 help="Write the best plan as megatron, torchtitan or nemo configuration.",
             ),
         ] = None,
+        export_top_n: Annotated[
+            int,
+            typer.Option(
+                "--export-top", help="Export the best N plans the framework accepts (files -2, -3...)."
+            ),
+        ] = 1,
         export_out: Annotated[
             Path | None,
             typer.Option(
@@ -358,7 +358,8 @@ def register(app: typer.Typer) -> None:
         overlaps = _overlap_variants() if overlap_search else None
         bar = ProgressBar("searching", enabled=True)
         results: list[dict[str, Any]] = []
-        layers = None
+        the_model: Any = None
+        the_acc: Any = None
         try:
             if run is not None:
                 if model or accelerator or count or counts:
@@ -389,7 +390,7 @@ def register(app: typer.Typer) -> None:
                             "--run keeps the run's global batch and sequence length; "
                             "drop --global-batch-size/--seq-len"
                         )
-                    layers = r.model.layers
+                    the_model, the_acc = r.model, r.hardware.accelerator
                     res = search_run(
                         r,
                         precisions=precs,
@@ -427,7 +428,7 @@ def register(app: typer.Typer) -> None:
                     raise ConfigError(f"--gpus-per-node must be positive, got {gpus_per_node}")
                 acc = _apply_profile(get_accelerator(accelerator), profile)
                 m = load_model(model, seq_len)
-                layers = m.layers
+                the_model, the_acc = m, acc
                 per = []
                 for c in cnts:
                     res = search(
@@ -455,11 +456,14 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError(
                     "nothing to export: no feasible layout (see the binding constraint)"
                 )
-            exported = _export(
-                best, export, export_out, seq_len=results[0]["seq_len"], layers=layers
+            files = _export(
+                results[0], export, export_out, model=the_model, acc=the_acc, count=export_top_n
             )
+            exported = files[0]
             for r in results:
                 r["exported"] = str(exported)
+                if len(files) > 1:
+                    r["exported_files"] = [str(f) for f in files]
         if json_out:
             print_json(results[0] if len(results) == 1 else results)
         else:

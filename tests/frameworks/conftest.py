@@ -1,0 +1,43 @@
+"""Shared fixtures: search results on the shipped examples and Megatron-LM's own argument checker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+
+
+def megatron_python() -> str:
+    """The Python that has torch + megatron-core 0.16.1 (`.ci/run` builds it); fail in CI if absent."""
+    exe = os.environ.get("WANKA_MEGATRON_PYTHON", str(ROOT / ".ci" / "frameworks-venv/bin/python"))
+    if not Path(exe).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Megatron-LM checker Python {exe} missing: .ci/run should have built it")
+        pytest.skip(f"no Megatron-LM checker Python at {exe} (run .ci/run once to build it)")
+    return exe
+
+
+def _megatron_validate(paths: list[Path], arch: int) -> list[dict]:
+    """Megatron-LM's parse_args + validate_args verdict for each launch script."""
+    out = subprocess.run(
+        [megatron_python(), str(HERE / "megatron_check.py"), str(arch), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == len(paths), out.stderr[-2000:]
+    return rows
+
+
+@pytest.fixture
+def megatron_validate():
+    """`megatron_validate(paths, arch)`: Megatron-LM's own verdict on each launch script."""
+    return _megatron_validate
