@@ -27,6 +27,9 @@ COMMANDS = [
     ["port", "fix"],
     ["port", "report"],
     ["profile"],
+    ["import", "megatron"],
+    ["import", "torchtitan"],
+    ["import", "calculon"],
 ]
 
 
@@ -35,7 +38,8 @@ def test_every_command_module_exists():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     for name in COMMAND_MODULES:
-        assert name in result.output, name
+        command = {"importing": "import"}.get(name, name)  # `import` is a Python keyword
+        assert command in result.output, name
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
