@@ -401,6 +401,34 @@ def register(app: typer.Typer) -> None:
                         dim_overrides=dim_overrides,
                     )
                     results.append(res.to_dict())
+            elif accelerator and (":" in accelerator or "," in accelerator):
+                # a mixed fleet (kind:count,...): one job over several accelerator kinds
+                if global_batch_size is None or not model:
+                    raise ConfigError("a mixed fleet needs --model and --global-batch-size")
+                if global_batch_size <= 0:
+                    raise ConfigError(
+                        f"--global-batch-size must be positive, got {global_batch_size}"
+                    )
+                if count or counts:
+                    raise ConfigError("with kind:count in --accelerator, drop --count/--counts")
+                from wanka.search.hetero import parse_fleet, search_hetero
+
+                kinds = parse_fleet(accelerator)
+                m = load_model(model, seq_len)
+                res = search_hetero(
+                    m,
+                    kinds,
+                    global_batch_size=global_batch_size,
+                    precision=(precs or ("bf16",))[0],
+                )
+                bar.close()
+                if json_out:
+                    print_json(res)
+                else:
+                    from wanka.report.hetero import render_hetero
+
+                    console.print(render_hetero(res))
+                return
             else:
                 missing = [
                     n

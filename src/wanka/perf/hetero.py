@@ -197,15 +197,20 @@ def _coll(op: str, nbytes: float, ranks: int, rpn: int, acc: Accelerator) -> flo
     return float(collective_s(op, nbytes * one, ranks * one, rpn * one, acc)[0])
 
 
-def _p2p_s(run: Any, pl: Any, j: int, i: int, nbytes: float) -> float:
+def _p2p_s(run: Any, pl: Any, j: int, i: int, nbytes: float, memo: dict[Any, float]) -> float:
     """Send one activation (each TP rank sends its copy) from stage j to j + 1 of pipeline i."""
     place, ranks = pl
     a, b = place[j][i], place[j + 1][i]
-    if a == b:
-        acc = run.groups[a[0]].accelerator
-        return _coll("send-recv", nbytes, 2, 2, acc)
-    acc = _link(run, [(a, ranks[j][a]), (b, ranks[j + 1][b])])
-    return _coll("send-recv", nbytes, 2, 1, acc)
+    key = (a[0], b[0], a == b, ranks[j][a], ranks[j + 1][b])
+    hit = memo.get(key)
+    if hit is None:
+        if a == b:
+            hit = _coll("send-recv", nbytes, 2, 2, run.groups[a[0]].accelerator)
+        else:
+            acc = _link(run, [(a, ranks[j][a]), (b, ranks[j + 1][b])])
+            hit = _coll("send-recv", nbytes, 2, 1, acc)
+        memo[key] = hit
+    return hit
 
 
 def _allreduce_s(run: Any, pl: Any, j: int, nbytes: float) -> float:
@@ -246,12 +251,13 @@ def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str
     act_bytes = run.micro_batch_size * run.model.seq_len * run.model.hidden * 2.0
     tied = bool(run.model.tied_embeddings)
     out = {k: np.zeros((P, D)) for k in ("t", "mem", "grads", "opt_s", "hbm", "bwd")}
+    memo: dict[Any, float] = {}
     for j, st in enumerate(run.stages):
         first, last = j == 0, j == P - 1
         for i, r in enumerate(st.replicas):
             k = terms[r.group, r.tp]
             n = st.layers
-            p2p = 2.0 * _p2p_s(run, pl, j, i, act_bytes) if not last else 0.0
+            p2p = 2.0 * _p2p_s(run, pl, j, i, act_bytes, memo) if not last else 0.0
             t = (
                 n * (k["layer_s"] + hc.layer_overhead_s)
                 + cal.microbatch_overhead_s

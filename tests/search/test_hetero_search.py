@@ -1,0 +1,91 @@
+"""Mixed-fleet search: the JSON contract, the references, and bad fleets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from wanka.cli.main import app
+from wanka.errors import CatalogError, ConfigError
+from wanka.search.hetero import parse_fleet, search_hetero
+from wanka.search.models import load_model
+from wanka.spec_hetero import parse_hetero_run
+
+runner = CliRunner()
+
+
+def test_search_json_contract_and_references() -> None:
+    r = runner.invoke(
+        app,
+        [
+            "search",
+            "--model",
+            "llama2-7b",
+            "--accelerator",
+            "v100-sxm:12,t4:4",
+            "--global-batch-size",
+            "64",
+            "--precision",
+            "fp16",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    best, ref = res["best"], res["references"]
+    assert best["fits"] and best["stages"] and best["tokens_per_s"] > 0
+    assert {
+        "best_homogeneous_tokens_per_s",
+        "sum_of_parts_tokens_per_s",
+        "equal_split_tokens_per_s",
+    } <= set(ref)
+    # the best is the best of everything tried, single kinds included
+    assert best["tokens_per_s"] >= ref["best_homogeneous_tokens_per_s"]
+    assert sum(s["layers"] for s in best["stages"]) == 32
+
+
+def test_best_plan_round_trips_through_the_run_spec() -> None:
+    res = search_hetero(
+        load_model("llama2-7b"),
+        parse_fleet("v100-sxm:12,t4:4"),
+        global_batch_size=64,
+        precision="fp16",
+    )
+    plan = res["best"]["plan"]
+    run = parse_hetero_run({"model": {"preset": "llama2-7b"}, **plan})
+    from wanka.perf.hetero import predict_hetero
+
+    again = predict_hetero(run)
+    assert again["step_time_s"] == pytest.approx(res["best"]["step_time_s"], rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("fleet", "error", "text"),
+    [
+        ("v100-sxm:12,t5:4", CatalogError, "closest: t4"),
+        ("v100-sxm:12,t4", ConfigError, "kind:count"),
+        ("v100-sxm:0", ConfigError, "positive"),
+        ("t4:2,t4:2", ConfigError, "twice"),
+    ],
+)
+def test_bad_fleets(fleet: str, error: type, text: str) -> None:
+    with pytest.raises(error, match=text):
+        parse_fleet(fleet)
+
+
+def test_typo_on_the_command_line_is_one_line_exit_1() -> None:
+    r = runner.invoke(
+        app,
+        [
+            "search",
+            "--model",
+            "llama2-7b",
+            "--accelerator",
+            "h100-sxm:8,ascend-91b:8",
+            "--global-batch-size",
+            "64",
+        ],
+    )
+    assert r.exit_code == 1 and "ascend-910b" in r.output and "Traceback" not in r.output
