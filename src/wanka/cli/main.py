@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "profile",
     "data",
     "importing",
+    "platform",
 ]
 
 app = typer.Typer(

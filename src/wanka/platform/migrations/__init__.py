@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the platform store (version table `alembic_version_platform`)."""
