@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from wanka.platform.api import create_app  # noqa: E402
-from wanka.platform.store import init_store  # noqa: E402
+from wanka.platform.api import create_app
+from wanka.platform.store import init_store
 
 
 class Api:

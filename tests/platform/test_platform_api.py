@@ -48,7 +48,7 @@ def test_every_route_needs_a_live_token(api) -> None:
     tid, tok = api.tenant("alpha")
     st, k = api.call("POST", f"/tenants/{tid}/tokens", api.admin, {})
     assert api.call("DELETE", f"/tokens/{k['id']}", api.admin)[0] == 200
-    st, e = api.call("POST", f"/tenants/{tid}/tokens", api.admin, {"expires_in_s": 0.001})
+    _st, e = api.call("POST", f"/tenants/{tid}/tokens", api.admin, {"expires_in_s": 0.001})
     import time
 
     time.sleep(0.01)
@@ -180,7 +180,7 @@ def test_idempotency_key(api) -> None:
     _, a = api.tenant("alpha")
     st1, j1 = api.submit(a, "x", "true", key="k1")
     st2, j2 = api.submit(a, "x", "true", key="k1")
-    st3, j3 = api.submit(a, "x", "false", key="k1")
+    st3, _j3 = api.submit(a, "x", "false", key="k1")
     assert (st1, st2, st3) == (202, 202, 409) and j1["id"] == j2["id"]
     assert len(api.call("GET", "/jobs", a)[1]) == 1
 
