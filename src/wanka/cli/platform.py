@@ -121,7 +121,7 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Submit a job (or ask what-if): 202 with its id, state and quote."""
-    from wanka.spec import read_spec_file
+    from wanka.userfile import read_data
 
     body: dict[str, Any] = {
         "name": name or command[:128],
@@ -131,7 +131,7 @@ def submit(
         "priority": priority,
     }
     if run is not None:
-        body["run"] = read_spec_file(run)
+        body["run"] = read_data(run, what="a run spec (YAML or JSON)")
     if steps is not None:
         body["steps"] = steps
     c = _client(url, token)
