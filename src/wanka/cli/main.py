@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "data",
     "importing",
     "platform",
+    "serve",
 ]
 
 app = typer.Typer(

@@ -1,0 +1,102 @@
+"""Serving model figures: validation errors and the `serve plan` example's time and candidate rate.
+
+    python benchmarks/bench_serve.py [--json]
+
+1. `validate_serving` on validation/inference_runs.yaml: median and 90th percentile of |error| of
+   output tokens/s per GPU for the whole file, the TRAIN and the HELD-OUT part of the split the serving
+   calibration was fitted on, by source family, chip and scenario; TTFT/TPOT errors where measured.
+2. The issue's example, `serve plan --model llama3-70b --rate 100 --input-len 2048 --output-len 256
+   --ttft-ms 2000 --tpot-ms 200 --accelerators h100-sxm,h200,b200,mi300x,ascend-910b`: wall time of the
+   whole plan (screening + simulation of the cheapest plan per chip) and of the analytic screening
+   alone, with candidates per second of each. Times share a 2-core machine with other work, so they
+   are upper bounds; the candidate rate of the screening is the figure to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import time
+
+from wanka.serve import load_serve_specs
+from wanka.serve.plan import plan_serving
+from wanka.serve.validate import validate_serving
+from wanka.workload.presets import get_model
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHIPS = ["h100-sxm", "h200", "b200", "mi300x", "ascend-910b"]
+
+
+def _fmt(st: dict) -> str:
+    if not st.get("n"):
+        return "n=0"
+    return (f"n={st['n']:3d} median {st['median_abs']:6.1%} p90 {st['p90_abs']:6.1%} "
+            f"bias {st['median_signed']:+6.1%}")  # fmt: skip
+
+
+def validation() -> dict:
+    t0 = time.perf_counter()
+    rep = validate_serving(load_serve_specs(ROOT / "validation" / "inference_runs.yaml"))
+    s = rep["summary"]
+    s["wall_s"] = time.perf_counter() - t0
+    return s
+
+
+def plan_example() -> dict:
+    q = {
+        "rate": 100.0,
+        "input_len": 2048.0,
+        "output_len": 256.0,
+        "ttft_ms": 2000.0,
+        "tpot_ms": 200.0,
+    }
+    model = get_model("llama3-70b")
+    t0 = time.perf_counter()
+    screen = plan_serving(model, CHIPS, verify=False, **q)
+    t_screen = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    full = plan_serving(model, CHIPS, **q)
+    t_full = time.perf_counter() - t0
+    top = full.plans[0] if full.plans else {}
+    return {
+        "candidates": full.candidates,
+        "feasible": full.feasible,
+        "screen_wall_s": t_screen,
+        "screen_candidates_per_s": screen.candidates / t_screen,
+        "full_wall_s": t_full,
+        "full_candidates_per_s": full.candidates / t_full,
+        "chips_with_plans": sorted({p["accelerator"] for p in full.plans}),
+        "top": {k: top.get(k) for k in ("accelerator", "count", "layout", "ttft_ms_p99",
+                                         "tpot_ms_p99", "meets_slo", "cost_per_million_tokens_usd")},
+    }  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    out = {"validation": validation(), "plan": plan_example()}
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return
+    v = out["validation"]
+    print(f"validation/inference_runs.yaml: {v['predicted']}/{v['cases']} predicted "
+          f"({v['wall_s']:.0f} s); split: {v['split_rule']}")  # fmt: skip
+    for part in ("all", "train", "held_out"):
+        print(f"  output tok/s/GPU {part:9s} {_fmt(v['throughput'][part])}")
+    for k, st in v["latency"].items():
+        print(f"  {k:19s}        {_fmt(st)}")
+    for part in ("all", "held_out"):
+        for key in ("by_family", "by_accelerator", "by_scenario"):
+            for name, st in v[part][key].items():
+                print(f"  {part:8s} {key[3:]:11s} {name:22s} {_fmt(st)}")
+    p = out["plan"]
+    print(f"serve plan example: {p['full_wall_s']:.1f} s in all ({p['full_candidates_per_s']:,.0f} "
+          f"candidates/s), screening {p['screen_wall_s']:.2f} s ({p['screen_candidates_per_s']:,.0f} "
+          f"candidates/s); {p['candidates']} candidates, {p['feasible']} meet the SLO; plans on "
+          f"{', '.join(p['chips_with_plans'])}; top {p['top']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Steady states of a continuous-batching engine, vectorised over layouts (array in, array out).
+
+`Engine` binds one model, chip, weight and KV format; its methods take arrays of layouts (tp, pp, ep) and
+workload numbers and return arrays. Scenarios:
+
+* offline (all requests queued): the engine runs at its largest admissible batch
+      B = min(KV tokens / reserve per request, max_batch, max_num_tokens / (1 + ISL/OSL))
+  (reserve = ISL + OSL under TensorRT-LLM's no-evict policy; ISL + OSL/2 on average for on-demand blocks).
+  Each iteration every sequence gains one token and B/OSL new requests prefill ISL tokens (chunked), so
+      T_iter = iteration_time(n_dec = B, ctx = B*(ISL + OSL/2), n_pre = B*ISL/OSL, pairs = n_pre*ISL/2)
+      output tokens/s per GPU = B / T_iter / gpus.
+* fixed batch: B prompts prefilled in token-budget chunks, then OSL decode iterations at mean context.
+* server (analytic, used by `serve plan`): the operating batch solves Little's law B = lambda * OSL *
+  T_iter(B); TPOT = T_iter(B); TTFT = prefill iterations + admission queueing (Kingman's heavy-traffic
+  M/D/1 tail, P(W > t) ~ rho * exp(-2 (1 - rho) t / s)). `wanka.serve.server` simulates the same engine
+  request by request and is what `serve predict` reports for the server and interactive scenarios.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wanka.hardware import Accelerator
+from wanka.perf.params import Calibration, default_calibration
+from wanka.serve.model import (
+    KV_FORMATS,
+    Layouts,
+    ModelShape,
+    kv_bytes_per_token_per_gpu,
+    kv_capacity_tokens,
+    weight_format,
+    weights_bytes_per_gpu,
+)
+from wanka.serve.params import EngineDefaults, ServeCalibration, default_serve_calibration
+from wanka.serve.step import Rates, StepTimes, iteration_time, rates
+
+__all__ = ["Engine", "Steady"]
+
+F64 = NDArray[np.float64]
+LN100 = float(np.log(100.0))  # p99 of an exponential tail
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Steady:
+    """A steady operating point per layout (arrays)."""
+
+    fits: NDArray[np.bool_]
+    batch: F64
+    """Sequences in the running batch."""
+    iter_s: F64
+    output_tokens_per_s_per_gpu: F64
+    ttft_p50_s: F64
+    ttft_p99_s: F64
+    tpot_s: F64
+    times: StepTimes
+    kv_tokens: F64
+    """KV-cache tokens one instance holds."""
+    kv_pool_bytes: F64
+    """KV pool per GPU, bytes."""
+
+
+class Engine:
+    """One model on one chip in one weight/KV format; layouts and loads are arrays."""
+
+    def __init__(
+        self,
+        shape: ModelShape,
+        acc: Accelerator,
+        precision: str,
+        kv_precision: str,
+        *,
+        engine: EngineDefaults | None = None,
+        scal: ServeCalibration | None = None,
+        cal: Calibration | None = None,
+        fabric: Any = None,
+    ) -> None:
+        self.s, self.acc = shape, acc
+        self.wf, _, ratio = weight_format(precision, acc)
+        self.kv_elem = KV_FORMATS[kv_precision]
+        self.eng = engine or EngineDefaults()
+        self.scal = scal or default_serve_calibration()
+        self.cal = replace(cal or default_calibration(), gemm_tile=self.scal.gemm_tile)
+        self.fabric = fabric
+        self.r: Rates = rates(acc, self.wf, ratio, self.cal, self.scal, shape.dq)
+
+    # ------------------------------------------------------------------ memory
+    def capacity(self, lay: Layouts) -> tuple[F64, F64]:
+        """(KV tokens per instance, KV pool bytes per GPU)."""
+        return kv_capacity_tokens(self.s, self.acc, self.wf, self.kv_elem, lay, self.eng)
+
+    def weights_per_gpu(self, lay: Layouts) -> F64:
+        return weights_bytes_per_gpu(self.s, self.wf, lay)
+
+    def kv_per_token_layer(self, lay: Layouts) -> F64:
+        """KV bytes one token adds per attention layer on the GPU holding it."""
+        layers = np.ceil(self.s.attn_layers / lay.pp)
+        return kv_bytes_per_token_per_gpu(self.s, self.kv_elem, lay.tpa, lay.pp) / layers
+
+    # ------------------------------------------------------------------ iterations
+    def step(self, lay: Layouts, **load: Any) -> StepTimes:
+        """`iteration_time` for these layouts (see `wanka.serve.step`)."""
+        return iteration_time(
+            self.s, self.acc, self.wf, self.r, tp=lay.tp, pp=lay.pp, ep=lay.ep,
+            attention_dp=lay.attention_dp,
+            kv_bytes_per_token_layer=self.kv_per_token_layer(lay), scal=self.scal,
+            cal=self.cal, fabric=self.fabric, **load,
+        )  # fmt: skip
+
+    def mixed_step(self, lay: Layouts, batch: Any, isl: Any, osl: Any) -> StepTimes:
+        """The steady continuous-batching iteration at `batch` decoding sequences."""
+        b = np.asarray(batch, dtype=np.float64)
+        isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
+        n_pre = b * isl / osl
+        return self.step(
+            lay, n_dec=b, ctx_dec=b * (isl + osl / 2.0), n_pre=n_pre,
+            pre_pairs=n_pre * isl / 2.0, n_out=b + b / osl,
+        )  # fmt: skip
+
+    def reserve_tokens(self, isl: Any, osl: Any) -> F64:
+        isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
+        return isl + osl if self.eng.no_evict else isl + osl / 2.0
+
+    def max_batch(self, lay: Layouts, isl: Any, osl: Any) -> tuple[F64, F64, F64]:
+        """(largest admissible batch, KV tokens, KV pool bytes) per layout."""
+        kv_tokens, pool = self.capacity(lay)
+        isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
+        by_kv = np.floor(kv_tokens / self.reserve_tokens(isl, osl))
+        by_tokens = np.floor(self.eng.max_num_tokens / (1.0 + isl / osl))
+        b = np.minimum(np.minimum(by_kv, by_tokens), float(self.eng.max_batch))
+        return np.maximum(b, 0.0), kv_tokens, pool
+
+    def prefill_iters(self, batch: F64, isl: Any) -> F64:
+        """Iterations a prompt needs: chunks of the token budget left beside the decode tokens."""
+        room = np.maximum(self.eng.max_num_tokens - batch, 1.0)
+        return np.maximum(np.ceil(np.asarray(isl, dtype=np.float64) / room), 1.0)
+
+    # ------------------------------------------------------------------ scenarios
+    def offline(self, lay: Layouts, isl: Any, osl: Any, batch_cap: Any = None) -> Steady:
+        """Max-throughput steady state (all requests queued)."""
+        gpus = lay.gpus
+        b, kv_tokens, pool = self.max_batch(lay, isl, osl)
+        if batch_cap is not None:
+            b = np.minimum(b, np.asarray(batch_cap, dtype=np.float64))
+        fits = b >= 1.0
+        bb = np.maximum(b, 1.0)
+        t = self.mixed_step(lay, bb, isl, osl)
+        thr = np.where(fits, bb / t.total_s / gpus, 0.0)
+        ttft = self.prefill_iters(bb, isl) * t.total_s
+        return Steady(
+            fits=fits, batch=b, iter_s=t.total_s, output_tokens_per_s_per_gpu=thr,
+            ttft_p50_s=ttft, ttft_p99_s=ttft, tpot_s=t.total_s, times=t, kv_tokens=kv_tokens,
+            kv_pool_bytes=pool,
+        )  # fmt: skip
+
+    def fixed_batch(self, lay: Layouts, batch: Any, isl: Any, osl: Any) -> Steady:
+        """A static batch: prefill every prompt (budget-sized chunks), then OSL decode iterations."""
+        gpus = lay.gpus
+        b = np.asarray(batch, dtype=np.float64)
+        isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
+        kv_tokens, pool = self.capacity(lay)
+        fits = b * (isl + osl) <= kv_tokens
+        tokens = b * isl
+        chunks = np.maximum(np.ceil(tokens / self.eng.max_num_tokens), 1.0)
+        per = tokens / chunks
+        t_pre = chunks * self.step(
+            lay, n_dec=0.0, ctx_dec=0.0, n_pre=per, pre_pairs=per * isl / 2.0,
+            n_out=b / chunks,
+        ).total_s  # fmt: skip
+        t = self.step(lay, n_dec=b, ctx_dec=b * (isl + osl / 2.0))
+        total = t_pre + osl * t.total_s
+        thr = np.where(fits, b * osl / total / gpus, 0.0)
+        return Steady(
+            fits=fits, batch=b, iter_s=t.total_s, output_tokens_per_s_per_gpu=thr,
+            ttft_p50_s=t_pre, ttft_p99_s=t_pre, tpot_s=t.total_s, times=t, kv_tokens=kv_tokens,
+            kv_pool_bytes=pool,
+        )  # fmt: skip
+
+    def server(self, lay: Layouts, rate: Any, isl: Any, osl: Any) -> Steady:
+        """Analytic steady state at `rate` requests/s per instance (see the module docstring)."""
+        gpus = lay.gpus
+        lam = np.asarray(rate, dtype=np.float64)
+        isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
+        bmax, kv_tokens, pool = self.max_batch(lay, isl, osl)
+        top = self.mixed_step(lay, np.maximum(bmax, 1.0), isl, osl)
+        mu = np.maximum(bmax, 1.0) / (osl * top.total_s)  # requests/s at full batch
+        rho = lam / np.maximum(mu, 1e-12)
+        b = np.minimum(np.maximum(lam * osl * top.total_s, 1.0), np.maximum(bmax, 1.0))
+        for _ in range(30):  # fixed point of Little's law, B = lambda * OSL * T_iter(B)
+            t = self.mixed_step(lay, b, isl, osl)
+            b = np.clip(lam * osl * t.total_s, 1.0, np.maximum(bmax, 1.0))
+        t = self.mixed_step(lay, b, isl, osl)
+        stable = (rho < 1.0) & (bmax >= 1.0)
+        service = (
+            osl * t.total_s / np.maximum(bmax, 1.0)
+        )  # one admission slot frees every OSL*T/B s
+        r = np.clip(rho, 0.0, 0.999)
+        wait_p50 = service / (2.0 * (1.0 - r)) * np.log(np.maximum(2.0 * r, 1.0))
+        wait_p99 = service / (2.0 * (1.0 - r)) * np.log(np.maximum(100.0 * r, 1.0))
+        pre = self.prefill_iters(b, isl) * t.total_s
+        ttft50 = pre + 0.5 * t.total_s + wait_p50
+        ttft99 = pre + t.total_s + wait_p99
+        inf = np.inf
+        return Steady(
+            fits=bmax >= 1.0, batch=b, iter_s=t.total_s,
+            output_tokens_per_s_per_gpu=np.where(stable, lam * osl / gpus, mu * osl / gpus),
+            ttft_p50_s=np.where(stable, ttft50, inf), ttft_p99_s=np.where(stable, ttft99, inf),
+            tpot_s=t.total_s, times=t, kv_tokens=kv_tokens, kv_pool_bytes=pool,
+        )  # fmt: skip

@@ -1,0 +1,267 @@
+"""Serving-side facts of a model on a chip: weight formats, weights per GPU, KV-cache bytes and capacity.
+
+Layout names (vLLM/TensorRT-LLM): one *instance* is `tp * pp` accelerators holding one copy of the
+weights; attention is split over `tp`; the routed experts of an MoE layer over `ep` ranks of the TP group,
+each expert's width over `etp = tp / ep` (TensorRT-LLM `moe_tp_size * moe_ep_size = tp`); `dp` instances
+serve side by side. All functions broadcast over numpy arrays of layouts (array in, array out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wanka.errors import ConfigError
+from wanka.hardware import Accelerator
+from wanka.serve.params import EngineDefaults
+from wanka.workload.counts import param_count
+from wanka.workload.model import ModelSpec
+
+__all__ = [
+    "KV_FORMATS",
+    "WEIGHT_FORMATS",
+    "Layouts",
+    "ModelShape",
+    "WeightFormat",
+    "kv_bytes_per_token_per_gpu",
+    "kv_capacity_tokens",
+    "model_shape",
+    "weight_format",
+    "weights_bytes_per_gpu",
+]
+
+F64 = NDArray[np.float64]
+BF16_BYTES = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeightFormat:
+    """How a weight precision is stored and which catalog peak its GEMMs run at."""
+
+    name: str
+    bytes_per_param: float
+    """Bytes per weight including block scales."""
+    peaks: tuple[str, ...]
+    """Catalog `peak_flops` keys it can run at, in order of preference."""
+    speedup_key: str | None
+    """Key of `perf.Calibration.lowp_gemm_speedup` (the achieved speed-up over bf16), None for 16-bit."""
+
+
+#: Weight formats of a serving spec. fp8: one byte per weight (per-tensor/per-channel scales are
+#: negligible). fp4: NVFP4 stores 4-bit values plus one fp8 scale per 16 weights = 0.5 + 1/16 bytes
+#: (NVIDIA, "Introducing NVFP4", 2025); MXFP4 one E8M0 scale per 32 = 0.5 + 1/32 (OCP MX spec v1.0).
+WEIGHT_FORMATS: dict[str, WeightFormat] = {
+    "bf16": WeightFormat(
+        name="bf16", bytes_per_param=2.0, peaks=("bf16", "fp16"), speedup_key=None
+    ),
+    "fp16": WeightFormat(
+        name="fp16", bytes_per_param=2.0, peaks=("fp16", "bf16"), speedup_key=None
+    ),
+    "fp8": WeightFormat(name="fp8", bytes_per_param=1.0, peaks=("fp8",), speedup_key="fp8"),
+    "fp4": WeightFormat(
+        name="fp4", bytes_per_param=0.5 + 1.0 / 16, peaks=("nvfp4", "mxfp4"), speedup_key="nvfp4"
+    ),
+}
+#: KV-cache element formats (bytes per element; fp8 KV: vLLM `kv_cache_dtype=fp8`, TRT-LLM FP8 KV).
+KV_FORMATS: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+
+
+def weight_format(precision: str, accelerator: Accelerator) -> tuple[WeightFormat, float, float]:
+    """(format, GEMM peak FLOP/s of that format, its peak over bf16) for a weight precision on a chip."""
+    try:
+        wf = WEIGHT_FORMATS[precision]
+    except KeyError:
+        raise ConfigError(
+            f"unknown serving precision {precision!r}; choose from {', '.join(WEIGHT_FORMATS)}"
+        ) from None
+    bf16 = accelerator.peak_flops.get("bf16") or accelerator.peak_flops.get("fp16") or 0.0
+    for key in wf.peaks:
+        if accelerator.peak_flops.get(key):
+            return wf, accelerator.peak_flops[key], accelerator.peak_flops[key] / max(bf16, 1.0)
+    have = sorted(
+        k for k, v in WEIGHT_FORMATS.items() if any(accelerator.peak_flops.get(p) for p in v.peaks)
+    )
+    raise ConfigError(
+        f"{accelerator.id} has no {precision} peak in the catalog; it serves {', '.join(have) or 'none'}"
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Layouts:
+    """N candidate instance layouts, struct of arrays (see the module docstring for the names)."""
+
+    tp: F64
+    pp: F64
+    ep: F64
+    attention_dp: NDArray[np.bool_]
+    """Attention and dense MLPs data parallel over the tp GPUs (each on its own sequences)."""
+
+    @staticmethod
+    def of(tp: Any, pp: Any = 1, ep: Any = 1, attention_dp: Any = False) -> Layouts:
+        tp, pp, ep = (np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (tp, pp, ep))
+        adp = np.atleast_1d(np.asarray(attention_dp, dtype=bool))
+        tp, pp, ep, adp = np.broadcast_arrays(tp, pp, ep, adp)
+        return Layouts(tp=tp, pp=pp, ep=ep, attention_dp=adp)
+
+    @property
+    def tpa(self) -> F64:
+        """Tensor-parallel degree of attention: 1 under attention data parallelism, else tp."""
+        return np.where(self.attention_dp, 1.0, self.tp)
+
+    @property
+    def gpus(self) -> F64:
+        return self.tp * self.pp
+
+    def __len__(self) -> int:
+        return int(self.tp.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelShape:
+    """The per-layer dimensions the serving model needs, as floats (from a ModelSpec)."""
+
+    layers: float
+    attn_layers: float
+    moe_layers: float
+    dense_layers: float
+    hidden: float
+    heads: float
+    kv_heads: float
+    dq: float
+    """Query/key width per head (MLA: nope + rope)."""
+    dv: float
+    ffn: float
+    gated: bool
+    vocab: float
+    experts: float
+    top_k: float
+    expert_ffn: float
+    shared_ffn: float
+    mla_latent: float
+    """MLA: cached latent width per token per layer (kv_lora_rank + qk_rope_head_dim); 0 otherwise."""
+    attn_params: float
+    """Parameters of one attention block (Q/K/V/O or MLA projections)."""
+    emb_params: float
+    head_params: float
+    total_params: float
+    active_params: float
+
+
+def model_shape(model: ModelSpec) -> ModelShape:
+    """Collect the dimensions (parameter counts from `workload.counts.param_count`, the one home)."""
+    pc = param_count(model)
+    moe = model.moe
+    first = pc.per_layer[0]
+    if model.mla is not None:
+        m = model.mla
+        dq, dv = float(m.qk_nope_head_dim + m.qk_rope_head_dim), float(m.v_head_dim)
+        latent = float(m.kv_lora_rank + m.qk_rope_head_dim)
+    else:
+        dq = dv = float(model.d_head)
+        latent = 0.0
+    return ModelShape(
+        layers=float(model.layers),
+        attn_layers=float(model.attention_layers),
+        moe_layers=float(model.moe_layers),
+        dense_layers=float(model.dense_mlp_layers),
+        hidden=float(model.hidden),
+        heads=float(model.heads),
+        kv_heads=float(model.kv_heads),
+        dq=dq,
+        dv=dv,
+        ffn=float(model.ffn_hidden),
+        gated=model.gated,
+        vocab=float(model.vocab),
+        experts=float(moe.experts) if moe else 0.0,
+        top_k=float(moe.top_k) if moe else 0.0,
+        expert_ffn=float(moe.expert_ffn) if moe else 0.0,
+        shared_ffn=float(moe.shared_experts * moe.shared_ffn) if moe else 0.0,
+        mla_latent=latent,
+        attn_params=float(first.attention),
+        emb_params=float(pc.embedding),
+        head_params=float(pc.head),
+        total_params=float(pc.total_without_mtp),
+        active_params=float(pc.active_without_mtp),
+    )
+
+
+def _f(x: Any) -> F64:
+    return np.asarray(x, dtype=np.float64)
+
+
+def weights_bytes_per_gpu(s: ModelShape, wf: WeightFormat, lay: Layouts) -> F64:
+    """Weight bytes on the busiest GPU of an instance.
+
+    Transformer blocks in `wf`; embedding and LM head kept in bf16 (NVIDIA's quantised checkpoints and
+    vLLM/TensorRT-LLM leave them unquantised), split over `tp` (vocab-parallel). Layers are spread over
+    `pp` stages (the first stage holds the embedding, the last the head; the busier one counts). Routed
+    experts are split over the `ep` ranks and each expert's width over `etp = tp / ep`. Under attention
+    data parallelism the attention and dense weights are whole on every GPU.
+    """
+    tp, pp, ep, tpa = lay.tp, lay.pp, lay.ep, lay.tpa
+    ng = 3.0 if s.gated else 2.0
+    experts = s.moe_layers * s.experts * ng * s.hidden * s.expert_ffn
+    rest = s.total_params - s.emb_params - s.head_params - experts
+    per_stage = np.ceil(s.layers / pp) / s.layers
+    blocks = (rest / tpa + experts / np.maximum(tp, ep)) * per_stage * wf.bytes_per_param
+    ends = np.where(pp > 1, np.maximum(s.emb_params, s.head_params), s.emb_params + s.head_params)
+    return blocks + ends * BF16_BYTES / tpa
+
+
+def kv_bytes_per_token_per_gpu(s: ModelShape, kv_bytes: float, tp: Any, pp: Any) -> F64:
+    """KV-cache bytes one token adds on one GPU of an instance.
+
+    GQA/MHA: K and V for the GPU's KV heads, ceil(kv_heads / tp) of them (KV heads are replicated when
+    tp > kv_heads, as vLLM and TensorRT-LLM do), on ceil(attention layers / pp) layers. MLA: the compressed
+    latent (kv_lora_rank + qk_rope_head_dim) per layer, held whole by every TP rank (vLLM MLA backend).
+    vLLM v1 `FullAttentionSpec.page_size_bytes = 2 * block_size * num_kv_heads * head_size * dtype_size`
+    per layer; MLA: `MLAAttentionSpec` drops the factor 2 and uses the latent width.
+    """
+    tp, pp = _f(tp), _f(pp)
+    layers = np.ceil(s.attn_layers / pp)
+    if s.mla_latent:
+        per_layer = s.mla_latent * kv_bytes + 0.0 * tp
+    else:
+        per_layer = 2.0 * np.ceil(s.kv_heads / tp) * s.dq * kv_bytes
+    return layers * per_layer
+
+
+def activation_workspace_bytes(s: ModelShape, tp: Any, eng: EngineDefaults) -> F64:
+    """Peak activation memory of one iteration per GPU: `max_num_tokens` rows of the widest
+    intermediate (hidden in/out, QKV, MLP up-projection) in bf16 plus fp32 logits of `max_batch` rows."""
+    tp = _f(tp)
+    ng = 2.0 if s.gated else 1.0
+    width = 4.0 * s.hidden + ng * max(s.ffn, s.expert_ffn * max(s.top_k, 1.0)) / tp
+    return eng.max_num_tokens * width * BF16_BYTES + eng.max_batch * s.vocab / tp * 4.0
+
+
+def kv_capacity_tokens(
+    s: ModelShape,
+    acc: Accelerator,
+    wf: WeightFormat,
+    kv_bytes: float,
+    lay: Layouts,
+    eng: EngineDefaults,
+) -> tuple[F64, F64]:
+    """(KV-cache tokens one instance holds, KV pool bytes per GPU), paged.
+
+    vLLM block arithmetic (`vllm/v1/core/kv_cache_utils.py`): the pool is
+    `available = hbm * gpu_memory_utilization - weights - peak activations - non-torch memory`;
+    `num_blocks = available // (page_size_bytes * num_layers)`; tokens = num_blocks * block_size.
+    Negative pools give 0 tokens (the model does not fit). Under attention data parallelism each of the
+    tp GPUs holds whole KV heads for its own sequences, so the instance holds tp times one GPU's tokens.
+    """
+    per_tok = kv_bytes_per_token_per_gpu(s, kv_bytes, lay.tpa, lay.pp)
+    pool = (
+        acc.hbm_bytes * eng.gpu_memory_utilization
+        - weights_bytes_per_gpu(s, wf, lay)
+        - activation_workspace_bytes(s, lay.tpa, eng)
+        - eng.runtime_reserved_bytes
+    )
+    pool = np.maximum(pool, 0.0)
+    block = eng.kv_block_tokens * per_tok
+    blocks = np.floor(pool / np.maximum(block, 1.0))
+    return blocks * eng.kv_block_tokens * (lay.tp / lay.tpa), pool

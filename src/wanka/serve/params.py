@@ -1,0 +1,96 @@
+"""Named parameters of the serving model: fitted ones and stated engine defaults, kept apart.
+
+Fitted (`ServeCalibration`, values in `catalogs/data/serve_calibration.yaml`, written by
+`benchmarks/fit_serve.py` from the TRAIN part of `validation/inference_runs.yaml`; split rule in
+`wanka.serve.validate.SPLIT_RULE`). Every other constant states its source next to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any
+
+from wanka.errors import CatalogError
+
+__all__ = [
+    "EngineDefaults",
+    "ServeCalibration",
+    "default_serve_calibration",
+    "serve_calibration_from",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServeCalibration:
+    """Efficiency constants of the serving step model (dimensionless unless the name says otherwise)."""
+
+    stream_bw_efficiency: float = 1.0
+    """Multiplies the chip's `software_efficiency.memory_bw` for the weight and KV-cache streaming of a
+    serving iteration (decode is HBM-bound: paged-attention and small-M GEMM kernels read memory at a
+    different share of peak than the STREAM-like kernels the training figure describes)."""
+    gemm_efficiency_scale: float = 1.0
+    """Multiplies `software_efficiency.gemm` for the inference GEMMs (weights pre-quantised offline, no
+    backward pass, CUDA-graph captured): the compute-bound (prefill-heavy) share of an iteration."""
+    attention_efficiency_scale: float = 1.0
+    """Multiplies `software_efficiency.attention` for inference attention (forward only; FlashInfer/
+    TRT-LLM XQA/FMHA kernels)."""
+    gemm_tile: int = 128
+    """Tile edge of the serving GEMMs' shape curve (replaces `perf.Calibration.gemm_tile` for serving):
+    inference GEMM libraries pick narrower tiles for small token counts (cuBLASLt/CUTLASS heuristics,
+    TensorRT-LLM's tactic profiler), so the padding waste of a 128-wide tile overstates their cost."""
+    step_overhead_s: float = 2e-3
+    """Time per engine iteration that no kernel model captures (scheduler, sampling, host-device sync,
+    graph launch), seconds."""
+    source: str = "defaults (not fitted)"
+    """What these values were fitted on (split, data, date)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineDefaults:
+    """Stated serving-engine settings used when the spec does not give them."""
+
+    max_batch: int = 2048
+    """Most sequences in one iteration: TensorRT-LLM `BuildConfig.max_batch_size` default 2048."""
+    max_num_tokens: int = 8192
+    """Token budget of one iteration (decode tokens + prefill chunk): TensorRT-LLM `max_num_tokens`
+    default 8192; vLLM's `max_num_batched_tokens` is 8192 for chunked prefill on large GPUs."""
+    gpu_memory_utilization: float = 0.90
+    """Share of HBM the engine may use for weights, activations and the KV cache: vLLM
+    `gpu_memory_utilization` default 0.9; TensorRT-LLM `kv_cache_free_gpu_mem_fraction` 0.9."""
+    kv_block_tokens: int = 32
+    """Tokens per paged KV block: TensorRT-LLM `tokens_per_block` default 32 (vLLM uses 16)."""
+    runtime_reserved_bytes: float = 2.0 * 2**30
+    """HBM held outside the KV pool per GPU (CUDA context, NCCL and GEMM workspaces, CUDA graphs), bytes."""
+    activation_bytes_per_token: float = 0.0
+    """Per-token activation workspace is computed from the model (see `kv.activation_workspace_bytes`)."""
+    no_evict: bool = True
+    """Reserve each request's full KV (input + output) at admission: TensorRT-LLM's default
+    `CapacitySchedulerPolicy.GUARANTEED_NO_EVICT`. False: vLLM-style on-demand blocks with preemption."""
+
+
+def serve_calibration_from(d: dict[str, Any]) -> ServeCalibration:
+    """Build a ServeCalibration from a mapping; unknown keys are an error."""
+    names = {f.name for f in fields(ServeCalibration)}
+    unknown = set(d) - names
+    if unknown:
+        raise CatalogError(
+            f"serve_calibration.yaml: unknown parameter(s) {sorted(unknown)}; allowed: {sorted(names)}"
+        )
+    return ServeCalibration(**d)
+
+
+@cache
+def default_serve_calibration() -> ServeCalibration:
+    """The shipped fit (`catalogs/data/serve_calibration.yaml`), or the defaults without it."""
+    from wanka.catalogs import load_data
+
+    try:
+        data = load_data("serve_calibration.yaml")
+    except FileNotFoundError:
+        return ServeCalibration()
+    params = dict(data.get("parameters") or {})
+    params["source"] = (
+        f"{data.get('fitted_on', '?')}; split: {data.get('split', '?')}; date {data.get('date', '?')}"
+    )
+    return serve_calibration_from(params)

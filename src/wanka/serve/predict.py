@@ -1,0 +1,262 @@
+"""`serve predict`: one serving spec in, the DESIGN.md output contract out.
+
+Layout: the degrees the spec states are used as given (tp * pp * dp must equal the count). Degrees it
+leaves null are chosen: every tp that divides the count and the heads and fits one scale-up domain, pp
+only as much as needed to fit, ep in {1, tp} and attention data parallelism on or off for MoE models;
+the layout with the highest output throughput per accelerator that meets the spec's latency limits
+wins (the way a benchmark submitter tunes a deployment), and the choice is stated in `assumptions`.
+
+Scenarios: offline and fixed-batch are steady states (`serve.engine`); server and interactive run the
+request-level simulation (`serve.server`) at the stated request rate, or, without a rate, at the highest
+rate whose simulated p99 TTFT/TPOT meet the limits (MLPerf's server result). Disaggregated deployments
+use the pool model of `serve.disagg`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from wanka.errors import ConfigError, WankaError
+from wanka.serve.disagg import disaggregated
+from wanka.serve.engine import Engine, Steady
+from wanka.serve.model import Layouts, model_shape
+from wanka.serve.params import ServeCalibration
+from wanka.serve.server import ServerResult, StepTable, simulate_server
+from wanka.serve.spec import ServeError, ServeSpec
+
+__all__ = ["candidate_layouts", "predict_serve", "predict_specs"]
+
+GiB = float(2**30)
+SEARCH_REQUESTS = 600  # requests per simulation while searching the highest passing rate
+RATE_STEPS = 7  # bisection steps of that search (the bracket shrinks 2**7 = 128x)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def candidate_layouts(
+    spec: ServeSpec, notes: list[str] | None = None
+) -> tuple[Layouts, np.ndarray]:
+    """(instance layouts, instances) the spec allows; raises ConfigError when none matches the count."""
+    m, acc, count = spec.model, spec.accelerator, spec.count
+    domain = max(acc.scaleup_domain, 1)
+    tps = (
+        [spec.tp] if spec.tp else [t for t in _divisors(count) if t <= domain and m.heads % t == 0]
+    )
+    pps = [spec.pp] if spec.pp else [p for p in _divisors(count) if p <= m.layers]
+    rows: list[tuple[int, int, int, bool, int]] = []
+    for tp in tps:
+        for pp in pps:
+            inst, rem = divmod(count, tp * pp)
+            if rem or inst == 0:
+                continue
+            if spec.dp and not spec.disaggregated and spec.dp != inst:
+                continue
+            split = (spec.prefill_instances or 0) + (spec.decode_instances or 0)
+            if (
+                spec.disaggregated
+                and spec.prefill_instances
+                and spec.decode_instances
+                and split != inst
+            ):
+                continue
+            eps = [spec.ep] if spec.ep else ([1, tp] if m.moe is not None and tp > 1 else [1])
+            for ep in eps:
+                if m.moe is not None and (m.moe.experts % ep or (tp % ep and ep % tp)):
+                    continue
+                adps = (
+                    [spec.attention_dp]
+                    if spec.attention_dp is not None
+                    else ([False, True] if m.moe is not None and ep > 1 else [False])
+                )
+                rows += [(tp, pp, ep, bool(a), inst) for a in adps]
+    if not rows:
+        raise ConfigError(
+            f"no layout of {count} x {acc.id} matches serving tp={spec.tp} pp={spec.pp} "
+            f"dp={spec.dp} ep={spec.ep}: tp * pp * dp must equal hardware.count ({count}), tp must divide "
+            f"the heads ({m.heads}) and ep the experts"
+        )
+    a = np.array(rows, dtype=np.float64)
+    return Layouts.of(a[:, 0], a[:, 1], a[:, 2], a[:, 3] > 0), a[:, 4]
+
+
+def _pick(lay: Layouts, i: int) -> Layouts:
+    return Layouts.of(lay.tp[i], lay.pp[i], lay.ep[i], lay.attention_dp[i])
+
+
+def _layout_dict(lay: Layouts, inst: float) -> dict[str, Any]:
+    return {
+        "tp": int(lay.tp[0]), "pp": int(lay.pp[0]), "ep": int(lay.ep[0]), "dp": int(inst),
+        "attention_dp": bool(lay.attention_dp[0]),
+    }  # fmt: skip
+
+
+def _meets(spec: ServeSpec, ttft99_s: float, tpot99_s: float) -> bool | None:
+    if not spec.has_slo:
+        return None
+    ok = spec.ttft_ms is None or ttft99_s * 1e3 <= spec.ttft_ms
+    return bool(ok and (spec.tpot_ms is None or tpot99_s * 1e3 <= spec.tpot_ms))
+
+
+def _no_fit(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError:
+    w = eng.weights_per_gpu(lay)
+    i = int(np.argmin(w))
+    return ConfigError(
+        f"{spec.model.name} does not fit at any batch on {spec.count} x {spec.accelerator.id} "
+        f"({spec.precision}): weights {w[i] / GiB:.1f} GiB per GPU at best (tp={int(lay.tp[i])}, "
+        f"pp={int(lay.pp[i])}) vs {spec.accelerator.hbm_bytes / GiB:.0f} GiB HBM; "
+        "add accelerators, raise tp/pp or use a lower precision"
+    )
+
+
+def _steady(spec: ServeSpec, eng: Engine, lay: Layouts) -> Steady:
+    if spec.scenario == "fixed-batch":
+        return eng.fixed_batch(lay, spec.batch_size, spec.input_len, spec.output_len)
+    return eng.offline(lay, spec.input_len, spec.output_len)
+
+
+def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int:
+    """Index of the best layout for the spec's scenario (see the module docstring).
+
+    Pipeline parallelism only when no pp = 1 layout fits (vLLM's distributed-serving guidance: tensor
+    parallel inside a node, pipeline stages only when the model does not fit one node).
+    """
+    st = _steady(spec, eng, lay)
+    fits = st.fits
+    if spec.pp is None and np.any(fits & (lay.pp == 1)):
+        fits = fits & (lay.pp == 1)
+    elif spec.pp is None and np.any(fits):
+        fits = fits & (lay.pp == lay.pp[fits].min())
+    score = np.where(fits, st.output_tokens_per_s_per_gpu, -1.0)
+    if spec.scenario in ("server", "interactive") and spec.has_slo:
+        slo_tpot = (spec.tpot_ms or math.inf) / 1e3
+        # at the stated rate (or near capacity) the decode iteration must meet the TPOT limit
+        rate = spec.request_rate if spec.request_rate and math.isfinite(spec.request_rate) else None
+        lam = (
+            rate / inst
+            if rate
+            else 0.8 * st.output_tokens_per_s_per_gpu * lay.gpus / spec.output_len
+        )
+        sv = eng.server(lay, lam, spec.input_len, spec.output_len)
+        ok = sv.tpot_s <= slo_tpot
+        score = np.where(ok, score, score * 1e-3)
+    if not np.any(st.fits):
+        raise _no_fit(spec, eng, lay)
+    return int(np.argmax(score))
+
+
+def _server(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list[str]):
+    """(per-instance rate, simulation result) at the stated rate or the highest passing one."""
+    table = StepTable(eng, lay, eng.eng.max_num_tokens)
+    isl, osl = spec.input_len, spec.output_len
+
+    def sim(rate: float, n: int) -> ServerResult:
+        return simulate_server(
+            eng, lay, rate=rate, isl=isl, osl=osl, requests=n, seed=spec.seed, table=table
+        )
+
+    if spec.request_rate and math.isfinite(spec.request_rate):
+        return spec.request_rate / inst, sim(spec.request_rate / inst, spec.requests)
+    cap = eng.offline(lay, isl, osl)
+    mu = float(cap.output_tokens_per_s_per_gpu[0] * lay.gpus[0] / osl)  # requests/s at full batch
+
+    def passes(r: ServerResult) -> bool:
+        ok = not r.saturated
+        if spec.ttft_ms is not None:
+            ok = ok and r.pct("ttft", 99) * 1e3 <= spec.ttft_ms
+        if spec.tpot_ms is not None:
+            ok = ok and r.pct("tpot", 99) * 1e3 <= spec.tpot_ms
+        return ok
+
+    lo, hi = 0.02 * mu, 1.3 * mu
+    for _ in range(RATE_STEPS):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if passes(sim(mid, SEARCH_REQUESTS)) else (lo, mid)
+    notes.append(
+        f"workload.request_rate null: the highest rate whose simulated p{spec.percentile[1:]} "
+        f"latencies meet the limits, {lo * inst:.3g} requests/s ({RATE_STEPS}-step search)"
+    )
+    return lo, sim(lo, spec.requests)
+
+
+def predict_serve(
+    spec: ServeSpec, *, calibration: ServeCalibration | None = None
+) -> dict[str, Any]:
+    """The `serve predict --json` record of one spec (raises a WankaError when it cannot be evaluated).
+
+    `calibration`: the serving calibration (default: the shipped fit).
+    """
+    notes = list(spec.assumptions)
+    shape = model_shape(spec.model)
+    eng = Engine(
+        shape, spec.accelerator, spec.precision, spec.kv_precision, engine=spec.engine,
+        scal=calibration,
+    )  # fmt: skip
+    lay_all, inst_all = candidate_layouts(spec)
+    if spec.disaggregated:
+        return disaggregated(spec, eng, lay_all, inst_all, notes)
+    i = _choose(spec, eng, lay_all, inst_all)
+    lay, inst = _pick(lay_all, i), float(inst_all[i])
+    if len(lay_all) > 1:
+        notes.append(f"layout chosen: {_layout_dict(lay, inst)} (of {len(lay_all)} candidates)")
+    st = _steady(spec, eng, lay)
+    if not st.fits[0]:
+        raise _no_fit(spec, eng, lay)
+    gpus, osl, isl = float(lay.gpus[0]), spec.output_len, spec.input_len
+    if spec.scenario in ("server", "interactive"):
+        rate, res = _server(spec, eng, lay, inst, notes)
+        out = (
+            min(rate * osl, res.output_tokens_per_s) / gpus if res.saturated else rate * osl / gpus
+        )
+        ttft = (res.pct("ttft", 50), res.pct("ttft", 99))
+        tpot = (res.pct("tpot", 50), res.pct("tpot", 99))
+        if res.saturated:
+            notes.append("the request rate exceeds what this deployment serves: queues grow")
+        if res.preemptions:
+            notes.append(f"KV cache exhausted: {res.preemptions} preemptions (recompute)")
+    else:
+        out = float(st.output_tokens_per_s_per_gpu[0])
+        ttft = (float(st.ttft_p50_s[0]),) * 2
+        tpot = (float(st.tpot_s[0]),) * 2
+    t = st.times
+    share_comm = float(t.comm_s[0] / t.total_s[0])
+    prefill_s, decode_s = float(st.ttft_p50_s[0]), float(st.tpot_s[0]) * max(osl - 1.0, 0.0)
+    return {
+        "id": spec.id,
+        "output_tokens_per_s_per_gpu": out,
+        "total_tokens_per_s_per_gpu": out * (isl + osl) / osl,
+        "ttft_ms": {"p50": ttft[0] * 1e3, "p99": ttft[1] * 1e3},
+        "tpot_ms": {"p50": tpot[0] * 1e3, "p99": tpot[1] * 1e3},
+        "max_batch": int(st.batch[0]),
+        "kv_cache_gib": float(st.kv_pool_bytes[0]) / GiB,
+        "fits": True,
+        "meets_slo": _meets(spec, ttft[1], tpot[1]),
+        "breakdown": {
+            "prefill_s": prefill_s,
+            "decode_s": decode_s,
+            "exposed_comm_s": share_comm * (prefill_s + decode_s),
+            "kv_transfer_s": 0.0,
+        },
+        "layout": _layout_dict(lay, inst),
+        "assumptions": notes,
+    }
+
+
+def predict_specs(
+    specs: list[ServeSpec | ServeError], *, calibration: ServeCalibration | None = None
+) -> list[dict[str, Any]]:
+    """Predict every spec; one that cannot be evaluated gives `{"id", "error"}`, the rest still run."""
+    out: list[dict[str, Any]] = []
+    for s in specs:
+        if isinstance(s, ServeError):
+            out.append({"id": s.id, "error": s.error})
+            continue
+        try:
+            out.append(predict_serve(s, calibration=calibration))
+        except WankaError as e:
+            out.append({"id": s.id, "error": str(e) or type(e).__name__})
+    return out

@@ -1,0 +1,237 @@
+"""Request-level discrete-event simulation of one serving instance (continuous batching).
+
+Events on the simulator's kernel (`wanka.sim.kernel.Kernel`): iteration ends, then Poisson request
+arrivals at equal times. At each iteration
+start the scheduler admits waiting requests first-come-first-served while the batch has room
+(`max_batch`) and the KV pool has room (no-evict: the request's input + output tokens are reserved at
+admission, TensorRT-LLM's `GUARANTEED_NO_EVICT`; on-demand: its blocks grow as it decodes and, when the
+pool runs out, the latest-admitted running request is preempted and recomputed later, vLLM's default
+`PreemptionMode.RECOMPUTE`). Decoding requests get one token each; the token budget left
+(`max_num_tokens` minus the decode tokens) goes to prompt chunks in admission order (chunked prefill).
+The iteration time comes from `StepTable`, an exact decomposition of `wanka.serve.step.iteration_time`:
+
+    T = G[tokens] + H[output rows] + a_dec * sum(decode contexts) + a_pre * prefill pairs + overhead
+
+TTFT = first-token time - arrival; TPOT = (last-token time - first-token time) / (output tokens - 1),
+per request (MLPerf's definitions). The first `warmup` share of requests is not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wanka.errors import SimulationError
+from wanka.serve.engine import Engine
+from wanka.serve.model import Layouts
+from wanka.sim.kernel import Kernel
+
+__all__ = ["ServerResult", "StepTable", "simulate_server"]
+
+F64 = NDArray[np.float64]
+
+
+class StepTable:
+    """Iteration time of one layout as lookup tables (built from the vectorised step model)."""
+
+    def __init__(self, engine: Engine, lay: Layouts, max_tokens: int) -> None:
+        assert len(lay) == 1, "a StepTable is for one layout"
+        m = np.arange(max_tokens + 1, dtype=np.float64)
+        z = np.zeros_like(m)
+        ovh = engine.scal.step_overhead_s * float(lay.pp[0])
+        self.g = engine.step(lay, n_dec=z, ctx_dec=z, n_pre=m, pre_pairs=z, n_out=z).total_s - ovh
+        self.h = engine.step(lay, n_dec=z, ctx_dec=z, n_pre=z, pre_pairs=z, n_out=m).total_s - ovh
+        from wanka.serve.step import attention_coeffs
+
+        a_dec, a_pre = attention_coeffs(
+            engine.s, engine.r, lay.tp, lay.pp, lay.tpa, engine.kv_per_token_layer(lay)
+        )
+        self.a_dec, self.a_pre, self.overhead = float(a_dec[0]), float(a_pre[0]), ovh
+
+    def time(self, tokens: int, out_rows: int, ctx_sum: float, pairs: float) -> float:
+        return float(
+            self.g[tokens] + self.h[out_rows] + self.a_dec * ctx_sum + self.a_pre * pairs
+            + self.overhead
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerResult:
+    """Latency percentiles and throughput of one simulated instance."""
+
+    ttft_s: F64
+    """Per counted request."""
+    tpot_s: F64
+    completed: int
+    duration_s: float
+    output_tokens_per_s: float
+    preemptions: int
+    mean_batch: float
+    saturated: bool
+    """Arrivals outpaced service: more than 5% of the requests still waited when the last one arrived
+    (a stable queue stays short; an overloaded one grows with every arrival)."""
+
+    def pct(self, which: str, q: float) -> float:
+        x = self.ttft_s if which == "ttft" else self.tpot_s
+        return float(np.percentile(x, q)) if x.size else float("inf")
+
+
+class _Instance:
+    """Mutable state of the simulated engine; only the event handlers change it."""
+
+    def __init__(self, table: StepTable, eng, kv_tokens: float, isl: int, osl: int, n: int) -> None:
+        self.t, self.eng, self.kv_cap = table, eng, kv_tokens
+        self.isl, self.osl = isl, osl
+        self.arrival = np.zeros(n)
+        self.first = np.full(n, np.nan)
+        self.last = np.full(n, np.nan)
+        self.done_pre = np.zeros(n, dtype=np.int64)
+        self.gen = np.zeros(n, dtype=np.int64)
+        self.waiting: list[int] = []
+        self.running: list[int] = []
+        self.kv_used = 0.0
+        self.busy = False
+        self.preemptions = 0
+        self.iters = 0
+        self.batch_sum = 0
+
+    def held(self, i: int) -> float:
+        """KV tokens request i holds (no-evict: its full reservation)."""
+        if self.eng.no_evict:
+            return float(self.isl + self.osl)
+        return float(self.done_pre[i] + self.gen[i])
+
+    def admit(self) -> None:
+        while self.waiting and len(self.running) < self.eng.max_batch:
+            i = self.waiting[0]
+            need = self.isl + self.osl if self.eng.no_evict else self.isl
+            if self.kv_used + need > self.kv_cap:
+                break
+            self.waiting.pop(0)
+            self.running.append(i)
+            self.kv_used += need if self.eng.no_evict else 0.0
+
+    def plan(self) -> tuple[float, list[tuple[int, int]], NDArray[np.int64]]:
+        """Compose one iteration: (seconds, prefill chunks (request, tokens), decoding requests)."""
+        run = np.asarray(self.running, dtype=np.int64)
+        is_dec = self.done_pre[run] >= self.isl
+        dec = run[is_dec]
+        budget = self.eng.max_num_tokens - int(dec.size)
+        chunks: list[tuple[int, int]] = []
+        pairs = 0.0
+        out_rows = int(dec.size)
+        for i in run[~is_dec].tolist():
+            if budget <= 0:
+                break
+            done = int(self.done_pre[i])
+            c = min(self.isl - done, budget)
+            chunks.append((i, c))
+            pairs += c * (done + c / 2.0)
+            budget -= c
+            out_rows += int(done + c >= self.isl)
+        ctx = float(dec.size * self.isl + self.gen[dec].sum())
+        tokens = int(dec.size) + sum(c for _, c in chunks)
+        return self.t.time(tokens, out_rows, ctx, pairs), chunks, dec
+
+    def grow_or_preempt(self, dec: NDArray[np.int64]) -> NDArray[np.int64]:
+        """On-demand KV: each decode token takes a slot; preempt the newest when the pool is full."""
+        if self.eng.no_evict:
+            return dec
+        self.kv_used = sum(self.held(i) for i in self.running)
+        while self.kv_used + dec.size > self.kv_cap and len(self.running) > 1:
+            victim = self.running.pop()
+            self.kv_used -= self.held(victim)
+            self.done_pre[victim] = 0
+            self.gen[victim] = 0
+            self.first[victim] = np.nan
+            self.waiting.insert(0, victim)
+            self.preemptions += 1
+            dec = dec[dec != victim]
+        return dec
+
+
+def simulate_server(
+    engine: Engine,
+    lay: Layouts,
+    *,
+    rate: float,
+    isl: float,
+    osl: float,
+    requests: int = 2000,
+    seed: int = 0,
+    warmup: float = 0.1,
+    table: StepTable | None = None,
+) -> ServerResult:
+    """Simulate one instance under Poisson arrivals at `rate` requests/s (fixed lengths)."""
+    if rate <= 0 or not np.isfinite(rate):
+        raise SimulationError(f"the server simulation needs a positive finite rate, got {rate}")
+    isl_i, osl_i = max(round(isl), 1), max(round(osl), 1)
+    eng = engine.eng
+    kv_tokens = float(engine.capacity(lay)[0][0])
+    if kv_tokens < isl_i + (osl_i if eng.no_evict else 1):
+        raise SimulationError("one request does not fit the KV cache of this layout")
+    table = table or StepTable(engine, lay, eng.max_num_tokens)
+    st = _Instance(table, eng, kv_tokens, isl_i, osl_i, requests)
+    rng = np.random.default_rng(seed)
+    st.arrival = np.cumsum(rng.exponential(1.0 / rate, size=requests))
+    q = Kernel()
+    END, ARRIVE = 0, 1  # event kinds; an iteration end runs before an arrival at the same time
+
+    def start(now: float) -> None:
+        st.admit()
+        if not st.running:
+            st.busy = False
+            return
+        st.busy = True
+        dt, chunks, dec = st.plan()
+        dec = st.grow_or_preempt(dec)
+        st.iters += 1
+        st.batch_sum += len(st.running)
+        q.schedule(now + dt, END, (chunks, dec))
+
+    def end(payload: tuple[list[tuple[int, int]], NDArray[np.int64]]) -> None:
+        now = q.now
+        chunks, dec = payload
+        st.gen[dec] += 1
+        st.last[dec[st.gen[dec] >= osl_i]] = now
+        for i, c in chunks:
+            st.done_pre[i] += c
+            if st.done_pre[i] >= isl_i and np.isnan(st.first[i]):
+                st.first[i] = now
+                st.gen[i] = 1
+                if osl_i == 1:
+                    st.last[i] = now
+        run = np.asarray(st.running, dtype=np.int64)
+        fin = st.gen[run] >= osl_i
+        if fin.any():
+            st.running = run[~fin].tolist()
+            st.kv_used -= float(fin.sum()) * (isl_i + osl_i) if eng.no_evict else 0.0
+        start(now)
+
+    backlog = [0]
+
+    def arrive(i: int) -> None:
+        now = q.now
+        st.waiting.append(i)
+        if i == requests - 1:
+            backlog[0] = len(st.waiting)
+        if not st.busy:
+            start(now)
+
+    for i in range(requests):
+        q.schedule(float(st.arrival[i]), ARRIVE, i)
+    q.run([end, arrive], instant_limit=requests + 2)
+    done = ~np.isnan(st.last)
+    counted = done.copy()
+    counted[: int(warmup * requests)] = False
+    ttft = (st.first - st.arrival)[counted]
+    tpot = ((st.last - st.first) / max(osl_i - 1, 1))[counted]
+    span = float(np.nanmax(st.last) - st.arrival[0]) if done.any() else float("inf")
+    return ServerResult(
+        ttft_s=ttft, tpot_s=tpot, completed=int(done.sum()), duration_s=span,
+        output_tokens_per_s=float(done.sum()) * osl_i / span if done.any() else 0.0,
+        preemptions=st.preemptions, mean_batch=st.batch_sum / max(st.iters, 1),
+        saturated=bool(done.sum() < requests or backlog[0] > 0.05 * requests),
+    )  # fmt: skip

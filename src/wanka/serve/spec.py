@@ -1,0 +1,340 @@
+"""The serving spec (DESIGN.md "Serving spec"): one translation point from a user mapping to `ServeSpec`.
+
+Blocks: `model` (as in a run spec, plus `attention` and `active_params_b`), `hardware`, `serving`,
+`workload`, optional `constraints` and `measured` (ignored here). Free text the published sources use is
+read by its leading word ("infinite (all requests queued)" -> inf, "server (note)" -> server); a length
+given as text is read from "mean N" or from a dataset named in `catalogs/data/serve_datasets.yaml`.
+Unknown keys inside the known blocks are errors (with the nearest key suggested); other top-level keys
+(`source`, `notes`, `derived`, ...) are descriptive and kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from wanka.catalogs import get_accelerator, load_data
+from wanka.errors import ConfigError, WankaError
+from wanka.hardware import Accelerator
+from wanka.serve.model import KV_FORMATS, WEIGHT_FORMATS, weight_format
+from wanka.serve.params import EngineDefaults
+from wanka.spec import model_from_mapping, read_spec_file
+from wanka.units import difflib_closest
+from wanka.userfile import check_count, check_number
+from wanka.workload.model import ModelSpec
+
+__all__ = ["SCENARIOS", "ServeError", "ServeSpec", "load_serve_specs", "parse_serve_spec"]
+
+SCENARIOS = ("offline", "server", "interactive", "fixed-batch")
+_HW = {"accelerator", "count", "system", "gpus_per_node"}
+_SERVING = {
+    "framework", "version", "precision", "kv_precision", "tp", "pp", "ep", "dp", "disaggregated",
+    "prefill_instances", "decode_instances", "max_batch", "max_num_tokens", "kv_block_tokens",
+    "gpu_memory_utilization", "attention_dp",
+}  # fmt: skip
+_WORKLOAD = {
+    "scenario", "input_len", "output_len", "batch_size", "request_rate", "concurrency", "requests",
+    "seed",
+}  # fmt: skip
+_CONSTRAINTS = {"ttft_ms", "tpot_ms", "percentile"}
+_MODEL_EXTRA = {"attention", "notes_arch"}  # descriptive in a serving spec's model block
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServeSpec:
+    """One serving deployment and workload, resolved (SI units; None = not stated)."""
+
+    id: str | None
+    model: ModelSpec
+    accelerator: Accelerator
+    count: int
+    framework: str
+    precision: str
+    kv_precision: str
+    tp: int | None
+    pp: int | None
+    ep: int | None
+    dp: int | None
+    attention_dp: bool | None
+    """Attention data parallel inside an instance (None: decided with the layout, see predict)."""
+    disaggregated: bool
+    prefill_instances: int | None
+    decode_instances: int | None
+    scenario: str
+    input_len: float
+    output_len: float
+    batch_size: int | None
+    request_rate: float | None
+    """Requests per second of the whole deployment; inf = all queued (offline)."""
+    concurrency: int | None
+    requests: int
+    seed: int
+    ttft_ms: float | None
+    tpot_ms: float | None
+    percentile: str
+    engine: EngineDefaults
+    params_b: float | None = None
+    measured: dict[str, Any] | None = None
+    """The `measured` block, untouched (used by `serve validate`, ignored by predict)."""
+    source: str | None = None
+    assumptions: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_slo(self) -> bool:
+        return self.ttft_ms is not None or self.tpot_ms is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ServeError:
+    """A spec that could not be read; `error` is one line meant for the user."""
+
+    id: str | None
+    error: str
+
+
+def _block(where: str, d: Any, allowed: set[str]) -> dict[str, Any]:
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(d).__name__}")
+    for k in d:
+        if k not in allowed:
+            hint = difflib_closest(str(k), sorted(allowed))
+            raise ConfigError(f"{where}: unknown key {k!r}{hint}")
+    return d
+
+
+def _leading_word(v: Any) -> str:
+    return re.split(r"[\s(,;]+", str(v).strip().lower(), maxsplit=1)[0]
+
+
+def _pos_int(where: str, v: Any, *, allow_none: bool = True) -> int | None:
+    if v is None and allow_none:
+        return None
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or not math.isfinite(v)
+        or v != int(v)
+    ):
+        raise ConfigError(f"{where} must be a positive integer, got {v!r}")
+    if v <= 0:
+        raise ConfigError(f"{where} must be positive, got {v!r}")
+    return int(v)
+
+
+@cache
+def _datasets() -> tuple[dict[str, Any], ...]:
+    return tuple(load_data("serve_datasets.yaml")["datasets"])
+
+
+def _length(where: str, v: Any, kind: str, notes: list[str], context: str) -> float:
+    """A token length: a number, text with 'mean N', or a known dataset's mean."""
+    if isinstance(v, bool):
+        raise ConfigError(f"{where} must be a number of tokens, got {v!r}")
+    if isinstance(v, (int, float)):
+        return float(
+            check_number(where, v, maximum=1e7, unit="tokens", why_max="longer than any context")
+        )
+    if v is None:
+        raise ConfigError(f"{where} is required (tokens per request)")
+    text = str(v).lower()
+    m = re.search(r"mean\s+([0-9]+(?:\.[0-9]+)?)", text)
+    if m:
+        notes.append(f"{where}: {v!r} read as its mean, {m.group(1)} tokens (fixed length)")
+        return float(m.group(1))
+    hay = f"{text} {context.lower()}"
+    for ds in _datasets():
+        if all(word in hay for word in ds["match"]):
+            n = float(ds[f"mean_{kind}_tokens"])
+            notes.append(
+                f"{where}: {v!r} is dataset {ds['id']}: mean {n:g} tokens ({ds['confidence']}), "
+                "every request at the mean length"
+            )
+            return n
+    raise ConfigError(
+        f"{where}: cannot read {v!r} as a token count; give a number (or text with 'mean N')"
+    )
+
+
+def _rate(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ConfigError(f"workload.request_rate must be a number, got {v!r}")
+    if isinstance(v, (int, float)):
+        if math.isnan(v) or v <= 0:
+            raise ConfigError(f"workload.request_rate must be positive, got {v!r}")
+        return float(v)
+    if _leading_word(v) in ("infinite", "inf", "unlimited", "max"):
+        return math.inf
+    raise ConfigError(f"workload.request_rate: cannot read {v!r}; give requests/s or 'infinite'")
+
+
+def _model(
+    d: Any, base_dir: Path | None, notes: list[str], seq: int
+) -> tuple[ModelSpec, float | None]:
+    if isinstance(d, str):
+        d = {"preset": d}
+    if not isinstance(d, dict):
+        raise ConfigError("model must be a mapping (or a preset id)")
+    d = {k: v for k, v in d.items() if k not in _MODEL_EXTRA}
+    params_b = d.get("params_b")
+    if d.get("seq_len") is None:
+        d["seq_len"] = seq
+    return model_from_mapping(d, base_dir=base_dir, assumptions=notes), params_b
+
+
+def _moe_interleave(model: ModelSpec, params_b: Any, notes: list[str]) -> ModelSpec:
+    """Infer interleaved dense layers when the stated total is well below an all-MoE count."""
+    from wanka.workload.counts import param_count
+
+    if model.moe is None or not isinstance(params_b, (int, float)) or model.layer_pattern:
+        return model
+    total = param_count(model).total_without_mtp
+    if total <= 1.15 * params_b * 1e9:
+        return model
+    ng = 3 if model.gated else 2
+    h = model.hidden
+    per_moe = ng * h * (model.moe.experts * model.moe.expert_ffn) + h * model.moe.experts
+    per_dense = ng * h * model.ffn_hidden
+    extra = (total - params_b * 1e9) / max(per_moe - per_dense, 1)
+    dense = min(model.layers - 1, max(0, round(extra)))
+    if dense <= 0:
+        return model
+    notes.append(
+        f"model: {total / 1e9:.0f}B parameters with every layer MoE but params_b = {params_b}; "
+        f"{dense} of {model.layers} layers taken as dense MLPs (interleaved MoE)"
+    )
+    return replace(model, moe=replace(model.moe, dense_layers=int(dense)))
+
+
+def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
+    """Parse and check one serving spec mapping; raises a WankaError with a one-line message."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"a serving spec must be a mapping, got {type(d).__name__}")
+    for k in ("model", "hardware", "workload"):
+        if k not in d:
+            raise ConfigError(
+                f"a serving spec needs `model`, `hardware` and `workload` (missing {k})"
+            )
+    notes: list[str] = []
+    hw = _block("hardware", d["hardware"], _HW)
+    sv = _block("serving", d.get("serving"), _SERVING)
+    wl = _block("workload", d["workload"], _WORKLOAD)
+    cs = _block("constraints", d.get("constraints"), _CONSTRAINTS)
+    if not hw.get("accelerator"):
+        raise ConfigError("hardware.accelerator is required (an id from `wanka catalog list`)")
+    acc = get_accelerator(str(hw["accelerator"]))
+    count = check_count(
+        "hardware.count", _pos_int("hardware.count", hw.get("count"), allow_none=False)
+    )
+    scenario = _leading_word(wl.get("scenario") or "offline")
+    if scenario not in SCENARIOS:
+        raise ConfigError(
+            f"workload.scenario {wl.get('scenario')!r}: choose from {', '.join(SCENARIOS)}"
+            + difflib_closest(scenario, SCENARIOS)
+        )
+    mname = (
+        str((d["model"] or {}).get("name", "")) if isinstance(d["model"], dict) else str(d["model"])
+    )
+    isl = _length("workload.input_len", wl.get("input_len"), "input", notes, mname)
+    osl = _length("workload.output_len", wl.get("output_len"), "output", notes, mname)
+    model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
+    model = _moe_interleave(model, params_b, notes)
+    precision = str(sv.get("precision") or "bf16").lower()
+    if sv.get("precision") is None:
+        notes.append("serving.precision null: bf16")
+    if precision not in WEIGHT_FORMATS:
+        raise ConfigError(
+            f"unknown serving precision {precision!r}; choose from {', '.join(WEIGHT_FORMATS)}"
+        )
+    weight_format(precision, acc)  # raises when the chip lacks the format
+    kvp = sv.get("kv_precision")
+    if kvp is None:
+        kvp = "fp8" if precision in ("fp8", "fp4") and acc.peak_flops.get("fp8") else "bf16"
+        notes.append(
+            f"serving.kv_precision null: {kvp} (quantised checkpoints ship an fp8 KV cache)"
+            if kvp == "fp8"
+            else "serving.kv_precision null: bf16"
+        )
+    kvp = str(kvp).lower()
+    if kvp not in KV_FORMATS:
+        raise ConfigError(f"unknown kv_precision {kvp!r}; choose from {', '.join(KV_FORMATS)}")
+    eng = EngineDefaults()
+    for k in ("max_batch", "max_num_tokens", "kv_block_tokens"):
+        if sv.get(k) is not None:
+            eng = replace(eng, **{k: _pos_int(f"serving.{k}", sv[k])})
+    if sv.get("gpu_memory_utilization") is not None:
+        u = sv["gpu_memory_utilization"]
+        if not isinstance(u, (int, float)) or not 0.0 < u <= 1.0:
+            raise ConfigError(f"serving.gpu_memory_utilization must be in (0, 1], got {u!r}")
+        eng = replace(eng, gpu_memory_utilization=float(u))
+    framework = str(sv.get("framework") or "unspecified")
+    if "vllm" in framework.lower() or "sglang" in framework.lower():
+        eng = replace(eng, no_evict=False, kv_block_tokens=sv.get("kv_block_tokens") or 16)
+    rate = _rate(wl.get("request_rate"))
+    pct = str(cs.get("percentile") or "p99")
+    ttft = cs.get("ttft_ms")
+    tpot = cs.get("tpot_ms")
+    for name, v in (("constraints.ttft_ms", ttft), ("constraints.tpot_ms", tpot)):
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
+            raise ConfigError(f"{name} must be a positive number of milliseconds, got {v!r}")
+    spec = ServeSpec(
+        id=None if d.get("id") is None else str(d["id"]),
+        model=model,
+        accelerator=acc,
+        count=count,
+        framework=framework,
+        precision=precision,
+        kv_precision=kvp,
+        tp=_pos_int("serving.tp", sv.get("tp")),
+        pp=_pos_int("serving.pp", sv.get("pp")),
+        ep=_pos_int("serving.ep", sv.get("ep")),
+        dp=_pos_int("serving.dp", sv.get("dp")),
+        attention_dp=None if sv.get("attention_dp") is None else bool(sv["attention_dp"]),
+        disaggregated=bool(sv.get("disaggregated") or False),
+        prefill_instances=_pos_int("serving.prefill_instances", sv.get("prefill_instances")),
+        decode_instances=_pos_int("serving.decode_instances", sv.get("decode_instances")),
+        scenario=scenario,
+        input_len=isl,
+        output_len=osl,
+        batch_size=_pos_int("workload.batch_size", wl.get("batch_size")),
+        request_rate=rate,
+        concurrency=_pos_int("workload.concurrency", wl.get("concurrency")),
+        requests=_pos_int("workload.requests", wl.get("requests")) or 2000,
+        seed=int(wl.get("seed") or 0),
+        ttft_ms=None if ttft is None else float(ttft),
+        tpot_ms=None if tpot is None else float(tpot),
+        percentile=pct,
+        engine=eng,
+        params_b=params_b if isinstance(params_b, (int, float)) else None,
+        measured=d.get("measured") if isinstance(d.get("measured"), dict) else None,
+        source=None if d.get("source") is None else str(d["source"]),
+        assumptions=tuple(notes),
+    )
+    if scenario == "fixed-batch" and spec.batch_size is None:
+        raise ConfigError("workload.batch_size is required for the fixed-batch scenario")
+    return spec
+
+
+def load_serve_specs(path: str | Path) -> list[ServeSpec | ServeError]:
+    """Read a serving-spec file (one mapping or a list); each spec parses on its own, errors per spec."""
+    data = read_spec_file(path)
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; give one serving spec or a list of them")
+    items = data if isinstance(data, list) else [data]
+    out: list[ServeSpec | ServeError] = []
+    for i, d in enumerate(items):
+        sid = d.get("id") if isinstance(d, dict) else None
+        try:
+            out.append(parse_serve_spec(d, base_dir=Path(path).parent))
+        except WankaError as e:
+            out.append(ServeError(None if sid is None else str(sid), str(e) or type(e).__name__))
+        except (TypeError, ValueError, AttributeError) as e:
+            out.append(ServeError(None if sid is None else str(sid), f"spec {i + 1}: {e}"))
+    return out

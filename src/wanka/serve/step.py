@@ -1,0 +1,275 @@
+"""Time of one serving-engine iteration (continuous batching, chunked prefill), vectorised.
+
+One iteration runs `n_dec` decode tokens (one per decoding sequence, each reading its whole KV cache) and
+`n_pre` prefill tokens (chunks of prompts) through the model in one forward pass, so the weights are read
+once for both (Sarathi-Serve, Agrawal et al. OSDI'24; vLLM/TensorRT-LLM in-flight batching).
+
+Per layer, every operator costs the larger of its compute and its memory time (roofline per kernel;
+compute and memory overlap inside a kernel, not across kernels):
+
+    GEMM (M x N x K)   max(2MNK / (rate * shape_eff), (N*K*w + 2(M*K + M*N)) / bw)   w = weight bytes
+    MoE experts        max(2 * rows * ng*h*fe / (rate * grouped * shape_eff), active * ng*h*fe*w / bw)
+                       active = experts per rank * (1 - (1 - k/E)^M)  (distinct experts hit by M tokens)
+    decode attention   max(2 * ctx * a_loc * (dq + dv) / attn_rate, ctx * kv_bytes_per_token / bw)
+    prefill attention  2 * pairs * a_loc * (dq + dv) / attn_rate      (pairs = query-key pairs, causal)
+    TP                 2 all-reduces of M*h bf16 per layer  (`topology.collective` via `perf.comm`)
+    EP                 dispatch + combine all-to-all of M*k*h/tp bf16 per MoE layer
+
+`rate` = bf16 peak x achieved low-precision speed-up (`perf.Calibration.lowp_gemm_speedup`, capped at the
+peak ratio) x `software_efficiency.gemm` x `ServeCalibration.gemm_efficiency_scale`; `shape_eff` is the
+training model's `perf.step.gemm_efficiency` (M below one tile: see `_token_rows`). `bw` = HBM x `memory_bw` x
+`ServeCalibration.stream_bw_efficiency`. Pipeline parallelism: `pp` micro-batches in flight; one cycle in
+which every sequence gains a token takes  L * G(M/pp) + (L/pp) * A(all) + pp * (head + p2p)  (G: the
+per-layer GEMM/element-wise/TP time of one micro-batch, A: attention over all sequences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wanka.hardware import Accelerator
+from wanka.perf.comm import collective_s, members_per_domain, scaleup_domain_size
+from wanka.perf.params import Calibration, default_calibration
+from wanka.perf.step import gemm_efficiency
+from wanka.serve.model import ModelShape, WeightFormat
+from wanka.serve.params import ServeCalibration
+
+__all__ = ["Rates", "StepTimes", "attention_coeffs", "iteration_time", "rates"]
+
+F64 = NDArray[np.float64]
+BF16 = 2.0
+MMA_M = 16.0  # rows of one tensor-core MMA instruction (m16n8k16, Ampere/Hopper/Blackwell)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rates:
+    """Achievable rates of one chip for one weight format (FLOP/s, bytes/s)."""
+
+    gemm: float
+    bf16_gemm: float
+    attention: float
+    memory: float
+    domain: int
+    """Accelerators in one scale-up domain (TP/EP groups inside it ride the scale-up links)."""
+
+
+def rates(
+    acc: Accelerator,
+    wf: WeightFormat,
+    peak_ratio: float,
+    cal: Calibration,
+    scal: ServeCalibration,
+    head_dim: float,
+) -> Rates:
+    """The rates of the step model, from the same software-efficiency profile as training."""
+    se = acc.software_efficiency
+    bf16 = acc.peak_flops.get("bf16") or acc.peak_flops.get("fp16") or 0.0
+    speed = 1.0
+    if wf.speedup_key is not None:
+        speed = min(cal.lowp_gemm_speedup.get(wf.speedup_key, peak_ratio), peak_ratio)
+    # Flash-attention head-dim curve d/(d+c), normalised at d = 128, as in the training model.
+    c = cal.attention_head_dim_half
+    hd = (head_dim / (head_dim + c)) / (128.0 / (128.0 + c))
+    gemm_eff = se.gemm * scal.gemm_efficiency_scale
+    return Rates(
+        gemm=bf16 * speed * gemm_eff,
+        bf16_gemm=bf16 * gemm_eff,
+        attention=bf16 * se.attention * scal.attention_efficiency_scale * hd,
+        memory=max(acc.hbm_bw_bytes_per_s, 1.0) * se.memory_bw * scal.stream_bw_efficiency,
+        domain=scaleup_domain_size(acc, acc.gpus_per_node),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepTimes:
+    """Seconds of one iteration and its parts (arrays of the broadcast shape)."""
+
+    total_s: F64
+    gemm_s: F64
+    """Block GEMMs, experts, LM head and element-wise work (the part that grows with tokens)."""
+    attention_s: F64
+    comm_s: F64
+    """TP all-reduces, EP all-to-alls and pipeline send/recv (all on the critical path)."""
+    overhead_s: F64
+
+
+def _token_rows(m: F64, tile: float) -> tuple[F64, F64]:
+    """(rows computed, shape-curve M) of a GEMM whose M dimension is `m` tokens.
+
+    M >= tile: the training model's shape curve on M itself. M < tile: decode kernels swap A and B so
+    the tokens ride the narrow side of the MMA instruction (CUTLASS/TensorRT-LLM "swap AB"): rows are
+    padded to a multiple of 16 (the m16n8k16 MMA) and the efficiency is that of one full tile.
+    """
+    m = np.maximum(m, 1.0)
+    small = m < tile
+    rows = np.where(small, np.ceil(m / MMA_M) * MMA_M, m)
+    return rows, np.where(small, tile, m)
+
+
+def _gemm(m: F64, n: Any, k: Any, rate: float, w: float, bw: float, cal: Calibration) -> F64:
+    """Roofline time of an M x N x K GEMM with K x N weights of `w` bytes per element."""
+    rows, m_eff = _token_rows(m, float(cal.gemm_tile))
+    t_c = 2.0 * rows * n * k / (rate * gemm_efficiency(m_eff, n, k, cal))
+    t_m = (n * k * w + BF16 * (m * k + m * n)) / bw
+    return np.where(m > 0, np.maximum(t_c, t_m), 0.0)
+
+
+def _moe(m: F64, s: ModelShape, tp: F64, ep: F64, r: Rates, w: float, cal: Calibration) -> F64:
+    """Routed experts of one MoE layer on the busiest rank for M tokens."""
+    ng = 2.0 if s.gated else 1.0
+    etp = np.maximum(tp / ep, 1.0)
+    fe = s.expert_ffn / etp
+    e_loc = s.experts / ep
+    imb = np.where(ep > 1, cal.moe_load_imbalance, 1.0)
+    rows = m * s.top_k / ep * imb  # routed token copies reaching this rank's experts
+    # expected distinct experts hit by M tokens of top-k uniform routing, per rank
+    active = e_loc * (1.0 - (1.0 - s.top_k / s.experts) ** np.maximum(m, 0.0))
+    per_exp = rows / np.maximum(active, 1e-9)
+    pr, p_eff = _token_rows(per_exp, float(cal.gemm_tile))
+    flops = 2.0 * (pr / np.maximum(per_exp, 1.0)) * rows * s.hidden * fe * (ng + 1.0)
+    eff = cal.moe_grouped_gemm * gemm_efficiency(p_eff, ng * fe, s.hidden, cal)
+    t_c = flops / (r.gemm * eff)
+    t_m = (
+        active * (ng + 1.0) * s.hidden * fe * w + BF16 * rows * (2 * s.hidden + ng * fe)
+    ) / r.memory
+    return np.where(m > 0, np.maximum(t_c, t_m), 0.0)
+
+
+def _layer_gemm(
+    m: F64, s: ModelShape, tp: F64, ep: F64, tpa: F64, r: Rates, w: float, cal: Calibration
+) -> tuple[F64, F64]:
+    """(dense layer, MoE layer) seconds of GEMMs + element-wise work on one GPU.
+
+    `m` = tokens of the instance's micro-batch; attention and dense MLPs run `tpa`-way tensor parallel
+    on m * tpa / tp tokens (attention data parallelism when tpa < tp); the experts see all m tokens.
+    """
+    h, a, g = s.hidden, s.heads, s.kv_heads
+    ng = 2.0 if s.gated else 1.0
+    ma = m * tpa / tp  # tokens through this GPU's attention and dense MLP
+    # attention projections: weights = attn_params / tpa, as one GEMM of that size (QKV + O, MLA ranks)
+    t_attn = _gemm(ma, s.attn_params / (tpa * h), h, r.gemm, w, r.memory, cal)
+    t_mlp = _gemm(ma, ng * s.ffn / tpa, h, r.gemm, w, r.memory, cal) + _gemm(
+        ma, h, s.ffn / tpa, r.gemm, w, r.memory, cal
+    )
+    # element-wise: 2 norms + 2 residual adds (~10h elements), RoPE on q/k, activation (ng+1)*f
+    elem_tok = 10.0 * h + 2.0 * (a + 2.0 * g) * s.dq / tpa
+    dense = t_attn + t_mlp + (elem_tok + (ng + 1.0) * s.ffn / tpa) * BF16 * ma / r.memory
+    if not s.moe_layers:
+        return dense, np.zeros_like(dense)
+    t_router = _gemm(ma, s.experts, h, r.bf16_gemm, BF16, r.memory, cal)
+    t_shared = np.zeros_like(m)
+    if s.shared_ffn:
+        t_shared = _gemm(ma, ng * s.shared_ffn / tpa, h, r.gemm, w, r.memory, cal) + _gemm(
+            ma, h, s.shared_ffn / tpa, r.gemm, w, r.memory, cal
+        )
+    elem_moe = (elem_tok + 6.0 * s.experts / tpa + 5.0 * h * s.top_k) * BF16 * ma / r.memory
+    moe = t_attn + _moe(m, s, tp, ep, r, w, cal) + t_router + t_shared + elem_moe
+    return dense, moe
+
+
+def _layer_comm(
+    m: F64, s: ModelShape, tp: F64, ep: F64, tpa: F64, acc: Accelerator, r: Rates, fabric: Any
+) -> tuple[F64, F64]:
+    """(dense layer, MoE layer) seconds of TP all-reduces and EP all-to-alls.
+
+    TP: two all-reduces of the attention-group's activations per layer (after attention and after the
+    MLP). EP: dispatch + combine all-to-all of each rank's routed copies (m * tpa / tp tokens x top_k).
+    """
+    one = np.ones_like(tp)
+    tp_rpn = members_per_domain(tpa, one, r.domain)
+    ma = m * tpa / tp
+    ar = 2.0 * collective_s("all-reduce", ma * s.hidden * BF16, tpa, tp_rpn, acc, fabric=fabric)
+    if not s.moe_layers:
+        return ar, np.zeros_like(ar)
+    ep_rpn = members_per_domain(ep, np.maximum(tp / ep, 1.0), r.domain)
+    a2a_bytes = ma * s.top_k * s.hidden * BF16 / tpa
+    a2a = 2.0 * collective_s("all-to-all", a2a_bytes, ep, ep_rpn, acc, fabric=fabric)
+    # under attention DP the MoE block needs no all-reduce: the combine returns each rank's tokens
+    moe = np.where(tpa < tp, a2a, ar + a2a)
+    return ar, moe
+
+
+def attention_coeffs(
+    s: ModelShape, r: Rates, tp: F64, pp: F64, tpa: F64, kv_bytes_per_token_layer: Any
+) -> tuple[F64, F64]:
+    """Seconds per unit of decode context (one cached token read) and of prefill query-key pairs, for
+    one iteration cycle (all of one stage's attention layers, all sequences; linear in both)."""
+    dpa = tp / tpa  # attention data-parallel ranks: each holds 1/dpa of the sequences
+    a_loc = s.heads / tpa
+    attn_flop = 2.0 * a_loc * (s.dq + s.dv)
+    # MLA decode runs absorbed: every head attends over the shared latent (DeepSeek-V2 sec. 2.1.3)
+    dec_flop = 2.0 * a_loc * 2.0 * s.mla_latent if s.mla_latent else attn_flop
+    dec = np.maximum(dec_flop / r.attention, np.asarray(kv_bytes_per_token_layer) / r.memory)
+    layers = np.ceil(s.attn_layers / pp)
+    return layers * dec / dpa, layers * attn_flop / r.attention / dpa
+
+
+def iteration_time(
+    s: ModelShape,
+    acc: Accelerator,
+    wf: WeightFormat,
+    r: Rates,
+    *,
+    tp: Any,
+    pp: Any,
+    ep: Any,
+    attention_dp: Any = False,
+    kv_bytes_per_token_layer: Any,
+    n_dec: Any,
+    ctx_dec: Any,
+    n_pre: Any = 0.0,
+    pre_pairs: Any = 0.0,
+    n_out: Any = None,
+    scal: ServeCalibration,
+    cal: Calibration | None = None,
+    fabric: Any = None,
+) -> StepTimes:
+    """Seconds of one iteration of one instance (all arrays broadcast together).
+
+    Args:
+        s, acc, wf, r: model shape, chip, weight format and its rates (`rates`).
+        tp, pp, ep: layout of the instance; attention_dp: attention (and dense MLPs) run data parallel
+            over the tp GPUs, each on its own sequences, with experts split over ep (TensorRT-LLM
+            `enable_attention_dp`, SGLang `--enable-dp-attention`).
+        kv_bytes_per_token_layer: KV bytes one token adds on one GPU per attention layer.
+        n_dec: decoding sequences (one token each); ctx_dec: the sum of their context lengths.
+        n_pre: prefill tokens in this iteration; pre_pairs: sum over them of the keys each attends to.
+        n_out: rows through the LM head (default n_dec: prefill rows only emit at their last chunk).
+    """
+    cal = cal or default_calibration()
+    tp, pp, ep = (np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (tp, pp, ep))
+    n_dec, ctx_dec, n_pre, pre_pairs = (
+        np.asarray(x, dtype=np.float64) for x in (n_dec, ctx_dec, n_pre, pre_pairs)
+    )
+    n_out = n_dec if n_out is None else np.asarray(n_out, dtype=np.float64)
+    w = wf.bytes_per_param
+    mb = (n_dec + n_pre) / pp  # tokens of one micro-batch
+    tpa = np.where(np.asarray(attention_dp, dtype=bool), 1.0, tp)
+    dpa = tp / tpa  # attention data-parallel ranks: each holds 1/dpa of the sequences
+    g_dense, g_moe = _layer_gemm(mb, s, tp, ep, tpa, r, w, cal)
+    c_dense, c_moe = _layer_comm(mb, s, tp, ep, tpa, acc, r, fabric)
+    per_layer_gemm = s.dense_layers * g_dense + s.moe_layers * g_moe
+    per_layer_comm = s.dense_layers * c_dense + s.moe_layers * c_moe
+    # LM head on the last stage (vocab-parallel over tp, bf16) for one micro-batch's output rows
+    head = _gemm(n_out / pp / dpa, s.vocab / tpa, s.hidden, r.bf16_gemm, BF16, r.memory, cal)
+    a_dec, a_pre = attention_coeffs(s, r, tp, pp, tpa, kv_bytes_per_token_layer)
+    attention = a_dec * ctx_dec + a_pre * pre_pairs
+    # stage-to-stage activations: one send-recv of the micro-batch per boundary (scale-up inside a domain)
+    p2p = np.where(
+        pp > 1,
+        collective_s(
+            "send-recv", mb * s.hidden * BF16, np.where(pp > 1, 2.0, 1.0), 2.0, acc, fabric=fabric
+        ),
+        0.0,
+    )
+    gemm = (per_layer_gemm * np.ceil(s.layers / pp) / s.layers) * pp + pp * head
+    comm = (per_layer_comm * np.ceil(s.layers / pp) / s.layers) * pp + pp * p2p
+    overhead = scal.step_overhead_s * pp  # the engine schedules each micro-batch
+    total = gemm + attention + comm + overhead
+    return StepTimes(
+        total_s=total, gemm_s=gemm, attention_s=attention, comm_s=comm, overhead_s=overhead
+    )

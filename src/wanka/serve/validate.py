@@ -1,0 +1,114 @@
+"""`serve validate`: predict every spec with a `measured` block and report the error.
+
+Errors are relative, `predicted / measured - 1`, of output tokens/s per GPU, and of TTFT and TPOT (p50
+and p99) where the source measured them. Summaries (count, median and 90th percentile of |error|, median
+signed error) are grouped by source family (the id without its number), accelerator and scenario, for
+the whole file and separately for the TRAIN and HELD-OUT parts of the split that the serving
+calibration was fitted on. The split rule is the training model's (`wanka.perf.validate.split_of`):
+held-out when int(sha1(id), 16) % 3 == 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from wanka.errors import WankaError
+from wanka.perf.validate import SPLIT_RULE, family_of, pct, split_of
+from wanka.serve.params import ServeCalibration
+from wanka.serve.predict import predict_serve
+from wanka.serve.spec import ServeError, ServeSpec
+
+__all__ = ["SPLIT_RULE", "summarise", "validate_serving"]
+
+
+def _stats(cases: list[dict[str, Any]], key: str = "rel_error") -> dict[str, Any]:
+    errs = [c[key] for c in cases if isinstance(c.get(key), float)]
+    absd = [abs(e) for e in errs]
+    return {
+        "n": len(errs),
+        "median_abs": pct(absd, 0.5),
+        "p90_abs": pct(absd, 0.9),
+        "median_signed": pct(errs, 0.5),
+    }
+
+
+def _by(cases: list[dict[str, Any]], field: str) -> dict[str, Any]:
+    keys = sorted({str(c.get(field)) for c in cases})
+    return {k: _stats([c for c in cases if str(c.get(field)) == k]) for k in keys}
+
+
+def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Throughput error by split and group; latency errors where measured."""
+    ok = [c for c in cases if "rel_error" in c]
+    parts = {
+        "all": ok,
+        "train": [c for c in ok if c["split"] == "train"],
+        "held_out": [c for c in ok if c["split"] == "held-out"],
+    }
+    out: dict[str, Any] = {
+        "split_rule": SPLIT_RULE,
+        "cases": len(cases),
+        "predicted": len(ok),
+        "failed": len(cases) - len(ok),
+        "throughput": {k: _stats(v) for k, v in parts.items()},
+        "latency": {
+            k: _stats(ok, f"{k}_rel_error")
+            for k in ("ttft_p50", "ttft_p99", "tpot_p50", "tpot_p99")
+        },
+    }
+    for name, part in parts.items():
+        out[name] = {
+            "by_family": _by(part, "family"),
+            "by_accelerator": _by(part, "accelerator"),
+            "by_scenario": _by(part, "scenario"),
+        }
+    return out
+
+
+def _latency(case: dict[str, Any], p: dict[str, Any], measured: dict[str, Any]) -> None:
+    for metric in ("ttft", "tpot"):
+        m = measured.get(f"{metric}_ms")
+        if not isinstance(m, dict):
+            continue
+        for q in ("p50", "p99"):
+            if isinstance(m.get(q), (int, float)) and m[q] > 0:
+                case[f"measured_{metric}_{q}_ms"] = float(m[q])
+                case[f"predicted_{metric}_{q}_ms"] = p[f"{metric}_ms"][q]
+                case[f"{metric}_{q}_rel_error"] = float(p[f"{metric}_ms"][q] / m[q] - 1.0)
+
+
+def validate_serving(
+    specs: Iterable[ServeSpec | ServeError], *, calibration: ServeCalibration | None = None
+) -> dict[str, Any]:
+    """Predict each spec with a measured output throughput; `{"cases": [...], "summary": {...}}`."""
+    cases: list[dict[str, Any]] = []
+    for s in specs:
+        if isinstance(s, ServeError):
+            cases.append({"id": s.id, "split": split_of(s.id), "family": family_of(s.id),
+                          "error": s.error})  # fmt: skip
+            continue
+        measured = s.measured or {}
+        m = measured.get("output_tokens_per_s_per_gpu")
+        if not isinstance(m, (int, float)) or m <= 0:
+            continue
+        case: dict[str, Any] = {
+            "id": s.id,
+            "split": split_of(s.id),
+            "family": family_of(s.id, s.source),
+            "accelerator": s.accelerator.id,
+            "scenario": s.scenario,
+            "precision": s.precision,
+            "measured_output_tokens_per_s_per_gpu": float(m),
+        }
+        try:
+            p = predict_serve(s, calibration=calibration)
+        except WankaError as e:  # a case that fails is reported, the rest go on
+            case["error"] = str(e)
+            cases.append(case)
+            continue
+        case["predicted_output_tokens_per_s_per_gpu"] = p["output_tokens_per_s_per_gpu"]
+        case["rel_error"] = float(p["output_tokens_per_s_per_gpu"] / m - 1.0)
+        _latency(case, p, measured)
+        cases.append(case)
+    return {"cases": cases, "summary": summarise(cases)}

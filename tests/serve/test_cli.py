@@ -1,0 +1,134 @@
+"""`wanka serve predict|plan|validate` from the command line, bad input included."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from typer.testing import CliRunner
+
+from wanka.cli.main import app
+
+runner = CliRunner()
+
+GOOD = {
+    "id": "ok",
+    "model": {"preset": "llama3-8b"},
+    "hardware": {"accelerator": "h100-sxm", "count": 1},
+    "serving": {"precision": "fp8", "tp": 1},
+    "workload": {"scenario": "offline", "input_len": 1000, "output_len": 500},
+}
+KEYS = {"id", "output_tokens_per_s_per_gpu", "total_tokens_per_s_per_gpu", "ttft_ms", "tpot_ms",
+        "max_batch", "kv_cache_gib", "fits", "meets_slo", "breakdown", "assumptions"}  # fmt: skip
+
+
+def _write(tmp_path, specs, name="specs.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(specs))
+    return p
+
+
+def _bad(spec_changes):
+    d = json.loads(json.dumps(GOOD))
+    for block, vals in spec_changes.items():
+        if isinstance(vals, dict):
+            d.setdefault(block, {}).update(vals)
+        else:
+            d[block] = vals
+    d["id"] = "bad"
+    return d
+
+
+def test_predict_contract_keys(tmp_path):
+    """--json gives the DESIGN.md keys, input order, exit 0."""
+    r = runner.invoke(app, ["serve", "predict", str(_write(tmp_path, [GOOD])), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert KEYS <= set(out[0])
+    assert set(out[0]["ttft_ms"]) == {"p50", "p99"}
+    assert set(out[0]["breakdown"]) == {"prefill_s", "decode_s", "exposed_comm_s", "kv_transfer_s"}
+    assert out[0]["output_tokens_per_s_per_gpu"] > 0 and out[0]["meets_slo"] is None
+
+
+def test_bad_specs_give_errors_and_the_rest_still_run(tmp_path):
+    """Each bad spec gives {"id", "error"} with a one-line reason; the good one is still predicted."""
+    bad = [
+        (_bad({"hardware": {"accelerator": "h100-sxn"}}), "h100-sxm"),  # nearest id suggested
+        (_bad({"model": {"preset": "llama3-7b"}}), "llama3-8b"),
+        (_bad({"serving": {"tp": 2, "dp": 2}}), "must equal hardware.count"),
+        (
+            _bad({"model": {"preset": "llama3.1-405b"}, "serving": {"precision": "bf16", "tp": 1}}),
+            "does not fit at any batch",
+        ),
+        (_bad({"workload": {"input_len": 0}}), "positive"),
+        (_bad({"workload": {"output_len": -5}}), "positive"),
+        (_bad({"workload": {"scenario": "server", "request_rate": -1}}), "positive"),
+        (_bad({"workload": {"scenario": "sever"}}), "server"),
+        (_bad({"serving": {"tpp": 1}}), "tp"),
+    ]
+    p = _write(tmp_path, [b for b, _ in bad] + [GOOD])
+    r = runner.invoke(app, ["serve", "predict", str(p), "--json"])
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)
+    assert len(out) == len(bad) + 1
+    for (_, needle), o in zip(bad, out[:-1], strict=True):
+        assert "error" in o and needle in o["error"] and "\n" not in o["error"], o
+    assert out[-1]["id"] == "ok" and out[-1]["output_tokens_per_s_per_gpu"] > 0
+
+
+def test_unreadable_file_is_one_line_error(tmp_path):
+    p = tmp_path / "x.yaml"
+    p.write_text("a: [1, 2\n")
+    r = runner.invoke(app, ["serve", "predict", str(p)])
+    assert r.exit_code == 1 and "error:" in r.output and "Traceback" not in r.output
+
+
+def test_plan_ranks_by_cost_and_meets_slo():
+    """Plans are sorted by cost per million output tokens and every listed plan meets the limits."""
+    r = runner.invoke(app, ["serve", "plan", "--model", "llama3-8b", "--rate", "20", "--input-len",
+                            "1024", "--output-len", "128", "--ttft-ms", "2000", "--tpot-ms", "100",
+                            "--accelerators", "h100-sxm,mi300x", "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    plans = json.loads(r.stdout)
+    costs = [p["cost_per_million_tokens_usd"] for p in plans]
+    assert costs == sorted(costs) and {p["accelerator"] for p in plans} == {"h100-sxm", "mi300x"}
+    for p in plans:
+        assert p["meets_slo"] and p["ttft_ms_p99"] <= 2000 and p["tpot_ms_p99"] <= 100
+        lay = p["layout"]
+        assert p["count"] == lay["tp"] * lay["pp"] * lay["dp"]
+
+
+def test_plan_impossible_slo_names_the_binding_limit():
+    r = runner.invoke(app, ["serve", "plan", "--model", "llama3-70b", "--rate", "10", "--input-len",
+                            "4096", "--output-len", "256", "--ttft-ms", "1", "--tpot-ms", "500",
+                            "--accelerators", "h100-sxm"])  # fmt: skip
+    assert r.exit_code == 1
+    assert "ttft binds" in r.output and "best p99s reachable" in r.output
+
+
+def test_plan_bad_inputs():
+    base = ["serve", "plan", "--model", "llama3-8b", "--input-len", "100", "--output-len", "10"]
+    for extra, needle in (
+        (["--rate", "0", "--accelerators", "h100-sxm"], "positive"),
+        (["--rate", "5", "--accelerators", "h100-sxn"], "h100-sxm"),
+        (["--rate", "5", "--accelerators", "h100-sxm", "--ttft-ms", "-3"], "positive"),
+    ):
+        r = runner.invoke(app, base + extra)
+        assert r.exit_code == 1 and needle in r.output and "Traceback" not in r.output, r.output
+    r = runner.invoke(app, ["serve", "plan", "--model", "lama3-8b", "--rate", "5", "--input-len",
+                            "10", "--output-len", "10", "--accelerators", "h100-sxm"])  # fmt: skip
+    assert r.exit_code == 1 and "llama3-8b" in r.output
+
+
+def test_validate_reports_by_group(tmp_path):
+    spec = dict(GOOD, measured={"output_tokens_per_s_per_gpu": 10000.0})
+    r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [spec])), "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert (
+        rep["cases"][0]["rel_error"]
+        == rep["cases"][0]["predicted_output_tokens_per_s_per_gpu"] / 1e4 - 1
+    )
+    assert set(rep["summary"]["all"]) == {"by_family", "by_accelerator", "by_scenario"}
+    r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [GOOD], "n.yaml"))])
+    assert r.exit_code == 1 and "measured" in r.output

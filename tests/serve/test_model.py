@@ -1,0 +1,123 @@
+"""KV-cache capacity and decode step time against hand-computed cases (sources in each docstring)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from wanka.catalogs import get_accelerator
+from wanka.serve import Engine, EngineDefaults, Layouts, ServeCalibration, model_shape
+from wanka.serve.model import kv_bytes_per_token_per_gpu
+from wanka.workload.counts import param_count
+from wanka.workload.presets import get_model
+
+H100 = get_accelerator("h100-sxm")
+GiB = 2**30
+
+
+def test_kv_bytes_gqa_matches_vllm_page_size():
+    """vLLM v1 FullAttentionSpec: page_size_bytes = 2 * block_size * num_kv_heads * head_size * dtype
+    per layer. Llama 3 8B (32 layers, 8 KV heads of 128) in bf16: 2*8*128*2 = 4096 B per token per
+    layer, 131,072 B per token for the whole model on one GPU."""
+    s = model_shape(get_model("llama3-8b"))
+    assert kv_bytes_per_token_per_gpu(s, 2.0, 1, 1)[()] == 2 * 8 * 128 * 2 * 32
+    # fp8 KV halves it; tp=2 splits the 8 KV heads 4/4; pp=2 halves the layers per GPU
+    assert kv_bytes_per_token_per_gpu(s, 1.0, 1, 1)[()] == 65_536
+    assert kv_bytes_per_token_per_gpu(s, 2.0, 2, 1)[()] == 65_536
+    assert kv_bytes_per_token_per_gpu(s, 2.0, 1, 2)[()] == 65_536
+
+
+def test_kv_heads_replicated_beyond_kv_groups():
+    """tp > kv_heads: each GPU keeps one whole KV head (vLLM `num_kv_heads = max(1, total // tp)`).
+    Llama 3 70B (8 KV heads, 80 layers) at tp=16: 2*1*128*2*80 = 40,960 B per token per GPU."""
+    s = model_shape(get_model("llama3-70b"))
+    assert kv_bytes_per_token_per_gpu(s, 2.0, 16, 1)[()] == 2 * 1 * 128 * 2 * 80
+
+
+def test_kv_bytes_mla_latent():
+    """MLA caches the compressed latent, kv_lora_rank + qk_rope_head_dim = 512 + 64 per token per layer
+    (DeepSeek-V2 paper, sec. 2.1.2; vLLM MLAAttentionSpec), whole on every TP rank: DeepSeek-V3's 61
+    layers in bf16 hold 576*2*61 = 70,272 B per token, at any tp."""
+    s = model_shape(get_model("deepseek-v3"))
+    for tp in (1, 8):
+        assert kv_bytes_per_token_per_gpu(s, 2.0, tp, 1)[()] == 576 * 2 * 61
+
+
+def test_kv_capacity_block_arithmetic():
+    """vLLM `num_blocks = available // (page_size * num_layers)`, available = HBM * utilisation -
+    weights - activations - runtime. Llama 3 8B bf16 on one 80 GiB H100, 16-token blocks."""
+    model = get_model("llama3-8b")
+    eng_d = EngineDefaults(kv_block_tokens=16)
+    eng = Engine(model_shape(model), H100, "bf16", "bf16", engine=eng_d)
+    tokens, pool = eng.capacity(Layouts.of(1))
+    weights = param_count(model).total * 2  # every parameter in bf16 (untied embedding and head)
+    act = 8192 * (4 * 4096 + 2 * 14336) * 2 + 2048 * 128256 * 4  # max_num_tokens rows; fp32 logits
+    available = 80 * GiB * 0.90 - weights - act - 2 * GiB
+    blocks = math.floor(available / (16 * 131_072))
+    assert pool[0] == pytest.approx(available, rel=1e-12)
+    assert tokens[0] == blocks * 16
+
+
+def test_decode_step_is_weight_and_kv_bound():
+    """Batch-1 decode of Llama 3 8B bf16 on an H100 reads every weight and the KV cache once:
+    t = (blocks 32 * 218,103,808 params * 2 B + head 128,256*4096 * 2 B + KV 1000 tokens * 131,072 B)
+        / (3.35e12 B/s * memory_bw * stream_bw_efficiency) + overhead, within the small activation and
+    element-wise traffic (< 1%)."""
+    scal = ServeCalibration(stream_bw_efficiency=1.0, step_overhead_s=0.001)
+    eng = Engine(model_shape(get_model("llama3-8b")), H100, "bf16", "bf16", scal=scal)
+    t = eng.step(Layouts.of(1), n_dec=1.0, ctx_dec=1000.0).total_s[0]
+    per_layer = 4096 * (32 + 2 * 8) * 128 + 32 * 128 * 4096 + 3 * 4096 * 14336
+    assert per_layer == 218_103_808
+    bytes_read = 32 * per_layer * 2 + 128256 * 4096 * 2 + 1000 * 131_072
+    bw = H100.hbm_bw_bytes_per_s * H100.software_efficiency.memory_bw
+    expected = bytes_read / bw + 0.001
+    assert t == pytest.approx(expected, rel=0.01)
+    assert t > expected  # the small activation traffic only adds
+
+
+def test_decode_time_grows_with_batch_and_context():
+    """More sequences or longer contexts never make an iteration faster (vectorised over a grid)."""
+    eng = Engine(model_shape(get_model("llama3-70b")), H100, "fp8", "fp8")
+    b = np.array([1.0, 8.0, 64.0, 256.0])
+    lay = Layouts.of(np.full(4, 4.0))
+    t = eng.step(lay, n_dec=b, ctx_dec=b * 2000.0).total_s
+    assert np.all(np.diff(t) > 0)
+    t2 = eng.step(lay, n_dec=b, ctx_dec=b * 8000.0).total_s
+    assert np.all(t2 > t)
+
+
+def test_moe_expert_loading_grows_with_batch():
+    """Expected distinct experts hit by M tokens, E * (1 - (1 - k/E)^M): one token of Qwen3-235B-A22B
+    (128 experts, top 8) loads 8 experts' weights, a large batch all 128, so a decode iteration's time per
+    token falls steeply with the batch."""
+    eng = Engine(model_shape(get_model("qwen3-235b-a22b")), H100, "fp8", "fp8")
+    lay = Layouts.of(np.full(3, 8.0), 1, 8)
+    b = np.array([1.0, 16.0, 256.0])
+    t = eng.step(lay, n_dec=b, ctx_dec=b * 1000.0).total_s
+    per_token = t / b
+    assert per_token[0] > 5 * per_token[1] > 5 * per_token[2]
+
+
+def test_scalar_and_vector_paths_agree():
+    """One layout evaluated alone equals the same row of a batch evaluation (single code path)."""
+    eng = Engine(model_shape(get_model("mixtral-8x7b")), H100, "fp8", "fp8")
+    lay = Layouts.of([1, 2, 4, 8], 1, [1, 2, 4, 8], [False, False, True, True])
+    many = eng.offline(lay, 1000.0, 500.0)
+    for i in range(4):
+        one = eng.offline(Layouts.of(lay.tp[i], 1, lay.ep[i], lay.attention_dp[i]), 1000.0, 500.0)
+        assert one.output_tokens_per_s_per_gpu[0] == pytest.approx(
+            many.output_tokens_per_s_per_gpu[i], rel=1e-12
+        )
+
+
+def test_engine_defaults_are_overridable():
+    """A smaller memory share leaves a smaller KV pool."""
+    s = model_shape(get_model("llama3-8b"))
+    a = Engine(s, H100, "bf16", "bf16").capacity(Layouts.of(1))[1][0]
+    b = Engine(
+        s, H100, "bf16", "bf16", engine=replace(EngineDefaults(), gpu_memory_utilization=0.5)
+    )
+    assert b.capacity(Layouts.of(1))[1][0] < a
