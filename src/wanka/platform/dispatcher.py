@@ -277,7 +277,10 @@ class Dispatcher:
             return
         from wanka.platform.executors import JobSpec
 
+        with self.store.read() as s:
+            tenant = s.get(Tenant, job.tenant_id)
         spec = JobSpec(
+            tenant_name=tenant.name if tenant else "",
             id=job.id,
             tenant=job.tenant_id,
             name=job.name,

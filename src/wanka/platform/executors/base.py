@@ -38,11 +38,14 @@ class JobSpec:
 
     id: str
     tenant: str
+    """Tenant id."""
     name: str
     command: str
     accelerators: int
     time_limit_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)
+    tenant_name: str = ""
+    """Tenant name (engines that run each tenant as its own user map it to one)."""
 
     @property
     def tag(self) -> str:
