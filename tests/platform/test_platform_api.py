@@ -46,7 +46,7 @@ def test_every_route_needs_a_live_token(api) -> None:
     revoked one and with an expired one (walks the app's route table, so new routes are covered)."""
     api.pool()
     tid, tok = api.tenant("alpha")
-    st, k = api.call("POST", f"/tenants/{tid}/tokens", api.admin, {})
+    _, k = api.call("POST", f"/tenants/{tid}/tokens", api.admin, {})
     assert api.call("DELETE", f"/tokens/{k['id']}", api.admin)[0] == 200
     _st, e = api.call("POST", f"/tenants/{tid}/tokens", api.admin, {"expires_in_s": 0.001})
     import time

@@ -113,7 +113,9 @@ class SlurmExecutor:
 
     def _cli(self, *args: str) -> str:
         try:
-            p = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout_s)
+            p = subprocess.run(
+                args, check=False, capture_output=True, text=True, timeout=self.timeout_s
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
             raise ExecutorUnavailable(f"{args[0]}: {e}") from None
         if p.returncode != 0:
