@@ -165,6 +165,7 @@ def create_app(
     from wanka.platform.metrics import Metrics
     from wanka.platform.routes_admin import router as admin_router
     from wanka.platform.routes_jobs import router as jobs_router
+    from wanka.platform.ui import LoginNeeded, login_needed_handler
     from wanka.platform.ui import router as ui_router
 
     store = Store(url)
@@ -198,6 +199,7 @@ def create_app(
     app.include_router(admin_router, prefix="/api/v1")
     app.include_router(jobs_router, prefix="/api/v1")
     app.include_router(ui_router)
+    app.add_exception_handler(LoginNeeded, login_needed_handler)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
