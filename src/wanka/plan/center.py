@@ -110,6 +110,8 @@ class Candidate:
     unit_price_usd: float
     tdp_w: float
     reliability: Reliability
+    existing: int = 0
+    """Accelerators of this kind already on the site (`site.existing`): no capital cost."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +139,8 @@ class CenterSpec:
     economics: Economics
     counts_per_candidate: int = 5
     mixed_fleets: bool = True
+    site: Any = None
+    """An existing data centre (`plan.site.Site`): rack power, cooling, racks and existing hardware."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ _TOP_KEYS = {
     "reliability",
     "counts_per_candidate",
     "mixed_fleets",
+    "site",
 }
 _GOAL_KEYS = {"id", "model", "tokens", "deadline_days", "global_batch_size", "seq_len", "precision"}
 _SERVE_KEYS = {"id", "model", "tokens_per_s", "precision"}
@@ -343,6 +348,11 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
         }
     )
     cpc = int(_num("counts_per_candidate", d.get("counts_per_candidate", 5), integer=True))
+    from wanka.plan.site import parse_site, with_existing
+
+    site = parse_site(d.get("site"))
+    if site is not None:
+        cands, limits = with_existing(site, cands, limits, base_rel)
     return CenterSpec(
         name=str(d.get("name") or "center"),
         goals=tuple(goals),
@@ -353,6 +363,7 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
         economics=eco,
         counts_per_candidate=cpc,
         mixed_fleets=bool(d.get("mixed_fleets", True)),
+        site=site,
     )
 
 
@@ -595,8 +606,9 @@ class _Group:
 
 
 def _group_costs(g: _Group, eco: Economics) -> dict[str, float]:
-    acc_cost = g.count * g.cand.unit_price_usd
-    nodes = g.count * g.cand.unit_price_usd * eco.node_overhead_fraction
+    bought = g.count - min(g.count, g.cand.existing)  # chips already on the site cost nothing
+    acc_cost = bought * g.cand.unit_price_usd
+    nodes = bought * g.cand.unit_price_usd * eco.node_overhead_fraction
     fab_cost = g.fabric.cost_usd if g.fabric is not None else 0.0
     it_w = g.count * g.cand.tdp_w * (1.0 + eco.host_power_fraction) + (
         g.fabric.power_w if g.fabric is not None else 0.0
@@ -987,7 +999,7 @@ def design_center(
     designs.sort(key=_rank_key)
     for i, d in enumerate(designs, 1):
         d["rank"] = i
-    return {
+    result = {
         "center": spec.name,
         "designs": designs,
         "seconds": time.perf_counter() - t0,
@@ -1019,6 +1031,12 @@ def design_center(
             "energy at the stated $/kWh, over training tokens",
         ],
     }
+    if spec.site is not None:
+        from wanka.plan.site import SITE_ASSUMPTION, apply_site
+
+        apply_site(spec.site, result, _rank_key)
+        result["assumptions"].append(SITE_ASSUMPTION)
+    return result
 
 
 def _no_layout_design(spec: CenterSpec, goal: Goal, cand: Candidate) -> dict[str, Any]:
