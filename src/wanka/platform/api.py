@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -123,12 +124,40 @@ def principal(request: Request) -> Principal:
     tok = bearer(request)
     if not tok:
         raise ApiError(401, "missing token: send Authorization: Bearer TOKEN")
-    store: Store = request.app.state.store
-    with store.read() as s:
-        p = resolve_token(s, tok, now())
+    cache: TokenCache = request.app.state.tokens
+    p = cache.get(tok)
     if p is None:
-        raise ApiError(401, "invalid, revoked or expired token")
+        store: Store = request.app.state.store
+        with store.read() as s:
+            p = resolve_token(s, tok, now())
+        if p is None:
+            raise ApiError(401, "invalid, revoked or expired token")
+        cache.put(tok, p)
     return p
+
+
+class TokenCache:
+    """Resolved tokens for `ttl_s` seconds (revocation in this process clears it at once; another
+    process sharing the database sees a revocation within `ttl_s`). Expiry is still checked."""
+
+    def __init__(self, ttl_s: float = 2.0, size: int = 4096) -> None:
+        self.ttl_s, self.size = ttl_s, size
+        self._d: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, tok: str) -> Principal | None:
+        hit = self._d.get(tok)
+        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
+            return None
+        p = hit[1]
+        return None if p.expires_at is not None and p.expires_at <= now() else p
+
+    def put(self, tok: str, p: Principal) -> None:
+        if len(self._d) >= self.size:
+            self._d.clear()
+        self._d[tok] = (time.monotonic(), p)
+
+    def clear(self) -> None:
+        self._d.clear()
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -195,6 +224,7 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.store, app.state.dispatcher, app.state.metrics = store, disp, metrics
+    app.state.tokens = TokenCache()
     _install_errors(app)
     app.include_router(admin_router, prefix="/api/v1")
     app.include_router(jobs_router, prefix="/api/v1")

@@ -23,6 +23,7 @@ class Principal:
     role: str
     tenant_id: str | None
     token_id: str
+    expires_at: float | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -60,4 +61,6 @@ def resolve_token(s: Session, plain: str, at: float) -> Principal | None:
         tenant = s.get(Tenant, row.tenant_id)
         if tenant is None or tenant.status != "active":
             return None
-    return Principal(role=row.role, tenant_id=row.tenant_id, token_id=row.id)
+    return Principal(
+        role=row.role, tenant_id=row.tenant_id, token_id=row.id, expires_at=row.expires_at
+    )

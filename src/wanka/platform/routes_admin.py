@@ -163,6 +163,7 @@ def revoke_token(token_id: str, request: Request, p: Caller) -> dict:
             raise ApiError(404, "no such token")
         if row.revoked_at is None:
             row.revoked_at = now()
+    request.app.state.tokens.clear()
     return {"id": token_id, "revoked": True}
 
 
