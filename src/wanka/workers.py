@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -105,6 +106,7 @@ def ray_map(
             "--ray needs Ray, which is not installed: pip install 'wanka[ray]'"
         ) from None
     started = not ray.is_initialized()
+    address = address or os.environ.get("RAY_ADDRESS") or None  # Ray's own variable, honoured
     out, n = Finished(), len(items)
     try:
         if started:
@@ -117,7 +119,7 @@ def ray_map(
                 }
             )
             with _sigint_deferred():  # a Ctrl-C inside ray.init orphans the node's agents
-                ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+                _ray_init(ray, address, kw)
         task = ray.remote(fn)
         index = {task.remote(item): i for i, item in enumerate(items)}
         pending = list(index)
@@ -138,6 +140,34 @@ def ray_map(
         if started:  # also after a Ctrl-C inside ray.init: its half-started processes go too
             ray.shutdown()
     return out
+
+
+def check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """A one-line error, within `timeout_s`, when a `host:port` Ray address does not answer (Ray itself
+    retries for minutes). Other forms (`auto`, `ray://...`) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(
+            f"no Ray cluster answers at {address} ({e.strerror or e}); start one "
+            "(`ray start --head`), fix --ray-address, or unset RAY_ADDRESS to run locally"
+        ) from None
+
+
+def _ray_init(ray: Any, address: str | None, kw: dict[str, Any]) -> None:
+    """`ray.init`, with a cluster that cannot be reached as one line that says what to do."""
+    if address:
+        check_reachable(address)
+    try:
+        ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = " (set by RAY_ADDRESS; unset it to run locally)" if address else ""
+        raise ConfigError(f"cannot start or reach {where}{hint}: {first}") from None
 
 
 @contextmanager

@@ -103,6 +103,30 @@ PlotsOpt = Annotated[
     ),
 ]
 RayOpt = Annotated[bool, typer.Option("--ray", help="Spread the runs over a Ray cluster.")]
+JobsCsvOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--jobs-csv",
+        help="Write one row per job (submit, start, end, accelerators, placement, preemptions).",
+    ),
+]
+
+
+def _write_jobs_csv(result: Any, path: Path) -> None:
+    """The per-job rows of the first run as CSV, written atomically (temp name, then rename)."""
+    import csv
+
+    if not isinstance(result, SimResult):
+        raise ConfigError("--jobs-csv needs the run in this process; drop --ray")
+    rows = result.job_rows()
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["job"])
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
 RayAddrOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address.")]
 
 
@@ -222,6 +246,7 @@ def simulate(
     plots: PlotsOpt = None,
     ray: RayOpt = False,
     ray_address: RayAddrOpt = None,
+    jobs_csv: JobsCsvOpt = None,
 ) -> None:
     """Replay --trace on the cluster under --policy and report JCT, queueing, utilisation."""
     if ctx.invoked_subcommand is not None:
@@ -246,6 +271,8 @@ def simulate(
         for k in range(seeds)
     ]
     results, stop = _run(specs, ray, ray_address)
+    if jobs_csv is not None and results:
+        _write_jobs_csv(results[0], jobs_csv)
     _emit(results, as_json=as_json, plots=plots, compare=False, wide=wide)
     if stop:
         stopped(stop)

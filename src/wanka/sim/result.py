@@ -37,6 +37,13 @@ class SimResult:
     busy_gpu_s: float
     """Integral of busy accelerators over time (accelerator-seconds handed out)."""
     tenants: list[dict[str, Any]] = field(default_factory=list)
+    names: tuple[str, ...] = ()
+    """Job names, in trace order."""
+    tenant_names: tuple[str, ...] = ()
+    starts: NDArray[np.int32] | None = None
+    """Times each job was started; restarts after a preemption or a node failure count."""
+    placement: tuple[str, ...] = ()
+    """Each job's last placement, `n<node>:<accelerators>` joined by `+` (empty if never started)."""
 
     @property
     def jct_s(self) -> NDArray[np.float64]:
@@ -46,6 +53,33 @@ class SimResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON summary (the vocabulary of docs/json.md)."""
         return self.summary
+
+    def job_rows(self) -> list[dict[str, Any]]:
+        """One row per job: submit, start, end (seconds), accelerators, placement, preemptions, state."""
+        state_name = {FUTURE: "future", WAITING: "waiting", RUNNING: "running", DONE: "done"}
+        state_name[REJECTED] = "rejected"
+        rows = []
+        for j in range(len(self.arrival_s)):
+            t = int(self.tenant[j])
+            started = int(self.starts[j]) if self.starts is not None else 0
+            rows.append(
+                {
+                    "job": self.names[j] if self.names else str(j),
+                    "tenant": self.tenant_names[t] if t < len(self.tenant_names) else str(t),
+                    "submit_s": float(self.arrival_s[j]),
+                    "start_s": _opt(self.first_start_s[j]),
+                    "end_s": _opt(self.finish_s[j]),
+                    "accelerators": int(self.size[j]),
+                    "placement": self.placement[j] if self.placement else "",
+                    "preemptions": max(started - 1, 0),
+                    "state": state_name.get(int(self.state[j]), "unknown"),
+                }
+            )
+        return rows
+
+
+def _opt(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 def tenant_rows(

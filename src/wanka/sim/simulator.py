@@ -142,6 +142,7 @@ class Simulator:
         self.first_start = np.full(n, np.nan)
         self.finish = np.full(n, np.nan)
         self.n_starts = np.zeros(n, np.int32)
+        self.last_placement: list[str] = [""] * n
         self.held_s = np.zeros(n)
         # OrderedDict, not dict: popping from the front of a plain dict leaves dummies that make
         # next(iter(d)) O(deleted entries), quadratic for a long FIFO queue.
@@ -315,6 +316,9 @@ class Simulator:
         sp = self._speed_on(j, p)
         restore = self.config.preempt_cost_s if self.n_starts[j] > 0 else 0.0
         self.n_starts[j] += 1
+        self.last_placement[j] = "+".join(
+            f"n{int(node)}:{int(c)}" for node, c in zip(p.nodes, p.counts, strict=True)
+        )
         if math.isnan(self.first_start[j]):
             self.first_start[j] = now
         self.speed[j] = sp
@@ -426,6 +430,10 @@ class Simulator:
             held_s=self.held_s,
             busy_gpu_s=float(m.busy_integral),
             tenants=tenants,
+            names=tuple(jobs.name),
+            tenant_names=tuple(jobs.tenants),
+            starts=self.n_starts.copy(),
+            placement=tuple(self.last_placement),
         )
 
 

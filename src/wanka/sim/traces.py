@@ -28,7 +28,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -396,6 +396,71 @@ def read_wanka(path: Path) -> Trace:
     return rows.trace(str(path), "wanka")
 
 
+#: What to run on a Slurm cluster for a trace `read_sacct` reads (pipe-separated, one line per job).
+SACCT_COMMAND = (
+    "sacct --allusers --allocations --parsable2 --starttime 2024-01-01 "
+    "--format=JobID,JobName,Account,Submit,Start,End,Elapsed,AllocTRES,State"
+)
+
+
+def _slurm_time(v: str) -> float | None:
+    """Seconds since the epoch of a Slurm timestamp (`2024-05-01T10:00:00`); None if unset."""
+    if not v or v in ("None", "Unknown"):
+        return None
+    return datetime.fromisoformat(v).replace(tzinfo=UTC).timestamp()
+
+
+def _slurm_elapsed(v: str) -> float:
+    """Seconds of a Slurm duration `[D-]HH:MM:SS` (or `MM:SS`)."""
+    days, _, hms = v.rpartition("-")
+    parts = [float(x) for x in hms.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    return float(days or 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def _gpus(tres: str) -> int:
+    """Accelerators in a TRES string (`cpu=64,gres/gpu=8,mem=512G` or `gres/gpu:h100=8`)."""
+    for item in tres.split(","):
+        key, _, val = item.partition("=")
+        if key.startswith("gres/gpu") and val:
+            return int(float(val))
+    return 0
+
+
+def read_sacct(path: Path) -> Trace:
+    """Slurm accounting (`SACCT_COMMAND`): arrival from Submit (relative to the earliest), work from
+    Elapsed, accelerators from AllocTRES gres/gpu, tenant = Account. Job steps, jobs that never started
+    and jobs without GPUs are skipped and counted by reason."""
+    rows, recs = _Rows(), []
+    with _open_text(path) as fh:
+        for r in csv.DictReader(fh, delimiter="|"):
+            if "." in (r.get("JobID") or ""):
+                continue  # a job step, not an allocation
+            try:
+                submit, start = _slurm_time(r.get("Submit", "")), _slurm_time(r.get("Start", ""))
+                work, gpus = _slurm_elapsed(r.get("Elapsed") or "0"), _gpus(r.get("AllocTRES", ""))
+            except ValueError:
+                rows.bad["value not a number or time"] += 1
+                continue
+            why = "never started" if submit is None or start is None else None
+            why = why or ("no GPU allocated" if gpus < 1 else None) or _check(gpus, work, 0.0)
+            if why:
+                rows.bad[why] += 1
+                continue
+            recs.append((submit, r, gpus, work))
+    t0 = min((rec[0] for rec in recs), default=0.0)
+    for submit, r, gpus, work in recs:
+        rows.add(
+            name=r.get("JobID") or r.get("JobName") or f"job-{len(rows.cols.get('name', []))}",
+            arrival_s=submit - t0,
+            size=gpus,
+            work_s=work,
+            tenant=r.get("Account") or "default",
+        )
+    return rows.trace(str(path), "sacct")
+
+
 FORMATS: dict[str, tuple[frozenset[str], Callable[[Path], Trace]]] = {
     # Most specific first: detection takes the first whose columns are all present.
     "elasticflow": (
@@ -414,6 +479,7 @@ FORMATS: dict[str, tuple[frozenset[str], Callable[[Path], Trace]]] = {
     ),
     "tiresias": (frozenset({"job_id", "num_gpu", "submit_time", "duration"}), read_tiresias),
     "wanka": (frozenset({"arrival_s", "size", "work_s"}), read_wanka),
+    "sacct": (frozenset({"JobID", "Submit", "Elapsed", "AllocTRES"}), read_sacct),
 }
 
 
@@ -423,7 +489,8 @@ def _header(path: Path) -> list[str]:
             line = fh.readline()
     except (OSError, UnicodeDecodeError, EOFError) as e:
         raise ConfigError(f"cannot read trace {path}: {e}") from None
-    return [c.strip() for c in next(csv.reader([line]), [])]
+    sep = "|" if "|" in line and "," not in line else ","
+    return [c.strip() for c in next(csv.reader([line], delimiter=sep), [])]
 
 
 def _detect(path: Path) -> str:
