@@ -66,7 +66,7 @@ class Server:
                 "--workdir",
                 str(self.tmp / "jobs"),
             ],
-            stdout=open(self.tmp / "serve.log", "a"),
+            stdout=open(self.tmp / "serve.log", "a"),  # noqa: SIM115 (lives with the process)
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -97,7 +97,7 @@ def test_reclaim_preempts_borrower_and_bills_spot_to_preemption(api) -> None:
 def test_cancel_meters_and_invoice_is_ledger_times_rate(api) -> None:
     """Cancelling a running job meters it to the cancel time; the invoice total is the ledger."""
     api.pool(price_per_accel_hour=4.0)
-    tid, a = api.tenant("alpha")
+    _, a = api.tenant("alpha")
     _, j = api.submit(a, "run", "sleep 30", accelerators=2)
     assert api.wait(a, j["id"], ("running",)) == "running"
     time.sleep(0.3)

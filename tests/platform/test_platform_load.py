@@ -5,7 +5,6 @@ on purpose: CI shares 2 cores; benchmarks/bench_platform.py reports the measured
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from bench_platform import Service, _wait_done, check_invariants, run_load, setup  # noqa: E402
+from bench_platform import Service, _wait_done, check_invariants, run_load, setup
 
 P95_BOUND_S = 30.0
 
