@@ -87,6 +87,12 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _show(data: Any, as_json: bool, columns: list[str], title: str) -> None:
     if as_json:
         print_json(data)
@@ -96,7 +102,7 @@ def _show(data: Any, as_json: bool, columns: list[str], title: str) -> None:
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
+        t.add_row(*(_cell(r.get(c)) for c in columns))
     console.print(t)
 
 
