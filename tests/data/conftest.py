@@ -88,3 +88,27 @@ def bucket(s3_endpoint: str) -> str:
     name = f"wanka-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def rclone_remote(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The name of an rclone remote `m` on the test S3 server (rclone configured by variables).
+
+    rclone is installed by .ci/run; without it the rclone tests fail in CI and skip elsewhere.
+    """
+    import shutil
+
+    if not shutil.which("rclone"):
+        if os.environ.get("CI"):
+            pytest.fail("rclone is not on PATH in CI (.ci/run installs it)")
+        pytest.skip("rclone is not on PATH")
+    for key, value in {
+        "TYPE": "s3",
+        "PROVIDER": "Other",
+        "ENDPOINT": s3_endpoint,
+        "ACCESS_KEY_ID": S3_ENV["AWS_ACCESS_KEY_ID"],
+        "SECRET_ACCESS_KEY": S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        "REGION": S3_ENV["AWS_DEFAULT_REGION"],
+    }.items():
+        monkeypatch.setenv(f"RCLONE_CONFIG_M_{key}", value)
+    return "m"

@@ -138,3 +138,26 @@ def test_s3_kill_9_mid_copy_then_resume(
     res = copy_version(reg, "c@1", url, endpoint_url=s3_endpoint)
     assert res.files_skipped >= len(landed) and res.files_copied + res.files_skipped == len(man)
     assert verify_version(reg, "c@1", url, endpoint_url=s3_endpoint).ok
+
+
+def test_rclone_backend_copy_verify_repair(
+    corpus: Path, db_url: str, s3_endpoint: str, bucket: str, rclone_remote: str
+) -> None:
+    """The rclone backend (here to the same S3 server): copy, verify, corrupt, recopy only it."""
+    reg = Registry(db_url)
+    register_path(reg, corpus, name="c", version="1")
+    loc = f"rclone:{rclone_remote}:{bucket}/rc"
+    res = copy_version(reg, "c@1", loc)
+    assert res.files_copied == 12 and res.verified
+    assert verify_version(reg, "c@1", loc).ok
+    stored = objects(s3_endpoint, bucket, "rc/")
+    assert sorted(stored) == sorted(e.path for e in reg.manifest("c@1").entries)
+    body = bytearray(stored["shard-0/part-001.jsonl"])
+    body[2] ^= 1
+    boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+        Bucket=bucket, Key="rc/shard-0/part-001.jsonl", Body=bytes(body)
+    )
+    assert verify_version(reg, "c@1", loc).mismatched == ["shard-0/part-001.jsonl"]
+    res = copy_version(reg, "c@1", loc)
+    assert (res.files_copied, res.files_skipped) == (1, 11)
+    assert verify_version(reg, "c@1", loc).ok

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 
-from wanka.cli.common import console, err_console, fail, handle_errors, print_json
+from wanka.cli.common import (
+    WIDE_HELP,
+    console,
+    err_console,
+    fail,
+    handle_errors,
+    print_json,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from wanka.data.registry import Registry
@@ -95,7 +103,9 @@ class _Bar:
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**28 else f"{n / 2**20:.1f} MiB"
+    from wanka.report.data import human_bytes
+
+    return human_bytes(n)
 
 
 @app.command("register")
@@ -259,27 +269,20 @@ def verify_cmd(
 
 @app.command("list")
 @handle_errors
-def list_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+def list_cmd(
+    wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Every registered dataset version."""
-    recs = _registry(db).versions()
+    from wanka.report.data import versions_table
+
+    reg = _registry(db)
+    recs = [reg.get(r.ref) for r in reg.versions()]
     if json_out:
         print_json([{"ref": r.ref, **r.to_dict()} for r in recs])
         return
-    from rich.table import Table
-
-    t = Table("dataset", "files", "size", "format", "tokens", "license", "manifest")
-    for r in recs:
-        tok = "-" if r.tokens is None else f"{r.tokens:,}" + ("~" * r.tokens_estimated)
-        t.add_row(
-            r.ref,
-            str(r.files),
-            _gib(r.bytes),
-            r.format,
-            tok,
-            r.license or "-",
-            r.manifest_sha256[:12],
-        )
-    console.print(t)
+    print_table(versions_table(recs, width=console.width, wide=wide))
 
 
 @app.command("show")

@@ -314,11 +314,16 @@ def _s3_client(endpoint_url: str | None) -> Any:
 
 
 def open_store(location: str, *, endpoint_url: str | None = None) -> Store:
-    """A store from a location string: `s3://bucket/prefix` or a local path."""
+    """A store from a location string: `s3://bucket/prefix`, `rclone:REMOTE:PATH` or a local path."""
     if location.startswith("s3://"):
         return S3Store(location, endpoint_url)
+    if location.startswith("rclone:"):
+        from wanka.data.rclone import RcloneStore
+
+        return RcloneStore(location)  # type: ignore[return-value]
     if "://" in location:
         raise ConfigError(
-            f"cannot read location {location!r}: give a local path or s3://BUCKET/PREFIX"
+            f"cannot read location {location!r}: give a local path, s3://BUCKET/PREFIX "
+            "or rclone:REMOTE:PATH"
         )
     return LocalStore(location)
