@@ -190,6 +190,8 @@ def create_app(
     """The service on the database at `url` (initialised by `wanka platform init`)."""
     from contextlib import asynccontextmanager
 
+    from wanka.platform.datasets import data_stager
+    from wanka.platform.datasets import router as datasets_router
     from wanka.platform.dispatcher import Dispatcher
     from wanka.platform.metrics import Metrics
     from wanka.platform.routes_admin import router as admin_router
@@ -200,6 +202,8 @@ def create_app(
     store = Store(url)
     store.check()
     metrics = Metrics(store)
+    if stager is None and not os.environ.get("WANKA_PLATFORM_STAGER"):
+        stager = data_stager(store)  # datasets: [name@version] are staged by wanka.data
     disp = Dispatcher(
         store,
         workdir or default_workdir(url),
@@ -228,6 +232,7 @@ def create_app(
     _install_errors(app)
     app.include_router(admin_router, prefix="/api/v1")
     app.include_router(jobs_router, prefix="/api/v1")
+    app.include_router(datasets_router, prefix="/api/v1")
     app.include_router(ui_router)
     app.add_exception_handler(LoginNeeded, login_needed_handler)
 
