@@ -144,8 +144,25 @@ def tenant_table(result: SimResult, top: int = 12) -> Table:
     return t
 
 
+def stamp(results: list[SimResult]) -> str:
+    """What every simulator figure says it shows: trace, cluster, policies (and placements), seeds."""
+    s0 = results[0].summary if results else {}
+    runs = sorted({f"{r.summary.get('policy')}/{r.summary.get('placement')}" for r in results})
+    seeds = sorted({str(r.summary.get("seed")) for r in results})
+    return (
+        f"trace {s0.get('trace', '-')} | cluster {s0.get('accelerators', '-')} accelerators on "
+        f"{s0.get('nodes', '-')} nodes | policy {', '.join(runs)} | seed {', '.join(seeds)}"
+    )
+
+
+def _stamp(fig: Any, text: str) -> None:
+    fig.text(0.005, 0.005, text, fontsize=6, color="#555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+
+
 def figures(results: list[SimResult]) -> dict[str, Any]:
-    """Matplotlib figures (Agg): JCT CDF, utilisation and queue length over time."""
+    """Matplotlib figures (Agg): JCT CDF, utilisation and queue length over time, each stamped with
+    the trace, cluster and policy it shows."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,11 +179,14 @@ def figures(results: list[SimResult]) -> dict[str, Any]:
                 label=f"{r.summary['policy']}/{r.summary['placement']}",
             )
     ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a log axis overlap
     ax.set_xlabel("job completion time (h)")
     ax.set_ylabel("fraction of jobs")
     ax.set_title("JCT CDF")
     ax.legend()
-    fig.tight_layout()
+    _stamp(fig, stamp(results))
     figs["jct_cdf"] = fig
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
     for r in results:
@@ -184,6 +204,6 @@ def figures(results: list[SimResult]) -> dict[str, Any]:
     a2.set_ylabel("queued jobs")
     a2.set_xlabel("time (days)")
     a1.legend()
-    fig.tight_layout()
+    _stamp(fig, stamp(results))
     figs["utilization_queue"] = fig
     return figs
