@@ -125,7 +125,7 @@ async def _get_burst(base: str, n: int) -> list[float]:
 
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 def run_load(svc: Service, toks: list[str], clients: int, command: str = "sleep 0.2") -> dict:
@@ -151,7 +151,7 @@ def run_load(svc: Service, toks: list[str], clients: int, command: str = "sleep 
             "statuses": sorted(r[0] for r in same),
             "jobs": len(same_ids),
             "listed": len(listed),
-        },  # fmt: skip
+        },
     }
 
 
