@@ -8,7 +8,7 @@ import os
 import shutil
 
 import pytest
-from engines import Server, slurm_config
+from platform_engines import Server, slurm_config
 
 from wanka.platform.store import init_store
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engines import Server, ray_config, slurm_config
+from platform_engines import Server, ray_config, slurm_config
 
 from wanka.platform.executors import get_executor
 from wanka.platform.store import Store, init_store

@@ -27,7 +27,7 @@ def test_staging_hook_holds_then_releases(tmp_path) -> None:
         seen.append(req)
         return StagingDecision(ready=ready["now"], reason="copying corpus@v2 to s3://near")
 
-    from conftest import Api
+    from platform_testlib import Api
 
     app = create_app(url, workdir=str(tmp_path / "jobs"), stager=stager, interval_s=0.05)
     with TestClient(app) as c:

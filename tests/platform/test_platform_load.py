@@ -41,10 +41,10 @@ def test_200_concurrent_submissions_sqlite(tmp_path) -> None:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_200_concurrent_submissions_postgresql(tmp_path) -> None:
-    from engines import need_env
+    from platform_engines import need_env
 
     url = need_env("WANKA_TEST_PG_URL")["WANKA_TEST_PG_URL"]
-    from conftest import reset_pg
+    from platform_testlib import reset_pg
 
     reset_pg(url)
     _run(url, tmp_path)

@@ -16,7 +16,7 @@ runner = CliRunner()
 def test_init_twice_prints_the_token_once(db_url) -> None:
     """`wanka platform init` is idempotent and prints the admin token the first time only."""
     if db_url.startswith("postgresql"):
-        from conftest import reset_pg
+        from platform_testlib import reset_pg
 
         reset_pg(db_url)
     first = runner.invoke(app, ["platform", "init", "--db", db_url])
@@ -29,7 +29,7 @@ def test_init_twice_prints_the_token_once(db_url) -> None:
 def test_own_version_table(db_url) -> None:
     """The platform's Alembic history lives in alembic_version_platform, next to other histories."""
     if db_url.startswith("postgresql"):
-        from conftest import reset_pg
+        from platform_testlib import reset_pg
 
         reset_pg(db_url)
     init_store(db_url)
