@@ -95,13 +95,41 @@ def mixed_search() -> dict:
     }
 
 
-def retrofit() -> dict | None:
-    ex = ROOT / "examples" / "retrofit-existing-dc.yaml"
-    if not ex.exists():
-        return None
-    from wanka.plan.site import bench_retrofit
+def retrofit() -> dict:
+    import copy
 
-    return bench_retrofit(ex)
+    import yaml
+
+    from wanka.hardware import COOLING
+    from wanka.plan.center import design_center, parse_center
+
+    d = yaml.safe_load((ROOT / "examples" / "retrofit-existing-dc.yaml").read_text())
+    t0 = time.perf_counter()
+    air = design_center(parse_center(d))
+    wall = time.perf_counter() - t0
+    site = d["site"]
+
+    def breaks(des: dict) -> bool:
+        s = des["site"]
+        kw = site["rack_kw"] if not s["upgrade"] else max(u["rack_kw"] for u in site["upgrades"])
+        return s["rack_kw_max"] > kw + 1e-9 or COOLING.index(s["cooling"]) > COOLING.index(
+            site["cooling"] if not s["upgrade"] else "rear-door"
+        )
+
+    liquid = copy.deepcopy(d)
+    liquid["site"].update(cooling="liquid", rack_kw=132)
+    t0 = time.perf_counter()
+    liq = design_center(parse_center(liquid))
+    return {
+        "air_wall_s": wall,
+        "air_designs": len(air["designs"]),
+        "air_designs_breaking_site": sum(breaks(x) for x in air["designs"]),
+        "air_excluded": air["excluded_by_site"],
+        "air_best": air["designs"][0]["id"],
+        "liquid_wall_s": time.perf_counter() - t0,
+        "liquid_nvl72_designs": sum("gb200" in x["accelerator"] for x in liq["designs"]),
+        "under_10s": wall < 10,
+    }
 
 
 def main() -> None:
@@ -130,8 +158,13 @@ def main() -> None:
         f"x{m['speedup_vs_best_homogeneous']:.2f} / x{m['speedup_vs_equal_split']:.2f}, "
         f"sum-of-parts efficiency {m['sum_of_parts_efficiency']:.1%}"
     )
-    if out["retrofit"]:
-        print("retrofit:", out["retrofit"])
+    rf = out["retrofit"]
+    print(
+        f"retrofit-existing-dc.yaml: {rf['air_wall_s']:.1f} s, {rf['air_designs']} designs ranked, "
+        f"{rf['air_designs_breaking_site']} breaking rack power or cooling, "
+        f"{len(rf['air_excluded'])} excluded ({rf['air_excluded'][0]['reason'] if rf['air_excluded'] else '-'}); "
+        f"best {rf['air_best']}; with liquid cooling {rf['liquid_nvl72_designs']} NVL72-class designs ranked"
+    )
 
 
 if __name__ == "__main__":

@@ -227,6 +227,12 @@ def _allreduce_s(run: Any, pl: Any, j: int, nbytes: float) -> float:
     return _coll("all-reduce", nbytes, n, rpn, acc)
 
 
+def unfused_s(acc: Accelerator, hc: HeteroCalibration, b: Any, model: Any) -> Any:
+    """Seconds per layer per micro-batch of the unfused-kernel traffic (`layer_bytes_per_token`)."""
+    rate = max(acc.hbm_bw_bytes_per_s, 1.0) * acc.software_efficiency.memory_bw
+    return hc.layer_bytes_per_token * b * model.seq_len / rate
+
+
 def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str, np.ndarray]:
     """Per (stage, pipeline) time of one micro-batch and memory, arrays of shape [stages, pipelines]."""
     P, D = len(run.stages), run.pipelines
@@ -257,9 +263,10 @@ def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str
         for i, r in enumerate(st.replicas):
             k = terms[r.group, r.tp]
             n = st.layers
+            g = run.groups[r.group]
             p2p = 2.0 * _p2p_s(run, pl, j, i, act_bytes, memo) if not last else 0.0
             t = (
-                n * (k["layer_s"] + hc.layer_overhead_s)
+                n * (k["layer_s"] + unfused_s(g.accelerator, hc, run.micro_batch_size, run.model))
                 + cal.microbatch_overhead_s
                 + (k["head_s"] if last else 0.0)
                 + p2p
@@ -281,8 +288,7 @@ def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str
             params = (n * k["layer_grads"] + share * ends * k["end_grads"]) / cal.main_grad_bytes
             out["grads"][j, i] = params * hc.grad_reduce_bytes
             out["opt_s"][j, i] = n * k["opt_layer_s"] + share * ends * k["opt_end_s"]
-            g = run.groups[r.group].accelerator
-            out["hbm"][j, i] = g.hbm_bytes * (1.0 - cal.allocator_margin)
+            out["hbm"][j, i] = g.accelerator.hbm_bytes * (1.0 - cal.allocator_margin)
     out["m"] = m
     out["place"] = pl  # type: ignore[assignment]
     return out

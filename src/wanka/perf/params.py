@@ -151,10 +151,11 @@ class HeteroCalibration:
     """Named constants of the heterogeneous composition (`perf.hetero`), fitted on the TRAIN split of
     validation/hetero_runs.yaml by benchmarks/fit_hetero.py (values in catalogs/data/hetero.yaml)."""
 
-    layer_overhead_s: float = 0.0
-    """Framework time per transformer layer per micro-batch (forward + backward) that the kernel model
-    does not see: the unfused GPT layer of the pipeline engines (separate bias, GeLU, dropout, softmax
-    and layer-norm kernels, Python dispatch), seconds."""
+    layer_bytes_per_token: float = 0.0
+    """Memory traffic per token per transformer layer (forward + backward) that the fused-kernel model
+    does not see, streamed at the chip's memory bandwidth (HBM x software_efficiency.memory_bw): the
+    unfused GPT layer of the pipeline engines (materialised attention scores through separate scale, mask,
+    softmax and dropout kernels; separate bias, GeLU and layer-norm kernels), bytes."""
     grad_reduce_bytes: float = 4.0
     """Bytes per gradient element in the data-parallel all-reduce. 4: fp16 loss-scaled training keeps
     fp32 master gradients and reduces them in fp32 (DeepSpeed `fp32_allreduce`, Megatron-LM v1
@@ -172,5 +173,5 @@ def default_hetero_calibration() -> HeteroCalibration:
     except FileNotFoundError:
         return HeteroCalibration()
     params = dict(d.get("parameters") or {})
-    check_keys("hetero.yaml parameters", params, {"layer_overhead_s", "grad_reduce_bytes"})
+    check_keys("hetero.yaml parameters", params, {"layer_bytes_per_token", "grad_reduce_bytes"})
     return HeteroCalibration(**params, source=f"fitted on {d.get('fitted_on')} ({d.get('script')})")

@@ -29,7 +29,7 @@ from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError, WankaError
 from wanka.hardware import Accelerator
 from wanka.perf.comm import collective_s
-from wanka.perf.hetero import kind_terms, predict_hetero
+from wanka.perf.hetero import kind_terms, predict_hetero, unfused_s
 from wanka.perf.params import default_calibration, default_hetero_calibration
 from wanka.spec_hetero import Group, HeteroRunSpec, Replica, Stage
 
@@ -134,7 +134,8 @@ class _Ctx:
     T: dict[str, np.ndarray]
     p2p: np.ndarray
     grad_bytes: float
-    layer_overhead: float
+    unfused: np.ndarray
+    """[kind, mbs] seconds per layer per micro-batch of unfused-kernel traffic (perf.hetero.unfused_s)."""
     margin: float
     step_overhead: float
 
@@ -184,8 +185,8 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
     kb_i = b if b is not None else a
     i2 = np.where(P2 > 0, i2, i1)
     tp1, tp2 = np.array(TPS)[i1], np.array(TPS)[i2]
-    t1 = _term(c, "layer_s", a, i1, j, r) + c.layer_overhead
-    t2 = _term(c, "layer_s", kb_i, i2, j, r) + c.layer_overhead
+    t1 = _term(c, "layer_s", a, i1, j, r) + c.unfused[a, j]
+    t2 = _term(c, "layer_s", kb_i, i2, j, r) + c.unfused[kb_i, j]
     h1, h2 = _term(c, "head_s", a, i1, j, r), _term(c, "head_s", kb_i, i2, j, r)
     bsz = np.array(MBS)[j]
     dmax = np.minimum(
@@ -261,8 +262,8 @@ def _replicas(c: _Ctx, equal: bool) -> dict[str, np.ndarray]:
     tau = np.stack(
         [
             np.maximum(
-                n * (_term(c, "layer_s", k, i, j, r) + c.layer_overhead),
-                np.floor(L / P) * (_term(c, "layer_s", k, i, j, r) + c.layer_overhead)
+                n * (_term(c, "layer_s", k, i, j, r) + c.unfused[k, j]),
+                np.floor(L / P) * (_term(c, "layer_s", k, i, j, r) + c.unfused[k, j])
                 + _term(c, "head_s", k, i, j, r),
             )
             + c.p2p[k, j]
@@ -462,7 +463,9 @@ def search_hetero(
         T=_terms(model, kinds, precision, G),
         p2p=_p2p(kinds, model),
         grad_bytes=hc.grad_reduce_bytes if precision == "fp16" else cal.main_grad_bytes,
-        layer_overhead=hc.layer_overhead_s,
+        unfused=np.array(
+            [[unfused_s(k.acc, hc, b, model) for b in MBS] for k in kinds], dtype=float
+        ),
         margin=cal.allocator_margin,
         step_overhead=cal.step_overhead_s,
     )
