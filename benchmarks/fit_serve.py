@@ -37,6 +37,7 @@ GRID = {
     "attention_efficiency_scale": np.linspace(0.5, 3.0, 11),
     "step_overhead_s": np.linspace(0.0, 0.012, 13),
     "gemm_tile": np.array([32, 64, 128]),
+    "moe_ep_imbalance": np.linspace(1.0, 2.0, 11),
 }
 
 
@@ -97,6 +98,7 @@ def main() -> None:
             "attention_efficiency_scale": round(cal.attention_efficiency_scale, 4),
             "step_overhead_s": round(cal.step_overhead_s, 5),
             "gemm_tile": int(cal.gemm_tile),
+            "moe_ep_imbalance": round(cal.moe_ep_imbalance, 3),
         },
     }
     header = "# Serving calibration (wanka.serve.params.ServeCalibration), written by benchmarks/fit_serve.py.\n"

@@ -39,6 +39,10 @@ class ServeCalibration:
     """Tile edge of the serving GEMMs' shape curve (replaces `perf.Calibration.gemm_tile` for serving):
     inference GEMM libraries pick narrower tiles for small token counts (cuBLASLt/CUTLASS heuristics,
     TensorRT-LLM's tactic profiler), so the padding waste of a 128-wide tile overstates their cost."""
+    moe_ep_imbalance: float = 1.15
+    """Routed tokens on the busiest expert-parallel rank over the mean during serving (the training value,
+    `perf.Calibration.moe_load_imbalance`, is the default; inference batches carry no balancing loss,
+    which is why DeepSeek-V3 serving re-places hot experts, EPLB)."""
     step_overhead_s: float = 2e-3
     """Time per engine iteration that no kernel model captures (scheduler, sampling, host-device sync,
     graph launch), seconds."""

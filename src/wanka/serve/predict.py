@@ -2,7 +2,7 @@
 
 Layout: the degrees the spec states are used as given (tp * pp * dp must equal the count). Degrees it
 leaves null are chosen: every tp that divides the count and the heads and fits one scale-up domain, pp
-only as much as needed to fit, ep in {1, tp} and attention data parallelism on or off for MoE models;
+only as much as needed to fit, ep in {1, tp} for MoE models (attention data parallel with ep > 1 unless stated);
 the layout with the highest output throughput per accelerator that meets the spec's latency limits
 wins (the way a benchmark submitter tunes a deployment), and the choice is stated in `assumptions`.
 
@@ -68,11 +68,9 @@ def candidate_layouts(
             for ep in eps:
                 if m.moe is not None and (m.moe.experts % ep or (tp % ep and ep % tp)):
                     continue
-                adps = (
-                    [spec.attention_dp]
-                    if spec.attention_dp is not None
-                    else ([False, True] if m.moe is not None and ep > 1 else [False])
-                )
+                # expert parallelism serves with attention DP unless the spec says otherwise
+                # (TensorRT-LLM's MoE performance configurations, SGLang's DeepSeek recipe)
+                adps = [spec.attention_dp] if spec.attention_dp is not None else [ep > 1]
                 rows += [(tp, pp, ep, bool(a), inst) for a in adps]
     if not rows:
         raise ConfigError(

@@ -55,6 +55,8 @@ class Rates:
     memory: float
     domain: int
     """Accelerators in one scale-up domain (TP/EP groups inside it ride the scale-up links)."""
+    moe_imbalance: float
+    """Busiest EP rank's routed tokens over the mean (`ServeCalibration.moe_ep_imbalance`)."""
 
 
 def rates(
@@ -81,6 +83,7 @@ def rates(
         attention=bf16 * se.attention * scal.attention_efficiency_scale * hd,
         memory=max(acc.hbm_bw_bytes_per_s, 1.0) * se.memory_bw * scal.stream_bw_efficiency,
         domain=scaleup_domain_size(acc, acc.gpus_per_node),
+        moe_imbalance=scal.moe_ep_imbalance,
     )
 
 
@@ -118,13 +121,15 @@ def _gemm(m: F64, n: Any, k: Any, rate: float, w: float, bw: float, cal: Calibra
     return np.where(m > 0, np.maximum(t_c, t_m), 0.0)
 
 
-def _moe(m: F64, s: ModelShape, tp: F64, ep: F64, r: Rates, w: float, cal: Calibration) -> F64:
+def _moe(
+    m: F64, s: ModelShape, tp: F64, ep: F64, r: Rates, w: float, cal: Calibration, imbalance: float
+) -> F64:
     """Routed experts of one MoE layer on the busiest rank for M tokens."""
     ng = 2.0 if s.gated else 1.0
     etp = np.maximum(tp / ep, 1.0)
     fe = s.expert_ffn / etp
     e_loc = s.experts / ep
-    imb = np.where(ep > 1, cal.moe_load_imbalance, 1.0)
+    imb = np.where(ep > 1, imbalance, 1.0)
     rows = m * s.top_k / ep * imb  # routed token copies reaching this rank's experts
     # expected distinct experts hit by M tokens of top-k uniform routing, per rank
     active = e_loc * (1.0 - (1.0 - s.top_k / s.experts) ** np.maximum(m, 0.0))
@@ -167,7 +172,7 @@ def _layer_gemm(
             ma, h, s.shared_ffn / tpa, r.gemm, w, r.memory, cal
         )
     elem_moe = (elem_tok + 6.0 * s.experts / tpa + 5.0 * h * s.top_k) * BF16 * ma / r.memory
-    moe = t_attn + _moe(m, s, tp, ep, r, w, cal) + t_router + t_shared + elem_moe
+    moe = t_attn + _moe(m, s, tp, ep, r, w, cal, r.moe_imbalance) + t_router + t_shared + elem_moe
     return dense, moe
 
 
