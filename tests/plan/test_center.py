@@ -142,7 +142,8 @@ def test_model_that_never_fits_is_an_answer():
 
 def test_mixed_fleet_with_serving():
     """With serving demand, designs that train on one chip and serve on the other appear."""
-    r = design_center(spec(serving=[{"model": "llama2-7b", "tokens_per_s": 5e4}]))
+    serving = [{"model": "llama2-7b", "tokens_per_s": 5e4, "input_len": 512, "output_len": 256}]
+    r = design_center(spec(serving=serving))
     mixed = [d for d in r["designs"] if d.get("mixed")]
     assert mixed and all("+" in d["accelerator"] for d in mixed)
     roles = {tuple(f["roles"]) for d in mixed for f in d["fleet"]}

@@ -132,3 +132,31 @@ def test_validate_reports_by_group(tmp_path):
     assert set(rep["summary"]["all"]) == {"by_family", "by_accelerator", "by_scenario"}
     r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [GOOD], "n.yaml"))])
     assert r.exit_code == 1 and "measured" in r.output
+
+
+def test_center_serving_demand_is_sized_by_the_serving_model():
+    """`wanka plan` sizes a serving demand with the serving model: the count is the cheapest
+    `serve plan` deployment on that chip (analytic screening), in whole nodes; an SLO that this chip
+    cannot meet within its availability makes the demand unplaceable (availability + one node)."""
+    from wanka.plan.center import Economics, parse_center, serving_count
+    from wanka.serve.plan import plan_serving
+    from wanka.workload.presets import get_model
+
+    d = {
+        "name": "t",
+        "goals": [{"id": "g", "model": "llama2-7b", "tokens": 2e10, "deadline_days": 30,
+                   "global_batch_size": 256, "seq_len": 2048}],
+        "candidates": [{"accelerator": "h100-sxm", "available": 512, "unit_price_usd": 25000}],
+        "network": {"options": ["fat-tree"]},
+        "serving": [{"model": "llama3-8b", "rate": 50, "input_len": 1024, "output_len": 128,
+                     "ttft_ms": 1500, "tpot_ms": 80, "precision": "fp8"}],
+    }  # fmt: skip
+    spec = parse_center(d)
+    cand = spec.candidates[0]
+    n = serving_count(spec.serving[0], cand, Economics())
+    ref = plan_serving(get_model("llama3-8b"), ["h100-sxm"], rate=50, input_len=1024,
+                       output_len=128, ttft_ms=1500, tpot_ms=80, max_count=512, precision="fp8",
+                       verify=False)  # fmt: skip
+    assert n == -(-ref.plans[0]["count"] // 8) * 8
+    d["serving"][0]["ttft_ms"] = 0.5
+    assert serving_count(parse_center(d).serving[0], cand, Economics()) == 512 + 8

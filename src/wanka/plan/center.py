@@ -33,6 +33,7 @@ Economics defaults (each overridable in the centre file's `economics` block):
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -82,7 +83,7 @@ class Economics:
     facility_usd_per_mw: float = 0.0
     """Optional building/power capex per MW of facility power (0 = not counted)."""
     serving_efficiency: float = 0.15
-    """Fraction of dense peak that batched LLM serving reaches (assumption: decode is memory-bound)."""
+    """Unused since serving demand is sized by `wanka.serve`; kept so existing centre files still read."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +101,18 @@ class Serving:
     id: str
     model: ModelSpec
     tokens_per_s: float
+    """Output tokens/s to serve (= rate * output_len)."""
     precision: str = "bf16"
+    rate: float | None = None
+    """Requests/s; null = tokens_per_s / output_len."""
+    input_len: float = 2048.0
+    """Prompt tokens per request (stated default when the centre file gives none)."""
+    output_len: float = 256.0
+    """Output tokens per request (stated default when the centre file gives none)."""
+    ttft_ms: float | None = None
+    """p99 time-to-first-token limit; null = none."""
+    tpot_ms: float | None = None
+    """p99 time-per-output-token limit; null = none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,7 +172,10 @@ _TOP_KEYS = {
     "site",
 }
 _GOAL_KEYS = {"id", "model", "tokens", "deadline_days", "global_batch_size", "seq_len", "precision"}
-_SERVE_KEYS = {"id", "model", "tokens_per_s", "precision"}
+_SERVE_KEYS = {
+    "id", "model", "tokens_per_s", "precision", "rate", "input_len", "output_len", "ttft_ms",
+    "tpot_ms",
+}  # fmt: skip
 _CAND_KEYS = {"accelerator", "available", "unit_price_usd", "tdp_w", "profile", "mtbf_hours"}
 _NET_KEYS = {"options", "radix", "oversubscription", "tiers"}
 _LIMIT_KEYS = {"power_mw", "budget_usd"}
@@ -246,14 +261,21 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
     for i, s in enumerate(d.get("serving") or []):
         where = f"serving[{i}]"
         s = _keys(where, s, _SERVE_KEYS)
-        if s.get("model") is None or s.get("tokens_per_s") is None:
-            raise ConfigError(f"{where}: `model` and `tokens_per_s` are required")
+        if s.get("model") is None or (s.get("tokens_per_s") is None and s.get("rate") is None):
+            raise ConfigError(f"{where}: `model` and `tokens_per_s` (or `rate`) are required")
+        opt = {k: _num(f"{where}.{k}", s[k]) for k in ("input_len", "output_len", "ttft_ms",
+               "tpot_ms", "rate") if s.get(k) is not None}  # fmt: skip
+        osl = opt.get("output_len", 256.0)
+        tps = s.get("tokens_per_s")
         serving.append(
             Serving(
                 id=str(s.get("id") or f"serve-{i + 1}"),
                 model=_model(where, s["model"], base_dir, None),
-                tokens_per_s=_num(f"{where}.tokens_per_s", s["tokens_per_s"]),
+                tokens_per_s=_num(f"{where}.tokens_per_s", tps)
+                if tps is not None
+                else opt["rate"] * osl,
                 precision=str(s.get("precision") or "bf16"),
+                **opt,
             )
         )
     rel_in = _keys("reliability", d.get("reliability") or {}, _REL_KEYS)
@@ -542,20 +564,33 @@ def job_options(
 
 
 def serving_count(s: Serving, cand: Candidate, eco: Economics) -> int:
-    """Accelerators (whole nodes) to serve `s.tokens_per_s` at `serving_efficiency` of dense peak.
+    """Accelerators (whole nodes) that serve `s` on this chip, sized by the serving model.
 
-    Decode costs ~2 FLOPs per active parameter per token; tokens/s per chip = peak x eff / (2 x active).
+    `wanka.serve.plan.plan_serving` (analytic screening: KV-cache capacity, continuous batching, p99
+    TTFT/TPOT against the limits) at rate = `rate` or tokens_per_s / output_len, within the chip's
+    availability; the cheapest passing deployment's count, rounded up to whole nodes. A demand this chip
+    cannot serve within its availability gets availability + one node (no design can host it).
     """
-    from wanka.workload.counts import param_count
+    node = cand.accelerator.gpus_per_node
+    count = _serve_plan_count(s, cand.accelerator.id, cand.available)
+    return cand.available + node if count is None else math.ceil(count / node) * node
 
-    acc = cand.accelerator
+
+@functools.cache
+def _serve_plan_count(s: Serving, accelerator_id: str, available: int) -> int | None:
+    from wanka.serve.plan import plan_serving
+
+    lowp = {"nvfp4": "fp4", "mxfp4": "fp4", "fp8-blockwise": "fp8", "mxfp8": "fp8"}
+    prec = lowp.get(s.precision, s.precision if s.precision in ("bf16", "fp16", "fp8") else "bf16")
     try:
-        peak = acc.peak(s.precision)
+        res = plan_serving(
+            s.model, [accelerator_id], rate=s.rate or s.tokens_per_s / s.output_len,
+            input_len=s.input_len, output_len=s.output_len, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms,
+            max_count=max(int(available), 1), precision=prec, per_chip=1, verify=False,
+        )  # fmt: skip
     except WankaError:
-        peak = acc.peak("bf16")
-    per_chip = peak * eco.serving_efficiency / (2.0 * param_count(s.model).active)
-    node = acc.gpus_per_node
-    return int(math.ceil(s.tokens_per_s / per_chip / node)) * node
+        return None
+    return int(res.plans[0]["count"]) if res.plans else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -872,7 +907,12 @@ def _serving_record(s: Serving, cand: Candidate, eco: Economics) -> dict[str, An
         "accelerator": cand.accelerator.id,
         "count": n,
         "tokens_per_s": s.tokens_per_s,
-        "serving_efficiency": eco.serving_efficiency,
+        "sized_by": (
+            f"wanka.serve: {s.rate or s.tokens_per_s / s.output_len:.4g} requests/s of "
+            f"{s.input_len:g}+{s.output_len:g} tokens"
+            + (f", p99 TTFT <= {s.ttft_ms:g} ms" if s.ttft_ms else "")
+            + (f", p99 TPOT <= {s.tpot_ms:g} ms" if s.tpot_ms else "")
+        ),
     }
 
 

@@ -42,7 +42,7 @@ def pool_rates(eng: Engine, lay: Layouts, isl: float, osl: float, rate_per_decod
     if rate_per_decode is not None:  # Little's law at a given load, iterated to its fixed point
         bmax = b
         b = np.maximum(np.minimum(b, 1.0), 1.0)
-        for _ in range(20):
+        for _ in range(12):
             t = eng.step(lay, n_dec=b, ctx_dec=b * (isl + osl / 2.0)).total_s
             b = np.clip(rate_per_decode * osl * t, 1.0, np.maximum(bmax, 1.0))
     fits = b >= 1.0
