@@ -95,16 +95,30 @@ EOF
     _plat_log "Slurm up: $(sinfo -h | head -1); slurmrestd on $WANKA_TEST_SLURMRESTD_URL"
 }
 
+_plat_ray_kill() {
+    # Ray's processes started by this script are the ones that name its temp dir
+    local pid
+    for pid in $(pgrep -f -- "wanka-ci-ray" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+    return 0
+}
+
 platform_ray_start() {
     local T=/tmp/wanka-ci-ray port dport
     port=$(_plat_port); dport=$(_plat_port)
-    [ -f "$T/head.pid" ] && kill "$(cat "$T/head.pid")" 2>/dev/null
+    _plat_ray_kill
     mkdir -p "$T"
     # --temp-dir outside /tmp/ray: jobs whose cwd is /tmp must not import a namespace `ray`, and a
     # plain ray.init() elsewhere in the tests must not attach to this head
-    RAY_AUTH_MODE=token ray start --head --port="$port" --dashboard-host=127.0.0.1 --dashboard-port="$dport" \
-        --num-cpus=2 --include-dashboard=true --temp-dir="$T" --disable-usage-stats \
-        >"$T/start.log" 2>&1 || _plat_fail "ray start failed; see $T/start.log" || return 1
+    # `ray start` gives the raylet a fixed 30 s to register; on a busy machine retry, twice at most
+    local try ok=0
+    for try in 1 2 3; do
+        if RAY_AUTH_MODE=token ray start --head --port="$port" --dashboard-host=127.0.0.1 \
+            --dashboard-port="$dport" --num-cpus=2 --include-dashboard=true --temp-dir="$T" \
+            --disable-usage-stats >"$T/start.log" 2>&1; then ok=1; break; fi
+        _plat_log "ray start attempt $try failed; retrying"
+        _plat_ray_kill; sleep 2
+    done
+    [ "$ok" = 1 ] || _plat_fail "ray start failed 3 times; see $T/start.log" || return 1
     export WANKA_TEST_RAY_ADDRESS="http://127.0.0.1:$dport"
     export WANKA_TEST_RAY_GCS="127.0.0.1:$port"
     # Ray's token authentication (on with RAY_AUTH_MODE=token; the token file is created if missing)
@@ -146,9 +160,7 @@ platform_services_stop() {
     for f in "$D"/run/slurmrestd.pid "$D"/run/slurmd.pid "$D"/run/slurmctld.pid; do
         [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
     done
-    # Ray's processes started by this script are the ones that name its temp dir
-    local pid
-    for pid in $(pgrep -f -- "wanka-ci-ray" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+    _plat_ray_kill
     [ -f /tmp/wanka-ci-pg/data/postmaster.pid ] && runuser -u postgres -- \
         /usr/lib/postgresql/15/bin/pg_ctl -D /tmp/wanka-ci-pg/data stop -m fast >/dev/null 2>&1
     return 0
