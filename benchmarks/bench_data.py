@@ -1,6 +1,6 @@
 """Copy+verify throughput of `wanka data copy` against `cp -r` (local) and `rclone copy` (S3).
 
-    python benchmarks/bench_data.py [--gib 1.0] [--repeats 2]
+    python benchmarks/bench_data.py [--gib 1.0] [--repeats 2] [--s3-repeats 1]
 
 Generates one tree of mixed file sizes (by default 1 GiB: 2 x 256 MiB, 64 x 4 MiB, 512 x 384 KiB,
 2048 x 32 KiB) in a temp dir, registers it, then in the same run, alternating and best of `repeats`:
@@ -89,6 +89,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gib", type=float, default=1.0, help="tree size in GiB (file counts scale)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument(
+        "--s3-repeats", type=int, default=1, help="S3 runs (each moves the tree 3 times)"
+    )
     ap.add_argument("--no-s3", action="store_true")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wanka-bench-data-"))
@@ -149,7 +152,7 @@ def main() -> None:
             region_name="us-east-1",
         )
         rc_t, rcc_t, ws_t = [], [], []
-        for k in range(a.repeats):
+        for k in range(a.s3_repeats):
             for b in (f"rc{k}", f"wk{k}"):
                 s3.create_bucket(Bucket=b)
             rc_t.append(timed(["rclone", "copy", str(src), f"m:rc{k}/t", "--transfers", "4"], env))

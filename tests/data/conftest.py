@@ -53,7 +53,19 @@ def corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'registry.db'}"
+    """A fresh registry database: SQLite, or the emptied PostgreSQL of $WANKA_TEST_DATA_DB (the
+    second pass of tests/data/test_registry.py in .ci/run)."""
+    url = os.environ.get("WANKA_TEST_DATA_DB")
+    if not url:
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with eng.begin() as c:
+        c.execute(text("DROP SCHEMA public CASCADE"))
+        c.execute(text("CREATE SCHEMA public"))
+    eng.dispose()
+    return url
 
 
 @pytest.fixture(scope="session")

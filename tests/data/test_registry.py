@@ -27,11 +27,10 @@ def test_schema_has_its_own_version_table(db_url: str) -> None:
 
     import wanka.data.registry as r
 
-    Registry(db_url)
+    eng = Registry(db_url).engine
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(r.__file__).parent / "migrations"))
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
-    eng = create_engine(db_url)
     names = set(inspect(eng).get_table_names())
     assert "alembic_version_data" in names and "alembic_version" not in names
     assert {n for n in names if not n.startswith("alembic")} <= {
