@@ -354,14 +354,7 @@ def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) 
             f"parallelism.global_batch_size null: micro_batch_size*dp = {g['global_batch_size']}"
         )
     plan = ParallelPlan(**g)
-    notes += plan.check(
-        count=count,
-        heads=model.heads,
-        kv_heads=model.kv_heads,
-        layers=model.layers,
-        experts=model.moe.experts if model.moe else None,
-        strict_experts=False,
-    )
+    notes += plan.check(count=count, model=model, strict_experts=False)
     return plan
 
 

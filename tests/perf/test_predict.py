@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from wanka.errors import ConfigError
 from wanka.perf import PlanArrays, predict, predict_runs
 from wanka.perf.validate import pct, split_of, validate_runs
 from wanka.spec import RunError, load_runs, parse_run
@@ -43,19 +45,22 @@ def test_predict_contract_and_breakdown_sum():
     assert 0 < out["mfu"] < 1 and out["fits"]
 
 
-def test_predict_runs_keeps_order_and_reports_errors():
+def test_predict_runs_keeps_order_and_reports_errors(tmp_path):
     """RunErrors and infeasible runs become {"id", "error"} entries in input order."""
-    bad = parse_run(
-        {
-            **RUN,
-            "id": "bad",
-            "parallelism": {"tp": 1, "cp": 3, "dp": 8, "global_batch_size": 24},
-            "hardware": {"accelerator": "h100-sxm", "count": 24},
-        }
-    )
-    out = predict_runs([parse_run(RUN), RunError("x", "broken"), bad])
+    bad = {
+        **RUN,
+        "id": "bad",
+        "parallelism": {"tp": 1, "cp": 3, "dp": 8, "global_batch_size": 24},
+        "hardware": {"accelerator": "h100-sxm", "count": 24},
+    }
+    with pytest.raises(ConfigError, match=r"seq_len \(8192\) must be divisible by cp \(3\)"):
+        parse_run(bad)
+    f = tmp_path / "runs.json"
+    f.write_text(json.dumps([RUN, bad]))
+    good, bad_run = load_runs(f)
+    out = predict_runs([good, RunError("x", "broken"), bad_run])
     assert [o["id"] for o in out] == ["r", "x", "bad"]
-    assert out[1] == {"id": "x", "error": "broken"} and "cp" in out[2]["error"]
+    assert out[1] == {"id": "x", "error": "broken"} and "by cp (3)" in out[2]["error"]
 
 
 def test_from_plans_matches_of():

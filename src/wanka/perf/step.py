@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wanka.hardware import Accelerator
+from wanka.parallel import layout_problems, layout_reasons, layout_valid
 from wanka.perf.comm import collective_s, members_per_domain, scaleup_domain_size
 from wanka.perf.flops import model_flops_per_step
 from wanka.perf.params import Calibration, OverlapPolicy, default_calibration
@@ -343,81 +344,6 @@ def _hybrid_stage_counts(
 
 
 # --------------------------------------------------------------------------------------------- validity
-def _problems(
-    model: ModelSpec,
-    p: dict[str, F64],
-    count: int,
-    gbs: int,
-    seq_len: int,
-    strict_experts: bool = True,
-) -> list[tuple[str, Any]]:
-    """(reason, bad-mask) pairs; shared by `evaluate` (masks) and `plan_problems` (messages)."""
-    tp, pp, vpp, cp, ep, etp, dp, b = (
-        p[k] for k in ("tp", "pp", "vpp", "cp", "ep", "etp", "dp", "b")
-    )
-    L = model.layers
-    out: list[tuple[str, Any]] = [
-        (
-            "every degree and micro_batch_size must be >= 1",
-            (tp < 1) | (pp < 1) | (vpp < 1) | (cp < 1) | (ep < 1) | (etp < 1) | (dp < 1) | (b < 1),
-        ),
-        (
-            f"tp * pp * cp * dp must equal the accelerator count ({count})",
-            tp * pp * cp * dp != count,
-        ),
-        (
-            f"heads ({model.heads}) must be divisible by tp",
-            np.mod(model.heads, np.maximum(tp, 1)) != 0,
-        ),
-        (
-            f"global_batch_size ({gbs}) must be divisible by micro_batch_size * dp",
-            np.mod(gbs, np.maximum(b * dp, 1)) != 0,
-        ),
-        (
-            f"pp * vpp must not exceed the layer count ({L}) + 2 (embedding and loss may count as layers)",
-            pp * vpp > L + 2,
-        ),
-        ("vpp > 1 needs pp > 1", (vpp > 1) & (pp < 2)),
-        (f"seq_len ({seq_len}) must be divisible by cp", np.mod(seq_len, np.maximum(cp, 1)) != 0),
-    ]
-    if (
-        model.mla is None
-    ):  # GQA groups split over TP, or replicated when tp > kv_heads (Megatron/TE)
-        kvh = model.kv_heads
-        out.append(
-            (
-                f"kv_heads ({kvh}) and tp must divide one another",
-                (np.mod(kvh, np.maximum(tp, 1)) != 0) & (np.mod(tp, kvh) != 0),
-            )
-        )
-    if model.mamba is not None:  # Megatron MambaMixer splits heads and B/C groups over TP
-        mb = model.mamba
-        out.append(
-            (
-                f"mamba heads ({mb.heads}) and groups ({mb.groups}) must be divisible by tp",
-                (np.mod(mb.heads, np.maximum(tp, 1)) != 0)
-                | (np.mod(mb.groups, np.maximum(tp, 1)) != 0),
-            )
-        )
-    if model.moe is None:
-        out.append(("ep > 1 needs a mixture-of-experts model", ep > 1))
-    else:
-        out.append(
-            (
-                f"experts ({model.moe.experts}) must be divisible by ep",
-                np.mod(model.moe.experts, np.maximum(ep, 1)) != 0,
-            )
-        )
-        if strict_experts:
-            out.append(
-                (
-                    "ep * etp must divide tp * cp * dp",
-                    np.mod(tp * cp * dp, np.maximum(ep * etp, 1)) != 0,
-                )
-            )
-    return out
-
-
 def plan_problems(
     model: ModelSpec,
     plans: PlanArrays,
@@ -428,13 +354,16 @@ def plan_problems(
     seq_len: int,
     strict_experts: bool = True,
 ) -> list[str]:
-    """Why row `i` of `plans` is not valid (empty when it is)."""
-    p = _plan_floats(plans.take([i]))
-    return [
-        msg
-        for msg, bad in _problems(model, p, count, global_batch_size, seq_len, strict_experts)
-        if bool(np.any(bad))
-    ]
+    """Why row `i` of `plans` is not valid (empty when it is): `wanka.parallel.layout_problems`."""
+    problems = layout_problems(
+        model,
+        plans.take([i]),
+        count=count,
+        global_batch_size=global_batch_size,
+        seq_len=seq_len,
+        strict_experts=strict_experts,
+    )
+    return layout_reasons(problems, 0, fatal=True)
 
 
 def _plan_floats(plans: PlanArrays) -> dict[str, F64]:
@@ -511,10 +440,15 @@ def evaluate(
 
     # ---- plans, validity --------------------------------------------------------------------------
     p = _plan_floats(plans)
-    bad = np.zeros(len(plans), dtype=np.bool_)
-    for _, mask in _problems(model, p, count, global_batch_size, seq_len, strict_experts):
-        bad |= mask
-    valid = ~bad
+    problems = layout_problems(
+        model,
+        plans,
+        count=count,
+        global_batch_size=global_batch_size,
+        seq_len=seq_len,
+        strict_experts=strict_experts,
+    )
+    valid = layout_valid(problems, len(plans))
     one = np.ones(len(plans))
     tp, pp, vpp, cp, ep, etp, dp, b = (
         np.where(valid, p[k], one) for k in ("tp", "pp", "vpp", "cp", "ep", "etp", "dp", "b")

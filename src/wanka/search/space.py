@@ -19,7 +19,10 @@ Candidate lists before pruning (the dimensions the perf model distinguishes):
 - fsdp none|grad_op|full, distributed_optimizer on/off, sequence_parallel on/off, recompute none|selective|full;
 - precision: the requested training precisions (one unless `--precision` lists several).
 
-Divisibility rules (a candidate is dropped, never raised, when it breaks one):
+Divisibility rules (a candidate is dropped, never raised, when it breaks one). Every validity rule of
+`wanka.parallel.layout_problems` (the one shared with `predict` and the simulator: degrees, divisibility,
+heads, experts, layers) is applied; the rules below that go further are the space's own choices of
+which valid layouts to enumerate (an even pipeline split, CP's load-balanced split, etp <= scale-up domain):
 1. tp*pp*cp divides count;
 2. heads % tp == 0, and kv_heads and tp divide one another (Megatron GQA sharding);
 3. cp == 1 or seq_len % (2*cp) == 0 (Megatron's load-balanced causal split: 2*cp chunks per sequence);
@@ -45,7 +48,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wanka.errors import ConfigError
-from wanka.parallel import FSDP_MODES, RECOMPUTE_MODES, ParallelPlan
+from wanka.parallel import FSDP_MODES, RECOMPUTE_MODES, ParallelPlan, layout_valid
+from wanka.search.rules import search_rules, space_problems
 from wanka.workload.model import ModelSpec
 
 __all__ = [
@@ -265,37 +269,34 @@ def _keep(a: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
 def structural_candidates(
     model: ModelSpec, dims: SpaceDims, *, count: int, global_batch_size: int, seq_len: int
 ) -> dict[str, np.ndarray]:
-    """Integer degrees (tp pp vpp cp ep etp dp micro_batch_size) that pass rules 1-6, as int64 columns."""
-    a = _grid(tp=dims.tp, pp=dims.pp, cp=dims.cp)
-    tp, pp, cp = a["tp"], a["pp"], a["cp"]
-    inner = tp * pp * cp
-    kv = model.kv_heads
-    m = (
-        (count % inner == 0) & (model.heads % tp == 0) & ((kv % tp == 0) | (tp % kv == 0))
-    )  # rules 1, 2
-    m &= (cp == 1) | (seq_len % (2 * cp) == 0)  # rule 3
-    m &= pp <= model.layers
-    a = _keep(a, m)
+    """Integer degrees (tp pp vpp cp ep etp dp micro_batch_size) that pass rules 1-6, as int64 columns.
+
+    Built column by column; after each new column every rule of `search.rules.search_rules` (the
+    validity rules shared with `predict`, then the space's own) that reads only the columns so far prunes.
+    """
+    table = search_rules(
+        model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len
+    )
+    done: set[str] = set()
+
+    def prune(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        problems = space_problems(
+            model,
+            dims,
+            a,
+            count=count,
+            global_batch_size=global_batch_size,
+            seq_len=seq_len,
+            skip=frozenset(done),
+        )
+        done.update(rule for rule, needs, _, _ in table if set(needs) <= set(a))
+        return _keep(a, layout_valid(problems, len(a["tp"])))
+
+    a = prune(_grid(tp=dims.tp, pp=dims.pp, cp=dims.cp))
     a["dp"] = count // (a["tp"] * a["pp"] * a["cp"])
-    a = _cross(a, "vpp", dims.vpp)  # rule 4
-    chunks = a["pp"] * a["vpp"]
-    even = np.zeros(len(chunks), dtype=bool)
-    for e in range(4 + model.mtp_layers):
-        even |= (model.layers + e) % chunks == 0
-    a = _keep(a, even & ((a["vpp"] == 1) | (a["pp"] > 1)))
-    a = _cross(a, "ep", dims.ep)
-    a = _cross(a, "etp", dims.etp)
-    if model.moe is None:  # rule 6
-        m = (a["ep"] == 1) & (a["etp"] == 1)
-    else:
-        m = (model.moe.experts % a["ep"] == 0) & (model.moe.expert_ffn % a["etp"] == 0)
-        if dims.strict_experts:
-            m &= (a["tp"] * a["cp"] * a["dp"]) % (a["etp"] * a["ep"]) == 0
-        else:
-            m &= a["etp"] * a["ep"] <= count
-    a = _keep(a, m)
-    a = _cross(a, "micro_batch_size", dims.micro_batch_size)  # rule 5
-    a = _keep(a, global_batch_size % (a["micro_batch_size"] * a["dp"]) == 0)
+    a = prune(_cross(prune(a), "vpp", dims.vpp))
+    a = prune(_cross(_cross(a, "ep", dims.ep), "etp", dims.etp))
+    a = prune(_cross(a, "micro_batch_size", dims.micro_batch_size))
     return {k: a[k] for k in _INT_COLS}
 
 
@@ -502,26 +503,10 @@ def columns_to_plans(cols: dict[str, np.ndarray], *, global_batch_size: int) -> 
 def contains(
     model: ModelSpec, dims: SpaceDims, plan: ParallelPlan, *, count: int, seq_len: int
 ) -> bool:
-    """Whether `plan` is one of the pruned candidates of `dims` (its global batch size taken from the plan).
-
-    Checks the integer degrees against the structural candidates and the flags against the flag
-    combinations, without materialising the full product.
-    """
-    row = plan_to_row(plan)
-    s = structural_candidates(
-        model, dims, count=count, global_batch_size=plan.global_batch_size, seq_len=seq_len
+    """Whether `plan` is one of the pruned candidates of `dims` (its global batch size taken from the plan):
+    it breaks no rule of `search.rules.space_problems`."""
+    row = {k: np.asarray([v]) for k, v in plan_to_row(plan).items()}
+    problems = space_problems(
+        model, dims, row, count=count, global_batch_size=plan.global_batch_size, seq_len=seq_len
     )
-    m = np.ones(len(s["tp"]), dtype=bool)
-    for k in _INT_COLS:
-        m &= s[k] == row[k]
-    if not m.any():
-        return False
-    if row["sequence_parallel"] and plan.tp == 1:  # rule 7
-        return False
-    combo = (
-        int(row["fsdp"]),
-        bool(row["distributed_optimizer"]),
-        bool(row["sequence_parallel"]),
-        int(row["recompute"]),
-    )
-    return combo in _flag_combos(dims)
+    return bool(layout_valid(problems, 1)[0])
