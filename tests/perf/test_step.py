@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from wanka.catalogs import get_accelerator
 from wanka.perf import OverlapPolicy, PlanArrays, evaluate
-from wanka.perf.flops import megatron_flops_per_step, model_flops_per_step
+from wanka.workload.counts import flops_per_step
 from wanka.perf.params import default_calibration
 from wanka.perf.step import gemm_efficiency
 from wanka.workload.presets import get_model
@@ -101,7 +101,7 @@ def test_more_recompute_never_increases_activation_memory(row, which):
 def test_tokens_never_exceed_peak_flop_bound(rows, precision):
     """tokens/s/GPU * model FLOPs per token never exceeds the chip's peak for the precision."""
     res = _eval(LLAMA, _plans(rows), acc=GB200, precision=precision)
-    flops_per_token = model_flops_per_step(LLAMA, 512, LLAMA.seq_len) / (512 * LLAMA.seq_len)
+    flops_per_token = flops_per_step(LLAMA, 512, LLAMA.seq_len) / (512 * LLAMA.seq_len)
     ok = res.valid
     assert np.all(res.tokens_per_s_per_gpu[ok] * flops_per_token <= GB200.peak(precision))
     assert np.all(res.mfu[ok] <= 1.0)
@@ -196,7 +196,7 @@ def test_small_gemms_are_less_efficient():
 def test_megatron_flops_formula_gpt3():
     """GPT-3 175B, Megatron accounting: 6 * tokens * (params-ish) + attention, the known 1.0e15 order."""
     model = get_model("gpt3-175b")
-    f = megatron_flops_per_step(model, 1, 2048) / 2048
+    f = flops_per_step(model, 1, 2048) / 2048
     # Narayanan et al. 2021 eq. (3): 72 * B * s * l * h^2 * (1 + s/(6h) + V/(12 l h)) per batch of B
     h, layers, s, v = model.hidden, model.layers, 2048, model.vocab
     ref = 72 * layers * h * h * (1 + s / (6 * h) + v / (12 * layers * h)) / 1  # per token

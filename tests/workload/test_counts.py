@@ -400,7 +400,7 @@ def test_padded_vocab_and_doctests() -> None:
     """Megatron pads the vocabulary to a multiple of 128*tp; the module's examples hold."""
     import doctest
 
-    from wanka.workload import counts
+    from wanka.workload import counts, flops
     from wanka.workload.counts import padded_vocab
 
     assert (
@@ -408,4 +408,22 @@ def test_padded_vocab_and_doctests() -> None:
         and padded_vocab(128256) == 128256
         and padded_vocab(128256, tp=8) == 129024
     )
-    assert doctest.testmod(counts).failed == 0
+    assert doctest.testmod(counts).failed == 0 and doctest.testmod(flops).failed == 0
+
+
+@pytest.mark.parametrize("preset", ["llama3-70b", "mixtral-8x7b", "deepseek-v3"])
+def test_layer_split_is_layer_params_for_rmsnorm_models_without_biases(preset: str) -> None:
+    """The step model's per-layer split adds up to the exact count where both count the same weights."""
+    from wanka.workload.counts import layer_split
+
+    model = get_model(preset)
+    sp = layer_split(model)
+    moe_layer = layer_params(model, model.layers - 1)
+    attention_and_norms = moe_layer.attention + moe_layer.norms
+    assert sp.attention == attention_and_norms
+    if model.moe is None:
+        assert sp.dense_mlp == moe_layer.mlp
+    else:
+        assert sp.experts == moe_layer.experts
+        router_bias = model.moe.experts if model.moe.router_bias else 0  # the documented gap
+        assert sp.moe_replicated == moe_layer.shared_experts + moe_layer.router - router_bias

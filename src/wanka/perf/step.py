@@ -29,9 +29,9 @@ from numpy.typing import NDArray
 from wanka.hardware import Accelerator
 from wanka.parallel import layout_problems, layout_reasons, layout_valid
 from wanka.perf.comm import collective_s, members_per_domain, scaleup_domain_size
-from wanka.perf.flops import model_flops_per_step
 from wanka.perf.params import Calibration, OverlapPolicy, default_calibration
 from wanka.perf.plans import PlanArrays
+from wanka.workload.counts import flops_per_step, hybrid_layer_split, layer_split
 from wanka.workload.model import ModelSpec
 
 __all__ = [
@@ -215,38 +215,6 @@ def activation_bytes_per_token(
     return out
 
 
-def _layer_params(model: ModelSpec) -> tuple[float, float, float, float]:
-    """(attention params, dense-MLP params, MoE replicated params, expert params) of one layer."""
-    h, a = model.hidden, model.heads
-    if model.mla is not None:
-        m = model.mla
-        dq = m.qk_nope_head_dim + m.qk_rope_head_dim
-        q = (
-            (h * m.q_lora_rank + m.q_lora_rank * a * dq + m.q_lora_rank)
-            if m.q_lora_rank
-            else h * a * dq
-        )
-        attn = (
-            q
-            + h * (m.kv_lora_rank + m.qk_rope_head_dim)
-            + m.kv_lora_rank * a * (m.qk_nope_head_dim + m.v_head_dim)
-        )
-        attn += m.kv_lora_rank + a * m.v_head_dim * h + 2 * h
-    else:
-        d = model.d_head
-        attn = h * (a + 2 * model.kv_heads) * d + a * d * h + 2 * h  # QKV, projection, 2 norms
-    ng = 3 if model.gated else 2
-    dense = ng * h * model.ffn_hidden
-    if model.moe is None:
-        return float(attn), float(dense), 0.0, 0.0
-    moe = model.moe
-    shared = (
-        ng * h * moe.shared_experts * moe.shared_ffn + h * moe.experts
-    )  # shared experts + router
-    experts = ng * h * moe.expert_ffn * moe.experts
-    return float(attn), float(dense), float(shared), float(experts)
-
-
 def hybrid_activation_bytes_per_token(
     model: ModelSpec,
     tp: Any,
@@ -303,24 +271,6 @@ def hybrid_activation_bytes_per_token(
         ) / tp
     else:
         out["M"] = np.zeros_like(attention)
-    return out
-
-
-def _hybrid_layer_params(model: ModelSpec) -> dict[str, float]:
-    """Replicated (non-expert) parameters of one hybrid layer of each kind, its pre-norm included."""
-    h = model.hidden
-    p_attn, p_dense_mlp, p_shared, _ = _layer_params(model)
-    out = {"*": p_attn - h, "-": p_dense_mlp + h, "E": p_shared + h, "M": 0.0}  # one norm per layer
-    if model.mamba is not None:
-        mb = model.mamba
-        out["M"] = float(
-            h * mb.in_proj_width
-            + mb.conv_dim * (mb.conv_kernel + 1)
-            + 3 * mb.heads
-            + mb.d_inner
-            + mb.d_inner * h
-            + h
-        )
     return out
 
 
@@ -755,7 +705,13 @@ def evaluate(
     bubble = (pp - 1.0) / vpp * t_mb  # 1F1B: (p-1) t_mb; interleaved: /vpp
 
     # ---- parameters per GPU on the heaviest stage ------------------------------------------------
-    p_attn, p_dense_mlp, p_shared, p_experts = _layer_params(model)
+    split = layer_split(model)
+    p_attn, p_dense_mlp, p_shared, p_experts = (
+        split.attention,
+        split.dense_mlp,
+        split.moe_replicated,
+        split.experts,
+    )
     p_emb = V * h
     head_params = 0.0 if (model.tied_embeddings) else p_emb
     if model.learned_positions:
@@ -778,7 +734,7 @@ def evaluate(
         return dense / tp, expert / (ep * etp)  # per-GPU dense (TP-split), expert (EP x ETP split)
 
     if model.layer_pattern is not None:
-        hp = _hybrid_layer_params(model)
+        hp = hybrid_layer_split(model)
 
         def hstage_params(
             cnt: dict[str, F64], first_stage: Any, last_stage: Any
@@ -855,7 +811,7 @@ def evaluate(
     overhead = m * overhead_mb + cal.step_overhead_s
     step = m * t_mb + bubble + dp_exposed + t_opt + cal.step_overhead_s
     tokens = G * s / (step * count)
-    flops = model_flops_per_step(model, global_batch_size, seq_len)
+    flops = float(flops_per_step(model, global_batch_size, seq_len))
     tflops = flops / (step * count) / 1e12
     mfu = tflops * 1e12 / peak_prec
 
