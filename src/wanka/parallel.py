@@ -157,7 +157,12 @@ def _cols(cols: Mapping[str, Any] | Any, names: tuple[str, ...]) -> dict[str, ND
 
 def _rule_table(model: ModelSpec, count: int, gbs: int, seq_len: int) -> list[Rule]:
     """(rule id, columns it reads, bad-mask function, reason function) in reporting order."""
-    L, H, KV = model.layers, model.heads, model.kv_heads
+    return _degree_rules(model, count) + _split_rules(model, gbs, seq_len)
+
+
+def _degree_rules(model: ModelSpec, count: int) -> list[Rule]:
+    """Degrees >= 1, their product, and what TP splits (heads, GQA groups, Mamba heads and groups)."""
+    H, KV = model.heads, model.kv_heads
     rules: list[Rule] = [
         (
             "positive",
@@ -204,7 +209,13 @@ def _rule_table(model: ModelSpec, count: int, gbs: int, seq_len: int) -> list[Ru
                 ),
             )
         )
-    rules += [
+    return rules
+
+
+def _split_rules(model: ModelSpec, gbs: int, seq_len: int) -> list[Rule]:
+    """What DP, PP, CP and EP split: the batch, the layers, the sequence, the experts."""
+    L = model.layers
+    rules: list[Rule] = [
         (
             "batch",
             ("micro_batch_size", "dp"),

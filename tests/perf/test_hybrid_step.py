@@ -9,12 +9,9 @@ import pytest
 
 from wanka.catalogs import get_accelerator
 from wanka.perf import PlanArrays, evaluate
-from wanka.perf.step import (
-    _hybrid_stage_counts,
-    activation_bytes_per_token,
-    hybrid_activation_bytes_per_token,
-    plan_problems,
-)
+from wanka.perf.memory import activation_bytes_per_token, hybrid_activation_bytes_per_token
+from wanka.perf.stages import _hybrid_stage_counts
+from wanka.perf.step import plan_problems
 from wanka.workload.counts import flops_per_step
 from wanka.workload.presets import get_model
 

@@ -7,7 +7,7 @@ import pytest
 
 from wanka.catalogs import get_accelerator
 from wanka.perf import PlanArrays, evaluate
-from wanka.perf.step import activation_bytes_per_token
+from wanka.perf.memory import activation_bytes_per_token
 from wanka.workload.counts import param_count
 from wanka.workload.model import ModelSpec
 from wanka.workload.presets import get_model

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from wanka.catalogs import get_accelerator
 from wanka.perf import OverlapPolicy, PlanArrays, evaluate
+from wanka.perf.layer import gemm_efficiency
 from wanka.perf.params import default_calibration
-from wanka.perf.step import gemm_efficiency
 from wanka.workload.counts import flops_per_step
 from wanka.workload.presets import get_model
 
