@@ -32,7 +32,6 @@ import numpy as np
 from wanka.errors import ConfigError, InfeasiblePlan
 from wanka.hardware import Accelerator
 from wanka.perf.comm import collective_s
-from wanka.perf.flops import model_flops_per_step
 from wanka.perf.params import (
     Calibration,
     HeteroCalibration,
@@ -42,6 +41,7 @@ from wanka.perf.params import (
 from wanka.perf.plans import RECOMPUTE_CODES, PlanArrays
 from wanka.perf.step import evaluate
 from wanka.units import GiB
+from wanka.workload.counts import flops_per_step
 
 __all__ = ["HETERO_ASSUMPTIONS", "kind_terms", "predict_hetero"]
 
@@ -352,7 +352,7 @@ def predict_hetero(
     step = c["pipe_s"] + c["dp_s"] + c["opt_s"] + cal.step_overhead_s
     count = run.count
     G, s = run.global_batch_size, run.model.seq_len
-    flops = model_flops_per_step(run.model, G, s)
+    flops = float(flops_per_step(run.model, G, s))
     fits = a["mem"] <= a["hbm"]
     worst = np.unravel_index(int(np.argmax(a["mem"] / a["hbm"])), a["mem"].shape)
     i = c["pipeline"]
