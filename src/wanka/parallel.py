@@ -33,8 +33,10 @@ __all__ = [
     "validity_rules",
 ]
 
-FSDP_MODES = ("none", "grad_op", "full")
-RECOMPUTE_MODES = ("none", "selective", "full")
+FsdpMode = Literal["none", "grad_op", "full"]
+RecomputeMode = Literal["none", "selective", "full"]
+FSDP_MODES: tuple[FsdpMode, ...] = ("none", "grad_op", "full")
+RECOMPUTE_MODES: tuple[RecomputeMode, ...] = ("none", "selective", "full")
 #: The integer columns a layout is made of (Megatron names), as `layout_problems` reads them.
 DEGREES = ("tp", "pp", "vpp", "cp", "ep", "etp", "dp", "micro_batch_size")
 
@@ -50,10 +52,10 @@ class ParallelPlan:
     ep: int = 1
     etp: int = 1
     dp: int = 1
-    fsdp: Literal["none", "grad_op", "full"] = "none"
+    fsdp: FsdpMode = "none"
     distributed_optimizer: bool = True
     sequence_parallel: bool = False
-    recompute: Literal["none", "selective", "full"] = "none"
+    recompute: RecomputeMode = "none"
     micro_batch_size: int = 1
     global_batch_size: int = 1
 

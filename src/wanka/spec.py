@@ -128,7 +128,7 @@ class RunError:
 
 
 def check_mapping(
-    where: str, d: Any, allowed: set[str], required: set[str] = frozenset()
+    where: str, d: Any, allowed: set[str], required: set[str] | frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """Return `d` if it is a mapping with only `allowed` keys and every `required` one; else a ConfigError.
 
@@ -277,31 +277,27 @@ def model_from_mapping(
             f"model.activation null: {fields['activation']} "
             f"({'ffn_hidden = 4*hidden, GPT-style' if gpt_style else 'ffn_hidden != 4*hidden, gated'})"
         )
-    mtype = fields.pop("type", None) or ("moe" if moe else "dense")
-    return ModelSpec(
-        name=str(fields.pop("name", "model")),
-        type=mtype,
-        moe=moe,
-        mla=mla,
-        **{
-            k: (
-                _int(f"model.{k}", v)
-                if k
-                in (
-                    "layers",
-                    "hidden",
-                    "heads",
-                    "kv_heads",
-                    "ffn_hidden",
-                    "vocab",
-                    "seq_len",
-                    "head_dim",
-                )
-                else v
+    mtype: Any = fields.pop("type", None) or ("moe" if moe else "dense")
+    name = str(fields.pop("name", "model"))
+    rest: dict[str, Any] = {
+        k: (
+            _int(f"model.{k}", v)
+            if k
+            in (
+                "layers",
+                "hidden",
+                "heads",
+                "kv_heads",
+                "ffn_hidden",
+                "vocab",
+                "seq_len",
+                "head_dim",
             )
-            for k, v in fields.items()
-        },
-    )
+            else v
+        )
+        for k, v in fields.items()
+    }
+    return ModelSpec(name=name, type=mtype, moe=moe, mla=mla, **rest)
 
 
 def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) -> ParallelPlan:
@@ -391,7 +387,8 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
     )
     precision = d.get("precision")
     if precision is None:
-        precision, _ = "bf16", notes.append("precision null: bf16")
+        precision = "bf16"
+        notes.append("precision null: bf16")
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     acc.peak(precision)  # raises if the chip lacks this number format

@@ -206,7 +206,8 @@ def _shares(per_stage: list[list[float | None]], pipelines: int) -> tuple[float,
         for j, s in enumerate(row):
             if s is None:
                 continue
-            if fixed[j] is not None and abs(fixed[j] - s) > 1e-9:
+            prev = fixed[j]
+            if prev is not None and abs(prev - s) > 1e-9:
                 raise ConfigError(
                     f"parallelism.stages[{i}].replicas[{j}].batch_share {s} contradicts {fixed[j]} "
                     f"stated for the same pipeline on another stage"

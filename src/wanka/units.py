@@ -95,9 +95,13 @@ def difflib_closest(name: str, choices: list[str] | tuple[str, ...], n: int = 3)
     """A ' (closest: a, b)' hint naming the valid ids nearest to `name`, or the first few ids."""
     import difflib
 
-    prefixed = sorted(c for c in choices if c.startswith(name) and c != name)  # "h100" -> "h100-sxm"
+    prefixed = sorted(
+        c for c in choices if c.startswith(name) and c != name
+    )  # "h100" -> "h100-sxm"
     close = prefixed[:n] + [
-        c for c in difflib.get_close_matches(name, list(choices), n=n, cutoff=0.3) if c not in prefixed
+        c
+        for c in difflib.get_close_matches(name, list(choices), n=n, cutoff=0.3)
+        if c not in prefixed
     ]
     close = close[:n]
     if not close:

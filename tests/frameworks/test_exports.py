@@ -9,8 +9,8 @@ from dataclasses import asdict
 import pytest
 import yaml
 
-from wanka.errors import ConfigError
 from wanka.catalogs import get_accelerator
+from wanka.errors import ConfigError
 from wanka.frameworks.importers import from_torchtitan
 from wanka.frameworks.megatron import from_megatron, megatron_problems
 from wanka.parallel import ParallelPlan

@@ -48,7 +48,10 @@ def load_data(name: str) -> Any:
 
 
 def check_keys(
-    where: str, got: dict[str, Any], allowed: set[str], required: set[str] = frozenset()
+    where: str,
+    got: dict[str, Any],
+    allowed: set[str],
+    required: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Raise CatalogError naming any unknown or missing key of a catalog record."""
     unknown = set(got) - allowed

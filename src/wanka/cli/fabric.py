@@ -299,7 +299,7 @@ def graph(
         write_graph(g, out)
     if draw is not None:
         draw_graph(g, draw)
-    rec = {
+    rec: dict[str, Any] = {
         "topology": topology,
         "graph": {**counts, "bisection_links": cut},
         "closed_form": formula,

@@ -6,6 +6,7 @@ Each module in COMMAND_MODULES defines `register(app: typer.Typer) -> None`.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import typer
 from typer.core import TyperOption
@@ -13,7 +14,7 @@ from typer.core import TyperOption
 from wanka import __version__
 
 
-def _flag_type_hidden(self: TyperOption, ctx: object) -> str | None:
+def _flag_type_hidden(self: TyperOption, ctx: Any) -> str | None:
     """`--json` is a flag: its help shows no `<bool>` value (typer >= 0.26 shows one on every flag)."""
     return None if self.is_flag else _typed_option_help(self, ctx)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -34,7 +34,7 @@ def _targets(values: list[str] | None) -> tuple[str, ...]:
     return tuple(check_target(t) for t in values) if values else TARGETS
 
 
-def _errors(errors) -> None:  # type: ignore[no-untyped-def]
+def _errors(errors: Any) -> None:
     for e in errors:
         where = f"{e.file}:{e.line}:{e.col}" if e.line is not None else e.file
         err_console.print(

@@ -30,11 +30,11 @@ def register(root: typer.Typer) -> None:
 def predict_file(path: Path, profile: Any = None) -> list[dict[str, Any]]:
     """Predict every run of a run-spec file; failures become `{"id", "error"}` entries, in order."""
     from wanka.perf.predict import predict
-    from wanka.spec import load_runs
+    from wanka.spec import RunError, load_runs
 
     out: list[dict[str, Any]] = []
     for run in load_runs(path):
-        if not hasattr(run, "model"):
+        if isinstance(run, RunError):
             out.append({"id": run.id, "error": run.error})
             continue
         try:

@@ -317,7 +317,8 @@ def register(app: typer.Typer) -> None:
         export_top_n: Annotated[
             int,
             typer.Option(
-                "--export-top", help="Export the best N plans the framework accepts (files -2, -3...)."
+                "--export-top",
+                help="Export the best N plans the framework accepts (files -2, -3...).",
             ),
         ] = 1,
         export_out: Annotated[
@@ -374,7 +375,8 @@ def register(app: typer.Typer) -> None:
                         raise ConfigError(
                             f"{run}: run {r.id or ''}: {r.error}".replace("run : ", "")
                         )
-                for r in runs:
+                specs = [r for r in runs if not isinstance(r, RunError)]
+                for r in specs:
                     if profile is not None:
                         from dataclasses import replace
 
@@ -415,7 +417,7 @@ def register(app: typer.Typer) -> None:
 
                 kinds = parse_fleet(accelerator)
                 m = load_model(model, seq_len)
-                res = search_hetero(
+                fleet = search_hetero(
                     m,
                     kinds,
                     global_batch_size=global_batch_size,
@@ -423,11 +425,11 @@ def register(app: typer.Typer) -> None:
                 )
                 bar.close()
                 if json_out:
-                    print_json(res)
+                    print_json(fleet)
                 else:
                     from wanka.report.hetero import render_hetero
 
-                    console.print(render_hetero(res))
+                    console.print(render_hetero(fleet))
                 return
             else:
                 missing = [
@@ -444,7 +446,13 @@ def register(app: typer.Typer) -> None:
                     raise ConfigError(f"missing {', '.join(missing)} (or give --run RUN.yaml)")
                 from wanka.catalogs import get_accelerator
 
-                cnts = parse_int_list(counts, "counts") if counts else (count,)
+                assert model is not None and accelerator is not None  # `missing` above
+                assert global_batch_size is not None
+                if counts:
+                    cnts = parse_int_list(counts, "counts")
+                else:
+                    assert count is not None
+                    cnts = (count,)
                 assert cnts is not None
                 if any(c <= 0 for c in cnts):
                     raise ConfigError(f"--count must be positive, got {count}")
@@ -488,15 +496,15 @@ def register(app: typer.Typer) -> None:
                 results[0], export, export_out, model=the_model, acc=the_acc, count=export_top_n
             )
             exported = files[0]
-            for r in results:
-                r["exported"] = str(exported)
+            for rec in results:
+                rec["exported"] = str(exported)
                 if len(files) > 1:
-                    r["exported_files"] = [str(f) for f in files]
+                    rec["exported_files"] = [str(f) for f in files]
         if json_out:
             print_json(results[0] if len(results) == 1 else results)
         else:
-            for r in results:
-                render_result(r)
+            for rec in results:
+                render_result(rec)
             if exported is not None:
                 console.print(
                     f"wrote {export} configuration of the best plan to {exported}", highlight=False

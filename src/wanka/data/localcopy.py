@@ -87,11 +87,13 @@ def copy_and_hash(
             return last[0], h.hexdigest()
         done: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
 
+        def on_segment(off: int) -> None:
+            step_counted(off)
+            done.put(off)
+
         def pump() -> None:
             try:
-                _copy(
-                    fin, fout, limit, lambda off: (step_counted(off), done.put(off)), segment_bytes
-                )
+                _copy(fin, fout, limit, on_segment, segment_bytes)
             except BaseException as e:  # noqa: BLE001 - handed to the hashing thread, which re-raises it
                 done.put(e)
                 return

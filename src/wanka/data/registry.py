@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import CursorResult, Engine, Table, create_engine, delete, event, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -57,7 +57,7 @@ class VersionRecord:
         return f"{self.name}@{self.version}"
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        d = {k: getattr(self, k) for k in self.__slots__}
         d["replicas"] = list(self.replicas)
         return d
 
@@ -289,7 +289,7 @@ class Registry:
             s.add(v)
             s.flush()
             s.execute(
-                ManifestFile.__table__.insert(),
+                cast(Table, ManifestFile.__table__).insert(),
                 [
                     {
                         "version_id": v.id,
@@ -331,7 +331,7 @@ class Registry:
                     Replica.endpoint == endpoint,
                 )
             )
-            return bool(r.rowcount)
+            return bool(cast(CursorResult[Any], r).rowcount)
 
     def has_replica(self, ref: str, location: str, endpoint: str = "") -> bool:
         return any(

@@ -150,8 +150,8 @@ def count_version(
 
         try:
             tok = Tokenizer.from_file(str(tokenizer))
-        except Exception as e:  # noqa: BLE001 - tokenizers raises plain Exceptions for a bad file
-            raise ConfigError(f"cannot read tokenizer {tokenizer}: {e}") from None
+        except Exception as err:  # noqa: BLE001 - tokenizers raises plain Exceptions for a bad file
+            raise ConfigError(f"cannot read tokenizer {tokenizer}: {err}") from None
     samples, tokens, exact, known = 0, 0.0, True, False
     for e in manifest.entries:
         p, name = root / e.path, e.path.lower()

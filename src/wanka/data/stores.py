@@ -127,7 +127,7 @@ class LocalStore:
             while k := f.readinto(buf):
                 yield view[:k]
 
-    def begin(self, rel: str) -> Writer:
+    def begin(self, rel: str) -> _LocalWriter:
         return _LocalWriter(self.root / rel)
 
     def hash(self, rel: str) -> tuple[int, str]:

@@ -320,7 +320,7 @@ def from_megatron(
     if count is None:
         raise ConfigError("megatron arguments: no torchrun --nnodes/--nproc-per-node; give --count")
     model = _model_from_flags(flags, name)
-    par = {k: _int(flags, f) for k, f in _PARALLEL_FLAGS.items() if f in flags}
+    par: dict[str, Any] = {k: _int(flags, f) for k, f in _PARALLEL_FLAGS.items() if f in flags}
     if "--num-layers-per-virtual-pipeline-stage" in flags:
         per_stage = _int(flags, "--num-layers-per-virtual-pipeline-stage")
         par["vpp"] = model["layers"] // (par.get("pp", 1) * per_stage)

@@ -149,8 +149,8 @@ def _moe(c: StepContext, elem_mlp_common: F64) -> dict[str, Any]:
         rate * cal.moe_grouped_gemm * gemm_efficiency(m_exp, ng * fe, h, cal)
     ) + 2 * m_tot * h * fe / (rate * cal.moe_grouped_gemm * gemm_efficiency(m_exp, h, fe, cal))
     t_router = gemm_s(T / spd, E, h, c.bf16_rate, cal)
-    t_shared = 0.0
-    elem_shared = 0.0
+    t_shared: Any = 0.0
+    elem_shared: Any = 0.0
     if moe.shared_experts:
         fs = float(moe.shared_experts * moe.shared_ffn)
         t_shared = gemm_s(T, ng * fs / tp, h, rate, cal) + gemm_s(T, h, fs / tp, rate, cal)

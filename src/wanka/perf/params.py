@@ -17,6 +17,7 @@ from typing import Any
 from wanka.errors import CatalogError
 
 __all__ = [
+    "DEFAULT_OVERLAP",
     "Calibration",
     "HeteroCalibration",
     "OverlapPolicy",
@@ -144,6 +145,10 @@ class OverlapPolicy:
     fsdp_overlap: bool = True
     """FSDP prefetches the next layer's all-gather during the current layer's compute (PyTorch FSDP
     `forward_prefetch`/`backward_prefetch`, Zhao et al. 2023); the first layer's gather stays exposed."""
+
+
+DEFAULT_OVERLAP = OverlapPolicy()
+"""The default policy (a frozen value, shared as a default argument)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

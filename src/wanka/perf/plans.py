@@ -100,7 +100,7 @@ class PlanArrays:
         """Stack `wanka.parallel.ParallelPlan`s (or anything with the same attribute names)."""
         if not plans:
             raise ConfigError("PlanArrays.from_plans needs at least one plan")
-        cols: dict[str, list[Any]] = {f: [] for f in _INT_FIELDS + _BOOL_FIELDS}
+        cols: dict[str, Any] = {f: [] for f in _INT_FIELDS + _BOOL_FIELDS}
         for p in plans:
             tp = int(p.tp)
             row = {

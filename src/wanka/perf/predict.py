@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from wanka.errors import InfeasiblePlan, WankaError
-from wanka.perf.params import Calibration, OverlapPolicy, default_calibration
+from wanka.perf.params import DEFAULT_OVERLAP, Calibration, OverlapPolicy, default_calibration
 from wanka.perf.plans import PlanArrays
 from wanka.perf.step import StepArrays, evaluate, plan_problems
 from wanka.units import GiB
@@ -37,7 +37,7 @@ MODEL_ASSUMPTIONS = (
 def evaluate_run(
     run: Any,
     *,
-    overlap: OverlapPolicy = OverlapPolicy(),
+    overlap: OverlapPolicy = DEFAULT_OVERLAP,
     fabric: Any = None,
     calibration: Calibration | None = None,
     accelerator: Any = None,
@@ -63,7 +63,7 @@ def evaluate_run(
 def predict(
     run: Any,
     *,
-    overlap: OverlapPolicy = OverlapPolicy(),
+    overlap: OverlapPolicy = DEFAULT_OVERLAP,
     fabric: Any = None,
     calibration: Calibration | None = None,
     accelerator: Any = None,
@@ -128,7 +128,7 @@ def predict(
 def predict_runs(
     runs: Iterable[Any],
     *,
-    overlap: OverlapPolicy = OverlapPolicy(),
+    overlap: OverlapPolicy = DEFAULT_OVERLAP,
     fabric: Any = None,
     calibration: Calibration | None = None,
 ) -> list[dict[str, Any]]:

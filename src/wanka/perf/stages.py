@@ -152,7 +152,7 @@ def stage_times(
         # a transformer layer's two); CP ring only on attention; all-to-all only on MoE layers.
         kinds = _hybrid_kinds(c, lt, moe_host)
 
-        def hstage(cnt: dict[str, F64], n: F64) -> dict[str, F64]:
+        def hstage(cnt: dict[str, F64], n: F64) -> dict[str, Any]:
             return {
                 "fwd": sum(cnt[k] * kinds[k][0] for k in kinds),
                 "bwd": sum(cnt[k] * kinds[k][1] for k in kinds),

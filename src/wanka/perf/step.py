@@ -34,15 +34,13 @@ from wanka.perf.context import F64, step_context
 from wanka.perf.exposed import cp_layer, dp_exposed, ep_layer, optimizer_s, pp_microbatch, tp_layer
 from wanka.perf.layer import layer_times
 from wanka.perf.memory import memory
-from wanka.perf.params import Calibration, OverlapPolicy, default_calibration
+from wanka.perf.params import DEFAULT_OVERLAP, Calibration, OverlapPolicy, default_calibration
 from wanka.perf.plans import PlanArrays
 from wanka.perf.stages import LayerComm, slowest_stage, stage_layers, stage_params, stage_times
 from wanka.workload.counts import flops_per_step
 from wanka.workload.model import ModelSpec
 
 __all__ = ["StepArrays", "evaluate", "plan_problems"]
-
-_DEFAULT_OVERLAP = OverlapPolicy()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,7 +116,7 @@ def evaluate(
     global_batch_size: int,
     seq_len: int,
     precision: str,
-    overlap: OverlapPolicy = _DEFAULT_OVERLAP,
+    overlap: OverlapPolicy = DEFAULT_OVERLAP,
     fabric: Any = None,
     calibration: Calibration | None = None,
     strict_experts: bool = True,

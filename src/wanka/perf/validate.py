@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from wanka.errors import WankaError
-from wanka.perf.params import Calibration, OverlapPolicy
+from wanka.perf.params import DEFAULT_OVERLAP, Calibration, OverlapPolicy
 from wanka.perf.predict import predict
 
 __all__ = ["FIT_TYPES", "SPLIT_RULE", "family_of", "pct", "split_of", "summarise", "validate_runs"]
@@ -120,7 +120,7 @@ def validate_runs(
     runs: Iterable[Any],
     *,
     calibration: Calibration | None = None,
-    overlap: OverlapPolicy = OverlapPolicy(),
+    overlap: OverlapPolicy = DEFAULT_OVERLAP,
     accelerator_for: Any = None,
 ) -> dict[str, Any]:
     """Predict each run with a `measured` block; return `{"cases": [...], "summary": {...}}`.

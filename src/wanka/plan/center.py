@@ -279,7 +279,7 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
             )
         )
     rel_in = _keys("reliability", d.get("reliability") or {}, _REL_KEYS)
-    rel_kw = {
+    rel_kw: dict[str, Any] = {
         k: (None if v is None else _num(f"reliability.{k}", v, positive=k != "checkpoint_save_s"))
         for k, v in rel_in.items()
     }
@@ -546,7 +546,7 @@ def job_options(
     if not viable:
         return [], math.inf
     probe_count = viable[
-        min(len(viable) - 1, max(0, np.searchsorted(viable, min(4096, viable[-1]))))
+        min(len(viable) - 1, max(0, int(np.searchsorted(viable, min(4096, viable[-1])))))
     ]
     probe = _search_job(goal, cand, probe_count)
     tps = probe.tokens_per_s_per_gpu
@@ -748,8 +748,9 @@ def _design(spec: CenterSpec, groups: list[_Group], need: dict[str, float]) -> d
         "margin": av[0],
         "needed_for_deadline": None if not math.isfinite(need_n) else int(math.ceil(need_n)),
     }
-    mem_margins = [j.get("memory_margin") for j in train]
-    mem_margins = [m for m in mem_margins if m is not None]
+    mem_margins: list[float] = [
+        j["memory_margin"] for j in train if j.get("memory_margin") is not None
+    ]
     cons["memory"] = {"margin": min(mem_margins) if mem_margins else -1.0}
     violated = {k: v for k, v in cons.items() if v["margin"] is not None and v["margin"] < 0}
     memory_bad = any(j.get("infeasible") for j in train)
@@ -979,7 +980,7 @@ def design_center(
                 jobs_opts = [(main, opt)] + [(g, best_option(g, cand)) for g in spec.goals[1:]]
                 if any(o is None for _, o in jobs_opts):
                     continue
-                n_train = sum(o.count for _, o in jobs_opts)  # type: ignore[union-attr]
+                n_train = sum(o.count for _, o in jobs_opts if o is not None)
                 serving = [_serving_record(s, cand, eco) for s in spec.serving]
                 n = n_train + sum(s["count"] for s in serving)
                 fab = fabric_for(cand, n, net)
@@ -1114,8 +1115,5 @@ def _rank_key(d: dict[str, Any]) -> tuple:
     cost = cpmt if cpmt is not None else math.inf
     if d["meets_all_constraints"]:
         return (0, cost, ttt if ttt is not None else math.inf)
-    return (
-        1,
-        -(d.get("binding_margin") if d.get("binding_margin") is not None else -math.inf),
-        cost,
-    )
+    margin = d.get("binding_margin")
+    return (1, -(margin if margin is not None else -math.inf), cost)

@@ -70,7 +70,7 @@ class Reliability:
             failures_per_accelerator_hour=1.0 / mtbf_hours,
             source=f"stated MTBF {mtbf_hours:g} h per accelerator",
             **{k: v for k, v in kw.items() if v is not None},
-        )  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -139,6 +139,11 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
     return ".".join(reversed(parts))
 
 
+def _const_builder(dotted: str) -> Callable[[cst.CSTNode], cst.CSTNode]:
+    """A rewrite that replaces the node by the dotted name `dotted`."""
+    return lambda n: _attr(dotted)
+
+
 def _attr(dotted: str) -> cst.BaseExpression:
     """Build a Name/Attribute chain from `a.b.c`."""
     parts = dotted.split(".")
@@ -149,7 +154,7 @@ def _attr(dotted: str) -> cst.BaseExpression:
 
 
 def _import_name(node: cst.BaseExpression) -> str:
-    return dotted_name(node) or ""  # type: ignore[arg-type]
+    return dotted_name(node) or ""
 
 
 def collect_aliases(module: cst.Module | str | bytes) -> dict[str, str]:
@@ -999,7 +1004,7 @@ class Analyzer(cst.CSTVisitor):
                 rule,
                 node,
                 f"uses {qn}",
-                rewrite=Rewrite(key=id(node), build=lambda n, r=repl: _attr(r), description=repl),
+                rewrite=Rewrite(key=id(node), build=_const_builder(repl), description=repl),
             )
         elif len(parts) == 3 and name in _MIRROR_RULE:
             self.add(
@@ -1008,7 +1013,7 @@ class Analyzer(cst.CSTVisitor):
                 f"uses {qn}",
                 rewrite=Rewrite(
                     key=id(node),
-                    build=lambda n, nm=name: _attr(f"_DEVICE_MODULE.{nm}"),
+                    build=_const_builder(f"_DEVICE_MODULE.{name}"),
                     needs=frozenset({"_DEVICE_MODULE"}),
                     description=f"_DEVICE_MODULE.{name}",
                 ),
@@ -1062,8 +1067,10 @@ class Analyzer(cst.CSTVisitor):
                 ),
             )
         elif _ENV_VAR.match(value):
-            sev = {t: "info" for t in TARGETS} if value.startswith("NCCL_") else None
-            self.add("cuda-env-var", node, f"uses the environment variable {value}", severity=sev)
+            env_sev = {t: "info" for t in TARGETS} if value.startswith("NCCL_") else None
+            self.add(
+                "cuda-env-var", node, f"uses the environment variable {value}", severity=env_sev
+            )
         elif value.startswith("nvidia-smi"):
             self.add("nvidia-smi", node, "runs nvidia-smi")
         elif value.startswith("torch.cuda.") and value.rsplit(".", 1)[1] in _TENSOR_TYPES:
@@ -1261,6 +1268,7 @@ def _amp_builder(new_func: str | None, kw: str | None) -> Callable[[cst.CSTNode]
 def _is_cuda_builder(n: cst.CSTNode) -> cst.CSTNode:
     assert isinstance(n, cst.Attribute)
     expr = cst.parse_expression('(__X__.device.type != "cpu")').visit(_Substitute(n.value))
+    assert isinstance(expr, cst.CSTNode)
     return expr
 
 

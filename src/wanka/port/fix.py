@@ -211,7 +211,7 @@ class _Apply(cst.CSTTransformer):
         for r in rewrites:
             self.by_key[r.key].append(r)
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
         updated = super().on_leave(original_node, updated_node)
         for r in self.by_key.get(id(original_node), ()):
             updated = r.build(updated)  # type: ignore[arg-type]
@@ -263,7 +263,7 @@ def _binds_torch(stmt: cst.CSTNode) -> bool:
         for s in stmt.body:
             if isinstance(s, cst.Import):
                 for a in s.names:
-                    full = dotted_name(a.name) or ""  # type: ignore[arg-type]
+                    full = dotted_name(a.name) or ""
                     if a.asname is None and full.split(".")[0] == "torch":
                         return True
     return False
@@ -292,8 +292,7 @@ def _is_plugin_try(stmt: cst.CSTNode, plugin: str) -> bool:
         if isinstance(s, cst.SimpleStatementLine):
             for small in s.body:
                 if isinstance(small, cst.Import) and any(
-                    dotted_name(a.name) == plugin  # type: ignore[arg-type]
-                    for a in small.names
+                    dotted_name(a.name) == plugin for a in small.names
                 ):
                     return True
     return False
@@ -356,8 +355,10 @@ def add_preamble(
         while (
             at < len(body)
             and isinstance(body[at], cst.SimpleStatementLine)
-            and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in body[at].body)
-        ):  # type: ignore[union-attr]
+            and all(
+                isinstance(s, (cst.Import, cst.ImportFrom)) for s in getattr(body[at], "body", ())
+            )
+        ):
             at += 1
     else:
         at = 0
@@ -372,16 +373,16 @@ def add_preamble(
         first = new_stmts[0]
         lead = [cst.EmptyLine(), comment] if at > 0 else [comment]
         if _binds_torch(first) and len(new_stmts) > 1:
-            new_stmts[1] = new_stmts[1].with_changes(leading_lines=lead)  # type: ignore[call-arg]
+            new_stmts[1] = new_stmts[1].with_changes(leading_lines=lead)
         else:
-            new_stmts[0] = first.with_changes(leading_lines=lead)  # type: ignore[call-arg]
+            new_stmts[0] = first.with_changes(leading_lines=lead)
         if at < len(body):
             nxt = body[at]
             if not any(
                 isinstance(ll, cst.EmptyLine) and ll.comment is None
                 for ll in getattr(nxt, "leading_lines", ())[:1]
             ):
-                body[at] = nxt.with_changes(leading_lines=[cst.EmptyLine(), *nxt.leading_lines])  # type: ignore[call-arg]
+                body[at] = nxt.with_changes(leading_lines=[cst.EmptyLine(), *nxt.leading_lines])
     return module.with_changes(body=body[:at] + new_stmts + body[at:])
 
 

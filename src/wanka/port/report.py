@@ -50,6 +50,15 @@ class PortReport:
         }
 
 
+def _worst(severities: list[str]) -> str:
+    """The first of the most severe (as `max` with SEVERITY_ORDER as the key)."""
+    worst = severities[0]
+    for sev in severities[1:]:
+        if SEVERITY_ORDER[sev] > SEVERITY_ORDER[worst]:
+            worst = sev
+    return worst
+
+
 def _where(f: Finding) -> str:
     return f"{f.file}:{f.line}" if f.cell is None else f"{f.file} cell {f.cell}:{f.line}"
 
@@ -67,9 +76,9 @@ def build_report(result: ScanResult, *, throughput: dict[str, Any] | None = None
         rule = RULES[rule_id]
         per_target = {}
         for t in result.targets:
-            sevs = [f.targets[t]["severity"] for f in fs]
+            sevs: list[str] = [f.targets[t]["severity"] for f in fs]
             per_target[t] = {
-                "severity": max(sevs, key=SEVERITY_ORDER.__getitem__),
+                "severity": _worst(sevs),
                 "becomes": sorted({f.targets[t]["becomes"] for f in fs}),
             }
         groups.append(

@@ -24,8 +24,10 @@ VALIDATION_HOURS = 4.0  # run the training step on the target and compare losses
 
 
 class _FindingLike(Protocol):
-    targets: dict[str, dict[str, str]]
-    manual_hours: float
+    @property
+    def targets(self) -> dict[str, dict[str, str]]: ...
+    @property
+    def manual_hours(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -197,15 +197,16 @@ class _Torch:
         self.torch = torch
         self.dev_type = self._pick_device()
         self.device = torch.device(self.dev_type)
-        self.module = (
+        self.module: Any = (
             torch.get_device_module(self.dev_type)
             if hasattr(torch, "get_device_module")
             else getattr(torch, self.dev_type, None)
         )
         name = self.dev_type
         try:
-            if hasattr(self.module, "get_device_name"):
-                name = f"{self.dev_type} ({self.module.get_device_name()})"
+            module: Any = self.module
+            if hasattr(module, "get_device_name"):
+                name = f"{self.dev_type} ({module.get_device_name()})"
         except Exception:  # noqa: BLE001 - a plugin without the query
             pass
         self.device_name = f"{name}, torch {torch.__version__}"

@@ -141,12 +141,13 @@ _ACC_COLS = (
 
 def _accelerator_row(a: Accelerator) -> list[str]:
     r = accelerator_record(a)
+    fp4 = _fp4(a)
     return [
         a.id,
         a.vendor,
         _num(r["peak_tflops"].get("bf16") or r["peak_tflops"].get("fp16"), "{:,.1f}"),
         _num(r["peak_tflops"].get("fp8"), "{:,.1f}"),
-        _num(_fp4(a) and _fp4(a) / TERA, "{:,.1f}"),
+        _num(fp4 and fp4 / TERA, "{:,.1f}"),
         _num(r["hbm_gib"], "{:,.0f}"),
         _num(r["hbm_bw_gb_s"] / 1e3, "{:,.2f}"),
         f"{a.scaleup_name} x{a.scaleup_domain}",

@@ -73,7 +73,14 @@ def _terms(model: Any, kinds: list[Kind], precision: str, G: int) -> dict[str, n
     """Arrays [kind, tp, mbs, recompute] of per-layer/end terms; NaN where a tp/mbs is not valid."""
     cal = default_calibration()
     shape = (len(kinds), len(TPS), len(MBS), len(RECOMPUTE))
-    names = ("layer_s", "head_s", "layer_weights", "layer_grads", "layer_opt", "layer_act")
+    names: tuple[str, ...] = (
+        "layer_s",
+        "head_s",
+        "layer_weights",
+        "layer_grads",
+        "layer_opt",
+        "layer_act",
+    )
     names += ("end_weights", "end_grads", "end_opt", "end_act", "buffers")
     out = {n: np.full(shape, np.nan) for n in names}
     for (k, kind), (i, tp), (j, b), (r, rc) in product(
@@ -476,7 +483,8 @@ def search_hetero(
         res, n = _best(c, [(arr, lambda row, a=a: _chain_spec(c, a, None, row))])
         alone.append(res)
         confirmed += n
-    mixed, naive = [], []
+    mixed: list[Any] = []
+    naive: list[Any] = []
     if len(kinds) >= 2:
         pairs = [(0, 1), (1, 0)] if len(kinds) == 2 else []
         for equal, bucket in ((False, mixed), (True, naive)):

@@ -212,7 +212,7 @@ def space_dims(
             raise ConfigError(
                 f"{name} must be one of {', '.join(allowed)}, got {', '.join(map(str, bad))}"
             )
-    for name, vals in (
+    for name, nums in (
         ("tp", tp),
         ("pp", pp),
         ("cp", cp),
@@ -221,9 +221,9 @@ def space_dims(
         ("etp", etp),
         ("micro_batch_size", micro_batch_size),
     ):
-        bad = [v for v in (vals or ()) if int(v) <= 0]
-        if bad:
-            raise ConfigError(f"{name} values must be positive, got {bad}")
+        neg = [v for v in (nums or ()) if int(v) <= 0]
+        if neg:
+            raise ConfigError(f"{name} values must be positive, got {neg}")
     return SpaceDims(
         tp=_pick(tp, divs, "tp"),
         pp=_pick(pp, divs, "pp"),

@@ -127,7 +127,7 @@ def _packed_one_type(
     total = int(f.sum())
     if total < size:
         return None
-    for tier, ids in ((Tier.LEAF, topo.type_leaf[t]), (Tier.POD, topo.type_pod[t])):
+    for tier, ids in ((Tier.LEAF, topo.type_leaf[t]), (Tier.POD, topo.type_pod[t])):  # noqa: B007 - read after the loop
         gfree = np.bincount(ids, weights=f)
         cand = np.flatnonzero(gfree >= size)
         if cand.shape[0]:

@@ -173,7 +173,11 @@ class FabricTier:
             raise ConfigError(
                 "oversubscription needs the pod size it applies above (pod_accelerators)"
             )
-        tiers = (int(pod_accelerators),) if oversubscription != 1.0 else ()
+        tiers = (
+            (int(pod_accelerators),)
+            if oversubscription != 1.0 and pod_accelerators is not None
+            else ()
+        )
         return cls(
             topology=topology,
             bw_bytes_per_s=bw_bytes_per_s,
@@ -430,6 +434,8 @@ def _evaluate(
     codes: bool,
 ) -> tuple[FloatArray, Any, Any]:
     """The model. Returns (seconds, algorithm codes, protocol codes); codes are None unless asked."""
+    out: Any  # bytes per rank over the scale-out NIC: a scalar or an array, per algorithm
+    net_lat: Any
     _check_op(op)
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")

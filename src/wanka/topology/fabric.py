@@ -409,8 +409,8 @@ def _clos_bisection_links(
                 key = (tuple(a.astype(np.int64).tolist()), tuple(b.astype(np.int64).tolist()))
                 return flow + _top_plane_flow(*key, u=up[t], c=c, planes=int(sw.max()))
         grp = np.arange(len(sizes)) * cap[t] // cap[t + 1]  # parent block (tier t+1)
-        a = np.bincount(grp, weights=a)
-        b = np.bincount(grp, weights=b)
+        a = np.asarray(np.bincount(grp, weights=a), dtype=np.float64)
+        b = np.asarray(np.bincount(grp, weights=b), dtype=np.float64)
         sizes = np.bincount(grp, weights=sizes).astype(np.int64)
     return flow + float(min(a.sum(), b.sum()))
 
@@ -460,24 +460,27 @@ def _top_plane_flow(
         if level[dst] < 0:
             return float(total)
         it = [0] * len(graph)
-
-        def push(x: int, f: int) -> int:
-            if x == dst:
-                return f
-            while it[x] < len(graph[x]):
-                edge = graph[x][it[x]]
-                y, cap_, rev = edge
-                if cap_ > 0 and level[y] == level[x] + 1:
-                    got = push(y, min(f, cap_))
-                    if got:
-                        edge[1] -= got
-                        graph[y][rev][1] += got
-                        return got
-                it[x] += 1
-            return 0
-
-        while f := push(src, 1 << 62):
+        while f := _push(graph, level, it, dst, src, 1 << 62):
             total += f
+
+
+def _push(
+    graph: list[list[list[int]]], level: list[int], it: list[int], dst: int, x: int, f: int
+) -> int:
+    """One augmenting path of Dinic's blocking flow from `x` (depth-first along the levels)."""
+    if x == dst:
+        return f
+    while it[x] < len(graph[x]):
+        edge = graph[x][it[x]]
+        y, cap_, rev = edge
+        if cap_ > 0 and level[y] == level[x] + 1:
+            got = _push(graph, level, it, dst, y, min(f, cap_))
+            if got:
+                edge[1] -= got
+                graph[y][rev][1] += got
+                return got
+        it[x] += 1
+    return 0
 
 
 def _block_switches(sizes: np.ndarray, t: int, cap: list[int], up: list[int]) -> np.ndarray:
@@ -1208,12 +1211,14 @@ def design_fabric(
             f"unknown scale-up domain {su!r}; choose from {', '.join(SCALEUP_IDS)} or none"
         )
     gpn = acc.gpus_per_node if acc is not None else 8
-    if isinstance(dims, (list, tuple)):
-        dims_v: tuple[int, ...] | int | None = tuple(int(d) for d in dims)
-        if any(d <= 0 for d in dims_v) or not dims_v:
+    dims_v: tuple[int, ...] | int | None
+    if isinstance(dims, Sequence):
+        shape = tuple(int(d) for d in dims)
+        if any(d <= 0 for d in shape) or not shape:
             raise ConfigError(f"torus dims must be positive, got {dims}")
+        dims_v = shape
     else:
-        dims_v = dims
+        dims_v = dims if dims is None else int(dims)
         if dims_v is not None and dims_v not in (1, 2, 3, 4, 5, 6):
             raise ConfigError(f"torus dimensions must be 1 to 6, got {dims}")
     inp = _Inputs(

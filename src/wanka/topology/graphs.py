@@ -315,7 +315,7 @@ def _torus(g: nx.Graph, dims: Sequence[int]) -> None:
     for i in range(n):
         g.add_node(f"h{i}", kind="endpoint", tier=0, side="A" if i < n // 2 else "B")
     for i in range(n):
-        for dim, (kd, st) in enumerate(zip(dims, strides)):
+        for _dim, (kd, st) in enumerate(zip(dims, strides)):
             coord = (i // st) % kd
             if kd == 1 or (kd == 2 and coord == 1):
                 continue

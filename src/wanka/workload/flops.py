@@ -153,6 +153,8 @@ def flops_per_token_terms(
             windowed += fma * core_per_key * s * mask
 
     mlp_dense = fma * h * model.ffn_hidden * ffn_matrices * dense
+    moe_routed: float
+    moe_shared: float
     if model.moe is not None:
         moe = model.moe
         moe_routed = fma * h * moe.expert_ffn * moe.top_k * ffn_matrices * moe_layers
@@ -208,12 +210,16 @@ def _hybrid_flops_terms(model: ModelSpec, s: int, causal: bool) -> FlopsTerms:
     attention_proj = fma * proj * n_attn
     attention_core = fma * core * n_attn
     mlp_dense = fma * h * model.ffn_hidden * ffn_matrices * n_mlp
+    moe_routed: float
+    moe_shared: float
     if model.moe is not None:
         moe = model.moe
         moe_routed = fma * h * moe.expert_ffn * moe.top_k * ffn_matrices * n_moe
         moe_shared = fma * h * moe.shared_experts * moe.shared_ffn * ffn_matrices * n_moe
     else:
         moe_routed = moe_shared = 0.0
+    mamba_proj: float
+    mamba_scan: float
     if model.mamba is not None:
         mb = model.mamba
         d_in = 2 * h  # Megatron: d_in = 2 * hidden_size
