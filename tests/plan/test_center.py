@@ -96,18 +96,28 @@ def test_designs_are_ranked_and_complete():
     assert best["capex_usd"] == pytest.approx(sum(best["capex_breakdown"].values()))
 
 
-def test_cost_per_million_tokens_by_hand():
-    """(capex x train share of the depreciation period + energy x $/kWh) / (tokens / 1e6)."""
-    r = design_center(spec(serving=None))
-    d = r["designs"][0]
-    eco = r["economics"]
-    days = d["time_to_train_days"]
-    share = days / (eco["depreciation_years"] * 365)
-    want = (d["capex_usd"] * share + d["energy_mwh"] * 1000 * eco["electricity_usd_per_kwh"]) / (
-        2.0e10 / 1e6
+def test_cost_per_million_tokens_follows_price_and_depreciation():
+    """Moving one economic input moves the cost by exactly its part: the energy price scales only the
+    energy term (the design itself does not change), the depreciation period only the capex term."""
+
+    def best(**eco):
+        r = design_center(spec(serving=None, economics=eco))
+        return r["designs"][0]
+
+    base = best(electricity_usd_per_kwh=0.05, depreciation_years=4)
+    dearer = best(electricity_usd_per_kwh=0.15, depreciation_years=4)
+    shorter = best(electricity_usd_per_kwh=0.05, depreciation_years=2)
+    assert dearer["id"] == base["id"] == shorter["id"]
+    mtok = 2.0e10 / 1e6
+    energy_per_mtok = base["energy_mwh"] * 1000 * 0.10 / mtok  # the $0.10/kWh difference
+    assert dearer["cost_per_million_tokens_usd"] - base["cost_per_million_tokens_usd"] == (
+        pytest.approx(energy_per_mtok, rel=1e-9)
     )
-    assert d["cost_per_million_tokens_usd"] == pytest.approx(want, rel=1e-6)
-    assert d["energy_mwh"] == pytest.approx(d["power_mw"] * days * 24, rel=1e-6)
+    capex_per_mtok_4y = base["capex_usd"] * base["time_to_train_days"] / (4 * 365) / mtok
+    assert shorter["cost_per_million_tokens_usd"] - base["cost_per_million_tokens_usd"] == (
+        pytest.approx(capex_per_mtok_4y, rel=1e-9)
+    )  # 2 years instead of 4: the capex share doubles
+    assert base["energy_mwh"] == pytest.approx(base["power_mw"] * base["time_to_train_days"] * 24)
 
 
 def test_unreachable_deadline_is_an_answer():

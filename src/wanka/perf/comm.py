@@ -19,17 +19,9 @@ from numpy.typing import NDArray
 
 from wanka.hardware import Accelerator
 
-__all__ = [
-    "USING_SHARED_COLLECTIVE_MODEL",
-    "collective_s",
-    "members_per_domain",
-    "scaleup_domain_size",
-]
-
 from wanka.topology.collective import collective_time as _collective_time
 
-USING_SHARED_COLLECTIVE_MODEL = True
-"""Kept for callers that checked it while the communication model was being written; always True."""
+__all__ = ["collective_s", "members_per_domain", "scaleup_domain_size"]
 
 
 def scaleup_domain_size(accelerator: Accelerator, gpus_per_node: int) -> int:
