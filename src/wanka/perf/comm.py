@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wanka.hardware import Accelerator
-
 from wanka.topology.collective import collective_time as _collective_time
 
 __all__ = ["collective_s", "members_per_domain", "scaleup_domain_size"]
