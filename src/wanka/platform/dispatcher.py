@@ -131,7 +131,7 @@ class Dispatcher:
                 .join(Pool, Pool.id == Job.pool_id)
                 .where(Job.state.in_(("queued", "staging")), Job.datasets.is_not(None))
             ).all()
-        for jid, tid, datasets, storage, state, pool_name in rows:
+        for jid, tid, datasets, storage, _state, pool_name in rows:
             if not datasets:
                 continue
             req = StagingRequest(

@@ -127,7 +127,9 @@ def submit_job(
     except IntegrityError:
         seen = _replay(store, p.tenant_id, key, sha) if key else None
         if seen is None:
-            raise ApiError(409, "a concurrent request with this Idempotency-Key is in flight")
+            raise ApiError(
+                409, "a concurrent request with this Idempotency-Key is in flight"
+            ) from None
         return seen
     if metrics is not None:
         metrics.submitted.labels(outcome=state).inc()
