@@ -42,6 +42,7 @@ from wanka.hardware import Accelerator
 from wanka.units import gb_per_s
 
 __all__ = [
+    "bandwidth_bound",
     "ALGORITHMS",
     "OPS",
     "PROTOCOLS",
@@ -351,6 +352,36 @@ def collective_time(
         fabric=fabric,
         codes=False,
     )[0]
+
+
+def bandwidth_bound(
+    nbytes: float,
+    n: int,
+    *,
+    endpoint_bw: float,
+    bisection_bw: float,
+    diameter_hops: float,
+    hop_latency_s: float,
+) -> tuple[float, float]:
+    """(all-reduce, all-to-all) seconds of `nbytes` per rank over `n` endpoints of a fabric when no
+    accelerator is known (no scale-up data): the bandwidth bound.
+
+    All-reduce 2(N-1)/N S / B_eff (Thakur, Rabenseifner, Gropp 2005, ring), all-to-all
+    max(S(N-1)/N / B, N S / 4 / bisection) (half of every rank's bytes cross the bisection),
+    B_eff = min(endpoint bandwidth, 2 bisection / N), plus log2 N steps x diameter x hop latency
+    (100 ns floor per link hop).
+    """
+    b, bis = endpoint_bw, bisection_bw
+    b_eff = min(b, 2 * bis / n) if n > 1 else b
+    steps = max(1, math.ceil(math.log2(max(n, 2))))
+    lat = steps * diameter_hops * max(hop_latency_s, 1e-7)  # 100 ns floor per link hop
+    ar = 2 * (n - 1) / n * nbytes / b_eff + 2 * lat if n > 1 else 0.0
+    a2a = (
+        max(nbytes * (n - 1) / n / b, n * nbytes / 4 / bis if bis > 0 else math.inf) + lat
+        if n > 1
+        else 0.0
+    )
+    return ar, a2a
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1354,11 +1354,9 @@ def reference_collectives(
 ) -> dict[str, Any]:
     """Times (s) of a reference all-reduce and all-to-all of `nbytes` per rank over all endpoints.
 
-    With an accelerator: wanka.topology.collective on this design's `FabricTier` (hierarchical alpha-beta
-    model, NCCL tuner constants). Without one (no scale-up data), the bandwidth bound: all-reduce
-    2(N-1)/N S / B_eff (Thakur, Rabenseifner, Gropp 2005, ring), all-to-all max(S(N-1)/N / B, N S / 4 /
-    bisection) (half of every rank's bytes cross the bisection), B_eff = min(endpoint bandwidth,
-    2 bisection / N), plus log2 N steps x diameter x hop latency.
+    Both come from `wanka.topology.collective`, the one collective model: with an accelerator,
+    `collective_time` on this design's `FabricTier` (hierarchical alpha-beta model, NCCL tuner
+    constants); without one (no scale-up data), its `bandwidth_bound`.
     """
     n = design.endpoints
     if accelerator is not None:
@@ -1373,18 +1371,15 @@ def reference_collectives(
             collective.collective_time("all-to-all", nbytes, n, gpn, accelerator, fabric=tier)
         )
         return {"allreduce_s": ar, "alltoall_s": a2a, "model": "wanka.topology.collective"}
-    b = design.endpoint_bw_bytes_per_s
-    bis = design.bisection_bytes_per_s
-    b_eff = min(b, 2 * bis / n) if n > 1 else b
-    steps = max(1, math.ceil(math.log2(max(n, 2))))
-    lat = (
-        steps * design.diameter_hops * max(design.hop_latency_s, 1e-7)
-    )  # 100 ns floor per link hop
-    ar = 2 * (n - 1) / n * nbytes / b_eff + 2 * lat if n > 1 else 0.0
-    a2a = (
-        max(nbytes * (n - 1) / n / b, n * nbytes / 4 / bis if bis > 0 else math.inf) + lat
-        if n > 1
-        else 0.0
+    from wanka.topology.collective import bandwidth_bound
+
+    ar, a2a = bandwidth_bound(
+        nbytes,
+        n,
+        endpoint_bw=design.endpoint_bw_bytes_per_s,
+        bisection_bw=design.bisection_bytes_per_s,
+        diameter_hops=design.diameter_hops,
+        hop_latency_s=design.hop_latency_s,
     )
     return {"allreduce_s": ar, "alltoall_s": a2a, "model": "bandwidth bound"}
 
