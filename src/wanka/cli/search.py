@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -188,35 +187,6 @@ def render_result(res: dict[str, Any]) -> None:
         )
 
 
-def _combine_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One answer over several counts: totals, the best tokens/s/GPU, and the 3-axis Pareto front."""
-    from wanka.search.rank import pareto_mask
-
-    out = dict(max(results, key=lambda r: (r["best"] or {}).get("tokens_per_s_per_gpu") or -1))
-    for k in ("space", "evaluated", "feasible", "seconds"):
-        out[k] = sum(r[k] for r in results)
-    out["pruned"] = {
-        k: sum(r["pruned"][k] for r in results) for k in ("divisibility", "memory_bound")
-    }
-    pts = [p for r in results for p in r["pareto"]]
-    if pts:
-        obj = np.array([[p["tokens_per_s_per_gpu"], p["peak_memory_gib"], p["count"]] for p in pts])
-        keep = pareto_mask(obj, [True, False, False])
-        out["pareto"] = sorted(
-            [p for p, k in zip(pts, keep) if k], key=lambda p: -p["tokens_per_s_per_gpu"]
-        )
-    out["counts"] = [
-        {
-            "count": r["count"],
-            "evaluated": r["evaluated"],
-            "feasible": r["feasible"],
-            "best": r["best"],
-        }
-        for r in results
-    ]
-    return out
-
-
 def _export(
     result: dict[str, Any], fmt: str, out: Path | None, *, model: Any, acc: Any, count: int
 ) -> list[Path]:
@@ -336,8 +306,9 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Search every parallel layout (tp pp vpp cp ep etp dp fsdp dist-opt sp recompute micro-batch precision)."""
-        from wanka.search.core import search, search_run
+        from wanka.search.core import search_run
         from wanka.search.export import FORMATS
+        from wanka.search.multi import overlap_variants, search_counts
 
         if export is not None and export not in FORMATS:
             raise ConfigError(f"--export must be one of {', '.join(FORMATS)}, got {export!r}")
@@ -356,7 +327,7 @@ def register(app: typer.Typer) -> None:
             }.items()
             if v is not None
         }
-        overlaps = _overlap_variants() if overlap_search else None
+        overlaps = overlap_variants() if overlap_search else None
         bar = ProgressBar("searching", enabled=True)
         results: list[dict[str, Any]] = []
         the_model: Any = None
@@ -465,14 +436,12 @@ def register(app: typer.Typer) -> None:
                 acc = _apply_profile(get_accelerator(accelerator), profile)
                 m = load_model(model, seq_len)
                 the_model, the_acc = m, acc
-                per = []
-                for c in cnts:
-                    res = search(
+                results.append(
+                    search_counts(
                         m,
                         acc,
-                        count=c,
+                        cnts,
                         global_batch_size=global_batch_size,
-                        seq_len=m.seq_len,
                         gpus_per_node=gpus_per_node,
                         precisions=precs or ("bf16",),
                         top_k=top,
@@ -481,8 +450,7 @@ def register(app: typer.Typer) -> None:
                         memory_prune=not no_memory_prune,
                         dim_overrides=dim_overrides,
                     )
-                    per.append(res.to_dict())
-                results.append(per[0] if len(per) == 1 else _combine_counts(per))
+                )
         finally:
             bar.close()
         exported = None
@@ -516,13 +484,3 @@ def register(app: typer.Typer) -> None:
                 f"no feasible layout: binding constraint {inf.get('binding_constraint', '?')}: "
                 f"{inf.get('reason', 'no layout fits')}"
             )
-
-
-def _overlap_variants() -> list[Any]:
-    """TP-comm overlap off/on (TE userbuffers hide ~80%) x DP overlap on/off, as perf OverlapPolicy objects."""
-    from dataclasses import replace
-
-    from wanka.perf.params import OverlapPolicy
-
-    base = OverlapPolicy()
-    return [replace(base, tp_hidden=t, dp_overlap=d) for t in (0.0, 0.8) for d in (True, False)]
