@@ -34,6 +34,8 @@ COMMANDS = [
     ["data", "list"],
     ["data", "show"],
     ["data", "verify"],
+    ["platform", "jobs"],
+    ["platform", "submit"],
 ]
 
 
