@@ -160,23 +160,15 @@ def _part(d: dict[str, Any], extra: set[str], *, ports: int = 1) -> Part:
     )
 
 
-@cache
-def parts_catalog() -> PartsCatalog:
-    """Load and check `network_parts.yaml` once."""
-    raw = load_data("network_parts.yaml")
-    check_keys(
-        "network_parts.yaml",
-        raw,
-        {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"},
-        {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"},
-    )
+def _switches(rows: list[dict[str, Any]]) -> list[SwitchPart]:
+    """The `switches` rows of network_parts.yaml, checked."""
     sw_keys = (
         {"id", "name", "radix", "port_gbit", "in_network_reduction", "latency_s"}
         | _PRICE_KEYS
         | _POWER_KEYS
     )
     switches = []
-    for d in raw["switches"]:
+    for d in rows:
         check_keys(f"switch {d.get('id')!r}", d, sw_keys, sw_keys)
         if d["radix"] <= 0 or d["radix"] % 2:
             raise CatalogError(
@@ -197,9 +189,11 @@ def parts_catalog() -> PartsCatalog:
                 estimated=est,
             )
         )
-    ocs_raw = dict(raw["ocs"])
-    usable = int(ocs_raw.pop("usable_ports"))
-    n_ports = int(ocs_raw.pop("ports"))
+    return switches
+
+
+def _scaleup_domains(rows: list[dict[str, Any]]) -> dict[str, ScaleupDomain]:
+    """The `scaleup` rows of network_parts.yaml, checked, by id."""
     su_keys = {
         "id",
         "name",
@@ -215,7 +209,7 @@ def parts_catalog() -> PartsCatalog:
         "confidence",
     }
     scaleup = {}
-    for d in raw["scaleup"]:
+    for d in rows:
         check_keys(f"scale-up domain {d.get('id')!r}", d, su_keys, su_keys)
         scaleup[d["id"]] = ScaleupDomain(
             id=d["id"],
@@ -230,6 +224,24 @@ def parts_catalog() -> PartsCatalog:
             source=f"{d['source']} ({d['date']})",
             estimated=d["confidence"] == "low",
         )
+    return scaleup
+
+
+@cache
+def parts_catalog() -> PartsCatalog:
+    """Load and check `network_parts.yaml` once."""
+    raw = load_data("network_parts.yaml")
+    check_keys(
+        "network_parts.yaml",
+        raw,
+        {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"},
+        {"switches", "optics", "copper", "fiber", "nics", "ocs", "scaleup"},
+    )
+    switches = _switches(raw["switches"])
+    ocs_raw = dict(raw["ocs"])
+    usable = int(ocs_raw.pop("usable_ports"))
+    n_ports = int(ocs_raw.pop("ports"))
+    scaleup = _scaleup_domains(raw["scaleup"])
     if set(scaleup) != set(SCALEUP_IDS):
         raise CatalogError(
             f"network_parts.yaml scaleup ids {sorted(scaleup)} != {sorted(SCALEUP_IDS)}"
