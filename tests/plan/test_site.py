@@ -50,7 +50,9 @@ def test_air_site_excludes_nvl72_and_liquid_admits_it() -> None:
 
 def test_existing_chips_are_free_kept_or_retired() -> None:
     d = _small()
-    d["candidates"].append({"accelerator": "ascend-910b", "available": 256, "unit_price_usd": 16000})
+    d["candidates"].append(
+        {"accelerator": "ascend-910b", "available": 256, "unit_price_usd": 16000}
+    )
     res = design_center(parse_center(d))
     for des in res["designs"]:
         for f in des["fleet"]:

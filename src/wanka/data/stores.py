@@ -320,7 +320,7 @@ def open_store(location: str, *, endpoint_url: str | None = None) -> Store:
     if location.startswith("rclone:"):
         from wanka.data.rclone import RcloneStore
 
-        return RcloneStore(location)  # type: ignore[return-value]
+        return RcloneStore(location)
     if "://" in location:
         raise ConfigError(
             f"cannot read location {location!r}: give a local path, s3://BUCKET/PREFIX "

@@ -1040,7 +1040,7 @@ def design_center(
     designs.sort(key=_rank_key)
     for i, d in enumerate(designs, 1):
         d["rank"] = i
-    result = {
+    result: dict[str, Any] = {
         "center": spec.name,
         "designs": designs,
         "seconds": time.perf_counter() - t0,
@@ -1076,7 +1076,8 @@ def design_center(
         from wanka.plan.site import SITE_ASSUMPTION, apply_site
 
         apply_site(spec.site, result, _rank_key)
-        result["assumptions"].append(SITE_ASSUMPTION)
+        assumptions: list[str] = result["assumptions"]
+        assumptions.append(SITE_ASSUMPTION)
     return result
 
 

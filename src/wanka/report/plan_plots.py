@@ -135,7 +135,8 @@ def _breakdown_png(result: dict[str, Any], path: Path) -> Path:
         for n in names:
             b = bests[n]["plan"].get("breakdown") or {}
             v = b.get(key)
-            vals.append(float((b.get("exposed_comm_s") or {}).get(key) if v is None else v) or 0.0)
+            comm: Any = (b.get("exposed_comm_s") or {}).get(key)
+            vals.append(float(comm if v is None else v) or 0.0)
         if any(vals):
             ax.bar(labels, vals, bottom=bottoms, label=label, color=styles[label][0])
             bottoms = [x + y for x, y in zip(bottoms, vals, strict=True)]

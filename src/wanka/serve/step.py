@@ -17,7 +17,7 @@ compute and memory overlap inside a kernel, not across kernels):
 
 `rate` = bf16 peak x achieved low-precision speed-up (`perf.Calibration.lowp_gemm_speedup`, capped at the
 peak ratio) x `software_efficiency.gemm` x `ServeCalibration.gemm_efficiency_scale`; `shape_eff` is the
-training model's `perf.step.gemm_efficiency` (M below one tile: see `_token_rows`). `bw` = HBM x `memory_bw` x
+training model's `perf.layer.gemm_efficiency` (M below one tile: see `_token_rows`). `bw` = HBM x `memory_bw` x
 `ServeCalibration.stream_bw_efficiency`. Pipeline parallelism: `pp` micro-batches in flight; one cycle in
 which every sequence gains a token takes  L * G(M/pp) + (L/pp) * A(all) + pp * (head + p2p)  (G: the
 per-layer GEMM/element-wise/TP time of one micro-batch, A: attention over all sequences).
@@ -33,8 +33,8 @@ from numpy.typing import NDArray
 
 from wanka.hardware import Accelerator
 from wanka.perf.comm import collective_s, members_per_domain, scaleup_domain_size
+from wanka.perf.layer import gemm_efficiency
 from wanka.perf.params import Calibration, default_calibration
-from wanka.perf.step import gemm_efficiency
 from wanka.serve.model import ModelShape, WeightFormat
 from wanka.serve.params import ServeCalibration
 
