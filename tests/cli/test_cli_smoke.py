@@ -36,6 +36,9 @@ COMMANDS = [
     ["data", "verify"],
     ["platform", "jobs"],
     ["platform", "submit"],
+    ["serve", "predict"],
+    ["serve", "plan"],
+    ["serve", "validate"],
 ]
 
 
