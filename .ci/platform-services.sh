@@ -99,12 +99,14 @@ _plat_ray_kill() {
     # Ray's processes started by this script are the ones that name its temp dir
     local pid
     for pid in $(pgrep -f -- "wanka-ci-ray" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+    sleep 1
+    for pid in $(pgrep -f -- "wanka-ci-ray" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
     return 0
 }
 
 platform_ray_start() {
-    local T=/tmp/wanka-ci-ray port dport
-    port=$(_plat_port); dport=$(_plat_port)
+    local T=/tmp/wanka-ci-ray port dport aport
+    port=$(_plat_port); dport=$(_plat_port); aport=$(_plat_port)
     _plat_ray_kill
     mkdir -p "$T"
     # --temp-dir outside /tmp/ray: jobs whose cwd is /tmp must not import a namespace `ray`, and a
@@ -112,8 +114,9 @@ platform_ray_start() {
     # `ray start` gives the raylet a fixed 30 s to register; on a busy machine retry, twice at most
     local try ok=0
     for try in 1 2 3; do
-        if RAY_AUTH_MODE=token ray start --head --port="$port" --dashboard-host=127.0.0.1 \
-            --dashboard-port="$dport" --num-cpus=2 --include-dashboard=true --temp-dir="$T" \
+        if RAY_AUTH_MODE=token ray start --head --node-ip-address=127.0.0.1 --port="$port" \
+            --dashboard-host=127.0.0.1 --dashboard-port="$dport" \
+            --dashboard-agent-listen-port="$aport" --num-cpus=2 --include-dashboard=true --temp-dir="$T" \
             --disable-usage-stats >"$T/start.log" 2>&1; then ok=1; break; fi
         _plat_log "ray start attempt $try failed; retrying"
         _plat_ray_kill; sleep 2

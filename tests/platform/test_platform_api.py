@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from sqlalchemy import text
@@ -166,7 +167,11 @@ def test_quota_queue_and_release(api) -> None:
     ids = [api.submit(a, f"a{i}", "sleep 30")[1]["id"] for i in range(3)]
     assert api.wait(a, ids[1], ("running",)) == "running"
     assert api.wait(a, ids[0], ("running",)) == "running"
-    third = api.job(a, ids[2])
+    for _ in range(200):  # the next admission pass writes the reason
+        third = api.job(a, ids[2])
+        if third["reason"]:
+            break
+        time.sleep(0.05)
     assert third["state"] == "queued" and "quota" in third["reason"]
     assert api.call("POST", f"/jobs/{ids[0]}/cancel", a)[1]["state"] == "cancelled"
     assert api.wait(a, ids[2], ("running",)) == "running"
