@@ -28,6 +28,7 @@ from wanka.errors import ConfigError, WankaError
 from wanka.hardware import PRECISIONS, Accelerator
 from wanka.parallel import ParallelPlan
 from wanka.userfile import read_data
+from wanka.workload.frameworks import Framework, framework_from_source, get_framework
 from wanka.workload.model import MLASpec, ModelSpec, MoESpec
 
 __all__ = [
@@ -41,7 +42,16 @@ __all__ = [
     "read_spec_file",
 ]
 
-_RUN_KEYS = {"id", "model", "hardware", "parallelism", "precision", "measured", "source"}
+_RUN_KEYS = {
+    "id",
+    "model",
+    "hardware",
+    "parallelism",
+    "precision",
+    "measured",
+    "source",
+    "framework",
+}
 _MODEL_KEYS = {
     "name",
     "type",
@@ -64,6 +74,7 @@ _MODEL_KEYS = {
     "learned_positions",
     "preset",
     "hf_config",
+    "gated_mlp",
 }
 _MOE_KEYS = {
     "experts",
@@ -91,6 +102,7 @@ _PAR_KEYS = {
     "recompute",
     "micro_batch_size",
     "global_batch_size",
+    "pipeline_parallel_microbatch_size",
 }
 DEFAULT_VOCAB = (
     51200  # GPT-2 BPE (50,257) padded to a multiple of 1,024 as Megatron-LM does at tp=8
@@ -117,6 +129,10 @@ class RunSpec:
     assumptions: tuple[str, ...] = ()
     measured: dict[str, Any] | None = None
     source: str | None = None
+    framework: str = "other"
+    """Id of the framework whose semantics were applied (`wanka.workload.frameworks`)."""
+    recompute_stated: bool = True
+    """False when the run left `parallelism.recompute` null: the predictor may infer it (frameworks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +204,54 @@ def _matching_preset(d: dict[str, Any]) -> tuple[str, ModelSpec] | None:
     return hits[0] if len(names) == 1 else None
 
 
+def _moe_from_mapping(moe: dict[str, Any], ffn_hidden: Any, notes: list[str]) -> MoESpec:
+    """MoESpec from `model.moe`; `expert_ffn` null is derived from `ffn_hidden` (Mixtral, Grok-1: each
+    expert is a full-width MLP, `moe_intermediate_size` = `intermediate_size`) and noted; any other
+    missing field is a one-line error naming it."""
+    _check_keys("model.moe", moe, _MOE_KEYS)
+    fields = {k: v for k, v in moe.items() if v is not None}
+    for k in ("experts", "top_k"):
+        if k not in fields:
+            raise ConfigError(f"model.moe.{k} is required (the number of {k.replace('_', '-')})")
+        fields[k] = _int(f"model.moe.{k}", fields[k])
+    if "expert_ffn" not in fields:
+        if ffn_hidden is None:
+            raise ConfigError(
+                "model.moe.expert_ffn is required when model.ffn_hidden is not given "
+                "(the width of one expert's MLP)"
+            )
+        fields["expert_ffn"] = _int("model.ffn_hidden", ffn_hidden)
+        notes.append(
+            f"model.moe.expert_ffn null: ffn_hidden = {fields['expert_ffn']} "
+            "(each expert a full-width MLP, as in Mixtral and Grok-1)"
+        )
+    try:
+        return MoESpec(**fields)
+    except TypeError as e:  # a value of the wrong kind for a MoESpec field
+        raise ConfigError(f"model.moe: {e}") from None
+
+
+def _gated_mlp(d: dict[str, Any], base: ModelSpec | None) -> None:
+    """Resolve `model.gated_mlp` (true: three-matrix SwiGLU MLP; false: two-matrix GELU) into
+    `activation`; a contradicting `activation` is an error."""
+    gated = d.pop("gated_mlp", None)
+    if gated is None:
+        return
+    if not isinstance(gated, bool):
+        raise ConfigError(f"model.gated_mlp must be true or false, got {gated!r}")
+    act = d.get("activation")
+    if act is None:
+        cur = base.activation if base is not None else None
+        if cur is not None and (cur in ("swiglu", "geglu")) == gated:
+            return
+        d["activation"] = "swiglu" if gated else "gelu"
+    elif (act in ("swiglu", "geglu")) != gated:
+        raise ConfigError(
+            f"model.gated_mlp is {str(gated).lower()} but model.activation {act!r} is "
+            f"{'not ' if gated else ''}gated; drop one of them"
+        )
+
+
 def model_from_mapping(
     d: dict[str, Any], *, base_dir: Path | None = None, assumptions: list[str] | None = None
 ) -> ModelSpec:
@@ -207,6 +271,7 @@ def model_from_mapping(
     d.pop("preset", None), d.pop("hf_config", None)
     for k in ("params_b", "active_params_b", "notes"):  # descriptive only
         d.pop(k, None)
+    _gated_mlp(d, base)
     if base is None:
         missing = [k for k in ("layers", "hidden", "heads", "seq_len") if d.get(k) is None]
         if missing:
@@ -236,8 +301,8 @@ def model_from_mapping(
     moe = d.pop("moe", None)
     mla = d.pop("mla", None)
     if isinstance(moe, dict):
-        _check_keys("model.moe", moe, _MOE_KEYS)
-        moe = MoESpec(**{k: v for k, v in moe.items() if v is not None})
+        ffn = d.get("ffn_hidden") or (base.ffn_hidden if base is not None else None)
+        moe = _moe_from_mapping(moe, ffn, notes)
     if isinstance(mla, dict):
         _check_keys("model.mla", mla, _MLA_KEYS)
         mla = MLASpec(**mla)
@@ -300,8 +365,18 @@ def model_from_mapping(
     return ModelSpec(name=name, type=mtype, moe=moe, mla=mla, **rest)
 
 
-def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) -> ParallelPlan:
-    d = _check_keys("parallelism", d or {}, _PAR_KEYS)
+_LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "dp", "fsdp")
+
+
+def _plan(
+    d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str], fw: Framework
+) -> ParallelPlan:
+    d = dict(_check_keys("parallelism", d or {}, _PAR_KEYS))
+    if fw.default_fsdp and all(d.get(k) is None for k in _LAYOUT_KEYS):
+        d["fsdp"] = "full"
+        notes.append(
+            f"parallelism: no layout stated: FSDP over all {count} devices ({fw.label} default)"
+        )
     g: dict[str, Any] = {}
     for k in ("tp", "pp", "vpp", "cp", "ep", "micro_batch_size"):
         if d.get(k) is None:
@@ -310,6 +385,9 @@ def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) 
                 notes.append(f"parallelism.{k} null: 1")
         else:
             g[k] = _int(f"parallelism.{k}", d[k])
+    if g["vpp"] > 1 and g["pp"] == 1:
+        notes.append(f"parallelism.vpp {g['vpp']} with pp 1: no pipeline to interleave, vpp = 1")
+        g["vpp"] = 1
     g["etp"] = 1 if d.get("etp") is None else _int("parallelism.etp", d["etp"])
     if d.get("etp") is None and model.moe is not None:
         notes.append("parallelism.etp null: 1 (Megatron-Bridge MoE recipes)")
@@ -325,7 +403,14 @@ def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) 
     g["fsdp"] = d.get("fsdp") or "none"
     g["recompute"] = d.get("recompute") or "none"
     if d.get("recompute") is None:
-        notes.append("parallelism.recompute null: none")
+        notes.append(
+            "parallelism.recompute null: none"
+            + (
+                f", or the least of {'/'.join(fw.infer_recompute)} that fits (inferred at prediction)"
+                if fw.infer_recompute
+                else ""
+            )
+        )
     sp = d.get("sequence_parallel")
     g["sequence_parallel"] = bool(g["tp"] > 1) if sp is None else bool(sp)
     if sp is None and g["tp"] > 1:
@@ -339,19 +424,64 @@ def _plan(d: dict[str, Any], *, count: int, model: ModelSpec, notes: list[str]) 
             f"parallelism.distributed_optimizer null: {str(g['distributed_optimizer']).lower()} "
             "(Megatron-Bridge/NeMo default when not using FSDP)"
         )
-    gbs = d.get("global_batch_size")
-    g["global_batch_size"] = (
-        g["micro_batch_size"] * g["dp"]
-        if gbs is None
-        else _int("parallelism.global_batch_size", gbs)
-    )
-    if gbs is None:
-        notes.append(
-            f"parallelism.global_batch_size null: micro_batch_size*dp = {g['global_batch_size']}"
-        )
+    _batch(d, g, count=count, notes=notes, fw=fw)
     plan = ParallelPlan(**g)
     notes += plan.check(count=count, model=model, strict_experts=False)
     return plan
+
+
+def _batch(
+    d: dict[str, Any], g: dict[str, Any], *, count: int, notes: list[str], fw: Framework
+) -> None:
+    """Set g's `micro_batch_size` (pipeline micro-batch per DP rank) and `global_batch_size` from the
+    run's batch fields read with the framework's meaning (`wanka.workload.frameworks`)."""
+    gbs = d.get("global_batch_size")
+    mbs = g["micro_batch_size"]
+    pmb = d.get("pipeline_parallel_microbatch_size")
+    if pmb is not None and fw.batch != "local":
+        raise ConfigError(
+            "parallelism.pipeline_parallel_microbatch_size is a torchtitan field; with "
+            f"framework {fw.id} give micro_batch_size (the pipeline micro-batch)"
+        )
+    if fw.batch == "local":  # torchtitan: local batch per DP rank, cut into pipeline micro-batches
+        local = mbs
+        if gbs is None:
+            gbs = local * g["dp"]
+            notes.append(f"global_batch_size null: local batch {local} x dp {g['dp']} = {gbs}")
+        if g["pp"] > 1:
+            mbs = 1 if pmb is None else _int("parallelism.pipeline_parallel_microbatch_size", pmb)
+            notes.append(
+                f"{fw.label}: micro_batch_size {local} is the local batch per DP rank; pipeline "
+                f"micro-batch {mbs}"
+                + (" (pipeline_parallel_microbatch_size default)" if pmb is None else "")
+            )
+    elif fw.batch == "per_device":  # MaxText/Paxml: per-device batch, global = per-device x devices
+        if gbs is None:
+            gbs = mbs * count
+            notes.append(
+                f"global_batch_size null: per-device batch {mbs} x {count} devices = {gbs}"
+            )
+        mbs = mbs * g["tp"] * g["cp"]  # the TP/CP ranks of one DP replica share its samples
+        notes.append(
+            f"{fw.label}: micro_batch_size is the per-device batch; one data-parallel rank runs {mbs}"
+        )
+    elif gbs is None:
+        gbs = mbs * g["dp"]
+        notes.append(f"parallelism.global_batch_size null: micro_batch_size*dp = {gbs}")
+    g["micro_batch_size"] = mbs
+    g["global_batch_size"] = _int("parallelism.global_batch_size", gbs)
+
+
+def _framework(d: dict[str, Any], notes: list[str]) -> Framework:
+    """The run's framework: `framework:` if given, else the one its `source` names, else `other`."""
+    if d.get("framework") is not None:
+        return get_framework(str(d["framework"]))
+    fw = framework_from_source(d.get("source"))
+    if fw is not None:
+        notes.append(f"framework null: {fw.id} (named by the run's source)")
+        return fw
+    notes.append("framework null: other (Megatron field meanings, no TP-overlap credit)")
+    return get_framework("other")
 
 
 def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
@@ -392,7 +522,9 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     acc.peak(precision)  # raises if the chip lacks this number format
-    plan = _plan(d.get("parallelism") or {}, count=count, model=model, notes=notes)
+    fw = _framework(d, notes)
+    par = d.get("parallelism") or {}
+    plan = _plan(par, count=count, model=model, notes=notes, fw=fw)
     measured = d.get("measured")
     if measured is not None and not isinstance(measured, dict):
         raise ConfigError("measured must be a mapping")
@@ -405,6 +537,8 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
         assumptions=tuple(notes),
         measured=measured,
         source=d.get("source"),
+        framework=fw.id,
+        recompute_stated=isinstance(par, dict) and par.get("recompute") is not None,
     )
 
 

@@ -13,6 +13,7 @@ is turned into the contract object:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields, replace
 from typing import Any
 
 from wanka.errors import InfeasiblePlan, WankaError
@@ -20,18 +21,93 @@ from wanka.perf.params import DEFAULT_OVERLAP, Calibration, OverlapPolicy, defau
 from wanka.perf.plans import PlanArrays
 from wanka.perf.step import StepArrays, evaluate, plan_problems
 from wanka.units import GiB
+from wanka.workload.frameworks import get_framework
 
-__all__ = ["MODEL_ASSUMPTIONS", "evaluate_run", "predict", "predict_runs"]
+__all__ = [
+    "MODEL_ASSUMPTIONS",
+    "evaluate_run",
+    "predict",
+    "predict_runs",
+    "resolve_run",
+    "run_overlap",
+]
 
 MODEL_ASSUMPTIONS = (
     "flash attention (no s^2 activations), no dropout; attention kernels run in bf16",
-    "Megatron rank order tp-cp-ep-dp-pp; bf16 gradient buffers and reduction (Megatron-core "
-    "grad_reduce_in_fp32=False, as in the Megatron-Bridge performance recipes; "
-    "FSDP: bf16 reduce, fp32 shards)",
+    (
+        "Megatron rank order tp-cp-ep-dp-pp; bf16 gradient buffers and reduction (Megatron-core "
+        "grad_reduce_in_fp32=False, as in the Megatron-Bridge performance recipes; "
+        "FSDP: bf16 reduce, fp32 shards)"
+    ),
     "weights: fp8/mxfp8 runs keep fp8 params (fp8_param_gather, Megatron-Bridge mixed-precision recipes)",
-    "overlap: DP grad reduce-scatter with backward except the last bucket; FSDP gathers prefetched; "
-    "TP (userbuffers) and EP all-to-all partly hidden (calibrated shares); PP send/recv exposed",
+    (
+        "overlap: DP grad reduce-scatter with backward except the last bucket; FSDP gathers "
+        "prefetched; TP (userbuffers, frameworks that overlap TP) and EP all-to-all partly hidden "
+        "(calibrated shares); PP send/recv exposed"
+    ),
 )
+
+
+DEFAULT_OVERLAP = OverlapPolicy()
+
+
+def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPolicy:
+    """The overlap policy for a run: the TP-communication overlap credit (`Calibration.tp_comm_hidden`,
+    fitted on NeMo/Megatron-Bridge runs with Transformer Engine userbuffers) only for frameworks that
+    overlap TP communication by default (`wanka.workload.frameworks`); an explicit `tp_hidden` wins."""
+    fw = get_framework(getattr(run, "framework", None) or "other")
+    if overlap.tp_hidden is None and not fw.tp_comm_overlap:
+        return replace(overlap, tp_hidden=0.0)
+    return overlap
+
+
+def resolve_run(
+    run: Any,
+    *,
+    overlap: OverlapPolicy = DEFAULT_OVERLAP,
+    fabric: Any = None,
+    calibration: Calibration | None = None,
+    accelerator: Any = None,
+) -> tuple[StepArrays, list[str]]:
+    """Evaluate the run's plan with its framework's semantics: a 1-row StepArrays and the notes.
+
+    When the run leaves recompute unstated and its plan does not fit without it, the framework's
+    recipes recompute (`Framework.infer_recompute`, least first): the first that fits is used (all are
+    evaluated in one vectorised call) and noted.
+    """
+    plan = run.parallelism
+    fw = get_framework(getattr(run, "framework", None) or "other")
+    infer = not getattr(run, "recompute_stated", True) and plan.recompute == "none"
+    options = [plan] + ([replace(plan, recompute=r) for r in fw.infer_recompute] if infer else [])
+    res = evaluate(
+        run.model,
+        accelerator or run.hardware.accelerator,
+        PlanArrays.from_plans(options),
+        count=run.hardware.count,
+        gpus_per_node=run.hardware.gpus_per_node,
+        global_batch_size=plan.global_batch_size,
+        seq_len=run.model.seq_len,
+        precision=run.precision,
+        overlap=run_overlap(run, overlap),
+        fabric=fabric,
+        calibration=calibration,
+        strict_experts=False,
+    )
+    notes: list[str] = []
+    pick = 0
+    if len(options) > 1 and not bool(res.fits[0]):
+        fitting = [i for i in range(1, len(options)) if bool(res.fits[i])]
+        if fitting:
+            pick = fitting[0]
+            notes.append(
+                f"recompute inferred: {options[pick].recompute} (the stated layout does not fit "
+                f"without it; {fw.label} recipes recompute when needed)"
+            )
+    return (_row_of(res, pick) if len(options) > 1 else res), notes
+
+
+def _row_of(res: StepArrays, i: int) -> StepArrays:
+    return StepArrays(**{f.name: getattr(res, f.name)[i : i + 1] for f in fields(res)})
 
 
 def evaluate_run(
@@ -42,22 +118,10 @@ def evaluate_run(
     calibration: Calibration | None = None,
     accelerator: Any = None,
 ) -> StepArrays:
-    """`evaluate` on the run's single plan (a 1-row StepArrays)."""
-    plans = PlanArrays.from_plans([run.parallelism])
-    return evaluate(
-        run.model,
-        accelerator or run.hardware.accelerator,
-        plans,
-        count=run.hardware.count,
-        gpus_per_node=run.hardware.gpus_per_node,
-        global_batch_size=run.parallelism.global_batch_size,
-        seq_len=run.model.seq_len,
-        precision=run.precision,
-        overlap=overlap,
-        fabric=fabric,
-        calibration=calibration,
-        strict_experts=False,
-    )
+    """`evaluate` on the run's single plan with its framework's semantics (a 1-row StepArrays)."""
+    return resolve_run(
+        run, overlap=overlap, fabric=fabric, calibration=calibration, accelerator=accelerator
+    )[0]
 
 
 def predict(
@@ -73,7 +137,7 @@ def predict(
     Raises `InfeasiblePlan` naming the reasons when the plan is not valid for the model and size.
     `accelerator` overrides the run's (e.g. after applying a measured profile).
     """
-    res = evaluate_run(
+    res, notes = resolve_run(
         run, overlap=overlap, fabric=fabric, calibration=calibration, accelerator=accelerator
     )
     if not bool(res.valid[0]):
@@ -118,8 +182,9 @@ def predict(
             "activations": r["activations_bytes"] / GiB,
             "buffers": r["buffers_bytes"] / GiB,
         },
-        "microbatches": int(round(r["microbatches"])),
+        "microbatches": round(r["microbatches"]),
         "assumptions": list(run.assumptions)
+        + notes
         + list(MODEL_ASSUMPTIONS)
         + [f"calibration: {cal.source}"],
     }

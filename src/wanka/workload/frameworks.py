@@ -1,0 +1,195 @@
+"""Training frameworks: what a run spec's fields mean and what each framework overlaps.
+
+A run spec's `framework:` selects one record below. The record says how to read the batch fields, which
+communication the framework hides behind compute by default, and what it does when a field is not stated.
+Every default names its source; anything the loader infers from it is listed in the run's `assumptions`.
+
+Batch semantics (`batch`):
+- `microbatch`: `micro_batch_size` is the pipeline micro-batch per data-parallel rank and
+  `global_batch_size` the samples per optimizer step (Megatron `--micro-batch-size`/`--global-batch-size`,
+  DeepSpeed `train_micro_batch_size_per_gpu`, llm-foundry `device_train_microbatch_size`).
+- `local`: `micro_batch_size` is the batch each data-parallel rank runs per step (torchtitan
+  `training.local_batch_size`); with pipeline parallelism it is cut into pipeline micro-batches of
+  `parallelism.pipeline_parallel_microbatch_size` (default 1) samples.
+- `per_device`: `micro_batch_size` is the batch per device (MaxText/Paxml `per_device_batch_size`), so the
+  global batch is `micro_batch_size * count` whatever the layout, and one data-parallel rank (a TP group)
+  runs `micro_batch_size * tp * cp` samples at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from wanka.errors import ConfigError
+
+__all__ = ["FRAMEWORKS", "Framework", "framework_from_source", "get_framework"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Framework:
+    """How one training framework reads a run spec and what it overlaps by default."""
+
+    id: str
+    label: str
+    tp_comm_overlap: bool
+    """Hides TP/SP all-gather / reduce-scatter behind the split GEMMs by default (Transformer Engine
+    userbuffers in NeMo / Megatron-Bridge recipes; MC2 matmul-communication fusion in MindSpeed)."""
+    batch: Literal["microbatch", "local", "per_device"]
+    """Meaning of `micro_batch_size` (module docstring)."""
+    default_layout: Literal["megatron", "fsdp"]
+    """Layout when the run states no parallel degree: `fsdp` = FSDP (ZeRO-3) over all devices."""
+    infer_recompute: tuple[str, ...]
+    """When the run states no recompute and the plan does not fit without it, the recompute settings the
+    framework's published recipes fall back on, least first: the predictor picks the first that fits and
+    says so (empty: never inferred)."""
+    source: str
+
+    @property
+    def default_fsdp(self) -> bool:
+        return self.default_layout == "fsdp"
+
+
+_MEGATRON_ARGS = "Megatron-LM megatron/training/arguments.py"
+
+FRAMEWORKS: dict[str, Framework] = {
+    f.id: f
+    for f in (
+        Framework(
+            id="megatron",
+            label="Megatron-LM",
+            tp_comm_overlap=False,
+            batch="microbatch",
+            default_layout="megatron",
+            infer_recompute=("selective",),
+            source=f"{_MEGATRON_ARGS}: --tp-comm-overlap defaults off (Korthikanti et al. 2022, "
+            "sec. 4.2.2, exposed TP communication); --micro-batch-size / --global-batch-size",
+        ),
+        Framework(
+            id="nemo",
+            label="NeMo / Megatron-Bridge",
+            tp_comm_overlap=True,
+            batch="microbatch",
+            default_layout="megatron",
+            infer_recompute=("selective",),
+            source="NeMo and Megatron-Bridge performance recipes (scripts/performance) set "
+            "tp_comm_overlap=True whenever tp > 1 with sequence parallelism (Transformer Engine "
+            "userbuffers); recompute_modules / recompute_num_layers where the recipe does not fit",
+        ),
+        Framework(
+            id="mindspeed",
+            label="MindSpeed-LLM (Megatron on Ascend)",
+            tp_comm_overlap=True,
+            batch="microbatch",
+            default_layout="megatron",
+            infer_recompute=("selective",),
+            source="MindSpeed-LLM README (Ascend/MindSpeed-LLM): the published throughput table is "
+            "measured with the MC2 matmul/communication fusion on (--use-mc2); Megatron batch arguments",
+        ),
+        Framework(
+            id="mindformers",
+            label="MindFormers (MindSpore)",
+            tp_comm_overlap=False,
+            batch="microbatch",
+            default_layout="megatron",
+            infer_recompute=("selective", "full"),
+            source="MindFormers parallel_config (data/model/pipeline_parallel, micro_batch_num); "
+            "no TP communication overlap by default",
+        ),
+        Framework(
+            id="torchtitan",
+            label="TorchTitan",
+            tp_comm_overlap=False,
+            batch="local",
+            default_layout="fsdp",
+            infer_recompute=("selective", "full"),
+            source="torchtitan/config/job_config.py: training.local_batch_size per data-parallel "
+            "rank, parallelism.pipeline_parallel_microbatch_size = 1, "
+            "enable_async_tensor_parallel = False, data_parallel_shard_degree = -1 (FSDP2)",
+        ),
+        Framework(
+            id="maxtext",
+            label="MaxText (JAX)",
+            tp_comm_overlap=False,
+            batch="per_device",
+            default_layout="fsdp",
+            infer_recompute=("selective", "full"),
+            source="AI-Hypercomputer/maxtext MaxText/configs/base.yml: per_device_batch_size, "
+            "ici_fsdp_parallelism = -1 (FSDP over the slice), remat_policy",
+        ),
+        Framework(
+            id="paxml",
+            label="Paxml / Praxis (JAX)",
+            tp_comm_overlap=False,
+            batch="per_device",
+            default_layout="fsdp",
+            infer_recompute=("full",),
+            source="google/paxml: PERCORE_BATCH_SIZE per device, ICI_MESH_SHAPE data/fsdp/tensor "
+            "axes; layers rematerialised (checkpoint_policy) in the published LLM configs",
+        ),
+        Framework(
+            id="deepspeed",
+            label="DeepSpeed (Megatron-DeepSpeed)",
+            tp_comm_overlap=False,
+            batch="microbatch",
+            default_layout="megatron",
+            infer_recompute=("selective", "full"),
+            source="DeepSpeed config: train_micro_batch_size_per_gpu, train_batch_size; "
+            "no TP communication overlap",
+        ),
+        Framework(
+            id="llm-foundry",
+            label="MosaicML llm-foundry (Composer, PyTorch FSDP)",
+            tp_comm_overlap=False,
+            batch="microbatch",
+            default_layout="fsdp",
+            infer_recompute=("full",),
+            source="mosaicml/llm-foundry scripts/train/benchmarking: device_train_microbatch_size, "
+            "global_train_batch_size, fsdp_config FULL_SHARD; activation_checkpointing per row",
+        ),
+        Framework(
+            id="other",
+            label="other / unknown",
+            tp_comm_overlap=False,
+            batch="microbatch",
+            default_layout="megatron",
+            infer_recompute=("selective", "full"),
+            source="no framework stated: Megatron field meanings, no TP communication overlap credit",
+        ),
+    )
+}
+
+# Substrings of a run's `source` URL that name its framework (the loader's inference when
+# `framework:` is null, listed in the run's assumptions).
+_SOURCE_HINTS: tuple[tuple[str, str], ...] = (
+    ("megatron-bridge", "nemo"),
+    ("/nemo", "nemo"),
+    ("nemo", "nemo"),
+    ("llm-foundry", "llm-foundry"),
+    ("torchtitan", "torchtitan"),
+    ("maxtext", "maxtext"),
+    ("paxml", "paxml"),
+    ("mindspeed", "mindspeed"),
+    ("modellink", "mindspeed"),
+    ("mindformers", "mindformers"),
+    ("deepspeed", "deepspeed"),
+    ("megatron", "megatron"),
+    ("arxiv.org/abs/2205.05198", "megatron"),
+)
+
+
+def get_framework(name: str) -> Framework:
+    """The framework record for `name`; a one-line ConfigError listing the choices otherwise."""
+    key = str(name).strip().lower()
+    if key in FRAMEWORKS:
+        return FRAMEWORKS[key]
+    raise ConfigError(f"unknown framework {name!r}; choose from {', '.join(FRAMEWORKS)}")
+
+
+def framework_from_source(source: str | None) -> Framework | None:
+    """The framework a run's `source` URL names, if any (first match in `_SOURCE_HINTS`)."""
+    s = (source or "").lower()
+    for hint, fid in _SOURCE_HINTS:
+        if hint in s:
+            return FRAMEWORKS[fid]
+    return None
