@@ -209,6 +209,7 @@ class _Params:
     baseline_hops: float
     fallback_pcie_bytes_per_s: float
     nvls_efficiency: dict[str, float]  # accelerator id -> NVLS efficiency
+    nvls_allreduce_cap: dict[str, float]  # accelerator id -> NVLS all-reduce busbw cap, bytes/s
     ll_max_busbw: tuple[float, float, float]  # bytes/s: 1 domain, 2 domains, more
     tree_bw_fraction: float
     tree_size_correction: dict[str, tuple[float, ...]]  # protocol -> factor per log2(size / 64 B)
@@ -241,16 +242,20 @@ def _params() -> _Params:
         )
     sw, so, su = d["in_switch_latency_us"], d["scaleout"], d["scaleup"]
     nvls: dict[str, float] = {}
+    nvls_cap: dict[str, float] = {}
     for fam, v in d["nvls_families"].items():
         check_keys(
             f"collectives.yaml nvls family {fam}",
             v,
-            {"efficiency", "accelerators", "source"},
+            {"efficiency", "accelerators", "source", "allreduce_busbw_cap_gb_s"},
             {"efficiency", "accelerators", "source"},
         )
         if not 0 < v["efficiency"] <= 1:
             raise CatalogError(f"collectives.yaml nvls family {fam}: efficiency must be in (0, 1]")
         nvls.update({a: float(v["efficiency"]) for a in v["accelerators"]})
+        if v.get("allreduce_busbw_cap_gb_s") is not None:
+            cap = gb_per_s(v["allreduce_busbw_cap_gb_s"])
+            nvls_cap.update({a: cap for a in v["accelerators"]})
     return _Params(
         bw_fraction={p: float(v["bw_fraction"]) for p, v in protos.items()},
         base_s={p: {a: x * _US for a, x in v["base_us"].items()} for p, v in protos.items()},
@@ -270,6 +275,7 @@ def _params() -> _Params:
         baseline_hops=float(so["baseline_hops"]),
         fallback_pcie_bytes_per_s=gb_per_s(su["fallback_pcie_gb_s"]),
         nvls_efficiency=nvls,
+        nvls_allreduce_cap=nvls_cap,
         ll_max_busbw=tuple(
             gb_per_s(d["ll_max_busbw_gb_s"][k]) for k in ("one_node", "two_nodes", "more_nodes")
         ),  # type: ignore[arg-type]
@@ -678,7 +684,10 @@ def _evaluate(
             # S(g-1)/g per rank, as a ring, at the NVLS efficiency (NVLS saves SMs, not bandwidth).
             b_nvls = b_up * nvls_eff
             if op == "all-reduce":
-                up = S * (1.0 + 1.0 / g)
+                # The switches' reduction throughput caps the busbw (measured flat in g on NVL72: the
+                # 2(g-1)/(g+1) growth of the link-bound term stops at the cap, collectives.yaml).
+                cap = P.nvls_allreduce_cap.get(acc.id, np.inf)
+                up = np.maximum(S * (1.0 + 1.0 / g), 2.0 * S * (g - 1.0) / g * b_nvls / cap)
                 if in_network_reduction:  # NVLS + SHARP across domains (NCCL "NVLS" multi-node)
                     out = S / (g * P.sharp_algbw_fraction)
                     net_lat = P.nvls_net_s + extra_hop_s
