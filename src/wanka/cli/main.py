@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "importing",
     "platform",
     "serve",
+    "calibrate",
 ]
 
 app = typer.Typer(

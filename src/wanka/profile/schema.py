@@ -31,12 +31,15 @@ __all__ = [
     "Profile",
     "ProfileEfficiency",
     "apply_profile",
+    "calibrated_profile",
     "dump_profile",
     "load_profile",
     "parse_profile",
 ]
 
 SCHEMA = "wanka-profile/1"
+BACKENDS = ("numpy", "torch", "calibrate")
+"""numpy/torch: micro-benchmarks (`wanka profile`); calibrate: fitted to measured runs (`wanka calibrate`)."""
 KERNEL_CLASSES = ("gemm", "attention", "memory", "collective")
 MAX_FRACTION = (
     1.5  # above peak only through a wrong peak reference or sparsity: rejected beyond this
@@ -235,8 +238,10 @@ def parse_profile(d: Any, *, where: str = "profile") -> Profile:
     _check_keys(where, d, _TOP_KEYS, _TOP_KEYS - {"notes"})
     if d["schema"] != SCHEMA:
         raise ConfigError(f"{where}: schema must be {SCHEMA!r}, got {d['schema']!r}")
-    if d["backend"] not in ("numpy", "torch"):
-        raise ConfigError(f"{where}: backend must be numpy or torch, got {d['backend']!r}")
+    if d["backend"] not in BACKENDS:
+        raise ConfigError(
+            f"{where}: backend must be one of {', '.join(BACKENDS)}, got {d['backend']!r}"
+        )
     acc = d["accelerator"]
     if acc is not None and not isinstance(acc, str):
         raise ConfigError(f"{where}: accelerator must be a catalog id or null, got {acc!r}")
@@ -244,7 +249,7 @@ def parse_profile(d: Any, *, where: str = "profile") -> Profile:
     if isinstance(measured, (_dt.date, _dt.datetime)):
         measured = measured.isoformat()
     try:
-        _dt.datetime.fromisoformat(str(measured).replace("Z", "+00:00"))
+        _dt.datetime.fromisoformat(str(measured))
     except ValueError:
         raise ConfigError(f"{where}: measured_at must be an ISO date, got {measured!r}") from None
     pr = _check_keys(
@@ -354,3 +359,52 @@ def apply_profile(accelerator: Accelerator, profile: Profile) -> Accelerator:
         source=source,
     )
     return dataclasses.replace(accelerator, software_efficiency=new)
+
+
+def calibrated_profile(accelerator: Accelerator, fit: dict[str, Any], *, data: str) -> Profile:
+    """A `wanka-profile/1` holding the fractions `wanka calibrate` fitted (`perf.calibrate`), with the
+    data, the errors and each parameter's leave-one-out spread in `notes` (no kernels: nothing was timed)."""
+    par = fit["parameters"]
+    notes = [
+        (
+            f"fitted by wanka calibrate on {fit['runs']} measured runs of {data} "
+            f"({fit['objective']}; bounded, projected Levenberg-Marquardt)"
+        ),
+    ]
+    for k in ("in_sample", "leave_one_out"):
+        b, a = fit[k]["before"], fit[k]["after"]
+        notes.append(
+            f"{k.replace('_', '-')} |error| median/p90: catalog {b['median_abs']:.1%}/{b['p90_abs']:.1%}"
+            f" -> fitted {a['median_abs']:.1%}/{a['p90_abs']:.1%}"
+        )
+    for name, p in par.items():
+        notes.append(
+            f"{name}: {p['fitted']:.4g} (catalog {p['catalog']:.4g}; "
+            + (
+                f"leave-one-out {p['loo_min']:.4g}..{p['loo_max']:.4g}, sd {p['loo_std']:.2g})"
+                if p["free"]
+                else "not exercised by these runs: kept)"
+            )
+        )
+    peak = PeakReference(
+        source=f"catalog:{accelerator.id}",
+        matrix_flops_per_s={k: float(v) for k, v in accelerator.peak_flops.items() if v},
+        memory_bw_bytes_per_s=float(accelerator.hbm_bw_bytes_per_s),
+        collective_bw_bytes_per_s=float(accelerator.scaleup_bw_bytes_per_s) or None,
+    )
+    eff = ProfileEfficiency(
+        gemm=par["gemm"]["fitted"],
+        attention=par["attention"]["fitted"],
+        memory_bw=par["memory_bw"]["fitted"],
+        collective=par["collective"]["fitted"],
+    )
+    return Profile(
+        accelerator=accelerator.id,
+        device=accelerator.name,
+        backend="calibrate",
+        measured_at=_dt.date.today().isoformat(),
+        peak_reference=peak,
+        software_efficiency=eff,
+        kernels=(),
+        notes=tuple(notes),
+    )
