@@ -50,8 +50,10 @@ def render_summary(report: dict[str, Any], *, show_cases: bool = False) -> Group
     """Rich tables of a `validate_runs` report."""
     s = report["summary"]
     parts: list[Any] = [
-        f"tokens/s/GPU error = predicted / measured - 1; split: {s['split_rule']}; "
-        f"{s['predicted']} of {s['cases']} cases predicted"
+        (
+            f"tokens/s/GPU error = predicted / measured - 1; split: {s['split_rule']}; "
+            f"{s['predicted']} of {s['cases']} cases predicted"
+        )
     ]
     t = _table("dense + MoE")
     for k in ("held_out", "train", "all"):
@@ -59,11 +61,30 @@ def render_summary(report: dict[str, Any], *, show_cases: bool = False) -> Group
     _row(t, "moe-hybrid (reported apart)", s["moe_hybrid"])
     parts.append(t)
     for part, label in (("held_out", "held-out"), ("all", "whole file")):
-        for key in ("by_type", "by_family", "by_accelerator", "by_precision"):
+        for key in ("by_type", "by_family", "by_framework", "by_accelerator", "by_precision"):
             tt = _table(f"{label}, {key.replace('by_', 'by ')}")
             for name, st in s[part][key].items():
                 _row(tt, name, st)
             parts.append(tt)
+    if "leave_one_source_out" in s:
+        lt = Table(
+            title="leave one source out (chip efficiency refitted on the other sources)",
+            title_justify="left",
+        )
+        for c in ("source", "cases", "median |err|", "p90 |err|", "refitted", "no other source"):
+            lt.add_column(c, justify="left" if c == "source" else "right")
+        for name, st in s["leave_one_source_out"].items():
+            if not st["n"]:
+                continue
+            lt.add_row(
+                name,
+                str(st["n"]),
+                f"{st['median_abs']:.1%}",
+                f"{st['p90_abs']:.1%}",
+                str(st.get("refitted", "")),
+                str(st.get("no_other_source", "")),
+            )
+        parts.append(lt)
     pm = s["peak_memory"]
     parts.append(
         "peak memory: "
@@ -119,6 +140,14 @@ def validate_cmd(
             help="A measured chip profile applied to runs on that accelerator (all if it names none).",
         ),
     ] = None,
+    loso: Annotated[
+        bool,
+        typer.Option(
+            "--leave-one-source-out",
+            help="Also predict each source with the chips' efficiency refitted on the other sources "
+            "(slower: one fit per source and chip).",
+        ),
+    ] = False,
 ) -> None:
     """Compare predicted with measured tokens/s/GPU (and peak memory) for every measured run in FILE."""
     from wanka.perf.validate import validate_runs
@@ -134,7 +163,7 @@ def validate_cmd(
                 return apply_profile(run.hardware.accelerator, prof)
             return None
 
-    report = validate_runs(load_runs(file), accelerator_for=acc_for)
+    report = validate_runs(load_runs(file), accelerator_for=acc_for, leave_one_source_out=loso)
     summary = report["summary"]
     if summary["cases"] == 0:
         raise ConfigError(

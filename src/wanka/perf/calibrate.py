@@ -217,3 +217,65 @@ def calibrate_runs(runs: Sequence[Any], *, accelerator: str | None = None) -> di
             for r, m, b, a, lo in zip(use, meas, before, after, loo_pred)
         ],
     }
+
+
+def fit_fractions(runs: Sequence[Any], acc: Accelerator, *, iters: int = 12) -> dict[str, float]:
+    """The fitted software-efficiency fractions of `acc` on `runs` (no leave-one-out)."""
+    meas = np.array([float(r.measured["tokens_per_s_per_gpu"]) for r in runs])
+    start = {p: float(getattr(acc.software_efficiency, p)) for p in PARAMETERS}
+    pred = _predictor(runs, acc)
+    return _fit(pred, meas, start, _exercised(pred, start), start, iters=iters)
+
+
+def leave_one_source_out(
+    runs: Sequence[Any], family_of: Callable[[Any], str], *, min_runs: int = MIN_RUNS
+) -> dict[str, Any]:
+    """Fit without a source, predict it: for each source family and chip, the chip's software efficiency
+    is refitted (`fit_fractions`) on the other sources' runs of that chip and the family's runs are
+    predicted with it. A chip no other source measured cannot be refitted: those runs are reported apart
+    (`no_other_source`), at the shipped fractions. The shared `Calibration` constants stay as shipped.
+
+    Returns `{family: {"n", "median_abs", "p90_abs", "refitted", "no_other_source"}, "all": {...}}`.
+    """
+    ok = [r for r in runs if hasattr(r, "model") and "tokens_per_s_per_gpu" in (r.measured or {})]
+    fams = sorted({family_of(r) for r in ok})
+    out: dict[str, Any] = {}
+    every: list[float] = []
+    for fam in fams:
+        errs, refit, alone = [], 0, 0
+        mine = [r for r in ok if family_of(r) == fam]
+        for chip in sorted({r.hardware.accelerator.id for r in mine}):
+            tgt = [r for r in mine if r.hardware.accelerator.id == chip]
+            other = [r for r in ok if family_of(r) != fam and r.hardware.accelerator.id == chip]
+            acc = tgt[0].hardware.accelerator
+            if len(other) >= min_runs:
+                try:
+                    fr = fit_fractions(other, acc)
+                except WankaError:
+                    continue
+                acc = apply_fractions(acc, fr, f"refit without {fam}")
+                refit += len(tgt)
+            else:
+                alone += len(tgt)
+            for r in tgt:
+                try:
+                    p = float(evaluate_run(r, accelerator=acc).tokens_per_s_per_gpu[0])
+                except WankaError:
+                    continue
+                if math.isfinite(p):
+                    errs.append(abs(p / float(r.measured["tokens_per_s_per_gpu"]) - 1.0))
+        every += errs
+        out[fam] = {**_summary(errs), "refitted": refit, "no_other_source": alone}
+    out["all"] = _summary(every)
+    return out
+
+
+def _summary(errs: Sequence[float]) -> dict[str, Any]:
+    if not errs:
+        return {"n": 0, "median_abs": float("nan"), "p90_abs": float("nan")}
+    e = np.sort(np.asarray(errs))
+    return {
+        "n": len(e),
+        "median_abs": float(e[round(0.5 * (len(e) - 1))]),
+        "p90_abs": float(e[round(0.9 * (len(e) - 1))]),
+    }

@@ -4,7 +4,7 @@ Errors are relative: `rel_error = predicted / measured - 1` of tokens/s/GPU (and
 case gives `measured.peak_memory_gib`). Summaries give the count, the median and the 90th percentile of
 `|rel_error|` (percentile as `shared/tools/check-contracts` computes it: sorted value at
 round(q * (n - 1))) and the median signed error (bias), grouped by source family (the case id prefix),
-accelerator, precision and model type, separately for the TRAIN and HELD-OUT parts of the split.
+framework, accelerator, precision and model type, separately for the TRAIN and HELD-OUT parts of the split.
 
 Split rule (fixed, documented, used by `benchmarks/fit_calibration.py`): a case is HELD-OUT when
 `int(sha1(id).hexdigest(), 16) % 3 == 0`, else TRAIN. Fitted parameters see only TRAIN cases.
@@ -82,12 +82,14 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "held_out": {
             "by_type": _by(held, "type"),
             "by_family": _by(held, "family"),
+            "by_framework": _by(held, "framework"),
             "by_accelerator": _by(held, "accelerator"),
             "by_precision": _by(held, "precision"),
         },
         "all": {
             "by_type": _by(ok, "type"),
             "by_family": _by(main, "family"),
+            "by_framework": _by(main, "framework"),
             "by_accelerator": _by(main, "accelerator"),
             "by_precision": _by(main, "precision"),
         },
@@ -122,13 +124,17 @@ def validate_runs(
     calibration: Calibration | None = None,
     overlap: OverlapPolicy = DEFAULT_OVERLAP,
     accelerator_for: Any = None,
+    leave_one_source_out: bool = False,
 ) -> dict[str, Any]:
     """Predict each run with a `measured` block; return `{"cases": [...], "summary": {...}}`.
 
     `runs` holds `RunSpec`s and `RunError`s (from `wanka.spec.load_runs`); runs without `measured` are
     skipped; a run that fails gives a case with its `error` message and no `rel_error`.
     `accelerator_for(run)` may return a replacement accelerator (e.g. with a measured profile applied).
+    `leave_one_source_out`: add `summary["leave_one_source_out"]` (`perf.calibrate.leave_one_source_out`:
+    each source predicted with the chips' software efficiency refitted on the other sources only).
     """
+    runs = list(runs)
     cases: list[dict[str, Any]] = []
     for run in runs:
         rid = getattr(run, "id", None)
@@ -152,6 +158,7 @@ def validate_runs(
             "split": split_of(rid),
             "family": family_of(rid, run.source),
             "type": run.model.type,
+            "framework": getattr(run, "framework", None) or "other",
             "accelerator": "+".join(sorted({g.accelerator.id for g in run.groups}))
             if hetero
             else run.hardware.accelerator.id,
@@ -188,4 +195,16 @@ def validate_runs(
             )
         case["fits"] = p["fits"]
         cases.append(case)
-    return {"cases": cases, "summary": summarise(cases)}
+    summary = summarise(cases)
+    if leave_one_source_out:
+        from wanka.perf.calibrate import leave_one_source_out as loso
+
+        fit = [
+            r
+            for r in runs
+            if hasattr(r, "model")
+            and r.model.type in FIT_TYPES
+            and hasattr(r.hardware, "accelerator")
+        ]
+        summary["leave_one_source_out"] = loso(fit, lambda r: family_of(r.id, r.source))
+    return {"cases": cases, "summary": summary}
