@@ -75,6 +75,8 @@ _MODEL_KEYS = {
     "preset",
     "hf_config",
     "gated_mlp",
+    "sliding_window",
+    "attention_layer_pattern",
 }
 _MOE_KEYS = {
     "experts",
@@ -357,6 +359,7 @@ def model_from_mapping(
                 "vocab",
                 "seq_len",
                 "head_dim",
+                "sliding_window",
             )
             else v
         )
