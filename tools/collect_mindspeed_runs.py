@@ -84,10 +84,10 @@ def readme_rows(repo: str) -> list[dict]:
     t = t[t.index("实测性能") :]
     t = t[: t.index("</table>")]
     out, model = [], None
-    for r in re.findall(r"<tr>(.*?)</tr>", t, re.S):
+    for r in re.findall(r"<tr>(.*?)</tr>", t, re.DOTALL):
         cells = [
             re.sub(r"<[^>]+>", "", c).strip()
-            for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)
+            for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.DOTALL)
         ]
         if not cells or cells[0] == "模型":
             continue
@@ -129,7 +129,7 @@ def flag(text: str, name: str) -> bool:
 
 
 def var(text: str, name: str, default=None):
-    m = re.search(rf"^\s*{name}=(\S+)", text, re.M)
+    m = re.search(rf"^\s*{name}=(\S+)", text, re.MULTILINE)
     return m.group(1).strip("\"'") if m else default
 
 
