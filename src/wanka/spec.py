@@ -131,8 +131,9 @@ class RunSpec:
     assumptions: tuple[str, ...] = ()
     measured: dict[str, Any] | None = None
     source: str | None = None
-    framework: str = "other"
-    """Id of the framework whose semantics were applied (`wanka.workload.frameworks`)."""
+    framework: str | None = None
+    """Id of the framework whose semantics apply (`wanka.workload.frameworks`); the run-spec loader always
+    sets one. None (a RunSpec built in code): no framework adjustment, the step model's own defaults."""
     recompute_stated: bool = True
     """False when the run left `parallelism.recompute` null: the predictor may infer it (frameworks)."""
 

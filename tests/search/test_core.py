@@ -152,11 +152,11 @@ def test_moe_search_includes_ep(tiny_moe, fake):
     assert res.best is not None
 
 
-def test_search_run_judges_memory_against_a_published_layout_that_ran(tiny_model, fake):
-    """When the model says the published layout does not fit, candidates are judged against its peak."""
+def test_search_run_keeps_the_real_memory_when_the_published_layout_does_not_fit(tiny_model, fake):
+    """A published layout predicted over memory is flagged; candidates still need the chip's real HBM."""
     from wanka.spec import HardwareSpec, RunSpec
 
-    acc = replace(get_accelerator("h100-sxm"), hbm_bytes=1e4)  # nothing "fits" in 10 kB
+    acc = replace(get_accelerator("h100-sxm"), hbm_bytes=1e4)  # nothing fits in 10 kB
     plan = ParallelPlan(
         tp=2, pp=2, dp=4, micro_batch_size=1, global_batch_size=64, sequence_parallel=True
     )
@@ -170,10 +170,8 @@ def test_search_run_judges_memory_against_a_published_layout_that_ran(tiny_model
     sc = fake(tiny_model, count=16, hbm_bytes=1e4, seq_len=tiny_model.seq_len, global_batch_size=64)
     res = search_run(run, scorer=sc, use_predict=False)
     pub = res.published
-    assert pub["plan"]["fits"] is False and pub["memory_note"]
-    assert res.best is not None
-    assert res.best["tokens_per_s_per_gpu"] >= pub["plan"]["tokens_per_s_per_gpu"] * (1 - 1e-9)
-    assert res.best["peak_memory_gib"] <= pub["plan"]["peak_memory_gib"] * (1 + 1e-6)
+    assert pub["fits"] is False and pub["plan"]["fits"] is False and pub["memory_note"]
+    assert res.best is None  # nothing fits the real 10 kB: no relaxed "best"
 
 
 def test_parallel_workers_give_the_same_answer(tiny_model, fake):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -71,7 +71,7 @@ class ProgressBar:
             self._bar.stop()
             self._bar = None
 
-    def __enter__(self) -> ProgressBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,10 +181,12 @@ def render_result(res: dict[str, Any]) -> None:
         pp = pub["plan"]
         console.print(
             f"published layout {_layout(pp)}: {_fmt(pp.get('tokens_per_s_per_gpu'), 1)} tokens/s/GPU "
-            f"(in space: {pub['in_space']}); best is {'the same' if pub['same_as_best'] else 'different'}"
-            f", gain x{_fmt(pub.get('gain'), 3)}",
+            f"(in space: {pub['in_space']}; fits: {pub.get('fits')}); best is "
+            f"{'the same' if pub['same_as_best'] else 'different'}, gain x{_fmt(pub.get('gain'), 3)}",
             highlight=False,
         )
+        if pub.get("memory_note"):
+            console.print(f"note: {pub['memory_note']}", highlight=False)
 
 
 def _export(

@@ -29,6 +29,7 @@ __all__ = [
     "predict",
     "predict_runs",
     "resolve_run",
+    "resolved_plan",
     "run_overlap",
 ]
 
@@ -55,29 +56,39 @@ def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPo
     """The overlap policy for a run: the TP-communication overlap credit (`Calibration.tp_comm_hidden`,
     fitted on NeMo/Megatron-Bridge runs with Transformer Engine userbuffers) only for frameworks that
     overlap TP communication by default (`wanka.workload.frameworks`); an explicit `tp_hidden` wins."""
-    fw = get_framework(getattr(run, "framework", None) or "other")
+    name = getattr(run, "framework", None)
+    if name is None:  # a RunSpec built in code: the step model's own defaults
+        return overlap
+    fw = get_framework(name)
     if overlap.tp_hidden is None and not fw.tp_comm_overlap:
         return replace(overlap, tp_hidden=0.0)
     return overlap
 
 
-def resolve_run(
+def resolve_run(run: Any, **kwargs: Any) -> tuple[StepArrays, list[str]]:
+    """Evaluate the run's plan with its framework's semantics: a 1-row StepArrays and the notes.
+
+    When the run leaves recompute unstated and its plan does not fit without it, the framework's
+    recipes recompute (`Framework.infer_recompute`, least first): the first that fits is used (all are
+    evaluated in one vectorised call) and noted. Keywords as `evaluate_run`.
+    """
+    res, notes, _ = _resolve(run, **kwargs)
+    return res, notes
+
+
+def _resolve(
     run: Any,
     *,
     overlap: OverlapPolicy = DEFAULT_OVERLAP,
     fabric: Any = None,
     calibration: Calibration | None = None,
     accelerator: Any = None,
-) -> tuple[StepArrays, list[str]]:
-    """Evaluate the run's plan with its framework's semantics: a 1-row StepArrays and the notes.
-
-    When the run leaves recompute unstated and its plan does not fit without it, the framework's
-    recipes recompute (`Framework.infer_recompute`, least first): the first that fits is used (all are
-    evaluated in one vectorised call) and noted.
-    """
+) -> tuple[StepArrays, list[str], Any]:
     plan = run.parallelism
-    fw = get_framework(getattr(run, "framework", None) or "other")
-    infer = not getattr(run, "recompute_stated", True) and plan.recompute == "none"
+    name = getattr(run, "framework", None)
+    fw = get_framework(name) if name is not None else None
+    infer = fw is not None and not getattr(run, "recompute_stated", True)
+    infer = infer and plan.recompute == "none"
     options = [plan] + ([replace(plan, recompute=r) for r in fw.infer_recompute] if infer else [])
     res = evaluate(
         run.model,
@@ -101,13 +112,19 @@ def resolve_run(
             pick = fitting[0]
             notes.append(
                 f"recompute inferred: {options[pick].recompute} (the stated layout does not fit "
-                f"without it; {fw.label} recipes recompute when needed)"
+                f"without it; {fw.label if fw else 'the'} recipes recompute when needed)"
             )
-    return (_row_of(res, pick) if len(options) > 1 else res), notes
+    return (_row_of(res, pick) if len(options) > 1 else res), notes, options[pick]
 
 
 def _row_of(res: StepArrays, i: int) -> StepArrays:
     return StepArrays(**{f.name: getattr(res, f.name)[i : i + 1] for f in fields(res)})
+
+
+def resolved_plan(run: Any, **kwargs: Any) -> tuple[Any, list[str]]:
+    """The run's plan as the predictor times it (recompute inferred when needed to fit) and the notes."""
+    _, notes, plan = _resolve(run, **kwargs)
+    return plan, notes
 
 
 def evaluate_run(

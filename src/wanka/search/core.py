@@ -752,18 +752,25 @@ def published_dims(
 def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: Any) -> SearchResult:
     """Search the parallelism of a `RunSpec`, keeping its model, hardware, global batch and precision.
 
-    The published layout's degrees are added to the candidate lists and it is also timed explicitly, so
-    the answer is never worse than the published configuration under the same model; `published` in the
-    result gives its prediction, whether it lies in the pruned space, and the gain of the best plan.
+    The run's framework semantics apply to every candidate (its TP-overlap credit, `perf.run_overlap`) and
+    to the published layout (timed as `predict` times it, recompute inferred where the framework's recipes
+    need it). Every candidate is judged against the chip's real memory; when the published layout itself is
+    predicted not to fit, `published.fits` is false and `memory_note` says so. The published layout's
+    degrees are added to the candidate lists and it is also timed explicitly, so the best plan is never
+    worse than the published one when that fits.
     """
-    plan: ParallelPlan = run.parallelism
+    from wanka.perf.predict import resolved_plan, run_overlap
+    from wanka.search.space import contains
+
+    plan, notes = resolved_plan(run)
     model: ModelSpec = run.model
     hw = run.hardware
     gbs = plan.global_batch_size
     precs = tuple(precisions or (run.precision,))
     dims = published_dims(run, precisions=precs, dim_overrides=kwargs.pop("dim_overrides", None))
-    from wanka.search.space import contains
-
+    overlap = run_overlap(run)
+    if not kwargs.get("overlaps") and kwargs.get("scorer") is None:
+        kwargs["overlaps"] = [overlap]
     in_space = contains(model, dims, plan, count=hw.count, seq_len=model.seq_len)
     pub = plan_record(
         model,
@@ -774,15 +781,14 @@ def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: A
         precision=run.precision,
         use_predict=kwargs.get("use_predict", True),
         row=_score_one(plan, kwargs.get("scorer"), run.precision),
+        overlap=overlap,
     )
     memory_note = None
     if pub.get("fits") is False and pub.get("peak_memory_gib"):
-        # The published layout ran, so the memory model is pessimistic for this run: judge every candidate
-        # against the published layout's predicted peak instead of the modelled capacity.
-        kwargs.setdefault("memory_limit_bytes", float(pub["peak_memory_gib"]) * GiB * (1 + 1e-9))
         memory_note = (
-            f"the published layout is predicted at {pub['peak_memory_gib']:.1f} GiB, above the modelled "
-            f"usable capacity; since it ran, candidates are judged against that peak instead"
+            f"the published layout is predicted at {pub['peak_memory_gib']:.1f} GiB, above the usable "
+            f"{hw.accelerator.hbm_bytes / GiB:.0f} GiB of {hw.accelerator.id} (it ran, so something it "
+            "did is not modelled, e.g. activation offload); plans are searched under the real memory"
         )
     res = search(
         model,
@@ -807,10 +813,12 @@ def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: A
     res.published = {
         "id": run.id,
         "plan": pub,
+        "fits": pub.get("fits"),
         "in_space": in_space,
         "same_as_best": same,
         "gain": gain,
         "memory_note": memory_note,
+        "assumptions": notes,
     }
     return res
 
