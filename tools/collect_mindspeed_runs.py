@@ -140,6 +140,24 @@ def resolve(text: str, v):
     return var(text, m.group(1)) if m else v
 
 
+# Tokenizer vocabulary of each family where the script names a tokenizer instead of a padded size
+# (the models' Hugging Face config.json `vocab_size`).
+VOCAB = {
+    "Baichuan2": 125696,
+    "ChatGLM3": 65024,
+    "GLM4": 151552,
+    "CodeLlama": 32016,
+    "InternLM2": 92544,
+    "LLaMA2": 32000,
+    "LLaMA3": 128256,
+    "LLaMA3.1": 128256,
+    "LLaMA3.2": 128256,
+    "Yi": 64000,
+    "Mistral": 32000,
+    "Mixtral": 32000,
+}
+
+
 def run_spec(row: dict, path: str, text: str, n: int) -> dict:
     def i(name, default=None):
         v = resolve(text, arg(text, name))
@@ -157,6 +175,13 @@ def run_spec(row: dict, path: str, text: str, n: int) -> dict:
     elif gran == "selective":
         recompute = "selective"
     precision = "bf16" if flag(text, "bf16") else ("fp16" if flag(text, "fp16") else None)
+    vocab = i("padded-vocab-size") or i("vocab-size") or VOCAB.get(row["model"])
+    window = i("sliding-window") or i("interleave-sliding-window")
+    activation = None
+    if flag(text, "swiglu"):
+        activation = "swiglu"
+    elif flag(text, "gelu-tanh") and row["model"].startswith("Gemma"):
+        activation = "geglu"  # Gemma's MLP is a gated GELU (GeGLU)
     return {
         "id": None,
         "framework": "mindspeed",
@@ -168,12 +193,14 @@ def run_spec(row: dict, path: str, text: str, n: int) -> dict:
             "heads": heads,
             "kv_heads": kv,
             "ffn_hidden": i("ffn-hidden-size"),
-            "vocab": i("padded-vocab-size"),
+            "vocab": vocab,
             "seq_len": i("seq-length"),
             "head_dim": i("kv-channels"),
-            "sliding_window": i("sliding-window"),
-            "gated_mlp": True if flag(text, "swiglu") else None,
-            "tied_embeddings": False if flag(text, "untie-embeddings-and-output-weights") else None,
+            "sliding_window": window,
+            "attention_layer_pattern": "SF" if i("interleave-sliding-window") else None,
+            "activation": activation,
+            # Megatron ties the embedding and output weights unless told otherwise
+            "tied_embeddings": not flag(text, "untie-embeddings-and-output-weights"),
             "moe": moe,
         },
         "hardware": {
