@@ -21,7 +21,7 @@ from wanka.perf.params import DEFAULT_OVERLAP, Calibration, OverlapPolicy, defau
 from wanka.perf.plans import PlanArrays
 from wanka.perf.step import StepArrays, evaluate, plan_problems
 from wanka.units import GiB
-from wanka.workload.frameworks import get_framework
+from wanka.workload.frameworks import attention_factor, get_framework
 
 __all__ = [
     "MODEL_ASSUMPTIONS",
@@ -90,9 +90,14 @@ def _resolve(
     infer = fw is not None and not getattr(run, "recompute_stated", True)
     infer = infer and plan.recompute == "none"
     options = [plan] + ([replace(plan, recompute=r) for r in fw.infer_recompute] if infer else [])
+    acc = accelerator or run.hardware.accelerator
+    fa = attention_factor(name, acc.id)
+    if fa != 1.0:
+        se = acc.software_efficiency
+        acc = replace(acc, software_efficiency=replace(se, attention=se.attention * fa))
     res = evaluate(
         run.model,
-        accelerator or run.hardware.accelerator,
+        acc,
         PlanArrays.from_plans(options),
         count=run.hardware.count,
         gpus_per_node=run.hardware.gpus_per_node,

@@ -23,7 +23,30 @@ from typing import Literal
 
 from wanka.errors import ConfigError
 
-__all__ = ["FRAMEWORKS", "Framework", "framework_from_source", "get_framework"]
+__all__ = [
+    "FA2_ON_HOPPER",
+    "FA2_SLOW_CHIPS",
+    "FRAMEWORKS",
+    "Framework",
+    "attention_factor",
+    "framework_from_source",
+    "get_framework",
+]
+
+FA2_ON_HOPPER = 1 / 1.75
+"""FlashAttention-2 speed relative to the Hopper-generation kernels on H100: FlashAttention-3 is
+"1.5-2.0x faster than FlashAttention-2" in BF16 forward and backward (Shah et al. 2024, arXiv 2407.08608,
+abstract and section 4.1); the midpoint 1.75. Stated, not fitted."""
+FA2_SLOW_CHIPS = ("h100", "h200", "h800", "h20", "gh200", "b200", "b300", "gb200", "gb300")
+"""Catalog id prefixes of NVIDIA Hopper and Blackwell parts (warp-group MMA / TMA, which
+FlashAttention-2 does not use); on Ampere and Ada FlashAttention-2 is the generation's kernel."""
+
+
+def attention_factor(framework: str | None, accelerator_id: str) -> float:
+    """Multiplier on the catalog attention efficiency for this framework's kernel on this chip."""
+    if framework is None or FRAMEWORKS[framework].attention_kernel != "fa2":
+        return 1.0
+    return FA2_ON_HOPPER if accelerator_id.startswith(FA2_SLOW_CHIPS) else 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +66,11 @@ class Framework:
     """When the run states no recompute and the plan does not fit without it, the recompute settings the
     framework's published recipes fall back on, least first: the predictor picks the first that fits and
     says so (empty: never inferred)."""
+    attention_kernel: Literal["vendor", "fa2"] = "vendor"
+    """`vendor`: the chip generation's own fused attention (cuDNN / Transformer Engine, FlashAttention-3
+    class on Hopper and Blackwell; the catalog's `software_efficiency.attention`). `fa2`: the portable
+    FlashAttention-2 / Triton kernels, which run at `FA2_ON_HOPPER` of that on Hopper and later
+    (`FA2_SLOW_CHIPS`)."""
     source: str
 
     @property
@@ -144,8 +172,10 @@ FRAMEWORKS: dict[str, Framework] = {
             batch="microbatch",
             default_layout="fsdp",
             infer_recompute=("full",),
+            attention_kernel="fa2",
             source="mosaicml/llm-foundry scripts/train/benchmarking: device_train_microbatch_size, "
-            "global_train_batch_size, fsdp_config FULL_SHARD; activation_checkpointing per row",
+            "global_train_batch_size, fsdp_config FULL_SHARD; activation_checkpointing per row; "
+            "attention through the flash-attn 2 / Triton kernels (attn_impl: flash | triton)",
         ),
         Framework(
             id="other",
