@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit the step model's named efficiency parameters on the TRAIN split of training_runs.yaml.
 
-    python benchmarks/fit_calibration.py [--data ../shared/validation/training_runs.yaml] [--write]
+    python benchmarks/fit_calibration.py [--data validation/training_runs.yaml] [--write]
 
 Split (fixed; `wanka.perf.validate.split_of`): a case is held out when int(sha1(id), 16) % 3 == 0; only
 TRAIN cases of type dense or moe are used here. Objective: mean |log(predicted / measured)| of
@@ -41,7 +41,7 @@ from wanka.perf.predict import evaluate_run
 from wanka.perf.validate import FIT_TYPES, SPLIT_RULE, pct, split_of
 from wanka.spec import load_runs
 
-DATA = ROOT.parent / "shared" / "validation" / "training_runs.yaml"
+DATA = ROOT / "validation" / "training_runs.yaml"
 CAL_PATH = ROOT / "src" / "wanka" / "catalogs" / "data" / "calibration.yaml"
 SW_PATH = ROOT / "src" / "wanka" / "catalogs" / "data" / "software.yaml"
 

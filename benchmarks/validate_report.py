@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the validation tables of docs/perf-model.md (markdown) from `wanka.perf.validate`.
 
-    python benchmarks/validate_report.py [--data ../shared/validation/training_runs.yaml]
+    python benchmarks/validate_report.py [--data validation/training_runs.yaml]
 
 Same numbers as `wanka validate FILE --json`; tokens/s/GPU error = predicted / measured - 1; the
 percentile is check-contracts' (sorted value at round(q * (n - 1))).
@@ -32,7 +32,7 @@ HEAD = "| group | cases | median abs error | p90 abs error | median signed |\n|-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--data", default=str(ROOT.parent / "shared" / "validation" / "training_runs.yaml")
+        "--data", default=str(ROOT / "validation" / "training_runs.yaml")
     )
     args = ap.parse_args()
     rep = validate_runs(load_runs(args.data))
