@@ -187,41 +187,43 @@ def collectives() -> None:
     print(f"collective checks within tolerance: {ok} of {len(checks)}")
 
 
-def search_all() -> None:
+def _search_one(r):
     from wanka.search.core import search_run
+
+    res = search_run(r, workers=1)
+    best, pub = res.best, res.published
+    return (
+        r.id,
+        None if best is None else (bool(best.get("fits")), best["tokens_per_s_per_gpu"]),
+        pub.get("fits"),
+        pub["plan"].get("tokens_per_s_per_gpu") or 0.0,
+    )
+
+
+def search_all(jobs: int) -> None:
+    import multiprocessing as mp
 
     runs = [
         r
         for r in load_runs(VAL / "training_runs.yaml")
         if hasattr(r, "model") and r.model.type in FIT_TYPES
     ]
-    n = fits = faster = pub_nofit = 0
-    bad: list[str] = []
     t0 = time.time()
-    for r in runs:
-        res = search_run(r, workers=1)
-        pub = res.published
-        n += 1
-        best = res.best
-        if best is not None and best.get("fits"):
-            fits += 1
-        if pub.get("fits") is False:
-            pub_nofit += 1
-        ptps = pub["plan"].get("tokens_per_s_per_gpu") or 0.0
-        if best is not None and best["tokens_per_s_per_gpu"] >= ptps * (1 - 1e-6):
-            faster += 1
-        else:
-            bad.append(
-                f"{r.id}: best {best and best['tokens_per_s_per_gpu']:.0f} vs published {ptps:.0f} "
-                f"(published fits: {pub.get('fits')})"
-            )
-    print(f"\n## 5. search --run on {n} runs ({time.time() - t0:.0f} s)\n")
+    with mp.get_context("fork").Pool(jobs) as pool:
+        out = pool.map(_search_one, runs, chunksize=4)
+    n = len(out)
+    fits = sum(1 for _, b, _, _ in out if b and b[0])
+    faster = sum(1 for _, b, _, p in out if b and b[1] >= p * (1 - 1e-6))
+    pub_nofit = sum(1 for _, _, f, _ in out if f is False)
+    print(f"\n## 5. search --run on {n} runs ({time.time() - t0:.0f} s, {jobs} processes)\n")
     print(
         f"best plan fits: {fits}/{n}; best at least as fast as the published layout: {faster}/{n}; "
         f"published layout predicted not to fit: {pub_nofit}/{n}"
     )
-    for b in bad[:40]:
-        print(f"- {b}")
+    for rid, b, f, p in out:
+        if not (b and b[0] and b[1] >= p * (1 - 1e-6)):
+            got = "no plan fits" if b is None else f"best {b[1]:.0f} (fits {b[0]})"
+            print(f"- {rid}: {got} vs published {p:.0f} (published fits: {f})")
 
 
 def main() -> None:
@@ -229,13 +231,16 @@ def main() -> None:
     ap.add_argument("--loso", action="store_true", help="add the leave-one-source-out estimate")
     ap.add_argument("--search", action="store_true", help="run search --run on every run (slow)")
     ap.add_argument("--write-profile", action="store_true", help="write the Ascend example profile")
+    ap.add_argument("--jobs", type=int, default=2, help="processes for --search")
+    ap.add_argument("--only-search", action="store_true", help="skip sections 1-4")
     args = ap.parse_args()
-    training(args.loso)
-    ascend(args.write_profile)
-    untuned()
-    collectives()
+    if not args.only_search:
+        training(args.loso)
+        ascend(args.write_profile)
+        untuned()
+        collectives()
     if args.search:
-        search_all()
+        search_all(args.jobs)
 
 
 if __name__ == "__main__":

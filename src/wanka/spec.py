@@ -105,6 +105,7 @@ _PAR_KEYS = {
     "micro_batch_size",
     "global_batch_size",
     "pipeline_parallel_microbatch_size",
+    "tp_comm_overlap",
 }
 DEFAULT_VOCAB = (
     51200  # GPT-2 BPE (50,257) padded to a multiple of 1,024 as Megatron-LM does at tp=8
@@ -136,6 +137,9 @@ class RunSpec:
     sets one. None (a RunSpec built in code): no framework adjustment, the step model's own defaults."""
     recompute_stated: bool = True
     """False when the run left `parallelism.recompute` null: the predictor may infer it (frameworks)."""
+    tp_comm_overlap: bool | None = None
+    """`parallelism.tp_comm_overlap` as stated (Megatron `--tp-comm-overlap`); None = the framework's
+    default (`Framework.tp_comm_overlap`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +480,13 @@ def _batch(
     g["global_batch_size"] = _int("parallelism.global_batch_size", gbs)
 
 
+def _opt_bool(par: Any, key: str) -> bool | None:
+    v = par.get(key) if isinstance(par, dict) else None
+    if v is not None and not isinstance(v, bool):
+        raise ConfigError(f"parallelism.{key} must be true or false, got {v!r}")
+    return v
+
+
 def _framework(d: dict[str, Any], notes: list[str]) -> Framework:
     """The run's framework: `framework:` if given, else the one its `source` names, else `other`."""
     if d.get("framework") is not None:
@@ -543,6 +554,7 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
         source=d.get("source"),
         framework=fw.id,
         recompute_stated=isinstance(par, dict) and par.get("recompute") is not None,
+        tp_comm_overlap=_opt_bool(par, "tp_comm_overlap"),
     )
 
 

@@ -328,11 +328,13 @@ def from_megatron(
     par["distributed_optimizer"] = bool(flags.get("--use-distributed-optimizer", False))
     par["fsdp"] = _fsdp_of(flags)
     par["recompute"] = str(flags.get("--recompute-granularity", "none"))
+    par["tp_comm_overlap"] = bool(flags.get("--tp-comm-overlap", False))
     hardware: dict[str, Any] = {"accelerator": accelerator, "count": count}
     if per_node:
         hardware["gpus_per_node"] = per_node
     return {
         "id": name,
+        "framework": "megatron",
         "model": model,
         "hardware": hardware,
         "parallelism": par,

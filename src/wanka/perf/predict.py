@@ -55,12 +55,14 @@ DEFAULT_OVERLAP = OverlapPolicy()
 def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPolicy:
     """The overlap policy for a run: the TP-communication overlap credit (`Calibration.tp_comm_hidden`,
     fitted on NeMo/Megatron-Bridge runs with Transformer Engine userbuffers) only for frameworks that
-    overlap TP communication by default (`wanka.workload.frameworks`); an explicit `tp_hidden` wins."""
+    overlap TP communication by default (`wanka.workload.frameworks`) or whose run states
+    `parallelism.tp_comm_overlap: true`; an explicit `tp_hidden` wins."""
     name = getattr(run, "framework", None)
-    if name is None:  # a RunSpec built in code: the step model's own defaults
+    stated = getattr(run, "tp_comm_overlap", None)
+    if name is None and stated is None:  # a RunSpec built in code: the step model's own defaults
         return overlap
-    fw = get_framework(name)
-    if overlap.tp_hidden is None and not fw.tp_comm_overlap:
+    on = stated if stated is not None else get_framework(name).tp_comm_overlap
+    if overlap.tp_hidden is None and not on:
         return replace(overlap, tp_hidden=0.0)
     return overlap
 
