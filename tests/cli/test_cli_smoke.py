@@ -28,6 +28,7 @@ COMMANDS = [
     ["port", "fix"],
     ["port", "report"],
     ["profile"],
+    ["calibrate"],
     ["import", "megatron"],
     ["import", "torchtitan"],
     ["import", "calculon"],

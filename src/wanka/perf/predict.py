@@ -49,7 +49,6 @@ MODEL_ASSUMPTIONS = (
 )
 
 
-DEFAULT_OVERLAP = OverlapPolicy()
 
 
 def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPolicy:
