@@ -285,10 +285,18 @@ def parse_hetero_run(d: dict[str, Any], *, base_dir: Path | None = None) -> Hete
     precision = d.get("precision") or "bf16"
     if d.get("precision") is None:
         notes.append("precision null: bf16")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision not in PRECISIONS and precision != "fp32":
+        raise ConfigError(
+            f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}, fp32"
+        )
     for g in groups:
-        g.accelerator.peak(precision)  # raises if a kind lacks this number format
+        if (
+            precision == "fp32"
+        ):  # full precision: older chips (P100-class) without a usable fp16 path
+            if not g.accelerator.peak_flops.get("fp32"):
+                raise ConfigError(f"{g.accelerator.id} has no fp32 peak in the catalog")
+        else:
+            g.accelerator.peak(precision)  # raises if a kind lacks this number format
     rc = par.get("recompute") or "none"
     if rc not in ("none", "selective", "full"):
         raise ConfigError(f"parallelism.recompute must be none, selective or full, got {rc!r}")

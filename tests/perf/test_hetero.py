@@ -126,3 +126,24 @@ def test_validation_file_median_step_time_error() -> None:
     runs = load_runs(ROOT / "validation" / "hetero_runs.yaml")
     errs = [abs(predict_hetero(r)["step_time_s"] / r.measured["step_time_s"] - 1) for r in runs]
     assert len(errs) == 69 and statistics.median(errs) <= 0.15
+
+
+def test_fp32_and_fp16_are_both_modelled() -> None:
+    d = copy.deepcopy(RUN)
+    d["hardware"][0]["accelerator"] = "p100"
+    d["parallelism"]["stages"] = [
+        {"group": "old", "layers": 10, "tp": 1, "dp": 4},
+        {"group": "new", "layers": 14, "tp": 1, "dp": 4},
+    ]
+    out = {}
+    for prec in ("fp16", "fp32"):
+        d["precision"] = prec
+        out[prec] = predict_hetero(parse_run(copy.deepcopy(d)))
+    assert out["fp32"]["step_time_s"] > out["fp16"]["step_time_s"]
+    # T4 fp32 is 8.1 of 65 TF: its stage slows far more than the P100's (9.3 of 18.7 TF)
+    slow = [out["fp32"]["stages"][i]["time_s"] / out["fp16"]["stages"][i]["time_s"] for i in (0, 1)]
+    assert slow[1] > slow[0] > 1.0
+    assert out["fp32"]["stages"][0]["peak_memory_gib"] > out["fp16"]["stages"][0]["peak_memory_gib"]
+    d["hardware"][0]["accelerator"] = "ascend-910b"  # no fp32 matrix peak in the catalog
+    with pytest.raises(ConfigError, match="fp32"):
+        parse_run(d)

@@ -39,7 +39,7 @@ from wanka.perf.params import (
     default_hetero_calibration,
 )
 from wanka.perf.plans import RECOMPUTE_CODES, PlanArrays
-from wanka.perf.step import evaluate
+from wanka.perf.step import FP32_BYTES, evaluate
 from wanka.units import GiB
 from wanka.workload.counts import flops_per_step
 
@@ -131,16 +131,18 @@ def kind_terms(
         sequence_parallel=np.array([sequence_parallel and tp > 1]),
         recompute=np.array([RECOMPUTE_CODES[recompute]]),
     )
+    fp32 = precision == "fp32"
+    run_acc, run_prec = (_fp32_view(acc), "fp16") if fp32 else (acc, precision)
     one, two = (
         evaluate(
             replace(model, layers=k),
-            acc,
+            run_acc,
             plans,
             count=tp,
             gpus_per_node=gpus_per_node,
             global_batch_size=b,
             seq_len=model.seq_len,
-            precision=precision,
+            precision=run_prec,
             calibration=cal,
             strict_experts=False,
         ).row(0)
@@ -156,8 +158,44 @@ def kind_terms(
             out["opt_layer_s"], out["opt_end_s"] = per, ends
         else:
             out[f"layer_{short}"], out[f"end_{short}"] = per, ends
+    out["layer_params"] = out["layer_grads"] / cal.main_grad_bytes
+    out["end_params"] = out["end_grads"] / cal.main_grad_bytes
+    if (
+        fp32
+    ):  # fp32 params and grads (4 B each), Adam m and v (8 B, no separate master), fp32 activations
+        for part in ("layer", "end"):
+            out[f"{part}_weights"] = out[f"{part}_params"] * FP32_BYTES
+            out[f"{part}_grads"] = out[f"{part}_params"] * FP32_BYTES
+            out[f"{part}_opt"] = out[f"{part}_params"] * 2 * FP32_BYTES
+            out[f"{part}_act"] = out[f"{part}_act"] * 2.0
     _TERMS_CACHE[key] = out
     return out
+
+
+def _fp32_view(acc: Accelerator) -> Accelerator:
+    """The chip as an fp32 run sees it: its matrix units at the fp32 peak, and every byte stream (HBM,
+    scale-up, NIC) carrying 4-byte elements, i.e. half the 2-byte elements per second of a 16-bit run."""
+    peak = acc.peak_flops.get("fp32")
+    if not peak:
+        raise ConfigError(f"{acc.id} has no fp32 peak in the catalog")
+    return replace(
+        acc,
+        peak_flops={"fp16": peak, "bf16": peak},
+        hbm_bw_bytes_per_s=acc.hbm_bw_bytes_per_s / 2.0,
+        scaleup_bw_bytes_per_s=acc.scaleup_bw_bytes_per_s / 2.0,
+        scaleout_bw_bytes_per_s=acc.scaleout_bw_bytes_per_s / 2.0,
+    )
+
+
+def element_bytes(precision: str) -> float:
+    """Bytes of one activation element between stages: 4 in fp32 runs, 2 otherwise."""
+    return FP32_BYTES if precision == "fp32" else 2.0
+
+
+def grad_reduce_bytes(precision: str, cal: Calibration, hc: HeteroCalibration) -> float:
+    """Bytes per gradient element in the data-parallel reduction: fp32 for fp16 (loss-scaled) and fp32
+    runs, the calibration's gradient buffer dtype otherwise."""
+    return hc.grad_reduce_bytes if precision in ("fp16", "fp32") else cal.main_grad_bytes
 
 
 def _placement(run: Any) -> tuple[list[list[tuple[int, int]]], list[dict[tuple[int, int], int]]]:
@@ -254,7 +292,10 @@ def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str
                 )
     pl = _placement(run)
     m = np.array(run.batch_shares) * run.global_batch_size / run.micro_batch_size  # [D]
-    act_bytes = run.micro_batch_size * run.model.seq_len * run.model.hidden * 2.0
+    act_bytes = (
+        run.micro_batch_size * run.model.seq_len * run.model.hidden * element_bytes(run.precision)
+    )
+    gbytes = grad_reduce_bytes(run.precision, cal, hc)
     tied = bool(run.model.tied_embeddings)
     out = {k: np.zeros((P, D)) for k in ("t", "mem", "grads", "opt_s", "hbm", "bwd")}
     memo: dict[Any, float] = {}
@@ -285,8 +326,7 @@ def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str
             out["t"][j, i] = t
             out["bwd"][j, i] = (1.0 - 1.0 / 3.0) * (t - p2p)
             out["mem"][j, i] = states + acts + k["buffers"]
-            params = (n * k["layer_grads"] + share * ends * k["end_grads"]) / cal.main_grad_bytes
-            out["grads"][j, i] = params * hc.grad_reduce_bytes
+            out["grads"][j, i] = (n * k["layer_params"] + share * ends * k["end_params"]) * gbytes
             out["opt_s"][j, i] = n * k["opt_layer_s"] + share * ends * k["opt_end_s"]
             out["hbm"][j, i] = g.accelerator.hbm_bytes * (1.0 - cal.allocator_margin)
     out["m"] = m
@@ -316,7 +356,7 @@ def _compose(
         tp0 = run.stages[0].replicas[ipipe].tp
         # the pipeline engines reduce the tied weight's gradient as the module holds it (fp16/bf16),
         # outside the fp32 data-parallel buckets (DeepSpeed `_exec_reduce_tied_grads`)
-        nbytes = run.model.vocab * run.model.hidden * 2.0 / tp0
+        nbytes = run.model.vocab * run.model.hidden * element_bytes(run.precision) / tp0
         if s0 == s1:
             emb = _coll("all-reduce", nbytes, 2, 2, run.groups[s0[0]].accelerator)
         else:
@@ -332,10 +372,11 @@ def _compose(
 
 
 def _flop_peak(run: Any) -> float:
+    def peak(acc: Accelerator) -> float:
+        return acc.peak_flops["fp32"] if run.precision == "fp32" else acc.peak(run.precision)
+
     return sum(
-        run.groups[r.group].accelerator.peak(run.precision) * r.tp
-        for st in run.stages
-        for r in st.replicas
+        peak(run.groups[r.group].accelerator) * r.tp for st in run.stages for r in st.replicas
     )
 
 

@@ -29,7 +29,13 @@ from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError, WankaError
 from wanka.hardware import Accelerator
 from wanka.perf.comm import collective_s
-from wanka.perf.hetero import kind_terms, predict_hetero, unfused_s
+from wanka.perf.hetero import (
+    element_bytes,
+    grad_reduce_bytes,
+    kind_terms,
+    predict_hetero,
+    unfused_s,
+)
 from wanka.perf.params import default_calibration, default_hetero_calibration
 from wanka.spec_hetero import Group, HeteroRunSpec, Replica, Stage
 
@@ -81,7 +87,7 @@ def _terms(model: Any, kinds: list[Kind], precision: str, G: int) -> dict[str, n
         "layer_opt",
         "layer_act",
     )
-    names += ("end_weights", "end_grads", "end_opt", "end_act", "buffers")
+    names += ("end_weights", "end_grads", "end_opt", "end_act", "buffers", "layer_params")
     out = {n: np.full(shape, np.nan) for n in names}
     for (k, kind), (i, tp), (j, b), (r, rc) in product(
         enumerate(kinds), enumerate(TPS), enumerate(MBS), enumerate(RECOMPUTE)
@@ -108,11 +114,13 @@ def _terms(model: Any, kinds: list[Kind], precision: str, G: int) -> dict[str, n
     return out
 
 
-def _p2p(kinds: list[Kind], model: Any) -> np.ndarray:
+def _p2p(kinds: list[Kind], model: Any, precision: str) -> np.ndarray:
     """[kind, mbs] seconds to send one activation forward and its gradient back across servers."""
     out = np.zeros((len(kinds), len(MBS)))
     for k, kind in enumerate(kinds):
-        nbytes = np.array(MBS, dtype=float) * model.seq_len * model.hidden * 2.0
+        nbytes = (
+            np.array(MBS, dtype=float) * model.seq_len * model.hidden * element_bytes(precision)
+        )
         out[k] = 2.0 * collective_s("send-recv", nbytes, 2.0 * np.ones(3), np.ones(3), kind.acc)
     return out
 
@@ -170,7 +178,7 @@ def _stage_mem(
 
 
 def _dp_s(c: _Ctx, k: int, n: Any, i: Any, j: Any, r: Any, ranks: Any, acc: Accelerator) -> Any:
-    grads = n * _term(c, "layer_grads", k, i, j, r) / default_calibration().main_grad_bytes
+    grads = n * _term(c, "layer_params", k, i, j, r)
     rpn = np.maximum(1, c.kinds[k].gpus_per_node // np.array(TPS)[i])
     return _allreduce(acc, grads * c.grad_bytes, np.asarray(ranks, dtype=float), rpn)
 
@@ -468,8 +476,8 @@ def search_hetero(
         G=G,
         precision=precision,
         T=_terms(model, kinds, precision, G),
-        p2p=_p2p(kinds, model),
-        grad_bytes=hc.grad_reduce_bytes if precision == "fp16" else cal.main_grad_bytes,
+        p2p=_p2p(kinds, model, precision),
+        grad_bytes=grad_reduce_bytes(precision, cal, hc),
         unfused=np.array(
             [[unfused_s(k.acc, hc, b, model) for b in MBS] for k in kinds], dtype=float
         ),
