@@ -32,6 +32,7 @@ import numpy as np
 from wanka.errors import ConfigError, InfeasiblePlan
 from wanka.hardware import Accelerator
 from wanka.perf.comm import collective_s
+from wanka.perf.context import FP32_BYTES
 from wanka.perf.params import (
     Calibration,
     HeteroCalibration,
@@ -39,7 +40,7 @@ from wanka.perf.params import (
     default_hetero_calibration,
 )
 from wanka.perf.plans import RECOMPUTE_CODES, PlanArrays
-from wanka.perf.step import FP32_BYTES, evaluate
+from wanka.perf.step import evaluate
 from wanka.units import GiB
 from wanka.workload.counts import flops_per_step
 
