@@ -21,7 +21,7 @@ from wanka.topology.collective import OPS, FabricTier, collective_time, estimate
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK_FILES = [
-    ROOT.parent / "shared" / "validation" / "collective_checks.yaml",
+    ROOT / "validation" / "collective_checks.yaml",
     ROOT / "tests" / "topology" / "data" / "collective_checks.yaml",
 ]
 

@@ -26,7 +26,7 @@ from wanka.topology.fabric import TOPOLOGIES, compare_fabrics, design_fabric, re
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK_FILES = [
-    ROOT.parent / "shared" / "validation" / "fabric_checks.yaml",
+    ROOT / "validation" / "fabric_checks.yaml",
     ROOT / "tests" / "topology" / "data" / "fabric_published.yaml",
 ]
 

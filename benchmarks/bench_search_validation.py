@@ -19,7 +19,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT = os.path.join(HERE, "..", "..", "shared", "validation", "training_runs.yaml")
+DEFAULT = os.path.join(HERE, "..", "validation", "training_runs.yaml")
 
 
 def main(argv: list[str] | None = None) -> int:

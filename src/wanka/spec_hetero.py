@@ -1,4 +1,4 @@
-"""Heterogeneous run specs (DESIGN.md "Heterogeneous run spec"): one job over several accelerator kinds.
+"""Heterogeneous run specs (docs/design.md "Heterogeneous run spec"): one job over several accelerator kinds.
 
 `hardware` is a list of groups (one accelerator kind each); `parallelism.stages` places the pipeline on
 them, in pipeline order. A stage is `{group, layers, tp, dp}` (all its data-parallel replicas on one group)

@@ -1,4 +1,4 @@
-"""`wanka predict` through typer's CliRunner: the DESIGN.md contract and every bad input of issue 3."""
+"""`wanka predict` through typer's CliRunner: the docs/design.md contract and every bad input of issue 3."""
 
 from __future__ import annotations
 

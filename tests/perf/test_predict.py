@@ -30,7 +30,7 @@ RUN = {
 
 
 def test_predict_contract_and_breakdown_sum():
-    """predict returns the DESIGN.md keys; the breakdown adds up to the step time."""
+    """predict returns the docs/design.md keys; the breakdown adds up to the step time."""
     out = predict(parse_run(RUN))
     b = out["breakdown"]
     total = (

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wanka.errors import WankaError
 
 __all__ = [
     "WIDE_HELP",
+    "ProgressBar",
     "console",
     "err_console",
     "fail",
@@ -39,6 +42,49 @@ def fail(message: str) -> None:
     """Print a one-line error on stderr and exit with code 1."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+class ProgressBar:
+    """A `progress(done, total)` callback that shows a rich bar once a job has run for `delay_s` seconds.
+
+    Off with `--json` (`json_out=True`) and whenever stdout is not a terminal; drawn on stderr.
+    """
+
+    def __init__(self, description: str, *, delay_s: float = 1.0, json_out: bool = False) -> None:
+        self.description, self.delay_s = description, delay_s
+        self.enabled = console.is_terminal and not json_out
+        self.t0 = time.perf_counter()
+        self._bar: Progress | None = None
+        self._task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            if time.perf_counter() - self.t0 < self.delay_s or done >= total:
+                return
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def stopped(message: str) -> None:
@@ -75,8 +121,10 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def print_json(obj: Any) -> None:
-    """Write `obj` as JSON on stdout (no rich markup, no wrapping)."""
-    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    """Write `obj` as JSON on stdout (no rich markup, no wrapping), in the docs/json.md vocabulary."""
+    from wanka.report.vocabulary import canonical
+
+    sys.stdout.write(json.dumps(canonical(to_jsonable(obj)), indent=2) + "\n")
     sys.stdout.flush()
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
+from wanka.cli.common import WIDE_HELP, ProgressBar, console, handle_errors, print_json, print_table
 
 __all__ = ["register"]
 
@@ -42,7 +42,6 @@ def register(app: typer.Typer) -> None:
         wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
     ) -> None:
         """Rank candidate centre designs for the training goals, best first, and write a report."""
-        from wanka.cli.search import ProgressBar
         from wanka.errors import ConfigError
         from wanka.plan.center import design_center, load_center
 
@@ -66,7 +65,7 @@ def register(app: typer.Typer) -> None:
                     f"--profile was measured on {prof.accelerator!r}, which is not a candidate"
                 )
             spec = replace(spec, candidates=cands)
-        with ProgressBar("designing") as bar:
+        with ProgressBar("designing", json_out=json_out) as bar:
             result = design_center(spec, progress=bar)
         files = None
         if not no_report:

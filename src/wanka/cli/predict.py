@@ -1,6 +1,6 @@
 """`wanka predict RUNS`: step time, throughput, MFU and memory of each run in a run-spec file.
 
-Output contract (DESIGN.md): with `--json`, a JSON list with one object per run in input order (a single
+Output contract (docs/design.md): with `--json`, a JSON list with one object per run in input order (a single
 mapping in gives a one-element list); a run that cannot be evaluated gives `{"id", "error"}` while the
 others are still evaluated, and the exit code is then 1. Without `--json`, a table per run with the time
 breakdown, the memory per GPU and every assumption made for a null field.
@@ -105,7 +105,10 @@ def predict_cmd(
         Path, typer.Argument(help="Run-spec file (YAML or JSON): one run or a list of runs.")
     ],
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print the DESIGN.md JSON list instead of tables.")
+        bool,
+        typer.Option(
+            "--json", help="Print JSON (the contract in docs/design.md) instead of tables."
+        ),
     ] = False,
     profile: Annotated[
         Path | None,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from wanka.cli.common import console, err_console, handle_errors, print_json
+from wanka.cli.common import ProgressBar, console, handle_errors, print_json
 from wanka.errors import ConfigError
 from wanka.search.models import load_model
 
@@ -37,45 +35,6 @@ def parse_str_list(text: str | None) -> tuple[str, ...] | None:
         return None
     vals = tuple(x.strip() for x in text.split(",") if x.strip())
     return vals or None
-
-
-class ProgressBar:
-    """A `progress(done, total)` callback that shows a rich bar once a job has run for `delay_s` seconds."""
-
-    def __init__(self, description: str, *, delay_s: float = 1.0, enabled: bool = True) -> None:
-        self.description, self.delay_s, self.enabled = description, delay_s, enabled
-        self.t0 = time.perf_counter()
-        self._bar: Progress | None = None
-        self._task: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self._bar is None:
-            if time.perf_counter() - self.t0 < self.delay_s or done >= total:
-                return
-            self._bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-                transient=True,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(self.description, total=total)
-        self._bar.update(self._task, completed=done, total=total)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -330,7 +289,7 @@ def register(app: typer.Typer) -> None:
             if v is not None
         }
         overlaps = overlap_variants() if overlap_search else None
-        bar = ProgressBar("searching", enabled=True)
+        bar = ProgressBar("searching", json_out=json_out)
         results: list[dict[str, Any]] = []
         the_model: Any = None
         the_acc: Any = None

@@ -13,7 +13,9 @@ import typer
 
 from wanka.cli.common import (
     WIDE_HELP,
+    ProgressBar,
     console,
+    err_console,
     handle_errors,
     print_json,
     print_table,
@@ -181,10 +183,16 @@ def _write_plots(results: list[SimResult], out: Path) -> list[str]:
     return written
 
 
-def _run(specs: list[RunSpec], ray: bool, address: str | None) -> tuple[list[Any], str | None]:
-    """Run the specs; after Ctrl-C on Ray, the finished runs and what to say about the rest."""
+def _run(
+    specs: list[RunSpec], ray: bool, address: str | None, json_out: bool
+) -> tuple[list[Any], str | None]:
+    """Run the specs (a progress bar on a terminal); after Ctrl-C on Ray, the finished runs."""
     try:
-        return run_many(specs, use_ray=ray, ray_address=address), None
+        with ProgressBar("simulating", json_out=json_out, delay_s=0.0) as bar:
+            if len(specs) == 1 and not ray and bar.enabled:  # one run: a spinner, no count
+                with err_console.status("simulating ..."):
+                    return run_many(specs), None
+            return run_many(specs, use_ray=ray, ray_address=address, progress=bar), None
     except Interrupted as e:
         if not e.finished:
             stopped(f"no run finished of {e.total}; Ray stopped")
@@ -270,7 +278,7 @@ def simulate(
         )
         for k in range(seeds)
     ]
-    results, stop = _run(specs, ray, ray_address)
+    results, stop = _run(specs, ray, ray_address, as_json)
     if jobs_csv is not None and results:
         _write_jobs_csv(results[0], jobs_csv)
     _emit(results, as_json=as_json, plots=plots, compare=False, wide=wide)
@@ -337,7 +345,7 @@ def compare(
         for pl in places
         for k in range(seeds)
     ]
-    results, stop = _run(specs, ray, ray_address)
+    results, stop = _run(specs, ray, ray_address, as_json)
     _emit(results, as_json=as_json, plots=plots, compare=True, wide=wide)
     if stop:
         stopped(stop)

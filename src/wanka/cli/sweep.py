@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table, stopped
+from wanka.cli.common import (
+    WIDE_HELP,
+    ProgressBar,
+    console,
+    handle_errors,
+    print_json,
+    print_table,
+    stopped,
+)
 from wanka.report.sweep import sweep_table
 
 __all__ = ["register"]
@@ -42,7 +50,6 @@ def register(app: typer.Typer) -> None:
         wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
     ) -> None:
         """Run many searches in parallel and write one row per (task, kept plan) plus a summary table."""
-        from wanka.cli.search import ProgressBar
         from wanka.errors import ConfigError
         from wanka.search.sweep import load_sweep, run_sweep, write_results
 
@@ -52,7 +59,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--out must end in .csv or .parquet, got {out.name}")
         spec = load_sweep(sweep_file)
         backend = "ray" if (ray_ or ray_address) else "local"
-        with ProgressBar("sweeping") as bar:
+        with ProgressBar("sweeping", json_out=json_out) as bar:
             res = run_sweep(
                 spec, backend=backend, workers=workers, ray_address=ray_address, progress=bar
             )

@@ -384,7 +384,7 @@ def _flop_peak(run: Any) -> float:
 def predict_hetero(
     run: Any, *, calibration: Calibration | None = None, hetero: HeteroCalibration | None = None
 ) -> dict[str, Any]:
-    """The `predict` contract for a `HeteroRunSpec`, plus `stages` (DESIGN.md)."""
+    """The `predict` contract for a `HeteroRunSpec`, plus `stages` (docs/design.md)."""
     if run.model.layer_pattern is not None:
         raise ConfigError("heterogeneous runs support transformer models (no hybrid layer_pattern)")
     cal = calibration or default_calibration()

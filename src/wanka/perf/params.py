@@ -1,6 +1,6 @@
 """Named model parameters of the step-time model: the calibration record and the overlap policy.
 
-Two kinds of knobs live here, kept apart on purpose (DESIGN.md "Calibration and honesty"):
+Two kinds of knobs live here, kept apart on purpose (docs/design.md "Calibration and honesty"):
 
 * `Calibration` - a handful of physically meaningful efficiency constants that may be fitted on the
   TRAIN part of `shared/validation/training_runs.yaml` (split rule in `perf.validate.split_of`). Their

@@ -1,4 +1,4 @@
-"""`predict`: the DESIGN.md output contract for one run spec, through the vectorised `evaluate`.
+"""`predict`: the docs/design.md output contract for one run spec, through the vectorised `evaluate`.
 
 A run is evaluated as a 1-row `PlanArrays` (the single code path shared with the search), and the row
 is turned into the contract object:
@@ -155,7 +155,7 @@ def predict(
     calibration: Calibration | None = None,
     accelerator: Any = None,
 ) -> dict[str, Any]:
-    """The DESIGN.md `predict --json` object for one `RunSpec`.
+    """The docs/design.md `predict --json` object for one `RunSpec`.
 
     Raises `InfeasiblePlan` naming the reasons when the plan is not valid for the model and size.
     `accelerator` overrides the run's (e.g. after applying a measured profile).

@@ -7,6 +7,7 @@ reads it on the worker, so tasks stay small.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,12 +91,24 @@ class Interrupted(KeyboardInterrupt):
 
 
 def run_many(
-    specs: list[RunSpec], *, use_ray: bool = False, ray_address: str | None = None
+    specs: list[RunSpec],
+    *,
+    use_ray: bool = False,
+    ray_address: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[SimResult | dict[str, Any]]:
-    """Run specs in order (locally) or concurrently on Ray (returns summaries only)."""
+    """Run specs in order (locally) or concurrently on Ray (returns summaries only).
+
+    `progress(done, total)` is called after each run.
+    """
     if not use_ray:
-        return [run_one(s) for s in specs]
-    done = ray_map(_summary_only, specs, address=ray_address)
+        out: list[SimResult | dict[str, Any]] = []
+        for s in specs:
+            out.append(run_one(s))
+            if progress:
+                progress(len(out), len(specs))
+        return out
+    done = ray_map(_summary_only, specs, address=ray_address, progress=progress)
     if done.interrupted:
         raise Interrupted(done.in_order(), len(specs))
     return done.in_order()
