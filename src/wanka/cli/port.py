@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from wanka.cli.common import console, err_console, handle_errors, print_json
+from wanka.cli.common import WIDE_HELP, console, err_console, handle_errors, print_json, print_table
 from wanka.errors import ConfigError
 from wanka.port import TARGETS, check_target, fix, scan
 from wanka.port.report import build_report, expected_throughput, render_html, render_markdown
+from wanka.report.port import findings_table, scores_table
 
 __all__ = ["app", "register"]
 
@@ -52,50 +52,15 @@ def scan_cmd(
         list[str] | None, typer.Option("--target", "-t", help=_TARGET_HELP + " Repeatable.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
 ) -> None:
     """Report every CUDA-specific construct, what it becomes per target, and a portability score."""
     result = scan(path, _targets(target))
     if as_json:
         print_json(result.to_json())
     else:
-        table = Table(
-            title=f"{len(result.findings)} CUDA-specific sites in {len(result.files)} files "
-            f"({result.lines:,} lines)"
-        )
-        for col in ("where", "rule", "severity", "message"):
-            table.add_column(col)
-        for f in result.findings:
-            where = (
-                f"{f.file}:{f.line}:{f.col}"
-                if f.cell is None
-                else f"{f.file}[cell {f.cell}]:{f.line}:{f.col}"
-            )
-            table.add_row(where, f.rule, f.severity, f.message)
-        console.print(table)
-        st = Table(title="Portability per target")
-        for col in (
-            "target",
-            "score",
-            "after fix",
-            "breaks",
-            "degrades",
-            "info",
-            "manual",
-            "effort h",
-        ):
-            st.add_column(col, justify="right" if col != "target" else "left")
-        for t, s in result.score.items():
-            st.add_row(
-                t,
-                f"{s.score:.0f}",
-                f"{s.after_fix:.0f}",
-                str(s.breaks),
-                str(s.degrades),
-                str(s.info),
-                str(s.manual),
-                f"{s.effort_hours:.1f}",
-            )
-        console.print(st)
+        print_table(findings_table(result, width=console.width, wide=wide))
+        print_table(scores_table(result.score, width=console.width, wide=wide))
         console.print(
             "score = 100 x (sites running as is + half of those running degraded) / all sites",
             highlight=False,

@@ -3,7 +3,8 @@
 The rule every table in `wanka` follows (docs/output.md):
 
 1. Ids, numbers and `file:line` cells never wrap and are never cut.
-2. Free-text columns (`Col(wrap=True)`) wrap at spaces to fit.
+2. Free-text columns (`Col(wrap=True)`) wrap at spaces to fit; a word longer than 24 characters
+   (a dotted API name in a message) folds onto the next line rather than being cut.
 3. If the table is still wider than the terminal, whole columns are left out, lowest `keep` first
    (ties: rightmost first), then any left-out column that fits again is put back, highest `keep`
    first; the caption names those left out. Columns with `keep=0` are never left out.
@@ -25,6 +26,7 @@ __all__ = ["Col", "fit_table", "table_width"]
 
 _BORDER = 3  # one padding space either side + one vertical rule per column
 _EDGE = 1  # the closing vertical rule
+_FOLD_AT = 24  # a free-text word longer than this folds onto the next line (never cut)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ def _minimum(col: Col, cells: Sequence[str]) -> int:
     if not col.wrap:
         return _natural(col, cells)
     words = [w for c in [col.header, *cells] for w in c.split()]
-    return max([1, *(len(w) for w in words)])
+    return min(max([1, *(len(w) for w in words)]), _FOLD_AT)
 
 
 def table_width(widths: Sequence[int]) -> int:
