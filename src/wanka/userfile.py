@@ -298,5 +298,10 @@ def check_id(
     options = list(choices)
     if value in options:
         return value
-    hint = f"; see `{see}`" if see else ""
+    if see:
+        hint = f"; see `{see}`"
+    elif len(options) <= 12:
+        hint = f"; choose from {', '.join(options)}"
+    else:
+        hint = ""
     raise error(f"unknown {kind} {value!r}{difflib_closest(str(value), options)}{hint}")

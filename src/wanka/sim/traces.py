@@ -75,7 +75,7 @@ def resolve_trace_path(spec: str | Path) -> Path:
         for cand in (root / name, root / f"{name}.csv.gz", root / f"{name}.csv"):
             if cand.exists():
                 return cand
-        check_id("built-in trace", name, list_builtin(), see="wanka simulate --list-traces")
+        check_id("built-in trace", name, list_builtin(), see="wanka catalog list --kind traces")
     p = Path(s)
     if not p.exists():
         raise ConfigError(

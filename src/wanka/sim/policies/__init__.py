@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 
-from wanka.errors import ConfigError
 from wanka.sim.policies.backfill import FifoBackfill
 from wanka.sim.policies.base import SCAN_WINDOW, Decision, Policy, SchedView, Start
 from wanka.sim.policies.fifo import Fifo
@@ -28,6 +27,7 @@ from wanka.sim.policies.gavel import Gavel
 from wanka.sim.policies.quota import Quota
 from wanka.sim.policies.sjf import ShortestJob
 from wanka.sim.policies.tiresias import Tiresias
+from wanka.userfile import check_id
 
 __all__ = [
     "POLICIES",
@@ -81,6 +81,6 @@ def get_policy(name: str) -> Policy:
     try:
         return POLICIES[PolicyName(key)]()
     except ValueError:
-        raise ConfigError(
-            f"unknown policy {name!r}; choose from {sorted(p.value for p in PolicyName)}"
-        ) from None
+        names = sorted(p.value for p in PolicyName)
+        check_id("policy", name, names)
+        raise  # unreachable: check_id raised
