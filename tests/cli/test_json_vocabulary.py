@@ -130,5 +130,5 @@ def test_unified_keys_are_present(outputs):
     assert outputs["collective"]["accelerators"] == outputs["collective"]["gpus"] == 64
     assert outputs["fabric-compare"]["accelerators"] == 1024
     assert outputs["simulate"]["accelerators"] == 64 and "wall_s" in outputs["simulate"]
-    assert outputs["search"]["accelerators"] == 8 and "wall_s" in outputs["search"]
+    assert outputs["search"]["count"] == 8 and "wall_s" in outputs["search"]
     assert all("wall_s" in outputs[n] for n in ("plan", "sweep", "port-scan", "fabric-compare"))

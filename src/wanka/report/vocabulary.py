@@ -6,11 +6,13 @@ script can use one word everywhere:
 
 | alias (kept) | canonical | idea |
 |---|---|---|
-| `count` beside `accelerator` (run spec `hardware.count`), `gpus`, `endpoints` | `accelerators` | accelerators in the cluster or group |
+| `gpus`, `endpoints` | `accelerators` | accelerators in the cluster or group |
 | `seconds` | `wall_s` | wall-clock time the command took |
 
 `canonical(obj)` adds those keys everywhere in a JSON object; `cli.common.print_json` calls it, so
-every command's `--json` carries them.
+every command's `--json` carries them. `count` (the run spec's `hardware.count`) gets no
+`accelerators` beside it: objects shaped like a run spec (`import --json`, the search, sweep and
+plan rows that echo one) must stay valid run specs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Any
 __all__ = ["ALIASES", "FRACTION_KEYS", "canonical"]
 
 ALIASES: tuple[tuple[str, str, str | None], ...] = (
-    ("count", "accelerators", "accelerator"),  # only where the object names its accelerator
     ("gpus", "accelerators", None),
     ("endpoints", "accelerators", None),
     ("seconds", "wall_s", None),
