@@ -572,8 +572,13 @@ def fix(path: Path | str, target: str, *, write: bool = False) -> FixResult:
                 FileError(file=src.rel, line=e.line, col=e.col, error=f"syntax error: {e.message}")
             )
             continue
-        except ConfigError as e:
-            errors.append(FileError(file=src.rel, line=None, col=None, error=str(e)))
+        except (
+            ConfigError
+        ) as e:  # the message may start with the path; the FileError names the file
+            why = str(e)
+            for prefix in (f"{src.path}: ", f"{src.rel}: "):
+                why = why.removeprefix(prefix)
+            errors.append(FileError(file=src.rel, line=None, col=None, error=why))
             continue
         except OSError as e:
             errors.append(
