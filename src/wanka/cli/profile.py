@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from wanka.cli.common import console, err_console, handle_errors, print_json
+from wanka.cli.common import console, err_console, handle_errors, print_json, print_table
 from wanka.errors import ConfigError
 from wanka.profile import dump_profile, run_profile
+from wanka.report.profile import kernels_table
 
 __all__ = ["profile_cmd", "register"]
 
@@ -65,25 +65,7 @@ def profile_cmd(
         print_json(d)
         return
     se = prof.software_efficiency
-    t = Table(title=f"{prof.device} ({prof.backend}); peaks: {prof.peak_reference.source}")
-    for col in ("class", "shape", "dtype", "time (ms)", "rate", "fraction of peak"):
-        t.add_column(col)
-    for k in prof.kernels:
-        shape = ", ".join(f"{a}={b}" for a, b in k.params.items())
-        rate = (
-            f"{k.achieved_flops_per_s / 1e12:.3f} TFLOP/s"
-            if k.achieved_flops_per_s is not None
-            else f"{(k.bytes_per_s or 0) / 1e9:.1f} GB/s"
-        )
-        t.add_row(
-            k.kernel_class,
-            shape,
-            k.dtype,
-            f"{k.seconds * 1e3:.3f}",
-            rate,
-            f"{k.fraction_of_peak:.3f}",
-        )
-    console.print(t)
+    print_table(kernels_table(prof, width=console.width))
     console.print(
         f"software_efficiency: gemm {se.gemm:.3f}, attention {se.attention:.3f}, "
         f"memory_bw {se.memory_bw:.3f}, collective "
