@@ -143,6 +143,7 @@ def main() -> int:
         for cmd in readme_commands():
             out_dir = f" --out {tmp}/plan" if cmd.startswith("wanka plan") else ""
             out_dir = f" --out {tmp}/sweep.csv" if cmd.startswith("wanka sweep") else out_dir
+            out_dir = f" --out {tmp}/profile.yaml" if cmd.startswith("wanka profile") else out_dir
             server = " serve" in cmd  # a service: it should still be up after 15 s
             rc, s, out = run(cmd + out_dir, ROOT, timeout=15 if server else 300)
             cut = out.count("…")
