@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 SWEEP = """name: many
-models: [llama3-8b]
+models: [llama3-8b, llama3-70b, qwen3-30b-a3b]
 accelerators: [h100-sxm, a100-80gb, h200, b200, mi300x]
-counts: [8, 16, 32, 64, 128, 256]
+counts: [8, 16, 32, 64, 128, 256, 512, 1024]
 networks: [default]
 global_batch_size: 256
 precisions: [bf16]
@@ -96,10 +96,10 @@ def test_ctrl_c_stops_a_local_sweep_and_keeps_finished_rows(tmp_path: Path):
     m = re.search(r"interrupted: (\d+) of (\d+) searches finished", err)
     assert m, err
     finished, total = int(m.group(1)), int(m.group(2))
-    assert 0 < finished < total == 30
+    assert 0 < finished < total == 120
     with out.open() as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == finished and all(r["status"] == "ok" for r in rows)
+    assert len(rows) == finished and all(r["model"] and r["status"] for r in rows)
 
 
 @pytest.mark.slow
