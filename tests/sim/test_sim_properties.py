@@ -93,13 +93,19 @@ THRESHOLDS = st.sampled_from([(60.0,), (60.0, 600.0), (3600.0, 36000.0), (0.1, 0
     placement=st.sampled_from(["packed", "first-fit"]),
     thresholds=THRESHOLDS,
     preempt_cost_s=st.sampled_from([0.0, 30.0]),
+    pass_interval_s=st.sampled_from([None, 60.0]),
 )
 def test_every_run_ends_and_keeps_its_books(
-    cluster, jobs, policy, placement, thresholds, preempt_cost_s
+    cluster, jobs, policy, placement, thresholds, preempt_cost_s, pass_interval_s
 ):
     """Any policy on any small trace and cluster ends with every job completed or rejected,
     and the accelerator-seconds handed out equal those the jobs held."""
-    cfg = SimConfig(placement=placement, preempt_cost_s=preempt_cost_s)
+    cfg = SimConfig(
+        placement=placement,
+        preempt_cost_s=preempt_cost_s,
+        first_start_cost_s=preempt_cost_s,
+        pass_interval_s=pass_interval_s,
+    )
     r = simulate(cluster=cluster, trace=jobs, policy=_policy(policy, thresholds), config=cfg)
     _books(r, jobs, cluster)
 

@@ -67,9 +67,23 @@ class SimConfig:
     seed: int = 0
     preempt_cost_s: float = 30.0
     """Checkpoint + restore time paid by a job restarted after preemption or failure, seconds."""
+    first_start_cost_s: float = 0.0
+    """Setup time paid by a job's first start (restarts pay `preempt_cost_s` instead), seconds."""
+    pass_interval_s: float | None = None
+    """Scheduling passes only at multiples of this many seconds (a scheduler that wakes every
+    interval, as the Pollux artifact's 60 s); None: a pass at every event that may start a job."""
     faults: FaultModel | None = None
     samples: int = 2000
     """Number of time-series samples (utilisation, queue length, fragmentation)."""
+
+    def __post_init__(self) -> None:
+        if self.preempt_cost_s < 0 or self.first_start_cost_s < 0:
+            raise ConfigError(
+                f"preempt_cost_s ({self.preempt_cost_s}) and first_start_cost_s "
+                f"({self.first_start_cost_s}) must be >= 0"
+            )
+        if self.pass_interval_s is not None and not self.pass_interval_s > 0:
+            raise ConfigError(f"pass_interval_s must be > 0, got {self.pass_interval_s}")
 
 
 class _JobTypes:
@@ -167,10 +181,13 @@ class Simulator:
         return self.kernel.now
 
     def request_pass(self) -> None:
-        """Ask for one scheduling pass at the current instant (coalesced)."""
+        """Ask for one scheduling pass now, or at the next pass time (coalesced)."""
         if not self.pass_pending:
             self.pass_pending = True
-            self.kernel.schedule(self.now, Kind.SCHEDULE)
+            at, step = self.now, self.config.pass_interval_s
+            if step:
+                at = max(at, math.ceil(at / step) * step)
+            self.kernel.schedule(at, Kind.SCHEDULE)
 
     def next_failure_gap(self) -> float:
         return fail.next_gap_s(self)
@@ -314,7 +331,8 @@ class Simulator:
         self.busy += size
         self.tenant_used[int(self.jobs.tenant[j])] += size
         sp = self._speed_on(j, p)
-        restore = self.config.preempt_cost_s if self.n_starts[j] > 0 else 0.0
+        cfg = self.config
+        restore = cfg.preempt_cost_s if self.n_starts[j] > 0 else cfg.first_start_cost_s
         self.n_starts[j] += 1
         self.last_placement[j] = "+".join(
             f"n{int(node)}:{int(c)}" for node, c in zip(p.nodes, p.counts, strict=True)

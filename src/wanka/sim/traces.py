@@ -29,13 +29,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from wanka.errors import ConfigError
 from wanka.sim.jobs import JobKind, JobTable, Trace, merge_traces
+from wanka.sim.pollux import pollux_job_work
 from wanka.userfile import check_id, check_readable
 
 __all__ = [
@@ -216,77 +216,6 @@ def read_philly(path: Path) -> Trace:
     t0 = min(stamps) if stamps else 0.0
     raw.cols["arrival_s"] = [t - t0 for t in stamps]
     return raw.trace(str(path), "philly")
-
-
-# Pollux application -> (gradient bytes per step, max epochs of the artifact). Gradient bytes =
-# 4 bytes x parameters: ResNet-18 11.7 M (cifar10), ResNet-50 25.6 M (imagenet), BERT-base 110 M,
-# DeepSpeech2 ~26 M, YOLOv3 62 M, NCF (NeuMF, MovieLens) ~5 M (published model sizes, rounded).
-_POLLUX_GRAD_BYTES = {
-    "cifar10": 4 * 11.7e6,
-    "imagenet": 4 * 25.6e6,
-    "bert": 4 * 110e6,
-    "deepspeech2": 4 * 26e6,
-    "yolov3": 4 * 62e6,
-    "ncf": 4 * 5e6,
-}
-
-
-@lru_cache(maxsize=8)
-def _pollux_profile(
-    app: str,
-) -> tuple[
-    dict[str, list[tuple[float, float, float]]],
-    dict[int, list[tuple[float, float, float]]],
-    dict[int, float],
-]:
-    root = builtin_root() / "philly-pollux" / "model-profiles" / app
-    if not root.exists():
-        raise ConfigError(f"no Pollux model profile for application {app!r}")
-    place: dict[str, list[tuple[float, float, float]]] = {}
-    for r in _iter(root / "placements.csv.gz"):
-        place.setdefault(r["placement"], []).append(
-            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"]))
-        )
-    scal: dict[int, list[tuple[float, float, float]]] = {}
-    for r in _iter(root / "scalability.csv.gz"):
-        scal.setdefault(int(r["num_replicas"]), []).append(
-            (float(r["local_bsz"]), float(r["step_time"]), float(r["sync_time"]))
-        )
-    steps: dict[int, float] = {}
-    for p in root.glob("validation-*.csv.gz"):
-        bsz = int(p.name.split("-")[1].split(".")[0])
-        last = None
-        for r in _iter(p):
-            last = r
-        if last is not None:
-            steps[bsz] = float(last["iteration"])
-    return place, scal, steps
-
-
-def pollux_job_work(
-    app: str, replicas: int, batch_size: int, gpus_per_node: int = 4
-) -> tuple[float, float, float]:
-    """(work_s, step_s, grad_bytes) of a rigid Pollux job from the artifact's model profiles.
-
-    Steps to finish = the `iteration` of the last row of `validation-<batch>.csv` (the rows are
-    evaluation points up to the application's max epochs, in statistically-equivalent progress);
-    seconds per step = `step_time` measured for the packed placement of `replicas` on
-    `gpus_per_node`-GPU nodes at local batch `batch / replicas` (nearest measured local batch;
-    `scalability.csv` beyond 4 nodes).
-    """
-    place, scal, steps = _pollux_profile(app)
-    bsz = min(steps, key=lambda b: (abs(math.log(b / batch_size)), b))
-    n_steps = steps[bsz] * bsz / batch_size if bsz != batch_size else steps[bsz]
-    full, rem = divmod(replicas, gpus_per_node)
-    key = "".join(sorted(str(gpus_per_node) * full + (str(rem) if rem else "")))
-    table = place.get(key)
-    if table is None:
-        reps = min(scal, key=lambda k: (abs(k - replicas), k))
-        table = scal[reps]
-    local = batch_size / replicas
-    lb, step, sync = min(table, key=lambda x: (abs(x[0] - local), x[0]))
-    step_s = step * local / lb if local > lb * 1.5 else step  # beyond measured: scale compute
-    return n_steps * step_s, max(step_s - sync, 1e-3), _POLLUX_GRAD_BYTES.get(app, 4e8)
 
 
 def read_pollux(path: Path) -> Trace:
