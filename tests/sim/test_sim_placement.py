@@ -77,3 +77,20 @@ def test_first_fit_runs_split_jobs_slower():
     pk = simulate(cluster=c, trace=t, policy="fifo", config=SimConfig(placement="packed"))
     assert float(pk.finish_s[1]) == pytest.approx(101)  # whole node 1
     assert float(ff.finish_s[1]) > 101  # 4 GPUs on node 0 + 4 on node 1: slower
+
+
+def test_fgd_whole_gpus_least_fragmentation_growth():
+    """Workload half 1-GPU, half 8-GPU jobs; nodes with 3 and 8 free: a 1-GPU job on the full
+    node would strand 7 GPUs for the 8-GPU jobs (growth 3.5), on the 3-free node it shrinks the
+    stranded ones (growth -0.5), so FGD takes the 3-free node."""
+    import numpy as np
+
+    from wanka.sim.cluster import ClusterSpec
+    from wanka.sim.placement import Topology, fgd
+
+    topo = Topology(ClusterSpec.from_shape(gpus=16, gpus_per_node=8))
+    topo.size_tail = np.array([1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.0, 0.0])
+    p = fgd(topo, np.array([3, 8]), 1, (0,))
+    assert p is not None and p.nodes.tolist() == [0]
+    p = fgd(topo, np.array([8, 3]), 1, (0,))
+    assert p is not None and p.nodes.tolist() == [1]

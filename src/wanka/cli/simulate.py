@@ -70,7 +70,7 @@ AccelOpt = Annotated[
         "collective model; 'generic' uses the alpha-beta fallback).",
     ),
 ]
-PlacementOpt = Annotated[str, typer.Option("--placement", help="packed | first-fit.")]
+PlacementOpt = Annotated[str, typer.Option("--placement", help="packed | first-fit | fgd.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the simulator's RNG.")]
 SeedsOpt = Annotated[int, typer.Option("--seeds", help="Run seeds SEED..SEED+N-1 (a sweep).")]
 CostOpt = Annotated[
@@ -304,7 +304,7 @@ def compare(
     placement: Annotated[
         str,
         typer.Option(
-            "--placement", help="packed | first-fit, or a comma list to compare placements."
+            "--placement", help="packed | first-fit | fgd, or a comma list to compare them."
         ),
     ] = "packed",
     seed: SeedOpt = 0,

@@ -23,12 +23,21 @@ from wanka.errors import ConfigError
 from wanka.sim.cluster import ClusterSpec
 from wanka.sim.speed import Tier
 
-__all__ = ["Placement", "PlacementKind", "Topology", "first_fit", "get_placement", "packed"]
+__all__ = [
+    "Placement",
+    "PlacementKind",
+    "Topology",
+    "fgd",
+    "first_fit",
+    "get_placement",
+    "packed",
+]
 
 
 class PlacementKind(StrEnum):
     PACKED = "packed"
     FIRST_FIT = "first-fit"
+    FGD = "fgd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,8 @@ class Topology:
         self.type_leaf_max = [level_max(d, n) for d, n in zip(self.type_leaf, self.type_nodes)]
         self.type_pod_max = [level_max(d, n) for d, n in zip(self.type_pod, self.type_nodes)]
         self.type_capacity = [int(cluster.node_accels[n].sum()) for n in self.type_nodes]
+        self.size_tail: NDArray[np.float64] | None = None
+        """P(job size > k) for k = 0.. of the workload (set by the simulator; used by `fgd`)."""
 
     def ideal_tier(self, size: int, accel_type: int) -> int:
         """The tier of the most compact possible placement of `size` accelerators of a type."""
@@ -171,15 +182,63 @@ def first_fit(
     return None
 
 
+def fgd(
+    topo: Topology, free: NDArray[np.int64], size: int, types: tuple[int, ...]
+) -> Placement | None:
+    """Fragmentation gradient descent (Weng et al., ATC '23) for whole accelerators.
+
+    A job that fits one scale-up domain goes to the domain where the workload's expected
+    fragmentation grows least: a domain with f free accelerators holds f * P(size > f) of them
+    that a job drawn from the workload cannot use (the measure `wanka simulate` reports), so
+    the change is g(f - size) - g(f) with g(f) = f * P(size > f). Larger jobs are placed as
+    `packed`. (`wanka.sim.fgd` has the paper's GPU-sharing form, for fractional GPUs.)
+    """
+    tail = topo.size_tail
+    if tail is None:
+        return packed(topo, free, size, types)
+    for t in types:
+        if size > topo.type_domain_max[t]:
+            p = _packed_one_type(topo, free, size, t)
+        else:
+            p = _fgd_one_type(topo, free, size, t, tail)
+        if p is not None:
+            return p
+    return None
+
+
+def _fgd_one_type(
+    topo: Topology, free: NDArray[np.int64], size: int, t: int, tail: NDArray[np.float64]
+) -> Placement | None:
+    nodes = topo.type_nodes[t]
+    f = free[nodes]
+    dom = topo.type_domain[t]
+    dfree = np.bincount(dom, weights=f).astype(np.int64)
+    cand = np.flatnonzero(dfree >= size)
+    if cand.shape[0] == 0:
+        return None
+    top = tail.shape[0] - 1
+
+    def g(x: NDArray[np.int64]) -> NDArray[np.float64]:
+        return x * tail[np.minimum(x, top)]
+
+    delta = g(dfree[cand] - size) - g(dfree[cand])
+    d = cand[np.lexsort((dfree[cand], delta))[0]]  # least growth; ties: the fullest domain
+    idx = np.flatnonzero(dom == d)
+    order = idx[np.argsort(-f[idx], kind="stable")]
+    n, c = _take(nodes[order], f[order], size)
+    return Placement(nodes=n, counts=c, accel_type=t, tier=Tier.DOMAIN)
+
+
 PlaceFn = Callable[[Topology, NDArray[np.int64], int, tuple[int, ...]], Placement | None]
 _REGISTRY: dict[PlacementKind, PlaceFn] = {
     PlacementKind.PACKED: packed,
     PlacementKind.FIRST_FIT: first_fit,
+    PlacementKind.FGD: fgd,
 }
 
 
 def get_placement(name: str) -> PlaceFn:
-    """The placement function for `packed` or `first-fit`."""
+    """The placement function for `packed`, `first-fit` or `fgd`."""
     try:
         return _REGISTRY[PlacementKind(name)]
     except ValueError:

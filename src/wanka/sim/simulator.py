@@ -122,6 +122,7 @@ class Simulator:
         self._place_fn = get_placement(self.config.placement)
         self.rng = np.random.default_rng(self.config.seed)
         self.metrics = MetricStore(cluster, jobs, self.config.samples)
+        self.topo.size_tail = self.metrics.size_tail
         self.kernel = Kernel(self.metrics.t_first)
         self.pass_pending = False
         self._init_cluster_state()
