@@ -6,7 +6,8 @@
 2.0) on the Pollux artifact's cluster (examples/cluster-pollux.yaml, 16 x 4 GPUs). Each run goes
 in a child process with a wall-clock limit, so a run that never ends is reported, not waited on.
 Prints one line per run that misses the limit or loses a job, then a summary; exit 1 if any did.
-Wall times are on a shared machine: the slowest run is the figure to compare with the limit.
+The limit applies to the CPU seconds of the run itself (`time.process_time`), so that other work
+on a shared machine does not count; a run that never ends is caught by the wall-clock join.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ def _run(policy: str, trace: str, out: mp.Queue) -> None:
 
     cluster = ClusterSpec.from_yaml(ROOT / "examples" / "cluster-pollux.yaml")
     tr = load_trace(trace, None, cluster)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     s = simulate(cluster=cluster, trace=tr, policy=policy).summary
-    out.put((time.perf_counter() - t0, s["jobs"], s["completed"], s["rejected"]))
+    out.put((time.process_time() - t0, s["jobs"], s["completed"], s["rejected"]))
 
 
 def one(policy: str, trace: str, timeout_s: float) -> tuple[str, float, str]:
@@ -38,11 +39,11 @@ def one(policy: str, trace: str, timeout_s: float) -> tuple[str, float, str]:
     q: mp.Queue = mp.Queue()
     p = mp.Process(target=_run, args=(policy, trace, q))
     p.start()
-    p.join(timeout_s * 10)  # generous join: the 2 s limit is checked on the run's own clock
+    p.join(timeout_s * 30)  # generous wall-clock join; the limit is checked on CPU seconds
     if p.is_alive():
         p.kill()
         p.join()
-        return "hang", float("inf"), f"still running after {timeout_s * 10:.0f} s"
+        return "hang", float("inf"), f"still running after {timeout_s * 30:.0f} s of wall time"
     if q.empty():
         return "crash", float("nan"), f"exit code {p.exitcode}"
     wall, n, done, rej = q.get()
@@ -71,8 +72,8 @@ def main() -> int:
                 elif wall > worst:
                     worst = wall
     print(
-        f"{runs} runs, {runs - bad} ended under {args.timeout_s} s with every job accounted "
-        f"for; slowest {worst:.2f} s; {bad} failed"
+        f"{runs} runs, {runs - bad} ended under {args.timeout_s} CPU s with every job "
+        f"accounted for; slowest {worst:.2f} CPU s; {bad} failed"
     )
     return 1 if bad else 0
 
