@@ -31,9 +31,7 @@ HEAD = "| group | cases | median abs error | p90 abs error | median signed |\n|-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--data", default=str(ROOT / "validation" / "training_runs.yaml")
-    )
+    ap.add_argument("--data", default=str(ROOT / "validation" / "training_runs.yaml"))
     args = ap.parse_args()
     rep = validate_runs(load_runs(args.data))
     s = rep["summary"]

@@ -511,7 +511,9 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
     d = _check_keys("run", d, _RUN_KEYS)
     notes: list[str] = []
     if "model" not in d or "hardware" not in d:
-        raise ConfigError("a run needs `model` and `hardware` blocks (see docs/design.md, run spec)")
+        raise ConfigError(
+            "a run needs `model` and `hardware` blocks (see docs/design.md, run spec)"
+        )
     model = model_from_mapping(d["model"], base_dir=base_dir, assumptions=notes)
     hw = _check_keys("hardware", d["hardware"], _HW_KEYS)
     if not hw.get("accelerator"):

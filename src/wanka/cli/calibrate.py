@@ -57,7 +57,7 @@ def calibrate_cmd(
     """Fit GEMM, attention, memory-bandwidth and collective efficiency of one chip to measured runs."""
     from wanka.perf.calibrate import calibrate_runs
     from wanka.profile import calibrated_profile, dump_profile
-    from wanka.spec import load_runs
+    from wanka.spec import RunSpec, load_runs
 
     if out.exists() and out.is_dir():
         raise ConfigError(f"--out {out} is a directory; give a file name")
@@ -65,7 +65,11 @@ def calibrate_cmd(
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
     loaded = load_runs(runs)
     fit = calibrate_runs(loaded, accelerator=accelerator)
-    acc = next(r for r in loaded if r.hardware.accelerator.id == fit["accelerator"])
+    acc = next(
+        r
+        for r in loaded
+        if isinstance(r, RunSpec) and r.hardware.accelerator.id == fit["accelerator"]
+    )
     prof = calibrated_profile(acc.hardware.accelerator, fit, data=runs.name)
     dump_profile(prof, out)
     if as_json:

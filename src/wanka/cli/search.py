@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from wanka.cli.common import ProgressBar, console, handle_errors, print_json
+from wanka.cli.common import ProgressBar, console, err_console, handle_errors, print_json
 from wanka.errors import ConfigError
 from wanka.search.models import load_model
 

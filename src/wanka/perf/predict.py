@@ -49,8 +49,6 @@ MODEL_ASSUMPTIONS = (
 )
 
 
-
-
 def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPolicy:
     """The overlap policy for a run: the TP-communication overlap credit (`Calibration.tp_comm_hidden`,
     fitted on NeMo/Megatron-Bridge runs with Transformer Engine userbuffers) only for frameworks that
@@ -60,7 +58,7 @@ def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPo
     stated = getattr(run, "tp_comm_overlap", None)
     if name is None and stated is None:  # a RunSpec built in code: the step model's own defaults
         return overlap
-    on = stated if stated is not None else get_framework(name).tp_comm_overlap
+    on = stated if stated is not None else get_framework(str(name)).tp_comm_overlap
     if overlap.tp_hidden is None and not on:
         return replace(overlap, tp_hidden=0.0)
     return overlap
@@ -90,7 +88,8 @@ def _resolve(
     fw = get_framework(name) if name is not None else None
     infer = fw is not None and not getattr(run, "recompute_stated", True)
     infer = infer and plan.recompute == "none"
-    options = [plan] + ([replace(plan, recompute=r) for r in fw.infer_recompute] if infer else [])
+    extra = fw.infer_recompute if (infer and fw is not None) else ()
+    options = [plan] + [replace(plan, recompute=r) for r in extra]
     acc = accelerator or run.hardware.accelerator
     fa = attention_factor(name, acc.id)
     if fa != 1.0:
