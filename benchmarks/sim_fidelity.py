@@ -119,7 +119,10 @@ def section_pollux(artifact: Path | None, python: str, jobs: int) -> int:
             f"{w:11s} {pub[w]:10.0f} {(f'{a:10.0f}' if a else '         -')} {wk[w]:10.0f} "
             f"{r:10.3f} {(f'{a / pub[w]:8.3f}' if a else '       -')}"
         )
-    mean = lambda d: sum(d.values()) / len(d)
+
+    def mean(d):
+        return sum(d.values()) / len(d)
+
     ref_name = "artifact" if art else "published"
     print(
         f"mean       {mean(pub):10.0f} {(f'{mean(art):10.0f}' if art else '         -')} "
