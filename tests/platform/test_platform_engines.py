@@ -128,6 +128,7 @@ def test_slurm_scancel_outside_and_ledger(api) -> None:
     [row] = _ledger(api.url, ok["id"])
     assert abs(row.accel_seconds - 2 * (st.end - st.start)) <= 1.0
     assert api.wait(a, long["id"], ("running",), 60) == "running"
+    time.sleep(2.5)  # Slurm's start/end stamps have 1 s resolution: let the job run measurably
     subprocess.run(["scancel", api.job(a, long["id"])["engine_job_id"]], check=True)
     assert api.wait(a, long["id"], ("cancelled",), 60) == "cancelled"
     [row] = _ledger(api.url, long["id"])
