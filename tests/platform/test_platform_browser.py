@@ -38,11 +38,17 @@ def _browser():
 
 def _login(d, base: str, token: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     d.delete_all_cookies()
     d.get(base + "/ui/login")
     d.find_element(By.ID, "token").send_keys(token)
     d.find_element(By.ID, "login").click()
+    # the click only starts the POST; wait for its answer (the error or the jobs page)
+    # so the next get() does not race the cookie being set
+    WebDriverWait(d, 30, 0.2).until(
+        lambda b: b.find_elements(By.ID, "error") or b.current_url.endswith("/ui/jobs")
+    )
 
 
 @pytest.mark.browser
@@ -90,9 +96,9 @@ def test_dashboard_submit_and_watch(tmp_path) -> None:
         d.find_element(By.LINK_TEXT, "from-the-browser").click()
         WebDriverWait(d, 10).until(lambda b: "hello" in b.find_element(By.ID, "logs").text)
         d.find_element(By.ID, "nav-usage").click()
-        assert d.find_elements(By.CSS_SELECTOR, "svg.chart rect")
+        WebDriverWait(d, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "svg.chart rect"))
         d.find_element(By.ID, "nav-quotas").click()
-        assert "alpha" in d.find_element(By.ID, "quotas").text
+        WebDriverWait(d, 30).until(lambda b: "alpha" in b.find_element(By.ID, "quotas").text)
         d.save_screenshot(str(tmp_path / "usage.png"))
         _login(d, srv.base, toks["beta"])
         assert "from-the-browser" not in d.find_element(By.ID, "jobs").text
@@ -100,7 +106,7 @@ def test_dashboard_submit_and_watch(tmp_path) -> None:
         assert "admin token" in d.page_source
         _login(d, srv.base, admin)
         d.get(srv.base + "/ui/admin")
-        assert "up" in d.find_element(By.ID, "pools").text
+        WebDriverWait(d, 30).until(lambda b: "up" in b.find_element(By.ID, "pools").text)
     finally:
         d.quit()
         srv.stop()
