@@ -6,6 +6,7 @@ Each module in COMMAND_MODULES defines `register(app: typer.Typer) -> None`.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import typer
@@ -41,13 +42,23 @@ COMMAND_MODULES = [
     "calibrate",
 ]
 
-app = typer.Typer(
-    name="wanka",
-    help="Plan, build, share and port ten-thousand-accelerator AI compute centres.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+COMMAND_NAMES = {"import": "importing"}
+"""Command names that differ from their module's name."""
+
+
+def build_app(modules: list[str] | None = None) -> typer.Typer:
+    """The typer app with the command groups of `modules` (default: all)."""
+    app = typer.Typer(
+        name="wanka",
+        help="Plan, build, share and port ten-thousand-accelerator AI compute centres.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    for name in COMMAND_MODULES if modules is None else modules:
+        importlib.import_module(f"wanka.cli.{name}").register(app)
+    return app
 
 
 def _version(value: bool) -> None:
@@ -56,7 +67,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -65,18 +75,27 @@ def _root(
     """Plan, build, share and port ten-thousand-accelerator AI compute centres."""
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"wanka.cli.{_name}")
-    except ModuleNotFoundError as _e:  # a command group not written yet
-        if _e.name != f"wanka.cli.{_name}":
-            raise
-        continue
-    _mod.register(app)
+def _only_module(argv: list[str]) -> list[str] | None:
+    """The one module a command line needs (`wanka data copy ...` -> data), else None (all).
+
+    Importing every command group costs about a second (libcst, numpy, the simulator...), paid on
+    every call; the top-level help and `--version` still load them all."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    name = COMMAND_NAMES.get(argv[0], argv[0])
+    return [name] if name in COMMAND_MODULES else None
+
+
+def __getattr__(name: str) -> Any:
+    """`wanka.cli.main.app`: the whole app, built on first use (tests, `python -m`)."""
+    if name == "app":
+        globals()["app"] = build_app()
+        return globals()["app"]
+    raise AttributeError(name)
 
 
 def main() -> None:
-    app()
+    build_app(_only_module(sys.argv[1:]))()
 
 
 if __name__ == "__main__":
