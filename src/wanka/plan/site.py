@@ -273,7 +273,7 @@ def with_existing(site: Site, cands: Any, limits: Any, reliability: Any) -> tupl
     as the power limit when the centre file states none."""
     from dataclasses import replace
 
-    from wanka.plan.center import Candidate
+    from wanka.plan.inputs import Candidate
 
     out = list(cands)
     for e in site.existing:

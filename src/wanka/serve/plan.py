@@ -11,7 +11,7 @@ the request-level simulation (`serve.server`), whose p99s are the ones reported.
 Cost per million output tokens = hourly cost / (output tokens per hour / 1e6), with hourly cost =
 count * (price * (1 + node overhead) / (depreciation years * 8760 h)
          + tdp * (1 + host power share) * PUE * electricity price).
-The economic constants are the ones `wanka plan` states (plan.center.Economics): node overhead 40% of the
+The economic constants are the ones `wanka plan` states (catalogs.economics): node overhead 40% of the
 accelerator price, host power 82% on top of the chips, PUE 1.3, $0.078/kWh, 4-year straight-line
 depreciation. A chip without a catalog price is priced at the median price per HBM bandwidth of the priced
 chips (stated in the output).
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from wanka.catalogs import accelerators, get_accelerator
+from wanka.catalogs.economics import Economics
 from wanka.hardware import Accelerator
 from wanka.serve.disagg import pool_rates
 from wanka.serve.engine import Engine
@@ -40,27 +41,11 @@ __all__ = ["CostAssumptions", "PlanResult", "plan_serving"]
 MAX_RATE = 1e6  # requests/s: far above any single deployment
 MAX_TOKENS = 1e7  # tokens per request: beyond every published context window
 UTILISATIONS = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.12, 0.06])
-HOURS_PER_YEAR = 8760.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CostAssumptions:
-    """Stated economics (the values `wanka plan` uses; see the module docstring)."""
-
-    node_overhead_fraction: float = 0.40
-    host_power_fraction: float = 0.82
-    pue: float = 1.3
-    electricity_usd_per_kwh: float = 0.078
-    depreciation_years: float = 4.0
-
-    def hourly_usd(self, price_usd: float, tdp_w: float) -> float:
-        capex = (
-            price_usd
-            * (1.0 + self.node_overhead_fraction)
-            / (self.depreciation_years * HOURS_PER_YEAR)
-        )
-        power_kw = tdp_w * (1.0 + self.host_power_fraction) * self.pue / 1000.0
-        return capex + power_kw * self.electricity_usd_per_kwh
+CostAssumptions = Economics
+"""Stated economics: the one home is `wanka.catalogs.economics` (the values `wanka plan` uses)."""
+_DEFAULT_COST = CostAssumptions()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,7 +187,7 @@ def plan_serving(
     per_chip: int = 3,
     requests: int = 1000,
     verify: bool = True,
-    cost: CostAssumptions = CostAssumptions(),
+    cost: CostAssumptions = _DEFAULT_COST,
 ) -> PlanResult:
     """Rank deployments of `model` over the chips by cost per million output tokens (see the docstring).
 
