@@ -25,6 +25,7 @@ from wanka.data.models import (
     utcnow,
 )
 from wanka.data.names import HEAD_REVISION, VERSION_TABLE, default_db_url, parse_ref
+from wanka.dburl import engine_url
 from wanka.errors import ConfigError, DataError
 from wanka.userfile import check_id
 
@@ -129,11 +130,8 @@ class Registry:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_db_url()
-        engine_url = self.url
-        if engine_url.startswith("postgresql://"):  # psycopg 3 is the driver wanka depends on
-            engine_url = "postgresql+psycopg://" + engine_url[len("postgresql://") :]
         try:
-            self.engine = create_engine(engine_url, pool_pre_ping=True)
+            self.engine = create_engine(engine_url(self.url), pool_pre_ping=True)
         except Exception as e:  # noqa: BLE001 - a malformed URL or a missing driver
             raise ConfigError(f"cannot open database {self.url!r}: {e}") from None
         if self.engine.dialect.name == "sqlite":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -146,7 +147,7 @@ class Dispatcher:
             with self.store.write() as s:
                 job = s.get(Job, jid)
                 changed = job is not None and (job.state != to or (reason and job.reason != reason))
-                if changed and job.state in ("queued", "staging"):
+                if job is not None and changed and job.state in ("queued", "staging"):
                     transition(s, job, to, now(), reason)
 
     # ---- admission --------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class Dispatcher:
             s.execute(
                 update(Pool).where(Pool.id == pool.id).values(lock_seq=Pool.lock_seq + 1)
             )  # the admission lock: one admitter per pool at a time (row lock on PostgreSQL)
-            p = s.get(Pool, pool.id)
+            p = s.get_one(Pool, pool.id)
             queued = s.scalars(
                 select(Job).where(Job.pool_id == pool.id, Job.state == "queued")
             ).all()
@@ -178,7 +179,7 @@ class Dispatcher:
         if self.metrics is not None:
             self.metrics.admission_seconds.observe(time.perf_counter() - t0)
 
-    def _pool_view(self, s: Any, pool: Pool, active: list[Job]) -> adm.PoolView:
+    def _pool_view(self, s: Any, pool: Pool, active: Sequence[Job]) -> adm.PoolView:
         rows = s.execute(
             select(Quota, Tenant.weight)
             .join(Tenant, Tenant.id == Quota.tenant_id)
@@ -205,7 +206,7 @@ class Dispatcher:
         )
         return adm.PoolView(capacity=pool.accelerators, quotas=quotas, active=act)
 
-    def _hold(self, s: Any, queued: list[Job], reason: str) -> None:
+    def _hold(self, s: Any, queued: Sequence[Job], reason: str) -> None:
         for j in queued:
             if j.reason != reason:
                 transition(s, j, "queued", now(), reason)
@@ -306,7 +307,7 @@ class Dispatcher:
             row = s.get(Outbox, box_id)
             if row is not None:
                 s.delete(row)
-            job = s.get(Job, job_id)
+            job = s.get_one(Job, job_id)
             job.engine_job_id = eid
             if job.state != "admitted":
                 cancel_after = True  # cancelled or preempted while we dispatched
@@ -355,6 +356,8 @@ class Dispatcher:
                 .where(Job.state.in_(("admitted", "running")), Job.engine_job_id.is_not(None))
             ).all()
         for job, pool in rows:
+            if job.engine_job_id is None:
+                continue  # the query keeps only dispatched jobs
             try:
                 st = self.executor(pool).status(job.engine_job_id)
             except ExecutorUnavailable:
@@ -369,7 +372,7 @@ class Dispatcher:
             return
         with self.store.write() as s:
             job, pool = s.get(Job, job_id), s.get(Pool, pool_id)
-            if job is None or job.state not in ("admitted", "running"):
+            if job is None or pool is None or job.state not in ("admitted", "running"):
                 return
             if st.state == "running":
                 if job.state != "running":

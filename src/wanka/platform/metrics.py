@@ -6,6 +6,7 @@ job and quota gauges are read from the database when `/metrics` is scraped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -22,7 +23,7 @@ class _DbCollector:
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         jobs = GaugeMetricFamily(
             "wanka_platform_jobs", "Jobs by pool and state", labels=["pool", "state"]
         )

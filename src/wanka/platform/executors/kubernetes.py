@@ -39,7 +39,7 @@ def validate(obj: dict[str, Any]) -> dict[str, Any]:
 
     from wanka.platform.executors.k8s_schemas import SCHEMAS
 
-    schema = SCHEMAS.get((obj.get("apiVersion"), obj.get("kind")))
+    schema = SCHEMAS.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
     if schema is None:
         raise ConfigError(f"no schema for {obj.get('apiVersion')}/{obj.get('kind')}")
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))

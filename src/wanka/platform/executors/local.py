@@ -114,7 +114,7 @@ class LocalExecutor:
         start = _read_float(d / "started")
         pid = self._pid(d)
         p = self.procs.get(pid) if pid else None
-        if p is not None and p.poll() is not None:
+        if pid is not None and p is not None and p.poll() is not None:
             self.procs.pop(pid, None)
         rc = d / "rc"
         if rc.exists():

@@ -74,7 +74,7 @@ class SlurmExecutor:
         self.url = str(config.get("url", "")).rstrip("/")
         if self.mode == "rest" and not self.url.startswith(("http://", "https://")):
             raise ConfigError("a slurm pool in rest mode needs executor_config.url (slurmrestd)")
-        self.key_file = config.get("jwt_key")
+        self.key_file = str(config.get("jwt_key") or "")
         if self.mode == "rest" and not self.key_file:
             raise ConfigError("a slurm pool in rest mode needs executor_config.jwt_key")
         self.users = {str(k): str(v) for k, v in (config.get("users") or {}).items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from wanka.errors import ConfigError
 from wanka.platform.models import Base
 
 VERSION_TABLE = "alembic_version_platform"
@@ -29,7 +30,10 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise ConfigError("no database URL: set sqlalchemy.url or pass a connection")
+    engine = create_engine(url)
     with engine.begin() as conn:
         _run(conn)
     engine.dispose()
