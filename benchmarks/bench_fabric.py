@@ -83,7 +83,7 @@ def checks() -> int:
             continue
         print(f"checks from {path.relative_to(ROOT.parent)}:")
         for c in yaml.safe_load(path.read_text()):
-            got = design_fabric(**c["input"]).to_json()
+            got = design_fabric(**c["input"]).to_dict()
             got = {k: got[k] for k in c["expect"]}
             ok = got == c["expect"]
             bad += not ok

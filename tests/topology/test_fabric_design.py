@@ -46,7 +46,7 @@ CONTRACT_KEYS = {
 @pytest.mark.parametrize("check", CHECKS, ids=[c["id"] for c in CHECKS])
 def test_published_counts(check: dict) -> None:
     """Every published/paper count is reproduced exactly by the general closed forms."""
-    got = design_fabric(**check["input"]).to_json()
+    got = design_fabric(**check["input"]).to_dict()
     assert {k: got[k] for k in check["expect"]} == check["expect"]
 
 
@@ -54,7 +54,7 @@ def test_published_counts(check: dict) -> None:
 def test_shared_validation_checks() -> None:
     """The contract checks in shared/validation/fabric_checks.yaml, exactly."""
     for c in yaml.safe_load(SHARED.read_text()):
-        got = design_fabric(**c["input"]).to_json()
+        got = design_fabric(**c["input"]).to_dict()
         assert {k: got[k] for k in c["expect"]} == c["expect"], c["id"]
 
 
@@ -144,7 +144,7 @@ def test_spread_rules_and_defaults() -> None:
     # the design says which rule it used; non-Clos topologies carry none
     d = design_fabric("fat-tree", 10240)
     assert any("fewest rule" in a and "default for fat-tree" in a for a in d.assumptions)
-    assert d.to_json()["spread"] == "fewest"
+    assert d.to_dict()["spread"] == "fewest"
     assert any("balance rule" in a for a in design_fabric("rail-optimized", 760).assumptions)
     assert design_fabric("torus", 64, spread="even").spread is None
     with pytest.raises(ConfigError, match="spread"):
@@ -198,7 +198,7 @@ def test_bad_input(kwargs: dict, message: str) -> None:
 def test_contract_json_and_cost_breakdown() -> None:
     """JSON has the contract keys; cost is the sum of its breakdown; scale-up itemised separately."""
     d = design_fabric("rail-optimized", 1024, accelerator="h100-sxm")
-    j = d.to_json()
+    j = d.to_dict()
     assert CONTRACT_KEYS <= set(j)
     assert j["cost_usd"] == pytest.approx(sum(j["cost_breakdown"].values()), abs=0.1)
     assert j["scaleup"] == "nvlink8" and j["cost_breakdown"]["scaleup_switches"] > 0

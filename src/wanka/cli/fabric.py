@@ -146,7 +146,7 @@ def _design(
 
 
 def _compare_record(d: FabricDesign, acc: Any) -> dict[str, Any]:
-    rec = d.to_json()
+    rec = d.to_dict()
     times = reference_collectives(d, acc)
     rec["allreduce_s"] = times["allreduce_s"]
     rec["alltoall_s"] = times["alltoall_s"]
@@ -187,7 +187,7 @@ def design(
         spread,
     )
     if json:
-        print_json(d.to_json())
+        print_json(d.to_dict())
         return
     console.print(design_card(d))
     for a in d.assumptions:

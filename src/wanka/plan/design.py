@@ -159,7 +159,7 @@ def _training_totals(
 def _fabric_json(f: Any) -> dict[str, Any] | None:
     if f is None:
         return None
-    j = f.to_json()
+    j = f.to_dict()
     keep = (
         "topology",
         "endpoints",

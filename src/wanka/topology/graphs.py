@@ -26,17 +26,9 @@ from pathlib import Path
 import networkx as nx
 
 from wanka.errors import ConfigError
-from wanka.topology.fabric import (
-    FabricDesign,
-    _cap_leaves,
-    _check_spread,
-    _dragonfly_counts,
-    _ports,
-    _split,
-    _tapers,
-    _top_switches,
-    design_fabric,
-)
+from wanka.topology.clos import _cap_leaves, _check_spread, _ports, _split, _tapers, _top_switches
+from wanka.topology.fabric import FabricDesign, design_fabric
+from wanka.topology.sizing import _dragonfly_counts
 
 __all__ = [
     "MAX_GRAPH_ENDPOINTS",
