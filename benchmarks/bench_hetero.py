@@ -6,9 +6,11 @@
    under the project split) and, per set, the measured time of the layout the model ranks first over the
    measured best.
 2. Mixed search: Llama 3.1 405B (global batch 2,048 x 8,192 tokens) on 4,096 H100 + 8,192 Ascend 910B:
-   wall and CPU seconds, whether the plan fits, its throughput against the best homogeneous subset, the
-   naive equal split and the sum-of-parts bound. Baseline in the same run: the homogeneous search of the
-   same model on the 4,096 H100 alone (the machine is shared, so the ratio is the steadier figure).
+   wall and CPU seconds, whether the plan fits, its throughput against the best homogeneous subset (the
+   homogeneous `search` on each kind alone, with vpp, cp, FSDP and every recompute/overlap choice; the
+   mixed search runs it itself), the naive equal split and the sum-of-parts bound. Baseline in the same
+   run: the homogeneous search of the same model on the 4,096 H100 alone (the machine is shared, so
+   the ratio is the steadier figure).
 3. `wanka plan examples/retrofit-existing-dc.yaml` (when the example exists): wall seconds, designs that
    break the site's rack power or cooling, and whether liquid cooling admits NVL72-class racks.
 """
@@ -92,7 +94,23 @@ def mixed_search() -> dict:
             "tokens_per_s_per_gpu", 0
         )
         * 4096,
+        "mixed_plan": {
+            k: best["plan"]["parallelism"][k]
+            for k in ("micro_batch_size", "vpp", "cp", "recompute")
+        }
+        | {"stages": len(best["stages"]), "pipelines": _pipelines(best)},
     }
+
+
+def _pipelines(best: dict) -> dict:
+    """Pipelines of each kind in the best plan (replica i of the first stage is pipeline i)."""
+    st = best["plan"]["parallelism"]["stages"][0]
+    if "replicas" not in st:
+        return {st["group"]: st["dp"]}
+    out: dict = {}
+    for r in st["replicas"]:
+        out[r["group"]] = out.get(r["group"], 0) + 1
+    return out
 
 
 def retrofit() -> dict:
@@ -151,6 +169,12 @@ def main() -> None:
         f"405B on 4,096 H100 + 8,192 910B: {m['wall_s']:.1f} s wall ({m['cpu_s']:.1f} s CPU; "
         f"homogeneous 4,096-H100 search in the same run {m['baseline_homogeneous_search_4096_h100']['wall_s']:.1f} s), "
         f"fits {m['fits']}, {m['tokens_per_s']:,.0f} tokens/s ({m['family']}, {m['accelerators_used']})"
+    )
+    hs, hm = r["per_kind_homogeneous_search_tokens_per_s"], r["per_kind_hetero_model_tokens_per_s"]
+    print(
+        "  each kind alone, homogeneous search / mixed model's own single-kind plan: "
+        + ", ".join(f"{k} {hs[k] or 0:,.0f} / {hm[k]:,.0f}" for k in hs)
+        + f"; mixed plan {m['mixed_plan']}"
     )
     print(
         f"  best homogeneous {r['best_homogeneous_tokens_per_s']:,.0f} ({r['best_homogeneous_accelerator']}), "

@@ -11,6 +11,14 @@ size; its scale_out_gbit (the server's) = the catalog NIC per accelerator x gpus
 micro_batch_size = 1; global_batch_size = micro_batch_size x pipelines; recompute = none;
 distributed_optimizer = false (each stage keeps its own full optimizer state, as the DeepSpeed and
 Megatron pipeline engines do without ZeRO); precision = bf16.
+
+Optional parallelism keys with the homogeneous model's meaning (docs/perf-model.md): `vpp` (virtual
+pipeline stages per rank, Megatron's interleaved 1F1B; default 1), `cp` (context-parallel degree of
+every replica, which then spans tp x cp chips; default 1), `overlap_grad_reduce` (Megatron
+`--overlap-grad-reduce`/`--overlap-param-gather`: the gradient reduction hides behind backward as the
+homogeneous model's `OverlapPolicy.dp_overlap`; default false, the DeepSpeed pipeline engine's
+behaviour) and `fused_kernels` (Megatron-Core / Transformer Engine fused kernels: no unfused-kernel
+traffic term `HeteroCalibration.layer_bytes_per_token`; default false, as in the measured mixed runs).
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ _PAR_KEYS = {
     "recompute",
     "sequence_parallel",
     "distributed_optimizer",
+    "vpp",
+    "cp",
+    "overlap_grad_reduce",
+    "fused_kernels",
 }
 _STAGE_KEYS = {"group", "layers", "tp", "dp", "replicas"}
 _REPLICA_KEYS = {"group", "tp", "batch_share"}
@@ -88,6 +100,12 @@ class HeteroRunSpec:
     recompute: str = "none"
     sequence_parallel: bool = False
     distributed_optimizer: bool = False
+    vpp: int = 1
+    """Virtual pipeline stages per rank (interleaved 1F1B); every stage needs at least vpp layers."""
+    cp: int = 1
+    """Context-parallel degree of every replica: a replica of tp is tp x cp chips."""
+    overlap_grad_reduce: bool = False
+    fused_kernels: bool = False
     assumptions: tuple[str, ...] = ()
     measured: dict[str, Any] | None = None
     source: str | None = None
@@ -96,7 +114,7 @@ class HeteroRunSpec:
     @property
     def count(self) -> int:
         """Accelerators the job uses (over all stages and replicas)."""
-        return sum(r.tp for s in self.stages for r in s.replicas)
+        return sum(r.tp for s in self.stages for r in s.replicas) * self.cp
 
     @property
     def pipelines(self) -> int:
@@ -223,17 +241,29 @@ def _shares(per_stage: list[list[float | None]], pipelines: int) -> tuple[float,
     return tuple(rest if s is None else s for s in fixed)
 
 
-def _check_stages(stages: list[Stage], groups: tuple[Group, ...], model: ModelSpec) -> None:
+def _check_stages(
+    stages: list[Stage], groups: tuple[Group, ...], model: ModelSpec, cp: int = 1, vpp: int = 1
+) -> None:
     total = sum(s.layers for s in stages)
     if total != model.layers:
         raise ConfigError(
             f"parallelism.stages: layers sum to {total} but the model has {model.layers}; "
             f"make the stages' layers add up to model.layers"
         )
+    if vpp > 1 and min(s.layers for s in stages) < vpp:
+        raise ConfigError(
+            f"parallelism.vpp {vpp}: a stage has fewer layers than virtual stages; lower vpp or give "
+            f"every stage at least {vpp} layers"
+        )
+    if cp > 1 and model.seq_len % (2 * cp):
+        raise ConfigError(
+            f"parallelism.cp {cp}: seq_len {model.seq_len} must split into 2 x cp chunks; pick a cp "
+            f"whose double divides it"
+        )
     used = [0] * len(groups)
     for i, s in enumerate(stages):
         for r in s.replicas:
-            used[r.group] += r.tp
+            used[r.group] += r.tp * cp
             if model.heads % r.tp:
                 raise ConfigError(
                     f"parallelism.stages[{i}]: tp {r.tp} does not divide the model's {model.heads} heads"
@@ -274,7 +304,9 @@ def parse_hetero_run(d: dict[str, Any], *, base_dir: Path | None = None) -> Hete
         raise ConfigError("parallelism.stages must be a non-empty list (pipeline order)")
     parsed = [_stage(i, s, groups, notes) for i, s in enumerate(raw)]
     stages = [s for s, _ in parsed]
-    _check_stages(stages, groups, model)
+    vpp = _pos_int("parallelism.vpp", par.get("vpp") or 1)
+    cp = _pos_int("parallelism.cp", par.get("cp") or 1)
+    _check_stages(stages, groups, model, cp, vpp)
     shares = _shares([sh for _, sh in parsed], len(stages[0].replicas))
     b = _pos_int("parallelism.micro_batch_size", par.get("micro_batch_size") or 1)
     gbs = par.get("global_batch_size")
@@ -315,6 +347,10 @@ def parse_hetero_run(d: dict[str, Any], *, base_dir: Path | None = None) -> Hete
         recompute=rc,
         sequence_parallel=bool(par.get("sequence_parallel") or False),
         distributed_optimizer=bool(par.get("distributed_optimizer") or False),
+        vpp=vpp,
+        cp=cp,
+        overlap_grad_reduce=bool(par.get("overlap_grad_reduce") or False),
+        fused_kernels=bool(par.get("fused_kernels") or False),
         assumptions=tuple(notes),
         measured=measured,
         source=d.get("source"),

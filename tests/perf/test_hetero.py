@@ -147,3 +147,100 @@ def test_fp32_and_fp16_are_both_modelled() -> None:
     d["hardware"][0]["accelerator"] = "ascend-910b"  # no fp32 matrix peak in the catalog
     with pytest.raises(ConfigError, match="fp32"):
         parse_run(d)
+
+
+def _one_kind_run(model: str, acc: str, n: int, *, tp: int, pp: int, vpp: int, cp: int, dp: int):
+    """A single-kind heterogeneous run written as the homogeneous plan (tp, pp, vpp, cp, dp)."""
+    from wanka.search.models import load_model
+
+    layers = load_model(model).layers
+    base, extra = divmod(layers, pp)
+    stages = [
+        {"group": "g", "layers": base + (1 if s < extra else 0), "tp": tp, "dp": dp}
+        for s in range(pp)
+    ]
+    return parse_run(
+        {
+            "model": {"preset": model},
+            "hardware": [{"name": "g", "accelerator": acc, "count": n, "gpus_per_node": 8}],
+            "parallelism": {
+                "micro_batch_size": 1,
+                "global_batch_size": 256,
+                "stages": stages,
+                "vpp": vpp,
+                "cp": cp,
+                "sequence_parallel": True,
+                "distributed_optimizer": True,
+                "overlap_grad_reduce": True,
+                "fused_kernels": True,
+            },
+            "precision": "bf16",
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("tp", "pp", "vpp", "cp", "dp"), [(2, 4, 2, 2, 8), (4, 4, 1, 1, 8), (8, 2, 4, 2, 8)]
+)
+def test_one_kind_matches_the_homogeneous_step_model(tp, pp, vpp, cp, dp) -> None:
+    """The same per-stage terms: a one-kind run (vpp, cp, Megatron overlap, fused kernels) is timed
+    and sized as `perf.step.evaluate` times and sizes the same homogeneous plan."""
+    import numpy as np
+
+    from wanka.catalogs import get_accelerator
+    from wanka.perf.plans import PlanArrays
+    from wanka.perf.step import evaluate
+
+    n = tp * pp * cp * dp
+    run = _one_kind_run("llama3-8b", "h100-sxm", n, tp=tp, pp=pp, vpp=vpp, cp=cp, dp=dp)
+    het = predict_hetero(run)
+
+    def col(x, dtype=np.int64):
+        return np.array([x], dtype=dtype)
+
+    plans = PlanArrays(
+        tp=col(tp),
+        pp=col(pp),
+        vpp=col(vpp),
+        cp=col(cp),
+        ep=col(1),
+        etp=col(tp),
+        dp=col(dp),
+        micro_batch_size=col(1),
+        fsdp=col(0, np.int8),
+        distributed_optimizer=col(True, bool),
+        sequence_parallel=col(tp > 1, bool),
+        recompute=col(0, np.int8),
+    )
+    acc = get_accelerator("h100-sxm")
+    hom = evaluate(
+        run.model,
+        acc,
+        plans,
+        count=n,
+        gpus_per_node=8,
+        global_batch_size=256,
+        seq_len=run.model.seq_len,
+        precision="bf16",
+    ).row(0)
+    assert het["step_time_s"] == pytest.approx(hom["step_time_s"], rel=0.03)
+    assert het["peak_memory_gib"] * 2**30 == pytest.approx(hom["peak_memory_bytes"], rel=0.03)
+
+
+def test_interleaving_shrinks_the_bubble_and_cp_splits_activations() -> None:
+    one = predict_hetero(_one_kind_run("llama3-8b", "h100-sxm", 64, tp=2, pp=4, vpp=1, cp=1, dp=8))
+    il = predict_hetero(_one_kind_run("llama3-8b", "h100-sxm", 64, tp=2, pp=4, vpp=4, cp=1, dp=8))
+    assert il["breakdown"]["bubble_s"] < one["breakdown"]["bubble_s"] / 2
+    cp1 = predict_hetero(_one_kind_run("llama3-8b", "h100-sxm", 64, tp=2, pp=4, vpp=1, cp=1, dp=8))
+    cp2 = predict_hetero(_one_kind_run("llama3-8b", "h100-sxm", 128, tp=2, pp=4, vpp=1, cp=2, dp=8))
+    assert cp2["peak_memory_gib"] < cp1["peak_memory_gib"]
+
+
+@pytest.mark.parametrize(
+    ("par", "message"),
+    [({"vpp": 20}, "fewer layers than virtual stages"), ({"cp": 3}, "2 x cp")],
+)
+def test_bad_vpp_and_cp(par, message) -> None:
+    d = _run(**par)
+    with pytest.raises(ConfigError, match=message):
+        parse_run(d)

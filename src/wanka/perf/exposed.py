@@ -24,6 +24,7 @@ __all__ = [
     "PARAM_GATHER_BYTES",
     "StageParams",
     "cp_layer",
+    "ddp_exposed_s",
     "dp_exposed",
     "ep_layer",
     "optimizer_s",
@@ -150,16 +151,9 @@ def dp_exposed(
     t_ag = coll("all-gather", ag_b)
     bwd_window = slow["bwd"] + slow["rc"]
     fwd_window = slow["fwd"]
-    bucket = np.minimum(1.0, ov.dp_bucket_params / np.maximum(pd + pe, 1.0))
-    if ov.dp_overlap:
-        ddp_exposed = np.where(
-            c.dist_opt,
-            np.maximum(t_rs * bucket, t_rs - bwd_window)
-            + np.maximum(t_ag * bucket, t_ag - fwd_window),
-            np.maximum(t_ar * bucket, t_ar - bwd_window),
-        )
-    else:
-        ddp_exposed = np.where(c.dist_opt, t_rs + t_ag, t_ar)
+    ddp_exposed = ddp_exposed_s(
+        t_ar, t_rs, t_ag, c.dist_opt, ov, pd + pe, bwd_window=bwd_window, fwd_window=fwd_window
+    )
     per_layer = 1.0 / np.maximum(n_stage_layers, 1.0)
     if ov.fsdp_overlap:
         # full: gather params before forward and again before backward, reduce-scatter grads, every micro-batch
@@ -171,6 +165,34 @@ def dp_exposed(
         full_mb = 2 * t_ag + t_rs
         gradop_mb = t_rs
     return np.where(fsdp == 2, m * full_mb, np.where(fsdp == 1, m * gradop_mb + t_ag, ddp_exposed))
+
+
+def ddp_exposed_s(
+    t_ar: Any,
+    t_rs: Any,
+    t_ag: Any,
+    dist_opt: Any,
+    ov: Any,
+    params: Any,
+    *,
+    bwd_window: Any,
+    fwd_window: Any,
+) -> Any:
+    """Exposed data-parallel gradient (and, with the distributed optimizer, parameter) traffic of one
+    stage holding `params` parameters. With `ov.dp_overlap` (Megatron `--overlap-grad-reduce` and
+    `--overlap-param-gather`) the reduce(-scatter) hides behind the last micro-batch's backward
+    (`bwd_window`) except the last bucket of `ov.dp_bucket_params`, the gather behind the first
+    forward (`fwd_window`); without it the whole collective is exposed. The heterogeneous model
+    (`perf.hetero`) prices its per-stage reductions with this same function."""
+    bucket = np.minimum(1.0, ov.dp_bucket_params / np.maximum(params, 1.0))
+    if ov.dp_overlap:
+        return np.where(
+            dist_opt,
+            np.maximum(t_rs * bucket, t_rs - bwd_window)
+            + np.maximum(t_ag * bucket, t_ag - fwd_window),
+            np.maximum(t_ar * bucket, t_ar - bwd_window),
+        )
+    return np.where(dist_opt, t_rs + t_ag, t_ar)
 
 
 def optimizer_s(c: StepContext, par: StageParams) -> F64:

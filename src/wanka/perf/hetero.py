@@ -33,7 +33,10 @@ from wanka.errors import ConfigError, InfeasiblePlan
 from wanka.hardware import Accelerator
 from wanka.perf.comm import collective_s
 from wanka.perf.context import FP32_BYTES
+from wanka.perf.exposed import PARAM_GATHER_BYTES, ddp_exposed_s
+from wanka.perf.memory import in_flight
 from wanka.perf.params import (
+    DEFAULT_OVERLAP,
     Calibration,
     HeteroCalibration,
     default_calibration,
@@ -44,7 +47,7 @@ from wanka.perf.step import evaluate
 from wanka.units import GiB
 from wanka.workload.counts import flops_per_step
 
-__all__ = ["HETERO_ASSUMPTIONS", "kind_terms", "predict_hetero"]
+__all__ = ["HETERO_ASSUMPTIONS", "kind_terms", "kind_terms_many", "predict_hetero"]
 
 HETERO_ASSUMPTIONS = (
     (
@@ -95,11 +98,40 @@ def kind_terms(
     recompute: str,
     sequence_parallel: bool,
     cal: Calibration,
+    cp: int = 1,
 ) -> dict[str, float]:
-    """Per-layer and per-end terms of one micro-batch on one (chip, tp): the homogeneous `evaluate` on a
-    1- and a 2-layer copy of the model (pp = dp = 1); the model is linear in layers, so
-    per layer = two - one and ends (embedding, final norm, head, loss) = 2 one - two."""
-    key = (
+    """Per-layer and per-end terms of one micro-batch on one (chip, tp, cp): the homogeneous
+    `evaluate` on a 1- and a 2-layer copy of the model (pp = dp = 1); the model is linear in layers,
+    so per layer = two - one and ends (embedding, final norm, head, loss) = 2 one - two."""
+    return kind_terms_many(
+        model,
+        acc,
+        tp,
+        gpus_per_node=gpus_per_node,
+        b=b,
+        precision=precision,
+        recomputes=(recompute,),
+        sequence_parallel=sequence_parallel,
+        cal=cal,
+        cp=cp,
+    )[0]
+
+
+def kind_terms_many(
+    model: Any,
+    acc: Accelerator,
+    tp: int,
+    *,
+    gpus_per_node: int,
+    b: int,
+    precision: str,
+    recomputes: tuple[str, ...],
+    sequence_parallel: bool,
+    cal: Calibration,
+    cp: int = 1,
+) -> list[dict[str, float]]:
+    """`kind_terms` for several recompute settings, one vectorised `evaluate` per layer count."""
+    base = (
         repr(model),
         acc.id,
         acc.software_efficiency,
@@ -109,28 +141,29 @@ def kind_terms(
         gpus_per_node,
         b,
         precision,
-        recompute,
         sequence_parallel,
         repr(cal),
+        cp,
     )
-    hit = _TERMS_CACHE.get(key)
-    if hit is not None:
-        return hit
+    hits = [_TERMS_CACHE.get((*base, rc)) for rc in recomputes]
+    if all(h is not None for h in hits):
+        return hits  # type: ignore[return-value]
     if len(_TERMS_CACHE) > 4096:
         _TERMS_CACHE.clear()
+    n = len(recomputes)
     plans = PlanArrays(
-        tp=np.array([tp]),
-        pp=np.array([1]),
-        vpp=np.array([1]),
-        cp=np.array([1]),
-        ep=np.array([1]),
-        etp=np.array([tp]),
-        dp=np.array([1]),
-        micro_batch_size=np.array([b]),
-        fsdp=np.array([0]),
-        distributed_optimizer=np.array([False]),
-        sequence_parallel=np.array([sequence_parallel and tp > 1]),
-        recompute=np.array([RECOMPUTE_CODES[recompute]]),
+        tp=np.full(n, tp),
+        pp=np.ones(n, dtype=np.int64),
+        vpp=np.ones(n, dtype=np.int64),
+        cp=np.full(n, cp),
+        ep=np.ones(n, dtype=np.int64),
+        etp=np.full(n, tp),
+        dp=np.ones(n, dtype=np.int64),
+        micro_batch_size=np.full(n, b),
+        fsdp=np.zeros(n, dtype=np.int8),
+        distributed_optimizer=np.zeros(n, dtype=bool),
+        sequence_parallel=np.full(n, sequence_parallel and tp > 1),
+        recompute=np.array([RECOMPUTE_CODES[rc] for rc in recomputes], dtype=np.int8),
     )
     fp32 = precision == "fp32"
     run_acc, run_prec = (_fp32_view(acc), "fp16") if fp32 else (acc, precision)
@@ -139,18 +172,30 @@ def kind_terms(
             replace(model, layers=k),
             run_acc,
             plans,
-            count=tp,
+            count=tp * cp,
             gpus_per_node=gpus_per_node,
             global_batch_size=b,
             seq_len=model.seq_len,
             precision=run_prec,
             calibration=cal,
             strict_experts=False,
-        ).row(0)
+        )
         for k in (1, 2)
     )
+    out = [_difference(one.row(i), two.row(i), cal, fp32) for i in range(n)]
+    if any(o is None for o in out):
+        raise InfeasiblePlan(f"tp {tp} x cp {cp} is not valid for this model on {acc.id}")
+    for rc, o in zip(recomputes, out, strict=True):
+        _TERMS_CACHE[(*base, rc)] = o  # type: ignore[assignment]
+    return out  # type: ignore[return-value]
+
+
+def _difference(
+    one: dict[str, Any], two: dict[str, Any], cal: Calibration, fp32: bool
+) -> dict[str, float] | None:
+    """Per layer (two - one) and per end (2 one - two) of the 1- and 2-layer rows; None if invalid."""
     if np.isnan(one["step_time_s"]) or np.isnan(two["step_time_s"]):
-        raise InfeasiblePlan(f"tp {tp} is not valid for this model on {acc.id}")
+        return None
     t1, t2 = (sum(r[k] for k in _TIME) for r in (one, two))
     out = {"layer_s": t2 - t1, "head_s": 2 * t1 - t2, "buffers": one["buffers_bytes"]}
     for short, col in _LINEAR.items():
@@ -161,15 +206,12 @@ def kind_terms(
             out[f"layer_{short}"], out[f"end_{short}"] = per, ends
     out["layer_params"] = out["layer_grads"] / cal.main_grad_bytes
     out["end_params"] = out["end_grads"] / cal.main_grad_bytes
-    if (
-        fp32
-    ):  # fp32 params and grads (4 B each), Adam m and v (8 B, no separate master), fp32 activations
+    if fp32:  # fp32 params and grads (4 B each), Adam m and v (8 B, no master), fp32 activations
         for part in ("layer", "end"):
             out[f"{part}_weights"] = out[f"{part}_params"] * FP32_BYTES
             out[f"{part}_grads"] = out[f"{part}_params"] * FP32_BYTES
             out[f"{part}_opt"] = out[f"{part}_params"] * 2 * FP32_BYTES
             out[f"{part}_act"] = out[f"{part}_act"] * 2.0
-    _TERMS_CACHE[key] = out
     return out
 
 
@@ -200,8 +242,9 @@ def grad_reduce_bytes(precision: str, cal: Calibration, hc: HeteroCalibration) -
 
 
 def _placement(run: Any) -> tuple[list[list[tuple[int, int]]], list[dict[tuple[int, int], int]]]:
-    """(group, server) of every replica of every stage (ranks stage-major inside each group), and per
-    stage the ranks it has on each server (the senders that share that server's NIC)."""
+    """(group, server) of every replica of every stage (ranks stage-major inside each group; a replica
+    spans tp x cp ranks), and per stage the ranks it has on each server (the senders that share that
+    server's NIC)."""
     nxt = [0] * len(run.groups)
     place, ranks = [], []
     for st in run.stages:
@@ -210,8 +253,8 @@ def _placement(run: Any) -> tuple[list[list[tuple[int, int]]], list[dict[tuple[i
         for r in st.replicas:
             key = (r.group, nxt[r.group] // run.groups[r.group].gpus_per_node)
             row.append(key)
-            per[key] = per.get(key, 0) + r.tp
-            nxt[r.group] += r.tp
+            per[key] = per.get(key, 0) + r.tp * run.cp
+            nxt[r.group] += r.tp * run.cp
         place.append(row)
         ranks.append(per)
     return place, ranks
@@ -220,7 +263,10 @@ def _placement(run: Any) -> tuple[list[list[tuple[int, int]]], list[dict[tuple[i
 def _link(run: Any, ends: list[tuple[tuple[int, int], int]]) -> Accelerator:
     """The chip pricing traffic among servers `ends` ((group, server), concurrent senders there): the
     smallest NIC share, and across kinds the slower scale-up."""
-    shares = [(run.groups[g].node_scale_out_bytes_per_s / max(f, 1), g) for (g, _), f in ends]
+    shares = [
+        (run.groups[g].node_scale_out_bytes_per_s / min(max(f, 1), run.groups[g].gpus_per_node), g)
+        for (g, _), f in ends
+    ]
     bw, g = min(shares)
     acc = replace(run.groups[g].accelerator, scaleout_bw_bytes_per_s=bw)
     kinds = {gg for (gg, _), _ in ends}
@@ -230,40 +276,55 @@ def _link(run: Any, ends: list[tuple[tuple[int, int], int]]) -> Accelerator:
     return acc
 
 
+_COLL_MEMO: dict[tuple[Any, ...], float] = {}
+
+
 def _coll(op: str, nbytes: float, ranks: int, rpn: int, acc: Accelerator) -> float:
-    """One collective through the shared model (`perf.comm.collective_s`), as a float."""
-    one = np.ones(1)
-    return float(collective_s(op, nbytes * one, ranks * one, rpn * one, acc)[0])
+    """One collective through the shared model (`perf.comm.collective_s`), as a float (memoised on
+    the chip's links: the stages of a plan repeat the same few collectives)."""
+    key = (op, nbytes, ranks, rpn, acc.id, acc.scaleout_bw_bytes_per_s, acc.scaleup_bw_bytes_per_s)
+    hit = _COLL_MEMO.get(key)
+    if hit is None:
+        if len(_COLL_MEMO) > 65536:
+            _COLL_MEMO.clear()
+        one = np.ones(1)
+        hit = float(collective_s(op, nbytes * one, ranks * one, rpn * one, acc)[0])
+        _COLL_MEMO[key] = hit
+    return hit
 
 
-def _p2p_s(run: Any, pl: Any, j: int, i: int, nbytes: float, memo: dict[Any, float]) -> float:
-    """Send one activation (each TP rank sends its copy) from stage j to j + 1 of pipeline i."""
+def _p2p_s(
+    run: Any, pl: Any, j: int, k: int, i: int, nbytes: float, memo: dict[Any, float]
+) -> float:
+    """Send one activation (each TP x CP rank sends its part) from stage j to stage k of pipeline i."""
     place, ranks = pl
-    a, b = place[j][i], place[j + 1][i]
-    key = (a[0], b[0], a == b, ranks[j][a], ranks[j + 1][b])
+    a, b = place[j][i], place[k][i]
+    key = (a[0], b[0], a == b, ranks[j][a], ranks[k][b], nbytes)
     hit = memo.get(key)
     if hit is None:
         if a == b:
             hit = _coll("send-recv", nbytes, 2, 2, run.groups[a[0]].accelerator)
         else:
-            acc = _link(run, [(a, ranks[j][a]), (b, ranks[j + 1][b])])
+            acc = _link(run, [(a, ranks[j][a]), (b, ranks[k][b])])
             hit = _coll("send-recv", nbytes, 2, 1, acc)
         memo[key] = hit
     return hit
 
 
-def _allreduce_s(run: Any, pl: Any, j: int, nbytes: float) -> float:
-    """Ring all-reduce of `nbytes` per rank over stage j's replicas (all TP shards at once)."""
+def _reduce_s(run: Any, pl: Any, j: int, nbytes: float, op: str = "all-reduce") -> float:
+    """One data-parallel collective of `nbytes` per rank over stage j's replicas x cp (all TP shards
+    at once), on the slowest member's link."""
     place, ranks = pl
-    n = len(place[j])
+    n = len(place[j]) * run.cp
     if n < 2 or nbytes <= 0:
         return 0.0
     servers = sorted(set(place[j]))
-    if len(servers) == 1:
-        return _coll("all-reduce", nbytes, n, n, run.groups[servers[0][0]].accelerator)
-    rpn = min(place[j].count(s) for s in servers)
+    if len(servers) == 1 and run.cp == 1:
+        return _coll(op, nbytes, n, n, run.groups[servers[0][0]].accelerator)
+    per_server = min(place[j].count(s) for s in servers) * run.cp
+    rpn = max(1, min(per_server, min(run.groups[s[0]].gpus_per_node for s in servers)))
     acc = _link(run, [(s, ranks[j][s]) for s in servers])
-    return _coll("all-reduce", nbytes, n, rpn, acc)
+    return _coll(op, nbytes, n, min(rpn, n), acc)
 
 
 def unfused_s(acc: Accelerator, hc: HeteroCalibration, b: Any, model: Any) -> Any:
@@ -272,9 +333,8 @@ def unfused_s(acc: Accelerator, hc: HeteroCalibration, b: Any, model: Any) -> An
     return hc.layer_bytes_per_token * b * model.seq_len / rate
 
 
-def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str, np.ndarray]:
-    """Per (stage, pipeline) time of one micro-batch and memory, arrays of shape [stages, pipelines]."""
-    P, D = len(run.stages), run.pipelines
+def _terms_of(run: Any, cal: Calibration) -> dict[tuple[int, int], dict[str, float]]:
+    """`kind_terms` of every (group, tp) the run uses."""
     terms: dict[tuple[int, int], dict[str, float]] = {}
     for st in run.stages:
         for r in st.replicas:
@@ -290,25 +350,53 @@ def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str
                     recompute=run.recompute,
                     sequence_parallel=run.sequence_parallel,
                     cal=cal,
+                    cp=run.cp,
                 )
+    return terms
+
+
+def _sends(run: Any, j: int) -> tuple[int, float]:
+    """(next stage, transfers per micro-batch) of stage j: vpp chunk boundaries; the last stage hands
+    its chunks back to the first (vpp - 1 of them), and sends nothing without interleaving."""
+    P, v = len(run.stages), run.vpp
+    if j < P - 1:
+        return j + 1, float(v)
+    return 0, float(v - 1)
+
+
+def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str, np.ndarray]:
+    """Per (stage, pipeline) time of one micro-batch and memory, arrays of shape [stages, pipelines]."""
+    P, D = len(run.stages), run.pipelines
+    terms = _terms_of(run, cal)
     pl = _placement(run)
     m = np.array(run.batch_shares) * run.global_batch_size / run.micro_batch_size  # [D]
     act_bytes = (
         run.micro_batch_size * run.model.seq_len * run.model.hidden * element_bytes(run.precision)
-    )
+    ) / run.cp
     gbytes = grad_reduce_bytes(run.precision, cal, hc)
     tied = bool(run.model.tied_embeddings)
-    out = {k: np.zeros((P, D)) for k in ("t", "mem", "grads", "opt_s", "hbm", "bwd")}
+    dp_shard = D * run.cp if run.distributed_optimizer else 1
+    out = {k: np.zeros((P, D)) for k in ("t", "mem", "grads", "opt_s", "hbm", "bwd", "params")}
     memo: dict[Any, float] = {}
     for j, st in enumerate(run.stages):
         first, last = j == 0, j == P - 1
+        nxt, sends = _sends(run, j)
+        held = in_flight(m, P, run.vpp, j)  # [D] micro-batches of activations stage j holds
         for i, r in enumerate(st.replicas):
             k = terms[r.group, r.tp]
             n = st.layers
             g = run.groups[r.group]
-            p2p = 2.0 * _p2p_s(run, pl, j, i, act_bytes, memo) if not last else 0.0
+            # sequence parallelism sends each TP rank's 1/tp of the sequence (Megatron's p2p tensor
+            # shape is seq / tp with --sequence-parallel); without it every TP rank sends all of it
+            nb = act_bytes / (r.tp if run.sequence_parallel else 1)
+            p2p = 2.0 * sends * _p2p_s(run, pl, j, nxt, i, nb, memo) if sends else 0.0
+            unf = (
+                0.0
+                if run.fused_kernels
+                else unfused_s(g.accelerator, hc, run.micro_batch_size, run.model)
+            )
             t = (
-                n * (k["layer_s"] + unfused_s(g.accelerator, hc, run.micro_batch_size, run.model))
+                n * (k["layer_s"] + unf)
                 + cal.microbatch_overhead_s
                 + (k["head_s"] if last else 0.0)
                 + p2p
@@ -317,22 +405,44 @@ def _stage_arrays(run: Any, cal: Calibration, hc: HeteroCalibration) -> dict[str
             # untied, all of them tied (each end then keeps its own copy of the shared matrix)
             ends = (first + last) if P > 1 else 1
             share = (1.0 if tied else 0.5) if P > 1 else 1.0
-            st_end = share * ends * (k["end_weights"] + k["end_grads"] + k["end_opt"])
-            dp_shard = D if run.distributed_optimizer else 1
+            st_end = share * ends * (k["end_weights"] + k["end_grads"] + k["end_opt"] / dp_shard)
             states = (
                 n * (k["layer_weights"] + k["layer_grads"] + k["layer_opt"] / dp_shard) + st_end
             )
-            in_flight = np.minimum(m[i], P - j)
-            acts = n * k["layer_act"] * in_flight + (k["end_act"] if last else 0.0)
+            acts = n * k["layer_act"] * float(held[i]) + (k["end_act"] if last else 0.0)
+            params = n * k["layer_params"] + share * ends * k["end_params"]
             out["t"][j, i] = t
             out["bwd"][j, i] = (1.0 - 1.0 / 3.0) * (t - p2p)
             out["mem"][j, i] = states + acts + k["buffers"]
-            out["grads"][j, i] = (n * k["layer_params"] + share * ends * k["end_params"]) * gbytes
-            out["opt_s"][j, i] = n * k["opt_layer_s"] + share * ends * k["opt_end_s"]
+            out["params"][j, i] = params
+            out["grads"][j, i] = params * gbytes
+            out["opt_s"][j, i] = (n * k["opt_layer_s"] + share * ends * k["opt_end_s"]) / dp_shard
             out["hbm"][j, i] = g.accelerator.hbm_bytes * (1.0 - cal.allocator_margin)
     out["m"] = m
     out["place"] = pl  # type: ignore[assignment]
     return out
+
+
+def _dp_exposed(run: Any, a: dict[str, Any], j: int, ipipe: int) -> float:
+    """Exposed gradient reduction of stage j. With `overlap_grad_reduce` the homogeneous model's
+    bucketed overlap (`perf.exposed.ddp_exposed_s`) behind the stage's own last backward; without it
+    (the DeepSpeed pipeline engine) the all-reduce starts after the stage's last backward and hides
+    only behind the earlier stages' draining backward."""
+    place = a["place"]
+    grads = float(a["grads"][j].max())
+    if not run.overlap_grad_reduce:
+        ar = _reduce_s(run, place, j, grads)
+        return max(0.0, ar - float(a["bwd"][:j, ipipe].sum()))
+    dist = bool(run.distributed_optimizer)
+    params = float(a["params"][j].max())
+    ag_bytes = params * PARAM_GATHER_BYTES.get(run.precision, element_bytes(run.precision))
+    t_ar = 0.0 if dist else _reduce_s(run, place, j, grads)
+    t_rs = _reduce_s(run, place, j, grads, "reduce-scatter") if dist else 0.0
+    t_ag = _reduce_s(run, place, j, ag_bytes, "all-gather") if dist else 0.0
+    bwd = float(a["bwd"][j, ipipe])
+    fwd = bwd / 2.0
+    ov = replace(DEFAULT_OVERLAP, dp_overlap=True)
+    return float(ddp_exposed_s(t_ar, t_rs, t_ag, dist, ov, params, bwd_window=bwd, fwd_window=fwd))
 
 
 def _compose(
@@ -342,14 +452,11 @@ def _compose(
     t, m = a["t"], a["m"]
     P = t.shape[0]
     slow = t.max(axis=0)  # [D] slowest stage of each pipeline
-    pipe = t.sum(axis=0) + (m - 1.0) * slow
+    # 1F1B: m x slowest + fill/drain of the other stages; interleaved: the bubble divides by vpp
+    # (Narayanan et al. 2021 sec. 2.2.2, as `perf.step`)
+    pipe = m * slow + (t.sum(axis=0) - slow) / run.vpp
     ipipe = int(np.argmax(pipe))
-    # gradient all-reduce per stage over its replicas, hidden behind earlier stages' draining backward
-    dp_exposed = np.zeros(P)
-    for j in range(P):
-        ar = _allreduce_s(run, a["place"], j, float(a["grads"][j].max()))
-        slack = float(a["bwd"][:j, ipipe].sum())
-        dp_exposed[j] = max(0.0, ar - slack)
+    dp_exposed = np.array([_dp_exposed(run, a, j, ipipe) for j in range(P)])
     emb = 0.0
     if run.model.tied_embeddings and P > 1:  # first/last stage share the embedding gradient
         place, ranks = a["place"]
@@ -377,7 +484,9 @@ def _flop_peak(run: Any) -> float:
         return acc.peak_flops["fp32"] if run.precision == "fp32" else acc.peak(run.precision)
 
     return sum(
-        peak(run.groups[r.group].accelerator) * r.tp for st in run.stages for r in st.replicas
+        peak(run.groups[r.group].accelerator) * r.tp * run.cp
+        for st in run.stages
+        for r in st.replicas
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "FSDP_PARAM_SHARD_BYTES",
     "PARAM_BYTES",
     "Memory",
+    "in_flight",
     "activation_bytes_per_token",
     "hybrid_activation_bytes_per_token",
     "memory",
@@ -232,11 +233,17 @@ def _in_flight(c: StepContext) -> tuple[F64, F64]:
     of the step.
     """
     m, pp, vpp = c.m, c.pp, c.vpp
-    chunks_first = np.minimum(m * vpp, 2.0 * (pp - 1.0) + (vpp - 1.0) * pp + 1.0) / vpp
-    chunks_last = np.minimum(m * vpp, (vpp - 1.0) * pp + 1.0) / vpp
-    in_flight_first = np.where(vpp > 1, chunks_first, np.minimum(m, pp))
-    in_flight_last = np.where(pp > 1, np.where(vpp > 1, chunks_last, 1.0), in_flight_first)
+    in_flight_first = in_flight(m, pp, vpp, 0.0)
+    in_flight_last = np.where(pp > 1, in_flight(m, pp, vpp, pp - 1.0), in_flight_first)
     return in_flight_first, in_flight_last
+
+
+def in_flight(m: Any, pp: Any, vpp: Any, rank: Any) -> Any:
+    """Micro-batches of activations pipeline rank `rank` holds at its peak (`_in_flight`): 1F1B
+    min(m, pp - rank); interleaved (pp - rank - 1) * 2 + (vpp - 1) * pp + 1 chunks of 1/vpp, capped by
+    the m vpp chunks of the step. Arrays broadcast; the heterogeneous model uses it per stage."""
+    chunks = np.minimum(m * vpp, 2.0 * (pp - rank - 1.0) + (vpp - 1.0) * pp + 1.0) / vpp
+    return np.where(vpp > 1, chunks, np.minimum(m, pp - rank))
 
 
 def _activations(c: StepContext, lt: LayerTimes, sl: StageLayers) -> tuple[F64, F64]:

@@ -19,7 +19,7 @@ the naive equal split (layers spread evenly over all stages, equal batch shares)
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from typing import Any
 
@@ -29,21 +29,22 @@ from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError, WankaError
 from wanka.hardware import Accelerator
 from wanka.perf.comm import collective_s
-from wanka.perf.hetero import (
-    element_bytes,
-    grad_reduce_bytes,
-    kind_terms,
-    predict_hetero,
-    unfused_s,
-)
-from wanka.perf.params import default_calibration, default_hetero_calibration
+from wanka.perf.exposed import ddp_exposed_s
+from wanka.perf.hetero import element_bytes, grad_reduce_bytes, kind_terms_many, predict_hetero
+from wanka.perf.memory import in_flight
+from wanka.perf.params import DEFAULT_OVERLAP, default_calibration, default_hetero_calibration
+from wanka.search.hetero_answer import answer
 from wanka.spec_hetero import Group, HeteroRunSpec, Replica, Stage
 
 __all__ = ["Kind", "parse_fleet", "search_hetero"]
 
 TPS = (1, 2, 4, 8)
+CPS = (1, 2, 4)
+#: tokens per replica and micro-batch above this many sequences add nothing the others lack
+MAX_CP_MB = 4
 MBS = (1, 2, 4)
-RECOMPUTE = ("none", "full")
+VPPS = (1, 2, 4, 8, 16)
+RECOMPUTE = ("none", "selective", "full")
 CONFIRM = 6  # candidates per family re-evaluated by predict_hetero
 #: pipeline depths tried per kind (every depth up to 8, then the usual Megatron choices)
 DEPTHS = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 24, 28, 32, 40, 48, 56, 64)
@@ -75,10 +76,16 @@ def parse_fleet(text: str) -> list[Kind]:
     return kinds
 
 
+#: the (cp, micro-batch) pairs searched: one axis, as the step model sees cp x b tokens per replica
+CM = tuple((cp, b) for cp in CPS for b in MBS if cp * b <= MAX_CP_MB)
+CP_OF = np.array([x[0] for x in CM])
+MB_OF = np.array([x[1] for x in CM])
+
+
 def _terms(model: Any, kinds: list[Kind], precision: str, G: int) -> dict[str, np.ndarray]:
-    """Arrays [kind, tp, mbs, recompute] of per-layer/end terms; NaN where a tp/mbs is not valid."""
+    """Arrays [kind, tp, (cp, mbs), recompute] of per-layer/end terms; NaN where a layout is not valid."""
     cal = default_calibration()
-    shape = (len(kinds), len(TPS), len(MBS), len(RECOMPUTE))
+    shape = (len(kinds), len(TPS), len(CM), len(RECOMPUTE))
     names: tuple[str, ...] = (
         "layer_s",
         "head_s",
@@ -89,44 +96,45 @@ def _terms(model: Any, kinds: list[Kind], precision: str, G: int) -> dict[str, n
     )
     names += ("end_weights", "end_grads", "end_opt", "end_act", "buffers", "layer_params")
     out = {n: np.full(shape, np.nan) for n in names}
-    for (k, kind), (i, tp), (j, b), (r, rc) in product(
-        enumerate(kinds), enumerate(TPS), enumerate(MBS), enumerate(RECOMPUTE)
+    for (k, kind), (i, tp), (j, (cp, b)) in product(
+        enumerate(kinds), enumerate(TPS), enumerate(CM)
     ):
-        if model.heads % tp or tp > kind.gpus_per_node or tp > kind.count or G % b:
+        if model.heads % tp or tp > kind.gpus_per_node or tp * cp > kind.count or G % b:
+            continue
+        if cp > 1 and model.seq_len % (2 * cp):
             continue
         try:
-            t = kind_terms(
+            rows = kind_terms_many(
                 model,
                 kind.acc,
                 tp,
                 gpus_per_node=kind.gpus_per_node,
                 b=b,
                 precision=precision,
-                recompute=rc,
+                recomputes=RECOMPUTE,
                 sequence_parallel=tp > 1,
                 cal=cal,
+                cp=cp,
             )
         except WankaError:
             continue
-        for n in names:
-            out[n][k, i, j, r] = t[n]
+        for r, t in enumerate(rows):
+            for n in names:
+                out[n][k, i, j, r] = t[n]
     out["overhead"] = np.full(shape, cal.microbatch_overhead_s + 0.0)
     return out
 
 
 def _p2p(kinds: list[Kind], model: Any, precision: str) -> np.ndarray:
-    """[kind, mbs] seconds to send one activation forward and its gradient back across servers."""
-    out = np.zeros((len(kinds), len(MBS)))
+    """[kind, tp, (cp, mbs)] seconds to send one activation forward and its gradient back across
+    servers; with sequence parallelism (tp > 1) each rank sends 1/(tp cp) of it (`perf.hetero`)."""
+    out = np.zeros((len(kinds), len(TPS), len(CM)))
     for k, kind in enumerate(kinds):
-        nbytes = (
-            np.array(MBS, dtype=float) * model.seq_len * model.hidden * element_bytes(precision)
-        )
-        out[k] = 2.0 * collective_s("send-recv", nbytes, 2.0 * np.ones(3), np.ones(3), kind.acc)
+        for i, tp in enumerate(TPS):
+            nbytes = MB_OF * model.seq_len * model.hidden * element_bytes(precision) / (tp * CP_OF)
+            ones = np.ones(len(CM))
+            out[k, i] = 2.0 * collective_s("send-recv", nbytes, 2.0 * ones, ones, kind.acc)
     return out
-
-
-def _allreduce(kind: Accelerator, nbytes: np.ndarray, ranks: np.ndarray, rpn: Any) -> np.ndarray:
-    return collective_s("all-reduce", nbytes, ranks, np.minimum(rpn, ranks), kind)
 
 
 def _depths(layers: int, count: int) -> np.ndarray:
@@ -150,7 +158,8 @@ class _Ctx:
     p2p: np.ndarray
     grad_bytes: float
     unfused: np.ndarray
-    """[kind, mbs] seconds per layer per micro-batch of unfused-kernel traffic (perf.hetero.unfused_s)."""
+    """[kind, (cp, mbs)] seconds per layer per micro-batch of unfused-kernel traffic; zero here, since
+    the search plans fused-kernel (Megatron-Core) jobs like the homogeneous search."""
     margin: float
     step_overhead: float
 
@@ -160,9 +169,10 @@ def _term(c: _Ctx, name: str, k: Any, i: Any, j: Any, r: Any) -> np.ndarray:
 
 
 def _stage_mem(
-    c: _Ctx, k: Any, i: Any, j: Any, r: Any, n: Any, in_flight: Any, shard: Any, ends: Any
+    c: _Ctx, k: Any, i: Any, j: Any, r: Any, n: Any, held: Any, shard: Any, ends: Any
 ) -> np.ndarray:
-    """Peak bytes of one stage replica: n layers, `ends` end copies (embedding / head)."""
+    """Peak bytes of one stage replica: n layers, `ends` end copies (embedding / head), `held`
+    micro-batches of activations (`perf.memory.in_flight`)."""
     g = (
         _term(c, "layer_weights", k, i, j, r)
         + _term(c, "layer_grads", k, i, j, r)
@@ -173,14 +183,39 @@ def _stage_mem(
         + _term(c, "end_grads", k, i, j, r)
         + _term(c, "end_opt", k, i, j, r) / shard
     )
-    act = n * _term(c, "layer_act", k, i, j, r) * in_flight
+    act = n * _term(c, "layer_act", k, i, j, r) * held
     return n * g + ends * e + act + _term(c, "buffers", k, i, j, r)
 
 
-def _dp_s(c: _Ctx, k: int, n: Any, i: Any, j: Any, r: Any, ranks: Any, acc: Accelerator) -> Any:
-    grads = n * _term(c, "layer_params", k, i, j, r)
-    rpn = np.maximum(1, c.kinds[k].gpus_per_node // np.array(TPS)[i])
-    return _allreduce(acc, grads * c.grad_bytes, np.asarray(ranks, dtype=float), rpn)
+def _dp_s(c: _Ctx, k: int, n: Any, i: Any, j: Any, r: Any, ranks: Any, bwd: Any) -> Any:
+    """Exposed gradient reduce-scatter + parameter all-gather of a stage of n layers on kind k over
+    `ranks` pipelines x cp (distributed optimizer, Megatron's overlap: `perf.exposed.ddp_exposed_s`)."""
+    params = n * _term(c, "layer_params", k, i, j, r)
+    group = np.asarray(ranks, dtype=float) * CP_OF[j]
+    rpn = np.minimum(np.maximum(1, c.kinds[k].gpus_per_node // np.array(TPS)[i]), group)
+    acc = c.kinds[k].acc
+    t_rs = collective_s("reduce-scatter", params * c.grad_bytes, group, rpn, acc)
+    t_ag = collective_s("all-gather", params * element_bytes(c.precision), group, rpn, acc)
+    ov = replace(DEFAULT_OVERLAP, dp_overlap=True)
+    return ddp_exposed_s(0.0, t_rs, t_ag, True, ov, params, bwd_window=bwd, fwd_window=bwd / 2)
+
+
+def _add_dp(pre: np.ndarray, ok: np.ndarray, dp: Any, chunk: int = 8192) -> np.ndarray:
+    """Step times: `pre` (everything but the exposed gradient traffic, a lower bound) plus `dp(rows)`,
+    priced only on the rows that can still be among the CONFIRM best (exact: rows are taken in
+    order of `pre`, and stop once the next `pre` exceeds the CONFIRM-th best full step)."""
+    step = np.full(pre.shape, np.inf)
+    rows = np.flatnonzero(ok)
+    rows = rows[np.argsort(pre[rows], kind="stable")]
+    thr, done = np.inf, 0
+    while done < len(rows) and pre[rows[done]] < thr:
+        sel = rows[done : done + chunk]
+        step[sel] = pre[sel] + dp(sel)
+        done += len(sel)
+        fin = step[rows[:done]]
+        if len(fin) >= CONFIRM:
+            thr = float(np.partition(fin, CONFIRM - 1)[CONFIRM - 1])
+    return step
 
 
 def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]:
@@ -192,70 +227,91 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
         np.zeros(1, dtype=int) if b is None else _depths(L, kb.count),
         np.arange(len(TPS)),
         np.arange(len(TPS)) if b is not None else np.zeros(1, dtype=int),
-        np.arange(len(MBS)),
+        np.arange(len(CM)),
         np.arange(len(RECOMPUTE)),
+        np.array(VPPS),
         indexing="ij",
     )
-    P1, P2, i1, i2, j, r = (x.ravel() for x in grids)
+    P1, P2, i1, i2, j, r, v = (x.ravel() for x in grids)
     kb_i = b if b is not None else a
     i2 = np.where(P2 > 0, i2, i1)
-    tp1, tp2 = np.array(TPS)[i1], np.array(TPS)[i2]
+    tp1, tp2, cp = np.array(TPS)[i1], np.array(TPS)[i2], CP_OF[j]
     t1 = _term(c, "layer_s", a, i1, j, r) + c.unfused[a, j]
     t2 = _term(c, "layer_s", kb_i, i2, j, r) + c.unfused[kb_i, j]
     h1, h2 = _term(c, "head_s", a, i1, j, r), _term(c, "head_s", kb_i, i2, j, r)
-    bsz = np.array(MBS)[j]
+    bsz = MB_OF[j]
     dmax = np.minimum(
-        ka.count // (tp1 * P1), np.where(P2 > 0, kb.count // (tp2 * np.maximum(P2, 1)), 10**9)
+        ka.count // (tp1 * cp * P1),
+        np.where(P2 > 0, kb.count // (tp2 * cp * np.maximum(P2, 1)), 10**9),
     )
     D = np.zeros_like(dmax)
-    for jj, bb in enumerate(MBS):
+    for jj, bb in enumerate(MB_OF):
         if c.G % bb == 0:
-            table = _divisor_floor(c.G // bb, int(max(1, dmax.max())))
+            table = _divisor_floor(c.G // int(bb), int(max(1, dmax.max())))
             D = np.where(j == jj, table[np.clip(dmax, 0, len(table) - 1)], D)
-    m = c.G / (bsz * np.maximum(D, 1))
     P = P1 + P2
+    rows = len(P)
+    # structurally valid rows first (cheap integer tests), then the memory test on those
+    keep = np.flatnonzero(
+        (D >= 1) & np.isfinite(t1 + t2 + h1 + h2) & ((v == 1) | (P > 1)) & (L // P >= v)
+    )
+    P1, P2, P, i1, i2, j, r, v, D = (x[keep] for x in (P1, P2, P, i1, i2, j, r, v, D))
+    t1, t2, h1, h2, bsz, cp = (x[keep] for x in (t1, t2, h1, h2, bsz, cp))
+    m = c.G / (bsz * np.maximum(D, 1))
     if b is None:
         n1 = np.ceil(L / P1)
-        tau1 = n1 * t1 + c.p2p[a, j]
-        tau_last = np.floor(L / P1) * t1 + h1
-        tau = np.maximum(tau1, tau_last)
-        total = L * t1 + h1 + P1 * c.p2p[a, j]
-        rem = np.zeros_like(n1)
-        n2 = np.zeros_like(n1)
+        rem, n2, low = np.zeros_like(n1), np.zeros_like(n1), np.floor(L / P1)
     else:
         n1 = (L * t2 / np.maximum(P2, 1) + h2) / (t1 + P1 * t2 / np.maximum(P2, 1))
         n1 = np.round(L / P) if equal else np.round(n1)
         n1 = np.clip(n1, 1, np.floor((L - P2) / P1))
         rem = L - P1 * n1
         n2 = np.ceil(rem / np.maximum(P2, 1))
-        link = np.maximum(c.p2p[a, j], c.p2p[kb_i, j])
-        tau1 = n1 * t1 + c.p2p[a, j]
-        tau = np.maximum(tau1, n2 * t2 + h2 + c.p2p[kb_i, j])
-        total = P1 * n1 * t1 + rem * t2 + h2 + (P - 1) * link
-    ovh = _term(c, "overhead", a, i1, j, r)
-    pipe = total + P * ovh + (m - 1.0) * (tau + ovh)
-    dp = np.maximum(_dp_s(c, a, n1, i1, j, r, D, ka.acc), _dp_s(c, kb_i, n2, i2, j, r, D, kb.acc))
-    step = pipe + dp + c.step_overhead
-    shard = np.maximum(D, 1)
+        low = np.minimum(n1, np.floor(rem / np.maximum(P2, 1)))
+    shard = np.maximum(D, 1) * cp
     tied = 1.0 if c.model.tied_embeddings else 0.5
-    mem_a = _stage_mem(c, a, i1, j, r, n1, np.minimum(m, P), shard, tied * (1 + (P == 1)))
-    hbm_a = ka.acc.hbm_bytes * (1 - c.margin)
-    fits = mem_a <= hbm_a
+    mem_a = _stage_mem(c, a, i1, j, r, n1, in_flight(m, P, v, 0), shard, tied * (1 + (P == 1)))
+    ok = mem_a <= ka.acc.hbm_bytes * (1 - c.margin)
     if b is not None:
-        mem_b = _stage_mem(c, b, i2, j, r, n2, np.minimum(m, P2), shard, tied)
+        mem_b = _stage_mem(c, b, i2, j, r, n2, in_flight(m, P, v, P1), shard, tied)
         mem_b = mem_b + _term(c, "end_act", b, i2, j, r)
-        fits &= mem_b <= kb.acc.hbm_bytes * (1 - c.margin)
-    ok = (D >= 1) & np.isfinite(step) & fits & (rem >= P2)
+        ok &= mem_b <= kb.acc.hbm_bytes * (1 - c.margin)
+    ok &= (rem >= P2) & (low >= v)
+    # the rest only on the rows that are valid and fit (a few percent of the grid)
+    keep = np.flatnonzero(ok)
+    P1, P2, P, i1, i2, j, r, v, D, m = (x[keep] for x in (P1, P2, P, i1, i2, j, r, v, D, m))
+    t1, t2, h1, h2, n1, n2, rem = (x[keep] for x in (t1, t2, h1, h2, n1, n2, rem))
+    pa, pb = c.p2p[a, i1, j] * v, c.p2p[kb_i, i2, j] * v  # vpp chunk boundaries per micro-batch
+    if b is None:
+        tau = np.maximum(n1 * t1 + pa, np.floor(L / P1) * t1 + h1 + (v - 1) / v * pa)
+        total = L * t1 + h1 + P1 * pa
+    else:
+        tau = np.maximum(n1 * t1 + pa, n2 * t2 + h2 + pb)
+        total = P1 * n1 * t1 + rem * t2 + h2 + P * np.maximum(pa, pb)
+    ovh = _term(c, "overhead", a, i1, j, r)
+    tau = tau + ovh
+    pipe = m * tau + (total + P * ovh - tau) / v  # interleaved 1F1B bubble (perf.hetero._compose)
+    pre = pipe + c.step_overhead
+
+    def dp(s: np.ndarray) -> np.ndarray:
+        return np.maximum(
+            _dp_s(c, a, n1[s], i1[s], j[s], r[s], D[s], n1[s] * t1[s] * 2 / 3),
+            _dp_s(c, kb_i, n2[s], i2[s], j[s], r[s], D[s], n2[s] * t2[s] * 2 / 3),
+        )
+
     return {
-        "step": np.where(ok, step, np.inf),
+        "step": _add_dp(pre, np.isfinite(pre), dp),
         "P1": P1,
         "P2": P2,
-        "tp1": tp1,
-        "tp2": tp2,
-        "b": bsz,
+        "tp1": np.array(TPS)[i1],
+        "tp2": np.array(TPS)[i2],
+        "b": MB_OF[j],
+        "cp": CP_OF[j],
+        "v": v,
         "r": r,
         "D": D,
         "n1": n1,
+        "rows": np.array([rows]),
     }
 
 
@@ -265,49 +321,56 @@ def _replicas(c: _Ctx, equal: bool) -> dict[str, np.ndarray]:
     grids = np.meshgrid(
         _depths(L, max(k.count for k in c.kinds)),
         np.arange(len(TPS)),
-        np.arange(len(MBS)),
+        np.arange(len(CM)),
         np.arange(len(RECOMPUTE)),
+        np.array(VPPS),
         indexing="ij",
     )
-    P, i, j, r = (x.ravel() for x in grids)
-    tp, bsz = np.array(TPS)[i], np.array(MBS)[j]
+    P, i, j, r, v = (x.ravel() for x in grids)
+    tp, bsz, cp = np.array(TPS)[i], MB_OF[j], CP_OF[j]
     M = c.G / bsz
-    d = np.stack([k.count // (tp * P) for k in c.kinds])  # [K, N] pipelines per kind
+    d = np.stack([k.count // (tp * cp * P) for k in c.kinds])  # [K, N] pipelines per kind
     n = np.ceil(L / P)
+    tk = [_term(c, "layer_s", k, i, j, r) + c.unfused[k, j] for k in range(K)]
     tau = np.stack(
         [
-            np.maximum(
-                n * (_term(c, "layer_s", k, i, j, r) + c.unfused[k, j]),
-                np.floor(L / P) * (_term(c, "layer_s", k, i, j, r) + c.unfused[k, j])
-                + _term(c, "head_s", k, i, j, r),
-            )
-            + c.p2p[k, j]
+            np.maximum(n * tk[k], np.floor(L / P) * tk[k] + _term(c, "head_s", k, i, j, r))
+            + c.p2p[k, i, j] * v
             + _term(c, "overhead", k, i, j, r)
             for k in range(K)
         ]
     )
+    fill = (P - 1) / v  # bubble in units of the slowest stage (interleaved 1F1B)
     dsum = d.sum(axis=0)
     if equal:
         mk = np.broadcast_to(M / np.maximum(dsum, 1), d.shape)
-        pipe = np.max(np.where(d > 0, (mk + P - 1) * tau, 0.0), axis=0)
+        pipe = np.max(np.where(d > 0, (mk + fill) * tau, 0.0), axis=0)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            pipe = (M + dsum * (P - 1)) / np.sum(np.where(d > 0, d / tau, 0.0), axis=0)
-        mk = pipe / tau - P + 1
+            pipe = (M + dsum * fill) / np.sum(np.where(d > 0, d / tau, 0.0), axis=0)
+        mk = pipe / tau - fill
     slow = int(np.argmin([k.acc.scaleout_bw_bytes_per_s for k in c.kinds]))
-    dp = _dp_s(c, slow, n, i, j, r, dsum, c.kinds[slow].acc)
-    step = pipe + dp + c.step_overhead
+    pre = pipe + c.step_overhead
+    t_slow = tk[slow]
+
+    def dp(s: np.ndarray) -> np.ndarray:
+        return _dp_s(c, slow, n[s], i[s], j[s], r[s], dsum[s], n[s] * t_slow[s] * 2 / 3)
+
     tied = 1.0 if c.model.tied_embeddings else 0.5
-    fits = np.ones_like(step, dtype=bool)
+    fits = np.ones_like(pre, dtype=bool)
     for k, kind in enumerate(c.kinds):
-        mem = _stage_mem(c, k, i, j, r, n, np.minimum(mk[k], P), np.maximum(dsum, 1), tied)
+        held = in_flight(np.maximum(mk[k], 1), P, v, 0)
+        mem = _stage_mem(c, k, i, j, r, n, held, np.maximum(dsum, 1) * cp, tied)
         fits &= (d[k] == 0) | (mem <= kind.acc.hbm_bytes * (1 - c.margin))
-    ok = np.all(d >= 1, axis=0) & np.all((mk >= 1) | (d == 0), axis=0) & fits & np.isfinite(step)
+    ok = np.all(d >= 1, axis=0) & np.all((mk >= 1) | (d == 0), axis=0) & fits & np.isfinite(pre)
+    ok &= (np.floor(L / P) >= v) & ((v == 1) | (P > 1))
     return {
-        "step": np.where(ok, step, np.inf),
+        "step": _add_dp(pre, ok, dp),
         "P": P,
         "tp": tp,
         "b": bsz,
+        "cp": cp,
+        "v": v,
         "r": r,
         "d": d,
         "mk": mk,
@@ -327,19 +390,27 @@ def _groups(c: _Ctx) -> tuple[Group, ...]:
     )
 
 
-def _spec(c: _Ctx, stages: list[Stage], shares: tuple[float, ...], b: int, r: int) -> HeteroRunSpec:
+def _spec(
+    c: _Ctx, stages: list[Stage], shares: tuple[float, ...], row: dict[str, Any]
+) -> HeteroRunSpec:
+    """The candidate as a run spec with the homogeneous search's framework features (Megatron-Core:
+    distributed optimizer, sequence parallelism, overlapped gradient reduction, fused kernels)."""
     return HeteroRunSpec(
         id=None,
         model=c.model,
         groups=_groups(c),
         stages=tuple(stages),
         batch_shares=shares,
-        micro_batch_size=int(b),
+        micro_batch_size=int(row["b"]),
         global_batch_size=c.G,
         precision=c.precision,
-        recompute=RECOMPUTE[int(r)],
+        recompute=RECOMPUTE[int(row["r"])],
         sequence_parallel=True,
         distributed_optimizer=True,
+        vpp=int(row["v"]),
+        cp=int(row["cp"]),
+        overlap_grad_reduce=True,
+        fused_kernels=True,
     )
 
 
@@ -364,7 +435,7 @@ def _chain_spec(c: _Ctx, a: int, b: int | None, row: dict[str, Any]) -> HeteroRu
         Stage(layers=n, replicas=(Replica(group=k, tp=t),) * D)
         for n, k, t in zip(layers, kinds, tps, strict=True)
     ]
-    return _spec(c, stages, (1.0 / D,) * D, row["b"], row["r"])
+    return _spec(c, stages, (1.0 / D,) * D, row)
 
 
 def _replica_spec(c: _Ctx, row: dict[str, Any]) -> HeteroRunSpec:
@@ -390,7 +461,12 @@ def _replica_spec(c: _Ctx, row: dict[str, Any]) -> HeteroRunSpec:
         Stage(layers=n, replicas=tuple(Replica(group=k, tp=tp) for k in pipes))
         for n in _split(c.model.layers, P)
     ]
-    return _spec(c, stages, shares, b, row["r"])
+    return _spec(c, stages, shares, row)
+
+
+def _rows(arrays: dict[str, np.ndarray]) -> int:
+    """Candidates a family scored (its grid, before the rows that do not fit were dropped)."""
+    return int(arrays["rows"][0]) if "rows" in arrays else int(arrays["step"].size)
 
 
 def _best(c: _Ctx, scored: list[tuple[dict[str, np.ndarray], Any]]) -> tuple[Any, int]:
@@ -401,66 +477,15 @@ def _best(c: _Ctx, scored: list[tuple[dict[str, np.ndarray], Any]]) -> tuple[Any
         for idx in np.argsort(step)[:CONFIRM]:
             if not np.isfinite(step[idx]):
                 break
-            row = {k: (v[:, idx] if v.ndim == 2 else v[idx]) for k, v in arrays.items()}
+            row = {
+                k: (v[:, idx] if v.ndim == 2 else v[idx]) for k, v in arrays.items() if k != "rows"
+            }
             spec = build(row)
             out = predict_hetero(spec)
             n += 1
             if out["fits"] and (best is None or out["tokens_per_s"] > best[0]["tokens_per_s"]):
                 best = (out, spec)
     return best, n
-
-
-def plan_dict(spec: HeteroRunSpec) -> dict[str, Any]:
-    """A heterogeneous plan as run-spec fields (`hardware` groups + `parallelism.stages`)."""
-    stages: list[dict[str, Any]] = []
-    for st in spec.stages:
-        reps = st.replicas
-        if len({(r.group, r.tp) for r in reps}) == 1 and len(set(spec.batch_shares)) == 1:
-            g = spec.groups[reps[0].group].name
-            stages.append({"group": g, "layers": st.layers, "tp": reps[0].tp, "dp": len(reps)})
-        else:
-            stages.append(
-                {
-                    "layers": st.layers,
-                    "replicas": [
-                        {"group": spec.groups[r.group].name, "tp": r.tp, "batch_share": round(s, 6)}
-                        for r, s in zip(reps, spec.batch_shares, strict=True)
-                    ],
-                }
-            )
-    return {
-        "hardware": [
-            {
-                "name": g.name,
-                "accelerator": g.accelerator.id,
-                "count": g.count,
-                "gpus_per_node": g.gpus_per_node,
-            }
-            for g in spec.groups
-        ],
-        "parallelism": {
-            "micro_batch_size": spec.micro_batch_size,
-            "global_batch_size": spec.global_batch_size,
-            "recompute": spec.recompute,
-            "distributed_optimizer": spec.distributed_optimizer,
-            "sequence_parallel": spec.sequence_parallel,
-            "stages": stages,
-        },
-        "precision": spec.precision,
-    }
-
-
-def _answer(res: tuple[dict[str, Any], HeteroRunSpec], family: str) -> dict[str, Any]:
-    out, spec = res
-    best = {k: v for k, v in out.items() if k != "assumptions"}
-    best["count"] = spec.count
-    best["accelerators"] = {
-        g.accelerator.id: sum(r.tp for s in spec.stages for r in s.replicas if r.group == i)
-        for i, g in enumerate(spec.groups)
-    }
-    best["family"] = family
-    best["plan"] = plan_dict(spec)
-    return best
 
 
 def search_hetero(
@@ -478,16 +503,14 @@ def search_hetero(
         T=_terms(model, kinds, precision, G),
         p2p=_p2p(kinds, model, precision),
         grad_bytes=grad_reduce_bytes(precision, cal, hc),
-        unfused=np.array(
-            [[unfused_s(k.acc, hc, b, model) for b in MBS] for k in kinds], dtype=float
-        ),
+        unfused=np.zeros((len(kinds), len(CM))),
         margin=cal.allocator_margin,
         step_overhead=cal.step_overhead_s,
     )
     alone, evaluated, confirmed = [], 0, 0
     for a in range(len(kinds)):
         arr = _chain(c, a, None, equal=False)
-        evaluated += arr["step"].size
+        evaluated += _rows(arr)
         res, n = _best(c, [(arr, lambda row, a=a: _chain_spec(c, a, None, row))])
         alone.append(res)
         confirmed += n
@@ -500,43 +523,18 @@ def search_hetero(
                 arr = _chain(c, a, b, equal=equal)
                 bucket.append((arr, lambda row, a=a, b=b: _chain_spec(c, a, b, row)))
             bucket.append((_replicas(c, equal=equal), lambda row: _replica_spec(c, row)))
-            evaluated += sum(x["step"].size for x, _ in bucket)
+            evaluated += sum(_rows(x) for x, _ in bucket)
     best_mixed, n1 = _best(c, mixed)
     best_naive, n2 = _best(c, naive)
     confirmed += n1 + n2
-    homo = [(r[0]["tokens_per_s"] if r else 0.0) for r in alone]
-    candidates = [(r, "single kind") for r in alone if r] + (
-        [(best_mixed, "mixed")] if best_mixed else []
+    return answer(
+        model,
+        kinds,
+        precision=precision,
+        G=G,
+        alone=alone,
+        best_mixed=best_mixed,
+        best_naive=best_naive,
+        counts={"evaluated": int(evaluated), "confirmed_by_predict": int(confirmed)},
+        t0=t0,
     )
-    if not candidates:
-        raise ConfigError(
-            "no plan fits: every layout exceeds some chip's memory; add chips, raise the global "
-            "batch's divisibility or pick a smaller model"
-        )
-    top = max(candidates, key=lambda x: x[0][0]["tokens_per_s"])
-    best = _answer(top[0], top[1])
-    sop = float(sum(homo))
-    best_homo = max(homo)
-    eq = best_naive[0]["tokens_per_s"] if best_naive else None
-    return {
-        "model": model.name,
-        "fleet": [{"accelerator": k.acc.id, "count": k.count} for k in kinds],
-        "global_batch_size": G,
-        "seq_len": model.seq_len,
-        "precision": precision,
-        "best": best,
-        "best_mixed": _answer(best_mixed, "mixed") if best_mixed else None,
-        "references": {
-            "best_homogeneous_tokens_per_s": best_homo,
-            "best_homogeneous_accelerator": kinds[int(np.argmax(homo))].acc.id,
-            "per_kind_alone_tokens_per_s": {k.acc.id: h for k, h in zip(kinds, homo, strict=True)},
-            "sum_of_parts_tokens_per_s": sop,
-            "equal_split_tokens_per_s": eq,
-        },
-        "sum_of_parts_efficiency": best["tokens_per_s"] / sop if sop else None,
-        "speedup_vs_best_homogeneous": best["tokens_per_s"] / best_homo if best_homo else None,
-        "speedup_vs_equal_split": best["tokens_per_s"] / eq if eq else None,
-        "evaluated": int(evaluated),
-        "confirmed_by_predict": int(confirmed),
-        "seconds": time.perf_counter() - t0,
-    }
