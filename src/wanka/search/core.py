@@ -18,22 +18,38 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from wanka.errors import ConfigError, WankaError
+from wanka.errors import ConfigError
 from wanka.hardware import Accelerator
 from wanka.parallel import ParallelPlan
-from wanka.search.rank import Leaderboard, explain
+from wanka.search.rank import explain
+from wanka.search.result import (
+    GiB,
+    SearchResult,
+    dedupe,
+    infeasible,
+    overlap_dict,
+    plan_record,
+)
+from wanka.search.scan import (
+    PARALLEL_MIN,
+    Scorer,
+    _Job,
+    _Partial,
+    _pick_workers,
+    _scan,
+    _scan_parallel,
+)
 from wanka.search.space import (
     COLUMNS,
     SpaceDims,
     _param_split,
     count_candidates,
-    iter_candidates,
-    memory_lower_bound,
     plan_to_row,
     row_to_plan,
     space_dims,
@@ -42,6 +58,7 @@ from wanka.search.space import (
 from wanka.workload.model import ModelSpec
 
 __all__ = [
+    "PARALLEL_MIN",
     "GiB",
     "Scorer",
     "SearchResult",
@@ -51,12 +68,6 @@ __all__ = [
     "search",
     "search_run",
 ]
-
-GiB = float(2**30)
-
-#: Scorer(cols, precision, overlap) -> metric arrays; must return at least tokens_per_s_per_gpu,
-#: step_time_s, peak_memory_bytes and fits (bool). Optional: valid (bool) and breakdown arrays.
-Scorer = Callable[[dict[str, np.ndarray], str, Any], dict[str, np.ndarray]]
 
 #: StepArrays fields copied into the metric dict (when perf provides them).
 _METRIC_FIELDS = (
@@ -121,166 +132,6 @@ def perf_scorer(
     return score
 
 
-@dataclass
-class SearchResult:
-    """What a search found; `to_dict()` is the `search --json` object."""
-
-    space: int
-    after_divisibility: int
-    pruned_memory: int
-    evaluated: int
-    feasible: int
-    seconds: float
-    best: dict[str, Any] | None
-    top: list[dict[str, Any]]
-    pareto: list[dict[str, Any]]
-    explanation: list[dict[str, Any]]
-    context: dict[str, Any]
-    infeasible: dict[str, Any] | None = None
-    published: dict[str, Any] | None = None
-    dims: dict[str, list] = field(default_factory=dict)
-    runner_up: dict[str, Any] | None = None
-    """The plan `explanation` compares the winner with: the best one with a lower throughput."""
-
-    @property
-    def best_plan(self) -> ParallelPlan | None:
-        if self.best is None:
-            return None
-        p = self.best["parallelism"]
-        return ParallelPlan(**p)
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "space": self.space,
-            "evaluated": self.evaluated,
-            "feasible": self.feasible,
-            "seconds": round(self.seconds, 4),
-            "rate_per_s": round(self.evaluated / self.seconds) if self.seconds > 0 else None,
-            "best": self.best,
-            "top": self.top,
-            "pareto": self.pareto,
-            "pruned": {
-                "divisibility": self.space - self.after_divisibility,
-                "memory_bound": self.pruned_memory,
-            },
-            "explanation": self.explanation,
-            "runner_up": self.runner_up,
-            **self.context,
-            "dimensions": self.dims,
-        }
-        if self.infeasible is not None:
-            d["infeasible"] = self.infeasible
-        if self.published is not None:
-            d["published"] = self.published
-        return d
-
-
-def _parallelism_block(row: dict[str, Any], global_batch_size: int) -> dict[str, Any]:
-    plan = row_to_plan(row, global_batch_size=global_batch_size)
-    return {
-        "tp": plan.tp,
-        "pp": plan.pp,
-        "vpp": plan.vpp,
-        "cp": plan.cp,
-        "ep": plan.ep,
-        "etp": plan.etp,
-        "dp": plan.dp,
-        "fsdp": plan.fsdp,
-        "distributed_optimizer": plan.distributed_optimizer,
-        "sequence_parallel": plan.sequence_parallel,
-        "recompute": plan.recompute,
-        "micro_batch_size": plan.micro_batch_size,
-        "global_batch_size": plan.global_batch_size,
-    }
-
-
-def _record_from_row(row: dict[str, Any]) -> dict[str, Any]:
-    """predict-shaped fields from a stored metric row (used when perf.predict is unavailable)."""
-
-    def g(k: str) -> float | None:
-        v = row.get(k)
-        return None if v is None else float(v)
-
-    exposed = {ax: g(f"exposed_{ax}_s") for ax in ("tp", "cp", "ep", "pp", "dp")}
-    return {
-        "tokens_per_s_per_gpu": g("tokens_per_s_per_gpu"),
-        "step_time_s": g("step_time_s"),
-        "model_tflops_per_gpu": g("model_tflops_per_gpu"),
-        "mfu": g("mfu"),
-        "peak_memory_gib": (g("peak_memory_bytes") or 0.0) / GiB,
-        "fits": bool(row.get("fits", True)),
-        "breakdown": {
-            "compute_s": g("compute_s"),
-            "recompute_s": g("recompute_s"),
-            "bubble_s": g("bubble_s"),
-            "exposed_comm_s": exposed,
-            "optimizer_s": g("optimizer_s"),
-        },
-    }
-
-
-def plan_record(
-    model: ModelSpec,
-    accelerator: Accelerator,
-    plan: ParallelPlan,
-    *,
-    count: int,
-    gpus_per_node: int,
-    precision: str,
-    row: dict[str, Any] | None = None,
-    use_predict: bool = True,
-    overlap: Any = None,
-    fabric: Any = None,
-) -> dict[str, Any]:
-    """One plan as `{"parallelism": {...}, "precision", "count", <predict output fields>}`."""
-    rec: dict[str, Any] = {
-        "parallelism": {
-            "tp": plan.tp,
-            "pp": plan.pp,
-            "vpp": plan.vpp,
-            "cp": plan.cp,
-            "ep": plan.ep,
-            "etp": plan.etp,
-            "dp": plan.dp,
-            "fsdp": plan.fsdp,
-            "distributed_optimizer": plan.distributed_optimizer,
-            "sequence_parallel": plan.sequence_parallel,
-            "recompute": plan.recompute,
-            "micro_batch_size": plan.micro_batch_size,
-            "global_batch_size": plan.global_batch_size,
-        },
-        "precision": precision,
-        "count": count,
-    }
-    pred: dict[str, Any] | None = None
-    if use_predict:
-        try:
-            from wanka import perf
-            from wanka.spec import HardwareSpec, RunSpec
-
-            run = RunSpec(
-                id=None,
-                model=model,
-                parallelism=plan,
-                precision=precision,
-                hardware=HardwareSpec(
-                    accelerator=accelerator, count=count, gpus_per_node=gpus_per_node
-                ),
-            )
-            kw: dict[str, Any] = {"fabric": fabric}
-            if overlap is not None:
-                kw["overlap"] = overlap
-            pred = dict(perf.predict(run, **kw))
-            pred.pop("id", None)
-            pred.pop("assumptions", None)
-        except (ImportError, AttributeError, WankaError):
-            pred = None
-    if pred is None:
-        pred = _record_from_row(row or {})
-    rec.update(pred)
-    return rec
-
-
 def search(
     model: ModelSpec,
     accelerator: Accelerator,
@@ -320,15 +171,7 @@ def search(
         a SearchResult; `best` is None when no candidate fits, and `infeasible` then says by how much.
     """
     t0 = time.perf_counter()
-    if count <= 0:
-        raise ConfigError(f"count must be positive, got {count}")
-    if global_batch_size <= 0:
-        raise ConfigError(f"global batch size must be positive, got {global_batch_size}")
-    seq_len = int(seq_len or model.seq_len)
-    if seq_len <= 0:
-        raise ConfigError(f"sequence length must be positive, got {seq_len}")
-    if seq_len != model.seq_len:
-        model = replace(model, seq_len=seq_len)
+    model, seq_len = _checked_inputs(model, count, global_batch_size, seq_len)
     gpn = int(gpus_per_node or accelerator.gpus_per_node)
     for p in precisions:
         accelerator.peak(p)  # raises ConfigError when the chip lacks the number format
@@ -344,43 +187,11 @@ def search(
     overlap_list: list[Any] = list(overlaps) if overlaps else [None]
     if len(overlap_list) > 1:
         dims = replace(dims, extra={**dims.extra, "overlap": len(overlap_list)})
-    extra_scorer = scorer
-    if scorer is None:
-        scorer = perf_scorer(
-            model,
-            accelerator,
-            count=count,
-            gpus_per_node=gpn,
-            global_batch_size=global_batch_size,
-            seq_len=seq_len,
-            fabric=fabric,
-            strict_experts=dims.strict_experts,
-        )
-        if extra_plans:  # a stated (published) layout is timed as stated, like `predict` does
-            extra_scorer = perf_scorer(
-                model,
-                accelerator,
-                count=count,
-                gpus_per_node=gpn,
-                global_batch_size=global_batch_size,
-                seq_len=seq_len,
-                fabric=fabric,
-                strict_experts=False,
-            )
+    size = _Size(model, count, gpn, global_batch_size, seq_len)
+    scorer, extra_scorer = _scorers(size, accelerator, dims, fabric, scorer, bool(extra_plans))
     structural = structural_candidates(
         model, dims, count=count, global_batch_size=global_batch_size, seq_len=seq_len
     )
-    per_pass = count_candidates(
-        model,
-        dims,
-        count=count,
-        global_batch_size=global_batch_size,
-        seq_len=seq_len,
-        structural=structural,
-    )
-    passes = [(p, o) for p in dims.precision for o in overlap_list]
-    total = per_pass * len(passes)
-    hbm = float(accelerator.hbm_bytes)
     job = _Job(
         model=model,
         dims=dims,
@@ -391,82 +202,184 @@ def search(
         memory_prune=memory_prune,
         hbm=max(float(accelerator.hbm_bytes), memory_limit_bytes or 0.0),
         split=_param_split(model),
-        passes=passes,
+        passes=[(p, o) for p in dims.precision for o in overlap_list],
         overlaps=overlap_list,
         scorer=scorer,
         k=max(top_k, 2),
         memory_limit=memory_limit_bytes,
         structural=structural,
     )
+    total = count_candidates(
+        model,
+        dims,
+        count=count,
+        global_batch_size=global_batch_size,
+        seq_len=seq_len,
+        structural=structural,
+    ) * len(job.passes)
+    found = _run_scan(job, total, workers, progress)
+    for precision, overlap in job.passes:  # stated plans, timed in every pass
+        for plan in extra_plans:
+            cols = {k: np.asarray([v]) for k, v in plan_to_row(plan).items()}
+            found.consume(job, cols, precision, overlap_list.index(overlap), extra_scorer)
+    seconds = time.perf_counter() - t0
+    rec = partial(_record, size, accelerator, overlap_list, fabric, use_predict)
+    return _result(size, accelerator, dims, total, found, seconds, top_k, rec)
+
+
+@dataclass(frozen=True)
+class _Size:
+    """The sizes one search is for (the model already at the searched sequence length)."""
+
+    model: ModelSpec
+    count: int
+    gpus_per_node: int
+    global_batch_size: int
+    seq_len: int
+
+
+def _scorers(
+    size: _Size,
+    accelerator: Accelerator,
+    dims: SpaceDims,
+    fabric: Any,
+    scorer: Scorer | None,
+    stated_plans: bool,
+) -> tuple[Scorer, Scorer]:
+    """The scorer of the candidates and the one of stated plans (a stated, published layout is
+    timed as stated, like `predict` does: Megatron's expert-folding rule is not applied to it)."""
+    if scorer is not None:
+        return scorer, scorer
+    make = partial(
+        perf_scorer,
+        size.model,
+        accelerator,
+        count=size.count,
+        gpus_per_node=size.gpus_per_node,
+        global_batch_size=size.global_batch_size,
+        seq_len=size.seq_len,
+        fabric=fabric,
+    )
+    candidates = make(strict_experts=dims.strict_experts)
+    return candidates, make(strict_experts=False) if stated_plans else candidates
+
+
+def _record(
+    size: _Size,
+    accelerator: Accelerator,
+    overlap_list: list[Any],
+    fabric: Any,
+    use_predict: bool,
+    row: dict[str, Any],
+    predict: bool,
+) -> dict[str, Any]:
+    """A row's record: timed again by `predict` (the top list), or from the stored metric row (the
+    Pareto front: same model, no second evaluation); never by `predict` unless `use_predict`."""
+    ov = overlap_list[int(row["overlap"])]
+    predict = predict and use_predict
+    r = plan_record(
+        size.model,
+        accelerator,
+        row_to_plan(row, global_batch_size=size.global_batch_size),
+        count=size.count,
+        gpus_per_node=size.gpus_per_node,
+        precision=row["precision"],
+        row=row,
+        use_predict=predict,
+        overlap=ov if predict else None,
+        fabric=fabric if predict else None,
+    )
+    if len(overlap_list) > 1:
+        r["overlap"] = overlap_dict(ov)
+    return r
+
+
+def _result(
+    size: _Size,
+    accelerator: Accelerator,
+    dims: SpaceDims,
+    total: int,
+    found: _Partial,
+    seconds: float,
+    top_k: int,
+    rec: Callable[[dict[str, Any], bool], dict[str, Any]],
+) -> SearchResult:
+    """The SearchResult of a finished scan: top-k (deduplicated), Pareto front, explanation, and why
+    nothing fits when nothing does."""
+    top = [rec(r, True) for r in dedupe(found.board.top())[:top_k]]
+    best = top[0] if top else None
+    runner_up = _runner_up(top)
+    why = None
+    if best is None:
+        why = infeasible(
+            size.model,
+            count=size.count,
+            global_batch_size=size.global_batch_size,
+            hbm=float(accelerator.hbm_bytes),
+            min_mem=found.min_mem,
+            evaluated=found.evaluated,
+            pruned_mem=found.pruned,
+        )
+    context = {
+        "model": size.model.name,
+        "accelerator": accelerator.id,
+        "count": size.count,
+        "gpus_per_node": size.gpus_per_node,
+        "global_batch_size": size.global_batch_size,
+        "seq_len": size.seq_len,
+        "precisions": list(dims.precision),
+    }
+    return SearchResult(
+        space=dims.size(),
+        after_divisibility=total,
+        pruned_memory=found.pruned,
+        evaluated=found.evaluated,
+        feasible=found.feasible,
+        seconds=seconds,
+        best=best,
+        top=top,
+        pareto=[rec(r, False) for r in found.board.front()],
+        explanation=explain(top[0], runner_up) if runner_up is not None else [],
+        context=context,
+        infeasible=why,
+        dims=dims.as_dict(),
+        runner_up=runner_up,
+    )
+
+
+def _checked_inputs(
+    model: ModelSpec, count: int, global_batch_size: int, seq_len: int | None
+) -> tuple[ModelSpec, int]:
+    """Refuse non-positive sizes; the model at the searched sequence length."""
+    if count <= 0:
+        raise ConfigError(f"count must be positive, got {count}")
+    if global_batch_size <= 0:
+        raise ConfigError(f"global batch size must be positive, got {global_batch_size}")
+    seq_len = int(seq_len or model.seq_len)
+    if seq_len <= 0:
+        raise ConfigError(f"sequence length must be positive, got {seq_len}")
+    if seq_len != model.seq_len:
+        model = replace(model, seq_len=seq_len)
+    return model, seq_len
+
+
+def _run_scan(
+    job: _Job, total: int, workers: int | None, progress: Callable[[int, int], None] | None
+) -> _Partial:
+    """Scan every chunk in one process or in forked workers, reporting `progress(done, total)`."""
     if progress:
         progress(0, total)
+    report = (lambda d: progress(d, total)) if progress else None
     n_workers = _pick_workers(workers, total)
     if n_workers <= 1:
-        acc_part = _scan(job, 0, 1, progress=(lambda d: progress(d, total)) if progress else None)
-    else:
-        acc_part = _scan_parallel(
-            job, n_workers, total, progress=(lambda d: progress(d, total)) if progress else None
-        )
-    for precision, overlap in passes:
-        oi = overlap_list.index(overlap)
-        for plan in extra_plans:
-            row = plan_to_row(plan)
-            acc_part.consume(
-                job,
-                {k: np.asarray([v]) for k, v in row.items()},
-                precision,
-                oi,
-                extra_scorer or scorer,
-            )
-    board, evaluated, feasible, pruned_mem = (
-        acc_part.board,
-        acc_part.evaluated,
-        acc_part.feasible,
-        acc_part.pruned,
-    )
-    min_mem = acc_part.min_mem
-    seconds = time.perf_counter() - t0
+        return _scan(job, 0, 1, progress=report)
+    return _scan_parallel(job, n_workers, total, progress=report)
 
-    def rec(row: dict[str, Any]) -> dict[str, Any]:
-        plan = row_to_plan(row, global_batch_size=global_batch_size)
-        r = plan_record(
-            model,
-            accelerator,
-            plan,
-            count=count,
-            gpus_per_node=gpn,
-            precision=row["precision"],
-            row=row,
-            use_predict=use_predict,
-            overlap=overlap_list[int(row["overlap"])],
-            fabric=fabric,
-        )
-        if len(overlap_list) > 1:
-            r["overlap"] = _overlap_dict(overlap_list[int(row["overlap"])])
-        return r
 
-    def front_rec(row: dict[str, Any]) -> dict[str, Any]:
-        """Pareto entries come from the stored metric row (same model, no second evaluation)."""
-        plan = row_to_plan(row, global_batch_size=global_batch_size)
-        r = plan_record(
-            model,
-            accelerator,
-            plan,
-            count=count,
-            gpus_per_node=gpn,
-            precision=row["precision"],
-            row=row,
-            use_predict=False,
-        )
-        if len(overlap_list) > 1:
-            r["overlap"] = _overlap_dict(overlap_list[int(row["overlap"])])
-        return r
-
-    top_rows = _dedupe(board.top())[:top_k]
-    top = [rec(r) for r in top_rows]
-    pareto = [front_rec(r) for r in board.front()]
+def _runner_up(top: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The plan the winner is explained against: the first with a lower throughput, else the second."""
     best = top[0] if top else None
-    runner = next(
+    return next(
         (
             p
             for p in top[1:]
@@ -475,246 +388,6 @@ def search(
         ),
         top[1] if len(top) > 1 else None,
     )
-    why = explain(top[0], runner) if runner is not None else []
-    runner_up = runner
-    infeasible = None
-    if best is None:
-        if min_mem is not None:
-            need = min_mem[0]
-            infeasible = {
-                "binding_constraint": "memory",
-                "reason": "no layout fits in accelerator memory",
-                "min_peak_memory_gib": need / GiB,
-                "hbm_gib": hbm / GiB,
-                "short_by_gib": max(0.0, need - hbm) / GiB,
-                "closest_plan": _parallelism_block(min_mem[1], global_batch_size),
-            }
-        elif evaluated == 0 and pruned_mem > 0:
-            infeasible = {
-                "binding_constraint": "memory",
-                "reason": "every layout's 16-bit weights and one micro-batch of activations exceed "
-                f"{hbm / GiB:.0f} GiB per accelerator",
-                "hbm_gib": hbm / GiB,
-            }
-        else:
-            infeasible = {
-                "binding_constraint": "divisibility",
-                "reason": f"no layout of {count} accelerators divides the model and batch "
-                f"(global batch {global_batch_size}, heads {model.heads}, layers {model.layers})",
-            }
-    context = {
-        "model": model.name,
-        "accelerator": accelerator.id,
-        "count": count,
-        "gpus_per_node": gpn,
-        "global_batch_size": global_batch_size,
-        "seq_len": seq_len,
-        "precisions": list(dims.precision),
-    }
-    return SearchResult(
-        space=dims.size(),
-        after_divisibility=total,
-        pruned_memory=pruned_mem,
-        evaluated=evaluated,
-        feasible=feasible,
-        seconds=seconds,
-        best=best,
-        top=top,
-        pareto=pareto,
-        explanation=why,
-        context=context,
-        infeasible=infeasible,
-        dims=dims.as_dict(),
-        runner_up=runner_up,
-    )
-
-
-#: Below this many candidates a search runs in one process (forking costs more than it saves).
-PARALLEL_MIN = 1_000_000
-
-
-@dataclass
-class _Job:
-    """Everything a (possibly forked) scan needs; inherited by fork, never pickled."""
-
-    model: ModelSpec
-    dims: SpaceDims
-    count: int
-    global_batch_size: int
-    seq_len: int
-    chunk_size: int
-    memory_prune: bool
-    hbm: float
-    split: Any
-    passes: list[tuple[str, Any]]
-    overlaps: list[Any]
-    scorer: Scorer
-    k: int
-    memory_limit: float | None = None
-    structural: dict[str, np.ndarray] | None = None
-
-
-@dataclass
-class _Partial:
-    """What one scan over some chunks found (mergeable)."""
-
-    k: int
-    board: Leaderboard = field(init=False)
-    evaluated: int = 0
-    feasible: int = 0
-    pruned: int = 0
-    done: int = 0
-    min_mem: tuple[float, dict[str, Any]] | None = None
-
-    def __post_init__(self) -> None:
-        self.board = Leaderboard(k=self.k)
-
-    def consume(
-        self, job: _Job, cols: dict[str, np.ndarray], precision: str, oi: int, fn: Scorer
-    ) -> None:
-        m = fn(cols, precision, job.overlaps[oi])
-        n = len(cols["tp"])
-        self.evaluated += n
-        valid = np.asarray(m.get("valid", np.ones(n, dtype=bool)), dtype=bool)
-        if job.memory_limit is not None:
-            fits = valid & (
-                np.asarray(m["peak_memory_bytes"], dtype=np.float64) <= job.memory_limit
-            )
-        else:
-            fits = np.asarray(m["fits"], dtype=bool)
-        tps = np.asarray(m["tokens_per_s_per_gpu"], dtype=np.float64)
-        ok = fits & valid & np.isfinite(tps) & (tps > 0)
-        self.feasible += int(ok.sum())
-        self.board.add(cols, m, ok, precision=precision, overlap=oi)
-        mem = np.asarray(m["peak_memory_bytes"], dtype=np.float64)
-        vm = valid & np.isfinite(mem)
-        if vm.any():
-            i = int(np.argmin(np.where(vm, mem, np.inf)))
-            if self.min_mem is None or mem[i] < self.min_mem[0]:
-                self.min_mem = (
-                    float(mem[i]),
-                    {**{c: cols[c][i].item() for c in COLUMNS}, "precision": precision},
-                )
-
-    def merge(self, other: _Partial) -> None:
-        self.board.merge(other.board)
-        self.evaluated += other.evaluated
-        self.feasible += other.feasible
-        self.pruned += other.pruned
-        self.done += other.done
-        if other.min_mem is not None and (
-            self.min_mem is None or other.min_mem[0] < self.min_mem[0]
-        ):
-            self.min_mem = other.min_mem
-
-
-def _scan(
-    job: _Job, part: int, nparts: int, progress: Callable[[int], None] | None = None
-) -> _Partial:
-    """Time the chunks whose running index is `part` modulo `nparts` (all of them for 0, 1)."""
-    out = _Partial(k=job.k)
-    for precision, overlap in job.passes:
-        oi = job.overlaps.index(overlap)
-        for chunk in iter_candidates(
-            job.model,
-            job.dims,
-            count=job.count,
-            global_batch_size=job.global_batch_size,
-            seq_len=job.seq_len,
-            chunk_size=job.chunk_size,
-            part=part,
-            nparts=nparts,
-            structural=job.structural,
-        ):
-            n = len(chunk["tp"])
-            if job.memory_prune:
-                keep = (
-                    memory_lower_bound(
-                        job.model, chunk, count=job.count, seq_len=job.seq_len, split=job.split
-                    )
-                    <= job.hbm
-                )
-                out.pruned += n - int(keep.sum())
-                if not keep.all():
-                    chunk = {c: v[keep] for c, v in chunk.items()}
-            if len(chunk["tp"]):
-                out.consume(job, chunk, precision, oi, job.scorer)
-            out.done += n
-            if progress:
-                progress(out.done)
-    return out
-
-
-_FORKED_JOB: _Job | None = None
-
-
-def _scan_forked(args: tuple[int, int]) -> _Partial:
-    assert _FORKED_JOB is not None
-    return _scan(_FORKED_JOB, *args)
-
-
-def _pick_workers(workers: int | None, total: int) -> int:
-    import os
-
-    env = os.environ.get("WANKA_SEARCH_WORKERS")
-    if workers is None and env:
-        try:
-            workers = int(env)
-        except ValueError:
-            raise ConfigError(f"WANKA_SEARCH_WORKERS must be an integer, got {env!r}") from None
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if total > PARALLEL_MIN else 1
-    if workers <= 0:
-        raise ConfigError(f"workers must be positive, got {workers}")
-    return workers
-
-
-def _scan_parallel(
-    job: _Job, workers: int, job_total: int, progress: Callable[[int], None] | None = None
-) -> _Partial:
-    """Split the chunks over `workers` forked processes (several parts each, for a live progress bar)."""
-    import multiprocessing as mp
-
-    global _FORKED_JOB
-    try:
-        ctx = mp.get_context("fork")
-    except ValueError:  # no fork (Windows): one process
-        return _scan(job, 0, 1, progress)
-    parts = workers * 4
-    # enough chunks that every part has work (a part that gets none still builds the structural grid)
-    job = replace(job, chunk_size=max(10_000, min(job.chunk_size, job_total // (parts * 2) or 1)))
-    _FORKED_JOB = job
-    total = _Partial(k=job.k)
-    try:
-        with ctx.Pool(workers) as pool:
-            for partial in pool.imap_unordered(_scan_forked, [(i, parts) for i in range(parts)]):
-                total.merge(partial)
-                if progress:
-                    progress(total.done)
-    finally:
-        _FORKED_JOB = None
-    return total
-
-
-def _overlap_dict(o: Any) -> dict[str, Any] | None:
-    if o is None:
-        return None
-    try:
-        from dataclasses import asdict
-
-        return asdict(o)
-    except TypeError:
-        return {"policy": str(o)}
-
-
-def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen, out = set(), []
-    for r in rows:
-        key = tuple(r.get(k) for k in COLUMNS) + (r.get("precision"), r.get("overlap"))
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
 
 
 def published_dims(

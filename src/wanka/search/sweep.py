@@ -26,11 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wanka.errors import ConfigError, WankaError
 from wanka.spec import check_mapping
 from wanka.workers import process_map, ray_map
+
+if TYPE_CHECKING:
+    from wanka.search.result import SearchResult
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -210,43 +213,10 @@ def sweep_tasks(spec: SweepSpec) -> list[dict[str, Any]]:
 
 def run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Run one search task; errors become a row with status 'error' (a sweep never dies on one task)."""
-    from wanka.catalogs import get_accelerator
-    from wanka.search.core import search
-
     base = {k: task[k] for k in ("model", "accelerator", "count", "network", "global_batch_size")}
     t0 = time.perf_counter()
     try:
-        from wanka.search.models import load_model
-
-        ref = task["model"]
-        if (
-            task.get("base_dir")
-            and ref.endswith((".yaml", ".yml", ".json"))
-            and not Path(ref).is_absolute()
-        ):
-            ref = str(Path(task["base_dir"]) / ref)
-        model = load_model(ref, task.get("seq_len"))
-        acc = get_accelerator(task["accelerator"])
-        fabric = None
-        if task["network"] != "default":
-            from wanka.topology.fabric import design_fabric
-
-            fabric = design_fabric(task["network"], task["count"], accelerator=acc).fabric_tier()
-        precs = [
-            p for p in task["precisions"] if acc.peak_flops.get(p) or p in ("bf16", "fp16")
-        ] or ["bf16"]
-        res = search(
-            model,
-            acc,
-            count=task["count"],
-            global_batch_size=task["global_batch_size"],
-            seq_len=model.seq_len,
-            precisions=precs,
-            fabric=fabric,
-            top_k=task["top"],
-            use_predict=False,
-            workers=1,
-        )  # the sweep already runs one task per core
+        res = _search_task(task)
     except WankaError as e:
         return [
             {
@@ -259,7 +229,7 @@ def run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
             }
         ]
     stats = {
-        "seq_len": model.seq_len,
+        "seq_len": res.context["seq_len"],
         "space": res.space,
         "evaluated": res.evaluated,
         "feasible": res.feasible,
@@ -295,6 +265,43 @@ def run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _search_task(task: dict[str, Any]) -> SearchResult:
+    """The search of one task: its model (a file relative to the sweep file), accelerator, network."""
+    from wanka.catalogs import get_accelerator
+    from wanka.search.core import search
+    from wanka.search.models import load_model
+
+    ref = task["model"]
+    if (
+        task.get("base_dir")
+        and ref.endswith((".yaml", ".yml", ".json"))
+        and not Path(ref).is_absolute()
+    ):
+        ref = str(Path(task["base_dir"]) / ref)
+    model = load_model(ref, task.get("seq_len"))
+    acc = get_accelerator(task["accelerator"])
+    fabric = None
+    if task["network"] != "default":
+        from wanka.topology.fabric import design_fabric
+
+        fabric = design_fabric(task["network"], task["count"], accelerator=acc).fabric_tier()
+    precs = [p for p in task["precisions"] if acc.peak_flops.get(p) or p in ("bf16", "fp16")] or [
+        "bf16"
+    ]
+    return search(
+        model,
+        acc,
+        count=task["count"],
+        global_batch_size=task["global_batch_size"],
+        seq_len=model.seq_len,
+        precisions=precs,
+        fabric=fabric,
+        top_k=task["top"],
+        use_predict=False,
+        workers=1,
+    )  # the sweep already runs one task per core
 
 
 def run_sweep(
