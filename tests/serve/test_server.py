@@ -78,3 +78,35 @@ def test_kv_exhaustion_preempts_with_on_demand_blocks():
     res = simulate_server(eng, lay, rate=40.0, isl=1000, osl=400, requests=400)
     assert res.preemptions > 0
     assert res.completed == 400
+
+
+def test_little_batch_solves_a_linear_iteration_time_exactly():
+    """T(B) = T0 + c*B gives B* = lam*T0 / (1 - lam*c) (Little's law); saturated loads sit at bmax."""
+    from wanka.serve.engine import little_batch
+
+    lay = Layouts.of(np.ones(4))
+    t0, c = 0.02, np.array([1e-4, 5e-4, 9e-4, 2e-3])
+    lam = np.full(4, 1000.0)  # tokens/s: lam*c = 0.1, 0.5, 0.9, 2.0 (the last one overloads)
+    bmax = np.full(4, 5000.0)
+    b, t = little_batch(lay, lam, bmax, lambda sub, x: t0 + c * x)
+    want = lam * t0 / (1.0 - lam * c)
+    assert np.allclose(b[:3], want[:3], rtol=1e-6)
+    assert np.allclose(t[:3], t0 + c[:3] * b[:3], rtol=1e-12)
+    assert b[3] == bmax[3]
+
+
+def test_server_root_solver_lands_on_a_fixed_point():
+    """The batch the regula-falsi solver returns satisfies B = lambda*OSL*T(B) within 0.5%, at loads
+    where the plain 12-step iteration is still converging (tile padding makes T(B) a staircase, so
+    a load may have more than one fixed point: any one is an answer of Little's law)."""
+    eng, lay = _engine(), Layouts.of(1)
+    isl, osl = 1024.0, 256.0
+    mu = eng.offline(lay, isl, osl).output_tokens_per_s_per_gpu[0] / osl
+    rates = mu * np.array([0.6, 0.8, 0.9])  # one layout at several loads (the broadcast path)
+    root = eng.server(lay, rates, isl, osl, solver="root")
+    t = eng.mixed_step(lay, root.batch, isl, osl).total_s
+    assert np.allclose(rates * osl * t, root.batch, rtol=0.005)
+    assert np.allclose(root.tpot_s, t, rtol=1e-12)
+    plain = eng.server(lay, rates, isl, osl, solver="iterate")
+    t_plain = eng.mixed_step(lay, plain.batch, isl, osl).total_s
+    assert np.max(np.abs(rates * osl * t_plain / plain.batch - 1.0)) > 0.005

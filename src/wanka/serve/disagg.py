@@ -22,7 +22,7 @@ import numpy as np
 
 from wanka.errors import ConfigError
 from wanka.perf.comm import collective_s
-from wanka.serve.engine import Engine
+from wanka.serve.engine import FIXED_POINT_STEPS, Engine, little_batch
 from wanka.serve.model import Layouts, kv_bytes_per_token_per_gpu
 
 __all__ = ["disaggregated", "pool_rates"]
@@ -30,8 +30,19 @@ __all__ = ["disaggregated", "pool_rates"]
 GiB = float(2**30)
 
 
-def pool_rates(eng: Engine, lay: Layouts, isl: float, osl: float, rate_per_decode: Any = None):
-    """Per-instance prefill and decode request rates, TTFT/TPOT parts and KV transfer (arrays)."""
+def pool_rates(
+    eng: Engine,
+    lay: Layouts,
+    isl: float,
+    osl: float,
+    rate_per_decode: Any = None,
+    *,
+    solver: str = "root",
+) -> dict[str, Any]:
+    """Per-instance prefill and decode request rates, TTFT/TPOT parts and KV transfer (arrays).
+
+    `solver`: as `Engine.server` ("iterate": the plain fixed-point iteration from B = 1).
+    """
     n = float(eng.eng.max_num_tokens)
     z = np.zeros(len(lay))
     t_pre = eng.step(lay, n_dec=z, ctx_dec=z, n_pre=z + n, pre_pairs=z + n * isl / 2.0,
@@ -39,12 +50,17 @@ def pool_rates(eng: Engine, lay: Layouts, isl: float, osl: float, rate_per_decod
     r_pre = n / (isl * t_pre)
     kv_tokens, pool = eng.capacity(lay)
     b = np.minimum(np.minimum(np.floor(kv_tokens / (isl + osl)), eng.eng.max_batch), n)
-    if rate_per_decode is not None:  # Little's law at a given load, iterated to its fixed point
-        bmax = b
-        b = np.maximum(np.minimum(b, 1.0), 1.0)
-        for _ in range(12):
-            t = eng.step(lay, n_dec=b, ctx_dec=b * (isl + osl / 2.0)).total_s
-            b = np.clip(rate_per_decode * osl * t, 1.0, np.maximum(bmax, 1.0))
+    if rate_per_decode is not None:  # Little's law at a given load (`engine.little_batch`)
+
+        def t_of(sub: Layouts, bb: Any) -> Any:
+            return eng.step(sub, n_dec=bb, ctx_dec=bb * (isl + osl / 2.0)).total_s
+
+        if solver == "iterate":
+            bmax, b = b, np.ones_like(b)
+            for _ in range(FIXED_POINT_STEPS):
+                b = np.clip(rate_per_decode * osl * t_of(lay, b), 1.0, np.maximum(bmax, 1.0))
+        else:
+            b, _ = little_batch(lay, np.asarray(rate_per_decode) * osl, b, t_of)
     fits = b >= 1.0
     bb = np.maximum(b, 1.0)
     dec = eng.step(lay, n_dec=bb, ctx_dec=bb * (isl + osl / 2.0))
@@ -63,10 +79,11 @@ def _splits(spec: Any, inst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, ps = [], []
     for i, n in enumerate(inst.astype(int)):
         if spec.prefill_instances:
-            rows.append(i), ps.append(spec.prefill_instances)
+            rows.append(i)
+            ps.append(spec.prefill_instances)
         else:
-            for p in range(1, n):
-                rows.append(i), ps.append(p)
+            rows += [i] * (n - 1)
+            ps += list(range(1, n))
     return np.array(rows, dtype=np.int64), np.array(ps, dtype=np.float64)
 
 

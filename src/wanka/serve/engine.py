@@ -18,6 +18,7 @@ workload numbers and return arrays. Scenarios:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,10 +39,55 @@ from wanka.serve.model import (
 from wanka.serve.params import EngineDefaults, ServeCalibration, default_serve_calibration
 from wanka.serve.step import Rates, StepTimes, iteration_time, rates
 
-__all__ = ["Engine", "Steady"]
+__all__ = ["Engine", "Steady", "little_batch"]
 
 F64 = NDArray[np.float64]
 FIXED_POINT_STEPS = 12  # Little's-law iterations; T_iter(B) is flat enough that 12 settle to < 0.1%
+ROOT_STEPS = 6  # regula-falsi steps of `little_batch` (benchmarks/bench_serve.py checks the result)
+
+
+def little_batch(
+    lay: Layouts,
+    tokens_rate: Any,
+    bmax: Any,
+    t_of: Callable[[Layouts, F64], F64],
+    t_top: Any = None,
+) -> tuple[F64, F64]:
+    """(batch, iteration seconds) where B = tokens_rate * T(B) (Little's law), per layout.
+
+    `tokens_rate` = request rate x output tokens (each running sequence gains one token per
+    iteration); `t_of(layouts, batch)` is the iteration time of `layouts` at `batch`; `t_top`, when
+    known, is T at `bmax`. g(B) = clip(tokens_rate * T(B), 1, bmax) - B is >= 0 at B = 1 and, for a
+    stable load, < 0 at bmax (else the batch sits at bmax). T(B) is close to linear in B (weights
+    read once + per-token work), so regula falsi with the Illinois step (Dowell & Jarratt 1971)
+    settles in ROOT_STEPS vectorised evaluations, where the plain iteration B <- tokens_rate * T(B)
+    converges like (tokens_rate * dT/dB)^k: slowly near saturation. Tile padding makes T a staircase
+    at small batches, where either method may stop on a neighbouring step.
+    """
+    rate = np.asarray(tokens_rate, dtype=np.float64)
+    n = max(len(lay), rate.size)
+    if len(lay) < n:  # one layout at many loads
+        lay = lay.take(np.zeros(n, dtype=np.intp))
+    top = np.maximum(np.broadcast_to(np.asarray(bmax, dtype=np.float64), (n,)), 1.0)
+    rate = np.broadcast_to(rate, (n,))
+    lo, hi = np.ones(n), top.copy()
+    t_hi = np.broadcast_to(t_of(lay, hi) if t_top is None else t_top, (n,))
+    g_lo = np.clip(rate * t_of(lay, lo), 1.0, top) - lo
+    g_hi = np.clip(rate * t_hi, 1.0, top) - hi
+    done = g_hi >= 0.0  # saturated: the batch sits at its cap
+    x, t_x = hi.copy(), t_hi.copy()
+    kept = np.zeros(n)  # +1: lo was kept by the last step, -1: hi was (Illinois bookkeeping)
+    for _ in range(ROOT_STEPS):
+        step = np.clip(lo - g_lo * (hi - lo) / np.minimum(g_hi - g_lo, -1e-300), lo, hi)
+        x = np.where(done, top, step)
+        t_x = np.where(done, t_hi, t_of(lay, x))
+        g_x = np.clip(rate * t_x, 1.0, top) - x
+        left = g_x < 0.0  # the root lies left of x: x becomes hi, lo is kept
+        g_lo = np.where(left, np.where(kept > 0, 0.5 * g_lo, g_lo), g_x)
+        g_hi = np.where(left, g_x, np.where(kept < 0, 0.5 * g_hi, g_hi))
+        lo, hi = np.where(left, lo, x), np.where(left, x, hi)
+        kept = np.where(left, 1.0, -1.0)
+    return x, t_x
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,8 +225,14 @@ class Engine:
             kv_pool_bytes=pool,
         )  # fmt: skip
 
-    def server(self, lay: Layouts, rate: Any, isl: Any, osl: Any) -> Steady:
-        """Analytic steady state at `rate` requests/s per instance (see the module docstring)."""
+    def server(
+        self, lay: Layouts, rate: Any, isl: Any, osl: Any, *, solver: str = "root"
+    ) -> Steady:
+        """Analytic steady state at `rate` requests/s per instance (see the module docstring).
+
+        `solver`: "root" solves Little's law by vectorised regula falsi (`little_batch`);
+        "iterate" runs the plain fixed-point iteration (the reference; benchmarks compare the two).
+        """
         gpus = lay.gpus
         lam = np.asarray(rate, dtype=np.float64)
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
@@ -188,17 +240,20 @@ class Engine:
         top = self.mixed_step(lay, np.maximum(bmax, 1.0), isl, osl)
         mu = np.maximum(bmax, 1.0) / (osl * top.total_s)  # requests/s at full batch
         rho = lam / np.maximum(mu, 1e-12)
-        b = np.minimum(np.maximum(lam * osl * top.total_s, 1.0), np.maximum(bmax, 1.0))
-        for _ in range(
-            FIXED_POINT_STEPS
-        ):  # fixed point of Little's law, B = lambda * OSL * T_iter(B)
-            t = self.mixed_step(lay, b, isl, osl)
-            b = np.clip(lam * osl * t.total_s, 1.0, np.maximum(bmax, 1.0))
+
+        if solver == "iterate":
+            b = np.minimum(np.maximum(lam * osl * top.total_s, 1.0), np.maximum(bmax, 1.0))
+            for _ in range(FIXED_POINT_STEPS):  # fixed point of Little's law, B = lambda*OSL*T(B)
+                b = np.clip(lam * osl * self.mixed_step(lay, b, isl, osl).total_s, 1.0,
+                            np.maximum(bmax, 1.0))  # fmt: skip
+        else:
+            b, _ = little_batch(
+                lay, lam * osl, bmax, lambda sub, x: self.mixed_step(sub, x, isl, osl).total_s,
+                t_top=top.total_s,
+            )  # fmt: skip
         t = self.mixed_step(lay, b, isl, osl)
         stable = (rho < 1.0) & (bmax >= 1.0)
-        service = (
-            osl * t.total_s / np.maximum(bmax, 1.0)
-        )  # one admission slot frees every OSL*T/B s
+        service = osl * t.total_s / np.maximum(bmax, 1.0)  # a batch slot frees every OSL*T/B s
         r = np.clip(rho, 0.0, 0.999)
         wait_p50 = service / (2.0 * (1.0 - r)) * np.log(np.maximum(2.0 * r, 1.0))
         wait_p99 = service / (2.0 * (1.0 - r)) * np.log(np.maximum(100.0 * r, 1.0))

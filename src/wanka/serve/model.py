@@ -106,6 +106,10 @@ class Layouts:
         tp, pp, ep, adp = np.broadcast_arrays(tp, pp, ep, adp)
         return Layouts(tp=tp, pp=pp, ep=ep, attention_dp=adp)
 
+    def take(self, idx: Any) -> Layouts:
+        """The layouts at `idx` (an index array; repeats allowed)."""
+        return Layouts.of(self.tp[idx], self.pp[idx], self.ep[idx], self.attention_dp[idx])
+
     @property
     def tpa(self) -> F64:
         """Tensor-parallel degree of attention: 1 under attention data parallelism, else tp."""

@@ -95,7 +95,13 @@ def _layouts(model: ModelSpec, acc: Accelerator, max_count: int) -> Layouts:
 
 
 def _expand(lay: Layouts, idx: np.ndarray) -> Layouts:
-    return Layouts.of(lay.tp[idx], lay.pp[idx], lay.ep[idx], lay.attention_dp[idx])
+    return lay.take(idx)
+
+
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(layout index, utilisation index) of every layout x utilisation pair, flat."""
+    li, ui = np.meshgrid(np.arange(n), np.arange(len(UTILISATIONS)), indexing="ij")
+    return li.ravel(), ui.ravel()
 
 
 def _chip(model: ModelSpec, acc: Accelerator, precision: str, kv: str, q: dict[str, Any], notes):
@@ -105,14 +111,13 @@ def _chip(model: ModelSpec, acc: Accelerator, precision: str, kv: str, q: dict[s
     lay = _layouts(model, acc, max_count)
     cap = eng.offline(lay, isl, osl)
     mu = cap.output_tokens_per_s_per_gpu * lay.gpus / osl  # requests/s per instance at full batch
-    li, ui = np.meshgrid(np.arange(len(lay)), np.arange(len(UTILISATIONS)), indexing="ij")
-    li, ui = li.ravel(), ui.ravel()
+    li, ui = _pairs(len(lay))
     n = np.ceil(rate / np.maximum(mu[li] * UTILISATIONS[ui], 1e-12))
     keep = cap.fits[li] & (n * lay.gpus[li] <= max_count)
     pairs = np.unique(np.stack([li[keep], n[keep]]), axis=1)  # distinct (layout, instances)
     li, n = pairs[0].astype(np.int64), pairs[1]
     sub = _expand(lay, li)
-    sv = eng.server(sub, rate / n, isl, osl)
+    sv = eng.server(sub, rate / n, isl, osl, solver=q["solver"])
     out = {
         "lay": sub, "count": n * sub.gpus, "instances": n, "ttft": sv.ttft_p99_s,
         "tpot": sv.tpot_s, "ttft50": sv.ttft_p50_s, "tpot50": sv.tpot_s,
@@ -137,9 +142,8 @@ def _disagg(
     if idx.size == 0:
         return None
     sub = _expand(lay, idx)
-    pr = pool_rates(eng, sub, q["isl"], q["osl"])
-    li, ui = np.meshgrid(np.arange(len(sub)), np.arange(len(UTILISATIONS)), indexing="ij")
-    li, ui = li.ravel(), ui.ravel()
+    pr = pool_rates(eng, sub, q["isl"], q["osl"], solver=q["solver"])
+    li, ui = _pairs(len(sub))
     u = UTILISATIONS[ui]
     p = np.ceil(q["rate"] / np.maximum(pr["r_pre"][li] * u, 1e-12))
     d = np.ceil(q["rate"] / np.maximum(pr["r_dec"][li] * u, 1e-12))
@@ -153,7 +157,7 @@ def _disagg(
     rho = np.minimum(q["rate"] / (p * pr["r_pre"][li]), 0.999)
     service = 1.0 / pr["r_pre"][li]
     wait99 = service / (2.0 * (1.0 - rho)) * np.log(np.maximum(100.0 * rho, 1.0))
-    dec = pool_rates(eng, lay2, q["isl"], q["osl"], q["rate"] / d)
+    dec = pool_rates(eng, lay2, q["isl"], q["osl"], q["rate"] / d, solver=q["solver"])
     return {
         "lay": lay2, "count": (p + d) * lay2.gpus, "instances": p + d,
         "ttft": pr["ttft"][li] + wait99, "tpot": dec["t_dec"], "ttft50": pr["ttft"][li],
@@ -188,11 +192,13 @@ def plan_serving(
     requests: int = 1000,
     verify: bool = True,
     cost: CostAssumptions = _DEFAULT_COST,
+    solver: str = "root",
 ) -> PlanResult:
     """Rank deployments of `model` over the chips by cost per million output tokens (see the docstring).
 
     `verify`: re-check the cheapest aggregated plan per chip with the request-level simulation
-    (False: analytic p99s only, the screening alone).
+    (False: analytic p99s only, the screening alone). `solver`: how the analytic server model
+    solves Little's law (`Engine.server`; "iterate" is the reference the benchmark compares with).
     """
     check_number(
         "--rate", rate, maximum=MAX_RATE, unit="requests/s", why_max="a million per second"
@@ -204,7 +210,8 @@ def plan_serving(
     check_count("--max-count", max_count)
     chips = [get_accelerator(a) for a in accelerator_ids]
     q = {"rate": float(rate), "isl": float(input_len), "osl": float(output_len),
-         "max_count": int(max_count), "requests": requests, "verify": verify}  # fmt: skip
+         "max_count": int(max_count), "requests": requests, "verify": verify,
+         "solver": solver}  # fmt: skip
     lim_ttft = (ttft_ms or math.inf) / 1e3
     lim_tpot = (tpot_ms or math.inf) / 1e3
     notes: list[str] = []

@@ -213,39 +213,27 @@ def _moe_interleave(model: ModelSpec, params_b: Any, notes: list[str]) -> ModelS
     return replace(model, moe=replace(model.moe, dense_layers=int(dense)))
 
 
-def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
-    """Parse and check one serving spec mapping; raises a WankaError with a one-line message."""
-    if not isinstance(d, dict):
-        raise ConfigError(f"a serving spec must be a mapping, got {type(d).__name__}")
-    for k in ("model", "hardware", "workload"):
-        if k not in d:
-            raise ConfigError(
-                f"a serving spec needs `model`, `hardware` and `workload` (missing {k})"
-            )
-    notes: list[str] = []
-    hw = _block("hardware", d["hardware"], _HW)
-    sv = _block("serving", d.get("serving"), _SERVING)
-    wl = _block("workload", d["workload"], _WORKLOAD)
-    cs = _block("constraints", d.get("constraints"), _CONSTRAINTS)
+def _hardware(hw: dict[str, Any]) -> tuple[Accelerator, int]:
     if not hw.get("accelerator"):
         raise ConfigError("hardware.accelerator is required (an id from `wanka catalog list`)")
     acc = get_accelerator(str(hw["accelerator"]))
-    count = check_count(
-        "hardware.count", _pos_int("hardware.count", hw.get("count"), allow_none=False)
-    )
+    count = _pos_int("hardware.count", hw.get("count"), allow_none=False)
+    assert count is not None  # allow_none=False raises instead
+    return acc, check_count("hardware.count", count)
+
+
+def _scenario(wl: dict[str, Any]) -> str:
     scenario = _leading_word(wl.get("scenario") or "offline")
     if scenario not in SCENARIOS:
         raise ConfigError(
             f"workload.scenario {wl.get('scenario')!r}: choose from {', '.join(SCENARIOS)}"
             + difflib_closest(scenario, SCENARIOS)
         )
-    mname = (
-        str((d["model"] or {}).get("name", "")) if isinstance(d["model"], dict) else str(d["model"])
-    )
-    isl = _length("workload.input_len", wl.get("input_len"), "input", notes, mname)
-    osl = _length("workload.output_len", wl.get("output_len"), "output", notes, mname)
-    model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
-    model = _moe_interleave(model, params_b, notes)
+    return scenario
+
+
+def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[str, str]:
+    """(weight precision, KV-cache precision), checked against the chip's catalog peaks."""
     precision = str(sv.get("precision") or "bf16").lower()
     if sv.get("precision") is None:
         notes.append("serving.precision null: bf16")
@@ -265,10 +253,21 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     kvp = str(kvp).lower()
     if kvp not in KV_FORMATS:
         raise ConfigError(f"unknown kv_precision {kvp!r}; choose from {', '.join(KV_FORMATS)}")
+    return precision, kvp
+
+
+def _engine(sv: dict[str, Any]) -> tuple[EngineDefaults, str]:
+    """(engine settings, framework name): stated values over `EngineDefaults`; vLLM/SGLang page
+    their KV cache on demand (16-token blocks) where TensorRT-LLM reserves it at admission."""
     eng = EngineDefaults()
-    for k in ("max_batch", "max_num_tokens", "kv_block_tokens"):
-        if sv.get(k) is not None:
-            eng = replace(eng, **{k: _pos_int(f"serving.{k}", sv[k])})
+    ints = {k: _pos_int(f"serving.{k}", sv[k]) for k in ("max_batch", "max_num_tokens",
+            "kv_block_tokens") if sv.get(k) is not None}  # fmt: skip
+    eng = replace(
+        eng,
+        max_batch=ints.get("max_batch") or eng.max_batch,
+        max_num_tokens=ints.get("max_num_tokens") or eng.max_num_tokens,
+        kv_block_tokens=ints.get("kv_block_tokens") or eng.kv_block_tokens,
+    )
     if sv.get("gpu_memory_utilization") is not None:
         u = sv["gpu_memory_utilization"]
         if not isinstance(u, (int, float)) or not 0.0 < u <= 1.0:
@@ -276,21 +275,48 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
         eng = replace(eng, gpu_memory_utilization=float(u))
     framework = str(sv.get("framework") or "unspecified")
     if "vllm" in framework.lower() or "sglang" in framework.lower():
-        eng = replace(eng, no_evict=False, kv_block_tokens=sv.get("kv_block_tokens") or 16)
-    rate = _rate(wl.get("request_rate"))
-    pct = str(cs.get("percentile") or "p99")
-    ttft = cs.get("ttft_ms")
-    tpot = cs.get("tpot_ms")
-    for name, v in (("constraints.ttft_ms", ttft), ("constraints.tpot_ms", tpot)):
+        eng = replace(eng, no_evict=False, kv_block_tokens=ints.get("kv_block_tokens") or 16)
+    return eng, framework
+
+
+def _limits(cs: dict[str, Any]) -> tuple[float | None, float | None, str]:
+    """(p-th percentile TTFT limit ms, TPOT limit ms, percentile)."""
+    out: list[float | None] = []
+    for name in ("ttft_ms", "tpot_ms"):
+        v = cs.get(name)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
-            raise ConfigError(f"{name} must be a positive number of milliseconds, got {v!r}")
+            raise ConfigError(
+                f"constraints.{name} must be a positive number of milliseconds, got {v!r}"
+            )
+        out.append(None if v is None else float(v))
+    return out[0], out[1], str(cs.get("percentile") or "p99")
+
+
+def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
+    """Parse and check one serving spec mapping; raises a WankaError with a one-line message."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"a serving spec must be a mapping, got {type(d).__name__}")
+    for k in ("model", "hardware", "workload"):
+        if k not in d:
+            raise ConfigError(
+                f"a serving spec needs `model`, `hardware` and `workload` (missing {k})"
+            )
+    notes: list[str] = []
+    sv = _block("serving", d.get("serving"), _SERVING)
+    wl = _block("workload", d["workload"], _WORKLOAD)
+    acc, count = _hardware(_block("hardware", d["hardware"], _HW))
+    ttft, tpot, pct = _limits(_block("constraints", d.get("constraints"), _CONSTRAINTS))
+    scenario = _scenario(wl)
+    mname = str(d["model"].get("name", "")) if isinstance(d["model"], dict) else str(d["model"])
+    isl = _length("workload.input_len", wl.get("input_len"), "input", notes, mname)
+    osl = _length("workload.output_len", wl.get("output_len"), "output", notes, mname)
+    model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
+    model = _moe_interleave(model, params_b, notes)
+    precision, kvp = _formats(sv, acc, notes)
+    eng, framework = _engine(sv)
     spec = ServeSpec(
         id=None if d.get("id") is None else str(d["id"]),
-        model=model,
-        accelerator=acc,
-        count=count,
-        framework=framework,
-        precision=precision,
+        model=model, accelerator=acc, count=count, framework=framework, precision=precision,
         kv_precision=kvp,
         tp=_pos_int("serving.tp", sv.get("tp")),
         pp=_pos_int("serving.pp", sv.get("pp")),
@@ -300,23 +326,18 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
         disaggregated=bool(sv.get("disaggregated") or False),
         prefill_instances=_pos_int("serving.prefill_instances", sv.get("prefill_instances")),
         decode_instances=_pos_int("serving.decode_instances", sv.get("decode_instances")),
-        scenario=scenario,
-        input_len=isl,
-        output_len=osl,
+        scenario=scenario, input_len=isl, output_len=osl,
         batch_size=_pos_int("workload.batch_size", wl.get("batch_size")),
-        request_rate=rate,
+        request_rate=_rate(wl.get("request_rate")),
         concurrency=_pos_int("workload.concurrency", wl.get("concurrency")),
         requests=_pos_int("workload.requests", wl.get("requests")) or 1000,
         seed=int(wl.get("seed") or 0),
-        ttft_ms=None if ttft is None else float(ttft),
-        tpot_ms=None if tpot is None else float(tpot),
-        percentile=pct,
-        engine=eng,
+        ttft_ms=ttft, tpot_ms=tpot, percentile=pct, engine=eng,
         params_b=params_b if isinstance(params_b, (int, float)) else None,
         measured=d.get("measured") if isinstance(d.get("measured"), dict) else None,
         source=None if d.get("source") is None else str(d["source"]),
         assumptions=tuple(notes),
-    )
+    )  # fmt: skip
     if scenario == "fixed-batch" and spec.batch_size is None:
         raise ConfigError("workload.batch_size is required for the fixed-batch scenario")
     return spec
