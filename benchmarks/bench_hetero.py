@@ -11,13 +11,15 @@
    mixed search runs it itself), the naive equal split and the sum-of-parts bound. Baseline in the same
    run: the homogeneous search of the same model on the 4,096 H100 alone (the machine is shared, so
    the ratio is the steadier figure).
-3. `wanka plan examples/retrofit-existing-dc.yaml` (when the example exists): wall seconds, designs that
-   break the site's rack power or cooling, and whether liquid cooling admits NVL72-class racks.
+3. `wanka plan examples/retrofit-existing-dc.yaml` (when the example exists): wall seconds (fusing the
+   idle existing chips included), designs that break the site's rack power or cooling, whether liquid
+   cooling admits NVL72-class racks, and what fusing the idle existing chips does for the top designs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -62,21 +64,32 @@ def accuracy() -> dict:
     }
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished worker processes (the search forks workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
 def mixed_search() -> dict:
     model = load_model("llama3.1-405b")
     kinds = parse_fleet("h100-sxm:4096,ascend-910b:8192")
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), _cpu()
     res = search_hetero(model, kinds, global_batch_size=2048)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    t0, c0 = time.perf_counter(), _cpu()
     homo = search(
         model, kinds[0].acc, count=4096, global_batch_size=2048, seq_len=model.seq_len, top_k=1
     ).to_dict()
-    hwall, hcpu = time.perf_counter() - t0, time.process_time() - c0
+    hwall, hcpu = time.perf_counter() - t0, _cpu() - c0
     best, ref = res["best"], res["references"]
     return {
         "wall_s": wall,
         "cpu_s": cpu,
+        "load_average_1min": _load(),
         "baseline_homogeneous_search_4096_h100": {"wall_s": hwall, "cpu_s": hcpu},
         "wall_ratio_to_baseline": wall / hwall,
         "fits": best["fits"],
@@ -122,9 +135,9 @@ def retrofit() -> dict:
     from wanka.plan.center import design_center, parse_center
 
     d = yaml.safe_load((ROOT / "examples" / "retrofit-existing-dc.yaml").read_text())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     air = design_center(parse_center(d))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
     site = d["site"]
 
     def breaks(des: dict) -> bool:
@@ -140,12 +153,19 @@ def retrofit() -> dict:
     liq = design_center(parse_center(liquid))
     return {
         "air_wall_s": wall,
+        "air_cpu_s": cpu,
         "air_designs": len(air["designs"]),
         "air_designs_breaking_site": sum(breaks(x) for x in air["designs"]),
         "air_excluded": air["excluded_by_site"],
         "air_best": air["designs"][0]["id"],
         "liquid_wall_s": time.perf_counter() - t0,
         "liquid_nvl72_designs": sum("gb200" in x["accelerator"] for x in liq["designs"]),
+        "air_fused": [
+            {"design": x["id"]}
+            | {k: v for k, v in x["jobs"][0].get("fused_existing", {}).items() if k != "plan"}
+            for x in air["designs"]
+            if "fused_existing" in x
+        ],
         "under_10s": wall < 10,
     }
 
@@ -167,7 +187,8 @@ def main() -> None:
     r = m["references"]
     print(
         f"405B on 4,096 H100 + 8,192 910B: {m['wall_s']:.1f} s wall ({m['cpu_s']:.1f} s CPU; "
-        f"homogeneous 4,096-H100 search in the same run {m['baseline_homogeneous_search_4096_h100']['wall_s']:.1f} s), "
+        f"homogeneous 4,096-H100 search in the same run {m['baseline_homogeneous_search_4096_h100']['wall_s']:.1f} s; "
+        f"1-min load {m['load_average_1min']:.1f} on {os.cpu_count()} cores), "
         f"fits {m['fits']}, {m['tokens_per_s']:,.0f} tokens/s ({m['family']}, {m['accelerators_used']})"
     )
     hs, hm = r["per_kind_homogeneous_search_tokens_per_s"], r["per_kind_hetero_model_tokens_per_s"]
@@ -184,11 +205,20 @@ def main() -> None:
     )
     rf = out["retrofit"]
     print(
-        f"retrofit-existing-dc.yaml: {rf['air_wall_s']:.1f} s, {rf['air_designs']} designs ranked, "
+        f"retrofit-existing-dc.yaml: {rf['air_wall_s']:.1f} s wall ({rf['air_cpu_s']:.1f} s CPU), "
+        f"{rf['air_designs']} designs ranked, "
         f"{rf['air_designs_breaking_site']} breaking rack power or cooling, "
         f"{len(rf['air_excluded'])} excluded ({rf['air_excluded'][0]['reason'] if rf['air_excluded'] else '-'}); "
         f"best {rf['air_best']}; with liquid cooling {rf['liquid_nvl72_designs']} NVL72-class designs ranked"
     )
+    for f in rf["air_fused"]:
+        if "speedup" in f:
+            print(
+                f"  fused with idle existing chips: {f['design']} -> {f['accelerators']} "
+                f"({f['precision']}) x{f['speedup']:.2f}, helps {f['helps']}"
+            )
+        else:
+            print(f"  fused with idle existing chips: {f['design']}: {f.get('reason')}")
 
 
 if __name__ == "__main__":

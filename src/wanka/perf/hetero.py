@@ -24,6 +24,7 @@ Composition (per optimizer step; every term is the homogeneous model's, evaluate
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -321,7 +322,7 @@ def _reduce_s(run: Any, pl: Any, j: int, nbytes: float, op: str = "all-reduce") 
     servers = sorted(set(place[j]))
     if len(servers) == 1 and run.cp == 1:
         return _coll(op, nbytes, n, n, run.groups[servers[0][0]].accelerator)
-    per_server = min(place[j].count(s) for s in servers) * run.cp
+    per_server = min(Counter(place[j]).values()) * run.cp
     rpn = max(1, min(per_server, min(run.groups[s[0]].gpus_per_node for s in servers)))
     acc = _link(run, [(s, ranks[j][s]) for s in servers])
     return _coll(op, nbytes, n, min(rpn, n), acc)

@@ -270,4 +270,7 @@ def design_center(
 
         apply_site(spec.site, result, rank_key)
         result["assumptions"].append(SITE_ASSUMPTION)
+        from wanka.plan.fuse import fuse_existing
+
+        fuse_existing(spec, result)
     return result

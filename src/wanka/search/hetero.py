@@ -165,32 +165,32 @@ class _Ctx:
 
 
 def _term(c: _Ctx, name: str, k: Any, i: Any, j: Any, r: Any) -> np.ndarray:
-    return c.T[name][k, i, j, r]
+    return _tk(c, name, _flat(c, k, i, j, r))
 
 
-def _stage_mem(
-    c: _Ctx, k: Any, i: Any, j: Any, r: Any, n: Any, held: Any, shard: Any, ends: Any
-) -> np.ndarray:
-    """Peak bytes of one stage replica: n layers, `ends` end copies (embedding / head), `held`
-    micro-batches of activations (`perf.memory.in_flight`)."""
-    g = (
-        _term(c, "layer_weights", k, i, j, r)
-        + _term(c, "layer_grads", k, i, j, r)
-        + _term(c, "layer_opt", k, i, j, r) / shard
-    )
-    e = (
-        _term(c, "end_weights", k, i, j, r)
-        + _term(c, "end_grads", k, i, j, r)
-        + _term(c, "end_opt", k, i, j, r) / shard
-    )
-    act = n * _term(c, "layer_act", k, i, j, r) * held
-    return n * g + ends * e + act + _term(c, "buffers", k, i, j, r)
+def _flat(c: _Ctx, k: Any, i: Any, j: Any, r: Any) -> np.ndarray:
+    """Flat index of (kind, tp, (cp, mbs), recompute) into the term arrays (one take per term)."""
+    out: np.ndarray = np.ravel_multi_index((k, i, j, r), c.T["layer_s"].shape)
+    return out
 
 
-def _dp_s(c: _Ctx, k: int, n: Any, i: Any, j: Any, r: Any, ranks: Any, bwd: Any) -> Any:
+def _tk(c: _Ctx, name: str, f: Any) -> np.ndarray:
+    return c.T[name].reshape(-1).take(f)
+
+
+def _stage_mem(c: _Ctx, f: Any, n: Any, held: Any, shard: Any, ends: Any) -> np.ndarray:
+    """Peak bytes of one stage replica (terms at flat index f): n layers, `ends` end copies
+    (embedding / head), `held` micro-batches of activations (`perf.memory.in_flight`)."""
+    g = _tk(c, "layer_weights", f) + _tk(c, "layer_grads", f) + _tk(c, "layer_opt", f) / shard
+    e = _tk(c, "end_weights", f) + _tk(c, "end_grads", f) + _tk(c, "end_opt", f) / shard
+    act = n * _tk(c, "layer_act", f) * held
+    return n * g + ends * e + act + _tk(c, "buffers", f)
+
+
+def _dp_s(c: _Ctx, k: int, f: Any, n: Any, i: Any, j: Any, ranks: Any, bwd: Any) -> Any:
     """Exposed gradient reduce-scatter + parameter all-gather of a stage of n layers on kind k over
     `ranks` pipelines x cp (distributed optimizer, Megatron's overlap: `perf.exposed.ddp_exposed_s`)."""
-    params = n * _term(c, "layer_params", k, i, j, r)
+    params = n * _tk(c, "layer_params", f)
     group = np.asarray(ranks, dtype=float) * CP_OF[j]
     rpn = np.minimum(np.maximum(1, c.kinds[k].gpus_per_node // np.array(TPS)[i]), group)
     acc = c.kinds[k].acc
@@ -228,18 +228,12 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
         np.arange(len(TPS)),
         np.arange(len(TPS)) if b is not None else np.zeros(1, dtype=int),
         np.arange(len(CM)),
-        np.arange(len(RECOMPUTE)),
-        np.array(VPPS),
         indexing="ij",
     )
-    P1, P2, i1, i2, j, r, v = (x.ravel() for x in grids)
+    P1, P2, i1, i2, j = (x.ravel() for x in grids)
     kb_i = b if b is not None else a
     i2 = np.where(P2 > 0, i2, i1)
     tp1, tp2, cp = np.array(TPS)[i1], np.array(TPS)[i2], CP_OF[j]
-    t1 = _term(c, "layer_s", a, i1, j, r) + c.unfused[a, j]
-    t2 = _term(c, "layer_s", kb_i, i2, j, r) + c.unfused[kb_i, j]
-    h1, h2 = _term(c, "head_s", a, i1, j, r), _term(c, "head_s", kb_i, i2, j, r)
-    bsz = MB_OF[j]
     dmax = np.minimum(
         ka.count // (tp1 * cp * P1),
         np.where(P2 > 0, kb.count // (tp2 * cp * np.maximum(P2, 1)), 10**9),
@@ -249,14 +243,23 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
         if c.G % bb == 0:
             table = _divisor_floor(c.G // int(bb), int(max(1, dmax.max())))
             D = np.where(j == jj, table[np.clip(dmax, 0, len(table) - 1)], D)
+    valid = np.isfinite(c.T["layer_s"][:, :, :, 0])  # [kind, tp, (cp, mbs)]: the layout exists
     P = P1 + P2
-    rows = len(P)
-    # structurally valid rows first (cheap integer tests), then the memory test on those
-    keep = np.flatnonzero(
-        (D >= 1) & np.isfinite(t1 + t2 + h1 + h2) & ((v == 1) | (P > 1)) & (L // P >= v)
-    )
+    rows = len(P) * len(RECOMPUTE) * len(VPPS)
+    # structurally valid (placement, tp, cp, mbs) first, then every recompute and vpp of those
+    base = np.flatnonzero((D >= 1) & valid[a, i1, j] & valid[kb_i, i2, j])
+    per = len(RECOMPUTE) * len(VPPS)
+    pick = np.repeat(base, per)
+    r = np.tile(np.repeat(np.arange(len(RECOMPUTE)), len(VPPS)), len(base))
+    v = np.tile(np.array(VPPS), len(base) * len(RECOMPUTE))
+    P1, P2, P, i1, i2, j, D = (x[pick] for x in (P1, P2, P, i1, i2, j, D))
+    keep = np.flatnonzero(((v == 1) | (P > 1)) & (L // P >= v))
     P1, P2, P, i1, i2, j, r, v, D = (x[keep] for x in (P1, P2, P, i1, i2, j, r, v, D))
-    t1, t2, h1, h2, bsz, cp = (x[keep] for x in (t1, t2, h1, h2, bsz, cp))
+    fa, fb = _flat(c, a, i1, j, r), _flat(c, kb_i, i2, j, r)
+    t1 = _tk(c, "layer_s", fa) + c.unfused[a, j]
+    t2 = _tk(c, "layer_s", fb) + c.unfused[kb_i, j]
+    h1, h2 = _tk(c, "head_s", fa), _tk(c, "head_s", fb)
+    bsz, cp = MB_OF[j], CP_OF[j]
     m = c.G / (bsz * np.maximum(D, 1))
     if b is None:
         n1 = np.ceil(L / P1)
@@ -270,17 +273,19 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
         low = np.minimum(n1, np.floor(rem / np.maximum(P2, 1)))
     shard = np.maximum(D, 1) * cp
     tied = 1.0 if c.model.tied_embeddings else 0.5
-    mem_a = _stage_mem(c, a, i1, j, r, n1, in_flight(m, P, v, 0), shard, tied * (1 + (P == 1)))
+    mem_a = _stage_mem(c, fa, n1, in_flight(m, P, v, 0), shard, tied * (1 + (P == 1)))
     ok = mem_a <= ka.acc.hbm_bytes * (1 - c.margin)
     if b is not None:
-        mem_b = _stage_mem(c, b, i2, j, r, n2, in_flight(m, P, v, P1), shard, tied)
-        mem_b = mem_b + _term(c, "end_act", b, i2, j, r)
+        mem_b = _stage_mem(c, fb, n2, in_flight(m, P, v, P1), shard, tied)
+        mem_b = mem_b + _tk(c, "end_act", fb)
         ok &= mem_b <= kb.acc.hbm_bytes * (1 - c.margin)
     ok &= (rem >= P2) & (low >= v)
     # the rest only on the rows that are valid and fit (a few percent of the grid)
     keep = np.flatnonzero(ok)
-    P1, P2, P, i1, i2, j, r, v, D, m = (x[keep] for x in (P1, P2, P, i1, i2, j, r, v, D, m))
+    P1, P2, P, i1, i2, j, r, v, D = (x[keep] for x in (P1, P2, P, i1, i2, j, r, v, D))
+    m = m[keep]
     t1, t2, h1, h2, n1, n2, rem = (x[keep] for x in (t1, t2, h1, h2, n1, n2, rem))
+    fa, fb = fa[keep], fb[keep]
     pa, pb = c.p2p[a, i1, j] * v, c.p2p[kb_i, i2, j] * v  # vpp chunk boundaries per micro-batch
     if b is None:
         tau = np.maximum(n1 * t1 + pa, np.floor(L / P1) * t1 + h1 + (v - 1) / v * pa)
@@ -288,15 +293,15 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
     else:
         tau = np.maximum(n1 * t1 + pa, n2 * t2 + h2 + pb)
         total = P1 * n1 * t1 + rem * t2 + h2 + P * np.maximum(pa, pb)
-    ovh = _term(c, "overhead", a, i1, j, r)
+    ovh = _tk(c, "overhead", fa)
     tau = tau + ovh
     pipe = m * tau + (total + P * ovh - tau) / v  # interleaved 1F1B bubble (perf.hetero._compose)
     pre = pipe + c.step_overhead
 
     def dp(s: np.ndarray) -> np.ndarray:
         return np.maximum(
-            _dp_s(c, a, n1[s], i1[s], j[s], r[s], D[s], n1[s] * t1[s] * 2 / 3),
-            _dp_s(c, kb_i, n2[s], i2[s], j[s], r[s], D[s], n2[s] * t2[s] * 2 / 3),
+            _dp_s(c, a, fa[s], n1[s], i1[s], j[s], D[s], n1[s] * t1[s] * 2 / 3),
+            _dp_s(c, kb_i, fb[s], n2[s], i2[s], j[s], D[s], n2[s] * t2[s] * 2 / 3),
         )
 
     return {
@@ -354,13 +359,14 @@ def _replicas(c: _Ctx, equal: bool) -> dict[str, np.ndarray]:
     t_slow = tk[slow]
 
     def dp(s: np.ndarray) -> np.ndarray:
-        return _dp_s(c, slow, n[s], i[s], j[s], r[s], dsum[s], n[s] * t_slow[s] * 2 / 3)
+        f = _flat(c, slow, i[s], j[s], r[s])
+        return _dp_s(c, slow, f, n[s], i[s], j[s], dsum[s], n[s] * t_slow[s] * 2 / 3)
 
     tied = 1.0 if c.model.tied_embeddings else 0.5
     fits = np.ones_like(pre, dtype=bool)
     for k, kind in enumerate(c.kinds):
         held = in_flight(np.maximum(mk[k], 1), P, v, 0)
-        mem = _stage_mem(c, k, i, j, r, n, held, np.maximum(dsum, 1) * cp, tied)
+        mem = _stage_mem(c, _flat(c, k, i, j, r), n, held, np.maximum(dsum, 1) * cp, tied)
         fits &= (d[k] == 0) | (mem <= kind.acc.hbm_bytes * (1 - c.margin))
     ok = np.all(d >= 1, axis=0) & np.all((mk >= 1) | (d == 0), axis=0) & fits & np.isfinite(pre)
     ok &= (np.floor(L / P) >= v) & ((v == 1) | (P > 1))
@@ -489,9 +495,17 @@ def _best(c: _Ctx, scored: list[tuple[dict[str, np.ndarray], Any]]) -> tuple[Any
 
 
 def search_hetero(
-    model: Any, kinds: list[Kind], *, global_batch_size: int, precision: str = "bf16"
+    model: Any,
+    kinds: list[Kind],
+    *,
+    global_batch_size: int,
+    precision: str = "bf16",
+    references: bool = True,
 ) -> dict[str, Any]:
-    """Best plan for one job on a mixed fleet, with its references (module docstring)."""
+    """Best plan for one job on a mixed fleet, with its references (module docstring).
+
+    `references=False` skips the homogeneous search on each kind (a caller that has its own
+    homogeneous plan, as `plan` does); the kinds alone are then the mixed model's own plans."""
     t0 = time.perf_counter()
     cal, hc = default_calibration(), default_hetero_calibration()
     G = int(global_batch_size)
@@ -537,4 +551,5 @@ def search_hetero(
         best_naive=best_naive,
         counts={"evaluated": int(evaluated), "confirmed_by_predict": int(confirmed)},
         t0=t0,
+        homogeneous=references,
     )

@@ -118,11 +118,12 @@ def answer(
     best_naive: Any,
     counts: dict[str, int],
     t0: float,
+    homogeneous: bool = True,
 ) -> dict[str, Any]:
     """The `search --json` object of a mixed fleet (module docstring)."""
     from wanka.errors import ConfigError
 
-    regular = [homogeneous_search(model, k, G, precision) for k in kinds]
+    regular = [homogeneous_search(model, k, G, precision) if homogeneous else None for k in kinds]
     own = [(r[0]["tokens_per_s"] if r else 0.0) for r in alone]
     reg = [(r["tokens_per_s"] if r else 0.0) for r in regular]
     homo = [max(a, b) for a, b in zip(own, reg, strict=True)]
