@@ -54,7 +54,12 @@ def render_hetero(res: dict[str, Any], *, wide: bool = False) -> Group:
         width=width,
         wide=wide,
         title=f"{res['model']} on {fleet}: best plan ({best['family']}), "
-        f"{best['tokens_per_s']:,.0f} tokens/s, step {best['step_time_s']:.2f} s",
+        f"{best['tokens_per_s']:,.0f} tokens/s, step {best['step_time_s']:.2f} s"
+        + "".join(
+            f", {k} {best['plan']['parallelism'][k]}"
+            for k in ("vpp", "cp")
+            if best["plan"]["parallelism"].get(k, 1) > 1
+        ),
     )
 
     def r(x: Any) -> str:
