@@ -20,7 +20,7 @@ switches than to others, and the shared counter keeps every top switch at <= cei
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import networkx as nx
@@ -160,96 +160,98 @@ def build_graph(
             f"graphs are built up to {limit:,} endpoints for {topology}, got {d.endpoints:,}; "
             "the closed forms (wanka fabric design) cover any size"
         )
+    g = nx.Graph(topology=topology, endpoints=d.endpoints)
+    builder = _BUILDERS.get(topology)
+    if builder is None:  # design_fabric already rejected unknown names
+        raise ConfigError(f"no graph builder for {topology!r}")
+    builder(g, d, d.spread or "even")
+    return g
+
+
+def _leaf_d1(d: FabricDesign) -> int:
+    """Hosts per leaf of a plain Clos design."""
+    return d.radix if d.tiers == 1 else _split(d.radix, d.oversubscription[0])[0]
+
+
+def _full_mesh(g: nx.Graph, d: FabricDesign, sp: str) -> None:
     n = d.endpoints
-    sp = d.spread or "even"
-    g = nx.Graph(topology=topology, endpoints=n)
-    if topology == "full-mesh":
-        hs = _hosts(g, n)
-        for i in range(n):
-            for j in range(i + 1, n):
-                g.add_edge(hs[i], hs[j], links=1, capacity=1)
-    elif topology == "fat-tree":
-        hs = _hosts(g, n)
-        d1 = d.radix if d.tiers == 1 else _split(d.radix, d.oversubscription[0])[0]
+    hs = _hosts(g, n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            g.add_edge(hs[i], hs[j], links=1, capacity=1)
+
+
+def _fat_tree(g: nx.Graph, d: FabricDesign, sp: str) -> None:
+    n, d1 = d.endpoints, _leaf_d1(d)
+    hs = _hosts(g, n)
+    leaves = [hs[i : i + d1] for i in range(0, n, d1)]
+    over = d.oversubscription or 1.0
+    _clos(g, leaves, k=d.radix, n=d.tiers, oversubscription=over, prefix="s", spread=sp)
+
+
+def _rail_optimized(g: nx.Graph, d: FabricDesign, sp: str) -> None:
+    """One leaf per rail per scalable unit of d1 nodes (host = node * rails + rail)."""
+    n, r = d.endpoints, d.rails or 1
+    hs = _hosts(g, n)
+    d1 = _split(d.radix, d.oversubscription[0])[0]
+    nodes = -(-n // r)
+    leaves = [
+        [
+            hs[node * r + rail]
+            for node in range(su * d1, min(nodes, su * d1 + d1))
+            if node * r + rail < n
+        ]
+        for su in range(-(-nodes // d1))
+        for rail in range(r)
+    ]
+    _clos(
+        g, leaves, k=d.radix, n=d.tiers, oversubscription=d.oversubscription, prefix="s", spread=sp
+    )
+
+
+def _rail_only(g: nx.Graph, d: FabricDesign, sp: str) -> None:
+    """An independent fat-tree per rail."""
+    r = d.rails or 1
+    hs = _hosts(g, d.endpoints)
+    for rail in range(r):
+        members = hs[rail::r]
+        if not members:
+            continue
+        dd = design_fabric(
+            "fat-tree",
+            len(members),
+            radix=d.radix,
+            tiers=d.tiers,
+            oversubscription=d.oversubscription or 1.0,
+            scaleup=None,
+            spread=sp,
+        )
+        d1 = _leaf_d1(dd)
+        _clos(
+            g,
+            [members[i : i + d1] for i in range(0, len(members), d1)],
+            k=d.radix,
+            n=dd.tiers,
+            oversubscription=dd.oversubscription or 1.0,
+            prefix=f"r{rail}s",
+            spread=sp,
+        )
+
+
+def _multi_plane(g: nx.Graph, d: FabricDesign, sp: str) -> None:
+    """The same Clos once per plane over the same hosts."""
+    n, d1 = d.endpoints, _leaf_d1(d)
+    hs = _hosts(g, n)
+    for p in range(d.planes):
         _clos(
             g,
             [hs[i : i + d1] for i in range(0, n, d1)],
             k=d.radix,
             n=d.tiers,
             oversubscription=d.oversubscription or 1.0,
-            prefix="s",
+            prefix=f"p{p}s",
             spread=sp,
         )
-    elif topology == "rail-optimized":
-        r = d.rails or 1
-        hs = _hosts(g, n)
-        d1 = _split(d.radix, d.oversubscription[0])[0]
-        nodes = -(-n // r)
-        leaves = []
-        for su in range(-(-nodes // d1)):
-            for rail in range(r):
-                leaves.append(
-                    [
-                        hs[node * r + rail]
-                        for node in range(su * d1, min(nodes, su * d1 + d1))
-                        if node * r + rail < n
-                    ]
-                )
-        _clos(
-            g,
-            leaves,
-            k=d.radix,
-            n=d.tiers,
-            oversubscription=d.oversubscription,
-            prefix="s",
-            spread=sp,
-        )
-    elif topology == "rail-only":
-        r = d.rails or 1
-        hs = _hosts(g, n)
-        for rail in range(r):
-            members = hs[rail::r]
-            if not members:
-                continue
-            dd = design_fabric(
-                "fat-tree",
-                len(members),
-                radix=d.radix,
-                tiers=d.tiers,
-                oversubscription=d.oversubscription or 1.0,
-                scaleup=None,
-                spread=sp,
-            )
-            d1 = dd.radix if dd.tiers == 1 else _split(dd.radix, dd.oversubscription[0])[0]
-            _clos(
-                g,
-                [members[i : i + d1] for i in range(0, len(members), d1)],
-                k=d.radix,
-                n=dd.tiers,
-                oversubscription=dd.oversubscription or 1.0,
-                prefix=f"r{rail}s",
-                spread=sp,
-            )
-    elif topology == "multi-plane":
-        hs = _hosts(g, n)
-        d1 = d.radix if d.tiers == 1 else _split(d.radix, d.oversubscription[0])[0]
-        for p in range(d.planes):
-            _clos(
-                g,
-                [hs[i : i + d1] for i in range(0, n, d1)],
-                k=d.radix,
-                n=d.tiers,
-                oversubscription=d.oversubscription or 1.0,
-                prefix=f"p{p}s",
-                spread=sp,
-            )
-    elif topology == "dragonfly":
-        _dragonfly(g, n, d.radix)
-    elif topology == "torus":
-        _torus(g, d.dims or (n,))
-    else:  # design_fabric already rejected unknown names
-        raise ConfigError(f"no graph builder for {topology!r}")
-    return g
 
 
 def _dragonfly(g: nx.Graph, n: int, radix: int) -> None:
@@ -386,3 +388,15 @@ def draw_graph(g: nx.Graph, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(str(path))
     plt.close(fig)
+
+
+_BUILDERS: dict[str, Callable[[nx.Graph, FabricDesign, str], None]] = {
+    "full-mesh": _full_mesh,
+    "fat-tree": _fat_tree,
+    "rail-optimized": _rail_optimized,
+    "rail-only": _rail_only,
+    "multi-plane": _multi_plane,
+    "dragonfly": lambda g, d, sp: _dragonfly(g, d.endpoints, d.radix),
+    "torus": lambda g, d, sp: _torus(g, d.dims or (d.endpoints,)),
+}
+"""Graph builder per topology (the wiring the closed forms in `topology.sizing` count)."""
