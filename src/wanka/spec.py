@@ -265,6 +265,30 @@ def model_from_mapping(
     """Build a ModelSpec from a run spec's `model` block (explicit fields, `preset`, or `hf_config`)."""
     notes = assumptions if assumptions is not None else []
     d = dict(_check_keys("model", d, _MODEL_KEYS | {"layer_pattern", "mamba"}))  # + hybrid models
+    base = _base_model(d, base_dir)
+    for k in ("params_b", "active_params_b", "notes"):  # descriptive only
+        d.pop(k, None)
+    _gated_mlp(d, base)
+    if base is None:
+        missing = [k for k in ("layers", "hidden", "heads", "seq_len") if d.get(k) is None]
+        if missing:
+            raise ConfigError(
+                f"model: {', '.join(missing)} required (or give model.preset / model.hf_config)"
+            )
+        _fill_from_preset(d, notes)
+    moe, mla = _moe_mla_mamba(d, base, notes)
+    fields = {k: v for k, v in d.items() if v is not None}
+    if base is not None:
+        if moe is not None:
+            fields["moe"] = moe
+        if mla is not None:
+            fields["mla"] = mla
+        return replace(base, **fields)
+    return _new_model(fields, moe, mla, notes)
+
+
+def _base_model(d: dict[str, Any], base_dir: Path | None) -> ModelSpec | None:
+    """The model `model.preset` or `model.hf_config` names (both keys popped from `d`), else None."""
     base: ModelSpec | None = None
     if d.get("preset") is not None:
         from wanka.workload.presets import get_model
@@ -276,35 +300,32 @@ def model_from_mapping(
         p = Path(str(d.pop("hf_config")))
         base = from_hf_config(p if p.is_absolute() or base_dir is None else base_dir / p)
     d.pop("preset", None), d.pop("hf_config", None)
-    for k in ("params_b", "active_params_b", "notes"):  # descriptive only
-        d.pop(k, None)
-    _gated_mlp(d, base)
-    if base is None:
-        missing = [k for k in ("layers", "hidden", "heads", "seq_len") if d.get(k) is None]
-        if missing:
-            raise ConfigError(
-                f"model: {', '.join(missing)} required (or give model.preset / model.hf_config)"
-            )
-        hit = _matching_preset(d)
-        if hit:
-            pid, pm = hit
-            filled = []
-            for k in (
-                "kv_heads",
-                "ffn_hidden",
-                "vocab",
-                "head_dim",
-                "activation",
-                "tied_embeddings",
-                "mla",
-                "layer_pattern",
-                "mamba",
-            ):
-                if d.get(k) is None and getattr(pm, k) is not None:
-                    d[k] = getattr(pm, k)
-                    filled.append(k)
-            if filled:
-                notes.append(f"model shape matches preset {pid}: took {', '.join(filled)} from it")
+    return base
+
+
+#: Fields an explicit model shape takes from the one preset it matches, when not given.
+_PRESET_FILL = tuple(
+    "kv_heads ffn_hidden vocab head_dim activation tied_embeddings mla layer_pattern mamba".split()
+)
+
+
+def _fill_from_preset(d: dict[str, Any], notes: list[str]) -> None:
+    """An explicit shape that matches exactly one preset takes that preset's missing fields (noted)."""
+    hit = _matching_preset(d)
+    if not hit:
+        return
+    pid, pm = hit
+    filled = []
+    for k in _PRESET_FILL:
+        if d.get(k) is None and getattr(pm, k) is not None:
+            d[k] = getattr(pm, k)
+            filled.append(k)
+    if filled:
+        notes.append(f"model shape matches preset {pid}: took {', '.join(filled)} from it")
+
+
+def _moe_mla_mamba(d: dict[str, Any], base: ModelSpec | None, notes: list[str]) -> tuple[Any, Any]:
+    """Pop `moe` and `mla` from `d` as specs (returned) and turn `mamba` into a MambaSpec in `d`."""
     moe = d.pop("moe", None)
     mla = d.pop("mla", None)
     if isinstance(moe, dict):
@@ -325,13 +346,16 @@ def model_from_mapping(
         mamba = MambaSpec(**{k: v for k, v in mamba.items() if v is not None})
     if mamba is not None:
         d["mamba"] = mamba
-    fields = {k: v for k, v in d.items() if v is not None}
-    if base is not None:
-        if moe is not None:
-            fields["moe"] = moe
-        if mla is not None:
-            fields["mla"] = mla
-        return replace(base, **fields)
+    return moe, mla
+
+
+_INT_FIELDS = frozenset(
+    "layers hidden heads kv_heads ffn_hidden vocab seq_len head_dim sliding_window".split()
+)
+
+
+def _new_model(fields: dict[str, Any], moe: Any, mla: Any, notes: list[str]) -> ModelSpec:
+    """A model from explicit fields alone; each default taken is noted."""
     heads, hidden = fields["heads"], fields["hidden"]
     if "kv_heads" not in fields:
         fields["kv_heads"] = heads
@@ -352,23 +376,7 @@ def model_from_mapping(
     mtype: Any = fields.pop("type", None) or ("moe" if moe else "dense")
     name = str(fields.pop("name", "model"))
     rest: dict[str, Any] = {
-        k: (
-            _int(f"model.{k}", v)
-            if k
-            in (
-                "layers",
-                "hidden",
-                "heads",
-                "kv_heads",
-                "ffn_hidden",
-                "vocab",
-                "seq_len",
-                "head_dim",
-                "sliding_window",
-            )
-            else v
-        )
-        for k, v in fields.items()
+        k: (_int(f"model.{k}", v) if k in _INT_FIELDS else v) for k, v in fields.items()
     }
     return ModelSpec(name=name, type=mtype, moe=moe, mla=mla, **rest)
 

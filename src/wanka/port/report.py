@@ -265,97 +265,19 @@ def render_markdown(rep: PortReport) -> str:
 def render_html(rep: PortReport) -> str:
     """The report as a standalone HTML page (same content as the Markdown)."""
     e = html.escape
-
-    def table(head: list[str], rows: list[list[str]]) -> str:
-        h = "".join(f"<th>{e(c)}</th>" for c in head)
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-        return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
-
     parts = [
         f"<h1>Porting report: {e(rep.project)}</h1>",
         f"<p>{rep.files} files, {rep.lines:,} lines scanned; {sum(g['count'] for g in rep.groups)} "
         f"CUDA-specific sites in {len(rep.groups)} rules.</p>",
         "<h2>Portability and effort per target</h2>",
+        _html_scores(rep),
+        "<p>Score = 100 &times; (sites that run as is + half of those that run degraded) / all sites.</p>",
     ]
-    rows = []
-    for t in rep.targets:
-        s = rep.scores[t]
-        rows.append(
-            [
-                e(f"{t} ({TARGET_INFO[t].label})"),
-                f"{s['score']:.0f}",
-                f"{s['after_fix']:.0f}",
-                str(s["breaks"]),
-                str(s["degrades"]),
-                str(s["info"]),
-                str(s["auto_fixable"]),
-                str(s["manual"]),
-                f"{s['effort_hours']:.1f}",
-            ]
-        )
-    parts.append(
-        table(
-            [
-                "target",
-                "score",
-                "after port fix",
-                "breaks",
-                "degrades",
-                "info",
-                "auto-fixed",
-                "manual",
-                "effort (h)",
-            ],
-            rows,
-        )
-    )
-    parts.append(
-        "<p>Score = 100 &times; (sites that run as is + half of those that run degraded) / all sites.</p>"
-    )
     if rep.throughput is not None:
-        parts.append("<h2>Expected throughput of the training run on the target chip</h2>")
-        tp = rep.throughput
-        if "unavailable" in tp:
-            parts.append(f"<p>Not computed: {e(tp['unavailable'])}.</p>")
-        else:
-            trs = []
-            for key, label in (("catalog", "catalog"), ("profiled", "measured profile")):
-                if key in tp:
-                    r = tp[key]
-                    trs.append(
-                        [
-                            e(f"{label}: {r['software_efficiency']}"),
-                            f"{r['tokens_per_s_per_gpu']:,.0f}",
-                            f"{r['mfu']:.1%}",
-                            f"{r['step_time_s']:.3f}",
-                        ]
-                    )
-            parts.append(
-                f"<p>Run <code>{e(str(tp.get('run')))}</code> on {tp['count']} &times; "
-                f"<code>{e(tp['accelerator'])}</code></p>"
-            )
-            parts.append(
-                table(
-                    ["software efficiency", "tokens/s per accelerator", "MFU", "step time (s)"], trs
-                )
-            )
+        parts += _html_throughput(rep.throughput)
     parts.append("<h2>Findings by rule</h2>")
     for g in rep.groups:
-        parts.append(f"<h3><code>{e(g['rule'])}</code>: {e(g['title'])} ({g['count']})</h3>")
-        if g["auto_fix"]:
-            parts.append(f"<p>Automatic fix: {e(g['auto_fix'])}.</p>")
-        parts.append(
-            table(
-                ["target", "severity", "becomes"],
-                [
-                    [e(t), e(g["targets"][t]["severity"]), e("; ".join(g["targets"][t]["becomes"]))]
-                    for t in rep.targets
-                ],
-            )
-        )
-        parts.append(
-            "<p>Where: " + ", ".join(f"<code>{e(w)}</code>" for w in g["locations"]) + "</p>"
-        )
+        parts += _html_group(rep, g)
     parts.append("<h2>Left to a person after wanka port fix</h2><ul>")
     for t in rep.targets:
         items = "".join(
@@ -369,7 +291,8 @@ def render_html(rep: PortReport) -> str:
         parts.append(
             "<h2>Files that could not be analysed</h2><ul>"
             + "".join(
-                f"<li><code>{e(x['file'])}</code> line {x['line']}, column {x['col']}: {e(x['error'])}</li>"
+                f"<li><code>{e(x['file'])}</code> line {x['line']}, column {x['col']}: "
+                f"{e(x['error'])}</li>"
                 for x in rep.errors
             )
             + "</ul>"
@@ -382,3 +305,84 @@ def render_html(rep: PortReport) -> str:
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Porting report</title>'
         f"<style>{style}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
+
+
+def _html_table(head: list[str], rows: list[list[str]]) -> str:
+    """A table: header cells escaped, body cells as given (already escaped HTML)."""
+    h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_SCORE_HEAD = [
+    "target",
+    "score",
+    "after port fix",
+    "breaks",
+    "degrades",
+    "info",
+    "auto-fixed",
+    "manual",
+    "effort (h)",
+]
+
+
+def _html_scores(rep: PortReport) -> str:
+    rows = []
+    for t in rep.targets:
+        s = rep.scores[t]
+        rows.append(
+            [
+                html.escape(f"{t} ({TARGET_INFO[t].label})"),
+                f"{s['score']:.0f}",
+                f"{s['after_fix']:.0f}",
+                str(s["breaks"]),
+                str(s["degrades"]),
+                str(s["info"]),
+                str(s["auto_fixable"]),
+                str(s["manual"]),
+                f"{s['effort_hours']:.1f}",
+            ]
+        )
+    return _html_table(_SCORE_HEAD, rows)
+
+
+def _html_throughput(tp: dict[str, Any]) -> list[str]:
+    e = html.escape
+    parts = ["<h2>Expected throughput of the training run on the target chip</h2>"]
+    if "unavailable" in tp:
+        return [*parts, f"<p>Not computed: {e(tp['unavailable'])}.</p>"]
+    trs = []
+    for key, label in (("catalog", "catalog"), ("profiled", "measured profile")):
+        if key in tp:
+            r = tp[key]
+            trs.append(
+                [
+                    e(f"{label}: {r['software_efficiency']}"),
+                    f"{r['tokens_per_s_per_gpu']:,.0f}",
+                    f"{r['mfu']:.1%}",
+                    f"{r['step_time_s']:.3f}",
+                ]
+            )
+    parts.append(
+        f"<p>Run <code>{e(str(tp.get('run')))}</code> on {tp['count']} &times; "
+        f"<code>{e(tp['accelerator'])}</code></p>"
+    )
+    head = ["software efficiency", "tokens/s per accelerator", "MFU", "step time (s)"]
+    parts.append(_html_table(head, trs))
+    return parts
+
+
+def _html_group(rep: PortReport, g: dict[str, Any]) -> list[str]:
+    """One rule's findings: title, automatic fix, per-target severity and alternative, where."""
+    e = html.escape
+    parts = [f"<h3><code>{e(g['rule'])}</code>: {e(g['title'])} ({g['count']})</h3>"]
+    if g["auto_fix"]:
+        parts.append(f"<p>Automatic fix: {e(g['auto_fix'])}.</p>")
+    rows = [
+        [e(t), e(g["targets"][t]["severity"]), e("; ".join(g["targets"][t]["becomes"]))]
+        for t in rep.targets
+    ]
+    parts.append(_html_table(["target", "severity", "becomes"], rows))
+    parts.append("<p>Where: " + ", ".join(f"<code>{e(w)}</code>" for w in g["locations"]) + "</p>")
+    return parts

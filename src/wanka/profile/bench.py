@@ -24,7 +24,7 @@ import datetime as _dt
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -299,161 +299,19 @@ def run_profile(
     best_time_s(
         be.gemm(m0, n0, k0, sw.gemm_dtypes[0]), repeats=1, warmup=2, sync=be.sync, min_time_s=0.05
     )
-
-    gemm_raw: list[tuple[int, int, int, str, float]] = []
-    for dtype in sw.gemm_dtypes:
-        for m, n, k in sw.gemm_shapes:
-            say(f"gemm {m}x{n}x{k} {dtype}")
-            t = best_time_s(
-                be.gemm(m, n, k, dtype), repeats=sw.repeats, warmup=sw.warmup, sync=be.sync
-            )
-            gemm_raw.append((m, n, k, dtype, t))
-    att_dtype = sw.gemm_dtypes[0]
-    att_raw: list[tuple[int, int, int, int, bool, float]] = []
-    for b, h, s, d in sw.attention_shapes:
-        for causal in (False, True):
-            say(f"attention b{b} h{h} s{s} d{d} causal={causal}")
-            t = best_time_s(
-                be.attention(b, h, s, d, att_dtype, causal),
-                repeats=sw.repeats,
-                warmup=sw.warmup,
-                sync=be.sync,
-            )
-            att_raw.append((b, h, s, d, causal, t))
-    mem_raw: list[tuple[int, float]] = []
-    for nbytes in sw.memory_bytes:
-        say(f"copy {nbytes} bytes")
-        mem_raw.append(
-            (
-                nbytes,
-                best_time_s(be.copy(nbytes), repeats=sw.repeats, warmup=sw.warmup, sync=be.sync),
-            )
-        )
-    coll_raw: list[tuple[int, int, float]] = []
-    ranks = 1
+    raw = _measure(be, sw, say)
     if backend == "torch":
-        ranks, _ = be.world()
-        if ranks > 1:
-            for nbytes in sw.collective_bytes:
-                say(f"all_reduce {nbytes} bytes over {ranks} ranks")
-                coll_raw.append(
-                    (
-                        nbytes,
-                        ranks,
-                        best_time_s(
-                            be.all_reduce(nbytes),
-                            repeats=sw.repeats,
-                            warmup=sw.warmup,
-                            sync=be.sync,
-                        ),
-                    )
-                )
-        else:
-            notes.append(
-                "collectives not measured: run under torchrun with 2+ ranks to measure them"
-            )
+        raw.coll = _measure_collectives(be, sw, say, notes)
     else:
         notes.append("collectives not measured: the numpy backend sees one host")
-
-    # Peaks: the catalog chip's, or measured (best GEMM rate on the largest shape, best copy bandwidth).
-    largest = sw.gemm_shapes[-1]
-    gemm_rate = {(m, n, k, dt): 2.0 * m * n * k / t for (m, n, k, dt, t) in gemm_raw}
-    mem_rate = {nb: 2.0 * nb / t for nb, t in mem_raw}
-    if acc is not None:
-        matrix = {}
-        for dt in sw.gemm_dtypes:
-            key = {"bfloat16": "bf16", "float16": "fp16", "float32": "tf32", "float64": "fp32"}.get(
-                dt, dt
-            )
-            value = (
-                acc.peak_flops.get(key)
-                or acc.peak_flops.get("fp32")
-                or max(acc.peak_flops.values())
-            )
-            matrix[dt] = value
-        peak = PeakReference(
-            source=f"catalog:{acc.id}",
-            matrix_flops_per_s=matrix,
-            memory_bw_bytes_per_s=acc.hbm_bw_bytes_per_s,
-            collective_bw_bytes_per_s=acc.scaleup_bw_bytes_per_s
-            or acc.scaleout_bw_bytes_per_s
-            or None,
-            note=f"fractions of the catalog peaks of {acc.name} (dense matrix peak per dtype; "
-            "float32 GEMMs against the TF32 peak)",
-        )
-    else:
-        matrix = {dt: gemm_rate[(*largest, dt)] for dt in sw.gemm_dtypes}
-        peak = PeakReference(
-            source="measured",
-            matrix_flops_per_s=matrix,
-            memory_bw_bytes_per_s=max(mem_rate.values()),
-            note="peak unknown for this device: the matrix peak is the best achieved GEMM rate "
-            f"on the largest shape ({largest[0]}x{largest[1]}x{largest[2]}) per dtype, and "
-            "the memory peak the best achieved copy bandwidth; fractions are ratios to "
-            "those. Pass --accelerator ID to use a catalog chip's peaks",
-        )
-
-    def frac(x: float) -> float:
-        return float(min(max(x, 1e-9), 1.5))
-
-    kernels: list[Kernel] = []
-    for m, n, k, dt, t in gemm_raw:
-        rate = gemm_rate[(m, n, k, dt)]
-        kernels.append(
-            Kernel(
-                kernel_class="gemm",
-                dtype=dt,
-                seconds=t,
-                params={"m": m, "n": n, "k": k},
-                achieved_flops_per_s=rate,
-                fraction_of_peak=frac(rate / peak.matrix_flops_per_s[dt]),
-            )
-        )
-    for b, h, s, d, causal, t in att_raw:
-        rate = 4.0 * b * h * s * s * d / t
-        kernels.append(
-            Kernel(
-                kernel_class="attention",
-                dtype=att_dtype,
-                seconds=t,
-                params={"batch": b, "heads": h, "seq_len": s, "head_dim": d, "causal": causal},
-                achieved_flops_per_s=rate,
-                fraction_of_peak=frac(rate / peak.matrix_flops_per_s[att_dtype]),
-            )
-        )
-    for nb, t in mem_raw:
-        kernels.append(
-            Kernel(
-                kernel_class="memory",
-                dtype="float32",
-                seconds=t,
-                params={"op": "copy", "bytes": nb},
-                bytes_per_s=mem_rate[nb],
-                fraction_of_peak=frac(mem_rate[nb] / peak.memory_bw_bytes_per_s),
-            )
-        )
-    coll_fracs = []
-    for nb, n, t in coll_raw:
-        busbw = 2.0 * (n - 1) / n * nb / t
-        f = frac(busbw / peak.collective_bw_bytes_per_s) if peak.collective_bw_bytes_per_s else None
-        if f is not None:
-            coll_fracs.append(f)
-        kernels.append(
-            Kernel(
-                kernel_class="collective",
-                dtype="bfloat16",
-                seconds=t,
-                params={"op": "all_reduce", "bytes": nb, "ranks": n},
-                bytes_per_s=busbw,
-                fraction_of_peak=f if f is not None else 1.0,
-            )
-        )
-    if coll_raw and not peak.collective_bw_bytes_per_s:
+    peak = _peak_reference(acc, sw, raw)
+    kernels, coll_fracs = _kernels(raw, peak, sw.gemm_dtypes[0])
+    if raw.coll and not peak.collective_bw_bytes_per_s:
         notes.append(
             "collective fractions are placeholders (no link peak known): pass --accelerator ID"
         )
-
     summary_dtype = sw.gemm_dtypes[0]
+    largest = sw.gemm_shapes[-1]
     gemm_sum = next(
         k.fraction_of_peak
         for k in kernels
@@ -483,3 +341,157 @@ def run_profile(
         kernels=tuple(kernels),
         notes=tuple(notes),
     )
+
+
+@dataclass
+class _Raw:
+    """Best times (s) of every benchmark of a sweep, with its parameters."""
+
+    gemm: list[tuple[int, int, int, str, float]] = field(default_factory=list)
+    att: list[tuple[int, int, int, int, bool, float]] = field(default_factory=list)
+    mem: list[tuple[int, float]] = field(default_factory=list)
+    coll: list[tuple[int, int, float]] = field(default_factory=list)
+
+    def gemm_rate(self) -> dict[tuple[int, int, int, str], float]:
+        return {(m, n, k, dt): 2.0 * m * n * k / t for (m, n, k, dt, t) in self.gemm}
+
+    def mem_rate(self) -> dict[int, float]:
+        return {nb: 2.0 * nb / t for nb, t in self.mem}
+
+
+def _measure(be: Any, sw: Sweep, say: Callable[[str], None]) -> _Raw:
+    """Time the GEMMs, attention shapes (first GEMM dtype) and copies of the sweep."""
+    raw = _Raw()
+    timed = {"repeats": sw.repeats, "warmup": sw.warmup, "sync": be.sync}
+    for dtype in sw.gemm_dtypes:
+        for m, n, k in sw.gemm_shapes:
+            say(f"gemm {m}x{n}x{k} {dtype}")
+            raw.gemm.append((m, n, k, dtype, best_time_s(be.gemm(m, n, k, dtype), **timed)))
+    att_dtype = sw.gemm_dtypes[0]
+    for b, h, s, d in sw.attention_shapes:
+        for causal in (False, True):
+            say(f"attention b{b} h{h} s{s} d{d} causal={causal}")
+            t = best_time_s(be.attention(b, h, s, d, att_dtype, causal), **timed)
+            raw.att.append((b, h, s, d, causal, t))
+    for nbytes in sw.memory_bytes:
+        say(f"copy {nbytes} bytes")
+        raw.mem.append((nbytes, best_time_s(be.copy(nbytes), **timed)))
+    return raw
+
+
+def _measure_collectives(
+    be: Any, sw: Sweep, say: Callable[[str], None], notes: list[str]
+) -> list[tuple[int, int, float]]:
+    """All-reduce times over the torch.distributed world (none, noted, on one rank)."""
+    ranks, _ = be.world()
+    if ranks <= 1:
+        notes.append("collectives not measured: run under torchrun with 2+ ranks to measure them")
+        return []
+    out = []
+    for nbytes in sw.collective_bytes:
+        say(f"all_reduce {nbytes} bytes over {ranks} ranks")
+        t = best_time_s(be.all_reduce(nbytes), repeats=sw.repeats, warmup=sw.warmup, sync=be.sync)
+        out.append((nbytes, ranks, t))
+    return out
+
+
+_CATALOG_DTYPE = {"bfloat16": "bf16", "float16": "fp16", "float32": "tf32", "float64": "fp32"}
+
+
+def _peak_reference(acc: Any, sw: Sweep, raw: _Raw) -> PeakReference:
+    """The catalog chip's peaks, or measured ones (best GEMM rate on the largest shape, best copy
+    bandwidth)."""
+    if acc is not None:
+        matrix = {}
+        for dt in sw.gemm_dtypes:
+            key = _CATALOG_DTYPE.get(dt, dt)
+            value = (
+                acc.peak_flops.get(key)
+                or acc.peak_flops.get("fp32")
+                or max(acc.peak_flops.values())
+            )
+            matrix[dt] = value
+        return PeakReference(
+            source=f"catalog:{acc.id}",
+            matrix_flops_per_s=matrix,
+            memory_bw_bytes_per_s=acc.hbm_bw_bytes_per_s,
+            collective_bw_bytes_per_s=acc.scaleup_bw_bytes_per_s
+            or acc.scaleout_bw_bytes_per_s
+            or None,
+            note=f"fractions of the catalog peaks of {acc.name} (dense matrix peak per dtype; "
+            "float32 GEMMs against the TF32 peak)",
+        )
+    largest = sw.gemm_shapes[-1]
+    gemm_rate = raw.gemm_rate()
+    return PeakReference(
+        source="measured",
+        matrix_flops_per_s={dt: gemm_rate[(*largest, dt)] for dt in sw.gemm_dtypes},
+        memory_bw_bytes_per_s=max(raw.mem_rate().values()),
+        note="peak unknown for this device: the matrix peak is the best achieved GEMM rate "
+        f"on the largest shape ({largest[0]}x{largest[1]}x{largest[2]}) per dtype, and "
+        "the memory peak the best achieved copy bandwidth; fractions are ratios to "
+        "those. Pass --accelerator ID to use a catalog chip's peaks",
+    )
+
+
+def _frac(x: float) -> float:
+    return float(min(max(x, 1e-9), 1.5))
+
+
+def _kernels(raw: _Raw, peak: PeakReference, att_dtype: str) -> tuple[list[Kernel], list[float]]:
+    """One Kernel per measurement, as a fraction of `peak`; and the collective fractions known."""
+    gemm_rate, mem_rate = raw.gemm_rate(), raw.mem_rate()
+    kernels: list[Kernel] = []
+    for m, n, k, dt, t in raw.gemm:
+        rate = gemm_rate[(m, n, k, dt)]
+        kernels.append(
+            Kernel(
+                kernel_class="gemm",
+                dtype=dt,
+                seconds=t,
+                params={"m": m, "n": n, "k": k},
+                achieved_flops_per_s=rate,
+                fraction_of_peak=_frac(rate / peak.matrix_flops_per_s[dt]),
+            )
+        )
+    for b, h, s, d, causal, t in raw.att:
+        rate = 4.0 * b * h * s * s * d / t
+        kernels.append(
+            Kernel(
+                kernel_class="attention",
+                dtype=att_dtype,
+                seconds=t,
+                params={"batch": b, "heads": h, "seq_len": s, "head_dim": d, "causal": causal},
+                achieved_flops_per_s=rate,
+                fraction_of_peak=_frac(rate / peak.matrix_flops_per_s[att_dtype]),
+            )
+        )
+    for nb, t in raw.mem:
+        kernels.append(
+            Kernel(
+                kernel_class="memory",
+                dtype="float32",
+                seconds=t,
+                params={"op": "copy", "bytes": nb},
+                bytes_per_s=mem_rate[nb],
+                fraction_of_peak=_frac(mem_rate[nb] / peak.memory_bw_bytes_per_s),
+            )
+        )
+    coll_fracs = []
+    for nb, n, t in raw.coll:
+        busbw = 2.0 * (n - 1) / n * nb / t
+        link = peak.collective_bw_bytes_per_s
+        f = _frac(busbw / link) if link else None
+        if f is not None:
+            coll_fracs.append(f)
+        kernels.append(
+            Kernel(
+                kernel_class="collective",
+                dtype="bfloat16",
+                seconds=t,
+                params={"op": "all_reduce", "bytes": nb, "ranks": n},
+                bytes_per_s=busbw,
+                fraction_of_peak=f if f is not None else 1.0,
+            )
+        )
+    return kernels, coll_fracs

@@ -128,22 +128,9 @@ def from_hf_config(
     Raises:
         ConfigError: unknown `model_type`, a missing key, or a configuration wanka cannot represent.
     """
-    d, where = _load(path_or_dict)
-    text = d.get("text_config")
-    if (
-        d.get("model_type") not in SUPPORTED_MODEL_TYPES
-        and isinstance(text, Mapping)
-        and text.get("model_type") in SUPPORTED_MODEL_TYPES
-    ):
-        d = text  # multimodal wrapper: read the language model
-    c = _Config(d, where)
+    c = _read(path_or_dict)
     model_type = str(c.get("model_type", ""))
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise ConfigError(
-            f"{where}: unsupported model_type {model_type or None!r}; wanka reads "
-            f"{', '.join(SUPPORTED_MODEL_TYPES)} (or give the architecture as a model: mapping)"
-        )
-    label = name or c.get("_name_or_path") or where
+    label = name or c.get("_name_or_path") or c.where
     if model_type == "gpt2":
         return _gpt2(c, label, seq_len)
     if model_type == "nemotron_h":
@@ -165,77 +152,11 @@ def from_hf_config(
         tied_embeddings=bool(c.get("tie_word_embeddings", False)),
     )
     if model_type in _LLAMA_LIKE:
-        kw["activation"] = _activation(c, gated=True)
-        if model_type == "qwen2":
-            kw["attention_bias"] = "qkv"  # Qwen2 biases q, k, v (not o)
-        elif c.get("attention_bias", False):
-            kw["attention_bias"] = "all"  # Llama/Qwen3 attention_bias: q, k, v and o
-        kw["mlp_bias"] = bool(c.get("mlp_bias", False))
-        kw["qk_norm"] = model_type in (
-            "qwen3",
-            "qwen3_moe",
-        )  # Qwen3 RMS-normalises q and k per head
-        kw["sliding_window"], kw["attention_layer_pattern"] = _sliding(c, layers, model_type)
-        if model_type == "mixtral":
-            kw["moe"] = MoESpec(
-                experts=int(c.req("num_local_experts")),
-                top_k=int(c.req("num_experts_per_tok")),
-                expert_ffn=kw["ffn_hidden"],
-            )
-        elif model_type == "qwen3_moe":
-            if int(c.get("decoder_sparse_step", 1)) != 1 or c.get("mlp_only_layers"):
-                raise ConfigError(
-                    f"{where}: decoder_sparse_step != 1 or mlp_only_layers is not supported yet"
-                )
-            kw["moe"] = MoESpec(
-                experts=int(c.req("num_experts")),
-                top_k=int(c.req("num_experts_per_tok")),
-                expert_ffn=int(c.req("moe_intermediate_size")),
-            )
+        _llama_like(c, kw, model_type)
     elif model_type in _DEEPSEEK_LIKE:
-        kw["activation"] = _activation(c, gated=True)
-        kw["mla"] = MLASpec(
-            q_lora_rank=c.get("q_lora_rank"),
-            kv_lora_rank=int(c.req("kv_lora_rank")),
-            qk_nope_head_dim=int(c.req("qk_nope_head_dim")),
-            qk_rope_head_dim=int(c.req("qk_rope_head_dim")),
-            v_head_dim=int(c.req("v_head_dim")),
-        )
-        kw["head_dim"] = None  # MLA head dims live in `mla`
-        kw["kv_heads"] = heads
-        if c.get("n_routed_experts") is not None:
-            if int(c.get("moe_layer_freq", 1)) != 1:
-                raise ConfigError(f"{where}: moe_layer_freq != 1 is not supported yet")
-            shared = int(c.get("n_shared_experts", 0))
-            expert_ffn = int(c.req("moe_intermediate_size"))
-            kw["moe"] = MoESpec(
-                experts=int(c.req("n_routed_experts")),
-                top_k=int(c.req("num_experts_per_tok")),
-                expert_ffn=expert_ffn,
-                shared_experts=shared,
-                shared_expert_ffn=expert_ffn if shared else None,
-                dense_layers=int(c.get("first_k_dense_replace", 0)),
-                # noaux_tc routing adds e_score_correction_bias (one per expert) to the gate
-                router_bias=c.get("topk_method") == "noaux_tc",
-            )
-        kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 0))
+        _deepseek_like(c, kw)
     elif model_type == "gpt_oss":
-        kw["activation"] = "swiglu"  # clamped SwiGLU; same matrices as SwiGLU
-        kw["attention_bias"] = "all" if c.get("attention_bias", True) else "none"
-        kw["mlp_bias"] = True  # experts carry gate_up and down biases
-        kw["attention_sinks"] = True
-        window, pattern = _sliding(c, layers, model_type)
-        # without layer_types, gpt-oss alternates banded (even layers) and full attention
-        kw["sliding_window"], kw["attention_layer_pattern"] = (
-            window,
-            pattern or ("SF" if window else None),
-        )
-        kw["moe"] = MoESpec(
-            experts=int(c.req("num_local_experts")),
-            top_k=int(c.req("num_experts_per_tok", "experts_per_token")),
-            expert_ffn=kw["ffn_hidden"],
-            router_bias=True,
-        )
+        _gpt_oss(c, kw)
     elif model_type == "nemotron":
         kw["activation"] = _activation(c, gated=False)  # relu2: squared ReLU, two matrices
         kw["norm"] = "layernorm"  # LayerNorm1P: weight and bias
@@ -247,6 +168,105 @@ def from_hf_config(
     if kw["head_dim"] is not None:
         kw["head_dim"] = int(kw["head_dim"])
     return ModelSpec(**kw)
+
+
+def _read(path_or_dict: str | PathLike[str] | Mapping[str, Any]) -> _Config:
+    """The config (a multimodal wrapper's language model), refused unless wanka reads its type."""
+    d, where = _load(path_or_dict)
+    text = d.get("text_config")
+    if (
+        d.get("model_type") not in SUPPORTED_MODEL_TYPES
+        and isinstance(text, Mapping)
+        and text.get("model_type") in SUPPORTED_MODEL_TYPES
+    ):
+        d = text  # multimodal wrapper: read the language model
+    c = _Config(d, where)
+    model_type = str(c.get("model_type", ""))
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise ConfigError(
+            f"{where}: unsupported model_type {model_type or None!r}; wanka reads "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)} (or give the architecture as a model: mapping)"
+        )
+    return c
+
+
+def _llama_like(c: _Config, kw: dict[str, Any], model_type: str) -> None:
+    """Llama, Mistral, Qwen2/3 (and their MoE variants), Mixtral: gated MLP, optional biases,
+    sliding windows."""
+    kw["activation"] = _activation(c, gated=True)
+    if model_type == "qwen2":
+        kw["attention_bias"] = "qkv"  # Qwen2 biases q, k, v (not o)
+    elif c.get("attention_bias", False):
+        kw["attention_bias"] = "all"  # Llama/Qwen3 attention_bias: q, k, v and o
+    kw["mlp_bias"] = bool(c.get("mlp_bias", False))
+    kw["qk_norm"] = model_type in ("qwen3", "qwen3_moe")  # Qwen3 RMS-normalises q and k per head
+    kw["sliding_window"], kw["attention_layer_pattern"] = _sliding(c, kw["layers"], model_type)
+    if model_type == "mixtral":
+        kw["moe"] = MoESpec(
+            experts=int(c.req("num_local_experts")),
+            top_k=int(c.req("num_experts_per_tok")),
+            expert_ffn=kw["ffn_hidden"],
+        )
+    elif model_type == "qwen3_moe":
+        if int(c.get("decoder_sparse_step", 1)) != 1 or c.get("mlp_only_layers"):
+            raise ConfigError(
+                f"{c.where}: decoder_sparse_step != 1 or mlp_only_layers is not supported yet"
+            )
+        kw["moe"] = MoESpec(
+            experts=int(c.req("num_experts")),
+            top_k=int(c.req("num_experts_per_tok")),
+            expert_ffn=int(c.req("moe_intermediate_size")),
+        )
+
+
+def _deepseek_like(c: _Config, kw: dict[str, Any]) -> None:
+    """DeepSeek V2/V3: multi-head latent attention, shared and routed experts, MTP layers."""
+    kw["activation"] = _activation(c, gated=True)
+    kw["mla"] = MLASpec(
+        q_lora_rank=c.get("q_lora_rank"),
+        kv_lora_rank=int(c.req("kv_lora_rank")),
+        qk_nope_head_dim=int(c.req("qk_nope_head_dim")),
+        qk_rope_head_dim=int(c.req("qk_rope_head_dim")),
+        v_head_dim=int(c.req("v_head_dim")),
+    )
+    kw["head_dim"] = None  # MLA head dims live in `mla`
+    kw["kv_heads"] = kw["heads"]
+    if c.get("n_routed_experts") is not None:
+        if int(c.get("moe_layer_freq", 1)) != 1:
+            raise ConfigError(f"{c.where}: moe_layer_freq != 1 is not supported yet")
+        shared = int(c.get("n_shared_experts", 0))
+        expert_ffn = int(c.req("moe_intermediate_size"))
+        kw["moe"] = MoESpec(
+            experts=int(c.req("n_routed_experts")),
+            top_k=int(c.req("num_experts_per_tok")),
+            expert_ffn=expert_ffn,
+            shared_experts=shared,
+            shared_expert_ffn=expert_ffn if shared else None,
+            dense_layers=int(c.get("first_k_dense_replace", 0)),
+            # noaux_tc routing adds e_score_correction_bias (one per expert) to the gate
+            router_bias=c.get("topk_method") == "noaux_tc",
+        )
+    kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 0))
+
+
+def _gpt_oss(c: _Config, kw: dict[str, Any]) -> None:
+    """gpt-oss: clamped SwiGLU experts with biases, attention sinks, banded/full attention."""
+    kw["activation"] = "swiglu"  # clamped SwiGLU; same matrices as SwiGLU
+    kw["attention_bias"] = "all" if c.get("attention_bias", True) else "none"
+    kw["mlp_bias"] = True  # experts carry gate_up and down biases
+    kw["attention_sinks"] = True
+    window, pattern = _sliding(c, kw["layers"], "gpt_oss")
+    # without layer_types, gpt-oss alternates banded (even layers) and full attention
+    kw["sliding_window"], kw["attention_layer_pattern"] = (
+        window,
+        pattern or ("SF" if window else None),
+    )
+    kw["moe"] = MoESpec(
+        experts=int(c.req("num_local_experts")),
+        top_k=int(c.req("num_experts_per_tok", "experts_per_token")),
+        expert_ffn=kw["ffn_hidden"],
+        router_bias=True,
+    )
 
 
 def _nemotron_h(c: _Config, label: str, seq_len: int | None) -> ModelSpec:
