@@ -248,13 +248,13 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
     rows = len(P) * len(RECOMPUTE) * len(VPPS)
     # structurally valid (placement, tp, cp, mbs) first, then every recompute and vpp of those
     base = np.flatnonzero((D >= 1) & valid[a, i1, j] & valid[kb_i, i2, j])
-    per = len(RECOMPUTE) * len(VPPS)
-    pick = np.repeat(base, per)
-    r = np.tile(np.repeat(np.arange(len(RECOMPUTE)), len(VPPS)), len(base))
-    v = np.tile(np.array(VPPS), len(base) * len(RECOMPUTE))
+    vv = np.array(VPPS)
+    Pb = P[base, None, None]
+    ok_v = ((vv == 1) | (Pb > 1)) & (L // Pb >= vv)  # [base, 1, vpp]: every stage holds vpp chunks
+    pick, r, iv = np.nonzero(np.broadcast_to(ok_v, (len(base), len(RECOMPUTE), len(VPPS))))
+    pick = base[pick]
+    v = vv[iv]
     P1, P2, P, i1, i2, j, D = (x[pick] for x in (P1, P2, P, i1, i2, j, D))
-    keep = np.flatnonzero(((v == 1) | (P > 1)) & (L // P >= v))
-    P1, P2, P, i1, i2, j, r, v, D = (x[keep] for x in (P1, P2, P, i1, i2, j, r, v, D))
     fa, fb = _flat(c, a, i1, j, r), _flat(c, kb_i, i2, j, r)
     t1 = _tk(c, "layer_s", fa) + c.unfused[a, j]
     t2 = _tk(c, "layer_s", fb) + c.unfused[kb_i, j]
@@ -532,7 +532,9 @@ def search_hetero(
     naive: list[Any] = []
     if len(kinds) >= 2:
         pairs = [(0, 1), (1, 0)] if len(kinds) == 2 else []
-        for equal, bucket in ((False, mixed), (True, naive)):
+        # the naive equal split is a reference only
+        families = ((False, mixed), (True, naive)) if references else ((False, mixed),)
+        for equal, bucket in families:
             for a, b in pairs:
                 arr = _chain(c, a, b, equal=equal)
                 bucket.append((arr, lambda row, a=a, b=b: _chain_spec(c, a, b, row)))
