@@ -320,8 +320,9 @@ def _reduce_s(run: Any, pl: Any, j: int, nbytes: float, op: str = "all-reduce") 
     if n < 2 or nbytes <= 0:
         return 0.0
     servers = sorted(set(place[j]))
-    if len(servers) == 1 and run.cp == 1:
-        return _coll(op, nbytes, n, n, run.groups[servers[0][0]].accelerator)
+    one = servers[0]
+    if len(servers) == 1 and ranks[j][one] <= run.groups[one[0]].gpus_per_node:  # one server
+        return _coll(op, nbytes, n, n, run.groups[one[0]].accelerator)
     per_server = min(Counter(place[j]).values()) * run.cp
     rpn = max(1, min(per_server, min(run.groups[s[0]].gpus_per_node for s in servers)))
     acc = _link(run, [(s, ranks[j][s]) for s in servers])
