@@ -120,3 +120,35 @@ def test_references_are_the_homogeneous_search_on_each_kind() -> None:
         assert got == pytest.approx(alone["tokens_per_s_per_gpu"] * n)
     plan = res["best"]["plan"]["parallelism"]
     assert {"vpp", "cp", "overlap_grad_reduce", "fused_kernels"} <= set(plan)
+
+
+def test_uneven_batch_shares_round_trip_through_the_run_spec() -> None:
+    """Shares like 1/7 and 2/7 over many pipelines still sum to 1 when read back."""
+    from wanka.catalogs import get_accelerator
+    from wanka.search.hetero_answer import plan_dict
+    from wanka.spec_hetero import Group, HeteroRunSpec, Replica, Stage
+
+    def group(acc: str, n: int) -> Group:
+        a = get_accelerator(acc)
+        return Group(
+            name=acc,
+            accelerator=a,
+            count=n,
+            gpus_per_node=8,
+            node_scale_out_bytes_per_s=a.scaleout_bw_bytes_per_s * 8,
+        )
+
+    reps = tuple(Replica(group=g, tp=1) for g in (0,) * 3 + (1,) * 4)
+    counts = (2, 2, 2, 1, 1, 1, 5)  # micro-batches per pipeline out of 14
+    spec = HeteroRunSpec(
+        id=None,
+        model=load_model("llama2-7b"),
+        groups=(group("a100-80gb", 8), group("l40s", 8)),
+        stages=(Stage(layers=16, replicas=reps), Stage(layers=16, replicas=reps)),
+        batch_shares=tuple(c / 14 for c in counts),
+        micro_batch_size=1,
+        global_batch_size=14,
+        precision="bf16",
+    )
+    back = parse_hetero_run({"model": {"preset": "llama2-7b"}, **plan_dict(spec)})
+    assert back.batch_shares == pytest.approx(spec.batch_shares, abs=1e-12)

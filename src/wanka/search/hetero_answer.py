@@ -35,7 +35,11 @@ def plan_dict(spec: HeteroRunSpec) -> dict[str, Any]:
                 {
                     "layers": st.layers,
                     "replicas": [
-                        {"group": spec.groups[r.group].name, "tp": r.tp, "batch_share": round(s, 6)}
+                        {
+                            "group": spec.groups[r.group].name,
+                            "tp": r.tp,
+                            "batch_share": round(s, 12),
+                        }
                         for r, s in zip(reps, spec.batch_shares, strict=True)
                     ],
                 }
