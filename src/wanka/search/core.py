@@ -483,7 +483,7 @@ def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: A
     gain = None
     if res.best is not None and pub.get("tokens_per_s_per_gpu"):
         gain = res.best["tokens_per_s_per_gpu"] / pub["tokens_per_s_per_gpu"]
-    res.published = {
+    published = {
         "id": run.id,
         "plan": pub,
         "fits": pub.get("fits"),
@@ -493,7 +493,7 @@ def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: A
         "memory_note": memory_note,
         "assumptions": notes,
     }
-    return res
+    return replace(res, published=published)
 
 
 def _score_one(plan: ParallelPlan, scorer: Scorer | None, precision: str) -> dict[str, Any] | None:

@@ -28,9 +28,9 @@ __all__ = [
 GiB = float(2**30)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchResult:
-    """What a search found; `to_dict()` is the `search --json` object."""
+    """What a search found (frozen); `to_dict()` is the `search --json` object."""
 
     space: int
     after_divisibility: int
