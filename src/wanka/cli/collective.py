@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from wanka.catalogs import get_accelerator
 from wanka.cli.common import console, handle_errors, print_json
 from wanka.errors import ConfigError
 from wanka.hardware import Accelerator
+from wanka.report.collective import collective_table
 from wanka.topology.collective import ALGORITHMS, OPS, TOPOLOGIES, FabricTier, estimate
 from wanka.units import GB, parse_size
 from wanka.userfile import MAX_MESSAGE_BYTES, check_count, check_number
@@ -129,12 +129,4 @@ def collective(
     if as_json:
         print_json(out)
         return
-    table = Table(title=f"{op}, {nbytes:,} bytes on {gpus} x {acc.id} ({g} per scale-up domain)")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    table.add_row("time", f"{e.time_s * 1e6:,.1f} us")
-    table.add_row("algbw (GB/s = 1e9 B/s)", f"{e.algbw_bytes_per_s / GB:,.1f}")
-    table.add_row("busbw (GB/s = 1e9 B/s)", f"{e.busbw_bytes_per_s / GB:,.1f}")
-    table.add_row("algorithm / protocol", f"{e.algorithm} / {e.protocol}")
-    table.add_row("tier", f"{e.tier} ({topology})")
-    console.print(table)
+    console.print(collective_table(out))
