@@ -1,4 +1,4 @@
-"""Shared fixtures: search results on the shipped examples and Megatron-LM's own argument checker."""
+"""Shared fixtures: the frameworks' own checkers (Megatron-LM, torchtitan), run in the frameworks venv."""
 
 from __future__ import annotations
 
@@ -35,6 +35,26 @@ def _megatron_validate(paths: list[Path], arch: int) -> list[dict]:
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(rows) == len(paths), out.stderr[-2000:]
     return rows
+
+
+def _torchtitan_validate(paths: list[Path], arch: int) -> list[dict]:
+    """torchtitan 0.3.0's ConfigManager + ParallelDims + model checks on each config module."""
+    out = subprocess.run(
+        [megatron_python(), str(HERE / "torchtitan_check.py"), str(arch), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == len(paths), out.stderr[-2000:]
+    return rows
+
+
+@pytest.fixture
+def torchtitan_validate():
+    """`torchtitan_validate(paths, arch)`: torchtitan's own verdict on each config module."""
+    return _torchtitan_validate
 
 
 @pytest.fixture

@@ -3,20 +3,19 @@ own checks, and imports back to the same layout with the same prediction."""
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 import yaml
 
 from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError
-from wanka.frameworks.importers import from_torchtitan
 from wanka.frameworks.megatron import from_megatron, megatron_problems
+from wanka.frameworks.torchtitan import from_torchtitan_config
 from wanka.parallel import ParallelPlan
 from wanka.perf import predict
 from wanka.search import search
-from wanka.search.export import export_plan, export_top, framework_problems
+from wanka.search.export import export_plan, export_top, framework_dims, framework_problems
 from wanka.search.models import load_model
 from wanka.spec import parse_run
 
@@ -146,32 +145,86 @@ def test_megatron_round_trip_and_same_prediction(tops):
             assert got == pytest.approx(row["tokens_per_s_per_gpu"], rel=1e-9), name
 
 
-def test_torchtitan_batch_semantics_and_round_trip(tops):
-    """local_batch_size is the micro-batch (TorchTitan accumulates the rest) without pipelining, the
-    per-rank batch with it; fp8 turns on the model converter; import gives the same layout back."""
-    m, acc, res = tops["fp8"]
-    for plan, row in _plans(res)[:5]:
-        text = export_plan(plan, "torchtitan", model=m, accelerator=acc, precision=row["precision"])
-        cfg = tomllib.loads(text)
-        assert {"job", "model", "parallelism", "training"} <= set(cfg)
-        want = plan.micro_batch_size if plan.pp == 1 else plan.global_batch_size // plan.dp
-        assert cfg["training"]["local_batch_size"] == want
-        assert cfg["model"]["converters"] == ["quantize.linear.float8"]
-        spec = from_torchtitan(
-            text, model={"preset": "llama3-70b", "seq_len": m.seq_len}, accelerator=acc.id
-        )
-        got = parse_run(spec).parallelism
-        for k in (
-            "tp",
-            "pp",
-            "cp",
-            "ep",
-            "dp",
-            "micro_batch_size",
-            "global_batch_size",
-            "recompute",
-        ):
-            assert getattr(got, k) == getattr(plan, k), k
+@pytest.fixture(scope="module")
+def titan_tops():
+    """The top 10 of a search restricted to what torchtitan runs (`framework_dims`), per example.
+    torchtitan's float8 recipes are rowwise, so the MoE example (block-wise fp8) is searched at fp8."""
+    out = {}
+    for name, (model, acc_id, count, gbs, seq, prec) in CASES.items():
+        m, acc = load_model(model, seq), get_accelerator(acc_id)
+        prec = "fp8" if prec == "fp8-blockwise" else prec
+        res = search(
+            m,
+            acc,
+            count=count,
+            global_batch_size=gbs,
+            seq_len=seq,
+            precisions=(prec,),
+            top_k=10,
+            dim_overrides=framework_dims("torchtitan"),
+        ).to_dict()
+        out[name] = (m, acc, res)
+    return out
+
+
+def test_torchtitan_accepts_every_exported_top10_plan(titan_tops, tmp_path, torchtitan_validate):
+    """torchtitan 0.3.0's own ConfigManager, ParallelDims and model checks accept every top-10 plan;
+    its batch arithmetic gives the plan's micro-batch and accumulation; fp8 builds the converters."""
+    for name, (m, acc, res) in titan_tops.items():
+        plans = _plans(res)
+        assert len(plans) == 10, name
+        paths = []
+        for i, (plan, row) in enumerate(plans):
+            assert not framework_problems(plan, m, "torchtitan", row["precision"]), (name, i)
+            p = tmp_path / f"tt_{name}_{i}.py"
+            p.write_text(_export(plan, "torchtitan", m, acc, row, res))
+            paths.append(p)
+        verdicts = torchtitan_validate(paths, ARCH[acc.id])
+        bad = [r for r in verdicts if not r["ok"]]
+        assert not bad, bad[:3]
+        for (plan, row), v in zip(plans, verdicts, strict=True):
+            micro = v["local_batch_size"] // v["pipeline_microbatches"]
+            assert micro == plan.micro_batch_size, (name, v)
+            steps = v["gradient_accumulation_steps"] * v["pipeline_microbatches"]
+            assert steps * micro * plan.dp == plan.global_batch_size, (name, v)
+            assert bool(v["converters"]) == (row["precision"] == "fp8"), (name, v)
+
+
+def _export(plan, fmt, m, acc, row, res):
+    return export_plan(
+        plan,
+        fmt,
+        model=m,
+        accelerator=acc,
+        precision=row["precision"],
+        gpus_per_node=res["gpus_per_node"],
+    )
+
+
+def test_torchtitan_round_trip_and_same_prediction(titan_tops):
+    """export -> import -> export is the identity, and the imported run predicts what the plan did."""
+    for name, (m, acc, res) in titan_tops.items():
+        for plan, row in _plans(res):
+            text = _export(plan, "torchtitan", m, acc, row, res)
+            spec = from_torchtitan_config(text, accelerator=acc.id)
+            run = parse_run(spec)
+            _same_layout(run.parallelism, plan)
+            assert spec["precision"] == row["precision"]
+            assert _export(run.parallelism, "torchtitan", run.model, acc, row, res) == text
+            got = predict(run)["tokens_per_s_per_gpu"]
+            assert got == pytest.approx(row["tokens_per_s_per_gpu"], rel=1e-9), name
+
+
+def test_torchtitan_refuses_what_it_cannot_run():
+    """ZeRO-1 without FSDP, expert TP and fp16 are refused with the reason, never exported."""
+    m, acc = load_model("llama3-70b", 8192), get_accelerator("h100-sxm")
+    zero1 = ParallelPlan(tp=8, pp=2, dp=4, sequence_parallel=True, global_batch_size=64)
+    assert any("FSDP2" in p for p in framework_problems(zero1, m, "torchtitan"))
+    with pytest.raises(ConfigError, match="torchtitan cannot run"):
+        export_plan(zero1, "torchtitan", model=m, accelerator=acc)
+    fsdp = replace(zero1, fsdp="full", distributed_optimizer=False)
+    assert framework_problems(fsdp, m, "torchtitan") == []
+    assert any("fp16" in p for p in framework_problems(fsdp, m, "torchtitan", "fp16"))
 
 
 def test_nemo_names_and_fsdp_match_megatron():
@@ -207,4 +260,4 @@ def test_export_top_skips_refused_plans_with_reason(tmp_path):
     )
     assert [f.name for f in files] == ["x.sh"]
     assert skipped and "plan 1" in skipped[0] and "pipeline" in skipped[0]
-    assert framework_problems(bad, m, "torchtitan") == []
+    assert any("interleaved" in p for p in framework_problems(bad, m, "torchtitan"))

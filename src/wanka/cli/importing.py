@@ -75,22 +75,38 @@ def register(app: typer.Typer) -> None:
     @imp.command("torchtitan")
     @handle_errors
     def torchtitan_cmd(
-        config: Annotated[Path, typer.Argument(help="TorchTitan job TOML.")],
-        model: Annotated[str, typer.Option("--model", help="Model preset id or model file.")],
+        config: Annotated[
+            Path, typer.Argument(help="torchtitan 0.3 config module (.py) or an older job TOML.")
+        ],
         accelerator: Annotated[str, typer.Option("--accelerator", help=ACC_HELP)],
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model", help="Model preset id or model file (default: the base config's)."
+            ),
+        ] = None,
         count: Annotated[int | None, typer.Option("--count", help="Accelerators.")] = None,
         out: OutOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """A TorchTitan job file as a run spec (the model named by --model)."""
+        """A torchtitan config function (or a pre-0.3 job TOML) as a run spec."""
         from wanka.frameworks.importers import from_torchtitan
+        from wanka.frameworks.torchtitan import from_torchtitan_config
 
-        block: dict[str, Any] = (
-            read_spec_file(model) if Path(model).is_file() else {"preset": model}
-        )
-        spec = from_torchtitan(
-            _text(str(config)), model=block, accelerator=accelerator, count=count
-        )
+        block: dict[str, Any] | None = None
+        if model is not None:
+            block = read_spec_file(model) if Path(model).is_file() else {"preset": model}
+        text = _text(str(config))
+        if config.suffix == ".toml":
+            if block is None:
+                raise ConfigError(
+                    "a torchtitan job TOML does not name the model shape; give --model"
+                )
+            spec = from_torchtitan(text, model=block, accelerator=accelerator, count=count)
+        else:
+            spec = from_torchtitan_config(text, accelerator=accelerator, model=block)
+            if count is not None:
+                spec["hardware"]["count"] = count
         _emit(spec, out, json_out)
 
     @imp.command("calculon")

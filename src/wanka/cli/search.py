@@ -163,7 +163,7 @@ def search_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search every parallel layout (tp pp vpp cp ep etp dp fsdp dist-opt sp recompute micro-batch precision)."""
-    from wanka.search.export import FORMATS
+    from wanka.search.export import FORMATS, framework_dims
     from wanka.search.multi import overlap_variants
 
     if export is not None and export not in FORMATS:
@@ -176,7 +176,8 @@ def search_cmd(
         "top_k": top,
         "overlaps": overlap_variants() if overlap_search else None,
         "memory_prune": not no_memory_prune,
-        "dim_overrides": _dim_overrides(dims),
+        # with --export, only layouts the framework can run at all
+        "dim_overrides": framework_dims(export) | _dim_overrides(dims),
     }
     bar = ProgressBar("searching", json_out=json_out)
     try:

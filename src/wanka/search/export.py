@@ -2,11 +2,12 @@
 
 - `megatron`: a complete Megatron-LM launch (`wanka.frameworks.megatron`, checked in the test suite by
   Megatron-LM's own `parse_args` + `validate_args`);
-- `torchtitan`: a TorchTitan job-config TOML (`[parallelism]`, `[training]`, `[activation_checkpoint]`, ...);
+- `torchtitan`: a torchtitan 0.3 config function (`wanka.frameworks.torchtitan`, checked in the test suite
+  by torchtitan's own `ConfigManager`, `ParallelDims` and model checks);
 - `nemo`: a Megatron-Bridge / NeMo 2 recipe override YAML (`model.tensor_model_parallel_size`, ...).
 
 Names come from each framework's documented arguments (Megatron-LM `megatron/training/arguments.py`,
-TorchTitan `torchtitan/config/job_config.py`, Megatron-Bridge `ConfigContainer`); options a framework lacks
+torchtitan `torchtitan/config/configs.py`, Megatron-Bridge `ConfigContainer`); options a framework lacks
 are written as comments so nothing is silently lost.
 """
 
@@ -17,91 +18,23 @@ from typing import Any
 
 from wanka.errors import ConfigError
 from wanka.frameworks.megatron import Overlaps, megatron_problems, to_megatron
+from wanka.frameworks.torchtitan import TORCHTITAN_DIMS, to_torchtitan, torchtitan_problems
 from wanka.hardware import Accelerator
 from wanka.parallel import ParallelPlan
 from wanka.perf.comm import scaleup_domain_size
 from wanka.workload.model import ModelSpec
 
-__all__ = ["FORMATS", "export_plan", "export_top", "framework_problems", "to_nemo", "to_torchtitan"]
+__all__ = [
+    "FORMATS",
+    "export_plan",
+    "export_top",
+    "framework_dims",
+    "framework_problems",
+    "to_nemo",
+]
 
 FORMATS = ("megatron", "torchtitan", "nemo")
-EXTENSIONS = {"megatron": "sh", "torchtitan": "toml", "nemo": "yaml"}
-
-
-def _toml(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return f'"{v}"'
-    return str(v)
-
-
-def to_torchtitan(
-    plan: ParallelPlan,
-    model: ModelSpec,
-    *,
-    precision: str = "bf16",
-) -> str:
-    """A whole TorchTitan job file (TOML: `[job]`, `[model]`, `[parallelism]`, `[training]`, ...).
-
-    TorchTitan shards with FSDP2 over `data_parallel_shard_degree` and replicates over
-    `data_parallel_replicate_degree`: fsdp=full or a distributed optimizer maps to sharding over all dp
-    ranks, fsdp=none without one to pure replication (DDP). Batch semantics: `local_batch_size` is one
-    data-parallel rank's batch per optimizer step; without pipelining it is the micro-batch and
-    TorchTitan accumulates `global / (local * dp)` gradients, with pipelining the pipeline schedule splits
-    it into micro-batches of `pipeline_parallel_microbatch_size`. fp8/mx are switched on by the model
-    converters (`[model] converters`), without which the quantize sections are ignored.
-    """
-    shard = plan.fsdp != "none" or plan.distributed_optimizer
-    local = plan.micro_batch_size if plan.pp == 1 else plan.global_batch_size // plan.dp
-    converter = {"fp8": "quantize.linear.float8", "fp8-blockwise": "quantize.linear.float8"}.get(
-        precision, "quantize.linear.mx" if precision in ("mxfp8", "nvfp4") else None
-    )
-    lines = [
-        "[job]",
-        f"description = {_toml(model.name + ' layout chosen by wanka')}",
-        "",
-        "[model]",
-        f"name = {_toml(model.name)}",
-        f"converters = [{_toml(converter)}]" if converter else "converters = []",
-        "",
-        "[parallelism]",
-        f"data_parallel_replicate_degree = {1 if shard else plan.dp}",
-        f"data_parallel_shard_degree = {plan.dp if shard else 1}",
-        f"fsdp_reshard_after_forward = {_toml('always' if plan.fsdp == 'full' else 'never')}",
-        f"tensor_parallel_degree = {plan.tp}",
-        f"enable_async_tensor_parallel = {_toml(False)}",
-        f"pipeline_parallel_degree = {plan.pp}",
-        f"pipeline_parallel_schedule = {_toml('Interleaved1F1B' if plan.vpp > 1 else '1F1B')}",
-        f"pipeline_parallel_microbatch_size = {plan.micro_batch_size}",
-        f"context_parallel_degree = {plan.cp}",
-        f"expert_parallel_degree = {plan.ep}",
-        f"expert_tensor_parallel_degree = {plan.etp}",
-    ]
-    if plan.vpp > 1:
-        lines.append(
-            f"pipeline_parallel_layers_per_stage = {max(1, model.layers // (plan.pp * plan.vpp))}"
-        )
-    lines += [
-        "",
-        "[training]",
-        f"local_batch_size = {local}",
-        f"global_batch_size = {plan.global_batch_size}",
-        f"seq_len = {model.seq_len}",
-        'mixed_precision_param = "float16"'
-        if precision == "fp16"
-        else 'mixed_precision_param = "bfloat16"',
-        "",
-        "[activation_checkpoint]",
-        f"mode = {_toml(plan.recompute)}",
-    ]
-    if plan.recompute == "selective":
-        lines.append('selective_ac_option = "op"')
-    if converter:
-        lines += ["", f"[{converter}]"]
-        if precision == "fp8-blockwise":
-            lines.append('recipe_name = "rowwise"')
-    return "\n".join(lines) + "\n"
+EXTENSIONS = {"megatron": "sh", "torchtitan": "py", "nemo": "yaml"}
 
 
 def to_nemo(plan: ParallelPlan, model: ModelSpec, *, precision: str = "bf16") -> str:
@@ -150,13 +83,21 @@ def to_nemo(plan: ParallelPlan, model: ModelSpec, *, precision: str = "bf16") ->
     return "\n".join(lines) + "\n"
 
 
-def framework_problems(plan: ParallelPlan, model: ModelSpec, fmt: str) -> list[str]:
+def framework_problems(
+    plan: ParallelPlan, model: ModelSpec, fmt: str, precision: str = "bf16"
+) -> list[str]:
     """Why framework `fmt` refuses this layout (empty if it accepts it)."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     if fmt in ("megatron", "nemo"):  # Megatron-Bridge builds on Megatron-LM's argument checks
         return megatron_problems(plan, model)
-    return []
+    return torchtitan_problems(plan, model, precision)
+
+
+def framework_dims(fmt: str | None) -> dict[str, tuple[Any, ...]]:
+    """Search-space restrictions for layouts framework `fmt` can run at all (`search --export`), so
+    its top plans are ones it accepts; model-dependent refusals are still checked per plan."""
+    return dict(TORCHTITAN_DIMS) if fmt == "torchtitan" else {}
 
 
 def credited_overlaps(plan: ParallelPlan, acc: Accelerator, gpus_per_node: int) -> Overlaps:
@@ -176,7 +117,7 @@ def export_plan(
     gpus_per_node: int = 8,
 ) -> str:
     """The plan in framework `fmt` (one of FORMATS); a layout the framework refuses is a ConfigError."""
-    problems = framework_problems(plan, model, fmt)
+    problems = framework_problems(plan, model, fmt, precision)
     if problems:
         raise ConfigError(f"{fmt} cannot run this plan: " + "; ".join(problems))
     if fmt == "megatron":
@@ -185,7 +126,10 @@ def export_plan(
             plan, model, precision=precision, gpus_per_node=gpus_per_node, overlaps=overlaps
         )
     if fmt == "torchtitan":
-        return to_torchtitan(plan, model, precision=precision)
+        tp_overlap = credited_overlaps(plan, accelerator, gpus_per_node).tp and plan.tp > 1
+        return to_torchtitan(
+            plan, model, precision=precision, gpus_per_node=gpus_per_node, tp_overlap=tp_overlap
+        )
     return to_nemo(plan, model, precision=precision)
 
 
@@ -201,15 +145,16 @@ def export_top(
     """Write the first `count` plans of a search result that framework `fmt` accepts.
 
     Returns the files written and, for each better-ranked plan the framework refuses, the reason it was
-    passed over. The first file is `out` (default `wanka-best-plan.<fmt>.<ext>`), later ones get `-2`,
-    `-3`, ... before the extension.
+    passed over. The first file is `out` (default `wanka-best-plan.<fmt>.<ext>`; `wanka_plan.py` for
+    torchtitan, whose config is an importable module), later ones get `-2`, `-3`, ... (`_2` for a
+    Python module) before the extension.
     """
     written: list[Path] = []
     skipped: list[str] = []
     gpn = int(result.get("gpus_per_node") or accelerator.gpus_per_node)
     for rank, row in enumerate(result.get("top") or [], 1):
         plan = ParallelPlan(**row["parallelism"])
-        problems = framework_problems(plan, model, fmt)
+        problems = framework_problems(plan, model, fmt, row["precision"])
         if problems:
             skipped.append(f"plan {rank}: " + "; ".join(problems))
             continue
@@ -221,7 +166,7 @@ def export_top(
             precision=row["precision"],
             gpus_per_node=gpn,
         )
-        path = _numbered(out or Path(f"wanka-best-plan.{fmt}.{EXTENSIONS[fmt]}"), len(written) + 1)
+        path = _numbered(out or _default_path(fmt), len(written) + 1)
         path.write_text(text, encoding="utf-8")
         written.append(path)
         if len(written) == count:
@@ -229,5 +174,13 @@ def export_top(
     return written, skipped
 
 
+def _default_path(fmt: str) -> Path:
+    # a torchtitan config is a Python module named by `--module`: its file name must be importable
+    if fmt == "torchtitan":
+        return Path("wanka_plan.py")
+    return Path(f"wanka-best-plan.{fmt}.{EXTENSIONS[fmt]}")
+
+
 def _numbered(path: Path, i: int) -> Path:
-    return path if i == 1 else path.with_name(f"{path.stem}-{i}{path.suffix}")
+    sep = "_" if path.suffix == ".py" else "-"
+    return path if i == 1 else path.with_name(f"{path.stem}{sep}{i}{path.suffix}")
