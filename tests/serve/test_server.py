@@ -77,7 +77,7 @@ def test_kv_exhaustion_preempts_with_on_demand_blocks():
     assert 2000 < kv < 200_000
     res = simulate_server(eng, lay, rate=40.0, isl=1000, osl=400, requests=400)
     assert res.preemptions > 0
-    assert res.completed == 400
+    assert res.completed == res.arrivals >= 400
 
 
 def test_little_batch_solves_a_linear_iteration_time_exactly():

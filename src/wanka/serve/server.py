@@ -13,7 +13,16 @@ The iteration time comes from `StepTable`, an exact decomposition of `wanka.serv
     T = G[tokens] + H[output rows] + a_dec * sum(decode contexts) + a_pre * prefill pairs + overhead
 
 TTFT = first-token time - arrival; TPOT = (last-token time - first-token time) / (output tokens - 1),
-per request (MLPerf's definitions). The first `warmup` share of requests is not counted.
+per request (MLPerf's definitions; TPOT as loadgen computes it, (latency - TTFT) / (tokens - 1),
+mlcommons/inference issue 1777).
+
+Steady state: the running batch fills over one request lifetime L = (prefill iterations + OSL) x T,
+with T the analytic operating iteration (`Engine.server`), and a short run measured from t = 0 sees a
+half-empty batch, so latencies come out low (a 1,000-request run of an OSL = 265 workload at 26
+requests/s lasts 38 s, about one lifetime). The run therefore lasts WARM_LIFETIMES lifetimes of
+warm-up, then a measured window of max(`requests` / rate, MEASURE_LIFETIMES lifetimes), then one
+lifetime of further arrivals so the window's requests finish under load (MLPerf runs at least 10
+minutes for the same reason); only requests arriving inside the window are counted.
 """
 
 from __future__ import annotations
@@ -31,6 +40,25 @@ from wanka.sim.kernel import Kernel
 __all__ = ["ServerResult", "StepTable", "simulate_server"]
 
 F64 = NDArray[np.float64]
+WARM_LIFETIMES = 2.0  # request lifetimes before the measured window (the batch fills in about one)
+MEASURE_LIFETIMES = 2.0  # shortest measured window, in lifetimes
+MAX_ARRIVALS = 20_000  # cap on simulated arrivals (bounds the time of one simulation)
+
+
+def _run_plan(
+    engine: Engine, lay: Layouts, rate: float, isl: float, osl: float, requests: int
+) -> tuple[int, float, float]:
+    """(arrivals to simulate, start and end of the measured window in seconds); see the docstring."""
+    sv = engine.server(lay, rate, isl, osl)
+    t = float(sv.iter_s[0])
+    life = (float(engine.prefill_iters(sv.batch, isl)[0]) + osl) * t
+    warm = WARM_LIFETIMES * life
+    window = max(requests / rate, MEASURE_LIFETIMES * life)
+    n = int(np.ceil(rate * (warm + window + life)))
+    if n > MAX_ARRIVALS:  # shrink every part alike
+        f = MAX_ARRIVALS / n
+        n, warm, window = MAX_ARRIVALS, warm * f, window * f
+    return max(n, requests), warm, warm + window
 
 
 class StepTable:
@@ -65,6 +93,8 @@ class ServerResult:
     """Per counted request."""
     tpot_s: F64
     completed: int
+    arrivals: int
+    """Requests simulated (warm-up and tail included)."""
     duration_s: float
     output_tokens_per_s: float
     preemptions: int
@@ -161,10 +191,12 @@ def simulate_server(
     osl: float,
     requests: int = 2000,
     seed: int = 0,
-    warmup: float = 0.1,
     table: StepTable | None = None,
 ) -> ServerResult:
-    """Simulate one instance under Poisson arrivals at `rate` requests/s (fixed lengths)."""
+    """Simulate one instance under Poisson arrivals at `rate` requests/s (fixed lengths).
+
+    `requests`: the least number of arrivals counted in the measured window (see the docstring).
+    """
     if rate <= 0 or not np.isfinite(rate):
         raise SimulationError(f"the server simulation needs a positive finite rate, got {rate}")
     isl_i, osl_i = max(round(isl), 1), max(round(osl), 1)
@@ -173,6 +205,7 @@ def simulate_server(
     if kv_tokens < isl_i + (osl_i if eng.no_evict else 1):
         raise SimulationError("one request does not fit the KV cache of this layout")
     table = table or StepTable(engine, lay, eng.max_num_tokens)
+    requests, t_from, t_to = _run_plan(engine, lay, rate, isl_i, osl_i, requests)
     st = _Instance(table, eng, kv_tokens, isl_i, osl_i, requests)
     rng = np.random.default_rng(seed)
     st.arrival = np.cumsum(rng.exponential(1.0 / rate, size=requests))
@@ -224,13 +257,12 @@ def simulate_server(
         q.schedule(float(st.arrival[i]), ARRIVE, i)
     q.run([end, arrive], instant_limit=requests + 2)
     done = ~np.isnan(st.last)
-    counted = done.copy()
-    counted[: int(warmup * requests)] = False
+    counted = done & (st.arrival >= t_from) & (st.arrival <= t_to)
     ttft = (st.first - st.arrival)[counted]
     tpot = ((st.last - st.first) / max(osl_i - 1, 1))[counted]
     span = float(np.nanmax(st.last) - st.arrival[0]) if done.any() else float("inf")
     return ServerResult(
-        ttft_s=ttft, tpot_s=tpot, completed=int(done.sum()), duration_s=span,
+        ttft_s=ttft, tpot_s=tpot, completed=int(done.sum()), arrivals=requests, duration_s=span,
         output_tokens_per_s=float(done.sum()) * osl_i / span if done.any() else 0.0,
         preemptions=st.preemptions, mean_batch=st.batch_sum / max(st.iters, 1),
         saturated=bool(done.sum() < requests or backlog[0] > 0.05 * requests),
