@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wanka.catalogs.economics import Economics
 from wanka.errors import ConfigError
@@ -24,6 +24,9 @@ from wanka.plan.inputs import (
 )
 from wanka.spec import check_mapping
 from wanka.workload.model import ModelSpec
+
+if TYPE_CHECKING:
+    from wanka.plan.site import Site
 
 __all__ = ["load_center", "parse_center"]
 
@@ -240,6 +243,35 @@ def _listed(d: dict[str, Any], key: str, what: str) -> list[Any]:
     return items
 
 
+def _with_existing(
+    site: Site, cands: tuple[Candidate, ...], limits: Limits, reliability: Reliability
+) -> tuple[tuple[Candidate, ...], Limits]:
+    """Candidates with the site's existing chips (free, added to what is on offer) and the site's power
+    as the power limit when the centre file states none."""
+    out = list(cands)
+    for e in site.existing:
+        i = next((j for j, c in enumerate(out) if c.accelerator.id == e.accelerator.id), None)
+        if i is not None:
+            c = out[i]
+            out[i] = replace(c, available=c.available + e.count, existing=c.existing + e.count)
+            continue
+        if e.accelerator.tdp_w is None:
+            raise ConfigError(f"site.existing: {e.accelerator.id} has no catalog TDP")
+        out.append(
+            Candidate(
+                accelerator=e.accelerator,
+                available=e.count,
+                unit_price_usd=0.0,
+                tdp_w=float(e.accelerator.tdp_w),
+                reliability=reliability,
+                existing=e.count,
+            )
+        )
+    if limits.power_mw is None and site.power_mw is not None:
+        limits = replace(limits, power_mw=site.power_mw)
+    return tuple(out), limits
+
+
 def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
     """Validate a centre mapping; every problem is a one-line ConfigError/CatalogError."""
     d = _keys("center", d, _TOP_KEYS)
@@ -253,11 +285,11 @@ def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
     limits = _limits(d.get("limits"))
     eco = _economics(d.get("economics"))
     cpc = int(_num("counts_per_candidate", d.get("counts_per_candidate", 5), integer=True))
-    from wanka.plan.site import parse_site, with_existing
+    from wanka.plan.site import parse_site
 
     site = parse_site(d.get("site"))
     if site is not None:
-        cands, limits = with_existing(site, cands, limits, base_rel)
+        cands, limits = _with_existing(site, cands, limits, base_rel)
     return CenterSpec(
         name=str(d.get("name") or "center"),
         goals=goals,

@@ -37,7 +37,6 @@ __all__ = [
     "apply_site",
     "parse_site",
     "place",
-    "with_existing",
 ]
 
 SITE_ASSUMPTION = (
@@ -266,34 +265,3 @@ def apply_site(site: Site, result: dict[str, Any], rank_key: Any) -> dict[str, A
 
 def _used(design: dict[str, Any], acc_id: str) -> int:
     return sum(f["count"] for f in design["fleet"] if f["accelerator"] == acc_id)
-
-
-def with_existing(site: Site, cands: Any, limits: Any, reliability: Any) -> tuple[Any, Any]:
-    """Candidates with the site's existing chips (free, added to what is on offer) and the site's power
-    as the power limit when the centre file states none."""
-    from dataclasses import replace
-
-    from wanka.plan.inputs import Candidate
-
-    out = list(cands)
-    for e in site.existing:
-        i = next((j for j, c in enumerate(out) if c.accelerator.id == e.accelerator.id), None)
-        if i is not None:
-            c = out[i]
-            out[i] = replace(c, available=c.available + e.count, existing=c.existing + e.count)
-            continue
-        if e.accelerator.tdp_w is None:
-            raise ConfigError(f"site.existing: {e.accelerator.id} has no catalog TDP")
-        out.append(
-            Candidate(
-                accelerator=e.accelerator,
-                available=e.count,
-                unit_price_usd=0.0,
-                tdp_w=float(e.accelerator.tdp_w),
-                reliability=reliability,
-                existing=e.count,
-            )
-        )
-    if limits.power_mw is None and site.power_mw is not None:
-        limits = replace(limits, power_mw=site.power_mw)
-    return tuple(out), limits

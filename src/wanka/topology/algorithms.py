@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from wanka.hardware import Accelerator
 from wanka.topology.nccl import PROTOCOLS, Params, bus_factor
-
-if TYPE_CHECKING:
-    from wanka.topology.collective import FabricTier
+from wanka.topology.tier import FabricTier
 
 __all__ = [
     "ALGO_NAMES",
