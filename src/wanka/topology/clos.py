@@ -21,7 +21,7 @@ tables it reproduces); rail-only and multi-plane "fewest" (each rail / plane is 
 published rows are full rails, where both rules agree). Both rules agree whenever c divides u, e.g. at
 full blocks (Al-Fares exactly: 2(k/2)^n hosts on (2n-1)(k/2)^(n-1) switches) and for B200: 8,192 GPUs
 -> 256 + 256 + 128. With the balance rule the top tier is non-blocking; with the fewest rule the uneven
-multiplicities can block saturated lower switches, and the bisection closed form (`_clos_bisection_links`)
+multiplicities can block saturated lower switches, and the bisection closed form (`bisection.clos_bisection_links`)
 then takes the exact max-flow of one top plane. Both equal the networkx max-flow of the built graph
 (`graphs.build_graph`, same round-robin wiring; property tests draw both rules).
 """

@@ -1,4 +1,4 @@
-"""The fabrics of `fabric.py` built as explicit networkx graphs (small and medium instances).
+"""The fabrics of `fabric.py` (sized in `sizing.py`) built as explicit networkx graphs (small and medium instances).
 
 The graph is wired switch by switch (every port assignment explicit), so its counts and its min-cut
 are an independent check of the closed forms: tests assert that nodes = endpoints + switches,
@@ -10,7 +10,7 @@ Graph conventions: nodes carry `kind` ("endpoint" | "switch" | "router"), `tier`
 group-aligned for a dragonfly) and, for switches, `radix`. Parallel cables are one edge with
 `links` = their count and `capacity` = links (one unit = one link's bandwidth).
 
-Clos top tier (`spread`, fabric.py module docstring): each lower switch of a plane deals its u uplinks
+Clos top tier (`spread`, clos.py module docstring): each lower switch of a plane deals its u uplinks
 round-robin over the plane's c top switches, one counter shared by the plane's lower switches. With the
 "even" rule c divides u, so every lower switch gets u/c parallel links to every top switch; with the
 "fewest" rule (c = ceil(n_sub u / k)) a lower switch may have one more parallel link to some top
