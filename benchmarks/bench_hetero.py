@@ -31,6 +31,7 @@ from wanka.search import search
 from wanka.search.hetero import parse_fleet, search_hetero
 from wanka.search.models import load_model
 from wanka.spec import load_runs
+from wanka.spec_hetero import parse_hetero_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,6 +87,8 @@ def mixed_search() -> dict:
     ).to_dict()
     hwall, hcpu = time.perf_counter() - t0, _cpu() - c0
     best, ref = res["best"], res["references"]
+    # the plan as a run spec, read back and predicted on its own (the single-plan path)
+    again = predict_hetero(parse_hetero_run({"model": {"preset": "llama3.1-405b"}, **best["plan"]}))
     return {
         "wall_s": wall,
         "cpu_s": cpu,
@@ -93,6 +96,7 @@ def mixed_search() -> dict:
         "baseline_homogeneous_search_4096_h100": {"wall_s": hwall, "cpu_s": hcpu},
         "wall_ratio_to_baseline": wall / hwall,
         "fits": best["fits"],
+        "round_trip_tokens_per_s": again["tokens_per_s"],
         "family": best["family"],
         "accelerators_used": best["accelerators"],
         "tokens_per_s": best["tokens_per_s"],
@@ -189,7 +193,8 @@ def main() -> None:
         f"405B on 4,096 H100 + 8,192 910B: {m['wall_s']:.1f} s wall ({m['cpu_s']:.1f} s CPU; "
         f"homogeneous 4,096-H100 search in the same run {m['baseline_homogeneous_search_4096_h100']['wall_s']:.1f} s; "
         f"1-min load {m['load_average_1min']:.1f} on {os.cpu_count()} cores), "
-        f"fits {m['fits']}, {m['tokens_per_s']:,.0f} tokens/s ({m['family']}, {m['accelerators_used']})"
+        f"fits {m['fits']}, {m['tokens_per_s']:,.0f} tokens/s ({m['family']}, {m['accelerators_used']}; "
+        f"its plan read back and predicted: {m['round_trip_tokens_per_s']:,.0f})"
     )
     hs, hm = r["per_kind_homogeneous_search_tokens_per_s"], r["per_kind_hetero_model_tokens_per_s"]
     print(
