@@ -158,3 +158,44 @@ def test_mixed_fleet_with_serving():
     assert mixed and all("+" in d["accelerator"] for d in mixed)
     roles = {tuple(f["roles"]) for d in mixed for f in d["fleet"]}
     assert ("training",) in roles and ("serving",) in roles
+
+
+def test_typed_plan_is_the_json_object():
+    """plan_center's typed designs are ranked by rank_key, priced consistently, and to_dict is exactly
+    the design_center object (no site: nothing is applied after it)."""
+    from wanka.plan.center import plan_center
+    from wanka.plan.design import rank_key
+    from wanka.plan.records import TrainingJob
+
+    s = spec(candidates=[BASE["candidates"][0]])
+    typed = plan_center(s)
+    assert typed.designs and list(typed.designs) == sorted(typed.designs, key=rank_key)
+    for d in typed.designs:
+        assert d.capex_breakdown is not None
+        assert d.capex_usd == pytest.approx(sum(d.capex_breakdown.values()))
+        assert d.count == sum(f["count"] for f in d.fleet)
+        train = [j for j in d.jobs if isinstance(j, TrainingJob)]
+        assert train and d.time_to_train_days == max(j.time_to_train_days for j in train)
+    out, ref = typed.to_dict(), design_center(s)
+    out.pop("seconds"), ref.pop("seconds")
+    for a, b in zip(out["designs"], ref["designs"]):
+        for j, k in zip(a["jobs"], b["jobs"]):
+            j["search"].pop("seconds"), k["search"].pop("seconds")
+    assert out == ref
+    assert [d["rank"] for d in out["designs"]] == list(range(1, len(out["designs"]) + 1))
+
+
+def test_serve_and_plan_share_one_economics():
+    """serve.plan prices deployments with the same Economics a centre file states (one home)."""
+    from wanka.catalogs.economics import Economics
+    from wanka.serve.plan import CostAssumptions
+
+    assert CostAssumptions is Economics
+    eco = spec(economics={"pue": 1.5, "electricity_usd_per_kwh": 0.1}).economics
+    assert isinstance(eco, Economics) and (eco.pue, eco.electricity_usd_per_kwh) == (1.5, 0.1)
+    hot, cool = Economics(pue=1.5), Economics(pue=1.1)
+    assert hot.hourly_usd(25_000, 700) > cool.hourly_usd(25_000, 700)
+    free = dict(electricity_usd_per_kwh=1e-12)  # energy (nearly) free: the PUE no longer matters
+    assert Economics(pue=1.5, **free).hourly_usd(25_000, 700) == pytest.approx(
+        Economics(pue=1.1, **free).hourly_usd(25_000, 700)
+    )
