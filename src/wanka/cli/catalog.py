@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from wanka.catalogs import accelerators, get_accelerator
-from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
+from wanka.cli.common import (
+    WIDE_HELP,
+    FormatOpt,
+    console,
+    handle_errors,
+    print_json,
+    print_table,
+    use_format,
+)
 from wanka.errors import CatalogError
 from wanka.report.catalog import (
     accelerator_card,
@@ -48,8 +56,10 @@ def list_(
         bool, typer.Option("--json", help="Print JSON instead of a table.")
     ] = False,
     wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """List the accelerators (default), the model presets or the shipped traces."""
+    json_out = use_format(fmt, json_out)
     if kind is Kind.traces:
         from wanka.sim.traces import list_builtin
 
@@ -82,8 +92,10 @@ def show(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table.")
     ] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Show one accelerator (every figure with its sources) or one model preset (params, FLOPs per token)."""
+    json_out = use_format(fmt, json_out)
     if item_id in accelerators():
         acc = get_accelerator(item_id)
         print_json(accelerator_record(acc)) if json_out else console.print(accelerator_card(acc))

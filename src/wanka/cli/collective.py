@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from wanka.catalogs import get_accelerator
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import FormatOpt, console, handle_errors, print_json, use_format
 from wanka.errors import ConfigError
 from wanka.hardware import Accelerator
 from wanka.report.collective import collective_table
@@ -77,8 +77,10 @@ def collective(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Time one collective on N accelerators: seconds, algbw and busbw as nccl-tests reports them."""
+    as_json = use_format(fmt, as_json)
     nbytes = parse_size(size)
     check_number("--bytes", nbytes, maximum=MAX_MESSAGE_BYTES, unit="bytes", why_max="1 PiB")
     check_count("--gpus", gpus)

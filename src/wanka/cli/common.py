@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 import numpy as np
 import typer
@@ -19,6 +19,7 @@ from wanka.errors import WankaError
 
 __all__ = [
     "WIDE_HELP",
+    "FormatOpt",
     "ProgressBar",
     "console",
     "err_console",
@@ -28,12 +29,55 @@ __all__ = [
     "print_table",
     "stopped",
     "to_jsonable",
+    "use_format",
 ]
 
 WIDE_HELP = "Show every column, however wide (by default columns are left out to fit the terminal)."
 
-console = Console()
+
+class _FormatConsole(Console):
+    """The commands' stdout console. Under `--format csv|md` it prints only the tables of what it is
+    given, as CSV or Markdown (`wanka.report.table.render_tables`), and everything else on stderr, so
+    stdout is a clean table file whichever command printed it."""
+
+    table_format: str = "table"
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if self.table_format not in ("csv", "md"):
+            super().print(*objects, **kwargs)
+            return
+        from wanka.report.table import render_tables
+
+        text = render_tables(list(objects), self.table_format)  # type: ignore[arg-type]
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            err_console.print(*objects, **kwargs)
+
+
+console = _FormatConsole()
 err_console = Console(stderr=True)
+
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Output: table (default), csv or md (the tables only, other lines on stderr), or json.",
+    ),
+]
+
+
+def use_format(fmt: str, json_out: bool = False) -> bool:
+    """Set this command's `--format`; True when it should print JSON (`--format json` or `--json`)."""
+    from wanka.errors import ConfigError
+    from wanka.report.table import FORMATS
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    console.table_format = fmt
+    return json_out or fmt == "json"
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,7 +140,9 @@ def stopped(message: str) -> None:
 def print_table(table: Any) -> None:
     """Print a `wanka.report.table.fit_table` table; a --wide one is never cropped to the terminal."""
     width = getattr(table, "width", None)
-    if width and width > console.width:  # rich clamps print(width=) to the console: use a wider one
+    if (
+        width and width > console.width and console.table_format == "table"
+    ):  # rich clamps print(width=) to the console: use a wider one
         Console(width=width, force_terminal=console.is_terminal, highlight=False).print(table)
     else:
         console.print(table)

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from wanka.catalogs import get_accelerator
-from wanka.cli.common import WIDE_HELP, console, handle_errors, print_json, print_table
+from wanka.cli.common import (
+    WIDE_HELP,
+    FormatOpt,
+    console,
+    handle_errors,
+    print_json,
+    print_table,
+    use_format,
+)
 from wanka.errors import ConfigError
 from wanka.report.fabric import compare_table, design_card, graph_check_table
 from wanka.topology.fabric import (
@@ -205,8 +213,10 @@ def compare(
     spread: Spread = None,
     json: Json = False,
     wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Every topology side by side at one size: cost per accelerator, power, bisection, collectives."""
+    json = use_format(fmt, json)
     t0 = time.perf_counter()
     acc = get_accelerator(accelerator) if accelerator else None
     designs = compare_fabrics(

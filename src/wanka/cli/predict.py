@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import FormatOpt, console, handle_errors, print_json, use_format
 from wanka.errors import WankaError
 from wanka.profile import apply_profile, load_profile
 from wanka.report.predict import render_prediction
@@ -75,8 +75,10 @@ def predict_cmd(
             "on the profiled accelerator (all runs if the profile names none).",
         ),
     ] = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Predict step time, tokens/s/GPU, MFU and peak memory of each run in RUNS."""
+    json_out = use_format(fmt, json_out)
     prof = load_profile(profile) if profile is not None else None
     results = predict_file(runs, prof)
     if json_out:

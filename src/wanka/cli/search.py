@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from wanka.cli.common import ProgressBar, console, err_console, handle_errors, print_json
+from wanka.cli.common import (
+    FormatOpt,
+    ProgressBar,
+    console,
+    err_console,
+    handle_errors,
+    print_json,
+    use_format,
+)
 from wanka.errors import ConfigError
 from wanka.report.search import search_report
 from wanka.search.models import load_model
@@ -161,8 +169,10 @@ def search_cmd(
         bool, typer.Option("--no-memory-prune", help="Time every divisible layout.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Search every parallel layout (tp pp vpp cp ep etp dp fsdp dist-opt sp recompute micro-batch precision)."""
+    json_out = use_format(fmt, json_out)
     from wanka.search.export import FORMATS, framework_dims
     from wanka.search.multi import overlap_variants
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import FormatOpt, console, handle_errors, print_json, use_format
 from wanka.errors import ConfigError
 
 __all__ = ["register"]
@@ -40,8 +40,10 @@ def predict_cmd(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the DESIGN.md JSON list.")
     ] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Throughput, TTFT/TPOT, batch and KV cache of each serving spec in SPECS."""
+    json_out = use_format(fmt, json_out)
     from wanka.report.serve import render_serve_prediction
     from wanka.serve import load_serve_specs, predict_specs
 
@@ -91,8 +93,10 @@ def plan_cmd(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the DESIGN.md JSON list.")
     ] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Chips, counts and layouts that serve MODEL at RATE within the limits, cheapest first."""
+    json_out = use_format(fmt, json_out)
     from wanka.report.serve import render_serve_plan
     from wanka.serve.plan import plan_serving
 
@@ -130,8 +134,10 @@ def validate_cmd(
     json_out: Annotated[
         bool, typer.Option("--json", help='Print {"cases": [...], "summary": {...}} as JSON.')
     ] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Compare predicted with measured throughput and latency for every measured spec in FILE."""
+    json_out = use_format(fmt, json_out)
     from wanka.report.serve import render_serve_validation
     from wanka.serve import load_serve_specs
     from wanka.serve.validate import validate_serving

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wanka.cli.common import console, handle_errors, print_json
+from wanka.cli.common import FormatOpt, console, handle_errors, print_json, use_format
 from wanka.errors import ConfigError
 from wanka.report.validate import render_summary
 
@@ -49,8 +49,10 @@ def validate_cmd(
             "(slower: one fit per source and chip).",
         ),
     ] = False,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Compare predicted with measured tokens/s/GPU (and peak memory) for every measured run in FILE."""
+    json_out = use_format(fmt, json_out)
     from wanka.perf.validate import validate_runs
     from wanka.profile import apply_profile, load_profile
     from wanka.spec import load_runs

@@ -15,14 +15,19 @@ No table forces a width: the width is the terminal's (`COLUMNS`), 80 when not a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["Col", "fit_table", "table_width"]
+__all__ = ["FORMATS", "Col", "FitTable", "fit_table", "render_tables", "table_data", "table_width"]
+
+FORMATS = ("table", "csv", "md", "json")
+"""`--format` of the table commands: rich tables (default), CSV, Markdown, or the command's JSON."""
 
 _BORDER = 3  # one padding space either side + one vertical rule per column
 _EDGE = 1  # the closing vertical rule
@@ -40,6 +45,12 @@ class Col:
     """Free text that may wrap at spaces; ids and numbers never wrap."""
     keep: int = 0
     """0: never left out; otherwise columns with the lowest `keep` are left out first."""
+
+
+class FitTable(Table):
+    """A `fit_table` table: also keeps every column, for `--format csv|md` (none is left out there)."""
+
+    full: tuple[list[str], list[list[str]]] | None = None
 
 
 def _natural(col: Col, cells: Sequence[str]) -> int:
@@ -95,7 +106,7 @@ def fit_table(
     notes = [caption] if caption else []
     if left_out:
         notes.append(f"left out to fit {width} columns: {', '.join(left_out)} (--wide shows all)")
-    t = Table(
+    t = FitTable(
         title=title,
         caption="\n".join(notes) or None,
         title_justify="left",
@@ -108,6 +119,7 @@ def fit_table(
         t.add_column(c.header, justify=c.justify, no_wrap=not c.wrap, overflow="fold", width=w)
     for r in rows:
         t.add_row(*(Text(r[i]) for i in shown))
+    t.full = ([c.header for c in cols], rows)
     if wide and table_width(widths) > width:
         t.width = table_width(widths)  # wider than the terminal: the caller prints it uncropped
     return t
@@ -132,3 +144,69 @@ def _widths(
             widths[i] += 1
             spare -= 1
     return widths
+
+
+# ---------------------------------------------------------------- --format csv|md
+
+
+def _plain(cell: Any) -> str:
+    """A cell as plain text: rich markup and styles dropped, line breaks joined with spaces."""
+    if isinstance(cell, Text):
+        text = cell.plain
+    elif isinstance(cell, str):
+        text = Text.from_markup(cell).plain
+    else:
+        text = str(cell)
+    return " ".join(text.split())
+
+
+def _tables(obj: Any) -> Iterator[Table]:
+    """Every rich Table in a renderable, depth first (a Group, Panel, Padding or list of them)."""
+    if isinstance(obj, Table):
+        yield obj
+        return
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _tables(o)
+        return
+    for attr in ("renderables", "renderable"):  # rich Group/Columns; Panel/Padding/Align
+        inner = getattr(obj, attr, None)
+        if inner is not None:
+            yield from _tables(list(inner) if attr == "renderables" else inner)
+            return
+
+
+def table_data(obj: Any) -> list[tuple[str | None, list[str], list[list[str]]]]:
+    """Title, headers and rows (plain text, every column, none left out) of each table in `obj`."""
+    out = []
+    for t in _tables(obj):
+        if isinstance(t, FitTable) and t.full is not None:
+            headers = [_plain(h) for h in t.full[0]]
+            rows = [[_plain(c) for c in r] for r in t.full[1]]
+        else:
+            headers = [_plain(c.header) for c in t.columns]
+            cells = [[_plain(x) for x in c.cells] for c in t.columns]
+            rows = [list(r) for r in zip(*cells, strict=True)] if cells else []
+        out.append((_plain(t.title) if t.title else None, headers, rows))
+    return out
+
+
+def render_tables(obj: Any, fmt: Literal["csv", "md"]) -> str:
+    """The tables in `obj` as CSV (one block per table, a blank line after each) or Markdown (a heading per
+    titled table). Text outside tables is not included: it goes to stderr (`cli.common.emit`)."""
+    blocks = []
+    for title, headers, rows in table_data(obj):
+        if fmt == "csv":
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(headers)
+            w.writerows(rows)
+            blocks.append(buf.getvalue())
+            continue
+        esc = [[c.replace("|", "\\|") for c in r] for r in [headers, *rows]]
+        lines = [f"### {title}", ""] if title else []
+        lines.append("| " + " | ".join(esc[0]) + " |")
+        lines.append("|" + "|".join("---" for _ in headers) + "|")
+        lines += ["| " + " | ".join(r) + " |" for r in esc[1:]]
+        blocks.append("\n".join(lines) + "\n")
+    return "".join(b + "\n" for b in blocks)  # a blank line after each table
