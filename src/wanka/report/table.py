@@ -119,7 +119,7 @@ def fit_table(
         t.add_column(c.header, justify=c.justify, no_wrap=not c.wrap, overflow="fold", width=w)
     for r in rows:
         t.add_row(*(Text(r[i]) for i in shown))
-    t.full = ([c.header for c in cols], rows)
+    t.full = ([c.header for c in cols], [list(r) for r in rows])
     if wide and table_width(widths) > width:
         t.width = table_width(widths)  # wider than the terminal: the caller prints it uncropped
     return t
