@@ -50,6 +50,7 @@ from wanka.plan.inputs import (
 from wanka.plan.jobs import JobOption, best_option, job_options, nice_counts, serving_count
 from wanka.plan.parse import load_center, parse_center
 from wanka.plan.records import Job, serving_job, training_job
+from wanka.plan.site import SITE_ASSUMPTION, fit_designs, site_summary
 
 __all__ = [
     "CONSTRAINTS",
@@ -87,12 +88,14 @@ class CenterPlan:
     spec: CenterSpec
     designs: tuple[Design, ...]
     seconds: float
+    excluded_by_site: tuple[dict[str, Any], ...] = ()
+    """Designs the site cannot hold (id, reason); empty without a site."""
 
     def to_dict(self) -> dict[str, Any]:
         spec, eco = self.spec, self.spec.economics
         facility = " + facility" if eco.facility_usd_per_mw else ""
         reliability = spec.candidates[0].reliability.source
-        return {
+        out: dict[str, Any] = {
             "center": spec.name,
             "designs": [d.to_dict(rank=i) for i, d in enumerate(self.designs, 1)],
             "seconds": self.seconds,
@@ -118,6 +121,11 @@ class CenterPlan:
                 a.format(reliability=reliability, facility=facility) for a in _ASSUMPTIONS
             ],
         }
+        if spec.site is not None:
+            out["assumptions"].append(SITE_ASSUMPTION)
+            out["excluded_by_site"] = [dict(e) for e in self.excluded_by_site]
+            out["site"] = site_summary(spec.site)
+        return out
 
 
 Options = dict[tuple[str, str], tuple[list[JobOption], float]]
@@ -245,7 +253,8 @@ def _job_options(spec: CenterSpec, progress: Callable[[int, int], None] | None) 
 def plan_center(
     spec: CenterSpec, *, progress: Callable[[int, int], None] | None = None
 ) -> CenterPlan:
-    """Every candidate design of `spec`, ranked best first (see the module docstring)."""
+    """Every candidate design of `spec`, ranked best first (see the module docstring), fitted to the
+    site when the centre names one (`plan.site.fit_designs`)."""
     t0 = time.perf_counter()
     designer = _Designer(spec, _job_options(spec, progress))
     designs: list[Design] = []
@@ -256,20 +265,24 @@ def plan_center(
         for a, b in itertools.permutations(spec.candidates, 2):
             designs += designer.mixed(a, b)
     designs.sort(key=rank_key)
-    return CenterPlan(spec=spec, designs=tuple(designs), seconds=time.perf_counter() - t0)
+    excluded: list[dict[str, Any]] = []
+    if spec.site is not None:
+        designs, excluded = fit_designs(spec.site, designs)
+    return CenterPlan(
+        spec=spec,
+        designs=tuple(designs),
+        seconds=time.perf_counter() - t0,
+        excluded_by_site=tuple(excluded),
+    )
 
 
 def design_center(
     spec: CenterSpec, *, progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Any]:
-    """Every candidate design, ranked best first, fitted to the site when the centre names one; returns
-    the `plan --json` object."""
+    """The `plan --json` object: `plan_center(spec).to_dict()`, with the site's idle existing chips fused
+    into the best designs' training jobs when the centre names a site (`plan.fuse`)."""
     result = plan_center(spec, progress=progress).to_dict()
     if spec.site is not None:
-        from wanka.plan.site import SITE_ASSUMPTION, apply_site
-
-        apply_site(spec.site, result, rank_key)
-        result["assumptions"].append(SITE_ASSUMPTION)
         from wanka.plan.fuse import fuse_existing
 
         fuse_existing(spec, result)

@@ -76,6 +76,10 @@ class Design:
     constraints: dict[str, dict[str, Any]]
     jobs: tuple[Job, ...]
     mixed: bool = False
+    retired: tuple[dict[str, Any], ...] | None = None
+    """Existing site chips this design leaves unused (`plan.site`; None without a site)."""
+    site: dict[str, Any] | None = None
+    """Racks, rack power, cooling and upgrade of this design on the site (None without a site)."""
 
     def to_dict(self, rank: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -108,6 +112,9 @@ class Design:
             out["mixed"] = True
         if rank is not None:
             out["rank"] = rank
+        if self.site is not None:
+            out["retired"] = [dict(r) for r in self.retired or ()]
+            out["site"] = dict(self.site)
         return out
 
 

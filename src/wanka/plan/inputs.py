@@ -4,15 +4,11 @@ limits and economics (`plan.parse` reads them; `plan.center` designs from them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from wanka.catalogs.economics import Economics
 from wanka.hardware import Accelerator
 from wanka.plan.goodput import Reliability
 from wanka.workload.model import ModelSpec
-
-if TYPE_CHECKING:
-    from wanka.plan.site import Site
 
 __all__ = [
     "CONSTRAINTS",
@@ -23,6 +19,7 @@ __all__ = [
     "Limits",
     "NetworkOption",
     "Serving",
+    "Site",
 ]
 
 CONSTRAINTS = ("deadline", "budget", "power", "availability", "memory")
@@ -84,6 +81,40 @@ class NetworkOption:
 class Limits:
     power_mw: float | None = None
     budget_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Existing:
+    """Accelerators already on the site."""
+
+    accelerator: Accelerator
+    count: int
+    gpus_per_node: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Upgrade:
+    """A hall upgrade the centre file offers: cooling and rack power at a price per rack."""
+
+    name: str
+    cooling: str
+    rack_kw: float
+    usd_per_rack: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    """An existing data centre: power, rack power, cooling, racks, existing chips, upgrades."""
+
+    power_mw: float | None
+    rack_kw: float
+    cooling: str
+    racks: int | None
+    existing: tuple[Existing, ...] = ()
+    upgrades: tuple[Upgrade, ...] = ()
+
+    def existing_of(self, acc_id: str) -> int:
+        return sum(e.count for e in self.existing if e.accelerator.id == acc_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wanka.catalogs.economics import Economics
 from wanka.errors import ConfigError
@@ -21,12 +21,10 @@ from wanka.plan.inputs import (
     Limits,
     NetworkOption,
     Serving,
+    Site,
 )
 from wanka.spec import check_mapping
 from wanka.workload.model import ModelSpec
-
-if TYPE_CHECKING:
-    from wanka.plan.site import Site
 
 __all__ = ["load_center", "parse_center"]
 

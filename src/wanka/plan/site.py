@@ -22,21 +22,25 @@ listed with the limit that binds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from wanka.catalogs import get_accelerator, load_data
 from wanka.errors import ConfigError
 from wanka.hardware import COOLING, Accelerator
+from wanka.plan.design import Design, rank_key
+from wanka.plan.inputs import Existing, Site, Upgrade
 
 __all__ = [
     "SITE_ASSUMPTION",
     "Existing",
     "Site",
     "Upgrade",
-    "apply_site",
+    "fit_designs",
     "parse_site",
     "place",
+    "site_summary",
 ]
 
 SITE_ASSUMPTION = (
@@ -47,34 +51,6 @@ SITE_ASSUMPTION = (
 _SITE_KEYS = {"power_mw", "rack_kw", "cooling", "racks", "existing", "upgrades"}
 _EXIST_KEYS = {"accelerator", "count", "gpus_per_node"}
 _UPGRADE_KEYS = {"name", "cooling", "rack_kw", "usd_per_rack"}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Existing:
-    accelerator: Accelerator
-    count: int
-    gpus_per_node: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Upgrade:
-    name: str
-    cooling: str
-    rack_kw: float
-    usd_per_rack: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Site:
-    power_mw: float | None
-    rack_kw: float
-    cooling: str
-    racks: int | None
-    existing: tuple[Existing, ...] = ()
-    upgrades: tuple[Upgrade, ...] = ()
-
-    def existing_of(self, acc_id: str) -> int:
-        return sum(e.count for e in self.existing if e.accelerator.id == acc_id)
 
 
 def _pos(where: str, v: Any, integer: bool = False) -> float:
@@ -218,29 +194,40 @@ def _site_block(site: Site, fleet: list[dict[str, Any]]) -> tuple[dict[str, Any]
     return best if best is not None else (base, 0.0)
 
 
-def apply_site(site: Site, result: dict[str, Any], rank_key: Any) -> dict[str, Any]:
-    """Add `site` and per-fleet `existing` to every design, retire what a design leaves unused, price
-    upgrades, drop designs the site cannot hold (listed under `excluded_by_site`), re-rank."""
+def fit_designs(site: Site, designs: Sequence[Design]) -> tuple[list[Design], list[dict[str, Any]]]:
+    """The designs the site holds, with per-fleet `existing`, what each leaves `retired`, its `site`
+    block and any upgrade priced into capex, re-ranked; and the excluded ones (id, reason). A design
+    without a fleet (no layout) is dropped."""
     kept, excluded = [], []
-    for d in result["designs"]:
-        if not d.get("fleet"):
+    for d in designs:
+        if not d.fleet:
             continue
-        for f in d["fleet"]:
-            f["existing"] = min(f["count"], site.existing_of(f["accelerator"]))
-        d["retired"] = [
-            {"accelerator": e.accelerator.id, "count": e.count - _used(d, e.accelerator.id)}
+        fleet = tuple(
+            f | {"existing": min(f["count"], site.existing_of(f["accelerator"]))} for f in d.fleet
+        )
+        retired = tuple(
+            {"accelerator": e.accelerator.id, "count": e.count - _used(fleet, e.accelerator.id)}
             for e in site.existing
-            if e.count > _used(d, e.accelerator.id)
-        ]
-        block, usd = _site_block(site, d["fleet"])
-        d["site"] = block
+            if e.count > _used(fleet, e.accelerator.id)
+        )
+        block, usd = _site_block(site, list(fleet))
         if not block["fits_site"]:
-            excluded.append({"id": d["id"], "reason": block["problem"]})
+            excluded.append({"id": d.id, "reason": block["problem"]})
             continue
+        capex, breakdown = d.capex_usd, d.capex_breakdown
         if usd:
-            d["capex_usd"] += usd
-            d.setdefault("capex_breakdown", {})["site_upgrade_usd"] = usd
-        kept.append(d)
+            capex += usd
+            breakdown = {**(breakdown or {}), "site_upgrade_usd": usd}
+        kept.append(
+            replace(
+                d,
+                fleet=fleet,
+                retired=retired,
+                site=block,
+                capex_usd=capex,
+                capex_breakdown=breakdown,
+            )  # fmt: skip
+        )
     if not kept:
         reasons = sorted({e["reason"] for e in excluded})
         raise ConfigError(
@@ -248,11 +235,12 @@ def apply_site(site: Site, result: dict[str, Any], rank_key: Any) -> dict[str, A
             + (reasons[0] if len(reasons) == 1 else "; ".join(reasons[:3]))
         )
     kept.sort(key=rank_key)
-    for i, d in enumerate(kept, 1):
-        d["rank"] = i
-    result["designs"] = kept
-    result["excluded_by_site"] = excluded
-    result["site"] = {
+    return kept, excluded
+
+
+def site_summary(site: Site) -> dict[str, Any]:
+    """The `site` block of `plan --json`."""
+    return {
         "power_mw": site.power_mw,
         "rack_kw": site.rack_kw,
         "cooling": site.cooling,
@@ -260,8 +248,7 @@ def apply_site(site: Site, result: dict[str, Any], rank_key: Any) -> dict[str, A
         "existing": [{"accelerator": e.accelerator.id, "count": e.count} for e in site.existing],
         "upgrades": [u.name for u in site.upgrades],
     }
-    return result
 
 
-def _used(design: dict[str, Any], acc_id: str) -> int:
-    return sum(f["count"] for f in design["fleet"] if f["accelerator"] == acc_id)
+def _used(fleet: Sequence[dict[str, Any]], acc_id: str) -> int:
+    return sum(f["count"] for f in fleet if f["accelerator"] == acc_id)
