@@ -8,13 +8,13 @@ each fitted parameter with its leave-one-out spread (`wanka.perf.calibrate`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from wanka.cli.common import console, handle_errors, print_json
 from wanka.errors import ConfigError
+from wanka.report.calibrate import calibrate_report
 
 __all__ = ["calibrate_cmd", "register"]
 
@@ -22,26 +22,6 @@ __all__ = ["calibrate_cmd", "register"]
 def register(root: typer.Typer) -> None:
     """Attach `wanka calibrate` to the root app."""
     root.command("calibrate")(calibrate_cmd)
-
-
-def _tables(fit: dict[str, Any], out: Path) -> list[Any]:
-    err = Table(title=f"{fit['accelerator']}: {fit['runs']} runs", title_justify="left")
-    for c in ("error |pred/meas - 1|", "median", "p90", "max"):
-        err.add_column(c, justify="left" if c.startswith("error") else "right")
-    for k, label in (("in_sample", "in-sample"), ("leave_one_out", "leave-one-out")):
-        for when in ("before", "after"):
-            e = fit[k][when]
-            name = f"{label}, {'catalog' if when == 'before' else 'fitted'}"
-            err.add_row(
-                name, f"{e['median_abs']:.1%}", f"{e['p90_abs']:.1%}", f"{e['max_abs']:.1%}"
-            )
-    par = Table(title="software efficiency (fraction of peak)", title_justify="left")
-    for c in ("parameter", "catalog", "fitted", "leave-one-out range"):
-        par.add_column(c, justify="left" if c == "parameter" else "right")
-    for name, p in fit["parameters"].items():
-        spread = f"{p['loo_min']:.3f}..{p['loo_max']:.3f}" if p["free"] else "not exercised"
-        par.add_row(name, f"{p['catalog']:.3f}", f"{p['fitted']:.3f}", spread)
-    return [err, par, f"wrote {out}"]
 
 
 @handle_errors
@@ -75,5 +55,5 @@ def calibrate_cmd(
     if as_json:
         print_json({**fit, "profile": str(out)})
     else:
-        for part in _tables(fit, out):
+        for part in calibrate_report(fit, out):
             console.print(part)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from wanka.cli.common import console, handle_errors, print_json
+from wanka.report.platform import records_table
 
 __all__ = ["register"]
 
@@ -87,23 +87,11 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 def _show(data: Any, as_json: bool, columns: list[str], title: str) -> None:
     if as_json:
         print_json(data)
         return
-    rows = data if isinstance(data, list) else [data]
-    t = Table(title=title, title_justify="left")
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*(_cell(r.get(c)) for c in columns))
-    console.print(t)
+    console.print(records_table(data, columns, title))
 
 
 @app.command()
