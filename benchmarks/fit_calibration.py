@@ -10,7 +10,7 @@ Method: coordinate descent over multiplicative steps, a few sweeps with shrinkin
 
 Fitted (and nothing else):
   * Calibration (wanka/catalogs/data/calibration.yaml): gemm_half_dim, moe_grouped_gemm, ep_a2a_hidden,
-    tp_comm_hidden, moe_layer_overhead_s,
+    tp_comm_hidden, moe_layer_overhead_s, moe_expert_gemm_s,
     lowp_gemm_speedup for fp8 / mxfp8 / nvfp4 (fp8-blockwise follows fp8 x 0.9: one public run only),
     microbatch_overhead_s, step_overhead_s.
   * software_efficiency (wanka/catalogs/data/software.yaml, `accelerators:` entries): `gemm` per chip
@@ -128,10 +128,14 @@ BOUNDS = {
     "step_overhead_s": (0.0, 2.0),
     "ep_a2a_hidden": (0.0, 0.95),
     "moe_layer_overhead_s": (0.0, 0.02),
+    "moe_expert_gemm_s": (0.0, 2e-4),
     "tp_comm_hidden": (0.0, 0.95),
     **{f"gemm:{g}": (0.2, 1.0) for g in GEMM_GROUPS},
     **{f"attention:{g}": (0.1, 1.0) for g in GEMM_GROUPS},
 }
+
+
+MOE_PARAMS = {"moe_grouped_gemm", "moe_expert_gemm_s", "moe_layer_overhead_s", "ep_a2a_hidden"}
 
 
 def params_of(cal: Calibration, sw: dict) -> dict[str, float]:
@@ -145,6 +149,7 @@ def params_of(cal: Calibration, sw: dict) -> dict[str, float]:
         "step_overhead_s": cal.step_overhead_s,
         "ep_a2a_hidden": cal.ep_a2a_hidden,
         "moe_layer_overhead_s": max(cal.moe_layer_overhead_s, 1e-4),
+        "moe_expert_gemm_s": max(cal.moe_expert_gemm_s, 1e-5),
         "tp_comm_hidden": max(cal.tp_comm_hidden, 0.3),
     }
     for g in GEMM_GROUPS:
@@ -168,6 +173,7 @@ def build(p: dict[str, float], base: Calibration) -> tuple[Calibration, dict[str
         step_overhead_s=p["step_overhead_s"],
         ep_a2a_hidden=p["ep_a2a_hidden"],
         moe_layer_overhead_s=p["moe_layer_overhead_s"],
+        moe_expert_gemm_s=p["moe_expert_gemm_s"],
         tp_comm_hidden=p["tp_comm_hidden"],
     )
     gemm = {acc: p[f"gemm:{g}"] for g, accs in GEMM_GROUPS.items() for acc in accs}
@@ -206,6 +212,11 @@ def main() -> None:
         "--write", action="store_true", help="rewrite calibration.yaml and software.yaml"
     )
     ap.add_argument("--sweeps", type=int, default=4)
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated parameter names to fit (the others keep their shipped values)",
+    )
     args = ap.parse_args()
 
     all_runs = [
@@ -228,13 +239,23 @@ def main() -> None:
         "gemm": {g: (accs.get(ids[0]) or cuda)["gemm"] for g, ids in GEMM_GROUPS.items()},
     }
     p = params_of(base, sw)
+    only = [n for n in args.only.split(",") if n]
+    unknown = sorted(set(only) - set(p))
+    if unknown:
+        sys.exit(f"error: unknown parameter(s) {unknown}; fit one of {sorted(p)}")
+    n_train = len(train)
+    if only and set(only) <= MOE_PARAMS:
+        # dense runs do not depend on these: the same argmin over the MoE train runs, much faster
+        moe = [i for i, r in enumerate(train) if r.model.moe is not None]
+        train, meas_t = [train[i] for i in moe], meas_t[moe]
+        print(f"fitting {only} on the {len(train)} MoE train runs")
     best = objective(train, meas_t, p, base)
     print(f"start: train mean|log err| {best:.4f}")
     t0 = time.time()
     steps = [0.2, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125]
     for sweep in range(args.sweeps):
         step = steps[min(sweep, len(steps) - 1)]
-        for name in p:
+        for name in only or p:
             lo, hi = BOUNDS[name]
             cands = []
             for factor in (
@@ -266,7 +287,8 @@ def main() -> None:
     today = dt.date.today().isoformat()
     cal, gemm, attn = build(p, base)
     cal_doc = {
-        "fitted_on": f"{Path(args.data).name}: {len(train)} TRAIN cases of type dense/moe",
+        "fitted_on": f"{Path(args.data).name}: {n_train} TRAIN cases of type dense/moe"
+        + (f"; {', '.join(only)} refitted {today} on {len(train)} of them" if only else ""),
         "split": SPLIT_RULE,
         "objective": "mean |log(predicted / measured)| of tokens/s/GPU",
         "script": "benchmarks/fit_calibration.py --write",
@@ -280,6 +302,7 @@ def main() -> None:
             "ep_a2a_hidden": round(cal.ep_a2a_hidden, 4),
             "tp_comm_hidden": round(cal.tp_comm_hidden, 4),
             "moe_layer_overhead_s": round(cal.moe_layer_overhead_s, 6),
+            "moe_expert_gemm_s": round(cal.moe_expert_gemm_s, 8),
             "lowp_gemm_speedup": {k: round(v, 4) for k, v in cal.lowp_gemm_speedup.items()},
             "microbatch_overhead_s": round(cal.microbatch_overhead_s, 6),
             "step_overhead_s": round(cal.step_overhead_s, 5),

@@ -28,7 +28,12 @@ from wanka.errors import ConfigError, WankaError
 from wanka.hardware import PRECISIONS, Accelerator
 from wanka.parallel import ParallelPlan
 from wanka.userfile import read_data
-from wanka.workload.frameworks import Framework, framework_from_source, get_framework
+from wanka.workload.frameworks import (
+    PP_SCHEDULES,
+    Framework,
+    framework_from_source,
+    get_framework,
+)
 from wanka.workload.model import MLASpec, ModelSpec, MoESpec
 
 __all__ = [
@@ -106,6 +111,7 @@ _PAR_KEYS = {
     "global_batch_size",
     "pipeline_parallel_microbatch_size",
     "tp_comm_overlap",
+    "pipeline_schedule",
 }
 DEFAULT_VOCAB = (
     51200  # GPT-2 BPE (50,257) padded to a multiple of 1,024 as Megatron-LM does at tp=8
@@ -140,6 +146,9 @@ class RunSpec:
     tp_comm_overlap: bool | None = None
     """`parallelism.tp_comm_overlap` as stated (Megatron `--tp-comm-overlap`); None = the framework's
     default (`Framework.tp_comm_overlap`)."""
+    pipeline_schedule: str | None = None
+    """`parallelism.pipeline_schedule` as stated (1f1b | zb-h1 | dualpipe); None = the framework's
+    default (`Framework.pipeline_schedule`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +504,15 @@ def _opt_bool(par: Any, key: str) -> bool | None:
     return v
 
 
+def _schedule(par: Any) -> str | None:
+    v = par.get("pipeline_schedule") if isinstance(par, dict) else None
+    if v is not None and v not in PP_SCHEDULES:
+        raise ConfigError(
+            f"parallelism.pipeline_schedule {v!r} unknown; choose from {', '.join(PP_SCHEDULES)}"
+        )
+    return v
+
+
 def _framework(d: dict[str, Any], notes: list[str]) -> Framework:
     """The run's framework: `framework:` if given, else the one its `source` names, else `other`."""
     if d.get("framework") is not None:
@@ -565,6 +583,7 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
         framework=fw.id,
         recompute_stated=isinstance(par, dict) and par.get("recompute") is not None,
         tp_comm_overlap=_opt_bool(par, "tp_comm_overlap"),
+        pipeline_schedule=_schedule(par),
     )
 
 

@@ -134,3 +134,40 @@ def test_shape_fields_move_the_counts() -> None:
     assert param_count(wide).total > param_count(gated).total
     with pytest.raises(ConfigError, match="gated_mlp"):
         _run(model=dict(base, gated_mlp=True, activation="gelu"))
+
+
+def test_pipeline_schedules_shrink_the_bubble_as_published() -> None:
+    par = {"tp": 1, "pp": 8, "micro_batch_size": 1, "global_batch_size": 64}
+    b = {
+        s: predict(_run(framework="megatron", parallelism=dict(par, pipeline_schedule=s)))
+        for s in ("1f1b", "zb-h1", "dualpipe")
+    }
+    bub = {s: b[s]["breakdown"]["bubble_s"] for s in b}
+    # DeepSeek-V3 Table 2 with W = B/2: 1F1B (p-1)(F+B) > ZB1P (p-1)(F+B-2W) > DualPipe (p/2-1)(F+B-W)
+    assert bub["1f1b"] > bub["zb-h1"] > bub["dualpipe"] > 0
+    assert b["1f1b"]["breakdown"]["compute_s"] == pytest.approx(
+        b["zb-h1"]["breakdown"]["compute_s"]
+    )
+    with pytest.raises(ConfigError, match="pipeline_schedule"):
+        _run(parallelism=dict(par, pipeline_schedule="gpipe"))
+
+
+def test_hai_llm_dualpipe_hides_the_all_to_all() -> None:
+    d = {
+        "id": "ds",
+        "model": {"preset": "deepseek-v3", "seq_len": 4096},
+        "hardware": {"accelerator": "h800", "count": 256},
+        "parallelism": {
+            "tp": 1,
+            "pp": 8,
+            "ep": 32,
+            "micro_batch_size": 1,
+            "global_batch_size": 512,
+        },
+        "precision": "bf16",
+    }
+    hai = predict(parse_run(dict(d, framework="hai-llm")))
+    other = predict(parse_run(dict(d, framework="other")))
+    assert hai["breakdown"]["exposed_comm_s"]["ep"] == 0.0
+    assert other["breakdown"]["exposed_comm_s"]["ep"] > 0.0
+    assert hai["breakdown"]["bubble_s"] < other["breakdown"]["bubble_s"]

@@ -201,3 +201,17 @@ def test_megatron_flops_formula_gpt3():
     h, layers, s, v = model.hidden, model.layers, 2048, model.vocab
     ref = 72 * layers * h * h * (1 + s / (6 * h) + v / (12 * layers * h)) / 1  # per token
     assert abs(f / ref - 1) < 0.02
+
+
+def test_many_small_local_experts_pay_the_per_expert_cost():
+    """`moe_expert_gemm_s`: each local expert's GEMMs cost a fixed time, so the step slows by
+    6 GEMM calls (fc1, fc2 forward; dgrad + wgrad backward) per local expert per MoE layer."""
+    plans = PlanArrays.of(tp=1, pp=1, ep=[8, 32], dp=COUNT)
+    cal = default_calibration()
+    base = _eval(DSV3, plans, calibration=dataclasses.replace(cal, moe_expert_gemm_s=0.0))
+    cost = _eval(DSV3, plans, calibration=dataclasses.replace(cal, moe_expert_gemm_s=1e-4))
+    d = (cost.compute_s - base.compute_s) / base.microbatches
+    per_layer = d / (6 * 1e-4 * np.array([256 / 8, 256 / 32]))  # MoE layers timed, incl. MTP
+    assert np.allclose(per_layer, np.round(per_layer), rtol=1e-6)
+    n = np.round(per_layer)
+    assert n[0] == n[1] and DSV3.layers - DSV3.moe.dense_layers <= n[0] <= DSV3.layers

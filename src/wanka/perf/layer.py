@@ -148,6 +148,8 @@ def _moe(c: StepContext, elem_mlp_common: F64) -> dict[str, Any]:
     t_experts = 2 * m_tot * ng * fe * h / (
         rate * cal.moe_grouped_gemm * gemm_efficiency(m_exp, ng * fe, h, cal)
     ) + 2 * m_tot * h * fe / (rate * cal.moe_grouped_gemm * gemm_efficiency(m_exp, h, fe, cal))
+    # each local expert's group in the two forward grouped GEMMs (fc1, fc2; backward 2x via fwd_bwd)
+    t_experts = t_experts + 2.0 * (E / c.ep) * cal.moe_expert_gemm_s
     t_router = gemm_s(T / spd, E, h, c.bf16_rate, cal)
     t_shared: Any = 0.0
     elem_shared: Any = 0.0

@@ -42,6 +42,13 @@ class Calibration:
     Dao 2023, Fig. 4-7: head dim 64 runs at ~0.8x the throughput of head dim 128)."""
     moe_grouped_gemm: float = 0.85
     """Efficiency of grouped expert GEMMs relative to one dense GEMM of the same per-expert shape."""
+    moe_expert_gemm_s: float = 0.0
+    """Fixed time per local expert per grouped GEMM (forward fc1 and fc2; backward dgrad + wgrad doubles
+    it), seconds. Transformer Engine's `GroupedLinear` (Megatron-core `TEGroupedMLP`, the MoE recipes'
+    default) runs one cuBLAS GEMM per local expert (`te_general_grouped_gemm`, spread over a few CUDA
+    streams), so every expert pays a launch and a partly filled last wave of tiles on top of its FLOPs:
+    many small local experts (Qwen3-30B-A3B at ep 8: 16 per GPU, 768 wide) lose far more per token than a
+    few large ones (Mixtral, Grok: 1-2 per GPU, 14-32k wide). Fitted."""
     moe_load_imbalance: float = 1.15
     """Tokens on the busiest expert-parallel rank over the mean (auxiliary-loss-balanced routers keep it
     near 1.1-1.2; DeepSeek-V3 tech report section 2.1.2). Capped by moe.capacity_factor when set."""
@@ -136,6 +143,10 @@ class OverlapPolicy:
     whole a2a on the critical path, as Megatron's plain a2a dispatcher does."""
     pp_hidden: float = 0.0
     """Share of pipeline send/recv hidden. 0: each micro-batch boundary's transfer is exposed."""
+    pp_schedule: str = "1f1b"
+    """Pipeline schedule, which sets the bubble (`perf.step.pipeline_bubble`): `1f1b` (Megatron's
+    one-forward-one-backward, interleaved when vpp > 1), `zb-h1` (zero bubble, Qi et al. 2024,
+    arXiv 2401.10241) or `dualpipe` (DeepSeek-V3 report, arXiv 2412.19437, section 3.2.1)."""
     dp_overlap: bool = True
     """Gradient reduce(-scatter) overlaps the last micro-batch's backward except the last bucket and the
     parameter all-gather overlaps the first forward (Megatron `--overlap-grad-reduce`,

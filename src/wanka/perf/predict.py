@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any
 
+import numpy as np
+
 from wanka.errors import InfeasiblePlan, WankaError
 from wanka.perf.params import DEFAULT_OVERLAP, Calibration, OverlapPolicy, default_calibration
 from wanka.perf.plans import PlanArrays
@@ -58,9 +60,17 @@ def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPo
     stated = getattr(run, "tp_comm_overlap", None)
     if name is None and stated is None:  # a RunSpec built in code: the step model's own defaults
         return overlap
-    on = stated if stated is not None else get_framework(str(name)).tp_comm_overlap
+    fw = get_framework(str(name)) if name is not None else None
+    on = stated if stated is not None else bool(fw and fw.tp_comm_overlap)
     if overlap.tp_hidden is None and not on:
-        return replace(overlap, tp_hidden=0.0)
+        overlap = replace(overlap, tp_hidden=0.0)
+    schedule = getattr(run, "pipeline_schedule", None) or (fw.pipeline_schedule if fw else "1f1b")
+    if schedule != overlap.pp_schedule and overlap.pp_schedule == DEFAULT_OVERLAP.pp_schedule:
+        overlap = replace(overlap, pp_schedule=schedule)
+    if overlap.pp_schedule == "dualpipe" and overlap.ep_hidden is None:
+        # DualPipe overlaps a forward and a backward chunk so that the all-to-all and the pipeline
+        # send/recv run under computation (DeepSeek-V3 report, section 3.2.1)
+        overlap = replace(overlap, ep_hidden=1.0, pp_hidden=1.0)
     return overlap
 
 
@@ -89,8 +99,14 @@ def _resolve(
     infer = fw is not None and not getattr(run, "recompute_stated", True)
     infer = infer and plan.recompute == "none"
     extra = fw.infer_recompute if (infer and fw is not None) else ()
-    options = [plan] + [replace(plan, recompute=r) for r in extra]
+    kinds = [r for r in extra if r != "block"]
+    if "block" in extra and "full" not in kinds:
+        kinds.append("full")  # the other end of the interpolation; not itself an inferred option
+    options = [plan] + [replace(plan, recompute=r) for r in kinds]
     acc = accelerator or run.hardware.accelerator
+    cal = calibration or default_calibration()
+    if fw is not None and fw.expert_gemm == "fused" and cal.moe_expert_gemm_s:
+        cal = replace(cal, moe_expert_gemm_s=0.0)  # one grouped-matmul kernel: no per-expert launch
     fa = attention_factor(name, acc.id)
     if fa != 1.0:
         se = acc.software_efficiency
@@ -106,20 +122,59 @@ def _resolve(
         precision=run.precision,
         overlap=run_overlap(run, overlap),
         fabric=fabric,
-        calibration=calibration,
+        calibration=cal,
         strict_experts=False,
     )
     notes: list[str] = []
-    pick = 0
-    if len(options) > 1 and not bool(res.fits[0]):
-        fitting = [i for i in range(1, len(options)) if bool(res.fits[i])]
-        if fitting:
-            pick = fitting[0]
+    if len(options) == 1 or bool(res.fits[0]):
+        return (_row_of(res, 0) if len(options) > 1 else res), notes, plan
+    label = fw.label if fw else "the"
+    for r in extra:
+        if r == "block":
+            row = _block_recompute(run, res, kinds.index("full") + 1, acc, cal, notes, label)
+            if row is not None:
+                return row, notes, options[kinds.index("full") + 1]
+            continue
+        i = kinds.index(r) + 1
+        if bool(res.fits[i]):
             notes.append(
-                f"recompute inferred: {options[pick].recompute} (the stated layout does not fit "
-                f"without it; {fw.label if fw else 'the'} recipes recompute when needed)"
+                f"recompute inferred: {r} (the stated layout does not fit without it; {label} "
+                "recipes recompute when needed)"
             )
-    return (_row_of(res, pick) if len(options) > 1 else res), notes, options[pick]
+            return _row_of(res, i), notes, options[i]
+    return _row_of(res, 0), notes, plan
+
+
+def _block_recompute(
+    run: Any, res: StepArrays, i_full: int, acc: Any, cal: Calibration, notes: list[str], label: str
+) -> StepArrays | None:
+    """Full recompute of the fewest layers per pipeline stage that makes the plan fit (Megatron-core
+    `recompute_granularity=full, recompute_method=block, recompute_num_layers=N`: the first N layers of
+    each stage keep only their input, the others everything). Activation memory and recompute time are
+    sums over layers, so both are the no-recompute row plus N/L of the way to the full-recompute row;
+    None when even full recompute does not fit."""
+    limit = acc.hbm_bytes * (1.0 - cal.allocator_margin)
+    p0, p1 = float(res.peak_memory_bytes[0]), float(res.peak_memory_bytes[i_full])
+    if not bool(res.valid[0]) or p1 > limit or p0 <= p1:
+        return None
+    per_stage = max(1, -(-run.model.layers // max(run.parallelism.pp, 1)))
+    n = min(per_stage, int(np.ceil((p0 - limit) / (p0 - p1) * per_stage - 1e-9)))
+    f = n / per_stage
+    row = {}
+    for fl in fields(res):
+        a, b = getattr(res, fl.name)[0:1], getattr(res, fl.name)[i_full : i_full + 1]
+        row[fl.name] = a + f * (b - a) if a.dtype.kind == "f" else a
+    step = row["step_time_s"]
+    scale = res.step_time_s[0:1] / step
+    for k in ("tokens_per_s_per_gpu", "model_tflops_per_gpu", "mfu"):
+        row[k] = getattr(res, k)[0:1] * scale
+    row["fits"] = res.valid[0:1] & (row["peak_memory_bytes"] <= limit)
+    notes.append(
+        f"recompute inferred: full recompute of {n} of {per_stage} layers per pipeline stage "
+        f"(recompute_method block; the stated layout does not fit without it; {label} recipes "
+        "recompute when needed)"
+    )
+    return StepArrays(**row)
 
 
 def _row_of(res: StepArrays, i: int) -> StepArrays:

@@ -106,6 +106,20 @@ def plan_problems(
     return layout_reasons(problems, 0, fatal=True)
 
 
+def pipeline_bubble(schedule: str, pp: F64, vpp: F64, t_mb: F64, t_bwd: F64) -> F64:
+    """Pipeline bubble of one step, seconds (DeepSeek-V3 report, arXiv 2412.19437, Table 2, with F + B
+    the micro-batch time `t_mb` and B its backward `t_bwd`, whose weight-gradient half is W = B / 2:
+    the input- and weight-gradient GEMMs of a layer do equal FLOPs):
+    1f1b (PP-1)(F+B), divided by vpp when interleaved (Narayanan et al. 2021, section 2.2.1);
+    zb-h1 (PP-1)(F+B-2W) (Qi et al. 2024, zero bubble H1);
+    dualpipe (PP/2-1)(F&B+B-3W), F&B = F+B (one forward and one backward chunk run together)."""
+    if schedule == "zb-h1":
+        return (pp - 1.0) * (t_mb - t_bwd)
+    if schedule == "dualpipe":
+        return np.maximum(pp / 2.0 - 1.0, 0.0) * (t_mb - 0.5 * t_bwd)
+    return (pp - 1.0) / vpp * t_mb
+
+
 def evaluate(
     model: ModelSpec,
     accelerator: Accelerator,
@@ -169,7 +183,7 @@ def evaluate(
     compute_mb = slow["fwd"] + slow["bwd"]
     overhead_mb = cal.microbatch_overhead_s
     t_mb = compute_mb + slow["rc"] + slow["tp"] + slow["cp"] + slow["ep"] + pp_mb + overhead_mb
-    bubble = (c.pp - 1.0) / c.vpp * t_mb  # 1F1B: (p-1) t_mb; interleaved: /vpp
+    bubble = pipeline_bubble(c.overlap.pp_schedule, c.pp, c.vpp, t_mb, slow["bwd"])
     par = stage_params(c, sl)
     t_dp = dp_exposed(c, par, slow, np.maximum(sl.n_first, sl.n_last), cal.main_grad_bytes)
     t_opt = optimizer_s(c, par)

@@ -27,6 +27,7 @@ __all__ = [
     "FA2_ON_HOPPER",
     "FA2_SLOW_CHIPS",
     "FRAMEWORKS",
+    "PP_SCHEDULES",
     "Framework",
     "attention_factor",
     "framework_from_source",
@@ -65,18 +66,32 @@ class Framework:
     infer_recompute: tuple[str, ...]
     """When the run states no recompute and the plan does not fit without it, the recompute settings the
     framework's published recipes fall back on, least first: the predictor picks the first that fits and
-    says so (empty: never inferred)."""
+    says so (empty: never inferred). `block`: full recompute of the fewest layers per pipeline stage that
+    fits (Megatron `--recompute-method block --recompute-num-layers N`)."""
     attention_kernel: Literal["vendor", "fa2"] = "vendor"
     """`vendor`: the chip generation's own fused attention (cuDNN / Transformer Engine, FlashAttention-3
     class on Hopper and Blackwell; the catalog's `software_efficiency.attention`). `fa2`: the portable
     FlashAttention-2 / Triton kernels, which run at `FA2_ON_HOPPER` of that on Hopper and later
     (`FA2_SLOW_CHIPS`)."""
+    expert_gemm: Literal["per_expert", "fused"] = "fused"
+    """How the MoE expert GEMMs run. `per_expert`: Transformer Engine's `GroupedLinear` (Megatron-core
+    `TEGroupedMLP`, `--moe-grouped-gemm`) issues one cuBLAS GEMM per local expert, each paying
+    `Calibration.moe_expert_gemm_s`. `fused`: one grouped-matmul kernel for all local experts (MaxText
+    megablox, Ascend `npu_gmm` in MindSpeed, DeepGEMM in HAI-LLM, `torch._grouped_mm` in torchtitan),
+    no per-expert launch."""
+    pipeline_schedule: Literal["1f1b", "zb-h1", "dualpipe"] = "1f1b"
+    """Pipeline schedule of the framework's published runs (`perf.step.pipeline_bubble`); `dualpipe`
+    also hides the MoE all-to-all and the pipeline send/recv entirely (DeepSeek-V3 report, section
+    3.2.1: "both all-to-all and PP communication can be fully hidden during execution")."""
     source: str
 
     @property
     def default_fsdp(self) -> bool:
         return self.default_layout == "fsdp"
 
+
+PP_SCHEDULES = ("1f1b", "zb-h1", "dualpipe")
+"""Pipeline schedules a run spec may state (`parallelism.pipeline_schedule`)."""
 
 _MEGATRON_ARGS = "Megatron-LM megatron/training/arguments.py"
 
@@ -85,21 +100,23 @@ FRAMEWORKS: dict[str, Framework] = {
     for f in (
         Framework(
             id="megatron",
+            expert_gemm="per_expert",
             label="Megatron-LM",
             tp_comm_overlap=False,
             batch="microbatch",
             default_layout="megatron",
-            infer_recompute=("selective",),
+            infer_recompute=("selective", "block"),
             source=f"{_MEGATRON_ARGS}: --tp-comm-overlap defaults off (Korthikanti et al. 2022, "
             "sec. 4.2.2, exposed TP communication); --micro-batch-size / --global-batch-size",
         ),
         Framework(
             id="nemo",
+            expert_gemm="per_expert",
             label="NeMo / Megatron-Bridge",
             tp_comm_overlap=True,
             batch="microbatch",
             default_layout="megatron",
-            infer_recompute=("selective",),
+            infer_recompute=("selective", "block"),
             source="NeMo and Megatron-Bridge performance recipes (scripts/performance) set "
             "tp_comm_overlap=True whenever tp > 1 with sequence parallelism (Transformer Engine "
             "userbuffers); recompute_modules / recompute_num_layers where the recipe does not fit",
@@ -141,9 +158,11 @@ FRAMEWORKS: dict[str, Framework] = {
             tp_comm_overlap=False,
             batch="per_device",
             default_layout="fsdp",
-            infer_recompute=("selective", "full"),
+            infer_recompute=("selective", "block"),
             source="AI-Hypercomputer/maxtext MaxText/configs/base.yml: per_device_batch_size, "
-            "ici_fsdp_parallelism = -1 (FSDP over the slice), remat_policy",
+            "ici_fsdp_parallelism = -1 (FSDP over the slice), remat_policy: the tiering recipes pick a "
+            "partial policy that fits HBM (e.g. save_dot_except_mlpwi), taken as the least share of "
+            "layers recomputed that fits (block)",
         ),
         Framework(
             id="paxml",
@@ -157,6 +176,7 @@ FRAMEWORKS: dict[str, Framework] = {
         ),
         Framework(
             id="deepspeed",
+            expert_gemm="per_expert",
             label="DeepSpeed (Megatron-DeepSpeed)",
             tp_comm_overlap=False,
             batch="microbatch",
@@ -178,7 +198,21 @@ FRAMEWORKS: dict[str, Framework] = {
             "attention through the flash-attn 2 / Triton kernels (attn_impl: flash | triton)",
         ),
         Framework(
+            id="hai-llm",
+            label="HAI-LLM (DeepSeek)",
+            tp_comm_overlap=False,
+            batch="microbatch",
+            default_layout="megatron",
+            infer_recompute=("selective",),
+            pipeline_schedule="dualpipe",
+            source="DeepSeek-V3 report (arXiv 2412.19437) section 3.2: DualPipe with computation/"
+            "all-to-all overlap, no tensor parallelism, recompute of RMSNorm and MLA up-projections "
+            "only (section 3.2.3: selective-class, never full); DeepSeek-V2 (arXiv 2405.04434, "
+            "section 3.1.3) ran zero-bubble pipelines: state pipeline_schedule: zb-h1",
+        ),
+        Framework(
             id="other",
+            expert_gemm="per_expert",
             label="other / unknown",
             tp_comm_overlap=False,
             batch="microbatch",
