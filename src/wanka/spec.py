@@ -47,72 +47,23 @@ __all__ = [
     "read_spec_file",
 ]
 
-_RUN_KEYS = {
-    "id",
-    "model",
-    "hardware",
-    "parallelism",
-    "precision",
-    "measured",
-    "source",
-    "framework",
-}
-_MODEL_KEYS = {
-    "name",
-    "type",
-    "params_b",
-    "active_params_b",
-    "notes",
-    "layers",
-    "hidden",
-    "heads",
-    "kv_heads",
-    "ffn_hidden",
-    "vocab",
-    "seq_len",
-    "moe",
-    "head_dim",
-    "activation",
-    "tied_embeddings",
-    "mla",
-    "mtp_layers",
-    "learned_positions",
-    "preset",
-    "hf_config",
-    "gated_mlp",
-    "sliding_window",
-    "attention_layer_pattern",
-}
-_MOE_KEYS = {
-    "experts",
-    "top_k",
-    "expert_ffn",
-    "shared_experts",
-    "shared_expert_ffn",
-    "dense_layers",
-    "capacity_factor",
-    "router_bias",
-}
+_RUN_KEYS = set("id model hardware parallelism precision measured source framework".split())
+_MODEL_KEYS = set(
+    "name type params_b active_params_b notes layers hidden heads kv_heads ffn_hidden vocab "
+    "seq_len moe head_dim activation tied_embeddings mla mtp_layers learned_positions preset "
+    "hf_config gated_mlp sliding_window attention_layer_pattern".split()
+)
+_MOE_KEYS = set(
+    "experts top_k expert_ffn shared_experts shared_expert_ffn dense_layers capacity_factor "
+    "router_bias".split()
+)
 _MLA_KEYS = {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"}
 _HW_KEYS = {"accelerator", "count", "gpus_per_node", "system"}
-_PAR_KEYS = {
-    "tp",
-    "pp",
-    "vpp",
-    "cp",
-    "ep",
-    "etp",
-    "dp",
-    "fsdp",
-    "distributed_optimizer",
-    "sequence_parallel",
-    "recompute",
-    "micro_batch_size",
-    "global_batch_size",
-    "pipeline_parallel_microbatch_size",
-    "tp_comm_overlap",
-    "pipeline_schedule",
-}
+_PAR_KEYS = set(
+    "tp pp vpp cp ep etp dp fsdp distributed_optimizer sequence_parallel recompute "
+    "micro_batch_size global_batch_size pipeline_parallel_microbatch_size tp_comm_overlap "
+    "pipeline_schedule".split()
+)
 DEFAULT_VOCAB = (
     51200  # GPT-2 BPE (50,257) padded to a multiple of 1,024 as Megatron-LM does at tp=8
 )
