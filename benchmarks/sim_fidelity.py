@@ -11,9 +11,11 @@
 2. Tiresias (Gu et al., NSDI '19): average-JCT gain of 2D-LAS over FIFO with consolidated
    placement (YARN-CS) on the 8 Philly-derived Pollux workloads at loads 1.0 and 2.0, beside the
    published "up to 5.5x" (testbed trace not public: direction and factor only).
-3. FGD (Weng et al., ATC '23): unallocated GPUs when openb pods drawn at random have asked for
-   100 % of the GPUs (workload inflation), FGD vs best fit, beside the published "up to 49 %
-   fewer" (wanka.sim.fgd; 1/8 of the nodes by default, --openb-scale 1 for all 6,212 GPUs).
+3. FGD (Weng et al., ATC '23): unallocated GPU share when openb default pods have asked for
+   100 % of the 6,212 GPUs (the artifact's workload inflation: every pod once in random order,
+   then random copies up to 130 %), FGD vs best fit, beside the artifact's expected results
+   (median of its 10 seeds; hkust-adsl/kubernetes-scheduler-simulator `experiments/analysis/
+   expected_results`, shipped). Target: wanka's relative reduction within 25 % of published.
 
 Getting the Pollux artifact (it is not part of wanka; nothing of it is copied):
 
@@ -30,12 +32,15 @@ WANKA_POLLUX_PYTHON). One artifact run takes about 30 s of CPU per workload.
 from __future__ import annotations
 
 import argparse
+import csv
+import gzip
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from wanka.sim import ClusterSpec, SimConfig, simulate
@@ -154,35 +159,69 @@ def section_tiresias_paper() -> None:
         )
 
 
-def section_fgd(scale: int, seeds: int) -> float:
-    """FGD vs best fit on openb by workload inflation; returns the relative reduction."""
-    from wanka.sim.fgd import Cluster, inflate, read_openb_nodes, read_openb_tasks
+OPENB = builtin_root() / "alibaba-gpu-2023-openb"
+FGD_POLICIES = {"best-fit": "05-BestFit", "fgd": "06-FGD"}
+"""wanka policy -> the artifact's policy folder in its expected results."""
 
-    root = builtin_root() / "alibaba-gpu-2023-openb"
-    full = read_openb_nodes(root / "nodes" / "openb_node_list_gpu_node.csv.gz")
-    cl = Cluster(full.cpu_cap[::scale].copy(), full.cpu[::scale].copy(), full.gpu[::scale].copy())
-    tasks = read_openb_tasks(root / "openb_pod_list_default.csv.gz")
+
+def artifact_openb(kind: str, at: int) -> dict[str, float]:
+    """Median over the artifact's 10 seeds at `at` % arrived, openb default trace, tune 1.3:
+    `alloc` -> unallocated GPU %, `frag` -> fragmented GPU % (its expected_results CSVs)."""
+    path = OPENB / "published-results" / f"analysis_{kind}_discrete-default.csv.gz"
+    with gzip.open(path, "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = {}
+    for ours, theirs in FGD_POLICIES.items():
+        vals = sorted(float(r[str(at)]) for r in rows if r["sc_policy"] == theirs)
+        med = statistics.median(vals)
+        out[ours] = 100.0 - med if kind == "allo" else med
+    return out
+
+
+def _inflate_one(args: tuple[str, int, bool, int]) -> tuple[float, float]:
+    from wanka.sim.fgd import inflate, read_openb_nodes, read_openb_tasks
+
+    policy, seed, exact, scale = args
+    cl = read_openb_nodes(OPENB / "nodes" / "openb_node_list_gpu_node.csv.gz").every(scale)
+    tasks = read_openb_tasks(OPENB / "openb_pod_list_default.csv.gz")
+    r = inflate(cl, tasks, policy, seed=seed, artifact=not exact)
+    i = r["arrived"].index(1.0)
+    return 100 * (1 - r["allocated"][i]), 100 * r["fragmentation"][i] / cl.gpu_total
+
+
+def section_fgd(scale: int, seeds: int, jobs: int) -> float:
+    """FGD vs best fit on openb by the artifact's workload inflation, beside the artifact's own
+    expected results; returns wanka's relative reduction / the artifact's."""
+    pub_un, pub_frag = artifact_openb("allo", 100), artifact_openb("frag", 100)
+    rel_pub = (pub_un["best-fit"] - pub_un["fgd"]) / pub_un["best-fit"]
     print(
-        f"== 3. FGD paper: openb default pods inflated to 100 % of {cl.gpu_total} GPUs "
-        f"(1/{scale} of the openb GPU nodes), {seeds} seeds =="
+        f"== 3. FGD paper: openb default pods, inflation to 130 % (1/{scale} of the 1,213 GPU "
+        f"nodes), {seeds} seeds: at 100 % of the GPU capacity arrived =="
     )
-    un = {}
-    for pol in ("best-fit", "fgd"):
-        runs = [inflate(cl, tasks, pol, seed=s, points=10) for s in range(seeds)]
-        un[pol] = sum(r["unallocated_gpus"][-1] for r in runs) / seeds
-        frag = sum(r["fragmentation"][-1] for r in runs) / seeds
-        curve = [sum(r["allocated"][i] for r in runs) / seeds for i in range(10)]
-        print(
-            f"{pol:9s} unallocated GPUs {un[pol]:7.1f} ({100 * un[pol] / cl.gpu_total:.1f} %), "
-            f"fragmented {frag:6.1f}; allocated share at 10..100 % arrived: "
-            + " ".join(f"{x:.3f}" for x in curve)
-        )
-    rel = (un["best-fit"] - un["fgd"]) / un["best-fit"]
+    print(f"{'policy':9s} {'scoring':9s} {'unalloc %':>10s} {'frag %':>8s}")
+    for pol in FGD_POLICIES:
+        print(f"{pol:9s} {'artifact':9s} {pub_un[pol]:10.2f} {pub_frag[pol]:8.2f}  (published)")
+    rel = {}
+    for exact in (False, True):
+        tag = "exact" if exact else "k8s-int"
+        todo = [(p, 42 + s, exact, scale) for p in FGD_POLICIES for s in range(seeds)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            res = list(pool.map(_inflate_one, todo))
+        un = {}
+        for k, pol in enumerate(FGD_POLICIES):
+            got = res[k * seeds : (k + 1) * seeds]
+            un[pol] = statistics.median(u for u, _ in got)
+            frag = statistics.median(f for _, f in got)
+            print(f"{pol:9s} {tag:9s} {un[pol]:10.2f} {frag:8.2f}  (wanka)")
+        rel[tag] = (un["best-fit"] - un["fgd"]) / un["best-fit"]
     print(
-        f"FGD leaves {100 * rel:.1f} % fewer GPUs unallocated than best fit "
-        f"(published: up to 49 % fewer than packing baselines); wanka / published {rel / 0.49:.2f}"
+        f"FGD leaves fewer GPUs unallocated than best fit: published (artifact expected results) "
+        f"{100 * rel_pub:.1f} %; wanka {100 * rel['k8s-int']:.1f} % with the artifact's integer "
+        f"scores ({rel['k8s-int'] / rel_pub:.2f} of published), {100 * rel['exact']:.1f} % with "
+        f"exact scores ({rel['exact'] / rel_pub:.2f}); the abstract's 'up to 49 %' is a maximum "
+        "over traces and baselines"
     )
-    return rel
+    return rel["k8s-int"] / rel_pub
 
 
 def main() -> int:
@@ -193,8 +232,8 @@ def main() -> int:
     )
     ap.add_argument("--skip-artifact", action="store_true")
     ap.add_argument("--jobs", type=int, default=2, help="artifact runs in parallel")
-    ap.add_argument("--openb-scale", type=int, default=8, help="use 1 in N openb GPU nodes")
-    ap.add_argument("--openb-seeds", type=int, default=3)
+    ap.add_argument("--openb-scale", type=int, default=1, help="use 1 in N openb GPU nodes")
+    ap.add_argument("--openb-seeds", type=int, default=3, help="the artifact ran 10")
     args = ap.parse_args()
     artifact = None if args.skip_artifact else args.pollux_artifact
     if artifact is None and not args.skip_artifact:
@@ -202,8 +241,8 @@ def main() -> int:
         return 1
     beyond = section_pollux(artifact, args.artifact_python, args.jobs)
     section_tiresias_paper()
-    rel = section_fgd(args.openb_scale, args.openb_seeds)
-    return 1 if beyond or not 0.75 * 0.49 <= rel <= 1.25 * 0.49 else 0
+    ratio = section_fgd(args.openb_scale, args.openb_seeds, args.jobs)
+    return 1 if beyond or not 0.75 <= ratio <= 1.25 else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""One home for layout validity: predict, the run-spec check and the search give the same verdicts and
-the same reasons on the same 10,000 random layouts, and the search enumerates exactly the layouts
+"""One home for layout validity: predict, the run-spec check, the search and the simulator's job-speed
+model give the same verdicts and the same reasons on the same 10,000 random layouts, and the search enumerates exactly the layouts
 that its rules (validity + its own space rules) admit."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from wanka.perf import PlanArrays, evaluate
 from wanka.perf.step import plan_problems
 from wanka.search.rules import space_problems
 from wanka.search.space import space_dims, structural_candidates
+from wanka.sim.speed import layout_speeds
 from wanka.workload.presets import get_model
 
 # (preset, accelerators, global batch): a GQA dense model, an MoE, an MLA MoE with MTP, a hybrid Mamba
@@ -85,6 +86,11 @@ def test_predict_and_search_agree_on_random_layouts(preset: str, count: int, gbs
         ]
         search_valid = ~np.logical_or.reduce([p.bad for p in search if p.fatal] or [[False]])
         assert np.array_equal(res.valid, np.broadcast_to(search_valid, res.valid.shape))
+        sim = layout_speeds(
+            model, acc, plans, count=count, global_batch_size=gbs, strict_experts=strict
+        )
+        assert np.array_equal(sim.valid, res.valid)
+        assert np.array_equal(sim.tokens_per_s_per_gpu, res.tokens_per_s_per_gpu, equal_nan=True)
         for i in range(N_PER_CASE):
             predict_reasons = plan_problems(
                 model,
@@ -96,6 +102,7 @@ def test_predict_and_search_agree_on_random_layouts(preset: str, count: int, gbs
                 strict_experts=strict,
             )
             assert predict_reasons == layout_reasons(search, i, fatal=True)
+            assert list(sim.reasons[i]) == predict_reasons
             assert bool(res.valid[i]) == (not predict_reasons)
             if strict and i % 5 == 0:  # the run-spec path, on a fifth of the rows (it is slower)
                 row = {k: int(cols[k][i]) for k in DEGREES}

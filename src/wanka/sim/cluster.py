@@ -171,9 +171,9 @@ class ClusterSpec:
             i = j
         node_pod = node_leaf // leaves_per_pod
         speeds = []
-        for t in types:
-            given = [g.relative_speed for g in groups if g.accelerator == t and g.relative_speed]
-            speeds.append(given[0] if given else relative_type_speed(t, types[0]))
+        for kind in types:
+            given = [g.relative_speed for g in groups if g.accelerator == kind and g.relative_speed]
+            speeds.append(given[0] if given else relative_type_speed(kind, types[0]))
         return cls(
             name=name,
             node_accels=node_accels,

@@ -13,6 +13,7 @@ virtual cluster that owns the job; *kind* = training | inference | elastic.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -108,7 +109,7 @@ class JobTable:
         order = np.argsort(arr, kind="stable")
 
         def enc(
-            values: list[str | None] | None, default: tuple[str, ...] = ()
+            values: Sequence[str | None] | None, default: tuple[str, ...] = ()
         ) -> tuple[NDArray[np.int32], tuple[str, ...]]:
             if values is None:
                 return (np.zeros(n, np.int32) if default else np.full(n, -1, np.int32)), default

@@ -1,21 +1,23 @@
-"""Job speed: adapters to the rest of wanka, each with a documented fallback.
-
-Three questions, one small function each, so the simulator never depends on modules that may
-be missing or still being written:
+"""Job speed: what the simulator asks of the rest of wanka, each through its one home.
 
 * `relative_type_speed(type, ref)` - how much faster a job runs on accelerator type `type` than on
-  `ref`: ratio of dense bf16 peaks from `wanka.catalogs.get_accelerator`, else from the spec-sheet
-  table `_PEAK_BF16_FLOPS` below, else 1.0.
+  `ref`: the ratio of dense bf16 peaks (fp16 where the chip has no bf16) from the accelerator
+  catalog (`wanka.catalogs`); 1.0 when either id is not in the catalog (a cluster file then
+  states `relative_speed` per node group).
 * `placement_speed(...)` - the slowdown of a data-parallel job whose accelerators are spread over
   more of the network than needed: per step, `step_s + t_allreduce(tier)` against
-  `step_s + t_allreduce(compact tier)`. The all-reduce time comes from
-  `wanka.topology.collective.collective_time` when it is importable, else from the alpha-beta ring
+  `step_s + t_allreduce(compact tier)`. The all-reduce time is
+  `wanka.topology.collective.collective_time` for a catalog accelerator, else the alpha-beta ring
   estimate `2 (n-1) alpha + 2 (n-1)/n * bytes / bw` (Patarasuk & Yuan 2009), with the bottleneck
   bandwidth of the tier the job spans (scale-up; one leaf; across leaves / oversubscription;
   across pods / oversubscription).
-* `llm_tokens_per_s(params, accelerator)` - LLM training throughput per accelerator, from
-  `wanka.perf.predict_runs` if present, else `bf16 peak * MFU 0.4 / (6 * params)` (6 FLOP per
-  parameter per token, Kaplan et al. 2020), with the MFU stated as an assumption.
+* `layout_speeds(model, accelerator, plans, ...)` - tokens/s per accelerator of each parallel
+  layout of a job, and its validity with every reason, straight from `wanka.perf.evaluate` and
+  `wanka.perf.plan_problems` (the one home of layout validity shared with `predict` and search).
+* `llm_tokens_per_s(params, accelerator)` - LLM training throughput per accelerator: for the
+  representative runs of `_LLM_RUNS`, the `wanka.perf` prediction of that typed `RunSpec`;
+  otherwise `bf16 peak * MFU 0.4 / (6 * params)` (6 FLOP per parameter per token, Kaplan et al.
+  2020), with the MFU stated as an assumption.
 """
 
 from __future__ import annotations
@@ -23,19 +25,32 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
+
+from wanka.catalogs import Accelerator, accelerators
+from wanka.parallel import ParallelPlan
+from wanka.perf import PlanArrays, evaluate, plan_problems
+from wanka.perf.predict import evaluate_run
+from wanka.spec import HardwareSpec, RunSpec
+from wanka.topology.collective import FabricTier, collective_time
+from wanka.workload.model import ModelSpec
+from wanka.workload.presets import get_model
 
 __all__ = [
     "ASSUMED_LLM_MFU",
     "DEFAULT_GRAD_BYTES",
     "DEFAULT_STEP_S",
+    "LayoutSpeeds",
     "Tier",
     "allreduce_s",
     "gavel_throughputs",
+    "layout_speeds",
     "llm_tokens_per_s",
     "peak_bf16_flops",
     "placement_speed",
@@ -43,32 +58,11 @@ __all__ = [
 ]
 
 ASSUMED_LLM_MFU = 0.4
-"""Model-FLOPs utilisation assumed for LLM jobs when `wanka.perf` is not available."""
+"""Model-FLOPs utilisation assumed for LLM jobs outside the representative runs."""
 DEFAULT_GRAD_BYTES = 4 * 100e6
 """Gradient bytes per step for trace jobs that do not say: a 100 M-parameter fp32 model."""
 DEFAULT_STEP_S = 0.3
 """Compute seconds per step for trace jobs that do not say (a typical CNN/BERT-base step)."""
-
-# Dense bf16 (fp16 tensor-core where bf16 is absent) peak per accelerator, FLOP/s, spec sheets:
-# NVIDIA V100/T4/A10/A100/H100/H800/A800/B200 datasheets; AMD MI300X datasheet. K80/P100 have no
-# tensor cores: FP32 (K80) and FP16 (P100) peaks.
-_PEAK_BF16_FLOPS = {
-    "k80": 8.73e12,
-    "p100": 21.2e12,
-    "v100": 125e12,
-    "v100m16": 125e12,
-    "v100m32": 125e12,
-    "t4": 65e12,
-    "a10": 125e12,
-    "a100": 312e12,
-    "a800": 312e12,
-    "h100": 989e12,
-    "h100-sxm": 989e12,
-    "h800": 989e12,
-    "h200": 989e12,
-    "b200": 2250e12,
-    "mi300x": 1307e12,
-}
 
 
 class Tier:
@@ -80,19 +74,18 @@ class Tier:
     CLUSTER = 3
 
 
-def peak_bf16_flops(accelerator: str) -> float | None:
-    """Dense bf16 peak FLOP/s of an accelerator id, or None when unknown."""
-    try:
-        from wanka.catalogs import get_accelerator  # type: ignore[attr-defined]
+def _catalog(accelerator: str) -> Accelerator | None:
+    """The catalog record of an accelerator id, or None when the catalog does not list it."""
+    return accelerators().get(accelerator.lower())
 
-        acc = get_accelerator(accelerator)
-        peak = getattr(acc, "peak_flops", {}) or {}
-        value = peak.get("bf16") if isinstance(peak, dict) else None
-        if value:
-            return float(value)
-    except Exception:  # noqa: BLE001 - catalog absent or id unknown: use the table
-        pass
-    return _PEAK_BF16_FLOPS.get(accelerator.lower())
+
+def peak_bf16_flops(accelerator: str) -> float | None:
+    """Dense bf16 peak FLOP/s of a catalog accelerator (fp16 where it has no bf16), or None."""
+    acc = _catalog(accelerator)
+    if acc is None:
+        return None
+    value = acc.peak_flops.get("bf16") or acc.peak_flops.get("fp16")
+    return float(value) if value else None
 
 
 def relative_type_speed(accelerator: str, reference: str) -> float:
@@ -110,19 +103,6 @@ def _ring_allreduce_s(nbytes: float, ranks: int, bw_bytes_per_s: float, latency_
     return 2 * (ranks - 1) * latency_s + 2 * (ranks - 1) / ranks * nbytes / bw_bytes_per_s
 
 
-@lru_cache(maxsize=64)
-def _accelerator(accelerator: str) -> Any:
-    """The catalog record of an accelerator id, or None (catalog absent or id unknown)."""
-    if accelerator == "generic":
-        return None
-    try:
-        from wanka.catalogs import get_accelerator  # type: ignore[attr-defined]
-
-        return get_accelerator(accelerator)
-    except Exception:  # noqa: BLE001 - no catalog entry: the alpha-beta fallback is used
-        return None
-
-
 def allreduce_s(
     nbytes: float,
     ranks: int,
@@ -133,31 +113,20 @@ def allreduce_s(
 ) -> float:
     """All-reduce seconds over a group whose slowest tier has `bw_bytes_per_s` per accelerator.
 
-    With a catalog accelerator and `wanka.topology.collective` importable, this is
-    `collective_time("all-reduce", ...)` with a `FabricTier` at that bandwidth (no in-network
-    reduction); otherwise the alpha-beta ring estimate.
+    With a catalog accelerator this is `collective_time("all-reduce", ...)` with a `FabricTier` at
+    that bandwidth (no in-network reduction); otherwise the alpha-beta ring estimate.
     """
-    acc = _accelerator(accelerator)
-    if acc is not None:
-        try:
-            from wanka.topology.collective import FabricTier, collective_time
-
-            rpn = min(ranks_per_node, ranks)
-            fabric = (
-                None
-                if rpn >= ranks
-                else FabricTier(bw_bytes_per_s=bw_bytes_per_s, in_network_reduction=False)
-            )
-            t = float(
-                np.asarray(
-                    collective_time("all-reduce", nbytes, ranks, rpn, acc, fabric=fabric)
-                ).reshape(-1)[0]
-            )
-            if math.isfinite(t) and t >= 0:
-                return t
-        except Exception:  # noqa: BLE001 - module missing or signature drift: fall back
-            pass
-    return _ring_allreduce_s(nbytes, ranks, bw_bytes_per_s, latency_s)
+    acc = None if accelerator == "generic" else _catalog(accelerator)
+    if acc is None:
+        return _ring_allreduce_s(nbytes, ranks, bw_bytes_per_s, latency_s)
+    rpn = min(ranks_per_node, ranks)
+    fabric = (
+        None
+        if rpn >= ranks
+        else FabricTier(bw_bytes_per_s=bw_bytes_per_s, in_network_reduction=False)
+    )
+    t = collective_time("all-reduce", nbytes, ranks, rpn, acc, fabric=fabric)
+    return float(np.asarray(t).reshape(-1)[0])
 
 
 @lru_cache(maxsize=65536)
@@ -202,7 +171,62 @@ def placement_speed(
     return (step_s + t(ideal_tier)) / (step_s + t(tier))
 
 
-# Representative runs for `wanka.perf.predict_runs`: parameters -> (preset, tp, pp, accelerators).
+@dataclass(frozen=True, slots=True)
+class LayoutSpeeds:
+    """Per layout: tokens/s per accelerator (NaN where invalid), validity, and why not."""
+
+    tokens_per_s_per_gpu: NDArray[np.float64]
+    valid: NDArray[np.bool_]
+    fits: NDArray[np.bool_]
+    reasons: tuple[tuple[str, ...], ...]
+    """Every reason each layout is not valid (`wanka.perf.plan_problems`); empty when valid."""
+
+
+def layout_speeds(
+    model: ModelSpec,
+    accelerator: Accelerator,
+    plans: PlanArrays,
+    *,
+    count: int,
+    global_batch_size: int,
+    gpus_per_node: int = 8,
+    precision: str = "bf16",
+    strict_experts: bool = True,
+) -> LayoutSpeeds:
+    """How fast a job of `count` accelerators runs under each layout of `plans`, through
+    `wanka.perf.evaluate`; the verdicts and reasons are perf's own."""
+    res = evaluate(
+        model,
+        accelerator,
+        plans,
+        count=count,
+        gpus_per_node=gpus_per_node,
+        global_batch_size=global_batch_size,
+        seq_len=model.seq_len,
+        precision=precision,
+        strict_experts=strict_experts,
+    )
+    bad = np.flatnonzero(~res.valid)
+    why = {
+        int(i): tuple(
+            plan_problems(
+                model,
+                plans,
+                int(i),
+                count=count,
+                global_batch_size=global_batch_size,
+                seq_len=model.seq_len,
+                strict_experts=strict_experts,
+            )
+        )
+        for i in bad
+    }
+    reasons = tuple(why.get(i, ()) for i in range(len(plans)))
+    return LayoutSpeeds(res.tokens_per_s_per_gpu, res.valid, res.fits, reasons)
+
+
+# Representative runs: parameters -> (preset, tp, pp, accelerators), Megatron-style layouts,
+# bf16, micro-batch 1, global batch 512 sequences, 8 accelerators per server.
 _LLM_RUNS = {
     7e9: ("llama-2-7b", 1, 1, 64),
     13e9: ("llama-2-13b", 2, 1, 64),
@@ -211,42 +235,49 @@ _LLM_RUNS = {
 }
 
 
+def _representative_run(params: float, acc: Accelerator) -> RunSpec | None:
+    run = _LLM_RUNS.get(params)
+    if run is None:
+        return None
+    preset, tp, pp, count = run
+    plan = ParallelPlan(
+        tp=tp,
+        pp=pp,
+        dp=count // (tp * pp),
+        sequence_parallel=tp > 1,
+        micro_batch_size=1,
+        global_batch_size=512,
+    )
+    return RunSpec(
+        id="sim",
+        model=get_model(preset),
+        hardware=HardwareSpec(accelerator=acc, count=count, gpus_per_node=8),
+        parallelism=plan,
+        precision="bf16",
+        framework="other",
+        recompute_stated=False,
+    )
+
+
 @lru_cache(maxsize=256)
 def llm_tokens_per_s(params: float, accelerator: str) -> tuple[float, str]:
     """Training tokens/s per accelerator for an LLM of `params` parameters, and the source used.
 
-    When `wanka.perf.predict_runs` is importable and `params` is one of `_LLM_RUNS`, the
-    prediction for that representative run (Megatron-style tp/pp, bf16, micro-batch 1, global
-    batch 512 sequences); otherwise peak bf16 x `ASSUMED_LLM_MFU` / (6 x params) (6 FLOP per
-    parameter per token for forward + backward).
+    For a catalog accelerator and one of the `_LLM_RUNS` sizes, `wanka.perf.evaluate_run` on that
+    representative run (when it is valid and fits); otherwise peak bf16 x `ASSUMED_LLM_MFU` /
+    (6 x params) (6 FLOP per parameter per token for forward + backward).
     """
-    run = _LLM_RUNS.get(params)
-    if run is not None and _accelerator(accelerator) is not None:
-        try:
-            from wanka.perf import predict_runs
-            from wanka.spec import parse_run
-
-            preset, tp, pp, count = run
-            spec = parse_run(
-                {
-                    "id": "sim",
-                    "model": {"preset": preset},
-                    "hardware": {"accelerator": accelerator, "count": count},
-                    "parallelism": {
-                        "tp": tp,
-                        "pp": pp,
-                        "micro_batch_size": 1,
-                        "global_batch_size": 512,
-                    },
-                    "precision": "bf16",
-                }
+    acc = _catalog(accelerator)
+    run = None if acc is None else _representative_run(params, acc)
+    if run is not None:
+        res = evaluate_run(run)
+        tps = float(res.tokens_per_s_per_gpu[0])
+        if bool(res.fits[0]) and math.isfinite(tps) and tps > 0:
+            p = run.parallelism
+            return tps, (
+                f"wanka.perf predict ({_LLM_RUNS[params][0]}, tp{p.tp} pp{p.pp}, "
+                f"{run.hardware.count} accel.)"
             )
-            out = predict_runs([spec])[0]
-            tps = out.get("tokens_per_s_per_gpu")
-            if isinstance(tps, (int, float)) and tps > 0 and out.get("fits", True):
-                return float(tps), f"wanka.perf predict ({preset}, tp{tp} pp{pp}, {count} accel.)"
-        except Exception:  # noqa: BLE001 - perf model absent or run rejected: peak x MFU below
-            pass
     peak = peak_bf16_flops(accelerator) or 1e15
     return peak * ASSUMED_LLM_MFU / (6.0 * params), f"peak bf16 x MFU {ASSUMED_LLM_MFU}"
 

@@ -372,8 +372,10 @@ def read_sacct(path: Path) -> Trace:
             except ValueError:
                 rows.bad["value not a number or time"] += 1
                 continue
-            why = "never started" if submit is None or start is None else None
-            why = why or ("no GPU allocated" if gpus < 1 else None) or _check(gpus, work, 0.0)
+            if submit is None or start is None:
+                rows.bad["never started"] += 1
+                continue
+            why = ("no GPU allocated" if gpus < 1 else None) or _check(gpus, work, 0.0)
             if why:
                 rows.bad[why] += 1
                 continue

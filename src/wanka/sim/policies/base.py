@@ -70,7 +70,7 @@ class SchedView:
     """place(free, job): the configured placement for `job` on the given free counts."""
     place_on: Callable[[NDArray[np.int64], int, tuple[int, ...]], Placement | None]
     """place_on(free, job, types): placement restricted to some accelerator types."""
-    job_types: Sequence[tuple[int, ...]]
+    job_types: JobTypes
     """Accelerator types each job may use, by job (only valid for arrived jobs)."""
     round_tick: bool = False
     """True when this pass is a scheduling round of a round-based policy."""
@@ -85,11 +85,21 @@ class SchedView:
         return a
 
 
+class JobTypes(Protocol):
+    """Accelerator types each job may use (by job index)."""
+
+    def __getitem__(self, job: int, /) -> tuple[int, ...]: ...
+
+
 class Policy(Protocol):
-    name: str
-    level_thresholds_gpu_s: tuple[float, ...]
-    round_s: float | None
-    strict_order: bool
+    @property
+    def name(self) -> str: ...
+    @property
+    def level_thresholds_gpu_s(self) -> tuple[float, ...]: ...
+    @property
+    def round_s(self) -> float | None: ...
+    @property
+    def strict_order(self) -> bool: ...
 
     def decide(self, view: SchedView) -> Decision: ...
 

@@ -52,7 +52,7 @@ class Quota:
                 if borrowers is None:
                     borrowers = [
                         r
-                        for r in reversed(view.running)
+                        for r in list(view.running)[::-1]
                         if view.preemptible(r) and used[int(tenant[r])] > quota[int(tenant[r])]
                     ]
                 trial, tused, taken = fit.free.copy(), used.copy(), []

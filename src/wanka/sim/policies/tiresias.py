@@ -9,7 +9,7 @@ from wanka.sim.policies.base import SCAN_WINDOW, Decision, Fitter, SchedView, St
 
 def _victims(view: SchedView, below_level: int) -> list[int]:
     """Preemptible running jobs of levels strictly lower in priority, least important first."""
-    out = []
+    out: list[int] = []
     for lvl in range(len(view.levels_running) - 1, below_level, -1):
         out.extend(j for j in reversed(list(view.levels_running[lvl])) if view.preemptible(j))
     return out
