@@ -37,10 +37,9 @@ def _megatron_validate(paths: list[Path], arch: int) -> list[dict]:
     return rows
 
 
-def _torchtitan_validate(paths: list[Path], arch: int) -> list[dict]:
-    """torchtitan 0.3.0's ConfigManager + ParallelDims + model checks on each config module."""
+def _run_checker(script: str, paths: list[Path], arch: int) -> list[dict]:
     out = subprocess.run(
-        [megatron_python(), str(HERE / "torchtitan_check.py"), str(arch), *map(str, paths)],
+        [megatron_python(), str(HERE / script), str(arch), *map(str, paths)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -51,10 +50,26 @@ def _torchtitan_validate(paths: list[Path], arch: int) -> list[dict]:
     return rows
 
 
+def _torchtitan_validate(paths: list[Path], arch: int) -> list[dict]:
+    """torchtitan 0.3.0's ConfigManager + ParallelDims + model checks on each config module."""
+    return _run_checker("torchtitan_check.py", paths, arch)
+
+
 @pytest.fixture
 def torchtitan_validate():
     """`torchtitan_validate(paths, arch)`: torchtitan's own verdict on each config module."""
     return _torchtitan_validate
+
+
+def _bridge_validate(paths: list[Path], arch: int) -> list[dict]:
+    """megatron-core 0.16.1's config classes (what Megatron-Bridge's ConfigContainer is made of)."""
+    return _run_checker("bridge_check.py", paths, arch)
+
+
+@pytest.fixture
+def bridge_validate():
+    """`bridge_validate(paths, arch)`: the verdict on each Megatron-Bridge override YAML."""
+    return _bridge_validate
 
 
 @pytest.fixture

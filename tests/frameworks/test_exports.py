@@ -72,6 +72,22 @@ def test_megatron_accepts_every_exported_top10_plan(tops, tmp_path, megatron_val
         assert not bad, bad[:3]
 
 
+def test_bridge_accepts_every_exported_top10_plan(tops, tmp_path, bridge_validate):
+    """Every top-10 plan Megatron accepts exports as Megatron-Bridge overrides whose blocks build the
+    megatron-core 0.16.1 TransformerConfig / DDP / optimizer configs Bridge's ConfigContainer holds."""
+    for name, (m, acc, res) in tops.items():
+        paths = []
+        for i, (plan, row) in enumerate(_plans(res)):
+            if framework_problems(plan, m, "nemo", row["precision"]):
+                continue
+            p = tmp_path / f"bridge-{name}-{i}.yaml"
+            p.write_text(_export(plan, "nemo", m, acc, row, res))
+            paths.append(p)
+        assert len(paths) >= 5, f"{name}: fewer than 5 of the top 10 exportable"
+        bad = [r for r in bridge_validate(paths, ARCH[acc.id]) if not r["ok"]]
+        assert not bad, bad[:3]
+
+
 def test_megatron_refuses_what_wanka_refuses(tmp_path, megatron_validate):
     """A layout wanka says Megatron forbids (interleaving without pipelining) is one Megatron's own
     validate_args refuses too, and the exporter never writes it."""

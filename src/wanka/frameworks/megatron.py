@@ -20,7 +20,14 @@ from wanka.errors import ConfigError
 from wanka.parallel import ParallelPlan
 from wanka.workload.model import ModelSpec
 
-__all__ = ["MEGATRON_VERSION", "Overlaps", "from_megatron", "megatron_problems", "to_megatron"]
+__all__ = [
+    "MEGATRON_VERSION",
+    "Overlaps",
+    "from_megatron",
+    "megatron_problems",
+    "to_megatron",
+    "uneven_split",
+]
 
 MEGATRON_VERSION = "core_v0.16.1"
 
@@ -85,7 +92,7 @@ def megatron_problems(plan: ParallelPlan, model: ModelSpec) -> list[str]:
         out.append(
             f"Megatron needs num_layers ({model.layers}) divisible by pp*vpp ({plan.pp * plan.vpp})"
         )
-    elif plan.vpp == 1 and model.layers % plan.pp and _uneven_split(model.layers, plan.pp) is None:
+    elif plan.vpp == 1 and model.layers % plan.pp and uneven_split(model.layers, plan.pp) is None:
         out.append(f"Megatron cannot split {model.layers} layers over {plan.pp} pipeline stages")
     if model.heads % plan.tp:
         out.append(
@@ -132,8 +139,10 @@ def _moe_flags(m: ModelSpec) -> list[str]:
     moe = m.moe
     a = [f"{flag} {getattr(moe, k)}" for k, flag in _MOE_FLAGS.items()]
     a.append("--moe-grouped-gemm")
-    if moe.router_bias:
-        a.append("--moe-router-enable-expert-bias")
+    if (
+        moe.router_bias
+    ):  # aux-loss-free balancing; TransformerConfig requires sigmoid scores with it
+        a += ["--moe-router-enable-expert-bias", "--moe-router-score-function sigmoid"]
     if moe.shared_experts:
         width = moe.shared_experts * (moe.shared_expert_ffn or moe.expert_ffn)
         a.append(f"--moe-shared-expert-intermediate-size {width}")
@@ -159,7 +168,7 @@ def _mla_flags(m: ModelSpec) -> list[str]:
     ]
 
 
-def _uneven_split(layers: int, pp: int) -> tuple[int, int] | None:
+def uneven_split(layers: int, pp: int) -> tuple[int, int] | None:
     """Layers on the first and last stage when `layers` does not divide by `pp`: the middle stages take
     ceil(layers/pp) each and the first/last take the rest, as evenly as possible (Megatron's
     `--decoder-first-pipeline-num-layers` / `--decoder-last-pipeline-num-layers`)."""
@@ -173,7 +182,7 @@ def _uneven_split(layers: int, pp: int) -> tuple[int, int] | None:
 
 def _parallel_flags(plan: ParallelPlan, m: ModelSpec, overlaps: Overlaps) -> list[str]:
     a = [f"{flag} {getattr(plan, k)}" for k, flag in _PARALLEL_FLAGS.items()]
-    split = _uneven_split(m.layers, plan.pp) if m.layers % plan.pp else None
+    split = uneven_split(m.layers, plan.pp) if m.layers % plan.pp else None
     if split is not None:
         a += [
             f"--decoder-first-pipeline-num-layers {split[0]}",

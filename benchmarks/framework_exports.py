@@ -1,0 +1,118 @@
+"""Issue 17's figures: the top-10 plans of `search` on the examples (dense, MoE, CP, FP8), exported for each
+framework and run through that framework's own checker; export -> import round trips.
+
+Usage:  python benchmarks/framework_exports.py [--python .ci/frameworks-venv/bin/python]
+Needs the frameworks venv of `.ci/frameworks.sh` (torch CPU, megatron-core 0.16.1, torchtitan 0.3.0).
+Prints, per example and framework: plans in the top 10, exported, accepted by the checker, round trips
+that give the same layout and the same prediction (Megatron-LM and torchtitan have importers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from wanka.catalogs import get_accelerator
+from wanka.frameworks.megatron import from_megatron
+from wanka.frameworks.torchtitan import from_torchtitan_config
+from wanka.parallel import ParallelPlan
+from wanka.perf import predict
+from wanka.search import search
+from wanka.search.export import export_plan, framework_dims, framework_problems
+from wanka.search.models import load_model
+from wanka.spec import parse_run
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKERS = {
+    "megatron": "megatron_check.py",
+    "torchtitan": "torchtitan_check.py",
+    "nemo": "bridge_check.py",
+}
+CASES = {  # as tests/frameworks/test_exports.py
+    "dense": ("llama3-70b", "h100-sxm", 1024, 1024, 8192, "bf16"),
+    "moe": ("deepseek-v3", "h800", 1024, 8192, 4096, "fp8-blockwise"),
+    "cp": ("llama3-70b", "h100-sxm", 256, 64, 131072, "bf16"),
+    "fp8": ("llama3-70b", "h100-sxm", 64, 256, 8192, "fp8"),
+}
+IMPORTERS = {
+    "megatron": lambda text, acc: from_megatron(text, accelerator=acc),
+    "torchtitan": lambda text, acc: from_torchtitan_config(text, accelerator=acc),
+}
+
+
+def _top10(case: tuple, fmt: str) -> tuple:
+    model, acc_id, count, gbs, seq, prec = case
+    if fmt == "torchtitan" and prec == "fp8-blockwise":
+        prec = "fp8"  # torchtitan's float8 recipes are rowwise
+    m, acc = load_model(model, seq), get_accelerator(acc_id)
+    res = search(
+        m,
+        acc,
+        count=count,
+        global_batch_size=gbs,
+        seq_len=seq,
+        precisions=(prec,),
+        top_k=10,
+        dim_overrides=framework_dims(fmt),
+    ).to_dict()
+    return m, acc, res
+
+
+def _check(python: str, fmt: str, arch: int, paths: list[Path]) -> list[dict]:
+    script = ROOT / "tests" / "frameworks" / CHECKERS[fmt]
+    out = subprocess.run(
+        [python, str(script), str(arch), *map(str, paths)], capture_output=True, text=True
+    )
+    return [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith("{")]
+
+
+def _round_trip(fmt: str, text: str, plan: ParallelPlan, row: dict, acc_id: str) -> bool:
+    spec = IMPORTERS[fmt](text, acc_id)
+    run = parse_run(spec)
+    same = asdict(run.parallelism) == asdict(plan) and spec["precision"] == row["precision"]
+    got = predict(run)["tokens_per_s_per_gpu"]
+    return same and abs(got - row["tokens_per_s_per_gpu"]) <= 1e-9 * abs(got)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--python", default=str(ROOT / ".ci" / "frameworks-venv" / "bin" / "python"))
+    args = ap.parse_args()
+    arch = {"h100-sxm": 9, "h800": 9}
+    print("example  framework   top  exported  accepted  round-trip(same layout+prediction)")
+    for name, case in CASES.items():
+        for fmt in CHECKERS:
+            m, acc, res = _top10(case, fmt)
+            rows = res["top"]
+            paths, trips = [], 0
+            with tempfile.TemporaryDirectory() as tmp:
+                for i, row in enumerate(rows):
+                    plan = ParallelPlan(**row["parallelism"])
+                    if framework_problems(plan, m, fmt, row["precision"]):
+                        continue
+                    text = export_plan(
+                        plan,
+                        fmt,
+                        model=m,
+                        accelerator=acc,
+                        precision=row["precision"],
+                        gpus_per_node=res["gpus_per_node"],
+                    )
+                    ext = {"megatron": "sh", "torchtitan": "py", "nemo": "yaml"}[fmt]
+                    p = Path(tmp) / f"plan_{name}_{i}.{ext}"
+                    p.write_text(text)
+                    paths.append(p)
+                    if fmt in IMPORTERS:
+                        trips += _round_trip(fmt, text, plan, row, acc.id)
+                verdicts = _check(args.python, fmt, arch[acc.id], paths)
+            ok = sum(v["ok"] for v in verdicts)
+            trip = f"{trips}/{len(paths)}" if fmt in IMPORTERS else "no importer"
+            print(f"{name:8} {fmt:11} {len(rows):3}  {len(paths):8}  {ok:8}  {trip}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
