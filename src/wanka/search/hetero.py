@@ -218,8 +218,15 @@ def _add_dp(pre: np.ndarray, ok: np.ndarray, dp: Any, chunk: int = 8192) -> np.n
     return step
 
 
-def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]:
-    """Pipeline over kind a then kind b (b None: kind a alone), every candidate as array rows."""
+Rows = dict[str, np.ndarray]
+
+
+def _take(g: Rows, idx: np.ndarray) -> Rows:
+    return {k: v[idx] for k, v in g.items()}
+
+
+def _chain_grid(c: _Ctx, a: int, b: int | None) -> tuple[Rows, int]:
+    """Every structurally valid (placement, tp, cp, mbs, recompute, vpp) of a chain, as rows."""
     L = c.model.layers
     ka, kb = c.kinds[a], c.kinds[b if b is not None else a]
     grids = np.meshgrid(
@@ -253,8 +260,16 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
     ok_v = ((vv == 1) | (Pb > 1)) & (L // Pb >= vv)  # [base, 1, vpp]: every stage holds vpp chunks
     pick, r, iv = np.nonzero(np.broadcast_to(ok_v, (len(base), len(RECOMPUTE), len(VPPS))))
     pick = base[pick]
-    v = vv[iv]
-    P1, P2, P, i1, i2, j, D = (x[pick] for x in (P1, P2, P, i1, i2, j, D))
+    g = _take({"P1": P1, "P2": P2, "P": P, "i1": i1, "i2": i2, "j": j, "D": D}, pick)
+    return {**g, "r": r, "v": vv[iv]}, rows
+
+
+def _chain_fit(c: _Ctx, a: int, b: int | None, equal: bool, g: Rows) -> Rows:
+    """Layers per stage, per-stage times and memory; only the rows whose stages fit."""
+    L, kb_i = c.model.layers, b if b is not None else a
+    P1, P2, P, i1, i2, j, D, r, v = (
+        g[k] for k in ("P1", "P2", "P", "i1", "i2", "j", "D", "r", "v")
+    )
     fa, fb = _flat(c, a, i1, j, r), _flat(c, kb_i, i2, j, r)
     t1 = _tk(c, "layer_s", fa) + c.unfused[a, j]
     t2 = _tk(c, "layer_s", fb) + c.unfused[kb_i, j]
@@ -274,28 +289,34 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
     shard = np.maximum(D, 1) * cp
     tied = 1.0 if c.model.tied_embeddings else 0.5
     mem_a = _stage_mem(c, fa, n1, in_flight(m, P, v, 0), shard, tied * (1 + (P == 1)))
-    ok = mem_a <= ka.acc.hbm_bytes * (1 - c.margin)
+    ok = mem_a <= c.kinds[a].acc.hbm_bytes * (1 - c.margin)
     if b is not None:
         mem_b = _stage_mem(c, fb, n2, in_flight(m, P, v, P1), shard, tied)
         mem_b = mem_b + _tk(c, "end_act", fb)
-        ok &= mem_b <= kb.acc.hbm_bytes * (1 - c.margin)
+        ok &= mem_b <= c.kinds[b].acc.hbm_bytes * (1 - c.margin)
     ok &= (rem >= P2) & (low >= v)
-    # the rest only on the rows that are valid and fit (a few percent of the grid)
-    keep = np.flatnonzero(ok)
-    P1, P2, P, i1, i2, j, r, v, D = (x[keep] for x in (P1, P2, P, i1, i2, j, r, v, D))
-    m = m[keep]
-    t1, t2, h1, h2, n1, n2, rem = (x[keep] for x in (t1, t2, h1, h2, n1, n2, rem))
-    fa, fb = fa[keep], fb[keep]
+    more = {"fa": fa, "fb": fb, "t1": t1, "t2": t2, "h1": h1, "h2": h2, "m": m}
+    return _take({**g, **more, "n1": n1, "n2": n2, "rem": rem}, np.flatnonzero(ok))
+
+
+def _chain_step(c: _Ctx, a: int, b: int | None, g: Rows) -> np.ndarray:
+    """Step time of the fitting rows: interleaved 1F1B pipeline plus exposed gradient reduction."""
+    L, kb_i = c.model.layers, b if b is not None else a
+    P1, P, i1, i2, j, v, D = (g[k] for k in ("P1", "P", "i1", "i2", "j", "v", "D"))
+    t1, t2, h1, h2, n1, n2 = (g[k] for k in ("t1", "t2", "h1", "h2", "n1", "n2"))
+    fa, fb = g["fa"], g["fb"]
     pa, pb = c.p2p[a, i1, j] * v, c.p2p[kb_i, i2, j] * v  # vpp chunk boundaries per micro-batch
     if b is None:
         tau = np.maximum(n1 * t1 + pa, np.floor(L / P1) * t1 + h1 + (v - 1) / v * pa)
         total = L * t1 + h1 + P1 * pa
     else:
         tau = np.maximum(n1 * t1 + pa, n2 * t2 + h2 + pb)
-        total = P1 * n1 * t1 + rem * t2 + h2 + P * np.maximum(pa, pb)
+        total = P1 * n1 * t1 + g["rem"] * t2 + h2 + P * np.maximum(pa, pb)
     ovh = _tk(c, "overhead", fa)
     tau = tau + ovh
-    pipe = m * tau + (total + P * ovh - tau) / v  # interleaved 1F1B bubble (perf.hetero._compose)
+    pipe = (
+        g["m"] * tau + (total + P * ovh - tau) / v
+    )  # interleaved 1F1B bubble (perf.hetero._compose)
     pre = pipe + c.step_overhead
 
     def dp(s: np.ndarray) -> np.ndarray:
@@ -304,18 +325,21 @@ def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> dict[str, np.ndarray]
             _dp_s(c, kb_i, fb[s], n2[s], i2[s], j[s], D[s], n2[s] * t2[s] * 2 / 3),
         )
 
+    return _add_dp(pre, np.isfinite(pre), dp)
+
+
+def _chain(c: _Ctx, a: int, b: int | None, equal: bool) -> Rows:
+    """Pipeline over kind a then kind b (b None: kind a alone), every candidate as array rows."""
+    grid, rows = _chain_grid(c, a, b)
+    g = _chain_fit(c, a, b, equal, grid)
     return {
-        "step": _add_dp(pre, np.isfinite(pre), dp),
-        "P1": P1,
-        "P2": P2,
-        "tp1": np.array(TPS)[i1],
-        "tp2": np.array(TPS)[i2],
-        "b": MB_OF[j],
-        "cp": CP_OF[j],
-        "v": v,
-        "r": r,
-        "D": D,
-        "n1": n1,
+        "step": _chain_step(c, a, b, g),
+        **{k: g[k] for k in ("P1", "P2")},
+        "tp1": np.array(TPS)[g["i1"]],
+        "tp2": np.array(TPS)[g["i2"]],
+        "b": MB_OF[g["j"]],
+        "cp": CP_OF[g["j"]],
+        **{k: g[k] for k in ("v", "r", "D", "n1")},
         "rows": np.array([rows]),
     }
 
