@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Fit the step model's named efficiency parameters on the TRAIN split of training_runs.yaml.
 
-    python benchmarks/fit_calibration.py [--data validation/training_runs.yaml] [--write]
+    python benchmarks/fit_calibration.py [--data validation/training_runs.yaml] [--only A,B] [--write]
+
+`--only` fits the named parameters and keeps the others at their shipped values; when they are all MoE
+parameters the objective runs over the MoE TRAIN runs only (the dense ones do not depend on them).
 
 Split (fixed; `wanka.perf.validate.split_of`): a case is held out when int(sha1(id), 16) % 3 == 0; only
 TRAIN cases of type dense or moe are used here. Objective: mean |log(predicted / measured)| of
