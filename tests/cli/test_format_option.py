@@ -76,3 +76,10 @@ def test_markdown_tables(args):
 def test_unknown_format_is_a_one_line_error():
     r = runner.invoke(app, ["predict", EXAMPLE, "--format", "xml"])
     assert r.exit_code == 1 and "--format must be one of" in r.output
+
+
+def test_format_does_not_leak_into_the_next_command():
+    """One process running two commands (as the test runner does): the second prints rich tables."""
+    _run("catalog", "list", "--format", "csv")
+    out = _run("catalog", "list")
+    assert "┃" in out or "│" in out

@@ -179,6 +179,7 @@ def handle_errors(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        console.table_format = "table"  # each command starts plain; its --format sets it again
         try:
             return fn(*args, **kwargs)
         except WankaError as e:
