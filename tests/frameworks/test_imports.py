@@ -79,3 +79,32 @@ def test_cli_import_errors_are_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     r = _wanka("import", "megatron", "--num-layers 2", "--accelerator", "h100-sxm")
     assert r.returncode == 1 and "missing" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_import_torchtitan_config_module(tmp_path):
+    """`wanka import torchtitan wanka_plan.py`: the model comes from the base config function."""
+    from wanka.catalogs import get_accelerator
+    from wanka.parallel import ParallelPlan
+    from wanka.search.export import export_plan
+    from wanka.search.models import load_model
+
+    plan = ParallelPlan(
+        tp=8,
+        pp=4,
+        vpp=2,
+        dp=2,
+        fsdp="grad_op",
+        distributed_optimizer=False,
+        sequence_parallel=True,
+        recompute="selective",
+        micro_batch_size=2,
+        global_batch_size=256,
+    )
+    m, acc = load_model("llama3-70b", 8192), get_accelerator("b200")
+    f = tmp_path / "wanka_plan.py"
+    f.write_text(export_plan(plan, "torchtitan", model=m, accelerator=acc, precision="mxfp8"))
+    r = _wanka("import", "torchtitan", str(f), "--accelerator", "b200", "--json")
+    assert r.returncode == 0, r.stderr
+    spec = json.loads(r.stdout)
+    assert spec["model"]["preset"] == "llama3-70b" and spec["precision"] == "mxfp8"
+    assert parse_run(spec).parallelism == plan
