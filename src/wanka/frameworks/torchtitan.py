@@ -105,19 +105,8 @@ def _py(v: dict[str, Any]) -> str:
     return "{\n" + body + "}"
 
 
-def to_torchtitan(
-    plan: ParallelPlan,
-    model: ModelSpec,
-    *,
-    precision: str = "bf16",
-    gpus_per_node: int = 8,
-    tp_overlap: bool = False,
-) -> str:
-    """A torchtitan 0.3 config module (one config function, `wanka_plan`) for this plan."""
-    problems = torchtitan_problems(plan, model, precision)
-    if problems:
-        raise ConfigError("torchtitan cannot run this plan: " + "; ".join(problems))
-    module, base, flavour = _MODELS[preset_of(model) or ""]
+def _parallelism(plan: ParallelPlan, model: ModelSpec) -> dict[str, Any]:
+    """torchtitan's `parallelism` section for this plan."""
     parallelism: dict[str, Any] = {
         "data_parallel_replicate_degree": 1,
         "data_parallel_shard_degree": plan.dp,
@@ -132,8 +121,14 @@ def to_torchtitan(
     }
     if plan.vpp > 1:
         parallelism["pipeline_parallel_layers_per_stage"] = model.layers // (plan.pp * plan.vpp)
+    return parallelism
+
+
+def _training(plan: ParallelPlan, model: ModelSpec) -> dict[str, Any]:
+    """torchtitan's `training` section: without pipelining local_batch_size is the micro-batch
+    (torchtitan accumulates up to the global batch); with it, the per-rank step batch."""
     local = plan.micro_batch_size if plan.pp == 1 else plan.global_batch_size // plan.dp
-    training = {
+    return {
         "local_batch_size": local,
         "global_batch_size": plan.global_batch_size,
         "seq_len": model.seq_len,
@@ -141,6 +136,22 @@ def to_torchtitan(
         # torchtitan's CUDA graphs refuse pipelining and host-synchronising expert dispatch
         "disable_cuda_graphs": plan.pp > 1 or plan.ep > 1,
     }
+
+
+def to_torchtitan(
+    plan: ParallelPlan,
+    model: ModelSpec,
+    *,
+    precision: str = "bf16",
+    gpus_per_node: int = 8,
+    tp_overlap: bool = False,
+) -> str:
+    """A torchtitan 0.3 config module (one config function, `wanka_plan`) for this plan."""
+    problems = torchtitan_problems(plan, model, precision)
+    if problems:
+        raise ConfigError("torchtitan cannot run this plan: " + "; ".join(problems))
+    module, base, flavour = _MODELS[preset_of(model) or ""]
+    parallelism, training = _parallelism(plan, model), _training(plan, model)
     converters = _CONVERTERS.get(precision, ())[: 2 if model.moe else 1]
     compile_on = tp_overlap or bool(converters)
     comp = {
