@@ -8,14 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wanka.errors import ConfigError
+from wanka.report.fabric import draw_graph
 from wanka.topology.fabric import design_fabric
-from wanka.topology.graphs import (
-    build_graph,
-    draw_graph,
-    graph_counts,
-    min_cut_bisection,
-    write_graph,
-)
+from wanka.topology.graphs import build_graph, graph_counts, min_cut_bisection, write_graph
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -175,8 +170,6 @@ def test_graphml_and_drawing(tmp_path) -> None:
 )
 def test_drawing_non_clos_fabrics(tmp_path, topology, endpoints):
     """Non-layered fabrics draw with numpy-only layouts (scipy is not a dependency)."""
-    from wanka.topology.graphs import build_graph, draw_graph
-
     out = tmp_path / f"{topology}.png"
     draw_graph(build_graph(topology, endpoints, radix=8), out)
     assert out.stat().st_size > 1000

@@ -274,13 +274,8 @@ def graph(
     json: Json = False,
 ) -> None:
     """Build the fabric as a networkx graph (<= 4,096 endpoints); check it against the closed forms."""
-    from wanka.topology.graphs import (
-        build_graph,
-        draw_graph,
-        graph_counts,
-        min_cut_bisection,
-        write_graph,
-    )
+    from wanka.report.fabric import draw_graph
+    from wanka.topology.graphs import build_graph, graph_counts, min_cut_bisection, write_graph
 
     d = design_fabric(
         topology,

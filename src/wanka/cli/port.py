@@ -12,8 +12,8 @@ from rich.text import Text
 from wanka.cli.common import WIDE_HELP, console, err_console, handle_errors, print_json, print_table
 from wanka.errors import ConfigError
 from wanka.port import TARGETS, check_target, fix, scan
-from wanka.port.report import build_report, expected_throughput, render_html, render_markdown
-from wanka.report.port import findings_table, scores_table
+from wanka.port.report import build_report, expected_throughput
+from wanka.report.port import findings_table, render_html, render_markdown, scores_table
 
 __all__ = ["app", "register"]
 

@@ -1,16 +1,21 @@
-"""Fabric renderers: one design as a card, several side by side (80-column rule of report.table)."""
+"""Fabric renderers: one design as a card, several side by side (80-column rule of report.table), and
+a built graph drawn to PNG/SVG/PDF."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
+import networkx as nx
 from rich.table import Table
 
 from wanka.report.table import Col, fit_table
 from wanka.topology.fabric import REFERENCE_BYTES, FabricDesign
+from wanka.topology.graphs import graph_counts
 from wanka.units import GB
 
-__all__ = ["compare_table", "design_card", "graph_check_table"]
+__all__ = ["compare_table", "design_card", "draw_graph", "graph_check_table"]
 
 
 def _usd(x: float) -> str:
@@ -120,3 +125,45 @@ def graph_check_table(topology: str, graph: dict[str, Any], formula: dict[str, A
     ]
     cols = (Col("quantity", "left"), Col("graph"), Col("closed form"))
     return fit_table(cols, rows, width=80, title=f"{topology} graph vs closed form")
+
+
+def draw_graph(g: nx.Graph, path: str | Path) -> None:
+    """Draw the graph to PNG or SVG (by extension): tiers as layers for switched fabrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    topo = g.graph.get("topology", "")
+    if topo in ("torus", "full-mesh", "dragonfly"):
+        # numpy-only layouts (kamada_kawai and large spring layouts need scipy, not a dependency)
+        small_torus = topo == "torus" and g.number_of_nodes() < 500
+        pos = nx.spring_layout(g, seed=0) if small_torus else nx.circular_layout(g)
+    else:
+        layers: dict[int, list[str]] = {}
+        for node, tier in g.nodes(data="tier"):  # insertion order = pod by pod, plane by plane
+            layers.setdefault(tier, []).append(node)
+        pos = {
+            node: ((i + 0.5) / len(nodes), float(tier))
+            for tier, nodes in layers.items()
+            for i, node in enumerate(nodes)
+        }
+    colors = {"endpoint": "#4c72b0", "switch": "#dd8452", "router": "#55a868"}
+    fig, ax = plt.subplots(figsize=(12, 7))
+    widths = [0.4 + 0.3 * math.log2(m) for _, _, m in g.edges(data="links")]
+    nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.35)
+    nx.draw_networkx_nodes(
+        g,
+        pos,
+        ax=ax,
+        node_size=20 if g.number_of_nodes() > 200 else 60,
+        node_color=[colors.get(k, "#888888") for _, k in g.nodes(data="kind")],
+    )
+    c = graph_counts(g)
+    ax.set_title(
+        f"{topo}: {c['endpoints']} endpoints, {c['switches']} switches, {c['links']} links"
+    )
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(str(path))
+    plt.close(fig)

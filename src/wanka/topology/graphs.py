@@ -33,7 +33,6 @@ from wanka.topology.sizing import _dragonfly_counts
 __all__ = [
     "MAX_GRAPH_ENDPOINTS",
     "build_graph",
-    "draw_graph",
     "graph_counts",
     "min_cut_bisection",
     "write_graph",
@@ -346,48 +345,6 @@ def min_cut_bisection(g: nx.Graph) -> float:
 def write_graph(g: nx.Graph, path: str | Path) -> None:
     """Write GraphML (attributes are plain str/int, readable by Gephi, yEd, networkx)."""
     nx.write_graphml(g, str(path))
-
-
-def draw_graph(g: nx.Graph, path: str | Path) -> None:
-    """Draw the graph to PNG or SVG (by extension): tiers as layers for switched fabrics."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    topo = g.graph.get("topology", "")
-    if topo in ("torus", "full-mesh", "dragonfly"):
-        # numpy-only layouts (kamada_kawai and large spring layouts need scipy, not a dependency)
-        small_torus = topo == "torus" and g.number_of_nodes() < 500
-        pos = nx.spring_layout(g, seed=0) if small_torus else nx.circular_layout(g)
-    else:
-        layers: dict[int, list[str]] = {}
-        for node, tier in g.nodes(data="tier"):  # insertion order = pod by pod, plane by plane
-            layers.setdefault(tier, []).append(node)
-        pos = {
-            node: ((i + 0.5) / len(nodes), float(tier))
-            for tier, nodes in layers.items()
-            for i, node in enumerate(nodes)
-        }
-    colors = {"endpoint": "#4c72b0", "switch": "#dd8452", "router": "#55a868"}
-    fig, ax = plt.subplots(figsize=(12, 7))
-    widths = [0.4 + 0.3 * math.log2(m) for _, _, m in g.edges(data="links")]
-    nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.35)
-    nx.draw_networkx_nodes(
-        g,
-        pos,
-        ax=ax,
-        node_size=20 if g.number_of_nodes() > 200 else 60,
-        node_color=[colors.get(k, "#888888") for _, k in g.nodes(data="kind")],
-    )
-    c = graph_counts(g)
-    ax.set_title(
-        f"{topo}: {c['endpoints']} endpoints, {c['switches']} switches, {c['links']} links"
-    )
-    ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(str(path))
-    plt.close(fig)
 
 
 _BUILDERS: dict[str, Callable[[nx.Graph, FabricDesign, str], None]] = {
