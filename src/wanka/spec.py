@@ -481,6 +481,11 @@ def parse_run(d: Any, *, base_dir: Path | None = None) -> Any:
 
     A run whose `hardware` is a list of groups is heterogeneous: a `spec_hetero.HeteroRunSpec`.
     """
+    from wanka.schemas import check_input
+
+    d = check_input(
+        "run", d
+    )  # unknown keys, wrong types; numbers as `schemas.as_number` reads them
     if isinstance(d, dict) and isinstance(d.get("hardware"), list):
         from wanka.spec_hetero import parse_hetero_run
 

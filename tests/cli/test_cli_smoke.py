@@ -40,6 +40,7 @@ COMMANDS = [
     ["serve", "predict"],
     ["serve", "plan"],
     ["serve", "validate"],
+    ["schema"],
 ]
 
 

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "platform",
     "serve",
     "calibrate",
+    "schema",
 ]
 
 COMMAND_NAMES = {"import": "importing"}

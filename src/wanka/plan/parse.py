@@ -61,9 +61,11 @@ _keys = check_mapping
 
 
 def _num(where: str, v: Any, *, positive: bool = True, integer: bool = False) -> float:
-    if isinstance(v, str):
+    if isinstance(v, str):  # the one number rule of the input files (wanka.schemas)
+        from wanka.schemas import as_number
+
         try:
-            v = float(v)
+            v = as_number(v)
         except ValueError:
             raise ConfigError(f"{where} must be a number, got {v!r}") from None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -272,6 +274,11 @@ def _with_existing(
 
 def parse_center(d: Any, *, base_dir: Path | None = None) -> CenterSpec:
     """Validate a centre mapping; every problem is a one-line ConfigError/CatalogError."""
+    from wanka.schemas import check_input
+
+    d = check_input(
+        "center", d
+    )  # unknown keys, wrong types; numbers as `schemas.as_number` reads them
     d = _keys("center", d, _TOP_KEYS)
     goals_in = _listed(d, "goals", "training goals")
     goals = tuple(_goal(i, g, base_dir) for i, g in enumerate(goals_in))

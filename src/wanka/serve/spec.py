@@ -296,6 +296,11 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     """Parse and check one serving spec mapping; raises a WankaError with a one-line message."""
     if not isinstance(d, dict):
         raise ConfigError(f"a serving spec must be a mapping, got {type(d).__name__}")
+    from wanka.schemas import check_input
+
+    d = check_input(
+        "serve", d
+    )  # unknown keys, wrong types; numbers as `schemas.as_number` reads them
     for k in ("model", "hardware", "workload"):
         if k not in d:
             raise ConfigError(

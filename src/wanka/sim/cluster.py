@@ -228,6 +228,9 @@ class ClusterSpec:
         """Build from the YAML structure (unknown keys are an error)."""
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: a cluster file must be a mapping")
+        from wanka.schemas import check_input
+
+        data = check_input("cluster", data, where=source)  # keys, types; numbers as_number reads
         _check_keys(data, _TOP_KEYS, source)
         raw_groups = data.get("node_groups")
         if not isinstance(raw_groups, list) or not raw_groups:
