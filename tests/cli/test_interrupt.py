@@ -111,7 +111,7 @@ def test_ctrl_c_stops_simulate_on_ray(tmp_path: Path):
         "--policies",
         "fifo,sjf,tiresias,fifo-backfill",
         "--trace",
-        "synthetic:3000",
+        "synthetic:12000",  # ~15 CPU-s of work: still running at the SIGINT
         "--gpus",
         "64",
         "--ray",
