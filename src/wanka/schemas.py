@@ -12,15 +12,13 @@ The number rule, the same in every file: a number is a YAML/JSON number, or a st
 one (`"1e13"`, `" 8 "`): PyYAML reads `1e13` (no decimal point) as a string, so refusing strings
 would refuse what users write. Anything else (`true`, `"lots"`, a list) is refused. Ranges (positive,
 at most ...) are the loaders' business, not the schema's.
-
-Layer: imports only `errors` (and pydantic), so spec/plan/sim/serve may all use it.
-"""
+Layer: imports only `errors` and `units` (and pydantic), so spec/plan/sim/serve may all use it."""
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import (
     BaseModel,
@@ -36,6 +34,7 @@ from pydantic import (
 )
 
 from wanka.errors import ConfigError
+from wanka.units import difflib_closest
 
 __all__ = ["NAMES", "as_integer", "as_number", "check_input", "json_schema", "schema_text"]
 
@@ -413,14 +412,6 @@ class ServeModel(Model):
     notes_arch: Any = None
 
 
-class ServeHardware(_Block):
-    model_config = _required("accelerator", "count")
-    accelerator: str | None = None
-    count: Int | None = None
-    gpus_per_node: Int | None = None
-    system: Text | None = None
-
-
 class ServeEngine(_Block):
     framework: Text | None = None
     version: Text | None = None
@@ -469,7 +460,7 @@ class Serve(BaseModel):
     )
     id: Id | None = None
     model: Annotated[str | ServeModel, Field(union_mode="left_to_right")] | None = None
-    hardware: ServeHardware | None = None
+    hardware: Hardware | None = None  # the same keys as a run's
     serving: ServeEngine | None = None
     workload: Workload | None = None
     constraints: Constraints | None = None
@@ -512,6 +503,35 @@ def _path(loc: tuple[Any, ...], data: Any) -> str:
     return out
 
 
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation names (through Optional, unions, lists, dicts, Annotated)."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    return [m for a in get_args(ann) for m in _models_in(a)]
+
+
+_TAGS: dict[str, type[BaseModel]] = {
+    "single": Run,
+    "hetero": HeteroRun,
+}  # the tags of the run-spec union (`_run_kind`)
+
+
+def _allowed(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the mapping at pydantic's `loc` (for an unknown-key hint)."""
+    models = (
+        _models_in(root.model_fields["root"].annotation) if "root" in root.model_fields else [root]
+    )
+    for part in loc:
+        if part in _TAGS:
+            models = [_TAGS[str(part)]]
+        elif isinstance(part, str) and any(part == m.__name__ for m in models):
+            models = [m for m in models if m.__name__ == part]
+        elif isinstance(part, str):
+            hits = [m.model_fields[part] for m in models if part in m.model_fields]
+            models = [m for f in hits for m in _models_in(f.annotation)] if hits else models
+    return sorted({k for m in models for k in m.model_fields})
+
+
 def _message(e: ValidationError, data: Any, name: str) -> str:
     """One line for the deepest of pydantic's errors (in a union, the branch that got furthest)."""
     errs = e.errors(include_url=False)
@@ -519,7 +539,11 @@ def _message(e: ValidationError, data: Any, name: str) -> str:
     path = _path(best["loc"], data)
     if best["type"] == "extra_forbidden":
         parent, _, key = path.rpartition(".")
-        return f"{parent or name}: unknown key {key!r}; see `wanka schema {name}` for the keys"
+        allowed = _allowed(_RECORDS[name], best["loc"][:-1])
+        hint = difflib_closest(key, allowed) if allowed else ""
+        return (
+            f"{parent or name}: unknown key {key!r}{hint}; see `wanka schema {name}` for the keys"
+        )
     msg = str(best["msg"]).removeprefix("Value error, ")
     if "must be" not in msg:
         msg = f"{msg[:1].lower()}{msg[1:]}, got {best['input']!r}"[:200]
@@ -546,8 +570,7 @@ def check_input(name: str, data: Any, *, where: str = "") -> Any:
 
 
 def _in_order(new: Any, old: Any) -> Any:
-    """`new` (the checked record) with the keys in `old`'s order and `old`'s values wherever they were
-    not coerced (so the loaders see exactly what the file says, numbers aside)."""
+    """`new` (the checked record) with `old`'s key order: the loaders see the file, numbers aside."""
     if isinstance(old, dict) and isinstance(new, dict):
         return {k: _in_order(new.get(k), v) if k in new else v for k, v in old.items()}
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):

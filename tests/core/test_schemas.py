@@ -72,6 +72,13 @@ def test_every_example_is_covered() -> None:
             assert any(rel in fs for fs in FILES.values()), rel
 
 
+@pytest.mark.parametrize("name,rel", [(n, f) for n, fs in FILES.items() for f in fs])
+def test_examples_name_their_schema_for_editors(name: str, rel: str) -> None:
+    if rel.startswith("examples/"):
+        first = (ROOT / rel).read_text(encoding="utf-8").splitlines()[0]
+        assert first == f"# yaml-language-server: $schema=../schemas/{name}.schema.json"
+
+
 def test_schema_rejects_an_unknown_key() -> None:
     data = _load("examples/cluster-gavel.yaml")
     data["network"]["colour"] = "red"
@@ -123,6 +130,12 @@ def test_all_four_loaders_read_a_numeric_string_the_same_way() -> None:
         ("run", lambda d: d["hardware"].update(count="eight"), "hardware.count: must be a number"),
         ("run", lambda d: d["hardware"].update(count=8.5), "hardware.count: must be an integer"),
         ("run", lambda d: d["model"].update(colour=1), "model: unknown key 'colour'"),
+        ("run", lambda d: d.update(parallelism={"tpp": 2}), "'tpp' (closest: tp"),
+        (
+            "run",
+            lambda d: d["hardware"].update(cnt=2),
+            "hardware: unknown key 'cnt' (closest: count",
+        ),
         ("run", lambda d: d.update(parallelism={"tp": True}), "parallelism.tp: must be a number"),
         ("run", lambda d: d["model"].update(gated_mlp="yes"), "model.gated_mlp: "),
     ],
