@@ -4,7 +4,8 @@ framework and run through that framework's own checker; export -> import round t
 Usage:  python benchmarks/framework_exports.py [--python .ci/frameworks-venv/bin/python]
 Needs the frameworks venv of `.ci/frameworks.sh` (torch CPU, megatron-core 0.16.1, torchtitan 0.3.0).
 Prints, per example and framework: plans in the top 10, exported, accepted by the checker, round trips
-that give the same layout and the same prediction (Megatron-LM and torchtitan have importers).
+that give the same layout, the same re-export and the same prediction (every framework has an
+importer).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from wanka.catalogs import get_accelerator
+from wanka.frameworks.bridge import from_bridge
 from wanka.frameworks.megatron import from_megatron
 from wanka.frameworks.torchtitan import from_torchtitan_config
 from wanka.parallel import ParallelPlan
@@ -41,6 +43,7 @@ CASES = {  # as tests/frameworks/test_exports.py
 IMPORTERS = {
     "megatron": lambda text, acc: from_megatron(text, accelerator=acc),
     "torchtitan": lambda text, acc: from_torchtitan_config(text, accelerator=acc),
+    "nemo": lambda text, acc: from_bridge(text, accelerator=acc),
 }
 
 
@@ -70,10 +73,19 @@ def _check(python: str, fmt: str, arch: int, paths: list[Path]) -> list[dict]:
     return [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith("{")]
 
 
-def _round_trip(fmt: str, text: str, plan: ParallelPlan, row: dict, acc_id: str) -> bool:
-    spec = IMPORTERS[fmt](text, acc_id)
+def _round_trip(fmt: str, text: str, plan: ParallelPlan, row: dict, acc, gpn: int) -> bool:
+    spec = IMPORTERS[fmt](text, acc.id)
     run = parse_run(spec)
     same = asdict(run.parallelism) == asdict(plan) and spec["precision"] == row["precision"]
+    again = export_plan(
+        run.parallelism,
+        fmt,
+        model=run.model,
+        accelerator=acc,
+        precision=spec["precision"],
+        gpus_per_node=gpn,
+    )
+    same = same and IMPORTERS[fmt](again, acc.id) == spec
     got = predict(run)["tokens_per_s_per_gpu"]
     return same and abs(got - row["tokens_per_s_per_gpu"]) <= 1e-9 * abs(got)
 
@@ -107,7 +119,7 @@ def main() -> None:
                     p.write_text(text)
                     paths.append(p)
                     if fmt in IMPORTERS:
-                        trips += _round_trip(fmt, text, plan, row, acc.id)
+                        trips += _round_trip(fmt, text, plan, row, acc, res["gpus_per_node"])
                 verdicts = _check(args.python, fmt, arch[acc.id], paths)
             ok = sum(v["ok"] for v in verdicts)
             trip = f"{trips}/{len(paths)}" if fmt in IMPORTERS else "no importer"

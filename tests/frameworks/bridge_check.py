@@ -7,7 +7,8 @@ so this checks each block with the megatron-core 0.16.1 dataclass Bridge's own c
 (megatron-bridge 0.3.1, `megatron/bridge/training/config.py`, which pins megatron-core < 0.17):
   model:     GPTModelProvider is a `TransformerConfig` (`MLATransformerConfig` with multi-latent
              attention): every key must be a field, and the constructor's `__post_init__` checks run
-             (with the dtypes Bridge's mixed-precision recipe sets); `seq_length` is the provider's own;
+             (with the dtypes Bridge's mixed-precision recipe sets); `seq_length`, `vocab_size`,
+             `share_embeddings_and_output_weights` are the provider's own (GPTModelProvider fields);
   ddp:       `DistributedDataParallelConfig`;   optimizer: `OptimizerConfig`;
   train:     micro_batch_size, global_batch_size (Bridge `TrainingConfig`);
   comm_overlap: tp_comm_overlap (Bridge `CommOverlapConfig`);
@@ -41,7 +42,7 @@ BRIDGE_MIXED_PRECISION = {
     "fp16_with_fp8_subchannel_scaling_mixed",
     "bf16_with_nvfp4_mixed",
 }
-PROVIDER_ONLY = {"seq_length"}
+PROVIDER_ONLY = {"seq_length", "vocab_size", "share_embeddings_and_output_weights"}
 SECTIONS = {"model", "train", "ddp", "comm_overlap", "optimizer", "mixed_precision"}
 
 

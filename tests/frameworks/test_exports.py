@@ -10,6 +10,7 @@ import yaml
 
 from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError
+from wanka.frameworks.bridge import from_bridge
 from wanka.frameworks.megatron import from_megatron, megatron_problems
 from wanka.frameworks.torchtitan import from_torchtitan_config
 from wanka.parallel import ParallelPlan
@@ -159,6 +160,51 @@ def test_megatron_round_trip_and_same_prediction(tops):
             assert from_megatron(again, accelerator=acc.id) == spec
             got = predict(run)["tokens_per_s_per_gpu"]
             assert got == pytest.approx(row["tokens_per_s_per_gpu"], rel=1e-9), name
+
+
+def test_bridge_round_trip_and_same_prediction(tops):
+    """Every top-10 plan Megatron-Bridge accepts: export -> import -> export is the identity, the
+    layout and precision come back, and the imported run predicts what the plan did."""
+    for name, (m, acc, res) in tops.items():
+        trips = 0
+        for plan, row in _plans(res):
+            if framework_problems(plan, m, "nemo", row["precision"]):
+                continue
+            text = _export(plan, "nemo", m, acc, row, res)
+            spec = from_bridge(text, accelerator=acc.id)
+            run = parse_run(spec)
+            _same_layout(run.parallelism, plan)
+            assert spec["precision"] == row["precision"]
+            assert (
+                spec["parallelism"]["tp_comm_overlap"]
+                == yaml.safe_load(text)["comm_overlap"]["tp_comm_overlap"]
+            )
+            assert _export(run.parallelism, "nemo", run.model, acc, row, res) == text
+            got = predict(run)["tokens_per_s_per_gpu"]
+            assert got == pytest.approx(row["tokens_per_s_per_gpu"], rel=1e-9), name
+            trips += 1
+        assert trips >= 5, name
+
+
+def test_bridge_import_refuses_bad_input():
+    """Not a Bridge YAML, a wrong-typed key, a layout that does not divide: one ConfigError each."""
+    m, acc = load_model("llama3-70b", 8192), get_accelerator("h100-sxm")
+    plan = ParallelPlan(tp=8, pp=4, dp=2, sequence_parallel=True, global_batch_size=64)
+    text = export_plan(plan, "nemo", model=m, accelerator=acc)
+    head, cfg = text.splitlines()[0] + "\n", yaml.safe_load(text)
+    with pytest.raises(ConfigError, match="not a Megatron-Bridge"):
+        from_bridge("tensor_model_parallel_size: 8\n", accelerator=acc.id)
+    cfg["model"]["tensor_model_parallel_size"] = "8"
+    with pytest.raises(ConfigError, match="must be an integer"):
+        from_bridge(head + yaml.safe_dump(cfg), accelerator=acc.id)
+    cfg["model"]["tensor_model_parallel_size"] = 8
+    with pytest.raises(ConfigError, match="do not divide"):
+        from_bridge(head + yaml.safe_dump(cfg), accelerator=acc.id, count=60)
+    cfg["model"]["virtual_pipeline_model_parallel_size"] = 3
+    with pytest.raises(ConfigError, match="divisible by pp"):
+        from_bridge(head + yaml.safe_dump(cfg), accelerator=acc.id)
+    with pytest.raises(ConfigError, match="give --count"):
+        from_bridge(yaml.safe_dump(yaml.safe_load(text)), accelerator=acc.id)
 
 
 @pytest.fixture(scope="module")

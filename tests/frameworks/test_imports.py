@@ -108,3 +108,32 @@ def test_cli_import_torchtitan_config_module(tmp_path):
     spec = json.loads(r.stdout)
     assert spec["model"]["preset"] == "llama3-70b" and spec["precision"] == "mxfp8"
     assert parse_run(spec).parallelism == plan
+
+
+def test_import_nemo_cli_round_trip_and_errors(tmp_path):
+    """`wanka import nemo` reads `search --export nemo`'s YAML; bad input is one line, exit 1."""
+    from wanka.catalogs import get_accelerator
+    from wanka.parallel import ParallelPlan
+    from wanka.search.export import export_plan
+    from wanka.search.models import load_model
+
+    m, acc = load_model("llama3-70b", 8192), get_accelerator("h100-sxm")
+    plan = ParallelPlan(tp=8, pp=4, vpp=2, dp=2, sequence_parallel=True, global_batch_size=64)
+    good = tmp_path / "plan.yaml"
+    good.write_text(export_plan(plan, "nemo", model=m, accelerator=acc, precision="fp8"))
+    r = _wanka("import", "nemo", str(good), "--accelerator", "h100-sxm", "--json")
+    assert r.returncode == 0, r.stderr
+    spec = json.loads(r.stdout)
+    assert spec["precision"] == "fp8" and spec["hardware"]["count"] == 64
+    assert {k: spec["parallelism"][k] for k in ("tp", "pp", "vpp", "dp")} == {
+        "tp": 8,
+        "pp": 4,
+        "vpp": 2,
+        "dp": 2,
+    }
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {micro_batch_size: 1}\n")
+    r = _wanka("import", "nemo", str(bad), "--accelerator", "h100-sxm")
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1
+    r = _wanka("import", "nemo", str(good), "--accelerator", "h100-sxm", "--count", "60")
+    assert r.returncode == 1 and "do not divide" in r.stderr and "Traceback" not in r.stderr

@@ -1,4 +1,4 @@
-"""`wanka import megatron|torchtitan|calculon`: another tool's job description as a wanka run spec."""
+"""`wanka import megatron|torchtitan|nemo|calculon`: another tool's job description as a wanka run spec."""
 
 from __future__ import annotations
 
@@ -51,6 +51,24 @@ def _emit(spec: dict[str, Any], out: Path | None, json_out: bool) -> None:
 
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the run spec (YAML or .json).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run spec as JSON.")]
+
+
+def nemo_cmd(
+    config: Annotated[
+        Path, typer.Argument(help="Megatron-Bridge override YAML (`search --export nemo`).")
+    ],
+    accelerator: Annotated[str, typer.Option("--accelerator", help=ACC_HELP)],
+    count: Annotated[
+        int | None,
+        typer.Option("--count", help="Accelerators (default: the export's first comment line)."),
+    ] = None,
+    out: OutOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Megatron-Bridge `ConfigContainer` overrides (NeMo-Run recipe fields) as a run spec."""
+    from wanka.frameworks.bridge import from_bridge
+
+    _emit(from_bridge(_text(str(config)), accelerator=accelerator, count=count), out, json_out)
 
 
 def register(app: typer.Typer) -> None:
@@ -108,6 +126,8 @@ def register(app: typer.Typer) -> None:
             if count is not None:
                 spec["hardware"]["count"] = count
         _emit(spec, out, json_out)
+
+    imp.command("nemo")(handle_errors(nemo_cmd))
 
     @imp.command("calculon")
     @handle_errors
