@@ -95,7 +95,9 @@ def main() -> None:
     ap.add_argument("--python", default=str(ROOT / ".ci" / "frameworks-venv" / "bin" / "python"))
     args = ap.parse_args()
     arch = {"h100-sxm": 9, "h800": 9}
-    print("example  framework   top  exported  accepted  round-trip(same layout, re-import, prediction)")
+    print(
+        "example  framework   top  exported  accepted  round-trip(same layout, re-import, prediction)"
+    )
     for name, case in CASES.items():
         for fmt in CHECKERS:
             m, acc, res = _top10(case, fmt)
