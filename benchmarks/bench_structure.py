@@ -61,7 +61,8 @@ def layouts() -> None:
         test.test_predict_and_search_agree_on_random_layouts(preset, count, gbs)
     n = len(test.CASES) * test.N_PER_CASE
     print(
-        f"random layouts with the same verdict and reasons in predict, run-spec check and search: "
+        f"random layouts with the same verdict and reasons in predict, run-spec check, search and the "
+        f"simulator's job-speed model: "
         f"{n}/{n} ({time.perf_counter() - t0:.0f} s)"
     )
 
