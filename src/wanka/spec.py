@@ -148,10 +148,8 @@ def _matching_preset(d: dict[str, Any]) -> tuple[str, ModelSpec] | None:
     Same layers, hidden, heads and expert count, and no stated field that contradicts the preset (an
     MPT-13B has Llama 2 13B's layers/hidden/heads but a 4*hidden GELU MLP: not a match).
     """
-    try:
-        from wanka.workload.presets import models
-    except ImportError:  # presets not available: no fill-in
-        return None
+    from wanka.workload.presets import models
+
     experts = (d.get("moe") or {}).get("experts")
 
     def agrees(m: ModelSpec) -> bool:

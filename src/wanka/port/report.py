@@ -125,19 +125,16 @@ def expected_throughput(
     """Predict the team's run (a run-spec file) on the target chip, with and without the measured profile.
 
     The chip is `accelerator_id`, else the profile's chip, else the run's own. Returns a dict with the
-    catalog-efficiency and profiled predictions, or {"unavailable": reason} when the performance model
-    (`wanka.perf`) or the run spec cannot be used.
+    catalog-efficiency and profiled predictions, or {"unavailable": reason} when the run spec cannot
+    be used.
     """
-    try:
-        from wanka.catalogs import get_accelerator
-        from wanka.perf import predict
-        from wanka.spec import RunSpec, load_runs
-    except ImportError as e:  # the model is another engineer's work in progress
-        return {"unavailable": f"the performance model is not available ({e.name})"}
     from dataclasses import replace
 
+    from wanka.catalogs import get_accelerator
     from wanka.errors import WankaError
+    from wanka.perf import predict
     from wanka.profile import apply_profile, load_profile
+    from wanka.spec import RunSpec, load_runs
 
     try:
         profile = load_profile(profile_path) if profile_path is not None else None

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wanka import perf
 from wanka.errors import WankaError
 from wanka.hardware import Accelerator
 from wanka.parallel import ParallelPlan
 from wanka.search.space import COLUMNS, row_to_plan
+from wanka.spec import HardwareSpec, RunSpec
 from wanka.workload.model import ModelSpec
 
 __all__ = [
@@ -102,7 +104,7 @@ def parallelism_dict(plan: ParallelPlan) -> dict[str, Any]:
 
 
 def _record_from_row(row: dict[str, Any]) -> dict[str, Any]:
-    """predict-shaped fields from a stored metric row (used when perf.predict is unavailable)."""
+    """predict-shaped fields from a stored metric row (when the caller asks for no predict call)."""
 
     def g(k: str) -> float | None:
         v = row.get(k)
@@ -148,9 +150,6 @@ def plan_record(
     pred: dict[str, Any] | None = None
     if use_predict:
         try:
-            from wanka import perf
-            from wanka.spec import HardwareSpec, RunSpec
-
             run = RunSpec(
                 id=None,
                 model=model,
@@ -166,7 +165,7 @@ def plan_record(
             pred = dict(perf.predict(run, **kw))
             pred.pop("id", None)
             pred.pop("assumptions", None)
-        except (ImportError, AttributeError, WankaError):
+        except WankaError:  # a plan predict refuses keeps the scan's own figures
             pred = None
     if pred is None:
         pred = _record_from_row(row or {})
