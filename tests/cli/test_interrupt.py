@@ -39,6 +39,9 @@ def _interrupt(argv: list[str], *, ready: str | None, after_s: float) -> tuple[i
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # as from an interactive shell: a script's background job (e.g. `.ci/run &`) inherits SIGINT
+        # ignored, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     err: list[str] = []
     seen = threading.Event()
