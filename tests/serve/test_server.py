@@ -110,3 +110,40 @@ def test_server_root_solver_lands_on_a_fixed_point():
     plain = eng.server(lay, rates, isl, osl, solver="iterate")
     t_plain = eng.mixed_step(lay, plain.batch, isl, osl).total_s
     assert np.max(np.abs(rates * osl * t_plain / plain.batch - 1.0)) > 0.005
+
+
+def test_dataset_lengths_keep_the_spread_and_follow_the_spec_means():
+    """A dataset named in a spec gives the server simulation its shipped (input, output) sample,
+    scaled to the spec's means; a numeric length gives no sample (every request at the mean)."""
+    from wanka.serve.spec import parse_serve_spec, request_lengths
+
+    base = {"model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+            "workload": {"scenario": "server", "input_len": "OpenOrca subset (MLPerf llama2-70b)",
+                         "output_len": "variable, reference mean 300 tok/sample"}}  # fmt: skip
+    spec = parse_serve_spec(base)
+    assert spec.length_dataset == "mlperf-llama2-70b-openorca"
+    isl, osl = request_lengths(spec)
+    assert isl.size == osl.size == 2000
+    assert isl.mean() == pytest.approx(spec.input_len, rel=0.01)
+    assert osl.mean() == pytest.approx(300.0, rel=0.01)
+    assert np.percentile(isl, 99) > 3 * np.median(isl)  # a long tail, not one fixed length
+    fixed = parse_serve_spec({**base, "workload": {"scenario": "server", "input_len": 222,
+                                                   "output_len": 300}})  # fmt: skip
+    assert fixed.length_dataset is None and request_lengths(fixed) is None
+
+
+def test_variable_lengths_spread_the_latencies():
+    """Requests drawn from a length sample finish with a wider TTFT spread than fixed lengths at the
+    same means and load, and every request still completes."""
+    eng = _engine()
+    lay = Layouts.of(1)
+    table = StepTable(eng, lay, eng.eng.max_num_tokens)
+    rng = np.random.default_rng(3)
+    isl = np.maximum(rng.lognormal(np.log(300), 0.9, 2000).astype(np.int64), 1)
+    osl = np.maximum(rng.lognormal(np.log(150), 0.6, 2000).astype(np.int64), 1)
+    kw = dict(rate=20.0, isl=float(isl.mean()), osl=float(osl.mean()), requests=600, table=table)
+    fixed = simulate_server(eng, lay, **kw)
+    var = simulate_server(eng, lay, **kw, lengths=(isl, osl))
+    assert var.completed == var.arrivals
+    spread = lambda r: r.pct("ttft", 99) / r.pct("ttft", 50)  # noqa: E731
+    assert spread(var) > 1.2 * spread(fixed)

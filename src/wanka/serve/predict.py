@@ -25,7 +25,7 @@ from wanka.serve.engine import Engine, Steady
 from wanka.serve.model import Layouts, model_shape
 from wanka.serve.params import ServeCalibration
 from wanka.serve.server import ServerResult, StepTable, simulate_server
-from wanka.serve.spec import ServeError, ServeSpec
+from wanka.serve.spec import ServeError, ServeSpec, request_lengths
 
 __all__ = ["candidate_layouts", "predict_serve", "predict_specs"]
 
@@ -151,11 +151,13 @@ def _server(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list
     """(per-instance rate, simulation result) at the stated rate or the highest passing one."""
     table = StepTable(eng, lay, eng.eng.max_num_tokens)
     isl, osl = spec.input_len, spec.output_len
+    lengths = request_lengths(spec)
 
     def sim(rate: float, n: int) -> ServerResult:
         return simulate_server(
-            eng, lay, rate=rate, isl=isl, osl=osl, requests=n, seed=spec.seed, table=table
-        )
+            eng, lay, rate=rate, isl=isl, osl=osl, requests=n, seed=spec.seed, table=table,
+            lengths=lengths,
+        )  # fmt: skip
 
     if spec.request_rate and math.isfinite(spec.request_rate):
         return spec.request_rate / inst, sim(spec.request_rate / inst, spec.requests)

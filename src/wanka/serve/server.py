@@ -40,6 +40,7 @@ from wanka.sim.kernel import Kernel
 __all__ = ["ServerResult", "StepTable", "simulate_server"]
 
 F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
 WARM_LIFETIMES = 2.0  # request lifetimes before the measured window (the batch fills in about one)
 MEASURE_LIFETIMES = 2.0  # shortest measured window, in lifetimes
 MAX_ARRIVALS = 20_000  # cap on simulated arrivals (bounds the time of one simulation)
@@ -109,9 +110,13 @@ class ServerResult:
 
 
 class _Instance:
-    """Mutable state of the simulated engine; only the event handlers change it."""
+    """Mutable state of the simulated engine; only the event handlers change it.
 
-    def __init__(self, table: StepTable, eng, kv_tokens: float, isl: int, osl: int, n: int) -> None:
+    `isl`, `osl`: each request's input and output tokens (arrays, one entry per request).
+    """
+
+    def __init__(self, table: StepTable, eng, kv_tokens: float, isl: I64, osl: I64) -> None:
+        n = isl.size
         self.t, self.eng, self.kv_cap = table, eng, kv_tokens
         self.isl, self.osl = isl, osl
         self.arrival = np.zeros(n)
@@ -130,13 +135,13 @@ class _Instance:
     def held(self, i: int) -> float:
         """KV tokens request i holds (no-evict: its full reservation)."""
         if self.eng.no_evict:
-            return float(self.isl + self.osl)
+            return float(self.isl[i] + self.osl[i])
         return float(self.done_pre[i] + self.gen[i])
 
     def admit(self) -> None:
         while self.waiting and len(self.running) < self.eng.max_batch:
             i = self.waiting[0]
-            need = self.isl + self.osl if self.eng.no_evict else self.isl
+            need = float(self.isl[i] + (self.osl[i] if self.eng.no_evict else 0))
             if self.kv_used + need > self.kv_cap:
                 break
             self.waiting.pop(0)
@@ -146,7 +151,7 @@ class _Instance:
     def plan(self) -> tuple[float, list[tuple[int, int]], NDArray[np.int64]]:
         """Compose one iteration: (seconds, prefill chunks (request, tokens), decoding requests)."""
         run = np.asarray(self.running, dtype=np.int64)
-        is_dec = self.done_pre[run] >= self.isl
+        is_dec = self.done_pre[run] >= self.isl[run]
         dec = run[is_dec]
         budget = self.eng.max_num_tokens - int(dec.size)
         chunks: list[tuple[int, int]] = []
@@ -155,13 +160,13 @@ class _Instance:
         for i in run[~is_dec].tolist():
             if budget <= 0:
                 break
-            done = int(self.done_pre[i])
-            c = min(self.isl - done, budget)
+            done, need = int(self.done_pre[i]), int(self.isl[i])
+            c = min(need - done, budget)
             chunks.append((i, c))
             pairs += c * (done + c / 2.0)
             budget -= c
-            out_rows += int(done + c >= self.isl)
-        ctx = float(dec.size * self.isl + self.gen[dec].sum())
+            out_rows += int(done + c >= need)
+        ctx = float(self.isl[dec].sum() + self.gen[dec].sum())
         tokens = int(dec.size) + sum(c for _, c in chunks)
         return self.t.time(tokens, out_rows, ctx, pairs), chunks, dec
 
@@ -181,6 +186,34 @@ class _Instance:
             dec = dec[dec != victim]
         return dec
 
+    def finish_iteration(self, now: float, chunks: list[tuple[int, int]], dec: I64) -> None:
+        """Apply one iteration's tokens: decode steps, prompt chunks, first tokens, completions."""
+        self.gen[dec] += 1
+        self.last[dec[self.gen[dec] >= self.osl[dec]]] = now
+        for i, c in chunks:
+            self.done_pre[i] += c
+            if self.done_pre[i] >= self.isl[i] and np.isnan(self.first[i]):
+                self.first[i] = now
+                self.gen[i] = 1
+                if self.osl[i] == 1:
+                    self.last[i] = now
+        run = np.asarray(self.running, dtype=np.int64)
+        fin = self.gen[run] >= self.osl[run]
+        if fin.any():
+            self.running = run[~fin].tolist()
+            if self.eng.no_evict:
+                self.kv_used -= float((self.isl[run[fin]] + self.osl[run[fin]]).sum())
+
+
+def _request_lengths(
+    isl: float, osl: float, n: int, lengths: tuple[I64, I64] | None, seed: int
+) -> tuple[I64, I64]:
+    """Per-request (input, output) tokens: the means for all, or draws from a length sample."""
+    if lengths is None:
+        return np.full(n, max(round(isl), 1)), np.full(n, max(round(osl), 1))
+    pick = np.random.default_rng([seed, 1]).integers(0, lengths[0].size, size=n)
+    return lengths[0][pick].astype(np.int64), lengths[1][pick].astype(np.int64)
+
 
 def simulate_server(
     engine: Engine,
@@ -192,21 +225,24 @@ def simulate_server(
     requests: int = 2000,
     seed: int = 0,
     table: StepTable | None = None,
+    lengths: tuple[I64, I64] | None = None,
 ) -> ServerResult:
-    """Simulate one instance under Poisson arrivals at `rate` requests/s (fixed lengths).
+    """Simulate one instance under Poisson arrivals at `rate` requests/s.
 
     `requests`: the least number of arrivals counted in the measured window (see the docstring).
+    `lengths`: (input, output) token arrays each request draws its pair from (a dataset's sample,
+    `serve.spec.request_lengths`); None: every request at the mean lengths `isl`, `osl`.
     """
     if rate <= 0 or not np.isfinite(rate):
         raise SimulationError(f"the server simulation needs a positive finite rate, got {rate}")
-    isl_i, osl_i = max(round(isl), 1), max(round(osl), 1)
     eng = engine.eng
     kv_tokens = float(engine.capacity(lay)[0][0])
-    if kv_tokens < isl_i + (osl_i if eng.no_evict else 1):
-        raise SimulationError("one request does not fit the KV cache of this layout")
     table = table or StepTable(engine, lay, eng.max_num_tokens)
-    requests, t_from, t_to = _run_plan(engine, lay, rate, isl_i, osl_i, requests)
-    st = _Instance(table, eng, kv_tokens, isl_i, osl_i, requests)
+    requests, t_from, t_to = _run_plan(engine, lay, rate, isl, osl, requests)
+    isl_r, osl_r = _request_lengths(isl, osl, requests, lengths, seed)
+    if kv_tokens < float((isl_r + (osl_r if eng.no_evict else 1)).max()):
+        raise SimulationError("one request does not fit the KV cache of this layout")
+    st = _Instance(table, eng, kv_tokens, isl_r, osl_r)
     rng = np.random.default_rng(seed)
     st.arrival = np.cumsum(rng.exponential(1.0 / rate, size=requests))
     q = Kernel()
@@ -225,45 +261,39 @@ def simulate_server(
         q.schedule(now + dt, END, (chunks, dec))
 
     def end(payload: tuple[list[tuple[int, int]], NDArray[np.int64]]) -> None:
-        now = q.now
-        chunks, dec = payload
-        st.gen[dec] += 1
-        st.last[dec[st.gen[dec] >= osl_i]] = now
-        for i, c in chunks:
-            st.done_pre[i] += c
-            if st.done_pre[i] >= isl_i and np.isnan(st.first[i]):
-                st.first[i] = now
-                st.gen[i] = 1
-                if osl_i == 1:
-                    st.last[i] = now
-        run = np.asarray(st.running, dtype=np.int64)
-        fin = st.gen[run] >= osl_i
-        if fin.any():
-            st.running = run[~fin].tolist()
-            st.kv_used -= float(fin.sum()) * (isl_i + osl_i) if eng.no_evict else 0.0
-        start(now)
+        st.finish_iteration(q.now, *payload)
+        start(q.now)
 
     backlog = [0]
 
     def arrive(i: int) -> None:
-        now = q.now
         st.waiting.append(i)
         if i == requests - 1:
             backlog[0] = len(st.waiting)
         if not st.busy:
-            start(now)
+            start(q.now)
 
     for i in range(requests):
         q.schedule(float(st.arrival[i]), ARRIVE, i)
     q.run([end, arrive], instant_limit=requests + 2)
+    return _result(st, t_from, t_to, backlog[0])
+
+
+def _result(st: _Instance, t_from: float, t_to: float, backlog: int) -> ServerResult:
+    """Latencies of the requests arriving inside the measured window; throughput of the whole run.
+
+    TPOT counts requests of two or more output tokens (loadgen divides by tokens - 1).
+    """
+    n = st.arrival.size
     done = ~np.isnan(st.last)
     counted = done & (st.arrival >= t_from) & (st.arrival <= t_to)
+    multi = counted & (st.osl > 1)
     ttft = (st.first - st.arrival)[counted]
-    tpot = ((st.last - st.first) / max(osl_i - 1, 1))[counted]
+    tpot = ((st.last - st.first) / np.maximum(st.osl - 1, 1))[multi]
     span = float(np.nanmax(st.last) - st.arrival[0]) if done.any() else float("inf")
     return ServerResult(
-        ttft_s=ttft, tpot_s=tpot, completed=int(done.sum()), arrivals=requests, duration_s=span,
-        output_tokens_per_s=float(done.sum()) * osl_i / span if done.any() else 0.0,
+        ttft_s=ttft, tpot_s=tpot, completed=int(done.sum()), arrivals=n, duration_s=span,
+        output_tokens_per_s=float(st.osl[done].sum()) / span if done.any() else 0.0,
         preemptions=st.preemptions, mean_batch=st.batch_sum / max(st.iters, 1),
-        saturated=bool(done.sum() < requests or backlog[0] > 0.05 * requests),
+        saturated=bool(done.sum() < n or backlog > 0.05 * n),
     )  # fmt: skip

@@ -14,8 +14,12 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from wanka.catalogs import get_accelerator, load_data
 from wanka.errors import ConfigError, WankaError
@@ -27,7 +31,9 @@ from wanka.units import difflib_closest
 from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
 
-__all__ = ["SCENARIOS", "ServeError", "ServeSpec", "load_serve_specs", "parse_serve_spec"]
+__all__ = [
+    "SCENARIOS", "ServeError", "ServeSpec", "load_serve_specs", "parse_serve_spec", "request_lengths",
+]  # fmt: skip
 
 SCENARIOS = ("offline", "server", "interactive", "fixed-batch")
 _HW = {"accelerator", "count", "system", "gpus_per_node"}
@@ -67,6 +73,9 @@ class ServeSpec:
     scenario: str
     input_len: float
     output_len: float
+    length_dataset: str | None = None
+    """Dataset whose (input, output) sample the server simulation draws lengths from (None: every
+    request at the mean lengths); see `request_lengths`."""
     batch_size: int | None
     request_rate: float | None
     """Requests per second of the whole deployment; inf = all queued (offline)."""
@@ -132,33 +141,76 @@ def _datasets() -> tuple[dict[str, Any], ...]:
     return tuple(load_data("serve_datasets.yaml")["datasets"])
 
 
-def _length(where: str, v: Any, kind: str, notes: list[str], context: str) -> float:
-    """A token length: a number, text with 'mean N', or a known dataset's mean."""
+def _length(
+    where: str, v: Any, kind: str, notes: list[str], context: str
+) -> tuple[float, str | None]:
+    """(token length, dataset id): a number, text with 'mean N', or a known dataset's mean.
+
+    The dataset id is that of a dataset the text names (also with 'mean N', which then sets the mean).
+    """
     if isinstance(v, bool):
         raise ConfigError(f"{where} must be a number of tokens, got {v!r}")
     if isinstance(v, (int, float)):
         return float(
             check_number(where, v, maximum=1e7, unit="tokens", why_max="longer than any context")
-        )
+        ), None
     if v is None:
         raise ConfigError(f"{where} is required (tokens per request)")
     text = str(v).lower()
+    hay = f"{text} {context.lower()}"
+    ds = next((d for d in _datasets() if all(w in hay for w in d["match"])), None)
     m = re.search(r"mean\s+([0-9]+(?:\.[0-9]+)?)", text)
     if m:
-        notes.append(f"{where}: {v!r} read as its mean, {m.group(1)} tokens (fixed length)")
-        return float(m.group(1))
-    hay = f"{text} {context.lower()}"
-    for ds in _datasets():
-        if all(word in hay for word in ds["match"]):
-            n = float(ds[f"mean_{kind}_tokens"])
-            notes.append(
-                f"{where}: {v!r} is dataset {ds['id']}: mean {n:g} tokens ({ds['confidence']}), "
-                "every request at the mean length"
-            )
-            return n
+        notes.append(f"{where}: {v!r} read as its mean, {m.group(1)} tokens")
+        return float(m.group(1)), None if ds is None else str(ds["id"])
+    if ds is not None:
+        n = float(ds[f"mean_{kind}_tokens"])
+        notes.append(
+            f"{where}: {v!r} is dataset {ds['id']}: mean {n:g} tokens ({ds['confidence']})"
+        )
+        return n, str(ds["id"])
     raise ConfigError(
         f"{where}: cannot read {v!r} as a token count; give a number (or text with 'mean N')"
     )
+
+
+def _dataset(ds_id: str) -> dict[str, Any]:
+    return next(d for d in _datasets() if d["id"] == ds_id)
+
+
+@cache
+def _length_sample(ds_id: str) -> NDArray[np.float64]:
+    """The (input, output) token pairs shipped for a dataset, shape (n, 2)."""
+    rel = _dataset(ds_id)["lengths"]
+    text = resources.files("wanka.catalogs").joinpath("data", rel).read_text(encoding="utf-8")
+    rows = [ln for ln in text.splitlines() if ln and not ln.startswith("#")][1:]
+    return np.array([[float(x) for x in ln.split(",")] for ln in rows])
+
+
+def _lengths_note(ds_id: str | None, isl: float, osl: float, notes: list[str]) -> str | None:
+    """The dataset whose length sample the server simulation uses, noted in the assumptions."""
+    if ds_id is None or not _dataset(ds_id).get("lengths"):
+        return None
+    n = len(_length_sample(ds_id))
+    notes.append(
+        f"server simulation: request lengths drawn from {n} (input, output) pairs of {ds_id}, "
+        f"scaled to means {isl:g} / {osl:g} tokens; other scenarios use the means"
+    )
+    return ds_id
+
+
+def request_lengths(spec: ServeSpec) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
+    """(input, output) lengths of the spec's dataset sample scaled to its means, or None.
+
+    Each column is multiplied by spec mean / sample mean and rounded (at least 1 token), so the
+    spread and the input-output pairing of the dataset are kept while its means follow the spec.
+    """
+    if spec.length_dataset is None:
+        return None
+    a = _length_sample(spec.length_dataset)
+    scale = np.array([spec.input_len, spec.output_len]) / a.mean(axis=0)
+    b = np.maximum(np.rint(a * scale), 1.0).astype(np.int64)
+    return b[:, 0], b[:, 1]
 
 
 def _rate(v: Any) -> float | None:
@@ -313,8 +365,9 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     ttft, tpot, pct = _limits(_block("constraints", d.get("constraints"), _CONSTRAINTS))
     scenario = _scenario(wl)
     mname = str(d["model"].get("name", "")) if isinstance(d["model"], dict) else str(d["model"])
-    isl = _length("workload.input_len", wl.get("input_len"), "input", notes, mname)
-    osl = _length("workload.output_len", wl.get("output_len"), "output", notes, mname)
+    isl, ds_in = _length("workload.input_len", wl.get("input_len"), "input", notes, mname)
+    osl, ds_out = _length("workload.output_len", wl.get("output_len"), "output", notes, mname)
+    lengths = _lengths_note(ds_in or ds_out, isl, osl, notes)
     model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
     model = _moe_interleave(model, params_b, notes)
     precision, kvp = _formats(sv, acc, notes)
@@ -331,7 +384,7 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
         disaggregated=bool(sv.get("disaggregated") or False),
         prefill_instances=_pos_int("serving.prefill_instances", sv.get("prefill_instances")),
         decode_instances=_pos_int("serving.decode_instances", sv.get("decode_instances")),
-        scenario=scenario, input_len=isl, output_len=osl,
+        scenario=scenario, input_len=isl, output_len=osl, length_dataset=lengths,
         batch_size=_pos_int("workload.batch_size", wl.get("batch_size")),
         request_rate=_rate(wl.get("request_rate")),
         concurrency=_pos_int("workload.concurrency", wl.get("concurrency")),
