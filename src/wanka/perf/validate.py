@@ -20,7 +20,10 @@ from wanka.errors import WankaError
 from wanka.perf.params import DEFAULT_OVERLAP, Calibration, OverlapPolicy
 from wanka.perf.predict import predict
 
-__all__ = ["FIT_TYPES", "SPLIT_RULE", "family_of", "pct", "split_of", "summarise", "validate_runs"]
+__all__ = [
+    "FIT_TYPES", "SPLIT_RULE", "error_stats", "error_stats_by", "family_of", "pct", "split_of",
+    "summarise", "validate_runs",
+]  # fmt: skip
 
 SPLIT_RULE = "held-out if int(sha1(case id).hexdigest(), 16) % 3 == 0, else train"
 FIT_TYPES = ("dense", "moe")
@@ -51,7 +54,8 @@ def pct(xs: list[float], q: float) -> float:
     return xs[round(q * (len(xs) - 1))] if xs else float("nan")
 
 
-def _stats(cases: list[dict[str, Any]], key: str = "rel_error") -> dict[str, Any]:
+def error_stats(cases: list[dict[str, Any]], key: str = "rel_error") -> dict[str, Any]:
+    """Count, median and 90th percentile of |error|, median signed error of `key` over `cases`."""
     errs = [c[key] for c in cases if isinstance(c.get(key), float)]
     absd = [abs(e) for e in errs]
     return {
@@ -62,9 +66,10 @@ def _stats(cases: list[dict[str, Any]], key: str = "rel_error") -> dict[str, Any
     }
 
 
-def _by(cases: list[dict[str, Any]], field: str) -> dict[str, Any]:
+def error_stats_by(cases: list[dict[str, Any]], field: str) -> dict[str, Any]:
+    """`error_stats` per value of `field`."""
     keys = sorted({str(c.get(field)) for c in cases})
-    return {k: _stats([c for c in cases if str(c.get(field)) == k]) for k in keys}
+    return {k: error_stats([c for c in cases if str(c.get(field)) == k]) for k in keys}
 
 
 def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -78,23 +83,27 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "cases": len(cases),
         "predicted": len(ok),
         "failed": len(cases) - len(ok),
-        "dense_moe": {"all": _stats(main), "train": _stats(train), "held_out": _stats(held)},
+        "dense_moe": {
+            "all": error_stats(main),
+            "train": error_stats(train),
+            "held_out": error_stats(held),
+        },
         "held_out": {
-            "by_type": _by(held, "type"),
-            "by_family": _by(held, "family"),
-            "by_framework": _by(held, "framework"),
-            "by_accelerator": _by(held, "accelerator"),
-            "by_precision": _by(held, "precision"),
+            "by_type": error_stats_by(held, "type"),
+            "by_family": error_stats_by(held, "family"),
+            "by_framework": error_stats_by(held, "framework"),
+            "by_accelerator": error_stats_by(held, "accelerator"),
+            "by_precision": error_stats_by(held, "precision"),
         },
         "all": {
-            "by_type": _by(ok, "type"),
-            "by_family": _by(main, "family"),
-            "by_framework": _by(main, "framework"),
-            "by_accelerator": _by(main, "accelerator"),
-            "by_precision": _by(main, "precision"),
+            "by_type": error_stats_by(ok, "type"),
+            "by_family": error_stats_by(main, "family"),
+            "by_framework": error_stats_by(main, "framework"),
+            "by_accelerator": error_stats_by(main, "accelerator"),
+            "by_precision": error_stats_by(main, "precision"),
         },
-        "moe_hybrid": _stats([c for c in ok if c["type"] not in FIT_TYPES]),
-        "peak_memory": _stats(ok, "memory_rel_error"),
+        "moe_hybrid": error_stats([c for c in ok if c["type"] not in FIT_TYPES]),
+        "peak_memory": error_stats(ok, "memory_rel_error"),
     }
     sets = _first_choice(ok)
     if sets:

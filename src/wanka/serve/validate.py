@@ -25,28 +25,12 @@ from dataclasses import replace
 from typing import Any
 
 from wanka.errors import WankaError
-from wanka.perf.validate import SPLIT_RULE, family_of, pct, split_of
+from wanka.perf.validate import SPLIT_RULE, error_stats, error_stats_by, family_of, split_of
 from wanka.serve.params import ServeCalibration
 from wanka.serve.predict import predict_serve
 from wanka.serve.spec import ServeError, ServeSpec
 
 __all__ = ["SPLIT_RULE", "summarise", "validate_serving"]
-
-
-def _stats(cases: list[dict[str, Any]], key: str = "rel_error") -> dict[str, Any]:
-    errs = [c[key] for c in cases if isinstance(c.get(key), float)]
-    absd = [abs(e) for e in errs]
-    return {
-        "n": len(errs),
-        "median_abs": pct(absd, 0.5),
-        "p90_abs": pct(absd, 0.9),
-        "median_signed": pct(errs, 0.5),
-    }
-
-
-def _by(cases: list[dict[str, Any]], field: str) -> dict[str, Any]:
-    keys = sorted({str(c.get(field)) for c in cases})
-    return {k: _stats([c for c in cases if str(c.get(field)) == k]) for k in keys}
 
 
 def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,17 +46,17 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "cases": len(cases),
         "predicted": len(ok),
         "failed": len(cases) - len(ok),
-        "throughput": {k: _stats(v) for k, v in parts.items()},
+        "throughput": {k: error_stats(v) for k, v in parts.items()},
         "latency": {
-            k: _stats(ok, f"{k}_rel_error")
+            k: error_stats(ok, f"{k}_rel_error")
             for k in ("ttft_p50", "ttft_p99", "tpot_p50", "tpot_p99")
         },
     }
     for name, part in parts.items():
         out[name] = {
-            "by_family": _by(part, "family"),
-            "by_accelerator": _by(part, "accelerator"),
-            "by_scenario": _by(part, "scenario"),
+            "by_family": error_stats_by(part, "family"),
+            "by_accelerator": error_stats_by(part, "accelerator"),
+            "by_scenario": error_stats_by(part, "scenario"),
         }
     return out
 
