@@ -200,13 +200,13 @@ def _search_one(r):
     )
 
 
-def search_all(jobs: int) -> None:
+def search_all(jobs: int, ids: set[str] | None = None) -> None:
     import multiprocessing as mp
 
     runs = [
         r
         for r in load_runs(VAL / "training_runs.yaml")
-        if hasattr(r, "model") and r.model.type in FIT_TYPES
+        if hasattr(r, "model") and r.model.type in FIT_TYPES and (not ids or r.id in ids)
     ]
     t0 = time.time()
     with mp.get_context("fork").Pool(jobs) as pool:
@@ -233,6 +233,7 @@ def main() -> None:
     ap.add_argument("--write-profile", action="store_true", help="write the Ascend example profile")
     ap.add_argument("--jobs", type=int, default=2, help="processes for --search")
     ap.add_argument("--only-search", action="store_true", help="skip sections 1-4")
+    ap.add_argument("--ids", default="", help="with --search: only these run ids (comma-separated)")
     args = ap.parse_args()
     if not args.only_search:
         training(args.loso)
@@ -240,7 +241,7 @@ def main() -> None:
         untuned()
         collectives()
     if args.search:
-        search_all(args.jobs)
+        search_all(args.jobs, {i.strip() for i in args.ids.split(",") if i.strip()})
 
 
 if __name__ == "__main__":

@@ -171,3 +171,27 @@ def test_hai_llm_dualpipe_hides_the_all_to_all() -> None:
     assert hai["breakdown"]["exposed_comm_s"]["ep"] == 0.0
     assert other["breakdown"]["exposed_comm_s"]["ep"] > 0.0
     assert hai["breakdown"]["bubble_s"] < other["breakdown"]["bubble_s"]
+
+
+def test_llm_foundry_loss_is_the_fused_bf16_cross_entropy() -> None:
+    foundry = predict(_run(framework="llm-foundry"))
+    other = predict(_run(framework="megatron"))
+    assert any(a.startswith("loss: MosaicML llm-foundry") for a in foundry["assumptions"])
+    assert not any(a.startswith("loss:") for a in other["assumptions"])
+    assert foundry["peak_memory_gib"] < other["peak_memory_gib"]
+
+
+def test_fsdp_inferred_when_an_unsharded_layout_cannot_hold_its_states() -> None:
+    # Llama 3 70B replicated on every GB300 (tp = pp = 1, no FSDP): bf16 weights and gradients alone
+    # exceed the GPU's memory; Megatron-Bridge's recipes run that layout with Megatron-FSDP
+    hw = {"accelerator": "gb300", "count": 64}
+    d = {"tp": 1, "pp": 1, "fsdp": "none", "micro_batch_size": 1, "global_batch_size": 64}
+    stated = predict(_run(framework="megatron", hardware=hw, parallelism=d))
+    assert stated["fits"] is False
+    nemo = predict(_run(framework="nemo", hardware=hw, parallelism=d))
+    assert nemo["fits"] is True
+    assert any("parallelism.fsdp none: full inferred" in a for a in nemo["assumptions"])
+    assert nemo["memory_gib"]["weights"] < stated["memory_gib"]["weights"] / 16
+    # a layout that holds its states keeps the stated fsdp: none
+    small = predict(_run(framework="nemo", hardware=hw, parallelism=dict(d, tp=4, pp=4)))
+    assert not any("fsdp none" in a for a in small["assumptions"])

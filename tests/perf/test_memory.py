@@ -217,3 +217,22 @@ def test_example_llama3_70b_fits_on_h100():
     run = load_runs(Path(__file__).resolve().parents[2] / "examples" / "llama3-70b-h100.yaml")[0]
     out = predict(run)
     assert out["fits"] and 40 < out["peak_memory_gib"] < 80
+
+
+def test_fused_cross_entropy_keeps_a_bf16_loss_gradient():
+    """The last stage holds the bf16 logits and their loss gradient: T V / tp (2 + 4) bytes with an fp32
+    cross-entropy (the default), T V / tp (2 + 2) with a fused bf16 one (llm-foundry's MPT loss,
+    flash-attn's CrossEntropyLoss), the rest of the memory unchanged."""
+    from wanka.perf.params import OverlapPolicy
+
+    model = get_model("llama3-8b")
+    plans = PlanArrays.of(tp=2, dp=4, micro_batch_size=2)
+    kw = dict(count=8, gpus_per_node=8, global_batch_size=64, seq_len=4096, precision="bf16")
+    acc = get_accelerator("h100-sxm")
+    fp32 = evaluate(model, acc, plans, **kw)
+    bf16 = evaluate(model, acc, plans, overlap=OverlapPolicy(loss_grad_bytes=2.0), **kw)
+    tokens = 2 * 4096
+    saved = fp32.activations_bytes[0] - bf16.activations_bytes[0]
+    assert np.isclose(saved, tokens * model.vocab / 2 * 2.0)
+    assert np.isclose(fp32.peak_memory_bytes[0] - bf16.peak_memory_bytes[0], saved)
+    assert fp32.weights_bytes[0] == bf16.weights_bytes[0]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from wanka.perf.context import BF16_BYTES, F64, FP32_BYTES, StepContext
+from wanka.perf.context import BF16_BYTES, F64, StepContext
 from wanka.perf.exposed import FSDP_REDUCE_BYTES, StageParams
 from wanka.perf.layer import LayerTimes
 from wanka.perf.stages import StageLayers
@@ -292,9 +292,8 @@ def _activations(c: StepContext, lt: LayerTimes, sl: StageLayers) -> tuple[F64, 
             acts(sl.n_first, sl.k_first, in_flight_first) + 2 * h / spd * T * in_flight_first
         )  # + embedding out
         act_last_layers = acts(sl.n_last, sl.k_last, in_flight_last)
-    logits = (
-        T * c.V / tp * (BF16_BYTES + FP32_BYTES)
-    )  # bf16 logits + fp32 loss grad (one micro-batch)
+    # bf16 logits + the loss gradient (fp32, or bf16 with a fused cross-entropy), one micro-batch
+    logits = T * c.V / tp * (BF16_BYTES + c.overlap.loss_grad_bytes)
     act_last = act_last_layers + logits
     act_first = act_first + np.where(c.pp == 1, logits, 0.0)  # one stage holds both ends
     return act_first, act_last

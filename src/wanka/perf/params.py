@@ -156,6 +156,12 @@ class OverlapPolicy:
     fsdp_overlap: bool = True
     """FSDP prefetches the next layer's all-gather during the current layer's compute (PyTorch FSDP
     `forward_prefetch`/`backward_prefetch`, Zhao et al. 2023); the first layer's gather stays exposed."""
+    loss_grad_bytes: float = 4.0
+    """Bytes per logit of the loss gradient held next to the bf16 logits at the start of the backward
+    pass (`perf.memory`). 4: an fp32 cross-entropy (Megatron-core's vocab-parallel cross-entropy on
+    fp32 logits; PyTorch's `cross_entropy` under autocast). A framework with a fused bf16 cross-entropy
+    sets less (`workload.frameworks.Framework.loss_grad_bytes`); carried here so that `search --run`
+    applies the run's framework to every candidate, as it does the overlap credits."""
 
 
 DEFAULT_OVERLAP = OverlapPolicy()

@@ -64,6 +64,8 @@ def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPo
     on = stated if stated is not None else bool(fw and fw.tp_comm_overlap)
     if overlap.tp_hidden is None and not on:
         overlap = replace(overlap, tp_hidden=0.0)
+    if fw is not None and overlap.loss_grad_bytes == DEFAULT_OVERLAP.loss_grad_bytes:
+        overlap = replace(overlap, loss_grad_bytes=fw.loss_grad_bytes)
     schedule = getattr(run, "pipeline_schedule", None) or (fw.pipeline_schedule if fw else "1f1b")
     if schedule != overlap.pp_schedule and overlap.pp_schedule == DEFAULT_OVERLAP.pp_schedule:
         overlap = replace(overlap, pp_schedule=schedule)
@@ -125,7 +127,13 @@ def _resolve(
         calibration=cal,
         strict_experts=False,
     )
-    notes: list[str] = []
+    fsdp_note = _fsdp_inferred(fw, plan, res, acc, cal)
+    if fsdp_note:
+        sharded = replace(run, parallelism=replace(plan, fsdp="full", distributed_optimizer=False))
+        kw = {"overlap": overlap, "fabric": fabric, "calibration": calibration}
+        res2, notes2, plan2 = _resolve(sharded, accelerator=accelerator, **kw)
+        return res2, [fsdp_note, *notes2], plan2
+    notes = _loss_notes(fw)
     if len(options) == 1 or bool(res.fits[0]):
         return (_row_of(res, 0) if len(options) > 1 else res), notes, plan
     label = fw.label if fw else "the"
@@ -143,6 +151,32 @@ def _resolve(
             )
             return _row_of(res, i), notes, options[i]
     return _row_of(res, 0), notes, plan
+
+
+def _fsdp_inferred(fw: Any, plan: Any, res: StepArrays, acc: Any, cal: Calibration) -> str | None:
+    """The note when the framework shards unsharded layouts that cannot hold their model states
+    (`Framework.infer_fsdp`) and this stated layout is one: valid, `fsdp: none`, and its weights,
+    gradients and optimizer states alone exceed HBM minus the allocator margin; else None."""
+    if fw is None or not fw.infer_fsdp or plan.fsdp != "none" or not bool(res.valid[0]):
+        return None
+    states = float(res.weights_bytes[0] + res.grads_bytes[0] + res.optimizer_bytes[0])
+    if states <= acc.hbm_bytes * (1.0 - cal.allocator_margin):
+        return None
+    return (
+        f"parallelism.fsdp none: full inferred (unsharded, the weights, gradients and optimizer "
+        f"states alone take {states / GiB:.0f} GiB of {acc.hbm_bytes / GiB:.0f} GiB; {fw.label} "
+        "recipes shard such layouts with FSDP)"
+    )
+
+
+def _loss_notes(fw: Any) -> list[str]:
+    """The run's loss semantics when its framework's differ from the fp32 cross-entropy default."""
+    if fw is None or fw.loss_grad_bytes == DEFAULT_OVERLAP.loss_grad_bytes:
+        return []
+    return [
+        f"loss: {fw.label} computes the cross-entropy with a fused kernel on the bf16 logits "
+        f"({fw.loss_grad_bytes:g} B per logit of loss gradient, no fp32 copy)"
+    ]
 
 
 def _block_recompute(

@@ -83,6 +83,13 @@ class Framework:
     """Pipeline schedule of the framework's published runs (`perf.step.pipeline_bubble`); `dualpipe`
     also hides the MoE all-to-all and the pipeline send/recv entirely (DeepSeek-V3 report, section
     3.2.1: "both all-to-all and PP communication can be fully hidden during execution")."""
+    infer_fsdp: bool = False
+    """When the stated layout is not sharded (`fsdp: none`) and cannot even hold its weights, gradients
+    and optimizer states, the framework's published recipes for that case run fully sharded: the
+    predictor times the layout with `fsdp: full` and says so."""
+    loss_grad_bytes: float = 4.0
+    """Bytes per logit of the loss gradient next to the bf16 logits (`OverlapPolicy.loss_grad_bytes`):
+    4 for an fp32 cross-entropy, 2 when the framework's loss is a fused bf16 kernel."""
     source: str
 
     @property
@@ -117,9 +124,16 @@ FRAMEWORKS: dict[str, Framework] = {
             batch="microbatch",
             default_layout="megatron",
             infer_recompute=("selective", "block"),
+            # Megatron-Bridge v0.3.0 scripts/performance/configs/llama/llama3_workload_base_configs.py:
+            # the Llama 3 70B recipes on 64 GB200/GB300 with tp = pp = 1 (BF16, FP8-CS) all set
+            # use_megatron_fsdp=True; the 26.02.01 table (docs/performance-summary-archive.md) lists
+            # the GB300 FP8 row of that layout with FSDP 64 but its NVFP4 row with FSDP 0, a layout
+            # whose bf16 weights and gradients alone (4 B x 70e9) exceed the GPU's 288 GB.
+            infer_fsdp=True,
             source="NeMo and Megatron-Bridge performance recipes (scripts/performance) set "
             "tp_comm_overlap=True whenever tp > 1 with sequence parallelism (Transformer Engine "
-            "userbuffers); recompute_modules / recompute_num_layers where the recipe does not fit",
+            "userbuffers); recompute_modules / recompute_num_layers where the recipe does not fit; "
+            "use_megatron_fsdp=True for the tp = pp = 1 layouts of models too large to replicate",
         ),
         Framework(
             id="mindspeed",
@@ -193,9 +207,16 @@ FRAMEWORKS: dict[str, Framework] = {
             default_layout="fsdp",
             infer_recompute=("full",),
             attention_kernel="fa2",
+            # MPT's loss defaults to `fused_crossentropy` (llmfoundry/models/mpt/modeling_mpt.py since
+            # v0.1.0: `loss_fn` default 'fused_crossentropy' = flash_attn.losses.cross_entropy.
+            # CrossEntropyLoss), which reads the bf16 logits and writes a bf16 gradient of the same
+            # dtype (flash_attn/ops/triton/cross_entropy.py: dlogits = empty_like(logits); apex-derived
+            # csrc/xentropy before 2023-09): no fp32 copy of the logits or of their gradient.
+            loss_grad_bytes=2.0,
             source="mosaicml/llm-foundry scripts/train/benchmarking: device_train_microbatch_size, "
             "global_train_batch_size, fsdp_config FULL_SHARD; activation_checkpointing per row; "
-            "attention through the flash-attn 2 / Triton kernels (attn_impl: flash | triton)",
+            "attention through the flash-attn 2 / Triton kernels (attn_impl: flash | triton); "
+            "MPT loss_fn fused_crossentropy (flash-attn's bf16 cross-entropy)",
         ),
         Framework(
             id="hai-llm",
