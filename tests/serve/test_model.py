@@ -50,7 +50,7 @@ def test_kv_capacity_block_arithmetic():
     """vLLM `num_blocks = available // (page_size * num_layers)`, available = HBM * utilisation -
     weights - activations - runtime. Llama 3 8B bf16 on one 80 GiB H100, 16-token blocks."""
     model = get_model("llama3-8b")
-    eng_d = EngineDefaults(kv_block_tokens=16)
+    eng_d = EngineDefaults(kv_block_tokens=16, fraction_of_free=False)
     eng = Engine(model_shape(model), H100, "bf16", "bf16", engine=eng_d)
     tokens, pool = eng.capacity(Layouts.of(1))
     weights = param_count(model).total * 2  # every parameter in bf16 (untied embedding and head)
@@ -59,6 +59,21 @@ def test_kv_capacity_block_arithmetic():
     blocks = math.floor(available / (16 * 131_072))
     assert pool[0] == pytest.approx(available, rel=1e-12)
     assert tokens[0] == blocks * 16
+
+
+def test_tensorrt_llm_pool_is_a_fraction_of_the_free_memory():
+    """TensorRT-LLM `free_gpu_memory_fraction` 0.9 takes 90% of what the model leaves free
+    (TensorRT-LLM docs, How to Change KV Cache Behavior), vLLM 90% of all HBM minus the model: the same
+    engine settings give the TensorRT-LLM pool 10% of the model's memory more."""
+    model = get_model("llama3-8b")
+    trt = Engine(model_shape(model), H100, "bf16", "bf16", engine=EngineDefaults())
+    vllm = Engine(model_shape(model), H100, "bf16", "bf16",
+                  engine=EngineDefaults(fraction_of_free=False))  # fmt: skip
+    lay = Layouts.of(1)
+    held = 80 * GiB - trt.capacity(lay)[1][0] / 0.9  # weights + activations + runtime
+    assert trt.capacity(lay)[1][0] == pytest.approx(0.9 * (80 * GiB - held), rel=1e-12)
+    assert vllm.capacity(lay)[1][0] == pytest.approx(0.9 * 80 * GiB - held, rel=1e-12)
+    assert trt.capacity(lay)[1][0] - vllm.capacity(lay)[1][0] == pytest.approx(0.1 * held, rel=1e-9)
 
 
 def test_decode_step_is_weight_and_kv_bound():

@@ -71,7 +71,7 @@ def test_overload_is_reported_as_saturated():
 def test_kv_exhaustion_preempts_with_on_demand_blocks():
     """On-demand KV blocks (vLLM) and a pool too small for the load: running requests are preempted
     and recomputed, yet every request completes."""
-    eng = _engine(no_evict=False, gpu_memory_utilization=0.2)
+    eng = _engine(no_evict=False, fraction_of_free=False, gpu_memory_utilization=0.2)
     lay = Layouts.of(1)
     kv = eng.capacity(lay)[0][0]
     assert 2000 < kv < 200_000

@@ -252,20 +252,24 @@ def kv_capacity_tokens(
 ) -> tuple[F64, F64]:
     """(KV-cache tokens one instance holds, KV pool bytes per GPU), paged.
 
-    vLLM block arithmetic (`vllm/v1/core/kv_cache_utils.py`): the pool is
+    Pool per GPU: vLLM (`vllm/v1/core/kv_cache_utils.py`)
     `available = hbm * gpu_memory_utilization - weights - peak activations - non-torch memory`;
+    TensorRT-LLM `free_gpu_memory_fraction * (hbm - weights - activations - runtime)` (the fraction
+    of the memory left free, `EngineDefaults.fraction_of_free`). Block arithmetic as vLLM's:
     `num_blocks = available // (page_size_bytes * num_layers)`; tokens = num_blocks * block_size.
     Negative pools give 0 tokens (the model does not fit). Under attention data parallelism each of the
     tp GPUs holds whole KV heads for its own sequences, so the instance holds tp times one GPU's tokens.
     """
     per_tok = kv_bytes_per_token_per_gpu(s, kv_bytes, lay.tpa, lay.pp)
-    pool = (
-        acc.hbm_bytes * eng.gpu_memory_utilization
-        - weights_bytes_per_gpu(s, wf, lay)
-        - activation_workspace_bytes(s, lay.tpa, eng)
-        - eng.runtime_reserved_bytes
+    held = (
+        weights_bytes_per_gpu(s, wf, lay)
+        + activation_workspace_bytes(s, lay.tpa, eng)
+        + eng.runtime_reserved_bytes
     )
-    pool = np.maximum(pool, 0.0)
+    if eng.fraction_of_free:
+        pool = eng.gpu_memory_utilization * np.maximum(acc.hbm_bytes - held, 0.0)
+    else:
+        pool = np.maximum(acc.hbm_bytes * eng.gpu_memory_utilization - held, 0.0)
     block = eng.kv_block_tokens * per_tok
     blocks = np.floor(pool / np.maximum(block, 1.0))
     return blocks * eng.kv_block_tokens * (lay.tp / lay.tpa), pool

@@ -60,8 +60,14 @@ class EngineDefaults:
     """Token budget of one iteration (decode tokens + prefill chunk): TensorRT-LLM `max_num_tokens`
     default 8192; vLLM's `max_num_batched_tokens` is 8192 for chunked prefill on large GPUs."""
     gpu_memory_utilization: float = 0.90
-    """Share of HBM the engine may use for weights, activations and the KV cache: vLLM
-    `gpu_memory_utilization` default 0.9; TensorRT-LLM `kv_cache_free_gpu_mem_fraction` 0.9."""
+    """KV-cache memory fraction, default 0.9 in both engines but of different wholes (see
+    `fraction_of_free`): vLLM `gpu_memory_utilization` (of all HBM); TensorRT-LLM
+    `KvCacheConfig.free_gpu_memory_fraction` (of the memory left free after loading the model)."""
+    fraction_of_free: bool = True
+    """True: TensorRT-LLM, the KV pool is the fraction of the HBM left after weights, activations and
+    runtime ("allocate 90% of free GPU memory for KV cache", TensorRT-LLM docs, How to Change KV Cache
+    Behavior). False: vLLM/SGLang, the fraction caps all of the engine's memory and the pool is what
+    the weights and activations leave of it (`vllm/v1/core/kv_cache_utils.py`)."""
     kv_block_tokens: int = 32
     """Tokens per paged KV block: TensorRT-LLM `tokens_per_block` default 32 (vLLM uses 16)."""
     runtime_reserved_bytes: float = 2.0 * 2**30

@@ -327,7 +327,10 @@ def _engine(sv: dict[str, Any]) -> tuple[EngineDefaults, str]:
         eng = replace(eng, gpu_memory_utilization=float(u))
     framework = str(sv.get("framework") or "unspecified")
     if "vllm" in framework.lower() or "sglang" in framework.lower():
-        eng = replace(eng, no_evict=False, kv_block_tokens=ints.get("kv_block_tokens") or 16)
+        eng = replace(
+            eng, no_evict=False, fraction_of_free=False,
+            kv_block_tokens=ints.get("kv_block_tokens") or 16,
+        )  # fmt: skip
     return eng, framework
 
 
