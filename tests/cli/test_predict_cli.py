@@ -197,7 +197,6 @@ def test_bundled_examples_predict(example):
 
 def test_profile_option_replaces_software_efficiency(tmp_path):
     """--profile applies a measured profile to runs on its accelerator (lower GEMM fraction: slower)."""
-    pytest.importorskip("wanka.profile")
     from wanka.catalogs import get_accelerator
     from wanka.profile import dump_profile, parse_profile
 

@@ -137,11 +137,7 @@ def test_malformed_files_report_line_and_column(tmp_path: Path, name, text, wher
 
 def test_every_validation_run_parses():
     """Every published run in the bundled validation copy is a valid run spec."""
-    path = (
-        Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "training_runs.yaml"
-    )
-    if not path.exists():
-        pytest.skip("shared validation data not present")
+    path = Path(__file__).resolve().parents[2] / "validation" / "training_runs.yaml"
     out = load_runs(path)
     errors = [r for r in out if isinstance(r, RunError)]
     assert len(out) == 382 and not errors, errors[:3]

@@ -13,7 +13,6 @@ from wanka.perf.validate import pct, split_of, validate_runs
 from wanka.spec import RunError, load_runs, parse_run
 
 VALIDATION_IN_REPO = Path(__file__).resolve().parents[2] / "validation" / "training_runs.yaml"
-VALIDATION = Path(__file__).resolve().parents[3] / "shared" / "validation" / "training_runs.yaml"
 RUN = {
     "id": "r",
     "model": {"preset": "llama3-8b", "seq_len": 8192},
@@ -91,10 +90,9 @@ def test_split_of_the_shipped_runs_is_pinned():
     assert 0.25 < held / len(runs) < 0.40  # about one third, on the real ids
 
 
-@pytest.mark.skipif(not VALIDATION.exists(), reason="shared validation data not present")
 def test_accuracy_on_published_runs():
     """Issue 3 'done when': dense + MoE median <= 12% and p90 <= 30%, held-out and whole file; all predicted."""
-    rep = validate_runs(load_runs(VALIDATION))
+    rep = validate_runs(load_runs(VALIDATION_IN_REPO))
     main = [c for c in rep["cases"] if c["type"] in ("dense", "moe")]
     assert all("rel_error" in c for c in main)
     for part in (main, [c for c in main if c["split"] == "held-out"]):

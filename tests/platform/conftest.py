@@ -6,9 +6,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-pytest.importorskip("fastapi")
-
 from fastapi.testclient import TestClient
 from platform_testlib import Api, reset_pg
 

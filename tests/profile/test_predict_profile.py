@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from wanka.cli.main import app
@@ -34,8 +33,7 @@ def _run_spec(tmp_path: Path) -> Path:
 
 def test_predict_with_profile(tmp_path):
     """A profile with lower software efficiency than the catalog makes the run slower."""
-    if not _has_profile_option():
-        pytest.skip("`wanka predict --profile` is not available yet")
+    assert _has_profile_option()
     spec = _run_spec(tmp_path)
     base = runner.invoke(app, ["predict", str(spec), "--json"])
     prof = runner.invoke(app, ["predict", str(spec), "--profile", str(LOW), "--json"])
@@ -47,8 +45,7 @@ def test_predict_with_profile(tmp_path):
 
 def test_predict_with_generated_numpy_profile(tmp_path):
     """`wanka profile --backend numpy` output is accepted by `wanka predict --profile` and changes the result."""
-    if not _has_profile_option():
-        pytest.skip("`wanka predict --profile` is not available yet")
+    assert _has_profile_option()
     out = tmp_path / "cpu.yaml"
     assert (
         runner.invoke(

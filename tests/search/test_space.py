@@ -200,11 +200,7 @@ def test_published_layouts_are_in_the_space():
     from wanka.search.core import published_dims
     from wanka.spec import RunError, load_runs
 
-    path = os.path.join(
-        os.path.dirname(__file__), "..", "..", "..", "shared", "validation", "training_runs.yaml"
-    )
-    if not os.path.exists(path):
-        pytest.skip("shared validation data not available")
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "validation", "training_runs.yaml")
     runs = [r for r in load_runs(path) if not isinstance(r, RunError)]
     # one run per distinct (model, count, layout) keeps this fast
     seen, missing = set(), []
