@@ -236,3 +236,24 @@ def test_fused_cross_entropy_keeps_a_bf16_loss_gradient():
     assert np.isclose(saved, tokens * model.vocab / 2 * 2.0)
     assert np.isclose(fp32.peak_memory_bytes[0] - bf16.peak_memory_bytes[0], saved)
     assert fp32.weights_bytes[0] == bf16.weights_bytes[0]
+
+
+def test_fsdp_nvfp4_keeps_the_quantised_weights_it_saves_for_the_backward():
+    """FSDP full with nvfp4: Transformer Engine quantises each gathered bf16 weight and saves its
+    column-wise NVFP4 copy (0.5 B + one fp8 scale per 16 per parameter) for the backward, unsharded:
+    every layer's without recompute, one layer's at a time with full recompute. mxfp8 (the param is the
+    quantised tensor, nothing extra saved) runs the same layout with the same saved inputs otherwise."""
+    from wanka.perf.memory import FSDP_SAVED_QUANT_BYTES
+
+    model = get_model("llama3-8b")
+    acc = get_accelerator("gb200")
+    plans = PlanArrays.of(dp=8, fsdp="full", recompute=[0, 2], distributed_optimizer=False)
+    kw = dict(count=8, gpus_per_node=4, global_batch_size=64, seq_len=4096)
+    nv = evaluate(model, acc, plans, precision="nvfp4", **kw)
+    mx = evaluate(model, acc, plans, precision="mxfp8", **kw)
+    params = param_count(model).total
+    extra = nv.activations_bytes - mx.activations_bytes
+    assert FSDP_SAVED_QUANT_BYTES["nvfp4"] == 0.5 + 1 / 16
+    assert np.isclose(extra[0], 0.5625 * params, rtol=1e-6)
+    assert np.isclose(extra[1], 0.5625 * params / model.layers, rtol=1e-6)
+    assert np.allclose(nv.weights_bytes, mx.weights_bytes)

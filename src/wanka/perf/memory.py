@@ -23,6 +23,7 @@ __all__ = [
     "ADAM_MOMENT_BYTES",
     "ADAM_STATE_BYTES",
     "FSDP_PARAM_SHARD_BYTES",
+    "FSDP_SAVED_QUANT_BYTES",
     "PARAM_BYTES",
     "Memory",
     "in_flight",
@@ -53,6 +54,15 @@ PARAM_BYTES = {
     "fp8-blockwise": 4.0,
     "nvfp4": 2.0 + 2 * (0.5 + 1.0 / 16),
 }
+
+# FSDP full with a bf16 param that Transformer Engine quantises at every forward (nvfp4; fp8-blockwise,
+# whose recipe sets no fp8_param_gather): the gathered layer is quantised and its column-wise copy (the
+# dgrad GEMM's operand) is saved for the backward (te.pytorch.module.linear `_Linear.forward`:
+# weightmat.update_usage(columnwise_usage=True), saved with the activations). TE scatters that copy
+# over the FSDP group only when `prepare_te_modules_for_fsdp` injects PyTorch FSDP1's group; otherwise
+# every layer of the stage keeps its full copy from its forward to its backward: 0.5 B + one fp8 scale
+# per 16 (nvfp4), 1 B + one fp32 scale per 128 x 128 block (fp8-blockwise) per parameter, unsharded.
+FSDP_SAVED_QUANT_BYTES = {"nvfp4": 0.5 + 1.0 / 16, "fp8-blockwise": 1.0 + 4.0 / 128**2}
 
 
 def activation_bytes_per_token(
@@ -299,9 +309,20 @@ def _activations(c: StepContext, lt: LayerTimes, sl: StageLayers) -> tuple[F64, 
     return act_first, act_last
 
 
+def _saved_quantised(c: StepContext, params: F64, layers: F64) -> F64:
+    """Bytes of the quantised weight copies a stage of `params` parameters and `layers` layers saves for
+    the backward under FSDP full (`FSDP_SAVED_QUANT_BYTES`): every layer's without recompute, the one
+    layer being recomputed with full recompute (the checkpointed forward saves nothing)."""
+    q = FSDP_SAVED_QUANT_BYTES.get(c.precision, 0.0) * params
+    q = np.where(c.rc == 2, q / np.maximum(layers, 1.0), q)
+    return np.where(c.fsdp == 2, q, 0.0)
+
+
 def memory(c: StepContext, lt: LayerTimes, sl: StageLayers, par: StageParams) -> Memory:
     """Peak bytes per GPU and its parts, on the heavier of the first and last stage."""
     act_first, act_last = _activations(c, lt, sl)
+    act_first = act_first + _saved_quantised(c, par.pd_first + par.pe_first, sl.n_first)
+    act_last = act_last + _saved_quantised(c, par.pd_last + par.pe_last, sl.n_last)
     w_f, g_f, o_f = _states(c, par.pd_first, par.pe_first)
     w_l, g_l, o_l = _states(c, par.pd_last, par.pe_last)
     # FSDP: two unsharded layers (the current one and the prefetched next, `limit_all_gathers`), each with
