@@ -13,56 +13,33 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from wanka.catalogs import get_accelerator
 from wanka.frameworks.bridge import from_bridge
 from wanka.frameworks.megatron import from_megatron
 from wanka.frameworks.torchtitan import from_torchtitan_config
 from wanka.parallel import ParallelPlan
 from wanka.perf import predict
-from wanka.search import search
-from wanka.search.export import export_plan, framework_dims, framework_problems
-from wanka.search.models import load_model
+from wanka.search.export import export_plan, framework_problems
 from wanka.spec import parse_run
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from frameworks.export_cases import CASES, top10  # noqa: E402  (the tests' example searches)
+
 CHECKERS = {
     "megatron": "megatron_check.py",
     "torchtitan": "torchtitan_check.py",
     "nemo": "bridge_check.py",
-}
-CASES = {  # as tests/frameworks/test_exports.py
-    "dense": ("llama3-70b", "h100-sxm", 1024, 1024, 8192, "bf16"),
-    "moe": ("deepseek-v3", "h800", 1024, 8192, 4096, "fp8-blockwise"),
-    "cp": ("llama3-70b", "h100-sxm", 256, 64, 131072, "bf16"),
-    "fp8": ("llama3-70b", "h100-sxm", 64, 256, 8192, "fp8"),
 }
 IMPORTERS = {
     "megatron": lambda text, acc: from_megatron(text, accelerator=acc),
     "torchtitan": lambda text, acc: from_torchtitan_config(text, accelerator=acc),
     "nemo": lambda text, acc: from_bridge(text, accelerator=acc),
 }
-
-
-def _top10(case: tuple, fmt: str) -> tuple:
-    model, acc_id, count, gbs, seq, prec = case
-    if fmt == "torchtitan" and prec == "fp8-blockwise":
-        prec = "fp8"  # torchtitan's float8 recipes are rowwise
-    m, acc = load_model(model, seq), get_accelerator(acc_id)
-    res = search(
-        m,
-        acc,
-        count=count,
-        global_batch_size=gbs,
-        seq_len=seq,
-        precisions=(prec,),
-        top_k=10,
-        dim_overrides=framework_dims(fmt),
-    ).to_dict()
-    return m, acc, res
 
 
 def _check(python: str, fmt: str, arch: int, paths: list[Path]) -> list[dict]:
@@ -100,7 +77,7 @@ def main() -> None:
     )
     for name, case in CASES.items():
         for fmt in CHECKERS:
-            m, acc, res = _top10(case, fmt)
+            m, acc, res = top10(case, fmt)
             rows = res["top"]
             paths, trips = [], 0
             with tempfile.TemporaryDirectory() as tmp:

@@ -15,33 +15,20 @@ from wanka.frameworks.megatron import from_megatron, megatron_problems
 from wanka.frameworks.torchtitan import from_torchtitan_config
 from wanka.parallel import ParallelPlan
 from wanka.perf import predict
-from wanka.search import search
-from wanka.search.export import export_plan, export_top, framework_dims, framework_problems
+from wanka.search.export import export_plan, export_top, framework_problems
 from wanka.search.models import load_model
 from wanka.spec import parse_run
+
+from .export_cases import CASES, top10
 
 #: NVIDIA compute capability of the chips the examples target (Megatron asks the GPU for it once).
 ARCH = {"h100-sxm": 9, "h800": 9, "h200": 9, "a100-80gb": 8, "b200": 10, "gb200": 10}
 
-#: dense, MoE (MLA, shared experts, uneven pipeline), long context (CP), FP8 — as in examples/.
-CASES = {
-    "dense": ("llama3-70b", "h100-sxm", 1024, 1024, 8192, "bf16"),
-    "moe": ("deepseek-v3", "h800", 1024, 8192, 4096, "fp8-blockwise"),
-    "cp": ("llama3-70b", "h100-sxm", 256, 64, 131072, "bf16"),
-    "fp8": ("llama3-70b", "h100-sxm", 64, 256, 8192, "fp8"),
-}
-
 
 @pytest.fixture(scope="module")
 def tops():
-    out = {}
-    for name, (model, acc_id, count, gbs, seq, prec) in CASES.items():
-        m, acc = load_model(model, seq), get_accelerator(acc_id)
-        res = search(
-            m, acc, count=count, global_batch_size=gbs, seq_len=seq, precisions=(prec,), top_k=10
-        ).to_dict()
-        out[name] = (m, acc, res)
-    return out
+    """The top 10 of an unrestricted search per example (Megatron-LM and Bridge run every layout)."""
+    return {name: top10(case, "megatron") for name, case in CASES.items()}
 
 
 def _plans(res):
@@ -209,24 +196,8 @@ def test_bridge_import_refuses_bad_input():
 
 @pytest.fixture(scope="module")
 def titan_tops():
-    """The top 10 of a search restricted to what torchtitan runs (`framework_dims`), per example.
-    torchtitan's float8 recipes are rowwise, so the MoE example (block-wise fp8) is searched at fp8."""
-    out = {}
-    for name, (model, acc_id, count, gbs, seq, prec) in CASES.items():
-        m, acc = load_model(model, seq), get_accelerator(acc_id)
-        prec = "fp8" if prec == "fp8-blockwise" else prec
-        res = search(
-            m,
-            acc,
-            count=count,
-            global_batch_size=gbs,
-            seq_len=seq,
-            precisions=(prec,),
-            top_k=10,
-            dim_overrides=framework_dims("torchtitan"),
-        ).to_dict()
-        out[name] = (m, acc, res)
-    return out
+    """The top 10 of a search restricted to what torchtitan runs (`framework_dims`), per example."""
+    return {name: top10(case, "torchtitan") for name, case in CASES.items()}
 
 
 def test_torchtitan_accepts_every_exported_top10_plan(titan_tops, tmp_path, torchtitan_validate):
