@@ -127,6 +127,13 @@ def test_dataset_lengths_keep_the_spread_and_follow_the_spec_means():
     assert isl.mean() == pytest.approx(spec.input_len, rel=0.01)
     assert osl.mean() == pytest.approx(300.0, rel=0.01)
     assert np.percentile(isl, 99) > 3 * np.median(isl)  # a long tail, not one fixed length
+    for text, want in (
+        ("MLPerf DeepSeek-R1 set", "mlperf-deepseek-r1"),
+        ("CNN/DailyMail (MLPerf Llama-3.1-8B)", "mlperf-llama3.1-8b-cnn-dailymail"),
+        ("MLPerf Llama-3.1-405B long context", "mlperf-llama3.1-405b-long-context"),
+    ):
+        wl = {"scenario": "offline", "input_len": text, "output_len": text}
+        assert parse_serve_spec({**base, "workload": wl}).length_dataset == want  # any spelling
     fixed = parse_serve_spec({**base, "workload": {"scenario": "server", "input_len": 222,
                                                    "output_len": 300}})  # fmt: skip
     assert fixed.length_dataset is None and request_lengths(fixed) is None

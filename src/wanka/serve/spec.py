@@ -141,6 +141,11 @@ def _datasets() -> tuple[dict[str, Any], ...]:
     return tuple(load_data("serve_datasets.yaml")["datasets"])
 
 
+def _squash(text: str) -> str:
+    """Lower case without separators, so "Llama-3.1-405B" and "llama3.1-405b" match alike."""
+    return re.sub(r"[^a-z0-9.]", "", text.lower())
+
+
 def _length(
     where: str, v: Any, kind: str, notes: list[str], context: str
 ) -> tuple[float, str | None]:
@@ -157,8 +162,8 @@ def _length(
     if v is None:
         raise ConfigError(f"{where} is required (tokens per request)")
     text = str(v).lower()
-    hay = f"{text} {context.lower()}"
-    ds = next((d for d in _datasets() if all(w in hay for w in d["match"])), None)
+    hay = _squash(f"{text} {context}")
+    ds = next((d for d in _datasets() if all(_squash(w) in hay for w in d["match"])), None)
     m = re.search(r"mean\s+([0-9]+(?:\.[0-9]+)?)", text)
     if m:
         notes.append(f"{where}: {v!r} read as its mean, {m.group(1)} tokens")
