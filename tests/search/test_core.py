@@ -145,6 +145,31 @@ def test_search_run_never_worse_than_published(tiny_model):
     assert pub["gain"] >= 1 - 1e-9
 
 
+def test_search_run_times_the_published_layout_as_predict_does():
+    """--run applies the run's framework to every plan: llm-foundry's FlashAttention-2 kernels on an
+    H100 and its bf16 fused cross-entropy give the published layout exactly `predict`'s figures."""
+    from wanka.perf.predict import predict
+    from wanka.spec import HardwareSpec, RunSpec
+    from wanka.workload.presets import get_model
+
+    plan = ParallelPlan(dp=16, micro_batch_size=1, global_batch_size=64, fsdp="full")
+    run = RunSpec(
+        id="t",
+        model=get_model("llama3-8b"),
+        hardware=HardwareSpec(accelerator=get_accelerator("h100-sxm"), count=16, gpus_per_node=8),
+        parallelism=plan,
+        precision="bf16",
+        framework="llm-foundry",
+    )
+    pub = search_run(run).published["plan"]
+    ref = predict(run)
+    assert pub["tokens_per_s_per_gpu"] == pytest.approx(ref["tokens_per_s_per_gpu"], rel=1e-9)
+    assert pub["peak_memory_gib"] == pytest.approx(ref["peak_memory_gib"], rel=1e-9)
+    plain = search_run(replace(run, framework=None)).published["plan"]
+    assert plain["tokens_per_s_per_gpu"] > pub["tokens_per_s_per_gpu"]  # FA2 is slower on Hopper
+    assert plain["peak_memory_gib"] > pub["peak_memory_gib"]  # fp32 loss gradient
+
+
 def test_moe_search_includes_ep(tiny_moe, fake):
     """A mixture-of-experts model searches ep and etp too."""
     res, _ = _run(tiny_moe, fake, count=16, gbs=32)

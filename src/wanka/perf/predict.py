@@ -28,6 +28,7 @@ from wanka.workload.frameworks import attention_factor, get_framework
 __all__ = [
     "MODEL_ASSUMPTIONS",
     "evaluate_run",
+    "framework_accelerator",
     "predict",
     "predict_runs",
     "resolve_run",
@@ -76,6 +77,17 @@ def run_overlap(run: Any, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> OverlapPo
     return overlap
 
 
+def framework_accelerator(run: Any, accelerator: Any = None) -> Any:
+    """The run's accelerator (or `accelerator`) with its framework's attention kernel speed
+    (`workload.frameworks.attention_factor`); `search --run` times every candidate on it too."""
+    acc = accelerator or run.hardware.accelerator
+    fa = attention_factor(getattr(run, "framework", None), acc.id)
+    if fa == 1.0:
+        return acc
+    se = acc.software_efficiency
+    return replace(acc, software_efficiency=replace(se, attention=se.attention * fa))
+
+
 def resolve_run(run: Any, **kwargs: Any) -> tuple[StepArrays, list[str]]:
     """Evaluate the run's plan with its framework's semantics: a 1-row StepArrays and the notes.
 
@@ -105,14 +117,10 @@ def _resolve(
     if "block" in extra and "full" not in kinds:
         kinds.append("full")  # the other end of the interpolation; not itself an inferred option
     options = [plan] + [replace(plan, recompute=r) for r in kinds]
-    acc = accelerator or run.hardware.accelerator
+    acc = framework_accelerator(run, accelerator)
     cal = calibration or default_calibration()
     if fw is not None and fw.expert_gemm == "fused" and cal.moe_expert_gemm_s:
         cal = replace(cal, moe_expert_gemm_s=0.0)  # one grouped-matmul kernel: no per-expert launch
-    fa = attention_factor(name, acc.id)
-    if fa != 1.0:
-        se = acc.software_efficiency
-        acc = replace(acc, software_efficiency=replace(se, attention=se.attention * fa))
     res = evaluate(
         run.model,
         acc,

@@ -425,14 +425,14 @@ def published_dims(
 def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: Any) -> SearchResult:
     """Search the parallelism of a `RunSpec`, keeping its model, hardware, global batch and precision.
 
-    The run's framework semantics apply to every candidate (its TP-overlap credit, `perf.run_overlap`) and
-    to the published layout (timed as `predict` times it, recompute inferred where the framework's recipes
-    need it). Every candidate is judged against the chip's real memory; when the published layout itself is
+    The run's framework semantics apply to every candidate (its TP-overlap credit and loss,
+    `perf.run_overlap`; its attention kernel, `perf.framework_accelerator`) and to the published layout
+    (timed as `predict` times it, recompute inferred where the framework's recipes need it). Every candidate is judged against the chip's real memory; when the published layout itself is
     predicted not to fit, `published.fits` is false and `memory_note` says so. The published layout's
     degrees are added to the candidate lists and it is also timed explicitly, so the best plan is never
     worse than the published one when that fits.
     """
-    from wanka.perf.predict import resolved_plan, run_overlap
+    from wanka.perf.predict import framework_accelerator, resolved_plan, run_overlap
     from wanka.search.space import contains
 
     plan, notes = resolved_plan(run)
@@ -442,12 +442,13 @@ def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: A
     precs = tuple(precisions or (run.precision,))
     dims = published_dims(run, precisions=precs, dim_overrides=kwargs.pop("dim_overrides", None))
     overlap = run_overlap(run)
+    acc = framework_accelerator(run)  # the framework's attention kernel, as `predict` times it
     if not kwargs.get("overlaps") and kwargs.get("scorer") is None:
         kwargs["overlaps"] = [overlap]
     in_space = contains(model, dims, plan, count=hw.count, seq_len=model.seq_len)
     pub = plan_record(
         model,
-        hw.accelerator,
+        acc,
         plan,
         count=hw.count,
         gpus_per_node=hw.gpus_per_node,
@@ -465,7 +466,7 @@ def search_run(run: Any, *, precisions: Sequence[str] | None = None, **kwargs: A
         )
     res = search(
         model,
-        hw.accelerator,
+        acc,
         count=hw.count,
         global_batch_size=gbs,
         seq_len=model.seq_len,
