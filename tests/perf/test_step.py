@@ -215,3 +215,30 @@ def test_many_small_local_experts_pay_the_per_expert_cost():
     assert np.allclose(per_layer, np.round(per_layer), rtol=1e-6)
     n = np.round(per_layer)
     assert n[0] == n[1] and DSV3.layers - DSV3.moe.dense_layers <= n[0] <= DSV3.layers
+
+
+def test_ep_all_to_all_inside_a_multi_node_nvlink_domain_uses_its_own_share():
+    """EP groups inside a GB200 NVL72 domain (4 GPUs per node) take `ep_a2a_hidden_mnnvl`; an EP group
+    on 8-GPU H100 nodes (scale-up domain = node) keeps `ep_a2a_hidden`."""
+    cal = dataclasses.replace(default_calibration(), ep_a2a_hidden=0.5, ep_a2a_hidden_mnnvl=1.0)
+    plans = PlanArrays.of(tp=1, pp=8, ep=32, dp=32)
+
+    def ep_s(acc, gpn, c):
+        return evaluate(
+            DSV3,
+            acc,
+            plans,
+            count=COUNT,
+            gpus_per_node=gpn,
+            global_batch_size=512,
+            seq_len=4096,
+            precision="bf16",
+            calibration=c,
+        ).exposed_ep_s[0]
+
+    assert ep_s(GB200, 4, cal) == 0.0
+    assert ep_s(GB200, 4, dataclasses.replace(cal, ep_a2a_hidden_mnnvl=0.5)) > 0.0
+    h100 = ep_s(H100, 8, cal)
+    assert h100 > 0.0 and np.isclose(
+        h100, ep_s(H100, 8, dataclasses.replace(cal, ep_a2a_hidden_mnnvl=0.0))
+    )

@@ -63,6 +63,8 @@ class StepContext:
     """HBM bytes/s for memory-bound kernels."""
     D: int
     """Accelerators in one scale-up domain."""
+    gpn: int
+    """Accelerators per node (host); D > gpn is a multi-node NVLink domain (GB200/GB300 NVL72)."""
     valid: NDArray[np.bool_]
     one: F64
     tp: F64
@@ -159,6 +161,7 @@ def step_context(
         attn_rate=attn_rate,
         mem_rate=mem_rate,
         D=scaleup_domain_size(acc, gpus_per_node),
+        gpn=gpus_per_node,
         valid=valid,
         one=one,
         tp=tp,

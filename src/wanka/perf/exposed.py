@@ -107,7 +107,14 @@ def ep_layer(c: StepContext, lt: LayerTimes) -> F64:
     ep_rpn = members_per_domain(c.ep, c.etp, c.D)
     a2a_bytes = (c.T / c.spd) * float(c.model.moe.top_k) * c.h * BF16_BYTES * lt.imbalance
     t_a2a = _coll(c, "all-to-all", a2a_bytes, c.ep, ep_rpn)
-    ep_hidden = c.cal.ep_a2a_hidden if c.overlap.ep_hidden is None else c.overlap.ep_hidden
+    cal = c.cal
+    if c.overlap.ep_hidden is not None:
+        ep_hidden: Any = c.overlap.ep_hidden
+    elif cal.ep_a2a_hidden_mnnvl is not None and c.D > c.gpn:
+        # EP group inside a multi-node NVLink domain: HybridEP (see Calibration.ep_a2a_hidden_mnnvl)
+        ep_hidden = np.where(ep_rpn >= c.ep, cal.ep_a2a_hidden_mnnvl, cal.ep_a2a_hidden)
+    else:
+        ep_hidden = cal.ep_a2a_hidden
     return (1.0 - ep_hidden) * t_a2a * (4.0 + np.where(c.rc == 2, 2.0, 0.0))
 
 
