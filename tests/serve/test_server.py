@@ -154,3 +154,56 @@ def test_variable_lengths_spread_the_latencies():
     assert var.completed == var.arrivals
     spread = lambda r: r.pct("ttft", 99) / r.pct("ttft", 50)  # noqa: E731
     assert spread(var) > 1.2 * spread(fixed)
+
+
+def test_closed_loop_of_one_client_is_one_request_at_a_time():
+    """Concurrency 1: every request runs alone, TTFT is its prompt iteration and TPOT the batch-1
+    decode iteration (the decode context grows by one token per step: mean context isl + osl/2)."""
+    from wanka.serve.server import simulate_closed_loop
+
+    eng = _engine()
+    lay = Layouts.of(1)
+    table = StepTable(eng, lay, eng.eng.max_num_tokens)
+    isl, osl = 512, 64
+    res = simulate_closed_loop(eng, lay, concurrency=1, isl=isl, osl=osl, requests=20, table=table)
+    assert res.pct("ttft", 50) == pytest.approx(table.time(isl, 1, 0.0, isl * isl / 2.0), rel=1e-9)
+    t_dec = [table.time(1, 1, isl + g, 0.0) for g in range(1, osl)]
+    assert res.pct("tpot", 50) == pytest.approx(np.mean(t_dec), rel=1e-9)
+    e2e = res.pct("ttft", 50) + (osl - 1) * res.pct("tpot", 50)
+    assert res.output_tokens_per_s == pytest.approx(osl / e2e, rel=1e-9)  # Little: 1 / latency
+
+
+def test_closed_loop_of_equal_requests_runs_in_lockstep():
+    """Clients that all start at once with equal lengths stay in step: every cohort prefills together,
+    then decodes together, so the throughput is the analytic fixed batch of `concurrency` prompts
+    (`Engine.fixed_batch`) repeated."""
+    from wanka.serve.server import simulate_closed_loop
+
+    eng = _engine()
+    lay = Layouts.of(1)
+    c, isl, osl = 64, 256, 1024
+    res = simulate_closed_loop(eng, lay, concurrency=c, isl=isl, osl=osl, requests=200)
+    want = eng.fixed_batch(lay, c, isl, osl).output_tokens_per_s_per_gpu[0]
+    assert res.output_tokens_per_s == pytest.approx(want, rel=0.01)
+    assert not res.saturated and res.completed == res.arrivals
+
+
+def test_concurrency_in_a_spec_runs_the_closed_loop():
+    """`workload.concurrency` (trtllm-bench --concurrency, vLLM --max-concurrency) is a closed loop
+    spread over the instances; throughput rises with it and the assumption says so."""
+    from wanka.serve.predict import predict_serve
+    from wanka.serve.spec import parse_serve_spec
+
+    def run(c):
+        d = {"model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 2},
+             "serving": {"precision": "fp8", "tp": 1},
+             "workload": {"scenario": "server", "input_len": 512, "output_len": 256,
+                          "concurrency": c}}  # fmt: skip
+        return predict_serve(parse_serve_spec(d))
+
+    low, high = run(4), run(128)
+    assert high["output_tokens_per_s_per_gpu"] > 4 * low["output_tokens_per_s_per_gpu"]
+    assert high["tpot_ms"]["p50"] > low["tpot_ms"]["p50"]
+    assert any(
+        "64 requests in flight per instance (2 instance(s))" in a for a in high["assumptions"]
+    )

@@ -24,7 +24,7 @@ from wanka.serve.disagg import disaggregated
 from wanka.serve.engine import Engine, Steady
 from wanka.serve.model import Layouts, model_shape
 from wanka.serve.params import ServeCalibration
-from wanka.serve.server import ServerResult, StepTable, simulate_server
+from wanka.serve.server import ServerResult, StepTable, simulate_closed_loop, simulate_server
 from wanka.serve.spec import ServeError, ServeSpec, request_lengths
 
 __all__ = ["candidate_layouts", "predict_serve", "predict_specs"]
@@ -111,10 +111,33 @@ def _no_fit(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError:
     )
 
 
-def _steady(spec: ServeSpec, eng: Engine, lay: Layouts) -> Steady:
+def _closed_loop(spec: ServeSpec) -> bool:
+    """Clients keep `concurrency` requests in flight (no finite rate stated; not a fixed batch)."""
+    rate = spec.request_rate
+    open_rate = rate is not None and math.isfinite(rate)
+    return spec.concurrency is not None and spec.scenario != "fixed-batch" and not open_rate
+
+
+def _steady(spec: ServeSpec, eng: Engine, lay: Layouts, inst: Any = 1.0) -> Steady:
+    """The steady state `_choose` ranks layouts by: a closed loop caps each instance's batch at its
+    share of the concurrency (the load balancer spreads the clients over the instances)."""
     if spec.scenario == "fixed-batch":
         return eng.fixed_batch(lay, spec.batch_size, spec.input_len, spec.output_len)
-    return eng.offline(lay, spec.input_len, spec.output_len)
+    cap = np.ceil(spec.concurrency / np.asarray(inst)) if _closed_loop(spec) else None
+    return eng.offline(lay, spec.input_len, spec.output_len, batch_cap=cap)
+
+
+def _closed(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list[str]):
+    """The closed-loop simulation of one instance at its share of the clients."""
+    c = max(math.ceil(spec.concurrency / inst), 1) if spec.concurrency else 1
+    notes.append(
+        f"workload.concurrency {spec.concurrency}: closed loop, {c} requests in flight per instance "
+        f"({int(inst)} instance(s)), each client sending its next request when one completes"
+    )
+    return simulate_closed_loop(
+        eng, lay, concurrency=c, isl=spec.input_len, osl=spec.output_len, requests=spec.requests,
+        seed=spec.seed, lengths=request_lengths(spec),
+    )  # fmt: skip
 
 
 def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int:
@@ -123,14 +146,14 @@ def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int
     Pipeline parallelism only when no pp = 1 layout fits (vLLM's distributed-serving guidance: tensor
     parallel inside a node, pipeline stages only when the model does not fit one node).
     """
-    st = _steady(spec, eng, lay)
+    st = _steady(spec, eng, lay, inst)
     fits = st.fits
     if spec.pp is None and np.any(fits & (lay.pp == 1)):
         fits = fits & (lay.pp == 1)
     elif spec.pp is None and np.any(fits):
         fits = fits & (lay.pp == lay.pp[fits].min())
     score = np.where(fits, st.output_tokens_per_s_per_gpu, -1.0)
-    if spec.scenario in ("server", "interactive") and spec.has_slo:
+    if spec.scenario in ("server", "interactive") and spec.has_slo and not _closed_loop(spec):
         slo_tpot = (spec.tpot_ms or math.inf) / 1e3
         # at the stated rate (or near capacity) the decode iteration must meet the TPOT limit
         rate = spec.request_rate if spec.request_rate and math.isfinite(spec.request_rate) else None
@@ -218,11 +241,16 @@ def predict_serve(
     lay, inst = _pick(lay_all, i), float(inst_all[i])
     if len(lay_all) > 1:
         notes.append(f"layout chosen: {_layout_dict(lay, inst)} (of {len(lay_all)} candidates)")
-    st = _steady(spec, eng, lay)
+    st = _steady(spec, eng, lay, inst)
     if not st.fits[0]:
         raise _no_fit(spec, eng, lay)
     gpus, osl, isl = float(lay.gpus[0]), spec.output_len, spec.input_len
-    if spec.scenario in ("server", "interactive"):
+    if _closed_loop(spec):
+        res = _closed(spec, eng, lay, inst, notes)
+        out = res.output_tokens_per_s / gpus
+        ttft = (res.pct("ttft", 50), res.pct("ttft", 99))
+        tpot = (res.pct("tpot", 50), res.pct("tpot", 99))
+    elif spec.scenario in ("server", "interactive"):
         rate, res = _server(spec, eng, lay, inst, notes)
         out = (
             min(rate * osl, res.output_tokens_per_s) / gpus if res.saturated else rate * osl / gpus

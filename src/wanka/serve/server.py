@@ -37,7 +37,7 @@ from wanka.serve.engine import Engine
 from wanka.serve.model import Layouts
 from wanka.sim.kernel import Kernel
 
-__all__ = ["ServerResult", "StepTable", "simulate_server"]
+__all__ = ["ServerResult", "StepTable", "simulate_closed_loop", "simulate_server"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -186,8 +186,9 @@ class _Instance:
             dec = dec[dec != victim]
         return dec
 
-    def finish_iteration(self, now: float, chunks: list[tuple[int, int]], dec: I64) -> None:
-        """Apply one iteration's tokens: decode steps, prompt chunks, first tokens, completions."""
+    def finish_iteration(self, now: float, chunks: list[tuple[int, int]], dec: I64) -> int:
+        """Apply one iteration's tokens: decode steps, prompt chunks, first tokens, completions;
+        returns the number of requests completed."""
         self.gen[dec] += 1
         self.last[dec[self.gen[dec] >= self.osl[dec]]] = now
         for i, c in chunks:
@@ -203,6 +204,35 @@ class _Instance:
             self.running = run[~fin].tolist()
             if self.eng.no_evict:
                 self.kv_used -= float((self.isl[run[fin]] + self.osl[run[fin]]).sum())
+        return int(fin.sum())
+
+
+def _start_iteration(st: _Instance, q: Kernel, now: float, end_kind: int) -> None:
+    """Admit what fits, compose the next iteration and schedule its end (or go idle)."""
+    st.admit()
+    if not st.running:
+        st.busy = False
+        return
+    st.busy = True
+    dt, chunks, dec = st.plan()
+    dec = st.grow_or_preempt(dec)
+    st.iters += 1
+    st.batch_sum += len(st.running)
+    q.schedule(now + dt, end_kind, (chunks, dec))
+
+
+def _instance(
+    engine: Engine, lay: Layouts, table: StepTable | None, lengths: tuple[I64, I64]
+) -> _Instance:
+    """A fresh engine state for requests of these (input, output) lengths; one request that cannot
+    fit the KV cache at all is an error."""
+    eng = engine.eng
+    kv_tokens = float(engine.capacity(lay)[0][0])
+    isl_r, osl_r = lengths
+    if kv_tokens < float((isl_r + (osl_r if eng.no_evict else 1)).max()):
+        raise SimulationError("one request does not fit the KV cache of this layout")
+    table = table or StepTable(engine, lay, eng.max_num_tokens)
+    return _Instance(table, eng, kv_tokens, isl_r, osl_r)
 
 
 def _request_lengths(
@@ -235,30 +265,15 @@ def simulate_server(
     """
     if rate <= 0 or not np.isfinite(rate):
         raise SimulationError(f"the server simulation needs a positive finite rate, got {rate}")
-    eng = engine.eng
-    kv_tokens = float(engine.capacity(lay)[0][0])
-    table = table or StepTable(engine, lay, eng.max_num_tokens)
     requests, t_from, t_to = _run_plan(engine, lay, rate, isl, osl, requests)
-    isl_r, osl_r = _request_lengths(isl, osl, requests, lengths, seed)
-    if kv_tokens < float((isl_r + (osl_r if eng.no_evict else 1)).max()):
-        raise SimulationError("one request does not fit the KV cache of this layout")
-    st = _Instance(table, eng, kv_tokens, isl_r, osl_r)
+    st = _instance(engine, lay, table, _request_lengths(isl, osl, requests, lengths, seed))
     rng = np.random.default_rng(seed)
     st.arrival = np.cumsum(rng.exponential(1.0 / rate, size=requests))
     q = Kernel()
     END, ARRIVE = 0, 1  # event kinds; an iteration end runs before an arrival at the same time
 
     def start(now: float) -> None:
-        st.admit()
-        if not st.running:
-            st.busy = False
-            return
-        st.busy = True
-        dt, chunks, dec = st.plan()
-        dec = st.grow_or_preempt(dec)
-        st.iters += 1
-        st.batch_sum += len(st.running)
-        q.schedule(now + dt, END, (chunks, dec))
+        _start_iteration(st, q, now, END)
 
     def end(payload: tuple[list[tuple[int, int]], NDArray[np.int64]]) -> None:
         st.finish_iteration(q.now, *payload)
@@ -277,6 +292,82 @@ def simulate_server(
         q.schedule(float(st.arrival[i]), ARRIVE, i)
     q.run([end, arrive], instant_limit=requests + 2)
     return _result(st, t_from, t_to, backlog[0])
+
+
+def simulate_closed_loop(
+    engine: Engine,
+    lay: Layouts,
+    *,
+    concurrency: int,
+    isl: float,
+    osl: float,
+    requests: int = 2000,
+    seed: int = 0,
+    table: StepTable | None = None,
+    lengths: tuple[I64, I64] | None = None,
+) -> ServerResult:
+    """Simulate one instance under `concurrency` closed-loop clients (no think time): every client
+    keeps one request in flight and sends the next the moment one completes (trtllm-bench
+    `--concurrency`, vLLM `benchmark_serving --max-concurrency`).
+
+    The first 2 x concurrency requests (the initial burst and the one after it, while the batch settles
+    into its steady mix of prefill and decode) and the last `concurrency` (sent while clients stop) are
+    not counted. Throughput is Little's law for the closed system, concurrency / mean latency requests/s,
+    times the counted requests' mean output length.
+    """
+    if concurrency < 1:
+        raise SimulationError(
+            f"the closed-loop simulation needs concurrency >= 1, got {concurrency}"
+        )
+    n = min(max(requests + 3 * concurrency, 5 * concurrency), MAX_ARRIVALS)
+    st = _instance(engine, lay, table, _request_lengths(isl, osl, n, lengths, seed))
+    st.arrival = np.full(n, np.nan)
+    q = Kernel()
+    END, ARRIVE = 0, 1
+    sent = [0]
+
+    def send(now: float, k: int) -> None:
+        for i in range(sent[0], min(sent[0] + k, n)):
+            st.arrival[i] = now
+            q.schedule(now, ARRIVE, i)
+        sent[0] = min(sent[0] + k, n)
+
+    def start(now: float) -> None:
+        _start_iteration(st, q, now, END)
+
+    def end(payload: tuple[list[tuple[int, int]], NDArray[np.int64]]) -> None:
+        send(q.now, st.finish_iteration(q.now, *payload))
+        start(q.now)
+
+    def arrive(i: int) -> None:
+        st.waiting.append(i)
+        if not st.busy:
+            start(q.now)
+
+    send(0.0, concurrency)
+    q.run([end, arrive], instant_limit=n + 2)
+    return _closed_result(st, concurrency)
+
+
+def _closed_result(st: _Instance, concurrency: int) -> ServerResult:
+    """Latencies of the counted requests (see `simulate_closed_loop`) and Little's-law throughput."""
+    n = st.arrival.size
+    idx = np.arange(n)
+    done = ~np.isnan(st.last)
+    counted = done & (idx >= 2 * concurrency) & (idx < n - concurrency)
+    if not counted.any():
+        counted = done
+    multi = counted & (st.osl > 1)
+    e2e = (st.last - st.arrival)[counted]
+    per_s = concurrency / float(e2e.mean()) if e2e.size and e2e.mean() > 0 else 0.0
+    return ServerResult(
+        ttft_s=(st.first - st.arrival)[counted],
+        tpot_s=((st.last - st.first) / np.maximum(st.osl - 1, 1))[multi],
+        completed=int(done.sum()), arrivals=n,
+        duration_s=float(np.nanmax(st.last)) if done.any() else float("inf"),
+        output_tokens_per_s=per_s * float(st.osl[counted].mean()) if counted.any() else 0.0,
+        preemptions=st.preemptions, mean_batch=st.batch_sum / max(st.iters, 1), saturated=False,
+    )  # fmt: skip
 
 
 def _result(st: _Instance, t_from: float, t_to: float, backlog: int) -> ServerResult:
