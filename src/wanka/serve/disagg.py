@@ -1,7 +1,7 @@
 """Disaggregated serving: a prefill pool and a decode pool with the KV cache sent between them.
 
-(DistServe, Zhong et al. OSDI'24; Splitwise, Patel et al. ISCA'24; NVIDIA Dynamo.) Per instance, same
-layout in both pools:
+(DistServe, Zhong et al. OSDI'24; Splitwise, Patel et al. ISCA'24; NVIDIA Dynamo.) Each pool has its
+own instance layout (p x prefill GPUs + d x decode GPUs = the count); per instance:
 
     prefill   R_p = N / (ISL * T_pre(N))          requests/s, iterations of N = max_num_tokens prompt tokens
     decode    R_d = B / (OSL * T_dec(B))          B = min(KV tokens / (ISL + OSL), max_batch, N)
@@ -10,7 +10,7 @@ layout in both pools:
     system    R = min(p * R_p, d * R_d)   (p + d instances), capped by the stated request rate
     TTFT      = ceil(ISL / N) * T_pre(N) + t_kv;   TPOT = T_dec(B)
 
-The split p:d, when not stated, is the one with the highest system rate.
+The layouts and the split p:d, where not stated, are those with the highest system rate per GPU.
 """
 
 from __future__ import annotations
@@ -71,94 +71,115 @@ def pool_rates(
     return {
         "fits": fits, "r_pre": r_pre, "r_dec": r_dec, "t_pre": t_pre, "t_dec": dec.total_s,
         "comm_dec": dec.comm_s, "t_kv": t_kv, "ttft": ttft, "batch": b, "pool": pool,
+        "kv_tokens": kv_tokens,
     }  # fmt: skip
 
 
-def _splits(spec: Any, inst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row index, prefill instances) pairs to evaluate."""
-    rows, ps = [], []
-    for i, n in enumerate(inst.astype(int)):
-        if spec.prefill_instances:
-            rows.append(i)
-            ps.append(spec.prefill_instances)
-        else:
-            rows += [i] * (n - 1)
-            ps += list(range(1, n))
-    return np.array(rows, dtype=np.int64), np.array(ps, dtype=np.float64)
+def _pairs(spec: Any, gpus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(prefill layout, decode layout, prefill instances, decode instances) rows whose GPUs add up to
+    the count: p * g_pre + d * g_dec = count, with the stated instance numbers when given."""
+    n = int(spec.count)
+    g = gpus.astype(int)
+    out: list[tuple[int, int, int, int]] = []
+    for a, ga in enumerate(g):
+        for b, gb in enumerate(g):
+            ps = [spec.prefill_instances] if spec.prefill_instances else range(1, n // ga + 1)
+            for p in ps:
+                rest = n - p * ga
+                if rest < gb or rest % gb:
+                    continue
+                d = rest // gb
+                if spec.decode_instances and d != spec.decode_instances:
+                    continue
+                out.append((a, b, p, d))
+    arr = np.array(out, dtype=np.int64).reshape(-1, 4)
+    return arr[:, 0], arr[:, 1], arr[:, 2].astype(np.float64), arr[:, 3].astype(np.float64)
 
 
-def disaggregated(spec: Any, eng: Engine, lay: Layouts, inst: np.ndarray, notes: list[str]):
-    """The `serve predict` record of a disaggregated deployment (see the module docstring)."""
-    if np.all(inst < 2):
+def _pool_dict(lay: Layouts, i: int) -> dict[str, Any]:
+    return {"tp": int(lay.tp[i]), "pp": int(lay.pp[i]), "ep": int(lay.ep[i]),
+            "attention_dp": bool(lay.attention_dp[i])}  # fmt: skip
+
+
+def _best(spec: Any, eng: Engine, lay: Layouts) -> tuple[int, int, float, float, dict[str, Any]]:
+    """The (prefill layout, decode layout, p, d) with the highest output rate per GPU, and the
+    per-layout pool figures (`pool_rates`)."""
+    a, b, p, d = _pairs(spec, lay.gpus)
+    if a.size == 0:
         raise ConfigError(
-            f"a disaggregated deployment needs at least 2 instances; {spec.count} accelerators give "
-            f"{int(inst.max())} at the smallest layout"
+            f"no prefill:decode split of {spec.count} x {spec.accelerator.id} matches prefill_instances="
+            f"{spec.prefill_instances} decode_instances={spec.decode_instances} with whole instances "
+            "(p x prefill GPUs + d x decode GPUs must equal hardware.count)"
         )
-    isl, osl = spec.input_len, spec.output_len
-    rows, p = _splits(spec, inst)
-    if rows.size == 0:
-        raise ConfigError("no prefill:decode split fits the stated instances")
-    sub = Layouts.of(lay.tp[rows], lay.pp[rows], lay.ep[rows], lay.attention_dp[rows])
-    d = inst[rows] - p
-    pr = pool_rates(eng, sub, isl, osl)
-    system = np.minimum(p * pr["r_pre"], d * pr["r_dec"])
+    pr = pool_rates(eng, lay, spec.input_len, spec.output_len)
+    system = np.minimum(p * pr["r_pre"][a], d * pr["r_dec"][b])
     if spec.request_rate and math.isfinite(spec.request_rate):
         system = np.minimum(system, spec.request_rate)
-    gpus = sub.gpus * (p + d)
-    score = np.where(pr["fits"] & (d >= 1), system * osl / gpus, -1.0)
+    ok = pr["fits"][b] & (pr["kv_tokens"][a] >= spec.input_len)
+    score = np.where(ok, system * spec.output_len / spec.count, -1.0)
     k = int(np.argmax(score))
     if score[k] <= 0:
         raise ConfigError(
             f"{spec.model.name} does not fit a decode instance on {spec.accelerator.id}: "
             "add accelerators or raise tp/pp"
         )
-    one = Layouts.of(sub.tp[k], sub.pp[k], sub.ep[k], sub.attention_dp[k])
-    load = float(system[k] / d[k]) if spec.request_rate else None
-    pr1 = (
-        pool_rates(eng, one, isl, osl, load)
-        if load
-        else {key: v[k : k + 1] for key, v in pr.items()}
-    )
-    g = float(one.gpus[0])
-    out = float(system[k]) * osl / float(gpus[k])
-    ttft, tpot = float(pr1["ttft"][0]), float(pr1["t_dec"][0])
+    return int(a[k]), int(b[k]), float(p[k]), float(d[k]), pr
+
+
+def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dict[str, Any]:
+    """The `serve predict` record of a disaggregated deployment (see the module docstring).
+
+    `lay`: every single-instance layout the spec allows; the prefill and decode pools may use
+    different ones (e.g. prefill tp 4 instances beside one wide expert-parallel decode instance).
+    """
+    isl, osl = spec.input_len, spec.output_len
+    a, b, p, d, pr = _best(spec, eng, lay)
+    system = min(p * float(pr["r_pre"][a]), d * float(pr["r_dec"][b]))
+    if spec.request_rate and math.isfinite(spec.request_rate):
+        system = min(system, spec.request_rate)
+    dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
+    pd = pool_rates(eng, dec, isl, osl, system / d) if spec.request_rate else None
+    t_dec = float((pd or pr)["t_dec"][0 if pd else b])
+    batch = float((pd or pr)["batch"][0 if pd else b])
+    ttft = float(pr["ttft"][a])
+    out = system * osl / spec.count
+    same = a == b
     notes.append(
-        f"disaggregated: {int(p[k])} prefill + {int(d[k])} decode instances of tp={int(one.tp[0])} "
-        f"pp={int(one.pp[0])}; KV sent over "
+        f"disaggregated: {int(p)} prefill instance(s) of {_pool_dict(lay, a)} + {int(d)} decode "
+        f"instance(s) of {_pool_dict(lay, b)}; KV sent over "
         f"{'NVLink/scale-up' if spec.count <= eng.acc.scaleup_domain else 'the scale-out NICs'}"
     )
     notes.append("disaggregated latencies are steady-state figures (p50 = p99), not simulated")
-    meets = None
-    if spec.has_slo:
-        meets = (spec.ttft_ms is None or ttft * 1e3 <= spec.ttft_ms) and (
-            spec.tpot_ms is None or tpot * 1e3 <= spec.tpot_ms
-        )
     return {
         "id": spec.id,
         "output_tokens_per_s_per_gpu": out,
         "total_tokens_per_s_per_gpu": out * (isl + osl) / osl,
         "ttft_ms": {"p50": ttft * 1e3, "p99": ttft * 1e3},
-        "tpot_ms": {"p50": tpot * 1e3, "p99": tpot * 1e3},
-        "max_batch": int(pr1["batch"][0]),
-        "kv_cache_gib": float(pr1["pool"][0]) / GiB,
+        "tpot_ms": {"p50": t_dec * 1e3, "p99": t_dec * 1e3},
+        "max_batch": int(batch),
+        "kv_cache_gib": float(pr["pool"][b]) / GiB,
         "fits": True,
-        "meets_slo": meets,
+        "meets_slo": _meets(spec, ttft, t_dec),
         "breakdown": {
-            "prefill_s": float(pr1["t_pre"][0]) * math.ceil(isl / eng.eng.max_num_tokens),
-            "decode_s": tpot * max(osl - 1.0, 0.0),
-            "exposed_comm_s": float(pr1["comm_dec"][0]) * max(osl - 1.0, 0.0),
-            "kv_transfer_s": float(pr1["t_kv"][0]),
+            "prefill_s": float(pr["t_pre"][a]) * math.ceil(isl / eng.eng.max_num_tokens),
+            "decode_s": t_dec * max(osl - 1.0, 0.0),
+            "exposed_comm_s": float(pr["comm_dec"][b]) * max(osl - 1.0, 0.0),
+            "kv_transfer_s": float(pr["t_kv"][a]),
         },
-        "prefill_tokens_per_s_per_gpu": float(p[k] * pr["r_pre"][k]) * isl / (p[k] * g),
-        "decode_output_tokens_per_s_per_gpu": float(d[k] * pr["r_dec"][k]) * osl / (d[k] * g),
+        "prefill_tokens_per_s_per_gpu": float(pr["r_pre"][a]) * isl / float(lay.gpus[a]),
+        "decode_output_tokens_per_s_per_gpu": float(pr["r_dec"][b]) * osl / float(lay.gpus[b]),
         "layout": {
-            "tp": int(one.tp[0]),
-            "pp": int(one.pp[0]),
-            "ep": int(one.ep[0]),
-            "dp": int(p[k] + d[k]),
-            "attention_dp": bool(one.attention_dp[0]),
-            "prefill_instances": int(p[k]),
-            "decode_instances": int(d[k]),
+            **_pool_dict(lay, b), "dp": int(p + d), "prefill_instances": int(p),
+            "decode_instances": int(d),
+            **({} if same else {"prefill": _pool_dict(lay, a), "decode": _pool_dict(lay, b)}),
         },
         "assumptions": notes,
-    }
+    }  # fmt: skip
+
+
+def _meets(spec: Any, ttft_s: float, tpot_s: float) -> bool | None:
+    if not spec.has_slo:
+        return None
+    return (spec.ttft_ms is None or ttft_s * 1e3 <= spec.ttft_ms) and (
+        spec.tpot_ms is None or tpot_s * 1e3 <= spec.tpot_ms
+    )

@@ -38,45 +38,58 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def _degrees(spec: ServeSpec, any_count: bool) -> tuple[list[int], list[int]]:
+    """Candidate tp and pp degrees: stated ones, else tp dividing the heads inside one scale-up domain
+    and pp up to the layers, dividing the count unless `any_count` (one pool's instance, pp in
+    1/2/4/8)."""
+    m, count = spec.model, spec.count
+    domain = max(spec.accelerator.scaleup_domain, 1)
+    sizes = range(1, count + 1) if any_count else _divisors(count)
+    tps = [spec.tp] if spec.tp else [t for t in sizes if t <= domain and m.heads % t == 0]
+    stages = (1, 2, 4, 8) if any_count else sizes  # a pool's instance: at most 8 stages
+    pps = [spec.pp] if spec.pp else [p for p in stages if p <= min(m.layers, count)]
+    return tps, pps
+
+
+def _ep_rows(spec: ServeSpec, tp: int, pp: int, inst: int) -> list[tuple[int, int, int, bool, int]]:
+    m = spec.model
+    eps = [spec.ep] if spec.ep else ([1, tp] if m.moe is not None and tp > 1 else [1])
+    rows = []
+    for ep in eps:
+        if m.moe is not None and (m.moe.experts % ep or (tp % ep and ep % tp)):
+            continue
+        # expert parallelism serves with attention DP unless the spec says otherwise
+        # (TensorRT-LLM's MoE performance configurations, SGLang's DeepSeek recipe)
+        adps = [spec.attention_dp] if spec.attention_dp is not None else [ep > 1]
+        rows += [(tp, pp, ep, bool(a), inst) for a in adps]
+    return rows
+
+
 def candidate_layouts(
-    spec: ServeSpec, notes: list[str] | None = None
+    spec: ServeSpec, notes: list[str] | None = None, *, per_pool: bool = False
 ) -> tuple[Layouts, np.ndarray]:
-    """(instance layouts, instances) the spec allows; raises ConfigError when none matches the count."""
-    m, acc, count = spec.model, spec.accelerator, spec.count
-    domain = max(acc.scaleup_domain, 1)
-    tps = (
-        [spec.tp] if spec.tp else [t for t in _divisors(count) if t <= domain and m.heads % t == 0]
-    )
-    pps = [spec.pp] if spec.pp else [p for p in _divisors(count) if p <= m.layers]
+    """(instance layouts, instances) the spec allows; raises ConfigError when none matches the count.
+
+    `per_pool`: every instance layout up to the count, whatever divides it (a disaggregated
+    deployment's pools each pick one; instances are then 1 per row).
+    """
+    count = spec.count
+    tps, pps = _degrees(spec, per_pool)
     rows: list[tuple[int, int, int, bool, int]] = []
     for tp in tps:
         for pp in pps:
             inst, rem = divmod(count, tp * pp)
-            if rem or inst == 0:
+            if per_pool:
+                rows += _ep_rows(spec, tp, pp, 1) if tp * pp <= count else []
                 continue
-            if spec.dp and not spec.disaggregated and spec.dp != inst:
+            if rem or inst == 0 or (spec.dp and spec.dp != inst):
                 continue
-            split = (spec.prefill_instances or 0) + (spec.decode_instances or 0)
-            if (
-                spec.disaggregated
-                and spec.prefill_instances
-                and spec.decode_instances
-                and split != inst
-            ):
-                continue
-            eps = [spec.ep] if spec.ep else ([1, tp] if m.moe is not None and tp > 1 else [1])
-            for ep in eps:
-                if m.moe is not None and (m.moe.experts % ep or (tp % ep and ep % tp)):
-                    continue
-                # expert parallelism serves with attention DP unless the spec says otherwise
-                # (TensorRT-LLM's MoE performance configurations, SGLang's DeepSeek recipe)
-                adps = [spec.attention_dp] if spec.attention_dp is not None else [ep > 1]
-                rows += [(tp, pp, ep, bool(a), inst) for a in adps]
+            rows += _ep_rows(spec, tp, pp, inst)
     if not rows:
         raise ConfigError(
-            f"no layout of {count} x {acc.id} matches serving tp={spec.tp} pp={spec.pp} "
-            f"dp={spec.dp} ep={spec.ep}: tp * pp * dp must equal hardware.count ({count}), tp must divide "
-            f"the heads ({m.heads}) and ep the experts"
+            f"no layout of {count} x {spec.accelerator.id} matches serving tp={spec.tp} "
+            f"pp={spec.pp} dp={spec.dp} ep={spec.ep}: tp * pp * dp must equal hardware.count "
+            f"({count}), tp must divide the heads ({spec.model.heads}) and ep the experts"
         )
     a = np.array(rows, dtype=np.float64)
     return Layouts.of(a[:, 0], a[:, 1], a[:, 2], a[:, 3] > 0), a[:, 4]
@@ -234,9 +247,9 @@ def predict_serve(
         shape, spec.accelerator, spec.precision, spec.kv_precision, engine=spec.engine,
         scal=calibration,
     )  # fmt: skip
-    lay_all, inst_all = candidate_layouts(spec)
     if spec.disaggregated:
-        return disaggregated(spec, eng, lay_all, inst_all, notes)
+        return disaggregated(spec, eng, candidate_layouts(spec, per_pool=True)[0], notes)
+    lay_all, inst_all = candidate_layouts(spec)
     i = _choose(spec, eng, lay_all, inst_all)
     lay, inst = _pick(lay_all, i), float(inst_all[i])
     if len(lay_all) > 1:

@@ -1,0 +1,47 @@
+"""Disaggregated deployments whose prefill and decode pools use different instance layouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from wanka.errors import ConfigError
+from wanka.serve.predict import predict_serve
+from wanka.serve.spec import parse_serve_spec
+
+
+def _spec(count: int, **serving):
+    return parse_serve_spec({
+        "model": "llama3-70b", "hardware": {"accelerator": "h100-sxm", "count": count},
+        "serving": {"precision": "fp8", "disaggregated": True, **serving},
+        "workload": {"scenario": "offline", "input_len": 4096, "output_len": 512},
+    })  # fmt: skip
+
+
+def _gpus(pool: dict) -> int:
+    return pool["tp"] * pool["pp"]
+
+
+def test_pools_with_different_layouts_add_up_to_the_count():
+    """4 prefill + 1 decode instances on 24 GPUs: no single instance size gives 5 instances of 24
+    GPUs, but 4 x 4 + 1 x 8 does; the record names both pool layouts."""
+    out = predict_serve(_spec(24, prefill_instances=4, decode_instances=1))
+    lay = out["layout"]
+    pre, dec = lay.get("prefill", lay), lay.get("decode", lay)
+    assert (lay["prefill_instances"], lay["decode_instances"]) == (4, 1)
+    assert 4 * _gpus(pre) + 1 * _gpus(dec) == 24
+    assert out["output_tokens_per_s_per_gpu"] > 0 and out["prefill_tokens_per_s_per_gpu"] > 0
+    assert any("4 prefill instance(s)" in a for a in out["assumptions"])
+
+
+def test_free_split_is_at_least_as_good_as_any_uniform_one():
+    """Unstated pools: the chosen layouts and split serve at least the best split with one layout
+    for both pools (the uniform splits are among the candidates)."""
+    free = predict_serve(_spec(16))["output_tokens_per_s_per_gpu"]
+    for tp in (2, 4, 8):
+        uniform = predict_serve(_spec(16, tp=tp))["output_tokens_per_s_per_gpu"]
+        assert free >= uniform * (1 - 1e-9)
+
+
+def test_a_split_no_layout_can_make_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="prefill:decode split"):
+        predict_serve(_spec(8, tp=8, prefill_instances=1, decode_instances=1))
