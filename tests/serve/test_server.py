@@ -207,3 +207,21 @@ def test_concurrency_in_a_spec_runs_the_closed_loop():
     assert any(
         "64 requests in flight per instance (2 instance(s))" in a for a in high["assumptions"]
     )
+
+
+def test_layouts_whose_longest_prompts_cannot_meet_the_ttft_limit_are_set_aside():
+    """Llama 3.1 405B on the MLPerf long-context set (p99 prompt about 18,400 tokens), p99 TTFT limit
+    6 s: twice the prefill of that prompt alone must fit, which tp 8 does and tp 4 does not."""
+    from wanka.serve.predict import _long_prompt_ok
+    from wanka.serve.spec import parse_serve_spec
+
+    spec = parse_serve_spec({
+        "model": "llama3.1-405b", "hardware": {"accelerator": "h200", "count": 8},
+        "serving": {"framework": "TensorRT-LLM", "precision": "fp8"},
+        "workload": {"scenario": "server", "input_len": "MLPerf llama3.1-405b long-context mix",
+                     "output_len": "variable, reference mean 616.212 tok/sample"},
+        "constraints": {"ttft_ms": 6000, "tpot_ms": 175},
+    })  # fmt: skip
+    eng = Engine(model_shape(spec.model), spec.accelerator, "fp8", "fp8")
+    ok = _long_prompt_ok(spec, eng, Layouts.of(np.array([4.0, 8.0])))
+    assert ok.tolist() == [False, True]

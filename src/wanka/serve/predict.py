@@ -153,6 +153,18 @@ def _closed(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list
     )  # fmt: skip
 
 
+def _long_prompt_ok(spec: ServeSpec, eng: Engine, lay: Layouts) -> np.ndarray:
+    """Whether the 99th-percentile prompt (the dataset sample's, else the mean length) can meet the
+    p99 TTFT limit: one that arrives while another as long is being prefilled waits for it, so twice
+    its prefill time alone (token-budget chunks, `Engine.fixed_batch`) must fit in the limit."""
+    if spec.ttft_ms is None:
+        return np.ones(len(lay), dtype=bool)
+    lengths = request_lengths(spec)
+    isl99 = float(np.percentile(lengths[0], 99)) if lengths is not None else spec.input_len
+    t_pre = eng.fixed_batch(lay, 1.0, isl99, 1.0).ttft_p50_s
+    return np.asarray(2.0 * t_pre * 1e3 <= spec.ttft_ms)
+
+
 def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int:
     """Index of the best layout for the spec's scenario (see the module docstring).
 
@@ -176,7 +188,7 @@ def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int
             else 0.8 * st.output_tokens_per_s_per_gpu * lay.gpus / spec.output_len
         )
         sv = eng.server(lay, lam, spec.input_len, spec.output_len)
-        ok = sv.tpot_s <= slo_tpot
+        ok = (sv.tpot_s <= slo_tpot) & _long_prompt_ok(spec, eng, lay)
         score = np.where(ok, score, score * 1e-3)
     if not np.any(st.fits):
         raise _no_fit(spec, eng, lay)

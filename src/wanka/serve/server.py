@@ -22,7 +22,9 @@ half-empty batch, so latencies come out low (a 1,000-request run of an OSL = 265
 requests/s lasts 38 s, about one lifetime). The run therefore lasts WARM_LIFETIMES lifetimes of
 warm-up, then a measured window of max(`requests` / rate, MEASURE_LIFETIMES lifetimes), then one
 lifetime of further arrivals so the window's requests finish under load (MLPerf runs at least 10
-minutes for the same reason); only requests arriving inside the window are counted.
+minutes for the same reason); only requests arriving inside the window are counted. The window is
+shortened (not below MEASURE_LIFETIMES lifetimes) so a run adds at most MAX_ITERATIONS iterations:
+a low rate of long requests (Llama 3.1 405B at 0.1 requests/s) would otherwise simulate hours.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ I64 = NDArray[np.int64]
 WARM_LIFETIMES = 2.0  # request lifetimes before the measured window (the batch fills in about one)
 MEASURE_LIFETIMES = 2.0  # shortest measured window, in lifetimes
 MAX_ARRIVALS = 20_000  # cap on simulated arrivals (bounds the time of one simulation)
+MAX_ITERATIONS = (
+    60_000  # cap on the iterations the measured window may add (about 3 s of simulation)
+)
 
 
 def _run_plan(
@@ -54,12 +59,15 @@ def _run_plan(
     t = float(sv.iter_s[0])
     life = (float(engine.prefill_iters(sv.batch, isl)[0]) + osl) * t
     warm = WARM_LIFETIMES * life
-    window = max(requests / rate, MEASURE_LIFETIMES * life)
+    # the window: `requests` arrivals, at least MEASURE_LIFETIMES lifetimes, and no more iterations
+    # than MAX_ITERATIONS in all (a slow, long-output load would otherwise run millions)
+    room = max(MAX_ITERATIONS * t - warm - life, MEASURE_LIFETIMES * life)
+    window = max(min(requests / rate, room), MEASURE_LIFETIMES * life)
     n = int(np.ceil(rate * (warm + window + life)))
     if n > MAX_ARRIVALS:  # shrink every part alike
         f = MAX_ARRIVALS / n
         n, warm, window = MAX_ARRIVALS, warm * f, window * f
-    return max(n, requests), warm, warm + window
+    return n, warm, warm + window
 
 
 class StepTable:
