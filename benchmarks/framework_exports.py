@@ -23,12 +23,12 @@ from wanka.frameworks.megatron import from_megatron
 from wanka.frameworks.torchtitan import from_torchtitan_config
 from wanka.parallel import ParallelPlan
 from wanka.perf import predict
-from wanka.search.export import export_plan, framework_problems
+from wanka.search.export import EXTENSIONS, export_plan, framework_problems
 from wanka.spec import parse_run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from frameworks.export_cases import CASES, top10  # noqa: E402  (the tests' example searches)
+from frameworks.export_cases import CASES, export_row, top10  # noqa: E402  (the tests' example searches)
 
 CHECKERS = {
     "megatron": "megatron_check.py",
@@ -85,16 +85,8 @@ def main() -> None:
                     plan = ParallelPlan(**row["parallelism"])
                     if framework_problems(plan, m, fmt, row["precision"]):
                         continue
-                    text = export_plan(
-                        plan,
-                        fmt,
-                        model=m,
-                        accelerator=acc,
-                        precision=row["precision"],
-                        gpus_per_node=res["gpus_per_node"],
-                    )
-                    ext = {"megatron": "sh", "torchtitan": "py", "nemo": "yaml"}[fmt]
-                    p = Path(tmp) / f"plan_{name}_{i}.{ext}"
+                    text = export_row(plan, fmt, m, acc, row, res)
+                    p = Path(tmp) / f"plan_{name}_{i}.{EXTENSIONS[fmt]}"
                     p.write_text(text)
                     paths.append(p)
                     if fmt in IMPORTERS:

@@ -25,16 +25,7 @@ def megatron_python() -> str:
 
 def _megatron_validate(paths: list[Path], arch: int) -> list[dict]:
     """Megatron-LM's parse_args + validate_args verdict for each launch script."""
-    out = subprocess.run(
-        [megatron_python(), str(HERE / "megatron_check.py"), str(arch), *map(str, paths)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    assert len(rows) == len(paths), out.stderr[-2000:]
-    return rows
+    return _run_checker("megatron_check.py", paths, arch)
 
 
 def _run_checker(script: str, paths: list[Path], arch: int) -> list[dict]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from wanka.catalogs import get_accelerator
 from wanka.search import search
-from wanka.search.export import framework_dims
+from wanka.search.export import export_plan, framework_dims
 from wanka.search.models import load_model
 
 #: dense, MoE (MLA, shared experts, uneven pipeline), long context (CP), FP8 — as in examples/.
@@ -33,3 +33,11 @@ def top10(case: tuple, fmt: str) -> tuple[Any, Any, dict[str, Any]]:
         dim_overrides=framework_dims(fmt),
     ).to_dict()  # fmt: skip
     return m, acc, res
+
+
+def export_row(plan: Any, fmt: str, model: Any, acc: Any, row: dict, res: dict) -> str:
+    """One top-list row of `res` written as framework `fmt`'s configuration."""
+    return export_plan(
+        plan, fmt, model=model, accelerator=acc, precision=row["precision"],
+        gpus_per_node=res["gpus_per_node"],
+    )  # fmt: skip

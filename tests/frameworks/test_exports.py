@@ -19,7 +19,7 @@ from wanka.search.export import export_plan, export_top, framework_problems
 from wanka.search.models import load_model
 from wanka.spec import parse_run
 
-from .export_cases import CASES, top10
+from .export_cases import CASES, export_row, top10
 
 #: NVIDIA compute capability of the chips the examples target (Megatron asks the GPU for it once).
 ARCH = {"h100-sxm": 9, "h800": 9, "h200": 9, "a100-80gb": 8, "b200": 10, "gb200": 10}
@@ -44,16 +44,7 @@ def test_megatron_accepts_every_exported_top10_plan(tops, tmp_path, megatron_val
             if megatron_problems(plan, m):
                 continue
             p = tmp_path / f"{name}-{i}.sh"
-            p.write_text(
-                export_plan(
-                    plan,
-                    "megatron",
-                    model=m,
-                    accelerator=acc,
-                    precision=row["precision"],
-                    gpus_per_node=res["gpus_per_node"],
-                )
-            )
+            p.write_text(export_row(plan, "megatron", m, acc, row, res))
             paths.append(p)
         assert len(paths) >= 5, f"{name}: fewer than 5 of the top 10 exportable"
         bad = [r for r in megatron_validate(paths, ARCH[acc.id]) if not r["ok"]]
@@ -69,7 +60,7 @@ def test_bridge_accepts_every_exported_top10_plan(tops, tmp_path, bridge_validat
             if framework_problems(plan, m, "nemo", row["precision"]):
                 continue
             p = tmp_path / f"bridge-{name}-{i}.yaml"
-            p.write_text(_export(plan, "nemo", m, acc, row, res))
+            p.write_text(export_row(plan, "nemo", m, acc, row, res))
             paths.append(p)
         assert len(paths) >= 5, f"{name}: fewer than 5 of the top 10 exportable"
         bad = [r for r in bridge_validate(paths, ARCH[acc.id]) if not r["ok"]]
@@ -157,7 +148,7 @@ def test_bridge_round_trip_and_same_prediction(tops):
         for plan, row in _plans(res):
             if framework_problems(plan, m, "nemo", row["precision"]):
                 continue
-            text = _export(plan, "nemo", m, acc, row, res)
+            text = export_row(plan, "nemo", m, acc, row, res)
             spec = from_bridge(text, accelerator=acc.id)
             run = parse_run(spec)
             _same_layout(run.parallelism, plan)
@@ -166,7 +157,7 @@ def test_bridge_round_trip_and_same_prediction(tops):
                 spec["parallelism"]["tp_comm_overlap"]
                 == yaml.safe_load(text)["comm_overlap"]["tp_comm_overlap"]
             )
-            assert _export(run.parallelism, "nemo", run.model, acc, row, res) == text
+            assert export_row(run.parallelism, "nemo", run.model, acc, row, res) == text
             got = predict(run)["tokens_per_s_per_gpu"]
             assert got == pytest.approx(row["tokens_per_s_per_gpu"], rel=1e-9), name
             trips += 1
@@ -210,7 +201,7 @@ def test_torchtitan_accepts_every_exported_top10_plan(titan_tops, tmp_path, torc
         for i, (plan, row) in enumerate(plans):
             assert not framework_problems(plan, m, "torchtitan", row["precision"]), (name, i)
             p = tmp_path / f"tt_{name}_{i}.py"
-            p.write_text(_export(plan, "torchtitan", m, acc, row, res))
+            p.write_text(export_row(plan, "torchtitan", m, acc, row, res))
             paths.append(p)
         verdicts = torchtitan_validate(paths, ARCH[acc.id])
         bad = [r for r in verdicts if not r["ok"]]
@@ -223,27 +214,16 @@ def test_torchtitan_accepts_every_exported_top10_plan(titan_tops, tmp_path, torc
             assert bool(v["converters"]) == (row["precision"] == "fp8"), (name, v)
 
 
-def _export(plan, fmt, m, acc, row, res):
-    return export_plan(
-        plan,
-        fmt,
-        model=m,
-        accelerator=acc,
-        precision=row["precision"],
-        gpus_per_node=res["gpus_per_node"],
-    )
-
-
 def test_torchtitan_round_trip_and_same_prediction(titan_tops):
     """export -> import -> export is the identity, and the imported run predicts what the plan did."""
     for name, (m, acc, res) in titan_tops.items():
         for plan, row in _plans(res):
-            text = _export(plan, "torchtitan", m, acc, row, res)
+            text = export_row(plan, "torchtitan", m, acc, row, res)
             spec = from_torchtitan_config(text, accelerator=acc.id)
             run = parse_run(spec)
             _same_layout(run.parallelism, plan)
             assert spec["precision"] == row["precision"]
-            assert _export(run.parallelism, "torchtitan", run.model, acc, row, res) == text
+            assert export_row(run.parallelism, "torchtitan", run.model, acc, row, res) == text
             got = predict(run)["tokens_per_s_per_gpu"]
             assert got == pytest.approx(row["tokens_per_s_per_gpu"], rel=1e-9), name
 

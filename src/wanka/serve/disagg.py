@@ -101,9 +101,11 @@ def _pool_dict(lay: Layouts, i: int) -> dict[str, Any]:
             "attention_dp": bool(lay.attention_dp[i])}  # fmt: skip
 
 
-def _best(spec: Any, eng: Engine, lay: Layouts) -> tuple[int, int, float, float, dict[str, Any]]:
-    """The (prefill layout, decode layout, p, d) with the highest output rate per GPU, and the
-    per-layout pool figures (`pool_rates`)."""
+def _best(
+    spec: Any, eng: Engine, lay: Layouts
+) -> tuple[int, int, float, float, float, dict[str, Any]]:
+    """The (prefill layout, decode layout, p, d, system requests/s) with the highest output rate per
+    GPU, and the per-layout pool figures (`pool_rates`)."""
     a, b, p, d = _pairs(spec, lay.gpus)
     if a.size == 0:
         raise ConfigError(
@@ -123,7 +125,7 @@ def _best(spec: Any, eng: Engine, lay: Layouts) -> tuple[int, int, float, float,
             f"{spec.model.name} does not fit a decode instance on {spec.accelerator.id}: "
             "add accelerators or raise tp/pp"
         )
-    return int(a[k]), int(b[k]), float(p[k]), float(d[k]), pr
+    return int(a[k]), int(b[k]), float(p[k]), float(d[k]), float(system[k]), pr
 
 
 def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dict[str, Any]:
@@ -133,10 +135,7 @@ def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dic
     different ones (e.g. prefill tp 4 instances beside one wide expert-parallel decode instance).
     """
     isl, osl = spec.input_len, spec.output_len
-    a, b, p, d, pr = _best(spec, eng, lay)
-    system = min(p * float(pr["r_pre"][a]), d * float(pr["r_dec"][b]))
-    if spec.request_rate and math.isfinite(spec.request_rate):
-        system = min(system, spec.request_rate)
+    a, b, p, d, system, pr = _best(spec, eng, lay)
     dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
     pd = pool_rates(eng, dec, isl, osl, system / d) if spec.request_rate else None
     t_dec = float((pd or pr)["t_dec"][0 if pd else b])

@@ -142,7 +142,8 @@ def _steady(spec: ServeSpec, eng: Engine, lay: Layouts, inst: Any = 1.0) -> Stea
 
 def _closed(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list[str]):
     """The closed-loop simulation of one instance at its share of the clients."""
-    c = max(math.ceil(spec.concurrency / inst), 1) if spec.concurrency else 1
+    assert spec.concurrency is not None  # `_closed_loop(spec)` holds
+    c = max(math.ceil(spec.concurrency / inst), 1)
     notes.append(
         f"workload.concurrency {spec.concurrency}: closed loop, {c} requests in flight per instance "
         f"({int(inst)} instance(s)), each client sending its next request when one completes"
