@@ -112,6 +112,8 @@ def main() -> None:
         print(f"  output tok/s/GPU {part:9s} {_fmt(v['throughput'][part])}")
     for k, st in v["latency"].items():
         print(f"  {k:19s}        {_fmt(st)}")
+    for k, st in v["latency_at_rate"].items():
+        print(f"  {k + ' at rate':19s}        {_fmt(st)}")
     for part in ("all", "held_out"):
         for key in ("by_family", "by_accelerator", "by_scenario"):
             for name, st in v[part][key].items():

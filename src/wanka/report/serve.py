@@ -91,6 +91,9 @@ def render_serve_validation(report: dict[str, Any]) -> Group:
     lt = table("latency, where measured")
     for k, st in s["latency"].items():
         _row(lt, k, st)
+    for k, st in s.get("latency_at_rate", {}).items():
+        if st.get("n"):
+            _row(lt, f"{k} at rate", st)
     parts.append(lt)
     for key in ("by_family", "by_accelerator", "by_scenario"):
         tt = table(f"whole file, {key.replace('by_', 'by ')}")

@@ -205,7 +205,7 @@ class Engine:
     def fixed_batch(self, lay: Layouts, batch: Any, isl: Any, osl: Any) -> Steady:
         """A static batch: prefill every prompt (budget-sized chunks), then OSL decode iterations."""
         gpus = lay.gpus
-        b = np.asarray(batch, dtype=np.float64)
+        b = np.broadcast_to(np.asarray(batch, dtype=np.float64), gpus.shape)
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         kv_tokens, pool = self.capacity(lay)
         fits = b * (isl + osl) <= kv_tokens

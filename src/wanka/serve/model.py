@@ -31,6 +31,7 @@ __all__ = [
     "model_shape",
     "weight_format",
     "weights_bytes_per_gpu",
+    "wide_ep_degrees",
 ]
 
 F64 = NDArray[np.float64]
@@ -121,6 +122,21 @@ class Layouts:
 
     def __len__(self) -> int:
         return int(self.tp.shape[0])
+
+
+def wide_ep_degrees(experts: int, domain: int, limit: int) -> list[int]:
+    """Instance widths beyond one scale-up domain for wide expert parallelism: whole domains
+    (multiples of `domain`) up to `limit` GPUs that divide the routed experts.
+
+    Such an instance runs attention and dense layers data parallel on every GPU and spreads the experts
+    over all of them (tp = ep, attention DP), its all-to-all crossing the scale-out network: SGLang's
+    DeepSeek-V3 deployment (EP32 prefill and EP72 decode instances on H100 nodes, LMSYS blog
+    2025-05-05) and DeepSeek's own inference system (EP32 prefill, EP144 decode; DeepSeek
+    open-infra-index "Day 6", 2025).
+    """
+    if experts <= 0 or domain <= 0:
+        return []
+    return [w for w in range(2 * domain, limit + 1, domain) if experts % w == 0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

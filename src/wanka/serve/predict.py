@@ -22,7 +22,7 @@ import numpy as np
 from wanka.errors import ConfigError, WankaError
 from wanka.serve.disagg import disaggregated
 from wanka.serve.engine import Engine, Steady
-from wanka.serve.model import Layouts, model_shape
+from wanka.serve.model import Layouts, model_shape, wide_ep_degrees
 from wanka.serve.params import ServeCalibration
 from wanka.serve.server import ServerResult, StepTable, simulate_closed_loop, simulate_server
 from wanka.serve.spec import ServeError, ServeSpec, request_lengths
@@ -40,12 +40,14 @@ def _divisors(n: int) -> list[int]:
 
 def _degrees(spec: ServeSpec, any_count: bool) -> tuple[list[int], list[int]]:
     """Candidate tp and pp degrees: stated ones, else tp dividing the heads inside one scale-up domain
-    and pp up to the layers, dividing the count unless `any_count` (one pool's instance, pp in
-    1/2/4/8)."""
+    (plus, for MoE models, wide expert-parallel widths beyond it, `wide_ep_degrees`) and pp up to the
+    layers, dividing the count unless `any_count` (one pool's instance, pp in 1/2/4/8)."""
     m, count = spec.model, spec.count
     domain = max(spec.accelerator.scaleup_domain, 1)
     sizes = range(1, count + 1) if any_count else _divisors(count)
     tps = [spec.tp] if spec.tp else [t for t in sizes if t <= domain and m.heads % t == 0]
+    if not spec.tp and m.moe is not None and spec.attention_dp is not False:
+        tps += [t for t in wide_ep_degrees(m.moe.experts, domain, count) if t in sizes]
     stages = (1, 2, 4, 8) if any_count else sizes  # a pool's instance: at most 8 stages
     pps = [spec.pp] if spec.pp else [p for p in stages if p <= min(m.layers, count)]
     return tps, pps
@@ -53,6 +55,9 @@ def _degrees(spec: ServeSpec, any_count: bool) -> tuple[list[int], list[int]]:
 
 def _ep_rows(spec: ServeSpec, tp: int, pp: int, inst: int) -> list[tuple[int, int, int, bool, int]]:
     m = spec.model
+    if not spec.tp and tp > max(spec.accelerator.scaleup_domain, 1):  # a wide-EP instance
+        ok = pp == 1 and spec.ep in (None, tp)
+        return [(tp, 1, tp, True, inst)] if ok else []
     eps = [spec.ep] if spec.ep else ([1, tp] if m.moe is not None and tp > 1 else [1])
     rows = []
     for ep in eps:
