@@ -47,3 +47,22 @@ def test_a_stated_wide_layout_predicts_with_its_all_to_all_over_the_nics():
     assert out["layout"] == {"tp": 32, "pp": 1, "ep": 32, "dp": 1, "attention_dp": True}
     assert out["max_batch"] == 64 and out["ttft_ms"]["p50"] > 0
     assert out["breakdown"]["exposed_comm_s"] > 0
+
+
+def test_int8_weights_are_one_byte_and_fall_back_to_the_bf16_peak_without_an_int8_one():
+    """W8A8 (vLLM-Ascend, SmoothQuant) serves with one-byte weights: a larger KV pool than bf16 on the
+    same chip; a chip without a catalog int8 peak runs the GEMMs at bf16, and the record says so."""
+
+    def run(precision: str) -> dict:
+        return predict_serve(parse_serve_spec({
+            "model": "llama3-70b", "hardware": {"accelerator": "ascend-910b", "count": 8},
+            "serving": {"precision": precision, "tp": 8},
+            "workload": {"scenario": "fixed-batch", "batch_size": 1, "input_len": 512,
+                         "output_len": 128},
+        }))  # fmt: skip
+
+    int8, bf16 = run("int8"), run("bf16")
+    assert any("no int8 peak" in a for a in int8["assumptions"])
+    # 70e9 weights / 8 GPUs: 8.2 GiB fewer per GPU, 90% of which joins the KV pool (fraction of free)
+    assert int8["kv_cache_gib"] - bf16["kv_cache_gib"] > 0.85 * 8.15
+    assert int8["tpot_ms"]["p50"] <= bf16["tpot_ms"]["p50"] * (1 + 1e-12)  # never slower than bf16

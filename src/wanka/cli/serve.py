@@ -87,7 +87,8 @@ def plan_cmd(
     precision: Annotated[
         str,
         typer.Option(
-            "--precision", help="Weights: auto (fp8 where supported, else bf16), bf16, fp8, fp4."
+            "--precision",
+            help="Weights: auto (fp8 where supported, else bf16), bf16, fp8, fp4, int8.",
         ),
     ] = "auto",
     json_out: Annotated[

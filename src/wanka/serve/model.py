@@ -62,6 +62,11 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
         name="fp16", bytes_per_param=2.0, peaks=("fp16", "bf16"), speedup_key=None
     ),
     "fp8": WeightFormat(name="fp8", bytes_per_param=1.0, peaks=("fp8",), speedup_key="fp8"),
+    # int8 (W8A8 SmoothQuant, vLLM-Ascend/MindIE w8a8; TensorRT-LLM int8 weight-only): one byte per
+    # weight, GEMMs at the catalog int8 peak where one is listed, else at bf16 (weight-only dequant)
+    "int8": WeightFormat(
+        name="int8", bytes_per_param=1.0, peaks=("int8", "bf16", "fp16"), speedup_key="int8"
+    ),
     "fp4": WeightFormat(
         name="fp4", bytes_per_param=0.5 + 1.0 / 16, peaks=("nvfp4", "mxfp4"), speedup_key="nvfp4"
     ),

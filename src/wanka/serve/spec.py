@@ -298,7 +298,12 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
         raise ConfigError(
             f"unknown serving precision {precision!r}; choose from {', '.join(WEIGHT_FORMATS)}"
         )
-    weight_format(precision, acc)  # raises when the chip lacks the format
+    _, _, ratio = weight_format(precision, acc)  # raises when the chip lacks the format
+    if precision == "int8" and not acc.peak_flops.get("int8"):
+        notes.append(
+            f"serving.precision int8: {acc.id} has no int8 peak in the catalog; one-byte weights, "
+            f"GEMMs at the bf16 peak (weight-only int8, x{ratio:.1f})"
+        )
     kvp = sv.get("kv_precision")
     if kvp is None:
         kvp = "fp8" if precision in ("fp8", "fp4") and acc.peak_flops.get("fp8") else "bf16"
