@@ -10,7 +10,7 @@ import pytest
 
 from wanka.catalogs import get_accelerator
 from wanka.serve import Engine, EngineDefaults, Layouts, ServeCalibration, model_shape
-from wanka.serve.model import kv_bytes_per_token_per_gpu
+from wanka.serve.model import WEIGHT_FORMATS, kv_bytes_per_token_per_gpu, precision_name
 from wanka.workload.counts import param_count
 from wanka.workload.presets import get_model
 
@@ -136,3 +136,20 @@ def test_engine_defaults_are_overridable():
         s, H100, "bf16", "bf16", engine=replace(EngineDefaults(), gpu_memory_utilization=0.5)
     )
     assert b.capacity(Layouts.of(1))[1][0] < a
+
+
+@pytest.mark.parametrize(
+    ("written", "name"),
+    [("NVFP4", "fp4"), ("MXFP4", "mxfp4"), ("FP8 (blockwise)", "fp8"), ("W8A8", "int8"),
+     ("AWQ (W4A16)", "int4"), ("bfloat16", "bf16"), ("fp8", "fp8")],
+)  # fmt: skip
+def test_published_precision_names_map_to_a_weight_format(written: str, name: str) -> None:
+    assert precision_name(written) == name
+    assert name in WEIGHT_FORMATS
+
+
+def test_four_bit_formats_count_their_block_scales() -> None:
+    # NVFP4: one fp8 scale per 16 values; MXFP4: one E8M0 per 32; AWQ int4: one fp16 per 128
+    assert WEIGHT_FORMATS["fp4"].bytes_per_param == pytest.approx(0.5 + 1 / 16)
+    assert WEIGHT_FORMATS["mxfp4"].bytes_per_param == pytest.approx(0.5 + 1 / 32)
+    assert WEIGHT_FORMATS["int4"].bytes_per_param == pytest.approx(0.5 + 2 / 128)

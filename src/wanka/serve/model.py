@@ -8,6 +8,7 @@ serve side by side. All functions broadcast over numpy arrays of layouts (array 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "kv_bytes_per_token_per_gpu",
     "kv_capacity_tokens",
     "model_shape",
+    "precision_name",
     "weight_format",
     "weights_bytes_per_gpu",
     "wide_ep_degrees",
@@ -70,9 +72,31 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
     "fp4": WeightFormat(
         name="fp4", bytes_per_param=0.5 + 1.0 / 16, peaks=("nvfp4", "mxfp4"), speedup_key="nvfp4"
     ),
+    "mxfp4": WeightFormat(
+        name="mxfp4", bytes_per_param=0.5 + 1.0 / 32, peaks=("mxfp4", "nvfp4"), speedup_key="nvfp4"
+    ),
+    # int4 weight-only (AWQ/GPTQ, W4A16): 4-bit values plus one fp16 scale per 128-weight group
+    # (AutoAWQ/GPTQ default group size 128), dequantised to bf16 inside the GEMM
+    "int4": WeightFormat(
+        name="int4", bytes_per_param=0.5 + 2.0 / 128, peaks=("bf16", "fp16"), speedup_key=None
+    ),
 }
+#: Names published results and engines use for those formats (the lower-cased leading word): vLLM
+#: `--dtype`/`--quantization`, TensorRT-LLM `QuantAlgo`, MLPerf and vendor result tables.
+PRECISION_ALIASES: dict[str, str] = {
+    "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "nvfp4": "fp4", "fp8-blockwise": "fp8",
+    "fp8_e4m3": "fp8", "e4m3": "fp8", "w8a8-fp8": "fp8", "w8a8": "int8", "w8a8-int8": "int8",
+    "smoothquant": "int8", "w4a16": "int4", "awq": "int4", "gptq": "int4", "int4-awq": "int4",
+    "w4a16-awq": "int4", "auto": "bf16",
+}  # fmt: skip
 #: KV-cache element formats (bytes per element; fp8 KV: vLLM `kv_cache_dtype=fp8`, TRT-LLM FP8 KV).
-KV_FORMATS: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+KV_FORMATS: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
+
+
+def precision_name(text: Any) -> str:
+    """The format name of a precision as written in a spec ("NVFP4", "FP8 (blockwise)", "W8A8")."""
+    word = re.split(r"[\s(,;/]+", str(text).strip().lower(), maxsplit=1)[0]
+    return PRECISION_ALIASES.get(word, word)
 
 
 def weight_format(precision: str, accelerator: Accelerator) -> tuple[WeightFormat, float, float]:

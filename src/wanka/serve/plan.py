@@ -220,7 +220,7 @@ def plan_serving(
     best = {"ttft_ms_p99": math.inf, "tpot_ms_p99": math.inf}
     for acc in chips:
         prec = _precision(acc, precision)
-        kv = "fp8" if prec in ("fp8", "fp4") else "bf16"
+        kv = "fp8" if prec in ("fp8", "fp4", "mxfp4") else "bf16"
         price, tdp = _price(acc, notes)
         eng, c = _chip(model, acc, prec, kv, q, notes)
         total += int(c["count"].size)
@@ -252,10 +252,11 @@ def plan_serving(
 
 def _precision(acc: Accelerator, precision: str) -> str:
     if precision != "auto":
-        from wanka.serve.model import weight_format
+        from wanka.serve.model import precision_name, weight_format
 
-        weight_format(precision, acc)
-        return precision
+        name = precision_name(precision)
+        weight_format(name, acc)
+        return name
     return "fp8" if acc.peak_flops.get("fp8") else "bf16"
 
 

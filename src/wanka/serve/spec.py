@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from wanka.catalogs import get_accelerator, load_data
 from wanka.errors import ConfigError, WankaError
 from wanka.hardware import Accelerator
-from wanka.serve.model import KV_FORMATS, WEIGHT_FORMATS, weight_format
+from wanka.serve.model import KV_FORMATS, WEIGHT_FORMATS, precision_name, weight_format
 from wanka.serve.params import EngineDefaults
 from wanka.spec import model_from_mapping, read_spec_file
 from wanka.units import difflib_closest
@@ -291,9 +291,12 @@ def _scenario(wl: dict[str, Any]) -> str:
 
 def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[str, str]:
     """(weight precision, KV-cache precision), checked against the chip's catalog peaks."""
-    precision = str(sv.get("precision") or "bf16").lower()
-    if sv.get("precision") is None:
+    raw = sv.get("precision")
+    precision = precision_name(raw or "bf16")
+    if raw is None:
         notes.append("serving.precision null: bf16")
+    elif precision != str(raw).strip().lower():
+        notes.append(f"serving.precision {raw!r} read as {precision}")
     if precision not in WEIGHT_FORMATS:
         raise ConfigError(
             f"unknown serving precision {precision!r}; choose from {', '.join(WEIGHT_FORMATS)}"
@@ -305,14 +308,18 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
             f"GEMMs at the bf16 peak (weight-only int8, x{ratio:.1f})"
         )
     kvp = sv.get("kv_precision")
+    if kvp is not None and str(kvp).strip().lower() == "auto":  # vLLM kv_cache_dtype: the default
+        kvp = None
     if kvp is None:
-        kvp = "fp8" if precision in ("fp8", "fp4") and acc.peak_flops.get("fp8") else "bf16"
+        kvp = (
+            "fp8" if precision in ("fp8", "fp4", "mxfp4") and acc.peak_flops.get("fp8") else "bf16"
+        )
         notes.append(
             f"serving.kv_precision null: {kvp} (quantised checkpoints ship an fp8 KV cache)"
             if kvp == "fp8"
             else "serving.kv_precision null: bf16"
         )
-    kvp = str(kvp).lower()
+    kvp = precision_name(kvp)
     if kvp not in KV_FORMATS:
         raise ConfigError(f"unknown kv_precision {kvp!r}; choose from {', '.join(KV_FORMATS)}")
     return precision, kvp
