@@ -176,13 +176,40 @@ def _layer_gemm(
     return dense, moe
 
 
+def _wide_copies(s: ModelShape, nodes: F64, pre_share: F64) -> F64:
+    """Routed copies per token that cross the scale-out network in a wide-EP all-to-all, over top_k.
+
+    DeepEP's normal (prefill) kernels send a token once per destination node over RDMA and forward
+    it over NVLink there (DeepEP README; DeepSeek-V3 report sec. 3.2): with uniform top-k routing over
+    n nodes, (n - 1)(1 - (1 - 1/n)^k) distinct remote nodes against k (n - 1)/n remote copies. Its
+    low-latency (decode) kernels send every copy directly. `pre_share`: prefill share of the tokens.
+    """
+    k = max(s.top_k, 1.0)
+    n = np.maximum(nodes, 1.0)
+    dedup = np.where(n > 1.0, n * (1.0 - (1.0 - 1.0 / n) ** k) / k, 1.0)
+    return pre_share * dedup + (1.0 - pre_share)
+
+
 def _layer_comm(
-    m: F64, s: ModelShape, tp: F64, ep: F64, tpa: F64, acc: Accelerator, r: Rates, fabric: Any
+    m: F64,
+    s: ModelShape,
+    tp: F64,
+    ep: F64,
+    tpa: F64,
+    acc: Accelerator,
+    r: Rates,
+    fabric: Any,
+    *,
+    w: float = BF16,
+    pre_share: Any = 0.0,
 ) -> tuple[F64, F64]:
     """(dense layer, MoE layer) seconds of TP all-reduces and EP all-to-alls.
 
     TP: two all-reduces of the attention-group's activations per layer (after attention and after the
-    MLP). EP: dispatch + combine all-to-all of each rank's routed copies (m * tpa / tp tokens x top_k).
+    MLP). EP: dispatch + combine all-to-all of each rank's routed copies (m * tpa / tp tokens x top_k),
+    both in bf16. A wide-EP group (spanning several scale-up domains) dispatches in the weight format
+    (DeepEP fp8 dispatch, TensorRT-LLM's NVFP4 all-to-all; combine in bf16) and sends prefill tokens
+    once per node (`_wide_copies`).
     """
     one = np.ones_like(tp)
     tp_rpn = members_per_domain(tpa, one, r.domain)
@@ -191,8 +218,12 @@ def _layer_comm(
     if not s.moe_layers:
         return ar, np.zeros_like(ar)
     ep_rpn = members_per_domain(ep, np.maximum(tp / ep, 1.0), r.domain)
-    a2a_bytes = ma * s.top_k * s.hidden * BF16 / tpa
-    a2a = 2.0 * collective_s("all-to-all", a2a_bytes, ep, ep_rpn, acc, fabric=fabric)
+    wide = ep > ep_rpn
+    copies = np.where(wide, _wide_copies(s, ep / ep_rpn, np.asarray(pre_share)), 1.0)
+    tok_bytes = ma * s.top_k * copies * s.hidden / tpa
+    send = np.where(wide, min(w, BF16), BF16)
+    a2a = collective_s("all-to-all", tok_bytes * send, ep, ep_rpn, acc, fabric=fabric)
+    a2a = a2a + collective_s("all-to-all", tok_bytes * BF16, ep, ep_rpn, acc, fabric=fabric)
     # under attention DP the MoE block needs no all-reduce: the combine returns each rank's tokens
     moe = np.where(tpa < tp, a2a, ar + a2a)
     return ar, moe
@@ -256,7 +287,11 @@ def iteration_time(
     tpa = np.where(np.asarray(attention_dp, dtype=bool), 1.0, tp)
     dpa = tp / tpa  # attention data-parallel ranks: each holds 1/dpa of the sequences
     g_dense, g_moe = _layer_gemm(mb, s, tp, ep, tpa, r, w, cal)
-    c_dense, c_moe = _layer_comm(mb, s, tp, ep, tpa, acc, r, fabric)
+    pre_share = n_pre / np.maximum(n_dec + n_pre, 1e-9)
+    c_dense, c_moe = _layer_comm(mb, s, tp, ep, tpa, acc, r, fabric, w=w, pre_share=pre_share)
+    # wide EP overlaps the all-to-all of one micro-batch with the other's compute (DeepSeek's dual
+    # micro-batch overlap, SGLang two-batch overlap): only what exceeds the compute stays exposed
+    c_moe = np.where(ep > r.domain, np.maximum(c_moe - g_moe, 0.0), c_moe)
     per_layer_gemm = s.dense_layers * g_dense + s.moe_layers * g_moe
     per_layer_comm = s.dense_layers * c_dense + s.moe_layers * c_moe
     # LM head on the last stage (vocab-parallel over tp, bf16) for one micro-batch's output rows
