@@ -102,3 +102,13 @@ def test_wide_ep_prefill_hides_its_all_to_all_behind_compute():
                  pre_pairs=n * 2048.0, n_out=n / 4096)  # fmt: skip
     assert t.comm_s[0] < 0.05 * t.total_s[0]
     assert 4000.0 < n / t.total_s[0] / 32 < 8000.0  # tokens/s/GPU; SGLang's blog: 6,288
+
+
+def test_a_stated_ep_width_not_dividing_the_experts_is_one_wide_instance():
+    """SGLang's EP72 DeepSeek-V3 decode (9 H100 nodes) fills 288 expert slots with redundant experts
+    (EPLB): the busiest rank holds ceil(256 / 72) = 4 experts."""
+    spec = _spec(72, ep=72)
+    lay, inst = candidate_layouts(spec)
+    assert list(zip(lay.tp, lay.ep, lay.attention_dp, inst)) == [(72.0, 72.0, True, 1.0)]
+    out = predict_serve(spec)
+    assert out["layout"]["tp"] == 72 and out["output_tokens_per_s_per_gpu"] > 0

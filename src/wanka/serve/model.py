@@ -255,7 +255,8 @@ def weights_bytes_per_gpu(s: ModelShape, wf: WeightFormat, lay: Layouts) -> F64:
     experts = s.moe_layers * s.experts * ng * s.hidden * s.expert_ffn
     rest = s.total_params - s.emb_params - s.head_params - experts
     per_stage = np.ceil(s.layers / pp) / s.layers
-    blocks = (rest / tpa + experts / np.maximum(tp, ep)) * per_stage * wf.bytes_per_param
+    per_rank = np.where(ep >= tp, np.ceil(s.experts / ep) / max(s.experts, 1.0), 1.0 / tp)
+    blocks = (rest / tpa + experts * per_rank) * per_stage * wf.bytes_per_param
     ends = np.where(pp > 1, np.maximum(s.emb_params, s.head_params), s.emb_params + s.head_params)
     return blocks + ends * BF16_BYTES / tpa
 

@@ -47,7 +47,9 @@ def _degrees(spec: ServeSpec, any_count: bool) -> tuple[list[int], list[int]]:
     sizes = range(1, count + 1) if any_count else _divisors(count)
     tps = [spec.tp] if spec.tp else [t for t in sizes if t <= domain and m.heads % t == 0]
     if not spec.tp and m.moe is not None and spec.attention_dp is not False:
-        tps += [t for t in wide_ep_degrees(m.moe.experts, domain, count) if t in sizes]
+        wide = [spec.ep] if spec.ep and spec.ep > domain else []  # a stated wide EP group
+        wide = wide or wide_ep_degrees(m.moe.experts, domain, count)
+        tps += [t for t in wide if t in sizes and t <= m.moe.experts]
     stages = (1, 2, 4, 8) if any_count else sizes  # a pool's instance: at most 8 stages
     pps = [spec.pp] if spec.pp else [p for p in stages if p <= min(m.layers, count)]
     return tps, pps

@@ -13,7 +13,8 @@ compute and memory overlap inside a kernel, not across kernels):
     decode attention   max(2 * ctx * a_loc * (dq + dv) / attn_rate, ctx * kv_bytes_per_token / bw)
     prefill attention  2 * pairs * a_loc * (dq + dv) / attn_rate      (pairs = query-key pairs, causal)
     TP                 2 all-reduces of M*h bf16 per layer  (`topology.collective` via `perf.comm`)
-    EP                 dispatch + combine all-to-all of M*k*h/tp bf16 per MoE layer
+    EP                 dispatch + combine all-to-all of M*k*h/tp bf16 per MoE layer (wide EP: see
+                       `_layer_comm`; overlapped with the other micro-batch's compute)
 
 `rate` = bf16 peak x achieved low-precision speed-up (`perf.Calibration.lowp_gemm_speedup`, capped at the
 peak ratio) x `software_efficiency.gemm` x `ServeCalibration.gemm_efficiency_scale`; `shape_eff` is the
@@ -128,7 +129,7 @@ def _moe(
     ng = 2.0 if s.gated else 1.0
     etp = np.maximum(tp / ep, 1.0)
     fe = s.expert_ffn / etp
-    e_loc = s.experts / ep
+    e_loc = np.ceil(s.experts / ep)  # an EP width not dividing the experts: EPLB's redundant slots
     imb = np.where(ep > 1, imbalance, 1.0)
     rows = m * s.top_k / ep * imb  # routed token copies reaching this rank's experts
     # expected distinct experts hit by M tokens of top-k uniform routing, per rank
