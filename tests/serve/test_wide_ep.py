@@ -112,3 +112,16 @@ def test_a_stated_ep_width_not_dividing_the_experts_is_one_wide_instance():
     assert list(zip(lay.tp, lay.ep, lay.attention_dp, inst)) == [(72.0, 72.0, True, 1.0)]
     out = predict_serve(spec)
     assert out["layout"]["tp"] == 72 and out["output_tokens_per_s_per_gpu"] > 0
+
+
+def test_serve_plan_screens_wide_expert_parallel_layouts_for_moe_models():
+    """`serve plan` offers DeepSeek-V3 on H100 as EP16/EP32 instances spanning 2-4 nodes too."""
+    from wanka.serve.plan import plan_serving
+    from wanka.workload.presets import get_model
+
+    res = plan_serving(get_model("deepseek-v3"), ["h100-sxm"], rate=50, input_len=2000,
+                       output_len=200, ttft_ms=3000, tpot_ms=100, max_count=64, per_chip=6,
+                       verify=False)  # fmt: skip
+    wide = [p for p in res.plans if p["layout"]["tp"] > 8]
+    assert wide and all(p["layout"]["ep"] == p["layout"]["tp"] for p in wide)
+    assert all(p["layout"]["attention_dp"] for p in wide)

@@ -30,7 +30,7 @@ from wanka.catalogs.economics import Economics
 from wanka.hardware import Accelerator
 from wanka.serve.disagg import pool_rates
 from wanka.serve.engine import Engine
-from wanka.serve.model import Layouts, model_shape
+from wanka.serve.model import Layouts, model_shape, wide_ep_degrees
 from wanka.serve.params import EngineDefaults
 from wanka.serve.server import StepTable, simulate_server
 from wanka.userfile import check_count, check_number
@@ -90,6 +90,8 @@ def _layouts(model: ModelSpec, acc: Accelerator, max_count: int) -> Layouts:
             for ep in eps:
                 for adp in [False, True] if ep > 1 else [False]:
                     rows.append((tp, pp, ep, adp))
+    if model.moe is not None:  # wide expert parallelism over whole scale-up domains
+        rows += [(w, 1, w, True) for w in wide_ep_degrees(model.moe.experts, domain, max_count)]
     a = np.array(rows, dtype=np.float64)
     return Layouts.of(a[:, 0], a[:, 1], a[:, 2], a[:, 3] > 0)
 
