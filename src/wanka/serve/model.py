@@ -26,6 +26,7 @@ __all__ = [
     "WEIGHT_FORMATS",
     "Layouts",
     "ModelShape",
+    "default_kv_precision",
     "WeightFormat",
     "kv_bytes_per_token_per_gpu",
     "kv_capacity_tokens",
@@ -97,6 +98,13 @@ def precision_name(text: Any) -> str:
     """The format name of a precision as written in a spec ("NVFP4", "FP8 (blockwise)", "W8A8")."""
     word = re.split(r"[\s(,;/]+", str(text).strip().lower(), maxsplit=1)[0]
     return PRECISION_ALIASES.get(word, word)
+
+
+def default_kv_precision(precision: str, accelerator: Accelerator) -> str:
+    """The KV-cache format of a spec that leaves it null: fp8 for fp8/fp4 weights on chips with fp8
+    (the quantised checkpoints ship an fp8 KV cache), else bf16."""
+    fp8_weights = precision in ("fp8", "fp4", "mxfp4")
+    return "fp8" if fp8_weights and accelerator.peak_flops.get("fp8") else "bf16"
 
 
 def weight_format(precision: str, accelerator: Accelerator) -> tuple[WeightFormat, float, float]:

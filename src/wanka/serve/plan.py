@@ -30,7 +30,7 @@ from wanka.catalogs.economics import Economics
 from wanka.hardware import Accelerator
 from wanka.serve.disagg import pool_rates
 from wanka.serve.engine import Engine
-from wanka.serve.model import Layouts, model_shape, wide_ep_degrees
+from wanka.serve.model import Layouts, default_kv_precision, model_shape, wide_ep_degrees
 from wanka.serve.params import EngineDefaults
 from wanka.serve.server import StepTable, simulate_server
 from wanka.userfile import check_count, check_number
@@ -222,7 +222,7 @@ def plan_serving(
     best = {"ttft_ms_p99": math.inf, "tpot_ms_p99": math.inf}
     for acc in chips:
         prec = _precision(acc, precision)
-        kv = "fp8" if prec in ("fp8", "fp4", "mxfp4") else "bf16"
+        kv = default_kv_precision(prec, acc)
         price, tdp = _price(acc, notes)
         eng, c = _chip(model, acc, prec, kv, q, notes)
         total += int(c["count"].size)

@@ -24,7 +24,13 @@ from numpy.typing import NDArray
 from wanka.catalogs import get_accelerator, load_data
 from wanka.errors import ConfigError, WankaError
 from wanka.hardware import Accelerator
-from wanka.serve.model import KV_FORMATS, WEIGHT_FORMATS, precision_name, weight_format
+from wanka.serve.model import (
+    KV_FORMATS,
+    WEIGHT_FORMATS,
+    default_kv_precision,
+    precision_name,
+    weight_format,
+)
 from wanka.serve.params import EngineDefaults
 from wanka.spec import model_from_mapping, read_spec_file
 from wanka.units import difflib_closest
@@ -165,14 +171,15 @@ def _length(
     hay = _squash(f"{text} {context}")
     ds = next((d for d in _datasets() if all(_squash(w) in hay for w in d["match"])), None)
     m = re.search(r"mean\s+([0-9]+(?:\.[0-9]+)?)", text)
-    generated = ds.get("generated_tokens_per_sample") if ds is not None else None
-    if ds is not None and kind == "output" and generated and _leading_word(text) == "variable":
+    variable = kind == "output" and _leading_word(text) == "variable"
+    if ds is not None and variable and ds.get("generated_tokens_per_sample"):
+        generated = float(ds["generated_tokens_per_sample"])
         notes.append(
             f"{where}: {v!r}: what the engine generates, MLPerf's reference tokens per sample for "
             f"{ds['id']}, {generated:g} (valid runs lie within +-10%"
             + (f"; the stated {m.group(1)} is {float(m.group(1)) / generated:.2f} x that)" if m else ")")
         )  # fmt: skip
-        return float(generated), str(ds["id"])
+        return generated, str(ds["id"])
     if m:
         notes.append(f"{where}: {v!r} read as its mean, {m.group(1)} tokens")
         return float(m.group(1)), None if ds is None else str(ds["id"])
@@ -319,9 +326,7 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
     if kvp is not None and str(kvp).strip().lower() == "auto":  # vLLM kv_cache_dtype: the default
         kvp = None
     if kvp is None:
-        kvp = (
-            "fp8" if precision in ("fp8", "fp4", "mxfp4") and acc.peak_flops.get("fp8") else "bf16"
-        )
+        kvp = default_kv_precision(precision, acc)
         notes.append(
             f"serving.kv_precision null: {kvp} (quantised checkpoints ship an fp8 KV cache)"
             if kvp == "fp8"

@@ -177,6 +177,11 @@ def _layer_gemm(
     return dense, moe
 
 
+def _wide_ep(ep: F64, r: Rates) -> NDArray[np.bool_]:
+    """EP groups spanning more than one scale-up domain (wide expert parallelism)."""
+    return ep > r.domain
+
+
 def _wide_copies(s: ModelShape, nodes: F64, pre_share: F64) -> F64:
     """Routed copies per token that cross the scale-out network in a wide-EP all-to-all, over top_k.
 
@@ -219,7 +224,7 @@ def _layer_comm(
     if not s.moe_layers:
         return ar, np.zeros_like(ar)
     ep_rpn = members_per_domain(ep, np.maximum(tp / ep, 1.0), r.domain)
-    wide = ep > ep_rpn
+    wide = _wide_ep(ep, r)
     copies = np.where(wide, _wide_copies(s, ep / ep_rpn, np.asarray(pre_share)), 1.0)
     tok_bytes = ma * s.top_k * copies * s.hidden / tpa
     send = np.where(wide, min(w, BF16), BF16)
@@ -292,7 +297,7 @@ def iteration_time(
     c_dense, c_moe = _layer_comm(mb, s, tp, ep, tpa, acc, r, fabric, w=w, pre_share=pre_share)
     # wide EP overlaps the all-to-all of one micro-batch with the other's compute (DeepSeek's dual
     # micro-batch overlap, SGLang two-batch overlap): only what exceeds the compute stays exposed
-    c_moe = np.where(ep > r.domain, np.maximum(c_moe - g_moe, 0.0), c_moe)
+    c_moe = np.where(_wide_ep(ep, r), np.maximum(c_moe - g_moe, 0.0), c_moe)
     per_layer_gemm = s.dense_layers * g_dense + s.moe_layers * g_moe
     per_layer_comm = s.dense_layers * c_dense + s.moe_layers * c_moe
     # LM head on the last stage (vocab-parallel over tp, bf16) for one micro-batch's output rows
