@@ -132,6 +132,11 @@ def test_validate_reports_by_group(tmp_path):
     assert set(rep["summary"]["all"]) == {"by_family", "by_accelerator", "by_scenario"}
     r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [GOOD], "n.yaml"))])
     assert r.exit_code == 1 and "measured" in r.output
+    # a file none of whose specs can be predicted (a misspelt chip) is an error, as `wanka validate`
+    bad = dict(spec, hardware={**spec["hardware"], "accelerator": "h10-sxm"})
+    r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [bad], "b.yaml"))])
+    assert r.exit_code == 1 and "none of the 1 specs could be predicted" in r.output
+    assert "Traceback" not in r.output
 
 
 def test_center_serving_demand_is_sized_by_the_serving_model():

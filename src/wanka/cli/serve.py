@@ -152,3 +152,9 @@ def validate_cmd(
         print_json(report)
     else:
         console.print(render_serve_validation(report))
+    summary = report["summary"]
+    if summary["predicted"] == 0:  # as `wanka validate`: nothing could be compared
+        first = next((c["error"] for c in report["cases"] if "error" in c), "")
+        raise ConfigError(
+            f"{file}: none of the {summary['cases']} specs could be predicted ({first})"
+        )
