@@ -24,6 +24,7 @@ __all__ = [
     "difflib_closest",
     "gb_per_s",
     "gbit_per_s",
+    "leading_word",
     "parse_size",
     "tflops",
 ]
@@ -107,3 +108,9 @@ def difflib_closest(name: str, choices: list[str] | tuple[str, ...], n: int = 3)
     if not close:
         close = sorted(choices)[:n]
     return f" (closest: {', '.join(close)})"
+
+
+def leading_word(text: object) -> str:
+    """The first word of a free-text field, lower case: "Server (Poisson)" -> "server",
+    "FP8 (blockwise)" -> "fp8", "W8A8/FP8" -> "w8a8"."""
+    return re.split(r"[\s(,;/]+", str(text).strip().lower(), maxsplit=1)[0]

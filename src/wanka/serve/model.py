@@ -8,7 +8,6 @@ serve side by side. All functions broadcast over numpy arrays of layouts (array 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from numpy.typing import NDArray
 from wanka.errors import ConfigError
 from wanka.hardware import Accelerator
 from wanka.serve.params import EngineDefaults
+from wanka.units import leading_word
 from wanka.workload.counts import param_count
 from wanka.workload.model import ModelSpec
 
@@ -96,7 +96,7 @@ KV_FORMATS: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.
 
 def precision_name(text: Any) -> str:
     """The format name of a precision as written in a spec ("NVFP4", "FP8 (blockwise)", "W8A8")."""
-    word = re.split(r"[\s(,;/]+", str(text).strip().lower(), maxsplit=1)[0]
+    word = leading_word(text)
     return PRECISION_ALIASES.get(word, word)
 
 

@@ -29,6 +29,8 @@ a low rate of long requests (Llama 3.1 405B at 0.1 requests/s) would otherwise s
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +134,7 @@ class _Instance:
         self.last = np.full(n, np.nan)
         self.done_pre = np.zeros(n, dtype=np.int64)
         self.gen = np.zeros(n, dtype=np.int64)
-        self.waiting: list[int] = []
+        self.waiting: deque[int] = deque()
         self.running: list[int] = []
         self.kv_used = 0.0
         self.busy = False
@@ -152,7 +154,7 @@ class _Instance:
             need = float(self.isl[i] + (self.osl[i] if self.eng.no_evict else 0))
             if self.kv_used + need > self.kv_cap:
                 break
-            self.waiting.pop(0)
+            self.waiting.popleft()
             self.running.append(i)
             self.kv_used += need if self.eng.no_evict else 0.0
 
@@ -189,7 +191,7 @@ class _Instance:
             self.done_pre[victim] = 0
             self.gen[victim] = 0
             self.first[victim] = np.nan
-            self.waiting.insert(0, victim)
+            self.waiting.appendleft(victim)
             self.preemptions += 1
             dec = dec[dec != victim]
         return dec
@@ -253,6 +255,40 @@ def _request_lengths(
     return lengths[0][pick].astype(np.int64), lengths[1][pick].astype(np.int64)
 
 
+END, ARRIVE = 0, 1  # event kinds; an iteration end runs before an arrival at the same time
+
+
+def _drive(
+    st: _Instance,
+    q: Kernel,
+    n: int,
+    *,
+    on_done: Callable[[float, int], None] | None = None,
+    on_arrive: Callable[[int], None] | None = None,
+) -> None:
+    """Run the engine's event loop on `q` until it empties: ARRIVE(i) queues request i, END applies an
+    iteration and starts the next. `on_done(now, completed)` follows each iteration (a closed loop
+    sends new requests there); `on_arrive(i)` follows each arrival."""
+
+    def start(now: float) -> None:
+        _start_iteration(st, q, now, END)
+
+    def end(payload: tuple[list[tuple[int, int]], I64]) -> None:
+        completed = st.finish_iteration(q.now, *payload)
+        if on_done is not None:
+            on_done(q.now, completed)
+        start(q.now)
+
+    def arrive(i: int) -> None:
+        st.waiting.append(i)
+        if on_arrive is not None:
+            on_arrive(i)
+        if not st.busy:
+            start(q.now)
+
+    q.run([end, arrive], instant_limit=n + 2)
+
+
 def simulate_server(
     engine: Engine,
     lay: Layouts,
@@ -278,27 +314,15 @@ def simulate_server(
     rng = np.random.default_rng(seed)
     st.arrival = np.cumsum(rng.exponential(1.0 / rate, size=requests))
     q = Kernel()
-    END, ARRIVE = 0, 1  # event kinds; an iteration end runs before an arrival at the same time
-
-    def start(now: float) -> None:
-        _start_iteration(st, q, now, END)
-
-    def end(payload: tuple[list[tuple[int, int]], NDArray[np.int64]]) -> None:
-        st.finish_iteration(q.now, *payload)
-        start(q.now)
-
-    backlog = [0]
-
-    def arrive(i: int) -> None:
-        st.waiting.append(i)
-        if i == requests - 1:
-            backlog[0] = len(st.waiting)
-        if not st.busy:
-            start(q.now)
-
     for i in range(requests):
         q.schedule(float(st.arrival[i]), ARRIVE, i)
-    q.run([end, arrive], instant_limit=requests + 2)
+    backlog = [0]
+
+    def last_arrival(i: int) -> None:
+        if i == requests - 1:
+            backlog[0] = len(st.waiting)
+
+    _drive(st, q, requests, on_arrive=last_arrival)
     return _result(st, t_from, t_to, backlog[0])
 
 
@@ -331,7 +355,6 @@ def simulate_closed_loop(
     st = _instance(engine, lay, table, _request_lengths(isl, osl, n, lengths, seed))
     st.arrival = np.full(n, np.nan)
     q = Kernel()
-    END, ARRIVE = 0, 1
     sent = [0]
 
     def send(now: float, k: int) -> None:
@@ -340,20 +363,8 @@ def simulate_closed_loop(
             q.schedule(now, ARRIVE, i)
         sent[0] = min(sent[0] + k, n)
 
-    def start(now: float) -> None:
-        _start_iteration(st, q, now, END)
-
-    def end(payload: tuple[list[tuple[int, int]], NDArray[np.int64]]) -> None:
-        send(q.now, st.finish_iteration(q.now, *payload))
-        start(q.now)
-
-    def arrive(i: int) -> None:
-        st.waiting.append(i)
-        if not st.busy:
-            start(q.now)
-
     send(0.0, concurrency)
-    q.run([end, arrive], instant_limit=n + 2)
+    _drive(st, q, n, on_done=send)
     return _closed_result(st, concurrency)
 
 

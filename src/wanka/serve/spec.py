@@ -33,7 +33,7 @@ from wanka.serve.model import (
 )
 from wanka.serve.params import EngineDefaults
 from wanka.spec import model_from_mapping, read_spec_file
-from wanka.units import difflib_closest
+from wanka.units import difflib_closest, leading_word
 from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
 
@@ -123,10 +123,6 @@ def _block(where: str, d: Any, allowed: set[str]) -> dict[str, Any]:
     return d
 
 
-def _leading_word(v: Any) -> str:
-    return re.split(r"[\s(,;]+", str(v).strip().lower(), maxsplit=1)[0]
-
-
 def _pos_int(where: str, v: Any, *, allow_none: bool = True) -> int | None:
     if v is None and allow_none:
         return None
@@ -171,7 +167,7 @@ def _length(
     hay = _squash(f"{text} {context}")
     ds = next((d for d in _datasets() if all(_squash(w) in hay for w in d["match"])), None)
     m = re.search(r"mean\s+([0-9]+(?:\.[0-9]+)?)", text)
-    variable = kind == "output" and _leading_word(text) == "variable"
+    variable = kind == "output" and leading_word(text) == "variable"
     if ds is not None and variable and ds.get("generated_tokens_per_sample"):
         generated = float(ds["generated_tokens_per_sample"])
         notes.append(
@@ -242,7 +238,7 @@ def _rate(v: Any) -> float | None:
         if math.isnan(v) or v <= 0:
             raise ConfigError(f"workload.request_rate must be positive, got {v!r}")
         return float(v)
-    if _leading_word(v) in ("infinite", "inf", "unlimited", "max"):
+    if leading_word(v) in ("infinite", "inf", "unlimited", "max"):
         return math.inf
     raise ConfigError(f"workload.request_rate: cannot read {v!r}; give requests/s or 'infinite'")
 
@@ -295,7 +291,7 @@ def _hardware(hw: dict[str, Any]) -> tuple[Accelerator, int]:
 
 
 def _scenario(wl: dict[str, Any]) -> str:
-    scenario = _leading_word(wl.get("scenario") or "offline")
+    scenario = leading_word(wl.get("scenario") or "offline")
     if scenario not in SCENARIOS:
         raise ConfigError(
             f"workload.scenario {wl.get('scenario')!r}: choose from {', '.join(SCENARIOS)}"
