@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 from wanka.catalogs import get_accelerator
-from wanka.serve import Engine, EngineDefaults, Layouts, ServeCalibration, model_shape
+from wanka.perf.params import default_calibration
+from wanka.serve import (
+    Engine,
+    EngineDefaults,
+    Layouts,
+    ServeCalibration,
+    default_serve_calibration,
+    model_shape,
+)
 from wanka.serve.model import WEIGHT_FORMATS, kv_bytes_per_token_per_gpu, precision_name
+from wanka.serve.step import shape_calibration
 from wanka.workload.counts import param_count
 from wanka.workload.presets import get_model
 
@@ -91,6 +100,37 @@ def test_decode_step_is_weight_and_kv_bound():
     expected = bytes_read / bw + 0.001
     assert t == pytest.approx(expected, rel=0.01)
     assert t > expected  # the small activation traffic only adds
+
+
+@pytest.mark.parametrize(
+    "acc", ["h20", "h100-sxm", "h200", "b200", "mi300x", "ascend-910b", "gaudi3", "l40s", "tpu-v5e"]
+)
+def test_batch_one_decode_is_memory_bound_on_every_chip(acc: str) -> None:
+    """One decoding sequence reads every weight once for 2 FLOP per weight: a GEMV, memory-bound on any
+    chip (H20: 148 TFLOP/s against 4.0 TB/s, ridge 37 FLOP/byte; one bf16 token is 1 FLOP/byte). The
+    step must cost the bytes of test_decode_step_is_weight_and_kv_bound over the chip's bandwidth,
+    within 5% (activations; on the H20 the 16-row MMA padding of one token comes close to the memory
+    time). Before the shape curve scaled with the chip's ops:byte ratio, the H20 came out
+    compute-bound at 4.3x that (with the shipped 32-row tile)."""
+    chip = get_accelerator(acc)
+    scal = replace(default_serve_calibration(), stream_bw_efficiency=1.0, step_overhead_s=0.0)
+    eng = Engine(model_shape(get_model("llama3-8b")), chip, "bf16", "bf16", scal=scal)
+    t = eng.step(Layouts.of(1), n_dec=1.0, ctx_dec=1000.0).total_s[0]
+    bytes_read = 32 * 218_103_808 * 2 + 128256 * 4096 * 2 + 1000 * 131_072
+    bw = chip.hbm_bw_bytes_per_s * chip.software_efficiency.memory_bw
+    assert bytes_read / bw <= t <= 1.05 * bytes_read / bw
+
+
+def test_shape_curve_half_dimension_follows_the_ops_per_byte_ratio() -> None:
+    """`shape_calibration`: c = training gemm_half_dim x (bf16 peak / HBM bandwidth) / H100's ratio,
+    so an H20 (148e12 / 4.0e12 = 37 FLOP/byte) feeds its tensor cores with 8x narrower tiles."""
+    base = default_calibration()
+    scal = ServeCalibration()
+    h20 = shape_calibration(get_accelerator("h20"), base, scal)
+    h100 = shape_calibration(H100, base, scal)
+    assert h100.gemm_half_dim == pytest.approx(base.gemm_half_dim)
+    assert h20.gemm_half_dim == pytest.approx(base.gemm_half_dim * 37.0 / (989.4 / 3.35))
+    assert h20.gemm_tile == h100.gemm_tile == scal.gemm_tile
 
 
 def test_decode_time_grows_with_batch_and_context():

@@ -19,7 +19,7 @@ workload numbers and return arrays. Scenarios:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,7 @@ from wanka.serve.model import (
     weights_bytes_per_gpu,
 )
 from wanka.serve.params import EngineDefaults, ServeCalibration, default_serve_calibration
-from wanka.serve.step import Rates, StepTimes, iteration_time, rates
+from wanka.serve.step import Rates, StepTimes, iteration_time, rates, shape_calibration
 
 __all__ = ["Engine", "Steady", "little_batch"]
 
@@ -129,7 +129,7 @@ class Engine:
         self.kv_elem = KV_FORMATS[kv_precision]
         self.eng = engine or EngineDefaults()
         self.scal = scal or default_serve_calibration()
-        self.cal = replace(cal or default_calibration(), gemm_tile=self.scal.gemm_tile)
+        self.cal = shape_calibration(acc, cal or default_calibration(), self.scal)
         self.fabric = fabric
         self.r: Rates = rates(acc, self.wf, ratio, self.cal, self.scal, shape.dq)
 

@@ -26,7 +26,7 @@ per-layer GEMM/element-wise/TP time of one micro-batch, A: attention over all se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,11 +39,21 @@ from wanka.perf.params import Calibration, default_calibration
 from wanka.serve.model import ModelShape, WeightFormat
 from wanka.serve.params import ServeCalibration
 
-__all__ = ["Rates", "StepTimes", "attention_coeffs", "iteration_time", "rates"]
+__all__ = [
+    "Rates",
+    "StepTimes",
+    "attention_coeffs",
+    "iteration_time",
+    "rates",
+    "shape_calibration",
+]
 
 F64 = NDArray[np.float64]
 BF16 = 2.0
 MMA_M = 16.0  # rows of one tensor-core MMA instruction (m16n8k16, Ampere/Hopper/Blackwell)
+# ops:byte ratio of the chips the shape curve was fitted on: H100 SXM, dense bf16 989.4 TFLOP/s over
+# 3.35 TB/s HBM (catalog peaks); see `shape_calibration`
+REF_BALANCE = 989.4e12 / 3.35e12
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +95,30 @@ def rates(
         memory=max(acc.hbm_bw_bytes_per_s, 1.0) * se.memory_bw * scal.stream_bw_efficiency,
         domain=scaleup_domain_size(acc, acc.gpus_per_node),
         moe_imbalance=scal.moe_ep_imbalance,
+    )
+
+
+def balance(acc: Accelerator) -> float:
+    """The chip's ops:byte ratio: dense bf16 (or fp16) peak FLOP/s over HBM bytes/s."""
+    peak = acc.peak_flops.get("bf16") or acc.peak_flops.get("fp16") or 0.0
+    return peak / max(acc.hbm_bw_bytes_per_s, 1.0) if peak > 0 else REF_BALANCE
+
+
+def shape_calibration(acc: Accelerator, cal: Calibration, scal: ServeCalibration) -> Calibration:
+    """The GEMM shape curve of serving on this chip (`perf.layer.gemm_efficiency`'s parameters).
+
+    Tile: `ServeCalibration.gemm_tile`. Half-dimension: the training fit's `gemm_half_dim` times the
+    chip's ops:byte ratio over H100's. The curve's small-dimension penalty x / (x + c) stands for
+    tiles with too little work to keep the tensor cores fed; a tile stops being bandwidth-limited
+    when its arithmetic intensity, which grows with its smallest dimension, passes the chip's
+    ops:byte ratio (the roofline's ridge point, Williams, Waterman and Patterson, CACM 2009; NVIDIA
+    Deep Learning Performance Guide, "GPU Performance Background"), so c scales with that ratio. It
+    matters where few tokens meet a compute-poor chip: an H20 (148 TFLOP/s over 4.0 TB/s, ratio 37
+    against H100's 295) would otherwise run a batch-1 decode of an 8B model at 21 ms, compute-bound,
+    where reading its weights takes 5 ms.
+    """
+    return replace(
+        cal, gemm_tile=scal.gemm_tile, gemm_half_dim=cal.gemm_half_dim * balance(acc) / REF_BALANCE
     )
 
 
