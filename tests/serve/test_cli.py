@@ -65,6 +65,7 @@ def test_bad_specs_give_errors_and_the_rest_still_run(tmp_path):
         (_bad({"workload": {"scenario": "server", "request_rate": -1}}), "positive"),
         (_bad({"workload": {"scenario": "sever"}}), "server"),
         (_bad({"serving": {"tpp": 1}}), "tp"),
+        (_bad({"request_rate": 5}), "belongs inside `workload:`"),  # beside its block, not in it
     ]
     p = _write(tmp_path, [b for b, _ in bad] + [GOOD])
     r = runner.invoke(app, ["serve", "predict", str(p), "--json"])

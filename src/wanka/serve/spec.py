@@ -5,7 +5,8 @@ Blocks: `model` (as in a run spec, plus `attention` and `active_params_b`), `har
 read by its leading word ("infinite (all requests queued)" -> inf, "server (note)" -> server); a length
 given as text is read from "mean N" or from a dataset named in `catalogs/data/serve_datasets.yaml`.
 Unknown keys inside the known blocks are errors (with the nearest key suggested); other top-level keys
-(`source`, `notes`, `derived`, ...) are descriptive and kept.
+(`source`, `notes`, `derived`, ...) are descriptive and kept, except a block's own key standing beside
+its block (`scenario: server` next to `workload:`), which is refused rather than silently unused.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ _WORKLOAD = {
 }  # fmt: skip
 _CONSTRAINTS = {"ttft_ms", "tpot_ms", "percentile"}
 _MODEL_EXTRA = {"attention", "notes_arch"}  # descriptive in a serving spec's model block
+# block keys that may also stand at the top level as description (a system name, a framework note)
+_DESCRIPTIVE = {"system", "framework", "version", "seed", "requests"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -373,6 +376,18 @@ def _limits(cs: dict[str, Any]) -> tuple[float | None, float | None, str]:
     return out[0], out[1], str(cs.get("percentile") or "p99")
 
 
+def _misplaced(d: dict[str, Any]) -> None:
+    """A top-level key that belongs inside a block (`scenario: server` beside `workload:`) would be kept
+    as description and silently not used: refuse it, naming its block."""
+    blocks = (("workload", _WORKLOAD), ("serving", _SERVING), ("hardware", _HW),
+              ("constraints", _CONSTRAINTS))  # fmt: skip
+    for k in set(d) - _DESCRIPTIVE:
+        for name, keys in blocks:
+            block = d.get(name)
+            if k in keys and not (isinstance(block, dict) and k in block):
+                raise ConfigError(f"`{k}` belongs inside `{name}:` (e.g. {name}: {{{k}: ...}})")
+
+
 def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     """Parse and check one serving spec mapping; raises a WankaError with a one-line message."""
     if not isinstance(d, dict):
@@ -387,6 +402,7 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
             raise ConfigError(
                 f"a serving spec needs `model`, `hardware` and `workload` (missing {k})"
             )
+    _misplaced(d)
     notes: list[str] = []
     sv = _block("serving", d.get("serving"), _SERVING)
     wl = _block("workload", d["workload"], _WORKLOAD)
