@@ -135,7 +135,7 @@ class _Instance:
         self.done_pre = np.zeros(n, dtype=np.int64)
         self.gen = np.zeros(n, dtype=np.int64)
         self.waiting: deque[int] = deque()
-        self.running: list[int] = []
+        self.running: I64 = np.zeros(0, dtype=np.int64)  # admission order (the newest last)
         self.kv_used = 0.0
         self.busy = False
         self.preemptions = 0
@@ -149,18 +149,21 @@ class _Instance:
         return float(self.done_pre[i] + self.gen[i])
 
     def admit(self) -> None:
-        while self.waiting and len(self.running) < self.eng.max_batch:
+        new: list[int] = []
+        while self.waiting and len(self.running) + len(new) < self.eng.max_batch:
             i = self.waiting[0]
             need = float(self.isl[i] + (self.osl[i] if self.eng.no_evict else 0))
             if self.kv_used + need > self.kv_cap:
                 break
             self.waiting.popleft()
-            self.running.append(i)
+            new.append(i)
             self.kv_used += need if self.eng.no_evict else 0.0
+        if new:
+            self.running = np.concatenate([self.running, np.asarray(new, dtype=np.int64)])
 
     def plan(self) -> tuple[float, list[tuple[int, int]], NDArray[np.int64]]:
         """Compose one iteration: (seconds, prefill chunks (request, tokens), decoding requests)."""
-        run = np.asarray(self.running, dtype=np.int64)
+        run = self.running
         is_dec = self.done_pre[run] >= self.isl[run]
         dec = run[is_dec]
         budget = self.eng.max_num_tokens - int(dec.size)
@@ -184,9 +187,11 @@ class _Instance:
         """On-demand KV: each decode token takes a slot; preempt the newest when the pool is full."""
         if self.eng.no_evict:
             return dec
-        self.kv_used = sum(self.held(i) for i in self.running)
+        run = self.running
+        self.kv_used = float((self.done_pre[run] + self.gen[run]).sum())  # `held`, on demand
         while self.kv_used + dec.size > self.kv_cap and len(self.running) > 1:
-            victim = self.running.pop()
+            victim = int(self.running[-1])
+            self.running = self.running[:-1]
             self.kv_used -= self.held(victim)
             self.done_pre[victim] = 0
             self.gen[victim] = 0
@@ -208,10 +213,10 @@ class _Instance:
                 self.gen[i] = 1
                 if self.osl[i] == 1:
                     self.last[i] = now
-        run = np.asarray(self.running, dtype=np.int64)
+        run = self.running
         fin = self.gen[run] >= self.osl[run]
         if fin.any():
-            self.running = run[~fin].tolist()
+            self.running = run[~fin]
             if self.eng.no_evict:
                 self.kv_used -= float((self.isl[run[fin]] + self.osl[run[fin]]).sum())
         return int(fin.sum())
@@ -220,7 +225,7 @@ class _Instance:
 def _start_iteration(st: _Instance, q: Kernel, now: float, end_kind: int) -> None:
     """Admit what fits, compose the next iteration and schedule its end (or go idle)."""
     st.admit()
-    if not st.running:
+    if len(st.running) == 0:
         st.busy = False
         return
     st.busy = True
