@@ -51,6 +51,7 @@ COMMANDS: dict[str, list[str]] = {
         "5",
         "--json",
     ],
+    "serve-predict-examples": ["serve", "predict", "examples/serve-specs.yaml", "--json"],
     "plan-center-small": ["plan", "tests/golden/inputs/center-small.yaml", "--no-report", "--json"],
     "plan-center-10k": ["plan", "examples/center-10k.yaml", "--no-report", "--json"],
     "fabric-design-rail": [

@@ -45,3 +45,19 @@ def test_free_split_is_at_least_as_good_as_any_uniform_one():
 def test_a_split_no_layout_can_make_is_a_one_line_error():
     with pytest.raises(ConfigError, match="prefill:decode split"):
         predict_serve(_spec(8, tp=8, prefill_instances=1, decode_instances=1))
+
+
+def test_at_a_stated_rate_the_split_meeting_the_limits_is_chosen():
+    """DeepSeek-V3 on 32 H800 at 4 requests/s: dozens of splits serve the whole rate, so the rate
+    alone ties them; the chosen one must meet the TTFT/TPOT limits when some split does (before,
+    the first tie won: tp 2 x pp 8 pools at a TPOT of 133 ms against the 100 ms limit)."""
+    spec = parse_serve_spec({
+        "model": "deepseek-v3", "hardware": {"accelerator": "h800", "count": 32},
+        "serving": {"precision": "fp8", "disaggregated": True},
+        "workload": {"scenario": "server", "input_len": 4096, "output_len": 1024, "request_rate": 4},
+        "constraints": {"ttft_ms": 3000, "tpot_ms": 100},
+    })  # fmt: skip
+    out = predict_serve(spec)
+    assert out["meets_slo"] is True
+    assert out["tpot_ms"]["p99"] <= 100 and out["ttft_ms"]["p99"] <= 3000
+    assert out["output_tokens_per_s_per_gpu"] == pytest.approx(4 * 1024 / 32)

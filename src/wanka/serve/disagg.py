@@ -10,7 +10,9 @@ own instance layout (p x prefill GPUs + d x decode GPUs = the count); per instan
     system    R = min(p * R_p, d * R_d)   (p + d instances), capped by the stated request rate
     TTFT      = ceil(ISL / N) * T_pre(N) + t_kv;   TPOT = T_dec(B)
 
-The layouts and the split p:d, where not stated, are those with the highest system rate per GPU.
+The layouts and the split p:d, where not stated, are those with the highest system rate per GPU among
+the splits meeting the latency limits at their load (all of them when none does); at a stated rate
+that many splits serve in full, ties go to the most spare capacity.
 """
 
 from __future__ import annotations
@@ -114,11 +116,16 @@ def _best(
             "(p x prefill GPUs + d x decode GPUs must equal hardware.count)"
         )
     pr = pool_rates(eng, lay, spec.input_len, spec.output_len)
-    system = np.minimum(p * pr["r_pre"][a], d * pr["r_dec"][b])
+    capacity = np.minimum(p * pr["r_pre"][a], d * pr["r_dec"][b])
+    system = capacity
     if spec.request_rate and math.isfinite(spec.request_rate):
-        system = np.minimum(system, spec.request_rate)
+        system = np.minimum(capacity, spec.request_rate)
     ok = pr["fits"][b] & (pr["kv_tokens"][a] >= spec.input_len)
-    score = np.where(ok, system * spec.output_len / spec.count, -1.0)
+    # splits that meet the latency limits at their load first (as `predict._choose` ranks aggregated
+    # layouts); at a stated rate many splits serve it all, and the one with the most headroom wins
+    slo = _meets_at_load(spec, eng, lay, a, b, system / d, pr)
+    score = np.where(slo, 1.0, 1e-3) * (system + 1e-3 * capacity) * spec.output_len / spec.count
+    score = np.where(ok, score, -1.0)
     k = int(np.argmax(score))
     if score[k] <= 0:
         raise ConfigError(
@@ -126,6 +133,26 @@ def _best(
             "add accelerators or raise tp/pp"
         )
     return int(a[k]), int(b[k]), float(p[k]), float(d[k]), float(system[k]), pr
+
+
+def _meets_at_load(
+    spec: Any,
+    eng: Engine,
+    lay: Layouts,
+    a: np.ndarray,
+    b: np.ndarray,
+    per_decode: np.ndarray,
+    pr: dict[str, Any],
+) -> np.ndarray:
+    """Per split: TTFT (prefill + KV transfer) and TPOT at each decode instance's load within the limits."""
+    ok = np.ones(a.size, dtype=bool)
+    if spec.ttft_ms is not None:
+        ok &= pr["ttft"][a] * 1e3 <= spec.ttft_ms
+    if spec.tpot_ms is not None and a.size:
+        dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
+        t_dec = pool_rates(eng, dec, spec.input_len, spec.output_len, per_decode)["t_dec"]
+        ok &= t_dec * 1e3 <= spec.tpot_ms
+    return ok
 
 
 def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dict[str, Any]:
