@@ -18,7 +18,15 @@ from wanka.serve import (
     default_serve_calibration,
     model_shape,
 )
-from wanka.serve.model import WEIGHT_FORMATS, kv_bytes_per_token_per_gpu, precision_name
+from wanka.serve.model import (
+    WEIGHT_FORMATS,
+    kv_bytes_per_token_per_gpu,
+    kv_tokens_held,
+    mean_context,
+    precision_name,
+    prefill_pairs,
+)
+from wanka.serve.spec import parse_serve_spec
 from wanka.serve.step import shape_calibration
 from wanka.workload.counts import param_count
 from wanka.workload.presets import get_model
@@ -193,3 +201,53 @@ def test_four_bit_formats_count_their_block_scales() -> None:
     assert WEIGHT_FORMATS["fp4"].bytes_per_param == pytest.approx(0.5 + 1 / 16)
     assert WEIGHT_FORMATS["mxfp4"].bytes_per_param == pytest.approx(0.5 + 1 / 32)
     assert WEIGHT_FORMATS["int4"].bytes_per_param == pytest.approx(0.5 + 2 / 128)
+
+
+def test_mxfp4_without_fp4_tensor_cores_is_weight_only() -> None:
+    """gpt-oss ships in MXFP4 and is served so on H100 and MI300X, which have no fp4 peak: 0.53-byte
+    weights, GEMMs at the bf16 peak (no low-precision speed-up), stated; B200 runs it at fp4."""
+    h100 = Engine(model_shape(get_model("gpt-oss-120b")), H100, "mxfp4", "fp8")
+    b200 = Engine(model_shape(get_model("gpt-oss-120b")), get_accelerator("b200"), "mxfp4", "fp8")
+    assert h100.r.gemm == pytest.approx(h100.r.bf16_gemm)
+    assert b200.r.gemm > 1.5 * b200.r.bf16_gemm
+    spec = parse_serve_spec({
+        "model": "gpt-oss-120b", "hardware": {"accelerator": "mi300x", "count": 1},
+        "serving": {"precision": "MXFP4"}, "workload": {"input_len": 1000, "output_len": 1000},
+    })  # fmt: skip
+    assert any("weight-only mxfp4" in a for a in spec.assumptions)
+
+
+def test_sliding_window_layers_keep_only_their_window():
+    """gpt-oss-120b: 18 of its 36 layers attend to a 128-token window (config.json layer_types,
+    'SF'), so a 10,000-token sequence holds 0.5 x 10,000 + 0.5 x 128 = 5,064 tokens of all-layer KV
+    and reads as many keys per decode step; a 100-token one holds all 100 in every layer."""
+    s = model_shape(get_model("gpt-oss-120b"))
+    assert (s.slide_frac, s.window) == (0.5, 128.0)
+    assert kv_tokens_held(s, 10_000.0) == pytest.approx(5_064.0)
+    assert kv_tokens_held(s, 100.0) == pytest.approx(100.0)
+    assert kv_tokens_held(model_shape(get_model("llama3-8b")), 10_000.0) == 10_000.0
+
+
+@pytest.mark.parametrize(("done", "chunk"), [(0, 100), (0, 1000), (100, 100), (50, 300), (500, 64)])
+def test_window_sums_match_the_token_by_token_count(done: int, chunk: int) -> None:
+    """`prefill_pairs` and `mean_context` are integrals of min(x, window); against the discrete sums
+    over tokens (query j of a sliding layer sees min(j, 128) keys) they agree to half a token per
+    query."""
+    s = model_shape(get_model("gpt-oss-120b"))
+    js = np.arange(done + 1, done + chunk + 1, dtype=np.float64)
+    pairs = 0.5 * js.sum() + 0.5 * np.minimum(js, 128.0).sum()
+    assert prefill_pairs(s, float(done), float(chunk)) == pytest.approx(pairs, abs=0.5 * chunk)
+    ctx = 0.5 * js + 0.5 * np.minimum(js, 128.0)
+    assert mean_context(s, float(done), float(chunk)) == pytest.approx(ctx.mean(), abs=0.5)
+
+
+def test_sliding_windows_raise_the_kv_bound_batch():
+    """Long requests of gpt-oss-120b on one H100: with half the layers holding 128 tokens the KV
+    pool admits about twice the sequences of the same model with full attention everywhere."""
+    model = get_model("gpt-oss-120b")
+    full = replace(model, sliding_window=None, attention_layer_pattern=None)
+    lay = Layouts.of(1)
+    b_win = Engine(model_shape(model), H100, "mxfp4", "fp8").max_batch(lay, 8000.0, 1000.0)[0][0]
+    b_full = Engine(model_shape(full), H100, "mxfp4", "fp8").max_batch(lay, 8000.0, 1000.0)[0][0]
+    assert b_full > 10
+    assert b_win / b_full == pytest.approx(9000.0 / (0.5 * 9000.0 + 0.5 * 128.0), rel=0.03)

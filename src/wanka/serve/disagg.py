@@ -25,7 +25,13 @@ import numpy as np
 from wanka.errors import ConfigError
 from wanka.perf.comm import collective_s
 from wanka.serve.engine import FIXED_POINT_STEPS, Engine, little_batch
-from wanka.serve.model import Layouts, kv_bytes_per_token_per_gpu
+from wanka.serve.model import (
+    Layouts,
+    kv_bytes_per_token_per_gpu,
+    kv_tokens_held,
+    mean_context,
+    prefill_pairs,
+)
 
 __all__ = ["disaggregated", "pool_rates"]
 
@@ -47,15 +53,18 @@ def pool_rates(
     """
     n = float(eng.eng.max_num_tokens)
     z = np.zeros(len(lay))
-    t_pre = eng.step(lay, n_dec=z, ctx_dec=z, n_pre=z + n, pre_pairs=z + n * isl / 2.0,
+    t_pre = eng.step(lay, n_dec=z, ctx_dec=z, n_pre=z + n,
+                     pre_pairs=z + n * prefill_pairs(eng.s, 0.0, isl) / isl,
                      n_out=z + n / isl).total_s  # fmt: skip
     r_pre = n / (isl * t_pre)
     kv_tokens, pool = eng.capacity(lay)
-    b = np.minimum(np.minimum(np.floor(kv_tokens / (isl + osl)), eng.eng.max_batch), n)
+    held = kv_tokens_held(eng.s, isl + osl)
+    b = np.minimum(np.minimum(np.floor(kv_tokens / held), eng.eng.max_batch), n)
+    ctx = mean_context(eng.s, isl, osl)
     if rate_per_decode is not None:  # Little's law at a given load (`engine.little_batch`)
 
         def t_of(sub: Layouts, bb: Any) -> Any:
-            return eng.step(sub, n_dec=bb, ctx_dec=bb * (isl + osl / 2.0)).total_s
+            return eng.step(sub, n_dec=bb, ctx_dec=bb * ctx).total_s
 
         if solver == "iterate":
             bmax, b = b, np.ones_like(b)
@@ -65,9 +74,11 @@ def pool_rates(
             b, _ = little_batch(lay, np.asarray(rate_per_decode) * osl, b, t_of)
     fits = b >= 1.0
     bb = np.maximum(b, 1.0)
-    dec = eng.step(lay, n_dec=bb, ctx_dec=bb * (isl + osl / 2.0))
+    dec = eng.step(lay, n_dec=bb, ctx_dec=bb * ctx)
     r_dec = bb / (osl * dec.total_s)
-    per_gpu = isl * kv_bytes_per_token_per_gpu(eng.s, eng.kv_elem, lay.tpa, lay.pp)
+    per_gpu = kv_tokens_held(eng.s, isl) * kv_bytes_per_token_per_gpu(
+        eng.s, eng.kv_elem, lay.tpa, lay.pp
+    )
     t_kv = collective_s("send-recv", per_gpu, 2.0, 1.0, eng.acc, fabric=eng.fabric)
     ttft = np.ceil(isl / n) * t_pre + t_kv
     return {

@@ -33,6 +33,9 @@ from wanka.serve.model import (
     ModelShape,
     kv_bytes_per_token_per_gpu,
     kv_capacity_tokens,
+    kv_tokens_held,
+    mean_context,
+    prefill_pairs,
     weight_format,
     weights_bytes_per_gpu,
 )
@@ -162,13 +165,15 @@ class Engine:
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         n_pre = b * isl / osl
         return self.step(
-            lay, n_dec=b, ctx_dec=b * (isl + osl / 2.0), n_pre=n_pre,
-            pre_pairs=n_pre * isl / 2.0, n_out=b + b / osl,
+            lay, n_dec=b, ctx_dec=b * mean_context(self.s, isl, osl), n_pre=n_pre,
+            pre_pairs=n_pre * prefill_pairs(self.s, 0.0, isl) / isl, n_out=b + b / osl,
         )  # fmt: skip
 
     def reserve_tokens(self, isl: Any, osl: Any) -> F64:
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
-        return isl + osl if self.eng.no_evict else isl + osl / 2.0
+        if self.eng.no_evict:  # the whole request reserved at admission
+            return kv_tokens_held(self.s, isl + osl)
+        return mean_context(self.s, isl, osl)  # blocks grow with the answer: its mean footprint
 
     def max_batch(self, lay: Layouts, isl: Any, osl: Any) -> tuple[F64, F64, F64]:
         """(largest admissible batch, KV tokens, KV pool bytes) per layout."""
@@ -208,15 +213,15 @@ class Engine:
         b = np.broadcast_to(np.asarray(batch, dtype=np.float64), gpus.shape)
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         kv_tokens, pool = self.capacity(lay)
-        fits = b * (isl + osl) <= kv_tokens
+        fits = b * kv_tokens_held(self.s, isl + osl) <= kv_tokens
         tokens = b * isl
         chunks = np.maximum(np.ceil(tokens / self.eng.max_num_tokens), 1.0)
         per = tokens / chunks
         t_pre = chunks * self.step(
-            lay, n_dec=0.0, ctx_dec=0.0, n_pre=per, pre_pairs=per * isl / 2.0,
-            n_out=b / chunks,
+            lay, n_dec=0.0, ctx_dec=0.0, n_pre=per,
+            pre_pairs=per * prefill_pairs(self.s, 0.0, isl) / isl, n_out=b / chunks,
         ).total_s  # fmt: skip
-        t = self.step(lay, n_dec=b, ctx_dec=b * (isl + osl / 2.0))
+        t = self.step(lay, n_dec=b, ctx_dec=b * mean_context(self.s, isl, osl))
         total = t_pre + osl * t.total_s
         thr = np.where(fits, b * osl / total / gpus, 0.0)
         return Steady(

@@ -30,7 +30,10 @@ __all__ = [
     "WeightFormat",
     "kv_bytes_per_token_per_gpu",
     "kv_capacity_tokens",
+    "kv_tokens_held",
+    "mean_context",
     "model_shape",
+    "prefill_pairs",
     "precision_name",
     "weight_format",
     "weights_bytes_per_gpu",
@@ -73,8 +76,13 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
     "fp4": WeightFormat(
         name="fp4", bytes_per_param=0.5 + 1.0 / 16, peaks=("nvfp4", "mxfp4"), speedup_key="nvfp4"
     ),
+    # MXFP4 on chips without fp4 tensor cores (Hopper, CDNA3): weight-only, dequantised to bf16 in the
+    # GEMM (vLLM's Marlin/Triton MXFP4 MoE kernels that serve gpt-oss on H100 and MI300X)
     "mxfp4": WeightFormat(
-        name="mxfp4", bytes_per_param=0.5 + 1.0 / 32, peaks=("mxfp4", "nvfp4"), speedup_key="nvfp4"
+        name="mxfp4",
+        bytes_per_param=0.5 + 1.0 / 32,
+        peaks=("mxfp4", "nvfp4", "bf16", "fp16"),
+        speedup_key="nvfp4",
     ),
     # int4 weight-only (AWQ/GPTQ, W4A16): 4-bit values plus one fp16 scale per 128-weight group
     # (AutoAWQ/GPTQ default group size 128), dequantised to bf16 inside the GEMM
@@ -205,6 +213,10 @@ class ModelShape:
     head_params: float
     total_params: float
     active_params: float
+    slide_frac: float = 0.0
+    """Share of the attention layers that attend to a sliding window (gpt-oss: 1/2, Mistral 7B: 1)."""
+    window: float = float("inf")
+    """Tokens a sliding layer attends to and keeps in its KV cache."""
 
 
 def model_shape(model: ModelSpec) -> ModelShape:
@@ -242,7 +254,60 @@ def model_shape(model: ModelSpec) -> ModelShape:
         head_params=float(pc.head),
         total_params=float(pc.total_without_mtp),
         active_params=float(pc.active_without_mtp),
+        **_window(model),
     )
+
+
+def _window(model: ModelSpec) -> dict[str, float]:
+    """Sliding-window layers: their share of the attention layers and the window (hybrid models count
+    only the '*' layers)."""
+    if model.sliding_window is None:
+        return {}
+    kinds = model.sliding_layers
+    if model.layer_pattern is not None:
+        kinds = tuple(k for k, c in zip(kinds, model.layer_pattern, strict=True) if c == "*")
+    if not kinds or not any(kinds):
+        return {}
+    return {"slide_frac": sum(kinds) / len(kinds), "window": float(model.sliding_window)}
+
+
+def _mean_min(a: Any, b: Any, w: float) -> F64:
+    """Mean of min(x, w) over x uniform in [a, b] (a point where a = b)."""
+    a, b = _f(a), _f(b)
+    lo, hi = np.minimum(a, w), np.minimum(b, w)
+    # integral of min(x, w) from a to b: (hi^2 - lo^2) / 2 below the window, w per token above it
+    area = (hi * hi - lo * lo) / 2.0 + w * (b - np.maximum(a, w)).clip(min=0.0)
+    span = b - a
+    return np.where(span > 0, area / np.where(span > 0, span, 1.0), np.minimum(a, w))
+
+
+def kv_tokens_held(s: ModelShape, length: Any) -> F64:
+    """KV a sequence of `length` tokens holds, in tokens of every attention layer: a sliding layer
+    keeps only its last `window` tokens (vLLM's hybrid KV cache manager frees blocks that leave the
+    window, `SlidingWindowSpec`; TensorRT-LLM's per-layer `max_attention_window`)."""
+    n = _f(length)
+    if not s.slide_frac:
+        return n
+    return (1.0 - s.slide_frac) * n + s.slide_frac * np.minimum(n, s.window)
+
+
+def mean_context(s: ModelShape, start: Any, span: Any) -> F64:
+    """Mean keys per attention layer read by a decode step whose context runs from `start` to
+    `start + span` over the steps (a request's decode phase): start + span / 2 without windows."""
+    a, b = _f(start), _f(start) + _f(span)
+    if not s.slide_frac:
+        return (a + b) / 2.0
+    return (1.0 - s.slide_frac) * (a + b) / 2.0 + s.slide_frac * _mean_min(a, b, s.window)
+
+
+def prefill_pairs(s: ModelShape, done: Any, chunk: Any) -> F64:
+    """Query-key pairs per attention layer of a prompt chunk of `chunk` tokens after `done` cached
+    ones, causal: chunk * (done + chunk / 2); a sliding layer's query sees at most `window` keys."""
+    d, c = _f(done), _f(chunk)
+    full = c * (d + c / 2.0)
+    if not s.slide_frac:
+        return full
+    return (1.0 - s.slide_frac) * full + s.slide_frac * c * _mean_min(d, d + c, s.window)
 
 
 def _f(x: Any) -> F64:

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from wanka.errors import SimulationError
 from wanka.serve.engine import Engine
-from wanka.serve.model import Layouts
+from wanka.serve.model import Layouts, ModelShape, kv_tokens_held, prefill_pairs
 from wanka.sim.kernel import Kernel
 
 __all__ = ["ServerResult", "StepTable", "simulate_closed_loop", "simulate_server"]
@@ -122,13 +122,19 @@ class ServerResult:
 class _Instance:
     """Mutable state of the simulated engine; only the event handlers change it.
 
-    `isl`, `osl`: each request's input and output tokens (arrays, one entry per request).
+    `isl`, `osl`: each request's input and output tokens (arrays, one entry per request). KV is
+    counted in tokens of every attention layer (`model.kv_tokens_held`: sliding-window layers keep
+    their window only).
     """
 
-    def __init__(self, table: StepTable, eng, kv_tokens: float, isl: I64, osl: I64) -> None:
+    def __init__(
+        self, table: StepTable, eng, shape: ModelShape, kv_tokens: float, isl: I64, osl: I64
+    ) -> None:
         n = isl.size
-        self.t, self.eng, self.kv_cap = table, eng, kv_tokens
+        self.t, self.eng, self.s, self.kv_cap = table, eng, shape, kv_tokens
         self.isl, self.osl = isl, osl
+        self.reserve = kv_tokens_held(shape, isl + osl)  # a whole request's KV (no-evict)
+        self.windowed = bool(shape.slide_frac)
         self.arrival = np.zeros(n)
         self.first = np.full(n, np.nan)
         self.last = np.full(n, np.nan)
@@ -145,14 +151,14 @@ class _Instance:
     def held(self, i: int) -> float:
         """KV tokens request i holds (no-evict: its full reservation)."""
         if self.eng.no_evict:
-            return float(self.isl[i] + self.osl[i])
-        return float(self.done_pre[i] + self.gen[i])
+            return float(self.reserve[i])
+        return float(kv_tokens_held(self.s, self.done_pre[i] + self.gen[i]))
 
     def admit(self) -> None:
         new: list[int] = []
         while self.waiting and len(self.running) + len(new) < self.eng.max_batch:
             i = self.waiting[0]
-            need = float(self.isl[i] + (self.osl[i] if self.eng.no_evict else 0))
+            need = float(self.reserve[i]) if self.eng.no_evict else 0.0
             if self.kv_used + need > self.kv_cap:
                 break
             self.waiting.popleft()
@@ -176,10 +182,15 @@ class _Instance:
             done, need = int(self.done_pre[i]), int(self.isl[i])
             c = min(need - done, budget)
             chunks.append((i, c))
-            pairs += c * (done + c / 2.0)
+            pairs += (
+                float(prefill_pairs(self.s, done, c)) if self.windowed else c * (done + c / 2.0)
+            )
             budget -= c
             out_rows += int(done + c >= need)
-        ctx = float(self.isl[dec].sum() + self.gen[dec].sum())
+        if self.windowed:  # keys each decode step reads, per attention layer
+            ctx = float(kv_tokens_held(self.s, self.isl[dec] + self.gen[dec]).sum())
+        else:
+            ctx = float(self.isl[dec].sum() + self.gen[dec].sum())
         tokens = int(dec.size) + sum(c for _, c in chunks)
         return self.t.time(tokens, out_rows, ctx, pairs), chunks, dec
 
@@ -188,7 +199,7 @@ class _Instance:
         if self.eng.no_evict:
             return dec
         run = self.running
-        self.kv_used = float((self.done_pre[run] + self.gen[run]).sum())  # `held`, on demand
+        self.kv_used = float(kv_tokens_held(self.s, self.done_pre[run] + self.gen[run]).sum())
         while self.kv_used + dec.size > self.kv_cap and len(self.running) > 1:
             victim = int(self.running[-1])
             self.running = self.running[:-1]
@@ -218,7 +229,7 @@ class _Instance:
         if fin.any():
             self.running = run[~fin]
             if self.eng.no_evict:
-                self.kv_used -= float((self.isl[run[fin]] + self.osl[run[fin]]).sum())
+                self.kv_used -= float(self.reserve[run[fin]].sum())
         return int(fin.sum())
 
 
@@ -244,10 +255,10 @@ def _instance(
     eng = engine.eng
     kv_tokens = float(engine.capacity(lay)[0][0])
     isl_r, osl_r = lengths
-    if kv_tokens < float((isl_r + (osl_r if eng.no_evict else 1)).max()):
+    if kv_tokens < float(kv_tokens_held(engine.s, isl_r + (osl_r if eng.no_evict else 1)).max()):
         raise SimulationError("one request does not fit the KV cache of this layout")
     table = table or StepTable(engine, lay, eng.max_num_tokens)
-    return _Instance(table, eng, kv_tokens, isl_r, osl_r)
+    return _Instance(table, eng, engine.s, kv_tokens, isl_r, osl_r)
 
 
 def _request_lengths(

@@ -315,11 +315,13 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
         raise ConfigError(
             f"unknown serving precision {precision!r}; choose from {', '.join(WEIGHT_FORMATS)}"
         )
-    _, _, ratio = weight_format(precision, acc)  # raises when the chip lacks the format
-    if precision == "int8" and not acc.peak_flops.get("int8"):
+    wf, _, ratio = weight_format(precision, acc)  # raises when the chip lacks the format
+    used = next(k for k in wf.peaks if acc.peak_flops.get(k))
+    if precision in ("int8", "mxfp4") and used in ("bf16", "fp16"):
         notes.append(
-            f"serving.precision int8: {acc.id} has no int8 peak in the catalog; one-byte weights, "
-            f"GEMMs at the bf16 peak (weight-only int8, x{ratio:.1f})"
+            f"serving.precision {precision}: {acc.id} has no {precision} peak in the catalog; "
+            f"{wf.bytes_per_param:g}-byte weights, GEMMs at the {used} peak (weight-only "
+            f"{precision}, x{ratio:.1f})"
         )
     kvp = sv.get("kv_precision")
     if kvp is not None and str(kvp).strip().lower() == "auto":  # vLLM kv_cache_dtype: the default
