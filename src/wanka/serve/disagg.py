@@ -8,7 +8,8 @@ own instance layout (p x prefill GPUs + d x decode GPUs = the count); per instan
     transfer  t_kv = send-recv of ISL * KV bytes per token per GPU, each prefill GPU to its decode peer,
               over the scale-up links when both pools share one domain, else the scale-out NICs
     system    R = min(p * R_p, d * R_d)   (p + d instances), capped by the stated request rate
-    TTFT      = ceil(ISL / N) * T_pre(N) + t_kv;   TPOT = T_dec(B)
+    TTFT      = ceil(ISL / N) * T_pre(N) + t_kv (+ at a stated rate the wait at the prefill pool,
+              `engine.queue_wait` at its load, p50 and p99);   TPOT = T_dec(B)
 
 The layouts and the split p:d, where not stated, are those with the highest system rate per GPU among
 the splits meeting the latency limits at their load (all of them when none does); at a stated rate
@@ -24,7 +25,7 @@ import numpy as np
 
 from wanka.errors import ConfigError
 from wanka.perf.comm import collective_s
-from wanka.serve.engine import FIXED_POINT_STEPS, Engine, little_batch
+from wanka.serve.engine import FIXED_POINT_STEPS, Engine, little_batch, queue_wait
 from wanka.serve.model import (
     Layouts,
     kv_bytes_per_token_per_gpu,
@@ -134,7 +135,7 @@ def _best(
     ok = pr["fits"][b] & (pr["kv_tokens"][a] >= spec.input_len)
     # splits that meet the latency limits at their load first (as `predict._choose` ranks aggregated
     # layouts); at a stated rate many splits serve it all, and the one with the most headroom wins
-    slo = _meets_at_load(spec, eng, lay, a, b, system / d, pr)
+    slo = _meets_at_load(spec, eng, lay, (a, b, p, d), system, pr)
     score = np.where(slo, 1.0, 1e-3) * (system + 1e-3 * capacity) * spec.output_len / spec.count
     score = np.where(ok, score, -1.0)
     k = int(np.argmax(score))
@@ -150,18 +151,20 @@ def _meets_at_load(
     spec: Any,
     eng: Engine,
     lay: Layouts,
-    a: np.ndarray,
-    b: np.ndarray,
-    per_decode: np.ndarray,
+    split: tuple[np.ndarray, ...],
+    system: np.ndarray,
     pr: dict[str, Any],
 ) -> np.ndarray:
-    """Per split: TTFT (prefill + KV transfer) and TPOT at each decode instance's load within the limits."""
+    """Per split (prefill layout, decode layout, p, d) serving `system` requests/s: p99 TTFT (prefill,
+    KV transfer and the prefill pool's wait) and TPOT at each decode instance's load within the limits."""
+    a, b, p, d = split
     ok = np.ones(a.size, dtype=bool)
     if spec.ttft_ms is not None:
-        ok &= pr["ttft"][a] * 1e3 <= spec.ttft_ms
+        wait = queue_wait(1.0 / pr["r_pre"][a], system / (p * pr["r_pre"][a]), 0.99)
+        ok &= (pr["ttft"][a] + wait) * 1e3 <= spec.ttft_ms
     if spec.tpot_ms is not None and a.size:
         dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
-        t_dec = pool_rates(eng, dec, spec.input_len, spec.output_len, per_decode)["t_dec"]
+        t_dec = pool_rates(eng, dec, spec.input_len, spec.output_len, system / d)["t_dec"]
         ok &= t_dec * 1e3 <= spec.tpot_ms
     return ok
 
@@ -179,6 +182,13 @@ def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dic
     t_dec = float((pd or pr)["t_dec"][0 if pd else b])
     batch = float((pd or pr)["batch"][0 if pd else b])
     ttft = float(pr["ttft"][a])
+    wait = {"p50": 0.0, "p99": 0.0}
+    if spec.request_rate and math.isfinite(
+        spec.request_rate
+    ):  # Poisson arrivals at the prefill pool
+        rho = spec.request_rate / (p * float(pr["r_pre"][a]))
+        wait = {k: float(queue_wait(1.0 / float(pr["r_pre"][a]), rho, q))
+                for k, q in (("p50", 0.5), ("p99", 0.99))}  # fmt: skip
     out = system * osl / spec.count
     same = a == b
     notes.append(
@@ -186,17 +196,20 @@ def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dic
         f"instance(s) of {_pool_dict(lay, b)}; KV sent over "
         f"{'NVLink/scale-up' if spec.count <= eng.acc.scaleup_domain else 'the scale-out NICs'}"
     )
-    notes.append("disaggregated latencies are steady-state figures (p50 = p99), not simulated")
+    notes.append(
+        "disaggregated latencies are steady-state figures, not simulated: TPOT p50 = p99; TTFT adds "
+        "the prefill pool's queueing wait at a stated rate (Kingman's heavy-traffic tail)"
+    )
     return {
         "id": spec.id,
         "output_tokens_per_s_per_gpu": out,
         "total_tokens_per_s_per_gpu": out * (isl + osl) / osl,
-        "ttft_ms": {"p50": ttft * 1e3, "p99": ttft * 1e3},
+        "ttft_ms": {k: (ttft + w) * 1e3 for k, w in wait.items()},
         "tpot_ms": {"p50": t_dec * 1e3, "p99": t_dec * 1e3},
         "max_batch": int(batch),
         "kv_cache_gib": float(pr["pool"][b]) / GiB,
         "fits": True,
-        "meets_slo": _meets(spec, ttft, t_dec),
+        "meets_slo": _meets(spec, ttft + wait["p99"], t_dec),
         "breakdown": {
             "prefill_s": float(pr["t_pre"][a]) * math.ceil(isl / eng.eng.max_num_tokens),
             "decode_s": t_dec * max(osl - 1.0, 0.0),

@@ -42,11 +42,20 @@ from wanka.serve.model import (
 from wanka.serve.params import EngineDefaults, ServeCalibration, default_serve_calibration
 from wanka.serve.step import Rates, StepTimes, iteration_time, rates, shape_calibration
 
-__all__ = ["Engine", "Steady", "little_batch"]
+__all__ = ["Engine", "Steady", "little_batch", "queue_wait"]
 
 F64 = NDArray[np.float64]
 FIXED_POINT_STEPS = 12  # Little's-law iterations; T_iter(B) is flat enough that 12 settle to < 0.1%
 ROOT_STEPS = 6  # regula-falsi steps of `little_batch` (benchmarks/bench_serve.py checks the result)
+
+
+def queue_wait(service: Any, rho: Any, quantile: float) -> F64:
+    """Waiting-time quantile of a queue with Poisson arrivals and deterministic service `service` at
+    utilisation `rho`: Kingman's heavy-traffic tail P(W > t) ~ rho exp(-2 (1 - rho) t / s) (as for
+    M/D/1), so t = s / (2 (1 - rho)) ln(rho / (1 - quantile)), zero when rho <= 1 - quantile. rho is
+    capped at 0.999 (an overloaded queue reports a long, finite wait)."""
+    r = np.clip(np.asarray(rho, dtype=np.float64), 0.0, 0.999)
+    return service / (2.0 * (1.0 - r)) * np.log(np.maximum(r / (1.0 - quantile), 1.0))
 
 
 def little_batch(
@@ -259,9 +268,7 @@ class Engine:
         t = self.mixed_step(lay, b, isl, osl)
         stable = (rho < 1.0) & (bmax >= 1.0)
         service = osl * t.total_s / np.maximum(bmax, 1.0)  # a batch slot frees every OSL*T/B s
-        r = np.clip(rho, 0.0, 0.999)
-        wait_p50 = service / (2.0 * (1.0 - r)) * np.log(np.maximum(2.0 * r, 1.0))
-        wait_p99 = service / (2.0 * (1.0 - r)) * np.log(np.maximum(100.0 * r, 1.0))
+        wait_p50, wait_p99 = queue_wait(service, rho, 0.5), queue_wait(service, rho, 0.99)
         pre = self.prefill_iters(b, isl) * t.total_s
         ttft50 = pre + 0.5 * t.total_s + wait_p50
         ttft99 = pre + t.total_s + wait_p99

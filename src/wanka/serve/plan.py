@@ -29,7 +29,7 @@ from wanka.catalogs import accelerators, get_accelerator
 from wanka.catalogs.economics import Economics
 from wanka.hardware import Accelerator
 from wanka.serve.disagg import pool_rates
-from wanka.serve.engine import Engine
+from wanka.serve.engine import Engine, queue_wait
 from wanka.serve.model import Layouts, default_kv_precision, model_shape, wide_ep_degrees
 from wanka.serve.params import EngineDefaults
 from wanka.serve.server import StepTable, simulate_server
@@ -156,13 +156,13 @@ def _disagg(
     li, p, d = li[keep], p[keep], d[keep]
     lay2 = _expand(sub, li)
     # TTFT: prompt iterations + KV transfer + M/D/1-like wait at the prefill pool's load
-    rho = np.minimum(q["rate"] / (p * pr["r_pre"][li]), 0.999)
+    rho = q["rate"] / (p * pr["r_pre"][li])
     service = 1.0 / pr["r_pre"][li]
-    wait99 = service / (2.0 * (1.0 - rho)) * np.log(np.maximum(100.0 * rho, 1.0))
+    wait50, wait99 = queue_wait(service, rho, 0.5), queue_wait(service, rho, 0.99)
     dec = pool_rates(eng, lay2, q["isl"], q["osl"], q["rate"] / d, solver=q["solver"])
     return {
         "lay": lay2, "count": (p + d) * lay2.gpus, "instances": p + d,
-        "ttft": pr["ttft"][li] + wait99, "tpot": dec["t_dec"], "ttft50": pr["ttft"][li],
+        "ttft": pr["ttft"][li] + wait99, "tpot": dec["t_dec"], "ttft50": pr["ttft"][li] + wait50,
         "tpot50": dec["t_dec"], "prefill": p, "disagg": np.ones(p.shape, dtype=bool),
     }  # fmt: skip
 
