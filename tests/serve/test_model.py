@@ -188,7 +188,7 @@ def test_engine_defaults_are_overridable():
 
 @pytest.mark.parametrize(
     ("written", "name"),
-    [("NVFP4", "fp4"), ("MXFP4", "mxfp4"), ("FP8 (blockwise)", "fp8"), ("W8A8", "int8"),
+    [("NVFP4", "fp4"), ("MXFP4", "mxfp4"), ("FP8 (blockwise)", "fp8-blockwise"), ("fp8-blockwise", "fp8-blockwise"), ("W8A8", "int8"),
      ("AWQ (W4A16)", "int4"), ("bfloat16", "bf16"), ("fp8", "fp8")],
 )  # fmt: skip
 def test_published_precision_names_map_to_a_weight_format(written: str, name: str) -> None:
@@ -215,6 +215,18 @@ def test_mxfp4_without_fp4_tensor_cores_is_weight_only() -> None:
         "serving": {"precision": "MXFP4"}, "workload": {"input_len": 1000, "output_len": 1000},
     })  # fmt: skip
     assert any("weight-only mxfp4" in a for a in spec.assumptions)
+
+
+def test_blockwise_fp8_gemms_run_at_the_blockwise_speed_up() -> None:
+    """FP8 with 128 x 128 weight-block scales (DeepSeek-V3/R1, Qwen3 FP8 checkpoints) runs its GEMMs
+    at the fitted `fp8-blockwise` speed-up over bf16, per-tensor fp8 at `fp8`'s; same one byte per
+    weight (plus 4 bytes per 16,384)."""
+    cal = default_calibration()
+    per_tensor = Engine(model_shape(get_model("qwen3-235b-a22b")), H100, "fp8", "fp8")
+    blockwise = Engine(model_shape(get_model("qwen3-235b-a22b")), H100, "fp8-blockwise", "fp8")
+    ratio = cal.lowp_gemm_speedup["fp8-blockwise"] / cal.lowp_gemm_speedup["fp8"]
+    assert blockwise.r.gemm == pytest.approx(per_tensor.r.gemm * ratio)
+    assert WEIGHT_FORMATS["fp8-blockwise"].bytes_per_param == pytest.approx(1.0 + 4 / 128**2)
 
 
 def test_sliding_window_layers_keep_only_their_window():

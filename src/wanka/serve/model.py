@@ -68,6 +68,16 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
         name="fp16", bytes_per_param=2.0, peaks=("fp16", "bf16"), speedup_key=None
     ),
     "fp8": WeightFormat(name="fp8", bytes_per_param=1.0, peaks=("fp8",), speedup_key="fp8"),
+    # fp8 with one fp32 scale per 128 x 128 weight block and 1 x 128 activation tiles (DeepSeek-V3
+    # report sec. 3.3; the DeepSeek-V3/R1 and Qwen3 FP8 checkpoints, `weight_block_size` [128, 128]):
+    # the scales are promoted on CUDA cores, so its GEMMs reach the training fit's `fp8-blockwise`
+    # speed-up rather than per-tensor fp8's
+    "fp8-blockwise": WeightFormat(
+        name="fp8-blockwise",
+        bytes_per_param=1.0 + 4.0 / 128**2,
+        peaks=("fp8",),
+        speedup_key="fp8-blockwise",
+    ),
     # int8 (W8A8 SmoothQuant, vLLM-Ascend/MindIE w8a8; TensorRT-LLM int8 weight-only): one byte per
     # weight, GEMMs at the catalog int8 peak where one is listed, else at bf16 (weight-only dequant)
     "int8": WeightFormat(
@@ -93,7 +103,7 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
 #: Names published results and engines use for those formats (the lower-cased leading word): vLLM
 #: `--dtype`/`--quantization`, TensorRT-LLM `QuantAlgo`, MLPerf and vendor result tables.
 PRECISION_ALIASES: dict[str, str] = {
-    "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "nvfp4": "fp4", "fp8-blockwise": "fp8",
+    "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "nvfp4": "fp4",
     "fp8_e4m3": "fp8", "e4m3": "fp8", "w8a8-fp8": "fp8", "w8a8": "int8", "w8a8-int8": "int8",
     "smoothquant": "int8", "w4a16": "int4", "awq": "int4", "gptq": "int4", "int4-awq": "int4",
     "w4a16-awq": "int4", "auto": "bf16",
@@ -105,13 +115,16 @@ KV_FORMATS: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.
 def precision_name(text: Any) -> str:
     """The format name of a precision as written in a spec ("NVFP4", "FP8 (blockwise)", "W8A8")."""
     word = leading_word(text)
-    return PRECISION_ALIASES.get(word, word)
+    name = PRECISION_ALIASES.get(word, word)
+    if name == "fp8" and "block" in str(text).lower():  # "FP8 (blockwise)", "fp8 block-scaled"
+        return "fp8-blockwise"
+    return name
 
 
 def default_kv_precision(precision: str, accelerator: Accelerator) -> str:
     """The KV-cache format of a spec that leaves it null: fp8 for fp8/fp4 weights on chips with fp8
     (the quantised checkpoints ship an fp8 KV cache), else bf16."""
-    fp8_weights = precision in ("fp8", "fp4", "mxfp4")
+    fp8_weights = precision in ("fp8", "fp8-blockwise", "fp4", "mxfp4")
     return "fp8" if fp8_weights and accelerator.peak_flops.get("fp8") else "bf16"
 
 
