@@ -166,3 +166,17 @@ def test_center_serving_demand_is_sized_by_the_serving_model():
     assert n == -(-ref.plans[0]["count"] // 8) * 8
     d["serving"][0]["ttft_ms"] = 0.5
     assert serving_count(parse_center(d).serving[0], cand, Economics()) == 512 + 8
+
+
+def test_plan_lists_each_deployment_once():
+    """Two utilisation targets of the disaggregated screen can size the same split; the plan lists a
+    deployment (chip, count, layout, split) once (gpt-oss-120b on MI300X gave the same 1:1 split
+    twice)."""
+    r = runner.invoke(app, ["serve", "plan", "--model", "gpt-oss-120b", "--rate", "5",
+                            "--input-len", "1000", "--output-len", "1000", "--tpot-ms", "50",
+                            "--precision", "MXFP4", "--accelerators", "mi300x", "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    plans = json.loads(r.stdout)
+    keys = [(p["accelerator"], p["count"], json.dumps(p["layout"], sort_keys=True)) for p in plans]
+    assert len(plans) >= 2 and len(set(keys)) == len(keys)
+    assert all(p["precision"] == "mxfp4" for p in plans)

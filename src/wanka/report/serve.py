@@ -50,6 +50,8 @@ def render_serve_plan(plans: list[dict[str, Any]], notes: list[str], stats: str)
         desc = f"tp{lay['tp']} pp{lay['pp']} dp{lay['dp']}"
         if lay["ep"] > 1:
             desc += f" ep{lay['ep']}"
+        if lay.get("attention_dp"):
+            desc += " attn-DP"
         if lay["disaggregated"]:
             desc += f" P:D {lay['prefill_decode']}"
         t.add_row(

@@ -304,4 +304,8 @@ def _chip_plans(
             "meets_slo": True,
             "cost_per_million_tokens_usd": float(usd[i]),
         })  # fmt: skip
+        if any(
+            o["count"] == out[-1]["count"] and o["layout"] == out[-1]["layout"] for o in out[:-1]
+        ):
+            out.pop()  # the same deployment again (two utilisation targets gave one split)
     return out
