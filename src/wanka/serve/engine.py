@@ -9,6 +9,8 @@ workload numbers and return arrays. Scenarios:
   Each iteration every sequence gains one token and B/OSL new requests prefill ISL tokens (chunked), so
       T_iter = iteration_time(n_dec = B, ctx = B*(ISL + OSL/2), n_pre = B*ISL/OSL, pairs = n_pre*ISL/2)
       output tokens/s per GPU = B / T_iter / gpus.
+  With sliding-window layers the reserve, the contexts and the pairs are the windowed counts of
+  `model.kv_tokens_held`, `model.mean_context` and `model.prefill_pairs`.
 * fixed batch: B prompts prefilled in token-budget chunks, then OSL decode iterations at mean context.
 * server (analytic, used by `serve plan`): the operating batch solves Little's law B = lambda * OSL *
   T_iter(B); TPOT = T_iter(B); TTFT = prefill iterations + admission queueing (Kingman's heavy-traffic
