@@ -132,7 +132,7 @@ def _best(
     system = capacity
     if spec.request_rate and math.isfinite(spec.request_rate):
         system = np.minimum(capacity, spec.request_rate)
-    ok = pr["fits"][b] & (pr["kv_tokens"][a] >= spec.input_len)
+    ok = pr["fits"][b] & (pr["kv_tokens"][a] >= kv_tokens_held(eng.s, spec.input_len))
     # splits that meet the latency limits at their load first (as `predict._choose` ranks aggregated
     # layouts); at a stated rate many splits serve it all, and the one with the most headroom wins
     slo = _meets_at_load(spec, eng, lay, (a, b, p, d), system, pr)
