@@ -57,7 +57,7 @@ def _within(cases: list[dict], tol: float) -> dict[str, list[int]]:
     for tag in ("", "_at_rate"):
         errs = [c[k] for c in cases for k in c if k.endswith(f"{tag}_rel_error") and k[:4] in
                 ("ttft", "tpot") and (tag or "_at_rate" not in k)]  # fmt: skip
-        out[tag.strip("_") or "highest_passing_rate"] = [
+        out["stated_rate" if tag else "highest_passing_rate"] = [
             sum(abs(e) <= tol for e in errs),
             len(errs),
         ]
