@@ -429,6 +429,7 @@ class ServeEngine(_Block):
     kv_block_tokens: Int | None = None
     gpu_memory_utilization: Num | None = None
     attention_dp: StrictBool | None = None
+    scheduler_policy: str | None = None  # guaranteed_no_evict (the default) or max_utilization
 
 
 NumOrText = Annotated[Num | str, Field(union_mode="left_to_right")]

@@ -231,3 +231,34 @@ def test_layouts_whose_longest_prompts_cannot_meet_the_ttft_limit_are_set_aside(
     eng = Engine(model_shape(spec.model), spec.accelerator, "fp8", "fp8")
     ok = _long_prompt_ok(spec, eng, Layouts.of(np.array([4.0, 8.0])))
     assert ok.tolist() == [False, True]
+
+
+def test_scheduler_policy_states_how_kv_is_reserved():
+    """`serving.scheduler_policy` (TensorRT-LLM `CapacitySchedulerPolicy`): GUARANTEED_NO_EVICT (the
+    default) reserves input + output at admission, MAX_UTILIZATION takes blocks as the sequence
+    grows, so a KV-bound offline batch holds ISL + OSL / 2 tokens per sequence instead of
+    ISL + OSL: (1000 + 1000) / (1000 + 500) = 4/3 as many sequences (the block rounding aside)."""
+    from wanka.errors import ConfigError
+    from wanka.serve.spec import parse_serve_spec
+
+    base = {"model": "llama3-70b", "hardware": {"accelerator": "h100-sxm", "count": 2},
+            "workload": {"scenario": "offline", "input_len": 1000, "output_len": 1000}}  # fmt: skip
+
+    def spec(**sv):
+        return parse_serve_spec(
+            {**base, "serving": {"framework": "TensorRT-LLM", "tp": 2, "precision": "fp8", **sv}}
+        )
+
+    reserve, grow = spec(), spec(scheduler_policy="MAX_UTILIZATION")
+    assert reserve.engine.no_evict and not grow.engine.no_evict
+    assert grow.engine.fraction_of_free and grow.engine.kv_block_tokens == 32  # still TensorRT-LLM
+    batches = []
+    for s in (reserve, grow):
+        eng = Engine(model_shape(s.model), s.accelerator, s.precision, s.kv_precision,
+                     engine=s.engine)  # fmt: skip
+        batches.append(float(eng.offline(Layouts.of(2), 1000.0, 1000.0).batch[0]))
+    assert batches[0] < 2048 and batches[1] / batches[0] == pytest.approx(4.0 / 3.0, rel=0.01)
+    with pytest.raises(ConfigError, match="guaranteed_no_evict, max_utilization"):
+        spec(scheduler_policy="fifo")
+    with pytest.raises(ConfigError, match="on demand"):
+        parse_serve_spec({**base, "serving": {"framework": "vLLM", "scheduler_policy": "no-evict"}})

@@ -43,11 +43,14 @@ __all__ = [
 ]  # fmt: skip
 
 SCENARIOS = ("offline", "server", "interactive", "fixed-batch")
+SCHEDULER_POLICIES = {  # spelling -> reserve the whole request at admission
+    "guaranteed_no_evict": True, "no_evict": True, "max_utilization": False, "max_util": False,
+}  # fmt: skip
 _HW = {"accelerator", "count", "system", "gpus_per_node"}
 _SERVING = {
     "framework", "version", "precision", "kv_precision", "tp", "pp", "ep", "dp", "disaggregated",
     "prefill_instances", "decode_instances", "max_batch", "max_num_tokens", "kv_block_tokens",
-    "gpu_memory_utilization", "attention_dp",
+    "gpu_memory_utilization", "attention_dp", "scheduler_policy",
 }  # fmt: skip
 _WORKLOAD = {
     "scenario", "input_len", "output_len", "batch_size", "request_rate", "concurrency", "requests",
@@ -357,12 +360,34 @@ def _engine(sv: dict[str, Any]) -> tuple[EngineDefaults, str]:
             raise ConfigError(f"serving.gpu_memory_utilization must be in (0, 1], got {u!r}")
         eng = replace(eng, gpu_memory_utilization=float(u))
     framework = str(sv.get("framework") or "unspecified")
-    if "vllm" in framework.lower() or "sglang" in framework.lower():
+    paged = "vllm" in framework.lower() or "sglang" in framework.lower()
+    if paged:
         eng = replace(
             eng, no_evict=False, fraction_of_free=False,
             kv_block_tokens=ints.get("kv_block_tokens") or 16,
         )  # fmt: skip
+    if sv.get("scheduler_policy") is not None:
+        eng = replace(eng, no_evict=_no_evict(sv["scheduler_policy"], framework, paged))
     return eng, framework
+
+
+def _no_evict(policy: Any, framework: str, paged: bool) -> bool:
+    """`serving.scheduler_policy`: TensorRT-LLM's `CapacitySchedulerPolicy`, GUARANTEED_NO_EVICT
+    (reserve input + output at admission) or MAX_UTILIZATION (blocks on demand, pausing the newest
+    request when the pool runs out); vLLM/SGLang only allocate on demand."""
+    key = str(policy).strip().lower().replace("-", "_")
+    if key not in SCHEDULER_POLICIES:
+        raise ConfigError(
+            f"unknown serving.scheduler_policy {policy!r}; choose from guaranteed_no_evict, "
+            "max_utilization"
+        )
+    no_evict = SCHEDULER_POLICIES[key]
+    if no_evict and paged:
+        raise ConfigError(
+            f"serving.scheduler_policy {policy!r}: {framework} allocates KV blocks on demand; "
+            "drop the key or write max_utilization"
+        )
+    return no_evict
 
 
 def _limits(cs: dict[str, Any]) -> tuple[float | None, float | None, str]:
