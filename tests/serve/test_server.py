@@ -262,3 +262,39 @@ def test_scheduler_policy_states_how_kv_is_reserved():
         spec(scheduler_policy="fifo")
     with pytest.raises(ConfigError, match="on demand"):
         parse_serve_spec({**base, "serving": {"framework": "vLLM", "scheduler_policy": "no-evict"}})
+
+
+def test_vllm_specs_take_vllms_batch_limits_by_device():
+    """vLLM's `EngineArgs.get_batch_defaults`: 1,024 sequences and 8,192 tokens per iteration on
+    devices of at least 70 GiB that are not A100s, 256 and 2,048 elsewhere; TensorRT-LLM keeps its
+    `BuildConfig` 2,048; a stated value wins."""
+    from wanka.serve.spec import parse_serve_spec
+
+    def engine(acc, **sv):
+        return parse_serve_spec({
+            "model": "llama3-8b", "hardware": {"accelerator": acc, "count": 1},
+            "serving": sv, "workload": {"scenario": "offline", "input_len": 512, "output_len": 128},
+        }).engine  # fmt: skip
+
+    limits = {a: (e.max_batch, e.max_num_tokens) for a in ("h100-sxm", "mi300x", "a100-80gb",
+              "l40s") for e in [engine(a, framework="vLLM")]}  # fmt: skip
+    assert limits == {"h100-sxm": (1024, 8192), "mi300x": (1024, 8192),
+                      "a100-80gb": (256, 2048), "l40s": (256, 2048)}  # fmt: skip
+    assert engine("h100-sxm", framework="TensorRT-LLM").max_batch == 2048
+    assert engine("h100-sxm", framework="vllm", max_batch=512).max_batch == 512
+
+
+def test_gpt_oss_mxfp4_keeps_a_bf16_kv_cache():
+    """MXFP4 (gpt-oss's release format) quantises the experts only, so a null kv_precision is bf16;
+    fp8 and NVFP4 checkpoints keep their fp8 KV cache."""
+    from wanka.serve.spec import parse_serve_spec
+
+    def kv(model, precision):
+        return parse_serve_spec({
+            "model": model, "hardware": {"accelerator": "h100-sxm", "count": 1},
+            "serving": {"precision": precision},
+            "workload": {"scenario": "offline", "input_len": 512, "output_len": 128},
+        }).kv_precision  # fmt: skip
+
+    assert kv("gpt-oss-120b", "mxfp4") == "bf16"
+    assert kv("llama3-8b", "fp8") == "fp8"

@@ -123,8 +123,10 @@ def precision_name(text: Any) -> str:
 
 def default_kv_precision(precision: str, accelerator: Accelerator) -> str:
     """The KV-cache format of a spec that leaves it null: fp8 for fp8/fp4 weights on chips with fp8
-    (the quantised checkpoints ship an fp8 KV cache), else bf16."""
-    fp8_weights = precision in ("fp8", "fp8-blockwise", "fp4", "mxfp4")
+    (the quantised checkpoints ship an fp8 KV cache), else bf16. MXFP4 is gpt-oss's own release
+    format, whose `quantization_config` quantises the MoE weights only (attention in bf16, no KV
+    scales), so vLLM's and TensorRT-LLM's `kv_cache_dtype` "auto" keeps its KV cache in bf16."""
+    fp8_weights = precision in ("fp8", "fp8-blockwise", "fp4")
     return "fp8" if fp8_weights and accelerator.peak_flops.get("fp8") else "bf16"
 
 

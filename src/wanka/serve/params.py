@@ -14,10 +14,12 @@ from typing import Any
 from wanka.errors import CatalogError
 
 __all__ = [
+    "VLLM_LARGE_DEVICE_BYTES",
     "EngineDefaults",
     "ServeCalibration",
     "default_serve_calibration",
     "serve_calibration_from",
+    "vllm_defaults",
 ]
 
 
@@ -77,6 +79,19 @@ class EngineDefaults:
     no_evict: bool = True
     """Reserve each request's full KV (input + output) at admission: TensorRT-LLM's default
     `CapacitySchedulerPolicy.GUARANTEED_NO_EVICT`. False: vLLM-style on-demand blocks with preemption."""
+
+
+#: vLLM's batch limits by device (`vllm/engine/arg_utils.py`, `EngineArgs.get_batch_defaults`, for
+#: `vllm serve`): at least 70 GiB of device memory and not an A100 ("for GPUs like H100 and MI300x")
+#: gets max_num_seqs 1024 and max_num_batched_tokens 8192; other GPUs 256 and 2048.
+VLLM_LARGE_DEVICE_BYTES = 70 * 2**30
+
+
+def vllm_defaults(acc: Any) -> EngineDefaults:
+    """vLLM's engine settings on this chip (see `VLLM_LARGE_DEVICE_BYTES`); KV paging is set by
+    the spec reader for vLLM and SGLang alike."""
+    large = acc.hbm_bytes >= VLLM_LARGE_DEVICE_BYTES and "a100" not in acc.id.lower()
+    return EngineDefaults(max_batch=1024 if large else 256, max_num_tokens=8192 if large else 2048)
 
 
 def serve_calibration_from(d: dict[str, Any]) -> ServeCalibration:

@@ -32,7 +32,7 @@ from wanka.serve.model import (
     precision_name,
     weight_format,
 )
-from wanka.serve.params import EngineDefaults
+from wanka.serve.params import EngineDefaults, vllm_defaults
 from wanka.spec import model_from_mapping, read_spec_file
 from wanka.units import difflib_closest, leading_word
 from wanka.userfile import check_count, check_number
@@ -342,10 +342,12 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
     return precision, kvp
 
 
-def _engine(sv: dict[str, Any]) -> tuple[EngineDefaults, str]:
-    """(engine settings, framework name): stated values over `EngineDefaults`; vLLM/SGLang page
-    their KV cache on demand (16-token blocks) where TensorRT-LLM reserves it at admission."""
-    eng = EngineDefaults()
+def _engine(sv: dict[str, Any], acc: Accelerator) -> tuple[EngineDefaults, str]:
+    """(engine settings, framework name): stated values over the engine's defaults
+    (`EngineDefaults`, TensorRT-LLM's; `vllm_defaults` for vLLM); vLLM/SGLang page their KV cache on
+    demand (16-token blocks) where TensorRT-LLM reserves it at admission."""
+    framework = str(sv.get("framework") or "unspecified")
+    eng = vllm_defaults(acc) if "vllm" in framework.lower() else EngineDefaults()
     ints = {k: _pos_int(f"serving.{k}", sv[k]) for k in ("max_batch", "max_num_tokens",
             "kv_block_tokens") if sv.get(k) is not None}  # fmt: skip
     eng = replace(
@@ -359,7 +361,6 @@ def _engine(sv: dict[str, Any]) -> tuple[EngineDefaults, str]:
         if not isinstance(u, (int, float)) or not 0.0 < u <= 1.0:
             raise ConfigError(f"serving.gpu_memory_utilization must be in (0, 1], got {u!r}")
         eng = replace(eng, gpu_memory_utilization=float(u))
-    framework = str(sv.get("framework") or "unspecified")
     paged = "vllm" in framework.lower() or "sglang" in framework.lower()
     if paged:
         eng = replace(
@@ -447,7 +448,7 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
     model = _moe_interleave(model, params_b, notes)
     precision, kvp = _formats(sv, acc, notes)
-    eng, framework = _engine(sv)
+    eng, framework = _engine(sv, acc)
     spec = ServeSpec(
         id=None if d.get("id") is None else str(d["id"]),
         model=model, accelerator=acc, count=count, framework=framework, precision=precision,
