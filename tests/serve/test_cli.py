@@ -180,3 +180,25 @@ def test_plan_lists_each_deployment_once():
     keys = [(p["accelerator"], p["count"], json.dumps(p["layout"], sort_keys=True)) for p in plans]
     assert len(plans) >= 2 and len(set(keys)) == len(keys)
     assert all(p["precision"] == "mxfp4" for p in plans)
+
+
+def test_plan_framework_sets_each_chips_engine_limits():
+    """`--framework vllm`: vLLM's 256-sequence cap on an A100 (`EngineArgs.get_batch_defaults`)
+    needs more chips for a decode-heavy load than TensorRT-LLM's 2,048; the note states the limits;
+    an unknown engine is one line, exit 1."""
+    from wanka.serve.plan import plan_serving
+    from wanka.workload.presets import get_model
+
+    def top(fw):
+        r = plan_serving(get_model("llama3-8b"), ["a100-80gb"], rate=200, input_len=128,
+                         output_len=512, ttft_ms=None, tpot_ms=None, verify=False, framework=fw)  # fmt: skip
+        return r.plans[0]["count"], r.notes[-1]
+
+    (n_trt, note_trt), (n_vllm, note_vllm) = top("TensorRT-LLM"), top("vllm")
+    assert n_vllm > n_trt
+    assert "2048 sequences" in note_trt and "reserved at admission" in note_trt
+    assert "256 sequences and 2048 tokens" in note_vllm and "on demand" in note_vllm
+    r = runner.invoke(app, ["serve", "plan", "--model", "llama3-8b", "--rate", "5", "--input-len",
+                            "128", "--output-len", "128", "--accelerators", "h100-sxm",
+                            "--framework", "tgi"])  # fmt: skip
+    assert r.exit_code == 1 and "choose from TensorRT-LLM, vLLM, SGLang" in r.output

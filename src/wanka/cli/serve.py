@@ -92,6 +92,15 @@ def plan_cmd(
             "fp4 (NVFP4), mxfp4, int8, int4 (published names such as 'FP8 (blockwise)' read too).",
         ),
     ] = "auto",
+    framework: Annotated[
+        str,
+        typer.Option(
+            "--framework",
+            help="Engine whose defaults each chip runs with: TensorRT-LLM (KV reserved per "
+            "request, 2,048 sequences), vLLM (KV blocks on demand, 1,024 sequences on chips of "
+            "70 GiB or more, else 256) or SGLang.",
+        ),
+    ] = "TensorRT-LLM",
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the DESIGN.md JSON list.")
     ] = False,
@@ -112,6 +121,7 @@ def plan_cmd(
     res = plan_serving(
         _model(model), chips, rate=rate, input_len=input_len, output_len=output_len,
         ttft_ms=ttft_ms, tpot_ms=tpot_ms, max_count=max_count, precision=precision,
+        framework=framework,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     if not res.plans:

@@ -7,7 +7,7 @@ Fitted (`ServeCalibration`, values in `catalogs/data/serve_calibration.yaml`, wr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
@@ -18,8 +18,9 @@ __all__ = [
     "EngineDefaults",
     "ServeCalibration",
     "default_serve_calibration",
+    "engine_defaults",
+    "paged_framework",
     "serve_calibration_from",
-    "vllm_defaults",
 ]
 
 
@@ -87,11 +88,26 @@ class EngineDefaults:
 VLLM_LARGE_DEVICE_BYTES = 70 * 2**30
 
 
-def vllm_defaults(acc: Any) -> EngineDefaults:
-    """vLLM's engine settings on this chip (see `VLLM_LARGE_DEVICE_BYTES`); KV paging is set by
-    the spec reader for vLLM and SGLang alike."""
-    large = acc.hbm_bytes >= VLLM_LARGE_DEVICE_BYTES and "a100" not in acc.id.lower()
-    return EngineDefaults(max_batch=1024 if large else 256, max_num_tokens=8192 if large else 2048)
+def paged_framework(framework: str) -> bool:
+    """vLLM and SGLang allocate KV blocks on demand; TensorRT-LLM reserves them by default."""
+    fw = framework.lower()
+    return "vllm" in fw or "sglang" in fw
+
+
+def engine_defaults(framework: str, acc: Any) -> EngineDefaults:
+    """The engine's own settings on this chip, as a spec naming `framework` gets them.
+
+    TensorRT-LLM (and an unnamed engine): `EngineDefaults`. vLLM: its batch limits by device (see
+    `VLLM_LARGE_DEVICE_BYTES`). vLLM and SGLang: KV blocks on demand, 16 tokens each, and a memory
+    fraction of all HBM rather than of the memory the model leaves free.
+    """
+    eng = EngineDefaults()
+    if "vllm" in framework.lower():
+        large = acc.hbm_bytes >= VLLM_LARGE_DEVICE_BYTES and "a100" not in acc.id.lower()
+        eng = replace(eng, max_batch=1024 if large else 256, max_num_tokens=8192 if large else 2048)
+    if paged_framework(framework):
+        eng = replace(eng, no_evict=False, fraction_of_free=False, kv_block_tokens=16)
+    return eng
 
 
 def serve_calibration_from(d: dict[str, Any]) -> ServeCalibration:

@@ -27,11 +27,12 @@ import numpy as np
 
 from wanka.catalogs import accelerators, get_accelerator
 from wanka.catalogs.economics import Economics
+from wanka.errors import ConfigError
 from wanka.hardware import Accelerator
 from wanka.serve.disagg import pool_rates
 from wanka.serve.engine import Engine, queue_wait
 from wanka.serve.model import Layouts, default_kv_precision, model_shape, wide_ep_degrees
-from wanka.serve.params import EngineDefaults
+from wanka.serve.params import engine_defaults, paged_framework
 from wanka.serve.server import StepTable, simulate_server
 from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
@@ -40,6 +41,9 @@ __all__ = ["CostAssumptions", "PlanResult", "plan_serving"]
 
 MAX_RATE = 1e6  # requests/s: far above any single deployment
 MAX_TOKENS = 1e7  # tokens per request: beyond every published context window
+FRAMEWORKS = {"tensorrt-llm": "TensorRT-LLM", "trtllm": "TensorRT-LLM", "vllm": "vLLM",
+              "sglang": "SGLang"}  # fmt: skip
+"""Engines `serve plan --framework` names (lower-cased spelling -> name), each with its defaults."""
 UTILISATIONS = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.12, 0.06])
 
 
@@ -108,7 +112,9 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _chip(model: ModelSpec, acc: Accelerator, precision: str, kv: str, q: dict[str, Any], notes):
     """Aggregated and disaggregated candidates on one chip, scored (dict of arrays)."""
-    eng = Engine(model_shape(model), acc, precision, kv, engine=EngineDefaults())
+    eng = Engine(
+        model_shape(model), acc, precision, kv, engine=engine_defaults(q["framework"], acc)
+    )
     rate, isl, osl, max_count = q["rate"], q["isl"], q["osl"], q["max_count"]
     lay = _layouts(model, acc, max_count)
     cap = eng.offline(lay, isl, osl)
@@ -195,13 +201,20 @@ def plan_serving(
     verify: bool = True,
     cost: CostAssumptions = _DEFAULT_COST,
     solver: str = "root",
+    framework: str = "TensorRT-LLM",
 ) -> PlanResult:
     """Rank deployments of `model` over the chips by cost per million output tokens (see the docstring).
 
     `verify`: re-check the cheapest aggregated plan per chip with the request-level simulation
     (False: analytic p99s only, the screening alone). `solver`: how the analytic server model
     solves Little's law (`Engine.server`; "iterate" is the reference the benchmark compares with).
+    `framework`: the engine whose defaults each chip runs with (`FRAMEWORKS`).
     """
+    if framework.lower() not in FRAMEWORKS:
+        raise ConfigError(
+            f"unknown --framework {framework!r}; choose from TensorRT-LLM, vLLM, SGLang"
+        )
+    framework = FRAMEWORKS[framework.lower()]
     check_number(
         "--rate", rate, maximum=MAX_RATE, unit="requests/s", why_max="a million per second"
     )
@@ -213,7 +226,7 @@ def plan_serving(
     chips = [get_accelerator(a) for a in accelerator_ids]
     q = {"rate": float(rate), "isl": float(input_len), "osl": float(output_len),
          "max_count": int(max_count), "requests": requests, "verify": verify,
-         "solver": solver}  # fmt: skip
+         "solver": solver, "framework": framework}  # fmt: skip
     lim_ttft = (ttft_ms or math.inf) / 1e3
     lim_tpot = (tpot_ms or math.inf) / 1e3
     notes: list[str] = []
@@ -239,6 +252,7 @@ def plan_serving(
         plans += _chip_plans(
             eng, acc, prec, c, order, usd_per_mtok, q, per_chip, lim_ttft, lim_tpot
         )
+    notes.append(_engine_note(framework, chips))
     plans.sort(key=lambda p: p["cost_per_million_tokens_usd"])
     reach = None
     if not plans:
@@ -250,6 +264,21 @@ def plan_serving(
         reach = {"binding": binds or ["capacity"], **best}
     return PlanResult(plans=plans, candidates=total, feasible=feasible, notes=notes,
                       best_reachable=reach)  # fmt: skip
+
+
+def _engine_note(framework: str, chips: list[Accelerator]) -> str:
+    """The engine limits each chip was planned with (`params.engine_defaults`)."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for a in chips:
+        e = engine_defaults(framework, a)
+        groups.setdefault((e.max_batch, e.max_num_tokens), []).append(a.id)
+    limits = "; ".join(
+        f"{b} sequences and {t} tokens per iteration"
+        + (f" on {', '.join(ids)}" if len(groups) > 1 else "")
+        for (b, t), ids in groups.items()
+    )
+    kv = "in blocks on demand" if paged_framework(framework) else "reserved at admission"
+    return f"engine: {framework} defaults, {limits}; KV {kv}"
 
 
 def _precision(acc: Accelerator, precision: str) -> str:

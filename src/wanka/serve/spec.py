@@ -32,7 +32,7 @@ from wanka.serve.model import (
     precision_name,
     weight_format,
 )
-from wanka.serve.params import EngineDefaults, vllm_defaults
+from wanka.serve.params import EngineDefaults, engine_defaults, paged_framework
 from wanka.spec import model_from_mapping, read_spec_file
 from wanka.units import difflib_closest, leading_word
 from wanka.userfile import check_count, check_number
@@ -343,11 +343,10 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
 
 
 def _engine(sv: dict[str, Any], acc: Accelerator) -> tuple[EngineDefaults, str]:
-    """(engine settings, framework name): stated values over the engine's defaults
-    (`EngineDefaults`, TensorRT-LLM's; `vllm_defaults` for vLLM); vLLM/SGLang page their KV cache on
-    demand (16-token blocks) where TensorRT-LLM reserves it at admission."""
+    """(engine settings, framework name): stated values over the engine's own defaults
+    (`params.engine_defaults`)."""
     framework = str(sv.get("framework") or "unspecified")
-    eng = vllm_defaults(acc) if "vllm" in framework.lower() else EngineDefaults()
+    eng = engine_defaults(framework, acc)
     ints = {k: _pos_int(f"serving.{k}", sv[k]) for k in ("max_batch", "max_num_tokens",
             "kv_block_tokens") if sv.get(k) is not None}  # fmt: skip
     eng = replace(
@@ -361,13 +360,8 @@ def _engine(sv: dict[str, Any], acc: Accelerator) -> tuple[EngineDefaults, str]:
         if not isinstance(u, (int, float)) or not 0.0 < u <= 1.0:
             raise ConfigError(f"serving.gpu_memory_utilization must be in (0, 1], got {u!r}")
         eng = replace(eng, gpu_memory_utilization=float(u))
-    paged = "vllm" in framework.lower() or "sglang" in framework.lower()
-    if paged:
-        eng = replace(
-            eng, no_evict=False, fraction_of_free=False,
-            kv_block_tokens=ints.get("kv_block_tokens") or 16,
-        )  # fmt: skip
     if sv.get("scheduler_policy") is not None:
+        paged = paged_framework(framework)
         eng = replace(eng, no_evict=_no_evict(sv["scheduler_policy"], framework, paged))
     return eng, framework
 
