@@ -284,6 +284,7 @@ class CenterServing(_Block):
     output_len: Num | None = None
     ttft_ms: Num | None = None
     tpot_ms: Num | None = None
+    framework: str | None = None  # TensorRT-LLM (the default), vLLM or SGLang
 
 
 class Candidate(_Block):

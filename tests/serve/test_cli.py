@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from wanka.cli.main import app
+from wanka.errors import ConfigError
 
 runner = CliRunner()
 
@@ -166,6 +168,16 @@ def test_center_serving_demand_is_sized_by_the_serving_model():
     assert n == -(-ref.plans[0]["count"] // 8) * 8
     d["serving"][0]["ttft_ms"] = 0.5
     assert serving_count(parse_center(d).serving[0], cand, Economics()) == 512 + 8
+    d["serving"][0].update(ttft_ms=1500, framework="VLLM")  # the engine's defaults size it
+    vllm = parse_center(d).serving[0]
+    ref = plan_serving(get_model("llama3-8b"), ["h100-sxm"], rate=50, input_len=1024,
+                       output_len=128, ttft_ms=1500, tpot_ms=80, max_count=512, precision="fp8",
+                       verify=False, framework="vllm")  # fmt: skip
+    assert vllm.framework == "vLLM"
+    assert serving_count(vllm, cand, Economics()) == -(-ref.plans[0]["count"] // 8) * 8
+    d["serving"][0]["framework"] = "tgi"
+    with pytest.raises(ConfigError, match=r"serving\[0\].framework 'tgi'"):
+        parse_center(d)
 
 
 def test_plan_lists_each_deployment_once():

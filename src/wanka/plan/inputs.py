@@ -56,6 +56,8 @@ class Serving:
     """p99 time-to-first-token limit; null = none."""
     tpot_ms: float | None = None
     """p99 time-per-output-token limit; null = none."""
+    framework: str = "TensorRT-LLM"
+    """The engine whose defaults size it (`wanka.serve.params.engine_defaults`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -219,6 +219,7 @@ def _serve_plan_count(s: Serving, accelerator_id: str, available: int) -> int | 
             s.model, [accelerator_id], rate=s.rate or s.tokens_per_s / s.output_len,
             input_len=s.input_len, output_len=s.output_len, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms,
             max_count=max(int(available), 1), precision=prec, per_chip=1, verify=False,
+            framework=s.framework,
         )  # fmt: skip
     except WankaError:
         return None

@@ -23,6 +23,7 @@ from wanka.plan.inputs import (
     Serving,
     Site,
 )
+from wanka.serve.params import framework_name
 from wanka.spec import check_mapping
 from wanka.workload.model import ModelSpec
 
@@ -44,7 +45,7 @@ _TOP_KEYS = {
 _GOAL_KEYS = {"id", "model", "tokens", "deadline_days", "global_batch_size", "seq_len", "precision"}
 _SERVE_KEYS = {
     "id", "model", "tokens_per_s", "precision", "rate", "input_len", "output_len", "ttft_ms",
-    "tpot_ms",
+    "tpot_ms", "framework",
 }  # fmt: skip
 _CAND_KEYS = {"accelerator", "available", "unit_price_usd", "tdp_w", "profile", "mtbf_hours"}
 _NET_KEYS = {"options", "radix", "oversubscription", "tiers"}
@@ -137,6 +138,7 @@ def _serving(i: int, s: Any, base_dir: Path | None) -> Serving:
         model=_model(where, s["model"], base_dir, None),
         tokens_per_s=_num(f"{where}.tokens_per_s", tps) if tps is not None else opt["rate"] * osl,
         precision=str(s.get("precision") or "bf16"),
+        framework=framework_name(s.get("framework") or "TensorRT-LLM", f"{where}.framework"),
         **opt,
     )
 

@@ -11,14 +11,16 @@ from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
-from wanka.errors import CatalogError
+from wanka.errors import CatalogError, ConfigError
 
 __all__ = [
     "VLLM_LARGE_DEVICE_BYTES",
     "EngineDefaults",
     "ServeCalibration",
     "default_serve_calibration",
+    "FRAMEWORKS",
     "engine_defaults",
+    "framework_name",
     "paged_framework",
     "serve_calibration_from",
 ]
@@ -86,6 +88,19 @@ class EngineDefaults:
 #: `vllm serve`): at least 70 GiB of device memory and not an A100 ("for GPUs like H100 and MI300x")
 #: gets max_num_seqs 1024 and max_num_batched_tokens 8192; other GPUs 256 and 2048.
 VLLM_LARGE_DEVICE_BYTES = 70 * 2**30
+
+
+FRAMEWORKS = {"tensorrt-llm": "TensorRT-LLM", "trtllm": "TensorRT-LLM", "vllm": "vLLM",
+              "sglang": "SGLang"}  # fmt: skip
+"""Engines a plan can name (lower-cased spelling -> name), each run with `engine_defaults`."""
+
+
+def framework_name(text: Any, where: str) -> str:
+    """The engine `text` names (`FRAMEWORKS`), or a one-line error for `where`."""
+    name = FRAMEWORKS.get(str(text).strip().lower())
+    if name is None:
+        raise ConfigError(f"unknown {where} {text!r}; choose from TensorRT-LLM, vLLM, SGLang")
+    return name
 
 
 def paged_framework(framework: str) -> bool:

@@ -27,12 +27,11 @@ import numpy as np
 
 from wanka.catalogs import accelerators, get_accelerator
 from wanka.catalogs.economics import Economics
-from wanka.errors import ConfigError
 from wanka.hardware import Accelerator
 from wanka.serve.disagg import pool_rates
 from wanka.serve.engine import Engine, queue_wait
 from wanka.serve.model import Layouts, default_kv_precision, model_shape, wide_ep_degrees
-from wanka.serve.params import engine_defaults, paged_framework
+from wanka.serve.params import engine_defaults, framework_name, paged_framework
 from wanka.serve.server import StepTable, simulate_server
 from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
@@ -41,9 +40,6 @@ __all__ = ["CostAssumptions", "PlanResult", "plan_serving"]
 
 MAX_RATE = 1e6  # requests/s: far above any single deployment
 MAX_TOKENS = 1e7  # tokens per request: beyond every published context window
-FRAMEWORKS = {"tensorrt-llm": "TensorRT-LLM", "trtllm": "TensorRT-LLM", "vllm": "vLLM",
-              "sglang": "SGLang"}  # fmt: skip
-"""Engines `serve plan --framework` names (lower-cased spelling -> name), each with its defaults."""
 UTILISATIONS = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.12, 0.06])
 
 
@@ -208,13 +204,9 @@ def plan_serving(
     `verify`: re-check the cheapest aggregated plan per chip with the request-level simulation
     (False: analytic p99s only, the screening alone). `solver`: how the analytic server model
     solves Little's law (`Engine.server`; "iterate" is the reference the benchmark compares with).
-    `framework`: the engine whose defaults each chip runs with (`FRAMEWORKS`).
+    `framework`: the engine whose defaults each chip runs with (`params.FRAMEWORKS`).
     """
-    if framework.lower() not in FRAMEWORKS:
-        raise ConfigError(
-            f"unknown --framework {framework!r}; choose from TensorRT-LLM, vLLM, SGLang"
-        )
-    framework = FRAMEWORKS[framework.lower()]
+    framework = framework_name(framework, "--framework")
     check_number(
         "--rate", rate, maximum=MAX_RATE, unit="requests/s", why_max="a million per second"
     )
