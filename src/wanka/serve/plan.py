@@ -31,7 +31,12 @@ from wanka.hardware import Accelerator
 from wanka.serve.disagg import pool_rates
 from wanka.serve.engine import Engine, queue_wait
 from wanka.serve.model import Layouts, default_kv_precision, model_shape, wide_ep_degrees
-from wanka.serve.params import engine_defaults, framework_name, paged_framework
+from wanka.serve.params import (
+    EngineDefaults,
+    engine_defaults,
+    framework_name,
+    paged_framework,
+)
 from wanka.serve.server import StepTable, simulate_server
 from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
@@ -222,6 +227,7 @@ def plan_serving(
     lim_ttft = (ttft_ms or math.inf) / 1e3
     lim_tpot = (tpot_ms or math.inf) / 1e3
     notes: list[str] = []
+    used: list[tuple[str, EngineDefaults]] = []  # (chip, engine settings it was planned with)
     plans: list[dict[str, Any]] = []
     total = feasible = 0
     best = {"ttft_ms_p99": math.inf, "tpot_ms_p99": math.inf}
@@ -230,6 +236,7 @@ def plan_serving(
         kv = default_kv_precision(prec, acc)
         price, tdp = _price(acc, notes)
         eng, c = _chip(model, acc, prec, kv, q, notes)
+        used.append((acc.id, eng.eng))
         total += int(c["count"].size)
         best["ttft_ms_p99"] = min(
             best["ttft_ms_p99"], float(np.min(c["ttft"], initial=np.inf)) * 1e3
@@ -244,7 +251,7 @@ def plan_serving(
         plans += _chip_plans(
             eng, acc, prec, c, order, usd_per_mtok, q, per_chip, lim_ttft, lim_tpot
         )
-    notes.append(_engine_note(framework, chips))
+    notes.append(_engine_note(framework, used))
     plans.sort(key=lambda p: p["cost_per_million_tokens_usd"])
     reach = None
     if not plans:
@@ -258,12 +265,11 @@ def plan_serving(
                       best_reachable=reach)  # fmt: skip
 
 
-def _engine_note(framework: str, chips: list[Accelerator]) -> str:
+def _engine_note(framework: str, used: list[tuple[str, EngineDefaults]]) -> str:
     """The engine limits each chip was planned with (`params.engine_defaults`)."""
     groups: dict[tuple[int, int], list[str]] = {}
-    for a in chips:
-        e = engine_defaults(framework, a)
-        groups.setdefault((e.max_batch, e.max_num_tokens), []).append(a.id)
+    for chip, e in used:
+        groups.setdefault((e.max_batch, e.max_num_tokens), []).append(chip)
     limits = "; ".join(
         f"{b} sequences and {t} tokens per iteration"
         + (f" on {', '.join(ids)}" if len(groups) > 1 else "")

@@ -361,12 +361,11 @@ def _engine(sv: dict[str, Any], acc: Accelerator) -> tuple[EngineDefaults, str]:
             raise ConfigError(f"serving.gpu_memory_utilization must be in (0, 1], got {u!r}")
         eng = replace(eng, gpu_memory_utilization=float(u))
     if sv.get("scheduler_policy") is not None:
-        paged = paged_framework(framework)
-        eng = replace(eng, no_evict=_no_evict(sv["scheduler_policy"], framework, paged))
+        eng = replace(eng, no_evict=_no_evict(sv["scheduler_policy"], framework))
     return eng, framework
 
 
-def _no_evict(policy: Any, framework: str, paged: bool) -> bool:
+def _no_evict(policy: Any, framework: str) -> bool:
     """`serving.scheduler_policy`: TensorRT-LLM's `CapacitySchedulerPolicy`, GUARANTEED_NO_EVICT
     (reserve input + output at admission) or MAX_UTILIZATION (blocks on demand, pausing the newest
     request when the pool runs out); vLLM/SGLang only allocate on demand."""
@@ -377,7 +376,7 @@ def _no_evict(policy: Any, framework: str, paged: bool) -> bool:
             "max_utilization"
         )
     no_evict = SCHEDULER_POLICIES[key]
-    if no_evict and paged:
+    if no_evict and paged_framework(framework):
         raise ConfigError(
             f"serving.scheduler_policy {policy!r}: {framework} allocates KV blocks on demand; "
             "drop the key or write max_utilization"
