@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from wanka.catalogs import get_accelerator
+from wanka.errors import ConfigError
 from wanka.perf.params import default_calibration
 from wanka.serve import (
     Engine,
@@ -215,6 +216,26 @@ def test_mxfp4_without_fp4_tensor_cores_is_weight_only() -> None:
         "serving": {"precision": "MXFP4"}, "workload": {"input_len": 1000, "output_len": 1000},
     })  # fmt: skip
     assert any("weight-only mxfp4" in a for a in spec.assumptions)
+
+
+def test_int8_runs_at_the_int8_peak_where_the_catalog_lists_one() -> None:
+    """W8A8 int8 (CloudMatrix-Infer's DeepSeek-R1 on Ascend 910C): GEMMs at the int8 peak, twice
+    bf16 on the 910C; on a chip without one (910B) weight-only at the bf16 peak."""
+    shape = model_shape(get_model("llama3-70b"))
+    c = Engine(shape, get_accelerator("ascend-910c"), "int8", "bf16")
+    b = Engine(shape, get_accelerator("ascend-910b"), "int8", "bf16")
+    assert c.r.gemm == pytest.approx(2.0 * c.r.bf16_gemm)
+    assert b.r.gemm == pytest.approx(b.r.bf16_gemm)
+
+
+def test_a_chip_without_a_bf16_peak_is_refused_not_served_at_zero() -> None:
+    """Attention runs at the bf16 (or fp16) peak: a chip listing only fp8 would divide by zero."""
+    acc = get_accelerator("tpu-v7")
+    only_fp8 = replace(acc, peak_flops={"fp8": acc.peak_flops["fp8"]})
+    with pytest.raises(ConfigError, match="no bf16 or fp16 peak"):
+        Engine(model_shape(get_model("llama3-8b")), only_fp8, "fp8", "fp8")
+    eng = Engine(model_shape(get_model("llama3-8b")), acc, "fp8", "fp8")
+    assert eng.offline(Layouts.of(1), 1024.0, 256.0).output_tokens_per_s_per_gpu[0] > 0
 
 
 def test_blockwise_fp8_gemms_run_at_the_blockwise_speed_up() -> None:

@@ -139,6 +139,11 @@ def weight_format(precision: str, accelerator: Accelerator) -> tuple[WeightForma
             f"unknown serving precision {precision!r}; choose from {', '.join(WEIGHT_FORMATS)}"
         ) from None
     bf16 = accelerator.peak_flops.get("bf16") or accelerator.peak_flops.get("fp16") or 0.0
+    if bf16 <= 0.0:  # attention and the bf16 parts of every format run at it
+        raise ConfigError(
+            f"{accelerator.id} has no bf16 or fp16 peak in the catalog; serving needs one for "
+            "attention: add peak_tflops.bf16 to its entry"
+        )
     for key in wf.peaks:
         if accelerator.peak_flops.get(key):
             return wf, accelerator.peak_flops[key], accelerator.peak_flops[key] / max(bf16, 1.0)
