@@ -214,3 +214,50 @@ def test_plan_framework_sets_each_chips_engine_limits():
                             "128", "--output-len", "128", "--accelerators", "h100-sxm",
                             "--framework", "tgi"])  # fmt: skip
     assert r.exit_code == 1 and "choose from TensorRT-LLM, vLLM, SGLang" in r.output
+
+
+def _png(path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plan_plot_draws_every_screened_candidate(tmp_path):
+    """--plot writes the cost/latency figure; the screening it draws holds every candidate, and the
+    ones marked as meeting the limits are exactly those within both p99 limits."""
+    from wanka.serve.plan import plan_serving
+    from wanka.workload.presets import get_model
+
+    out = tmp_path / "plan.png"
+    args = ["serve", "plan", "--model", "llama3-8b", "--rate", "20", "--input-len", "1024",
+            "--output-len", "128", "--ttft-ms", "2000", "--tpot-ms", "100", "--accelerators",
+            "h100-sxm,mi300x"]  # fmt: skip
+    r = runner.invoke(app, [*args, "--plot", str(out)])
+    assert r.exit_code == 0, r.output
+    assert _png(out) and f"plot: {out}" in " ".join(r.stdout.split())
+    res = plan_serving(get_model("llama3-8b"), ["h100-sxm", "mi300x"], rate=20, input_len=1024,
+                       output_len=128, ttft_ms=2000, tpot_ms=100, verify=False)  # fmt: skip
+    assert sum(s["meets"].size for s in res.screened.values()) == res.candidates
+    for s in res.screened.values():
+        within = (s["ttft_p99_s"] <= 2.0) & (s["tpot_p99_s"] <= 0.1)
+        assert (s["meets"] == within).all()
+    assert sum(int(s["meets"].sum()) for s in res.screened.values()) == res.feasible
+
+
+def test_plot_path_is_checked_before_any_work(tmp_path):
+    """A plot path with an unknown suffix or a missing folder is one line, exit 1, nothing written."""
+    base = ["serve", "plan", "--model", "llama3-8b", "--rate", "5", "--input-len", "100",
+            "--output-len", "10", "--accelerators", "h100-sxm", "--plot"]  # fmt: skip
+    for path, needle in (
+        (tmp_path / "x.jpg", ".png"),
+        (tmp_path / "no" / "x.png", "does not exist"),
+    ):
+        r = runner.invoke(app, [*base, str(path)])
+        assert r.exit_code == 1 and needle in r.output and "Traceback" not in r.output, r.output
+        assert not path.exists()
+
+
+def test_validate_plot_is_written(tmp_path):
+    spec = dict(GOOD, measured={"output_tokens_per_s_per_gpu": 10000.0})
+    out = tmp_path / "v.png"
+    r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [spec])), "--plot", str(out)])
+    assert r.exit_code == 0, r.output
+    assert _png(out)

@@ -57,6 +57,12 @@ def predict_cmd(
         raise typer.Exit(code=1)
 
 
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also draw a figure to this file (.png, .svg or .pdf)."),
+]
+
+
 def _model(text: str):
     from wanka.workload.hf import from_hf_config
     from wanka.workload.presets import get_model
@@ -105,11 +111,19 @@ def plan_cmd(
         bool, typer.Option("--json", help="Print the DESIGN.md JSON list.")
     ] = False,
     fmt: FormatOpt = "table",
+    plot: PlotOpt = None,
 ) -> None:
-    """Chips, counts and layouts that serve MODEL at RATE within the limits, cheapest first."""
+    """Chips, counts and layouts that serve MODEL at RATE within the limits, cheapest first.
+
+    --plot draws cost per million output tokens against p99 TPOT and TTFT of every candidate.
+    """
     json_out = use_format(fmt, json_out)
     from wanka.report.serve import render_serve_plan
+    from wanka.report.serve_plots import check_plot_path, write_plan_plot
     from wanka.serve.plan import plan_serving
+
+    if plot is not None:
+        check_plot_path(plot)
 
     for name, v in (("--ttft-ms", ttft_ms), ("--tpot-ms", tpot_ms)):
         if v is not None and not v > 0:
@@ -131,6 +145,9 @@ def plan_cmd(
             f"reachable are TTFT {b.get('ttft_ms_p99', float('inf')):,.0f} ms and TPOT "
             f"{b.get('tpot_ms_p99', float('inf')):,.1f} ms (within --max-count {max_count})"
         )
+    if plot is not None:
+        write_plan_plot(res.screened, res.plans, plot, ttft_ms=ttft_ms, tpot_ms=tpot_ms)
+        res.notes.append(f"plot: {plot}")
     if json_out:
         print_json(res.plans)
         return
@@ -147,22 +164,33 @@ def validate_cmd(
         bool, typer.Option("--json", help='Print {"cases": [...], "summary": {...}} as JSON.')
     ] = False,
     fmt: FormatOpt = "table",
+    plot: PlotOpt = None,
 ) -> None:
-    """Compare predicted with measured throughput and latency for every measured spec in FILE."""
+    """Compare predicted with measured throughput and latency for every measured spec in FILE.
+
+    --plot draws predicted against measured output tokens/s per GPU, by source family.
+    """
     json_out = use_format(fmt, json_out)
     from wanka.report.serve import render_serve_validation
+    from wanka.report.serve_plots import check_plot_path, write_validation_plot
     from wanka.serve import load_serve_specs
     from wanka.serve.validate import validate_serving
 
+    if plot is not None:
+        check_plot_path(plot)
     report = validate_serving(load_serve_specs(file))
     if not report["cases"]:
         raise ConfigError(
             f"{file}: no spec has measured.output_tokens_per_s_per_gpu to compare with"
         )
+    if plot is not None and report["summary"]["predicted"]:
+        write_validation_plot(report, plot)
     if json_out:
         print_json(report)
     else:
         console.print(render_serve_validation(report))
+        if plot is not None and report["summary"]["predicted"]:
+            console.print(f"plot: {plot}")
     summary = report["summary"]
     if summary["predicted"] == 0:  # as `wanka validate`: nothing could be compared
         first = next((c["error"] for c in report["cases"] if "error" in c), "")

@@ -20,7 +20,7 @@ chips (stated in the output).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,9 @@ class PlanResult:
     notes: list[str]
     best_reachable: dict[str, Any] | None
     """When no plan meets the limits: which limit binds and the best p99s any candidate reaches."""
+    screened: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Every candidate screened, per chip: `usd_per_mtok`, analytic `ttft_p99_s` and `tpot_p99_s`,
+    `meets` (both limits) and `disaggregated` (arrays of one length; `serve plan --plot` draws them)."""
 
 
 def _price(acc: Accelerator, notes: list[str]) -> tuple[float, float]:
@@ -229,6 +232,7 @@ def plan_serving(
     notes: list[str] = []
     used: list[tuple[str, EngineDefaults]] = []  # (chip, engine settings it was planned with)
     plans: list[dict[str, Any]] = []
+    screened: dict[str, dict[str, np.ndarray]] = {}
     total = feasible = 0
     best = {"ttft_ms_p99": math.inf, "tpot_ms_p99": math.inf}
     for acc in chips:
@@ -248,6 +252,8 @@ def plan_serving(
         feasible += int(ok.sum())
         usd_per_mtok = c["count"] * cost.hourly_usd(price, tdp) / (rate * output_len * 3600.0 / 1e6)
         order = [i for i in np.argsort(usd_per_mtok) if ok[i]]
+        screened[acc.id] = {"usd_per_mtok": usd_per_mtok, "ttft_p99_s": c["ttft"],
+                            "tpot_p99_s": c["tpot"], "meets": ok, "disaggregated": c["disagg"]}  # fmt: skip
         plans += _chip_plans(
             eng, acc, prec, c, order, usd_per_mtok, q, per_chip, lim_ttft, lim_tpot
         )
@@ -262,7 +268,7 @@ def plan_serving(
             binds.append("tpot")
         reach = {"binding": binds or ["capacity"], **best}
     return PlanResult(plans=plans, candidates=total, feasible=feasible, notes=notes,
-                      best_reachable=reach)  # fmt: skip
+                      best_reachable=reach, screened=screened)  # fmt: skip
 
 
 def _engine_note(framework: str, used: list[tuple[str, EngineDefaults]]) -> str:
