@@ -8,10 +8,9 @@ ConfigError naming the key path, and returns the mapping with numbers coerced by
 the loader's own checks (ranges, required keys, catalog ids, cross-field rules) then run as before.
 `json_schema(NAME)` is the JSON Schema an editor uses (published under schemas/, `wanka schema NAME`).
 
-The number rule, the same in every file: a number is a YAML/JSON number, or a string that reads as
-one (`"1e13"`, `" 8 "`): PyYAML reads `1e13` (no decimal point) as a string, so refusing strings
-would refuse what users write. Anything else (`true`, `"lots"`, a list) is refused. Ranges (positive,
-at most ...) are the loaders' business, not the schema's.
+The number rule, the same in every file: a number is a YAML/JSON number, or a string that reads as one
+(`"1e13"`, `" 8 "`): PyYAML reads `1e13` (no decimal point) as a string, so refusing strings would
+refuse what users write. Anything else (`true`, `"lots"`, a list) is refused; ranges are the loaders'.
 Layer: imports only `errors` and `units` (and pydantic), so spec/plan/sim/serve may all use it."""
 
 from __future__ import annotations
@@ -431,6 +430,7 @@ class ServeEngine(_Block):
     gpu_memory_utilization: Num | None = None
     attention_dp: StrictBool | None = None
     scheduler_policy: str | None = None  # guaranteed_no_evict (the default) or max_utilization
+    speculative: dict[str, Any] | None = None  # {method, tokens, acceptance}: serve/spec.py checks
 
 
 NumOrText = Annotated[Num | str, Field(union_mode="left_to_right")]

@@ -68,6 +68,30 @@ def test_bad_specs_give_errors_and_the_rest_still_run(tmp_path):
         (_bad({"workload": {"scenario": "sever"}}), "server"),
         (_bad({"serving": {"tpp": 1}}), "tp"),
         (_bad({"request_rate": 5}), "belongs inside `workload:`"),  # beside its block, not in it
+        (
+            _bad(
+                {"serving": {"speculative": {"method": "medusa", "tokens": 2, "acceptance": 0.7}}}
+            ),
+            "choose from mtp",
+        ),
+        (
+            _bad({"serving": {"speculative": {"method": "mtp", "tokens": 1, "acceptance": 0.8}}}),
+            "has no MTP modules",
+        ),  # Llama 3 8B
+        (
+            _bad({"serving": {"speculative": {"method": "eagle", "tokens": 1, "acceptance": 1.2}}}),
+            "acceptance must be in (0, 1]",
+        ),
+        (
+            _bad(
+                {"serving": {"speculative": {"method": "eagle", "tokens": 17, "acceptance": 0.7}}}
+            ),
+            "1 to 16",
+        ),
+        (
+            _bad({"serving": {"speculative": {"method": "eagle", "tokens": 2, "acceptanse": 0.7}}}),
+            "acceptance",
+        ),
     ]
     p = _write(tmp_path, [b for b, _ in bad] + [GOOD])
     r = runner.invoke(app, ["serve", "predict", str(p), "--json"])

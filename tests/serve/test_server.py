@@ -298,3 +298,56 @@ def test_gpt_oss_mxfp4_keeps_a_bf16_kv_cache():
 
     assert kv("gpt-oss-120b", "mxfp4") == "bf16"
     assert kv("llama3-8b", "fp8") == "fp8"
+
+
+def test_speculative_tokens_per_step_follow_the_acceptance_chain():
+    """k drafts accepted each with probability a until the first rejection: E = sum a^j, j = 0..k
+    (Leviathan et al. 2023, eq. 1); one MTP token at 70% acceptance gives 1.7.
+    The simulation's draws have that mean."""
+    assert EngineDefaults().tokens_per_step == 1.0
+    assert EngineDefaults(draft_tokens=1, draft_acceptance=0.7).tokens_per_step == pytest.approx(
+        1.7
+    )
+    e3 = EngineDefaults(draft_tokens=3, draft_acceptance=0.8).tokens_per_step
+    assert e3 == pytest.approx(1 + 0.8 + 0.64 + 0.512)
+    eng = _engine(draft_tokens=3, draft_acceptance=0.8)
+    st = StepTable(eng, Layouts.of(1), eng.eng.max_num_tokens)
+    from wanka.serve.server import _Instance
+
+    one = np.ones(1, dtype=np.int64)
+    inst = _Instance(st, eng.eng, eng.s, 1e9, one, one, seed=3)
+    draws = inst.accepted(200_000)
+    assert draws.min() == 1 and draws.max() == 4
+    assert float(draws.mean()) == pytest.approx(e3, rel=0.01)
+
+
+def test_speculation_verifies_k_plus_one_tokens_and_adds_k_draft_passes():
+    """A verifying pass puts B(1 + k) rows through the GEMMs and the LM head; the draft passes cost k
+    times one; the simulation's table decomposes the same iteration exactly."""
+    base, spec = _engine(), _engine(draft_tokens=2, draft_acceptance=0.6)
+    lay = Layouts.of(1)
+    one = _engine(draft_tokens=1, draft_acceptance=0.6).step(lay, n_dec=64.0, ctx_dec=64 * 900.0)
+    two = spec.step(lay, n_dec=64.0, ctx_dec=64 * 900.0)
+    assert two.draft_s[0] == pytest.approx(2.0 * one.draft_s[0], rel=1e-9)
+    assert two.gemm_s[0] == pytest.approx(base.step(lay, n_dec=192.0, ctx_dec=0.0).gemm_s[0])
+    table = StepTable(spec, lay, spec.eng.max_num_tokens)
+    direct = spec.step(lay, n_dec=37.0, ctx_dec=37 * 900.0, n_pre=500.0, pre_pairs=500 * 260.0,
+                       n_out=37 * 3 + 1.0).total_s[0]  # fmt: skip
+    assert table.time(37 * 3 + 500, 37 * 3 + 1, 37 * 900.0, 500 * 260.0, 37) == pytest.approx(
+        direct, rel=1e-9
+    )
+
+
+def test_speculation_divides_tpot_by_the_tokens_per_step():
+    """At low load the simulated TPOT is the verifying iteration over E tokens, as the analytic
+    steady state says; offline throughput is B * E / T per GPU."""
+    spec = _engine(draft_tokens=1, draft_acceptance=0.8)
+    lay = Layouts.of(1)
+    isl, osl = 512.0, 256.0
+    table = StepTable(spec, lay, spec.eng.max_num_tokens)
+    t_one = table.time(2, 2, isl + osl / 2, 0.0, 1)  # one sequence verifying 2 tokens
+    res = simulate_server(spec, lay, rate=0.02, isl=isl, osl=osl, requests=200, table=table)
+    assert res.pct("tpot", 50) == pytest.approx(t_one / 1.8, rel=0.05)
+    off = spec.offline(lay, isl, osl)
+    assert off.output_tokens_per_s_per_gpu[0] == pytest.approx(off.batch[0] * 1.8 / off.iter_s[0])
+    assert off.tpot_s[0] == pytest.approx(off.iter_s[0] / 1.8)

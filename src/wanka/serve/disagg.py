@@ -10,6 +10,8 @@ own instance layout (p x prefill GPUs + d x decode GPUs = the count); per instan
     system    R = min(p * R_p, d * R_d)   (p + d instances), capped by the stated request rate
     TTFT      = ceil(ISL / N) * T_pre(N) + t_kv (+ at a stated rate the wait at the prefill pool,
               `engine.queue_wait` at its load, p50 and p99);   TPOT = T_dec(B)
+    speculative decoding: T_dec per output token is the iteration over E tokens per step, B at most
+              N / (1 + k) (see `wanka.serve.engine`)
 
 The layouts and the split p:d, where not stated, are those with the highest system rate per GPU among
 the splits meeting the latency limits at their load (all of them when none does); at a stated rate
@@ -60,7 +62,8 @@ def pool_rates(
     r_pre = n / (isl * t_pre)
     kv_tokens, pool = eng.capacity(lay)
     held = kv_tokens_held(eng.s, isl + osl)
-    b = np.minimum(np.minimum(np.floor(kv_tokens / held), eng.eng.max_batch), n)
+    rows = 1.0 + eng.eng.draft_tokens  # tokens each decoding sequence puts through a pass
+    b = np.minimum(np.minimum(np.floor(kv_tokens / held), eng.eng.max_batch), np.floor(n / rows))
     ctx = mean_context(eng.s, isl, osl)
     if rate_per_decode is not None:  # Little's law at a given load (`engine.little_batch`)
 
@@ -70,21 +73,23 @@ def pool_rates(
         if solver == "iterate":
             bmax, b = b, np.ones_like(b)
             for _ in range(FIXED_POINT_STEPS):
-                b = np.clip(rate_per_decode * osl * t_of(lay, b), 1.0, np.maximum(bmax, 1.0))
+                b = np.clip(rate_per_decode * osl / eng.e * t_of(lay, b), 1.0,
+                            np.maximum(bmax, 1.0))  # fmt: skip
         else:
-            b, _ = little_batch(lay, np.asarray(rate_per_decode) * osl, b, t_of)
+            b, _ = little_batch(lay, np.asarray(rate_per_decode) * osl / eng.e, b, t_of)
     fits = b >= 1.0
     bb = np.maximum(b, 1.0)
     dec = eng.step(lay, n_dec=bb, ctx_dec=bb * ctx)
-    r_dec = bb / (osl * dec.total_s)
+    t_tok = dec.total_s / eng.e  # per output token (speculation: E tokens per iteration)
+    r_dec = bb / (osl * t_tok)
     per_gpu = kv_tokens_held(eng.s, isl) * kv_bytes_per_token_per_gpu(
         eng.s, eng.kv_elem, lay.tpa, lay.pp
     )
     t_kv = collective_s("send-recv", per_gpu, 2.0, 1.0, eng.acc, fabric=eng.fabric)
     ttft = np.ceil(isl / n) * t_pre + t_kv
     return {
-        "fits": fits, "r_pre": r_pre, "r_dec": r_dec, "t_pre": t_pre, "t_dec": dec.total_s,
-        "comm_dec": dec.comm_s, "t_kv": t_kv, "ttft": ttft, "batch": b, "pool": pool,
+        "fits": fits, "r_pre": r_pre, "r_dec": r_dec, "t_pre": t_pre, "t_dec": t_tok,
+        "comm_dec": dec.comm_s / eng.e, "t_kv": t_kv, "ttft": ttft, "batch": b, "pool": pool,
         "kv_tokens": kv_tokens,
     }  # fmt: skip
 

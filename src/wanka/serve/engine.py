@@ -16,6 +16,11 @@ workload numbers and return arrays. Scenarios:
   T_iter(B); TPOT = T_iter(B); TTFT = prefill iterations + admission queueing (Kingman's heavy-traffic
   M/D/1 tail, P(W > t) ~ rho * exp(-2 (1 - rho) t / s)). `wanka.serve.server` simulates the same engine
   request by request and is what `serve predict` reports for the server and interactive scenarios.
+
+Speculative decoding (`EngineDefaults.draft_tokens` k at acceptance a): each iteration verifies 1 + k
+tokens per decoding sequence and each gains E = `tokens_per_step` tokens on average, so every "one
+token per iteration" above becomes E: throughput B * E / T_iter, TPOT T_iter / E, B/OSL * E requests
+finish per iteration, Little's law B = lambda * OSL * T_iter(B) / E.
 """
 
 from __future__ import annotations
@@ -146,6 +151,7 @@ class Engine:
         self.cal = shape_calibration(acc, cal or default_calibration(), self.scal)
         self.fabric = fabric
         self.r: Rates = rates(acc, self.wf, ratio, self.cal, self.scal, shape.dq)
+        self.e = self.eng.tokens_per_step  # tokens a decoding sequence gains per iteration
 
     # ------------------------------------------------------------------ memory
     def capacity(self, lay: Layouts) -> tuple[F64, F64]:
@@ -167,17 +173,19 @@ class Engine:
             self.s, self.acc, self.wf, self.r, tp=lay.tp, pp=lay.pp, ep=lay.ep,
             attention_dp=lay.attention_dp,
             kv_bytes_per_token_layer=self.kv_per_token_layer(lay), scal=self.scal,
-            cal=self.cal, fabric=self.fabric, **load,
+            cal=self.cal, fabric=self.fabric, draft_tokens=self.eng.draft_tokens, **load,
         )  # fmt: skip
 
     def mixed_step(self, lay: Layouts, batch: Any, isl: Any, osl: Any) -> StepTimes:
         """The steady continuous-batching iteration at `batch` decoding sequences."""
         b = np.asarray(batch, dtype=np.float64)
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
-        n_pre = b * isl / osl
+        done = b * self.e / osl  # requests finishing (and prompts starting) per iteration
+        n_pre = done * isl
         return self.step(
             lay, n_dec=b, ctx_dec=b * mean_context(self.s, isl, osl), n_pre=n_pre,
-            pre_pairs=n_pre * prefill_pairs(self.s, 0.0, isl) / isl, n_out=b + b / osl,
+            pre_pairs=n_pre * prefill_pairs(self.s, 0.0, isl) / isl,
+            n_out=b * (1.0 + self.eng.draft_tokens) + done,
         )  # fmt: skip
 
     def reserve_tokens(self, isl: Any, osl: Any) -> F64:
@@ -191,13 +199,14 @@ class Engine:
         kv_tokens, pool = self.capacity(lay)
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         by_kv = np.floor(kv_tokens / self.reserve_tokens(isl, osl))
-        by_tokens = np.floor(self.eng.max_num_tokens / (1.0 + isl / osl))
+        per_seq = 1.0 + self.eng.draft_tokens + self.e * isl / osl  # tokens per iteration
+        by_tokens = np.floor(self.eng.max_num_tokens / per_seq)
         b = np.minimum(np.minimum(by_kv, by_tokens), float(self.eng.max_batch))
         return np.maximum(b, 0.0), kv_tokens, pool
 
     def prefill_iters(self, batch: F64, isl: Any) -> F64:
         """Iterations a prompt needs: chunks of the token budget left beside the decode tokens."""
-        room = np.maximum(self.eng.max_num_tokens - batch, 1.0)
+        room = np.maximum(self.eng.max_num_tokens - batch * (1.0 + self.eng.draft_tokens), 1.0)
         return np.maximum(np.ceil(np.asarray(isl, dtype=np.float64) / room), 1.0)
 
     # ------------------------------------------------------------------ scenarios
@@ -210,12 +219,12 @@ class Engine:
         fits = b >= 1.0
         bb = np.maximum(b, 1.0)
         t = self.mixed_step(lay, bb, isl, osl)
-        thr = np.where(fits, bb / t.total_s / gpus, 0.0)
+        thr = np.where(fits, bb * self.e / t.total_s / gpus, 0.0)
         ttft = self.prefill_iters(bb, isl) * t.total_s
         return Steady(
             fits=fits, batch=b, iter_s=t.total_s, output_tokens_per_s_per_gpu=thr,
-            ttft_p50_s=ttft, ttft_p99_s=ttft, tpot_s=t.total_s, times=t, kv_tokens=kv_tokens,
-            kv_pool_bytes=pool,
+            ttft_p50_s=ttft, ttft_p99_s=ttft, tpot_s=t.total_s / self.e, times=t,
+            kv_tokens=kv_tokens, kv_pool_bytes=pool,
         )  # fmt: skip
 
     def fixed_batch(self, lay: Layouts, batch: Any, isl: Any, osl: Any) -> Steady:
@@ -233,12 +242,12 @@ class Engine:
             pre_pairs=per * prefill_pairs(self.s, 0.0, isl) / isl, n_out=b / chunks,
         ).total_s  # fmt: skip
         t = self.step(lay, n_dec=b, ctx_dec=b * mean_context(self.s, isl, osl))
-        total = t_pre + osl * t.total_s
+        total = t_pre + osl / self.e * t.total_s
         thr = np.where(fits, b * osl / total / gpus, 0.0)
         return Steady(
             fits=fits, batch=b, iter_s=t.total_s, output_tokens_per_s_per_gpu=thr,
-            ttft_p50_s=t_pre, ttft_p99_s=t_pre, tpot_s=t.total_s, times=t, kv_tokens=kv_tokens,
-            kv_pool_bytes=pool,
+            ttft_p50_s=t_pre, ttft_p99_s=t_pre, tpot_s=t.total_s / self.e, times=t,
+            kv_tokens=kv_tokens, kv_pool_bytes=pool,
         )  # fmt: skip
 
     def server(
@@ -254,22 +263,25 @@ class Engine:
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         bmax, kv_tokens, pool = self.max_batch(lay, isl, osl)
         top = self.mixed_step(lay, np.maximum(bmax, 1.0), isl, osl)
-        mu = np.maximum(bmax, 1.0) / (osl * top.total_s)  # requests/s at full batch
+        mu = np.maximum(bmax, 1.0) * self.e / (osl * top.total_s)  # requests/s at full batch
         rho = lam / np.maximum(mu, 1e-12)
 
         if solver == "iterate":
-            b = np.minimum(np.maximum(lam * osl * top.total_s, 1.0), np.maximum(bmax, 1.0))
-            for _ in range(FIXED_POINT_STEPS):  # fixed point of Little's law, B = lambda*OSL*T(B)
-                b = np.clip(lam * osl * self.mixed_step(lay, b, isl, osl).total_s, 1.0,
+            per = osl / self.e  # iterations a request decodes for
+            b = np.minimum(np.maximum(lam * per * top.total_s, 1.0), np.maximum(bmax, 1.0))
+            for _ in range(FIXED_POINT_STEPS):  # fixed point of Little's law, B = lambda*OSL*T(B)/E
+                b = np.clip(lam * per * self.mixed_step(lay, b, isl, osl).total_s, 1.0,
                             np.maximum(bmax, 1.0))  # fmt: skip
         else:
             b, _ = little_batch(
-                lay, lam * osl, bmax, lambda sub, x: self.mixed_step(sub, x, isl, osl).total_s,
-                t_top=top.total_s,
+                lay, lam * osl / self.e, bmax,
+                lambda sub, x: self.mixed_step(sub, x, isl, osl).total_s, t_top=top.total_s,
             )  # fmt: skip
         t = self.mixed_step(lay, b, isl, osl)
         stable = (rho < 1.0) & (bmax >= 1.0)
-        service = osl * t.total_s / np.maximum(bmax, 1.0)  # a batch slot frees every OSL*T/B s
+        service = (
+            osl / self.e * t.total_s / np.maximum(bmax, 1.0)
+        )  # a slot frees every OSL*T/(E*B) s
         wait_p50, wait_p99 = queue_wait(service, rho, 0.5), queue_wait(service, rho, 0.99)
         pre = self.prefill_iters(b, isl) * t.total_s
         ttft50 = pre + 0.5 * t.total_s + wait_p50
@@ -279,5 +291,5 @@ class Engine:
             fits=bmax >= 1.0, batch=b, iter_s=t.total_s,
             output_tokens_per_s_per_gpu=np.where(stable, lam * osl / gpus, mu * osl / gpus),
             ttft_p50_s=np.where(stable, ttft50, inf), ttft_p99_s=np.where(stable, ttft99, inf),
-            tpot_s=t.total_s, times=t, kv_tokens=kv_tokens, kv_pool_bytes=pool,
+            tpot_s=t.total_s / self.e, times=t, kv_tokens=kv_tokens, kv_pool_bytes=pool,
         )  # fmt: skip

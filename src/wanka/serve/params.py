@@ -82,6 +82,19 @@ class EngineDefaults:
     no_evict: bool = True
     """Reserve each request's full KV (input + output) at admission: TensorRT-LLM's default
     `CapacitySchedulerPolicy.GUARANTEED_NO_EVICT`. False: vLLM-style on-demand blocks with preemption."""
+    draft_tokens: int = 0
+    """Speculative decoding: tokens a one-layer draft head (DeepSeek-V3 MTP modules, EAGLE) proposes
+    per decode step, verified in the next forward pass; 0 (the engines' default) is off."""
+    draft_acceptance: float = 0.0
+    """Probability that the target model accepts each drafted token (given the ones before it)."""
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Expected tokens a decoding sequence gains per step: 1 + a + ... + a^k for k drafted tokens
+        accepted each with probability a until the first rejection (Leviathan, Kalman and Matias,
+        ICML 2023, eq. 1, (1 - a^(k+1)) / (1 - a)); 1 without speculation."""
+        k, a = self.draft_tokens, self.draft_acceptance
+        return float(sum(a**j for j in range(k + 1)))
 
 
 #: vLLM's batch limits by device (`vllm/engine/arg_utils.py`, `EngineArgs.get_batch_defaults`, for

@@ -8,6 +8,9 @@ admission, TensorRT-LLM's `GUARANTEED_NO_EVICT`; on-demand: its blocks grow as i
 pool runs out, the latest-admitted running request is preempted and recomputed later, vLLM's default
 `PreemptionMode.RECOMPUTE`). Decoding requests get one token each; the token budget left
 (`max_num_tokens` minus the decode tokens) goes to prompt chunks in admission order (chunked prefill).
+With speculative decoding (k drafted tokens at acceptance a) each decoding request puts 1 + k tokens
+through the pass and gains 1 + j of them, j the drafts accepted before the first rejection (drawn:
+P(j >= i) = a^i), and the iteration adds the draft passes.
 The iteration time comes from `StepTable`, an exact decomposition of `wanka.serve.step.iteration_time`:
 
     T = G[tokens] + H[output rows] + a_dec * sum(decode contexts) + a_pre * prefill pairs + overhead
@@ -77,7 +80,8 @@ class StepTable:
 
     def __init__(self, engine: Engine, lay: Layouts, max_tokens: int) -> None:
         assert len(lay) == 1, "a StepTable is for one layout"
-        m = np.arange(max_tokens + 1, dtype=np.float64)
+        k = engine.eng.draft_tokens
+        m = np.arange(max_tokens + k * engine.eng.max_batch + 1, dtype=np.float64)
         z = np.zeros_like(m)
         ovh = engine.scal.step_overhead_s * float(lay.pp[0])
         self.g = engine.step(lay, n_dec=z, ctx_dec=z, n_pre=m, pre_pairs=z, n_out=z).total_s - ovh
@@ -85,14 +89,21 @@ class StepTable:
         from wanka.serve.step import attention_coeffs
 
         a_dec, a_pre = attention_coeffs(
-            engine.s, engine.r, lay.tp, lay.pp, lay.tpa, engine.kv_per_token_layer(lay)
+            engine.s, engine.r, lay.tp, lay.pp, lay.tpa, engine.kv_per_token_layer(lay), 1.0 + k
         )
         self.a_dec, self.a_pre, self.overhead = float(a_dec[0]), float(a_pre[0]), ovh
+        # speculative decoding's draft passes: by decoding sequences, plus per unit of their context
+        b = np.arange(engine.eng.max_batch + 1, dtype=np.float64)
+        self.d = engine.step(lay, n_dec=b, ctx_dec=np.zeros_like(b)).draft_s
+        one = engine.step(lay, n_dec=np.ones(2), ctx_dec=np.array([0.0, 1.0])).draft_s
+        self.a_draft = float(one[1] - one[0])
 
-    def time(self, tokens: int, out_rows: int, ctx_sum: float, pairs: float) -> float:
+    def time(
+        self, tokens: int, out_rows: int, ctx_sum: float, pairs: float, n_dec: int = 0
+    ) -> float:
         return float(
             self.g[tokens] + self.h[out_rows] + self.a_dec * ctx_sum + self.a_pre * pairs
-            + self.overhead
+            + self.d[n_dec] + self.a_draft * ctx_sum + self.overhead
         )  # fmt: skip
 
 
@@ -128,9 +139,18 @@ class _Instance:
     """
 
     def __init__(
-        self, table: StepTable, eng, shape: ModelShape, kv_tokens: float, isl: I64, osl: I64
+        self,
+        table: StepTable,
+        eng,
+        shape: ModelShape,
+        kv_tokens: float,
+        isl: I64,
+        osl: I64,
+        seed: int = 0,
     ) -> None:
         n = isl.size
+        self.rows = 1 + eng.draft_tokens  # tokens a decoding sequence puts through one pass
+        self.rng = np.random.default_rng([seed, 2])  # accepted drafts
         self.t, self.eng, self.s, self.kv_cap = table, eng, shape, kv_tokens
         self.isl, self.osl = isl, osl
         self.reserve = kv_tokens_held(shape, isl + osl)  # a whole request's KV (no-evict)
@@ -172,10 +192,10 @@ class _Instance:
         run = self.running
         is_dec = self.done_pre[run] >= self.isl[run]
         dec = run[is_dec]
-        budget = self.eng.max_num_tokens - int(dec.size)
+        budget = self.eng.max_num_tokens - int(dec.size) * self.rows
         chunks: list[tuple[int, int]] = []
         pairs = 0.0
-        out_rows = int(dec.size)
+        out_rows = int(dec.size) * self.rows
         for i in run[~is_dec].tolist():
             if budget <= 0:
                 break
@@ -191,8 +211,8 @@ class _Instance:
             ctx = float(kv_tokens_held(self.s, self.isl[dec] + self.gen[dec]).sum())
         else:
             ctx = float(self.isl[dec].sum() + self.gen[dec].sum())
-        tokens = int(dec.size) + sum(c for _, c in chunks)
-        return self.t.time(tokens, out_rows, ctx, pairs), chunks, dec
+        tokens = int(dec.size) * self.rows + sum(c for _, c in chunks)
+        return self.t.time(tokens, out_rows, ctx, pairs, int(dec.size)), chunks, dec
 
     def grow_or_preempt(self, dec: NDArray[np.int64]) -> NDArray[np.int64]:
         """On-demand KV: each decode token takes a slot; preempt the newest when the pool is full."""
@@ -200,7 +220,7 @@ class _Instance:
             return dec
         run = self.running
         self.kv_used = float(kv_tokens_held(self.s, self.done_pre[run] + self.gen[run]).sum())
-        while self.kv_used + dec.size > self.kv_cap and len(self.running) > 1:
+        while self.kv_used + dec.size * self.rows > self.kv_cap and len(self.running) > 1:
             victim = int(self.running[-1])
             self.running = self.running[:-1]
             self.kv_used -= self.held(victim)
@@ -212,10 +232,23 @@ class _Instance:
             dec = dec[dec != victim]
         return dec
 
+    def accepted(self, n: int) -> I64 | int:
+        """Tokens each of n decoding sequences gains: 1, or with k drafted tokens 1 + the drafts
+        accepted before the first rejection, each with probability a (P(at least j) = a^j)."""
+        k, a = self.eng.draft_tokens, self.eng.draft_acceptance
+        if k == 0 or n == 0:
+            return 1
+        if a >= 1.0:
+            return 1 + k
+        u = self.rng.random(n)
+        return 1 + np.minimum(np.floor(np.log(np.maximum(u, 1e-300)) / np.log(a)), k).astype(
+            np.int64
+        )
+
     def finish_iteration(self, now: float, chunks: list[tuple[int, int]], dec: I64) -> int:
         """Apply one iteration's tokens: decode steps, prompt chunks, first tokens, completions;
         returns the number of requests completed."""
-        self.gen[dec] += 1
+        self.gen[dec] = np.minimum(self.gen[dec] + self.accepted(dec.size), self.osl[dec])
         self.last[dec[self.gen[dec] >= self.osl[dec]]] = now
         for i, c in chunks:
             self.done_pre[i] += c
@@ -248,7 +281,7 @@ def _start_iteration(st: _Instance, q: Kernel, now: float, end_kind: int) -> Non
 
 
 def _instance(
-    engine: Engine, lay: Layouts, table: StepTable | None, lengths: tuple[I64, I64]
+    engine: Engine, lay: Layouts, table: StepTable | None, lengths: tuple[I64, I64], seed: int = 0
 ) -> _Instance:
     """A fresh engine state for requests of these (input, output) lengths; one request that cannot
     fit the KV cache at all is an error."""
@@ -258,7 +291,7 @@ def _instance(
     if kv_tokens < float(kv_tokens_held(engine.s, isl_r + (osl_r if eng.no_evict else 1)).max()):
         raise SimulationError("one request does not fit the KV cache of this layout")
     table = table or StepTable(engine, lay, eng.max_num_tokens)
-    return _Instance(table, eng, engine.s, kv_tokens, isl_r, osl_r)
+    return _Instance(table, eng, engine.s, kv_tokens, isl_r, osl_r, seed)
 
 
 def _request_lengths(
@@ -326,7 +359,7 @@ def simulate_server(
     if rate <= 0 or not np.isfinite(rate):
         raise SimulationError(f"the server simulation needs a positive finite rate, got {rate}")
     requests, t_from, t_to = _run_plan(engine, lay, rate, isl, osl, requests)
-    st = _instance(engine, lay, table, _request_lengths(isl, osl, requests, lengths, seed))
+    st = _instance(engine, lay, table, _request_lengths(isl, osl, requests, lengths, seed), seed)
     rng = np.random.default_rng(seed)
     st.arrival = np.cumsum(rng.exponential(1.0 / rate, size=requests))
     q = Kernel()
@@ -368,7 +401,7 @@ def simulate_closed_loop(
             f"the closed-loop simulation needs concurrency >= 1, got {concurrency}"
         )
     n = min(max(requests + 3 * concurrency, 5 * concurrency), MAX_ARRIVALS)
-    st = _instance(engine, lay, table, _request_lengths(isl, osl, n, lengths, seed))
+    st = _instance(engine, lay, table, _request_lengths(isl, osl, n, lengths, seed), seed)
     st.arrival = np.full(n, np.nan)
     q = Kernel()
     sent = [0]

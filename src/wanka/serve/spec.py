@@ -50,8 +50,12 @@ _HW = {"accelerator", "count", "system", "gpus_per_node"}
 _SERVING = {
     "framework", "version", "precision", "kv_precision", "tp", "pp", "ep", "dp", "disaggregated",
     "prefill_instances", "decode_instances", "max_batch", "max_num_tokens", "kv_block_tokens",
-    "gpu_memory_utilization", "attention_dp", "scheduler_policy",
+    "gpu_memory_utilization", "attention_dp", "scheduler_policy", "speculative",
 }  # fmt: skip
+#: speculative decoding with a one-layer draft head (vLLM `speculative_config.method`, SGLang
+#: `--speculative-algorithm`, TensorRT-LLM `decoding_type`): spelling -> needs the model's MTP modules
+DRAFT_METHODS = {"mtp": True, "deepseek_mtp": True, "nextn": True, "eagle": False, "eagle3": False}
+_SPECULATIVE = {"method", "tokens", "num_speculative_tokens", "acceptance"}
 _WORKLOAD = {
     "scenario", "input_len", "output_len", "batch_size", "request_rate", "concurrency", "requests",
     "seed",
@@ -365,6 +369,41 @@ def _engine(sv: dict[str, Any], acc: Accelerator) -> tuple[EngineDefaults, str]:
     return eng, framework
 
 
+def _speculative(sv: dict[str, Any], model: ModelSpec, eng: EngineDefaults, notes: list[str]):
+    """`serving.speculative: {method, tokens, acceptance}` on the engine settings (stated, never
+    defaulted: acceptance depends on the model, the draft and the data)."""
+    if sv.get("speculative") is None:
+        return eng
+    d = _block("serving.speculative", sv["speculative"], _SPECULATIVE)
+    method = str(d.get("method") or "").strip().lower()
+    if method not in DRAFT_METHODS:
+        raise ConfigError(
+            f"serving.speculative.method {d.get('method')!r}: choose from mtp, nextn, eagle, eagle3 "
+            "(one-layer draft heads; a separate draft model is not modelled)"
+        )
+    if DRAFT_METHODS[method] and not model.mtp_layers:
+        raise ConfigError(
+            f"serving.speculative.method {method}: {model.name} has no MTP modules; use eagle"
+        )
+    k = _pos_int("serving.speculative.tokens", d.get("tokens") or d.get("num_speculative_tokens"))
+    a = d.get("acceptance")
+    if k is None or k > 16:
+        raise ConfigError("serving.speculative.tokens: give the drafted tokens per step, 1 to 16")
+    if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0.0 < a <= 1.0:
+        raise ConfigError(
+            f"serving.speculative.acceptance must be in (0, 1], got {a!r} (the share of drafted "
+            "tokens accepted; DeepSeek-V3 reports 0.85-0.9 for its MTP module, report sec. 5.4.3)"
+        )
+    eng = replace(eng, draft_tokens=k, draft_acceptance=float(a))
+    notes.append(
+        f"serving.speculative: {method}, {k} drafted token(s) per step at acceptance {a:g}: "
+        f"{eng.tokens_per_step:.2f} tokens per decode step (Leviathan et al. 2023, i.i.d. "
+        f"acceptance); each pass verifies {k + 1} tokens per sequence, then {k} one-layer draft "
+        "pass(es)"
+    )
+    return eng
+
+
 def _no_evict(policy: Any, framework: str) -> bool:
     """`serving.scheduler_policy`: TensorRT-LLM's `CapacitySchedulerPolicy`, GUARANTEED_NO_EVICT
     (reserve input + output at admission) or MAX_UTILIZATION (blocks on demand, pausing the newest
@@ -442,6 +481,7 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     model = _moe_interleave(model, params_b, notes)
     precision, kvp = _formats(sv, acc, notes)
     eng, framework = _engine(sv, acc)
+    eng = _speculative(sv, model, eng, notes)
     spec = ServeSpec(
         id=None if d.get("id") is None else str(d["id"]),
         model=model, accelerator=acc, count=count, framework=framework, precision=precision,

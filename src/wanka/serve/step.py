@@ -133,6 +133,8 @@ class StepTimes:
     comm_s: F64
     """TP all-reduces, EP all-to-alls and pipeline send/recv (all on the critical path)."""
     overhead_s: F64
+    draft_s: F64
+    """Speculative decoding's draft passes (included in `total_s`; zero without speculation)."""
 
 
 def _token_rows(m: F64, tile: float) -> tuple[F64, F64]:
@@ -270,15 +272,24 @@ def _layer_comm(
 
 
 def attention_coeffs(
-    s: ModelShape, r: Rates, tp: F64, pp: F64, tpa: F64, kv_bytes_per_token_layer: Any
+    s: ModelShape,
+    r: Rates,
+    tp: F64,
+    pp: F64,
+    tpa: F64,
+    kv_bytes_per_token_layer: Any,
+    queries: Any = 1.0,
 ) -> tuple[F64, F64]:
     """Seconds per unit of decode context (one cached token read) and of prefill query-key pairs, for
-    one iteration cycle (all of one stage's attention layers, all sequences; linear in both)."""
+    one iteration cycle (all of one stage's attention layers, all sequences; linear in both).
+
+    `queries`: query tokens per decoding sequence (1 + drafted tokens when verifying a speculation):
+    they multiply the decode FLOPs, not the KV bytes, which one kernel reads once for all of them."""
     dpa = tp / tpa  # attention data-parallel ranks: each holds 1/dpa of the sequences
     a_loc = s.heads / tpa
     attn_flop = 2.0 * a_loc * (s.dq + s.dv)
     # MLA decode runs absorbed: every head attends over the shared latent (DeepSeek-V2 sec. 2.1.3)
-    dec_flop = 2.0 * a_loc * 2.0 * s.mla_latent if s.mla_latent else attn_flop
+    dec_flop = (2.0 * a_loc * 2.0 * s.mla_latent if s.mla_latent else attn_flop) * queries
     dec = np.maximum(dec_flop / r.attention, np.asarray(kv_bytes_per_token_layer) / r.memory)
     layers = np.ceil(s.attn_layers / pp)
     return layers * dec / dpa, layers * attn_flop / r.attention / dpa
@@ -300,6 +311,7 @@ def iteration_time(
     n_pre: Any = 0.0,
     pre_pairs: Any = 0.0,
     n_out: Any = None,
+    draft_tokens: Any = 0.0,
     scal: ServeCalibration,
     cal: Calibration | None = None,
     fabric: Any = None,
@@ -314,16 +326,22 @@ def iteration_time(
         kv_bytes_per_token_layer: KV bytes one token adds on one GPU per attention layer.
         n_dec: decoding sequences (one token each); ctx_dec: the sum of their context lengths.
         n_pre: prefill tokens in this iteration; pre_pairs: sum over them of the keys each attends to.
-        n_out: rows through the LM head (default n_dec: prefill rows only emit at their last chunk).
+        n_out: rows through the LM head (default: the decode rows; prefill rows only emit at their
+            last chunk).
+        draft_tokens: speculative decoding, k tokens drafted per decoding sequence: the pass verifies
+            1 + k tokens of each (GEMM rows, LM-head rows and attention queries; the KV read once),
+            and k draft passes of one layer plus the LM head follow (`_draft`).
     """
     cal = cal or default_calibration()
     tp, pp, ep = (np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (tp, pp, ep))
     n_dec, ctx_dec, n_pre, pre_pairs = (
         np.asarray(x, dtype=np.float64) for x in (n_dec, ctx_dec, n_pre, pre_pairs)
     )
-    n_out = n_dec if n_out is None else np.asarray(n_out, dtype=np.float64)
+    k = np.asarray(draft_tokens, dtype=np.float64)
+    rows_dec = n_dec * (1.0 + k)  # tokens the decoding sequences put through the model
+    n_out = rows_dec if n_out is None else np.asarray(n_out, dtype=np.float64)
     w = wf.bytes_per_param
-    mb = (n_dec + n_pre) / pp  # tokens of one micro-batch
+    mb = (rows_dec + n_pre) / pp  # tokens of one micro-batch
     tpa = np.where(np.asarray(attention_dp, dtype=bool), 1.0, tp)
     dpa = tp / tpa  # attention data-parallel ranks: each holds 1/dpa of the sequences
     g_dense, g_moe = _layer_gemm(mb, s, tp, ep, tpa, r, w, cal)
@@ -336,7 +354,7 @@ def iteration_time(
     per_layer_comm = s.dense_layers * c_dense + s.moe_layers * c_moe
     # LM head on the last stage (vocab-parallel over tp, bf16) for one micro-batch's output rows
     head = _gemm(n_out / pp / dpa, s.vocab / tpa, s.hidden, r.bf16_gemm, BF16, r.memory, cal)
-    a_dec, a_pre = attention_coeffs(s, r, tp, pp, tpa, kv_bytes_per_token_layer)
+    a_dec, a_pre = attention_coeffs(s, r, tp, pp, tpa, kv_bytes_per_token_layer, 1.0 + k)
     attention = a_dec * ctx_dec + a_pre * pre_pairs
     # stage-to-stage activations: one send-recv of the micro-batch per boundary (scale-up inside a domain)
     p2p = np.where(
@@ -349,7 +367,28 @@ def iteration_time(
     gemm = (per_layer_gemm * np.ceil(s.layers / pp) / s.layers) * pp + pp * head
     comm = (per_layer_comm * np.ceil(s.layers / pp) / s.layers) * pp + pp * p2p
     overhead = scal.step_overhead_s * pp  # the engine schedules each micro-batch
-    total = gemm + attention + comm + overhead
+    draft = np.zeros_like(overhead + gemm)
+    if np.any(k > 0):
+        one = _draft(s, acc, r, cal, fabric, tp=tp, ep=ep, tpa=tpa, w=w, n_dec=n_dec)
+        a_one, _ = attention_coeffs(s, r, tp, np.ones_like(pp), tpa, kv_bytes_per_token_layer)
+        draft = k * (one + a_one / max(s.attn_layers, 1.0) * ctx_dec)
+    total = gemm + attention + comm + overhead + draft
     return StepTimes(
-        total_s=total, gemm_s=gemm, attention_s=attention, comm_s=comm, overhead_s=overhead
-    )
+        total_s=total, gemm_s=gemm, attention_s=attention, comm_s=comm, overhead_s=overhead,
+        draft_s=draft,
+    )  # fmt: skip
+
+
+def _draft(
+    s: ModelShape, acc: Accelerator, r: Rates, cal: Calibration, fabric: Any, *, tp: F64, ep: F64,
+    tpa: F64, w: float, n_dec: F64,
+) -> F64:  # fmt: skip
+    """One draft pass over the decoding sequences, without its attention: one decoder layer (the MoE
+    block for an MoE model: DeepSeek-V3's MTP module is a full transformer block, its report sec.
+    2.2; EAGLE's draft head is one decoder layer, Li et al. ICML 2024) with its TP/EP communication,
+    and the LM head it shares with the model."""
+    g_dense, g_moe = _layer_gemm(n_dec, s, tp, ep, tpa, r, w, cal)
+    c_dense, c_moe = _layer_comm(n_dec, s, tp, ep, tpa, acc, r, fabric, w=w)
+    layer = g_moe + c_moe if s.moe_layers else g_dense + c_dense
+    dpa = tp / tpa
+    return layer + _gemm(n_dec / dpa, s.vocab / tpa, s.hidden, r.bf16_gemm, BF16, r.memory, cal)
