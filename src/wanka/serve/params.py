@@ -48,6 +48,12 @@ class ServeCalibration:
     """Routed tokens on the busiest expert-parallel rank over the mean during serving (the training value,
     `perf.Calibration.moe_load_imbalance`, is the default; inference batches carry no balancing loss,
     which is why DeepSeek-V3 serving re-places hot experts, EPLB)."""
+    moe_expert_half_dim: float = 0.0
+    """Expert width (FFN columns per GPU) at which a grouped expert GEMM runs at half the efficiency
+    the dense shape curve gives it: a factor fe / (fe + this). Many narrow experts (Qwen3: 128 of
+    768-1,536 columns) split the work into small per-expert problems, each with its own prologue,
+    epilogue and partial wave, where a few wide ones (Mixtral: 8 of 14,336) keep the tensor cores
+    busy; 0 leaves the dense curve alone."""
     step_overhead_s: float = 2e-3
     """Time per engine iteration that no kernel model captures (scheduler, sampling, host-device sync,
     graph launch), seconds."""

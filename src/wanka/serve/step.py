@@ -68,6 +68,8 @@ class Rates:
     """Accelerators in one scale-up domain (TP/EP groups inside it ride the scale-up links)."""
     moe_imbalance: float
     """Busiest EP rank's routed tokens over the mean (`ServeCalibration.moe_ep_imbalance`)."""
+    moe_expert_half_dim: float = 0.0
+    """Grouped expert GEMMs' width penalty (`ServeCalibration.moe_expert_half_dim`)."""
 
 
 def rates(
@@ -95,6 +97,7 @@ def rates(
         memory=max(acc.hbm_bw_bytes_per_s, 1.0) * se.memory_bw * scal.stream_bw_efficiency,
         domain=scaleup_domain_size(acc, acc.gpus_per_node),
         moe_imbalance=scal.moe_ep_imbalance,
+        moe_expert_half_dim=scal.moe_expert_half_dim,
     )
 
 
@@ -173,7 +176,8 @@ def _moe(
     per_exp = rows / np.maximum(active, 1e-9)
     pr, p_eff = _token_rows(per_exp, float(cal.gemm_tile))
     flops = 2.0 * (pr / np.maximum(per_exp, 1.0)) * rows * s.hidden * fe * (ng + 1.0)
-    eff = cal.moe_grouped_gemm * gemm_efficiency(p_eff, ng * fe, s.hidden, cal)
+    width = fe / (fe + r.moe_expert_half_dim)  # narrow experts: small per-expert problems
+    eff = cal.moe_grouped_gemm * gemm_efficiency(p_eff, ng * fe, s.hidden, cal) * width
     t_c = flops / (r.gemm * eff)
     t_m = (
         active * (ng + 1.0) * s.hidden * fe * w + BF16 * rows * (2 * s.hidden + ng * fe)
