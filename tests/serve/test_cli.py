@@ -285,3 +285,23 @@ def test_validate_plot_is_written(tmp_path):
     r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [spec])), "--plot", str(out)])
     assert r.exit_code == 0, r.output
     assert _png(out)
+
+
+def test_plan_speculative_decoding_is_stated_and_checked():
+    """--speculative runs every chip with the draft head: a tight TPOT limit that DeepSeek-V3 plans
+    meet more cheaply with one MTP token; bad values are one line (the colon-separated text kept
+    verbatim, not read as an emoji code)."""
+    args = ["serve", "plan", "--model", "deepseek-v3", "--rate", "20", "--input-len", "2000",
+            "--output-len", "500", "--tpot-ms", "20", "--accelerators", "h200", "--json"]  # fmt: skip
+    base = json.loads(runner.invoke(app, args).stdout)
+    r = runner.invoke(app, [*args, "--speculative", "mtp:1:0.85"])
+    assert r.exit_code == 0, r.output
+    spec = json.loads(r.stdout)
+    assert spec[0]["cost_per_million_tokens_usd"] < base[0]["cost_per_million_tokens_usd"]
+    assert all(p["tpot_ms_p99"] <= 20 for p in spec)
+    base_args = ["serve", "plan", "--model", "llama3-8b", "--rate", "5", "--input-len", "20",
+                 "--output-len", "50", "--accelerators", "h200", "--speculative"]  # fmt: skip
+    for value, needle in (("mtp:1:0.8", "no MTP modules"), ("eagle:x:0.8", "'eagle:x:0.8'"),
+                          ("eagle:2:1.5", "(0, 1]"), ("medusa:2:0.5", "choose from mtp")):  # fmt: skip
+        r = runner.invoke(app, [*base_args, value])
+        assert r.exit_code == 1 and needle in r.output and "Traceback" not in r.output, r.output

@@ -84,7 +84,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def fail(message: str) -> None:
     """Print a one-line error on stderr and exit with code 1."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False
+    )
     raise typer.Exit(code=1)
 
 

@@ -107,6 +107,14 @@ def plan_cmd(
             "70 GiB or more, else 256) or SGLang.",
         ),
     ] = "TensorRT-LLM",
+    speculative: Annotated[
+        str | None,
+        typer.Option(
+            "--speculative",
+            help="Speculative decoding on every chip, METHOD:TOKENS:ACCEPTANCE (mtp, nextn, eagle, "
+            "eagle3; e.g. mtp:1:0.85).",
+        ),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the DESIGN.md JSON list.")
     ] = False,
@@ -121,6 +129,7 @@ def plan_cmd(
     from wanka.report.serve import render_serve_plan
     from wanka.report.serve_plots import check_plot_path, write_plan_plot
     from wanka.serve.plan import plan_serving
+    from wanka.serve.spec import parse_speculation
 
     if plot is not None:
         check_plot_path(plot)
@@ -136,6 +145,7 @@ def plan_cmd(
         _model(model), chips, rate=rate, input_len=input_len, output_len=output_len,
         ttft_ms=ttft_ms, tpot_ms=tpot_ms, max_count=max_count, precision=precision,
         framework=framework,
+        speculative=None if speculative is None else parse_speculation(speculative),
     )  # fmt: skip
     wall = time.perf_counter() - t0
     if not res.plans:

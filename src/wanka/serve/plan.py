@@ -38,6 +38,7 @@ from wanka.serve.params import (
     paged_framework,
 )
 from wanka.serve.server import StepTable, simulate_server
+from wanka.serve.spec import with_speculation
 from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
 
@@ -116,9 +117,10 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _chip(model: ModelSpec, acc: Accelerator, precision: str, kv: str, q: dict[str, Any], notes):
     """Aggregated and disaggregated candidates on one chip, scored (dict of arrays)."""
-    eng = Engine(
-        model_shape(model), acc, precision, kv, engine=engine_defaults(q["framework"], acc)
-    )
+    settings = engine_defaults(q["framework"], acc)
+    if q["speculative"] is not None:
+        settings = with_speculation(q["speculative"], model, settings, [], "--speculative")
+    eng = Engine(model_shape(model), acc, precision, kv, engine=settings)
     rate, isl, osl, max_count = q["rate"], q["isl"], q["osl"], q["max_count"]
     lay = _layouts(model, acc, max_count)
     cap = eng.offline(lay, isl, osl)
@@ -206,6 +208,7 @@ def plan_serving(
     cost: CostAssumptions = _DEFAULT_COST,
     solver: str = "root",
     framework: str = "TensorRT-LLM",
+    speculative: dict[str, Any] | None = None,
 ) -> PlanResult:
     """Rank deployments of `model` over the chips by cost per million output tokens (see the docstring).
 
@@ -213,6 +216,8 @@ def plan_serving(
     (False: analytic p99s only, the screening alone). `solver`: how the analytic server model
     solves Little's law (`Engine.server`; "iterate" is the reference the benchmark compares with).
     `framework`: the engine whose defaults each chip runs with (`params.FRAMEWORKS`).
+    `speculative`: speculative decoding on every chip (`{method, tokens, acceptance}`, as a serving
+    spec's `serving.speculative`).
     """
     framework = framework_name(framework, "--framework")
     check_number(
@@ -226,10 +231,12 @@ def plan_serving(
     chips = [get_accelerator(a) for a in accelerator_ids]
     q = {"rate": float(rate), "isl": float(input_len), "osl": float(output_len),
          "max_count": int(max_count), "requests": requests, "verify": verify,
-         "solver": solver, "framework": framework}  # fmt: skip
+         "solver": solver, "framework": framework, "speculative": speculative}  # fmt: skip
     lim_ttft = (ttft_ms or math.inf) / 1e3
     lim_tpot = (tpot_ms or math.inf) / 1e3
     notes: list[str] = []
+    if speculative is not None:  # checked once, before any chip, and stated
+        with_speculation(speculative, model, EngineDefaults(), notes, "--speculative")
     used: list[tuple[str, EngineDefaults]] = []  # (chip, engine settings it was planned with)
     plans: list[dict[str, Any]] = []
     screened: dict[str, dict[str, np.ndarray]] = {}

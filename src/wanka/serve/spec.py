@@ -39,7 +39,8 @@ from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
 
 __all__ = [
-    "SCENARIOS", "ServeError", "ServeSpec", "load_serve_specs", "parse_serve_spec", "request_lengths",
+    "SCENARIOS", "ServeError", "ServeSpec", "load_serve_specs", "parse_serve_spec", "parse_speculation",
+    "request_lengths", "with_speculation",
 ]  # fmt: skip
 
 SCENARIOS = ("offline", "server", "interactive", "fixed-batch")
@@ -370,33 +371,55 @@ def _engine(sv: dict[str, Any], acc: Accelerator) -> tuple[EngineDefaults, str]:
 
 
 def _speculative(sv: dict[str, Any], model: ModelSpec, eng: EngineDefaults, notes: list[str]):
-    """`serving.speculative: {method, tokens, acceptance}` on the engine settings (stated, never
-    defaulted: acceptance depends on the model, the draft and the data)."""
+    """`serving.speculative` on the engine settings (see `with_speculation`)."""
     if sv.get("speculative") is None:
         return eng
-    d = _block("serving.speculative", sv["speculative"], _SPECULATIVE)
+    return with_speculation(sv["speculative"], model, eng, notes)
+
+
+def parse_speculation(text: str) -> dict[str, Any]:
+    """`serve plan --speculative METHOD:TOKENS:ACCEPTANCE` ("mtp:1:0.85") as a speculative block."""
+    parts = [x.strip() for x in str(text).split(":")]
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        return {"method": parts[0], "tokens": int(parts[1]), "acceptance": float(parts[2])}
+    except ValueError:
+        raise ConfigError(
+            f"--speculative {text!r}: write METHOD:TOKENS:ACCEPTANCE, e.g. mtp:1:0.85"
+        ) from None
+
+
+def with_speculation(
+    d: Any,
+    model: ModelSpec,
+    eng: EngineDefaults,
+    notes: list[str],
+    where: str = "serving.speculative",
+) -> EngineDefaults:
+    """`{method, tokens, acceptance}` (speculative decoding with a one-layer draft head) on the engine
+    settings; stated, never defaulted: acceptance depends on the model, the draft and the data."""
+    d = _block(where, d, _SPECULATIVE)
     method = str(d.get("method") or "").strip().lower()
     if method not in DRAFT_METHODS:
         raise ConfigError(
-            f"serving.speculative.method {d.get('method')!r}: choose from mtp, nextn, eagle, eagle3 "
+            f"{where}.method {d.get('method')!r}: choose from mtp, nextn, eagle, eagle3 "
             "(one-layer draft heads; a separate draft model is not modelled)"
         )
     if DRAFT_METHODS[method] and not model.mtp_layers:
-        raise ConfigError(
-            f"serving.speculative.method {method}: {model.name} has no MTP modules; use eagle"
-        )
-    k = _pos_int("serving.speculative.tokens", d.get("tokens") or d.get("num_speculative_tokens"))
+        raise ConfigError(f"{where}.method {method}: {model.name} has no MTP modules; use eagle")
+    k = _pos_int(f"{where}.tokens", d.get("tokens") or d.get("num_speculative_tokens"))
     a = d.get("acceptance")
     if k is None or k > 16:
-        raise ConfigError("serving.speculative.tokens: give the drafted tokens per step, 1 to 16")
+        raise ConfigError(f"{where}.tokens: give the drafted tokens per step, 1 to 16")
     if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0.0 < a <= 1.0:
         raise ConfigError(
-            f"serving.speculative.acceptance must be in (0, 1], got {a!r} (the share of drafted "
+            f"{where}.acceptance must be in (0, 1], got {a!r} (the share of drafted "
             "tokens accepted; DeepSeek-V3 reports 0.85-0.9 for its MTP module, report sec. 5.4.3)"
         )
     eng = replace(eng, draft_tokens=k, draft_acceptance=float(a))
     notes.append(
-        f"serving.speculative: {method}, {k} drafted token(s) per step at acceptance {a:g}: "
+        f"{where}: {method}, {k} drafted token(s) per step at acceptance {a:g}: "
         f"{eng.tokens_per_step:.2f} tokens per decode step (Leviathan et al. 2023, i.i.d. "
         f"acceptance); each pass verifies {k + 1} tokens per sequence, then {k} one-layer draft "
         "pass(es)"
