@@ -62,8 +62,8 @@ def pool_rates(
     r_pre = n / (isl * t_pre)
     kv_tokens, pool = eng.capacity(lay)
     held = kv_tokens_held(eng.s, isl + osl)
-    rows = 1.0 + eng.eng.draft_tokens  # tokens each decoding sequence puts through a pass
-    b = np.minimum(np.minimum(np.floor(kv_tokens / held), eng.eng.max_batch), np.floor(n / rows))
+    by_tokens = np.floor(n / eng.eng.rows_per_sequence)
+    b = np.minimum(np.minimum(np.floor(kv_tokens / held), eng.eng.max_batch), by_tokens)
     ctx = mean_context(eng.s, isl, osl)
     if rate_per_decode is not None:  # Little's law at a given load (`engine.little_batch`)
 

@@ -185,7 +185,7 @@ class Engine:
         return self.step(
             lay, n_dec=b, ctx_dec=b * mean_context(self.s, isl, osl), n_pre=n_pre,
             pre_pairs=n_pre * prefill_pairs(self.s, 0.0, isl) / isl,
-            n_out=b * (1.0 + self.eng.draft_tokens) + done,
+            n_out=b * self.eng.rows_per_sequence + done,
         )  # fmt: skip
 
     def reserve_tokens(self, isl: Any, osl: Any) -> F64:
@@ -199,14 +199,14 @@ class Engine:
         kv_tokens, pool = self.capacity(lay)
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         by_kv = np.floor(kv_tokens / self.reserve_tokens(isl, osl))
-        per_seq = 1.0 + self.eng.draft_tokens + self.e * isl / osl  # tokens per iteration
+        per_seq = self.eng.rows_per_sequence + self.e * isl / osl  # tokens per iteration
         by_tokens = np.floor(self.eng.max_num_tokens / per_seq)
         b = np.minimum(np.minimum(by_kv, by_tokens), float(self.eng.max_batch))
         return np.maximum(b, 0.0), kv_tokens, pool
 
     def prefill_iters(self, batch: F64, isl: Any) -> F64:
         """Iterations a prompt needs: chunks of the token budget left beside the decode tokens."""
-        room = np.maximum(self.eng.max_num_tokens - batch * (1.0 + self.eng.draft_tokens), 1.0)
+        room = np.maximum(self.eng.max_num_tokens - batch * self.eng.rows_per_sequence, 1.0)
         return np.maximum(np.ceil(np.asarray(isl, dtype=np.float64) / room), 1.0)
 
     # ------------------------------------------------------------------ scenarios

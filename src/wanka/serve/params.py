@@ -95,6 +95,11 @@ class EngineDefaults:
     """Probability that the target model accepts each drafted token (given the ones before it)."""
 
     @property
+    def rows_per_sequence(self) -> int:
+        """Tokens a decoding sequence puts through one pass: itself and its drafts to verify."""
+        return 1 + self.draft_tokens
+
+    @property
     def tokens_per_step(self) -> float:
         """Expected tokens a decoding sequence gains per step: 1 + a + ... + a^k for k drafted tokens
         accepted each with probability a until the first rejection (Leviathan, Kalman and Matias,

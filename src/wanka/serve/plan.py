@@ -20,7 +20,7 @@ chips (stated in the output).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -117,9 +117,8 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _chip(model: ModelSpec, acc: Accelerator, precision: str, kv: str, q: dict[str, Any], notes):
     """Aggregated and disaggregated candidates on one chip, scored (dict of arrays)."""
-    settings = engine_defaults(q["framework"], acc)
-    if q["speculative"] is not None:
-        settings = with_speculation(q["speculative"], model, settings, [], "--speculative")
+    k, a = q["draft"]
+    settings = replace(engine_defaults(q["framework"], acc), draft_tokens=k, draft_acceptance=a)
     eng = Engine(model_shape(model), acc, precision, kv, engine=settings)
     rate, isl, osl, max_count = q["rate"], q["isl"], q["osl"], q["max_count"]
     lay = _layouts(model, acc, max_count)
@@ -231,12 +230,13 @@ def plan_serving(
     chips = [get_accelerator(a) for a in accelerator_ids]
     q = {"rate": float(rate), "isl": float(input_len), "osl": float(output_len),
          "max_count": int(max_count), "requests": requests, "verify": verify,
-         "solver": solver, "framework": framework, "speculative": speculative}  # fmt: skip
+         "solver": solver, "framework": framework, "draft": (0, 0.0)}  # fmt: skip
     lim_ttft = (ttft_ms or math.inf) / 1e3
     lim_tpot = (tpot_ms or math.inf) / 1e3
     notes: list[str] = []
     if speculative is not None:  # checked once, before any chip, and stated
-        with_speculation(speculative, model, EngineDefaults(), notes, "--speculative")
+        drafts = with_speculation(speculative, model, EngineDefaults(), notes, "--speculative")
+        q["draft"] = (drafts.draft_tokens, drafts.draft_acceptance)
     used: list[tuple[str, EngineDefaults]] = []  # (chip, engine settings it was planned with)
     plans: list[dict[str, Any]] = []
     screened: dict[str, dict[str, np.ndarray]] = {}

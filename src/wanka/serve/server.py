@@ -91,19 +91,19 @@ class StepTable:
         a_dec, a_pre = attention_coeffs(
             engine.s, engine.r, lay.tp, lay.pp, lay.tpa, engine.kv_per_token_layer(lay), 1.0 + k
         )
-        self.a_dec, self.a_pre, self.overhead = float(a_dec[0]), float(a_pre[0]), ovh
         # speculative decoding's draft passes: by decoding sequences, plus per unit of their context
         b = np.arange(engine.eng.max_batch + 1, dtype=np.float64)
         self.d = engine.step(lay, n_dec=b, ctx_dec=np.zeros_like(b)).draft_s
         one = engine.step(lay, n_dec=np.ones(2), ctx_dec=np.array([0.0, 1.0])).draft_s
-        self.a_draft = float(one[1] - one[0])
+        self.a_dec = float(a_dec[0]) + float(one[1] - one[0])  # the verify pass's and the drafts'
+        self.a_pre, self.overhead = float(a_pre[0]), ovh
 
     def time(
         self, tokens: int, out_rows: int, ctx_sum: float, pairs: float, n_dec: int = 0
     ) -> float:
         return float(
             self.g[tokens] + self.h[out_rows] + self.a_dec * ctx_sum + self.a_pre * pairs
-            + self.d[n_dec] + self.a_draft * ctx_sum + self.overhead
+            + self.d[n_dec] + self.overhead
         )  # fmt: skip
 
 
@@ -149,7 +149,7 @@ class _Instance:
         seed: int = 0,
     ) -> None:
         n = isl.size
-        self.rows = 1 + eng.draft_tokens  # tokens a decoding sequence puts through one pass
+        self.rows = eng.rows_per_sequence
         self.rng = np.random.default_rng([seed, 2])  # accepted drafts
         self.t, self.eng, self.s, self.kv_cap = table, eng, shape, kv_tokens
         self.isl, self.osl = isl, osl

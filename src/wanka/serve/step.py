@@ -356,8 +356,7 @@ def iteration_time(
     c_moe = np.where(_wide_ep(ep, r), np.maximum(c_moe - g_moe, 0.0), c_moe)
     per_layer_gemm = s.dense_layers * g_dense + s.moe_layers * g_moe
     per_layer_comm = s.dense_layers * c_dense + s.moe_layers * c_moe
-    # LM head on the last stage (vocab-parallel over tp, bf16) for one micro-batch's output rows
-    head = _gemm(n_out / pp / dpa, s.vocab / tpa, s.hidden, r.bf16_gemm, BF16, r.memory, cal)
+    head = _head(n_out / pp / dpa, s, tpa, r, cal)
     a_dec, a_pre = attention_coeffs(s, r, tp, pp, tpa, kv_bytes_per_token_layer, 1.0 + k)
     attention = a_dec * ctx_dec + a_pre * pre_pairs
     # stage-to-stage activations: one send-recv of the micro-batch per boundary (scale-up inside a domain)
@@ -394,5 +393,9 @@ def _draft(
     g_dense, g_moe = _layer_gemm(n_dec, s, tp, ep, tpa, r, w, cal)
     c_dense, c_moe = _layer_comm(n_dec, s, tp, ep, tpa, acc, r, fabric, w=w)
     layer = g_moe + c_moe if s.moe_layers else g_dense + c_dense
-    dpa = tp / tpa
-    return layer + _gemm(n_dec / dpa, s.vocab / tpa, s.hidden, r.bf16_gemm, BF16, r.memory, cal)
+    return layer + _head(n_dec / (tp / tpa), s, tpa, r, cal)
+
+
+def _head(rows: F64, s: ModelShape, tpa: F64, r: Rates, cal: Calibration) -> F64:
+    """LM head on the last stage for `rows` output rows: vocab-parallel over the attention TP, bf16."""
+    return _gemm(rows, s.vocab / tpa, s.hidden, r.bf16_gemm, BF16, r.memory, cal)
