@@ -233,6 +233,33 @@ def test_layouts_whose_longest_prompts_cannot_meet_the_ttft_limit_are_set_aside(
     assert ok.tolist() == [False, True]
 
 
+def test_a_layout_that_cannot_carry_the_stated_rate_is_not_chosen():
+    """At a stated rate, a layout whose capacity is below it (queues grow) ranks below one that
+    carries the rate with too slow a TPOT: Llama 2 70B fp8 on 8 MI325X at 104 requests/s, where tp 2
+    meets the TPOT limit only on paper (its analytic steady state is unstable) and tp 1 carries it."""
+    from wanka.serve.predict import _choose, _pick, candidate_layouts
+    from wanka.serve.spec import parse_serve_spec
+
+    spec = parse_serve_spec({
+        "model": "llama2-70b", "hardware": {"accelerator": "mi325x", "count": 8},
+        "serving": {"framework": "vLLM", "precision": "fp8"},
+        "workload": {"scenario": "server", "input_len": "MLPerf llama2-70b OpenOrca",
+                     "output_len": 294, "request_rate": 104.3},
+        "constraints": {"ttft_ms": 2000, "tpot_ms": 200},
+    })  # fmt: skip
+    eng = Engine(model_shape(spec.model), spec.accelerator, "fp8", "fp8", engine=spec.engine)
+    lay, inst = candidate_layouts(spec)
+    sv = eng.server(lay, spec.request_rate / inst, spec.input_len, spec.output_len)
+    stable = np.isfinite(sv.ttft_p99_s)
+    assert stable.any() and not stable.all()
+    assert (
+        (sv.tpot_s <= 0.2) & ~stable
+    ).any()  # the trap: unstable layouts that pass the TPOT check
+    i = _choose(spec, eng, lay, inst)
+    assert stable[i]
+    assert _pick(lay, i).tp[0] == 1
+
+
 def test_scheduler_policy_states_how_kv_is_reserved():
     """`serving.scheduler_policy` (TensorRT-LLM `CapacitySchedulerPolicy`): GUARANTEED_NO_EVICT (the
     default) reserves input + output at admission, MAX_UTILIZATION takes blocks as the sequence

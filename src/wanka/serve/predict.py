@@ -196,8 +196,11 @@ def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int
             else 0.8 * st.output_tokens_per_s_per_gpu * lay.gpus / spec.output_len
         )
         sv = eng.server(lay, lam, spec.input_len, spec.output_len)
-        ok = (sv.tpot_s <= slo_tpot) & _long_prompt_ok(spec, eng, lay)
-        score = np.where(ok, score, score * 1e-3)
+        # a layout whose capacity is below the rate (queues grow) ranks below one that carries it
+        # too slowly, which ranks below one that meets the limit
+        stable = np.isfinite(sv.ttft_p99_s)
+        ok = stable & (sv.tpot_s <= slo_tpot) & _long_prompt_ok(spec, eng, lay)
+        score = np.where(ok, score, np.where(stable, score * 1e-3, score * 1e-6))
     if not np.any(st.fits):
         raise _no_fit(spec, eng, lay)
     return int(np.argmax(score))
