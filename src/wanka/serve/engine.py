@@ -13,9 +13,12 @@ workload numbers and return arrays. Scenarios:
   `model.kv_tokens_held`, `model.mean_context` and `model.prefill_pairs`.
 * fixed batch: B prompts prefilled in token-budget chunks, then OSL decode iterations at mean context.
 * server (analytic, used by `serve plan`): the operating batch solves Little's law B = lambda * OSL *
-  T_iter(B); TPOT = T_iter(B); TTFT = prefill iterations + admission queueing (Kingman's heavy-traffic
-  M/D/1 tail, P(W > t) ~ rho * exp(-2 (1 - rho) t / s)). `wanka.serve.server` simulates the same engine
-  request by request and is what `serve predict` reports for the server and interactive scenarios.
+  T_iter(B); TPOT = T_iter(B); TTFT = prefill iterations + admission queueing. A continuous-batching
+  engine admits a request as soon as one of its `bmax` batch slots is free, so a load near the compute
+  capacity shows as longer iterations, not as a queue; the admission wait is that of `bmax` servers
+  (Erlang C, `slot_wait`), each request holding a slot for its prefill and decode iterations.
+  `wanka.serve.server` simulates the same engine request by request and is what `serve predict`
+  reports for the server and interactive scenarios.
 
 Speculative decoding (`EngineDefaults.draft_tokens` k at acceptance a): each iteration verifies 1 + k
 tokens per decoding sequence and each gains E = `tokens_per_step` tokens on average, so every "one
@@ -49,7 +52,7 @@ from wanka.serve.model import (
 from wanka.serve.params import EngineDefaults, ServeCalibration, default_serve_calibration
 from wanka.serve.step import Rates, StepTimes, iteration_time, rates, shape_calibration
 
-__all__ = ["Engine", "Steady", "little_batch", "queue_wait"]
+__all__ = ["Engine", "Steady", "little_batch", "poisson_quantile", "queue_wait", "slot_wait"]
 
 F64 = NDArray[np.float64]
 FIXED_POINT_STEPS = 12  # Little's-law iterations; T_iter(B) is flat enough that 12 settle to < 0.1%
@@ -63,6 +66,45 @@ def queue_wait(service: Any, rho: Any, quantile: float) -> F64:
     capped at 0.999 (an overloaded queue reports a long, finite wait)."""
     r = np.clip(np.asarray(rho, dtype=np.float64), 0.0, 0.999)
     return service / (2.0 * (1.0 - r)) * np.log(np.maximum(r / (1.0 - quantile), 1.0))
+
+
+def poisson_quantile(mean: Any, quantile: float) -> F64:
+    """Smallest k with P(N <= k) >= quantile for N ~ Poisson(mean), elementwise (the CDF summed term
+    by term, p_k = p_(k-1) mean / k, until every element reaches the quantile)."""
+    m = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
+    k, p = np.zeros(m.shape), np.exp(-m)
+    cdf = p.copy()
+    for j in range(1, int(m.max(initial=0.0) + 10.0 * np.sqrt(m.max(initial=0.0)) + 10.0)):
+        short = cdf < quantile
+        if not short.any():
+            break
+        k = np.where(short, float(j), k)
+        p = p * m / j
+        cdf = np.where(short, cdf + p, cdf)
+    return k
+
+
+def slot_wait(hold: Any, slots: Any, load: Any, quantile: float) -> F64:
+    """Waiting-time quantile for one of `slots` servers (M/M/c, Erlang C) at offered load `load`
+    (= arrival rate x mean holding time `hold`, in busy servers). P(wait) = C(c, a) from Erlang B's
+    recursion B_k = a B_{k-1} / (k + a B_{k-1}), C = c B / (c - a (1 - B)) (Kleinrock, Queueing
+    Systems vol. 1, sec. 3.5); the wait of a waiting request is exponential with mean hold / (c - a),
+    so t_q = hold / (c - a) ln(C / (1 - q)), zero when C <= 1 - q. A load of c or more is capped
+    just below c (an overloaded pool reports a long, finite wait)."""
+    c = np.maximum(np.asarray(slots, dtype=np.float64), 1.0)
+    a = np.minimum(np.asarray(load, dtype=np.float64), 0.999 * c)
+    c, a = np.broadcast_arrays(c, a)
+    erlang_b = np.ones(c.shape)
+    # slots far above the load never wait (C < 1e-12 beyond 8 standard deviations of a Poisson load)
+    live = c - a < 8.0 * np.sqrt(np.maximum(a, 1.0)) + 8.0
+    if live.any():
+        cl, al, bl = c[live], a[live], erlang_b[live]
+        for k in range(1, int(cl.max()) + 1):
+            bl = np.where(k <= cl, al * bl / (k + al * bl), bl)
+        erlang_b[live] = bl
+    busy = np.where(live, c * erlang_b / (c - a * (1.0 - erlang_b)), 0.0)
+    gap = np.maximum(c - a, 1e-12)
+    return np.asarray(hold) / gap * np.log(np.maximum(busy / (1.0 - quantile), 1.0))
 
 
 def little_batch(
@@ -176,11 +218,18 @@ class Engine:
             cal=self.cal, fabric=self.fabric, draft_tokens=self.eng.draft_tokens, **load,
         )  # fmt: skip
 
-    def mixed_step(self, lay: Layouts, batch: Any, isl: Any, osl: Any) -> StepTimes:
-        """The steady continuous-batching iteration at `batch` decoding sequences."""
+    def mixed_step(
+        self, lay: Layouts, batch: Any, isl: Any, osl: Any, prompts: Any = None
+    ) -> StepTimes:
+        """The steady continuous-batching iteration at `batch` decoding sequences; `prompts`: the
+        prompts it prefills (default: as many as finish per iteration, B E / OSL), their tokens
+        capped by the token budget left beside the decode rows."""
         b = np.asarray(batch, dtype=np.float64)
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         done = b * self.e / osl  # requests finishing (and prompts starting) per iteration
+        if prompts is not None:
+            room = np.maximum(self.eng.max_num_tokens - b * self.eng.rows_per_sequence, 1.0)
+            done = np.minimum(np.asarray(prompts, dtype=np.float64), room / isl)
         n_pre = done * isl
         return self.step(
             lay, n_dec=b, ctx_dec=b * mean_context(self.s, isl, osl), n_pre=n_pre,
@@ -279,13 +328,26 @@ class Engine:
             )  # fmt: skip
         t = self.mixed_step(lay, b, isl, osl)
         stable = (rho < 1.0) & (bmax >= 1.0)
-        service = (
-            osl / self.e * t.total_s / np.maximum(bmax, 1.0)
-        )  # a slot frees every OSL*T/(E*B) s
-        wait_p50, wait_p99 = queue_wait(service, rho, 0.5), queue_wait(service, rho, 0.99)
-        pre = self.prefill_iters(b, isl) * t.total_s
-        ttft50 = pre + 0.5 * t.total_s + wait_p50
-        ttft99 = pre + t.total_s + wait_p99
+        iters = self.prefill_iters(b, isl)
+        hold = (
+            iters + osl / self.e
+        ) * t.total_s  # a request holds its slot while it prefills and decodes
+        slots = np.maximum(bmax, 1.0)
+        wait_p50 = slot_wait(hold, slots, lam * hold, 0.5)
+        wait_p99 = slot_wait(hold, slots, lam * hold, 0.99)
+        # the iteration that prefills a prompt also prefills the others that arrived during the one
+        # before it (Poisson, lam T): an iteration with prompts in it is longer than the mean one
+        first50, first99 = (
+            self.mixed_step(lay, b, isl, osl, 1.0 + poisson_quantile(lam * t.total_s, q)).total_s
+            for q in (0.5, 0.99)
+        )
+        pre = (iters - 1.0) * t.total_s
+        # the wait for the iteration in progress: half a mean one at the median; at the 99th
+        # percentile an arrival tends to land in a long, prompt-carrying iteration (length-biased
+        # sampling), taken midway between the mean iteration and the 99th-percentile prompt one
+        # (checked against the simulation: tests/serve/test_server.py)
+        ttft50 = 0.5 * t.total_s + pre + first50 + wait_p50
+        ttft99 = 0.5 * (t.total_s + first99) + pre + first99 + wait_p99
         inf = np.inf
         return Steady(
             fits=bmax >= 1.0, batch=b, iter_s=t.total_s,
