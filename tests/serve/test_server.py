@@ -291,6 +291,29 @@ def test_scheduler_policy_states_how_kv_is_reserved():
         parse_serve_spec({**base, "serving": {"framework": "vLLM", "scheduler_policy": "no-evict"}})
 
 
+def test_mlperf_tensorrt_llm_submissions_take_the_harness_policy():
+    """An MLPerf submission served by TensorRT-LLM ran NVIDIA's MLPerf LLM harness, whose scheduling
+    policy defaults to max_util (MAX_UTILIZATION); the spec says so. A stated policy still wins, and
+    TensorRT-LLM outside MLPerf keeps its own GUARANTEED_NO_EVICT."""
+    from wanka.serve.spec import parse_serve_spec
+
+    mlperf = "https://github.com/mlcommons/inference_results_v5.0/tree/main/closed/NVIDIA/results"
+    base = {"model": "llama3-70b", "hardware": {"accelerator": "h100-sxm", "count": 2},
+            "workload": {"scenario": "offline", "input_len": 1000, "output_len": 1000}}  # fmt: skip
+
+    def spec(source=None, **sv):
+        d = {**base, "serving": {"framework": "TensorRT-LLM", "precision": "fp8", **sv}}
+        return parse_serve_spec({**d, "source": source} if source else d)
+
+    harness = spec(mlperf)
+    assert not harness.engine.no_evict
+    assert any("harness_llm" in a for a in harness.assumptions)
+    assert spec(mlperf, scheduler_policy="guaranteed_no_evict").engine.no_evict
+    assert spec(
+        "https://nvidia.github.io/TensorRT-LLM/performance/perf-overview.html"
+    ).engine.no_evict
+
+
 def test_vllm_specs_take_vllms_batch_limits_by_device():
     """vLLM's `EngineArgs.get_batch_defaults`: 1,024 sequences and 8,192 tokens per iteration on
     devices of at least 70 GiB that are not A100s, 256 and 2,048 elsewhere; TensorRT-LLM keeps its

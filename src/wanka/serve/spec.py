@@ -347,11 +347,28 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
     return precision, kvp
 
 
-def _engine(sv: dict[str, Any], acc: Accelerator) -> tuple[EngineDefaults, str]:
+def mlperf_result(source: str | None) -> bool:
+    """Whether a spec's source is an MLPerf Inference submission (mlcommons `inference_results_v*`)."""
+    src = (source or "").lower()
+    return "mlcommons" in src and "inference_results" in src
+
+
+def _engine(
+    sv: dict[str, Any], acc: Accelerator, source: str | None, notes: list[str]
+) -> tuple[EngineDefaults, str]:
     """(engine settings, framework name): stated values over the engine's own defaults
-    (`params.engine_defaults`)."""
+    (`params.engine_defaults`). An MLPerf submission served by TensorRT-LLM ran NVIDIA's MLPerf LLM
+    harness, whose `trtllm_batch_sched_policy` defaults to `max_util` (MAX_UTILIZATION; mlcommons
+    `inference_results_v4.1`/`v5.0`, `closed/NVIDIA/code/harness/harness_llm/main_llm.cc`), not
+    TensorRT-LLM's own GUARANTEED_NO_EVICT."""
     framework = str(sv.get("framework") or "unspecified")
     eng = engine_defaults(framework, acc)
+    if sv.get("scheduler_policy") is None and mlperf_result(source) and eng.no_evict:
+        eng = replace(eng, no_evict=False)
+        notes.append(
+            "serving.scheduler_policy null: max_utilization, the default of NVIDIA's MLPerf LLM "
+            "harness (harness_llm trtllm_batch_sched_policy max_util)"
+        )
     ints = {k: _pos_int(f"serving.{k}", sv[k]) for k in ("max_batch", "max_num_tokens",
             "kv_block_tokens") if sv.get(k) is not None}  # fmt: skip
     eng = replace(
@@ -503,7 +520,8 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
     model = _moe_interleave(model, params_b, notes)
     precision, kvp = _formats(sv, acc, notes)
-    eng, framework = _engine(sv, acc)
+    src = None if d.get("source") is None else str(d["source"])
+    eng, framework = _engine(sv, acc, src, notes)
     eng = _speculative(sv, model, eng, notes)
     spec = ServeSpec(
         id=None if d.get("id") is None else str(d["id"]),
@@ -526,7 +544,7 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
         ttft_ms=ttft, tpot_ms=tpot, percentile=pct, engine=eng,
         params_b=params_b if isinstance(params_b, (int, float)) else None,
         measured=d.get("measured") if isinstance(d.get("measured"), dict) else None,
-        source=None if d.get("source") is None else str(d["source"]),
+        source=src,
         assumptions=tuple(notes),
     )  # fmt: skip
     if scenario == "fixed-batch" and spec.batch_size is None:

@@ -34,7 +34,7 @@ from wanka.errors import WankaError
 from wanka.perf.validate import SPLIT_RULE, error_stats, error_stats_by, family_of, split_of
 from wanka.serve.params import ServeCalibration
 from wanka.serve.predict import predict_serve
-from wanka.serve.spec import ServeError, ServeSpec
+from wanka.serve.spec import ServeError, ServeSpec, mlperf_result
 
 __all__ = ["SPLIT_RULE", "summarise", "validate_serving"]
 
@@ -84,14 +84,12 @@ def _latency(
 
 def published_max_rate(s: ServeSpec) -> bool:
     """Whether the row's rate is an MLPerf server result (the highest passing rate; see above)."""
-    src = (s.source or "").lower()
     return (
         s.scenario in ("server", "interactive")
         and s.has_slo
         and s.request_rate is not None
         and math.isfinite(s.request_rate)
-        and "mlcommons" in src
-        and "inference_results" in src
+        and mlperf_result(s.source)
     )
 
 
