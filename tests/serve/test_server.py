@@ -423,6 +423,8 @@ def test_poisson_quantile_matches_the_cdf():
 
     assert poisson_quantile(np.array([0.0, 0.3, 5.0]), 0.99).tolist() == [0.0, 2.0, 11.0]
     assert poisson_quantile(np.array([1.7]), 0.5).tolist() == [2.0]
+    # above a mean of 100 the normal approximation: Poisson(400)'s 99th percentile is 447
+    assert poisson_quantile(np.array([400.0]), 0.99).tolist() == [447.0]
 
 
 @pytest.mark.parametrize("u", [0.5, 0.92, 0.98])
