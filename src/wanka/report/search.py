@@ -99,6 +99,7 @@ def _top_table(res: dict[str, Any]) -> Table:
             c,
             justify="left" if c in ("layout", "precision") else "right",
             ratio=3 if c == "layout" else None,
+            overflow="fold" if c == "layout" else "ellipsis",  # a long option folds, never cut
         )
     for i, p in enumerate(res["top"], 1):
         cells = (
