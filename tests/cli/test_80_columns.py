@@ -39,8 +39,19 @@ COMMANDS = {
         "5",
     ],
     # the README's search: its tenth layout carries a long option string (fsdp=full,sp,rc=selective)
-    "search-readme": ["search", "--model", "llama3-70b", "--accelerator", "h100-sxm", "--count",
-                      "1024", "--global-batch-size", "1024", "--seq-len", "8192"],  # fmt: skip
+    "search-readme": [
+        "search",
+        "--model",
+        "llama3-70b",
+        "--accelerator",
+        "h100-sxm",
+        "--count",
+        "1024",
+        "--global-batch-size",
+        "1024",
+        "--seq-len",
+        "8192",
+    ],  # fmt: skip
     "predict": ["predict", str(ROOT / "examples" / "llama3-70b-h100.yaml")],
     "plan": ["plan", str(HERE / "center-small.yaml"), "--no-report", "--top", "5"],
     "fabric-compare": ["fabric", "compare", "-n", "1024", "-a", "h100-sxm"],
