@@ -22,36 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 _TIMING = re.compile(r"\d[\d,]*(\.\d+)? ?(s\b|/s\b)")
 _SPACE = re.compile(r"[ ─━]+")
 
+SEARCH_70B_H100 = ["search", "--model", "llama3-70b", "--accelerator", "h100-sxm", "--count"]
 COMMANDS = {
     "catalog-accelerators": ["catalog", "list"],
     "catalog-models": ["catalog", "list", "--kind", "models"],
-    "search": [
-        "search",
-        "--model",
-        "llama3-70b",
-        "--accelerator",
-        "h100-sxm",
-        "--count",
-        "64",
-        "--global-batch-size",
-        "512",
-        "--top",
-        "5",
-    ],
+    "search": [*SEARCH_70B_H100, "64", "--global-batch-size", "512", "--top", "5"],
     # the README's search: its tenth layout carries a long option string (fsdp=full,sp,rc=selective)
-    "search-readme": [
-        "search",
-        "--model",
-        "llama3-70b",
-        "--accelerator",
-        "h100-sxm",
-        "--count",
-        "1024",
-        "--global-batch-size",
-        "1024",
-        "--seq-len",
-        "8192",
-    ],  # fmt: skip
+    "search-readme": [*SEARCH_70B_H100, "1024", "--global-batch-size", "1024", "--seq-len", "8192"],
     "predict": ["predict", str(ROOT / "examples" / "llama3-70b-h100.yaml")],
     "plan": ["plan", str(HERE / "center-small.yaml"), "--no-report", "--top", "5"],
     "fabric-compare": ["fabric", "compare", "-n", "1024", "-a", "h100-sxm"],

@@ -334,9 +334,8 @@ class Engine:
         t = self.mixed_step(lay, b, isl, osl)
         stable = (rho < 1.0) & (bmax >= 1.0)
         iters = self.prefill_iters(b, isl)
-        hold = (
-            iters + osl / self.e
-        ) * t.total_s  # a request holds its slot while it prefills and decodes
+        # a request holds its batch slot while it prefills and decodes
+        hold = (iters + osl / self.e) * t.total_s
         slots = np.maximum(bmax, 1.0)
         wait_p50 = slot_wait(hold, slots, lam * hold, 0.5)
         wait_p99 = slot_wait(hold, slots, lam * hold, 0.99)
