@@ -258,6 +258,24 @@ class Engine:
         b = np.minimum(np.minimum(by_kv, by_tokens), float(self.eng.max_batch))
         return np.maximum(b, 0.0), kv_tokens, pool
 
+    def batch_quantile(
+        self, lay: Layouts, b: F64, t: F64, bmax: F64, isl: Any, osl: Any, quantile: float
+    ) -> tuple[F64, F64]:
+        """(batch, iteration seconds) at the `quantile` of the running batch around its mean `b`
+        (iteration `t`). The batch is an infinite-server queue whose holding time OSL T(B) grows with
+        the batch; linearised about b it is an Ornstein-Uhlenbeck process (arrivals and completions
+        each Poisson at rate lambda, restoring rate (1 - g) / L for holding time L) with variance
+        b / (1 - g), g = d ln T / d ln B the elasticity of the iteration (the diffusion approximation
+        of a state-dependent M/G/infinity queue, Whitt, Stochastic-Process Limits, 2002, ch. 10).
+        Near compute saturation g approaches 1 and the batch wanders far from its mean, which a short
+        simulated run does not see. g is the secant over [0.8 b, b] (tile padding makes T a
+        staircase), capped at 0.95; the batch is capped at `bmax`."""
+        t_lo = self.mixed_step(lay, np.maximum(0.8 * b, 1.0), isl, osl).total_s
+        g = np.clip(np.log(t / t_lo) / np.log(b / np.maximum(0.8 * b, 1.0) + 1e-12), 0.0, 0.95)
+        z = NormalDist().inv_cdf(quantile)
+        bq = np.minimum(b + z * np.sqrt(b / (1.0 - g)), np.maximum(bmax, 1.0))
+        return bq, self.mixed_step(lay, bq, isl, osl).total_s
+
     def prefill_iters(self, batch: F64, isl: Any) -> F64:
         """Iterations a prompt needs: chunks of the token budget left beside the decode tokens."""
         room = np.maximum(self.eng.max_num_tokens - batch * self.eng.rows_per_sequence, 1.0)
@@ -341,17 +359,15 @@ class Engine:
         wait_p99 = slot_wait(hold, slots, lam * hold, 0.99)
         # the iteration that prefills a prompt also prefills the others that arrived during the one
         # before it (Poisson, lam T): an iteration with prompts in it is longer than the mean one
-        first50, first99 = (
-            self.mixed_step(lay, b, isl, osl, 1.0 + poisson_quantile(lam * t.total_s, q)).total_s
-            for q in (0.5, 0.99)
-        )
-        pre = (iters - 1.0) * t.total_s
+        first50 = self.mixed_step(lay, b, isl, osl, 1.0 + poisson_quantile(lam * t.total_s, 0.5))
+        b99, t99 = self.batch_quantile(lay, b, t.total_s, bmax, isl, osl, 0.99)
+        first99 = self.mixed_step(lay, b99, isl, osl, 1.0 + poisson_quantile(lam * t99, 0.99))
         # the wait for the iteration in progress: half a mean one at the median; at the 99th
         # percentile an arrival tends to land in a long, prompt-carrying iteration (length-biased
-        # sampling), taken midway between the mean iteration and the 99th-percentile prompt one
-        # (checked against the simulation: tests/serve/test_server.py)
-        ttft50 = 0.5 * t.total_s + pre + first50 + wait_p50
-        ttft99 = 0.5 * (t.total_s + first99) + pre + first99 + wait_p99
+        # sampling), taken midway between the iteration at the 99th-percentile batch and the
+        # 99th-percentile prompt one (checked against the simulation: tests/serve/test_server.py)
+        ttft50 = 0.5 * t.total_s + (iters - 1.0) * t.total_s + first50.total_s + wait_p50
+        ttft99 = 0.5 * (t99 + first99.total_s) + (iters - 1.0) * t99 + first99.total_s + wait_p99
         inf = np.inf
         return Steady(
             fits=bmax >= 1.0, batch=b, iter_s=t.total_s,
