@@ -13,7 +13,8 @@ workload numbers and return arrays. Scenarios:
   `model.kv_tokens_held`, `model.mean_context` and `model.prefill_pairs`.
 * fixed batch: B prompts prefilled in token-budget chunks, then OSL decode iterations at mean context.
 * server (analytic, used by `serve plan`): the operating batch solves Little's law B = lambda * OSL *
-  T_iter(B); TPOT = T_iter(B); TTFT = prefill iterations + admission queueing. A continuous-batching
+  T_iter(B); TPOT = T_iter(B) at the median, with the prompts joining and the batch's wander at the
+  99th percentile (`tpot_quantile`); TTFT = prefill iterations + admission queueing. A continuous-batching
   engine admits a request as soon as one of its `bmax` batch slots is free, so a load near the compute
   capacity shows as longer iterations, not as a queue; the admission wait is that of `bmax` servers
   (Erlang C, `slot_wait`), each request holding a slot for its prefill and decode iterations.
@@ -168,6 +169,9 @@ class Steady:
     ttft_p50_s: F64
     ttft_p99_s: F64
     tpot_s: F64
+    """The mean iteration over the tokens it gives (the median request's TPOT)."""
+    tpot_p99_s: F64
+    """The 99th-percentile request's TPOT (`Engine.tpot_quantile`; `tpot_s` outside the server)."""
     times: StepTimes
     kv_tokens: F64
     """KV-cache tokens one instance holds."""
@@ -258,23 +262,49 @@ class Engine:
         b = np.minimum(np.minimum(by_kv, by_tokens), float(self.eng.max_batch))
         return np.maximum(b, 0.0), kv_tokens, pool
 
+    def elasticity(self, lay: Layouts, b: F64, t: F64, isl: Any, osl: Any) -> F64:
+        """g = d ln T / d ln B at batch `b` (iteration `t`): the secant over [0.8 b, b] (tile padding
+        makes T a staircase), clipped to [0, 0.95]."""
+        lo = np.maximum(0.8 * b, 1.0)
+        t_lo = self.mixed_step(lay, lo, isl, osl).total_s
+        return np.clip(np.log(t / t_lo) / np.log(b / lo + 1e-12), 0.0, 0.95)
+
     def batch_quantile(
-        self, lay: Layouts, b: F64, t: F64, bmax: F64, isl: Any, osl: Any, quantile: float
+        self, lay: Layouts, b: F64, g: F64, bmax: F64, isl: Any, osl: Any, quantile: float
     ) -> tuple[F64, F64]:
-        """(batch, iteration seconds) at the `quantile` of the running batch around its mean `b`
-        (iteration `t`). The batch is an infinite-server queue whose holding time OSL T(B) grows with
-        the batch; linearised about b it is an Ornstein-Uhlenbeck process (arrivals and completions
-        each Poisson at rate lambda, restoring rate (1 - g) / L for holding time L) with variance
-        b / (1 - g), g = d ln T / d ln B the elasticity of the iteration (the diffusion approximation
-        of a state-dependent M/G/infinity queue, Whitt, Stochastic-Process Limits, 2002, ch. 10).
-        Near compute saturation g approaches 1 and the batch wanders far from its mean, which a short
-        simulated run does not see. g is the secant over [0.8 b, b] (tile padding makes T a
-        staircase), capped at 0.95; the batch is capped at `bmax`."""
-        t_lo = self.mixed_step(lay, np.maximum(0.8 * b, 1.0), isl, osl).total_s
-        g = np.clip(np.log(t / t_lo) / np.log(b / np.maximum(0.8 * b, 1.0) + 1e-12), 0.0, 0.95)
+        """(batch, iteration seconds) at the `quantile` of the running batch around its mean `b`.
+        The batch is an infinite-server queue whose holding time OSL T(B) grows with the batch;
+        linearised about b it is an Ornstein-Uhlenbeck process (arrivals and completions each
+        Poisson at rate lambda, restoring rate (1 - g) / L for holding time L) with variance
+        b / (1 - g), g the `elasticity` (the diffusion approximation of a state-dependent
+        M/G/infinity queue, Whitt, Stochastic-Process Limits, 2002, ch. 10). Near compute
+        saturation g approaches 1 and the batch wanders far from its mean, which a short simulated
+        run does not see. The batch is capped at `bmax`."""
         z = NormalDist().inv_cdf(quantile)
         bq = np.minimum(b + z * np.sqrt(b / (1.0 - g)), np.maximum(bmax, 1.0))
         return bq, self.mixed_step(lay, bq, isl, osl).total_s
+
+    def tpot_quantile(
+        self, lay: Layouts, lam: F64, b: F64, t: F64, g: F64, isl: Any, osl: Any, quantile: float
+    ) -> F64:
+        """TPOT at `quantile`. A request's TPOT averages the n = OSL / E iterations it decodes
+        through, each the mean one `t` but for two departures. (a) Prompts joining: those n
+        iterations carry Poisson(n lambda t) prompts, each adding d (an iteration with one more
+        prompt), so the average moves by d (k_q - n lambda t) / n. (b) The batch's wander
+        (`batch_quantile`) averaged over the request's lifetime L: the time average over L of a
+        process with correlation time tau = L / (1 - g) has variance var 2 (x - 1 + e^-x) / x^2,
+        x = L / tau = 1 - g (variance of a time average, Papoulis and Pillai, Probability, Random
+        Variables and Stochastic Processes, 4th ed., sec. 12-1), and each sequence adds g t / b to
+        the iteration. The two are independent and add in quadrature."""
+        n = np.asarray(osl, dtype=np.float64) / self.e
+        k = n * lam * t
+        one = self.mixed_step(lay, b, isl, osl, 1.0).total_s
+        d = self.mixed_step(lay, b, isl, osl, 2.0).total_s - one
+        dev_prompts = d * (poisson_quantile(k, quantile) - k) / n
+        x = 1.0 - g
+        var = b / x * 2.0 * (x - 1.0 + np.exp(-x)) / x**2
+        dev_batch = g * t / b * NormalDist().inv_cdf(quantile) * np.sqrt(var)
+        return (t + np.hypot(dev_prompts, dev_batch)) / self.e
 
     def prefill_iters(self, batch: F64, isl: Any) -> F64:
         """Iterations a prompt needs: chunks of the token budget left beside the decode tokens."""
@@ -295,7 +325,8 @@ class Engine:
         ttft = self.prefill_iters(bb, isl) * t.total_s
         return Steady(
             fits=fits, batch=b, iter_s=t.total_s, output_tokens_per_s_per_gpu=thr,
-            ttft_p50_s=ttft, ttft_p99_s=ttft, tpot_s=t.total_s / self.e, times=t,
+            ttft_p50_s=ttft, ttft_p99_s=ttft, tpot_s=t.total_s / self.e,
+            tpot_p99_s=t.total_s / self.e, times=t,
             kv_tokens=kv_tokens, kv_pool_bytes=pool,
         )  # fmt: skip
 
@@ -318,7 +349,8 @@ class Engine:
         thr = np.where(fits, b * osl / total / gpus, 0.0)
         return Steady(
             fits=fits, batch=b, iter_s=t.total_s, output_tokens_per_s_per_gpu=thr,
-            ttft_p50_s=t_pre, ttft_p99_s=t_pre, tpot_s=t.total_s / self.e, times=t,
+            ttft_p50_s=t_pre, ttft_p99_s=t_pre, tpot_s=t.total_s / self.e,
+            tpot_p99_s=t.total_s / self.e, times=t,
             kv_tokens=kv_tokens, kv_pool_bytes=pool,
         )  # fmt: skip
 
@@ -360,7 +392,8 @@ class Engine:
         # the iteration that prefills a prompt also prefills the others that arrived during the one
         # before it (Poisson, lam T): an iteration with prompts in it is longer than the mean one
         first50 = self.mixed_step(lay, b, isl, osl, 1.0 + poisson_quantile(lam * t.total_s, 0.5))
-        b99, t99 = self.batch_quantile(lay, b, t.total_s, bmax, isl, osl, 0.99)
+        g = self.elasticity(lay, b, t.total_s, isl, osl)
+        b99, t99 = self.batch_quantile(lay, b, g, bmax, isl, osl, 0.99)
         first99 = self.mixed_step(lay, b99, isl, osl, 1.0 + poisson_quantile(lam * t99, 0.99))
         # the wait for the iteration in progress: half a mean one at the median; at the 99th
         # percentile an arrival tends to land in a long, prompt-carrying iteration (length-biased
@@ -373,5 +406,7 @@ class Engine:
             fits=bmax >= 1.0, batch=b, iter_s=t.total_s,
             output_tokens_per_s_per_gpu=np.where(stable, lam * osl / gpus, mu * osl / gpus),
             ttft_p50_s=np.where(stable, ttft50, inf), ttft_p99_s=np.where(stable, ttft99, inf),
-            tpot_s=t.total_s / self.e, times=t, kv_tokens=kv_tokens, kv_pool_bytes=pool,
+            tpot_s=t.total_s / self.e,
+            tpot_p99_s=self.tpot_quantile(lay, lam, b, t.total_s, g, isl, osl, 0.99), times=t,
+            kv_tokens=kv_tokens, kv_pool_bytes=pool,
         )  # fmt: skip

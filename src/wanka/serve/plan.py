@@ -133,7 +133,7 @@ def _chip(model: ModelSpec, acc: Accelerator, precision: str, kv: str, q: dict[s
     sv = eng.server(sub, rate / n, isl, osl, solver=q["solver"])
     out = {
         "lay": sub, "count": n * sub.gpus, "instances": n, "ttft": sv.ttft_p99_s,
-        "tpot": sv.tpot_s, "ttft50": sv.ttft_p50_s, "tpot50": sv.tpot_s,
+        "tpot": sv.tpot_p99_s, "ttft50": sv.ttft_p50_s, "tpot50": sv.tpot_s,
         "prefill": np.zeros_like(n), "disagg": np.zeros(n.shape, dtype=bool),
     }  # fmt: skip
     dis = _disagg(eng, lay, cap.fits, q)

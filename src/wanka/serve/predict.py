@@ -199,7 +199,7 @@ def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int
         # a layout whose capacity is below the rate (queues grow) ranks below one that carries it
         # too slowly, which ranks below one that meets the limit
         stable = np.isfinite(sv.ttft_p99_s)
-        ok = stable & (sv.tpot_s <= slo_tpot) & _long_prompt_ok(spec, eng, lay)
+        ok = stable & (sv.tpot_p99_s <= slo_tpot) & _long_prompt_ok(spec, eng, lay)
         score = np.where(ok, score, np.where(stable, score * 1e-3, score * 1e-6))
     if not np.any(st.fits):
         raise _no_fit(spec, eng, lay)
@@ -238,7 +238,7 @@ def _server(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list
     if spec.ttft_ms is not None:
         ok &= an.ttft_p99_s * 1e3 <= spec.ttft_ms
     if spec.tpot_ms is not None:
-        ok &= an.tpot_s * 1e3 <= spec.tpot_ms
+        ok &= an.tpot_p99_s * 1e3 <= spec.tpot_ms
     r_a = float(grid[ok].max()) if ok.any() else 0.02 * mu
     lo, hi = 0.4 * r_a, min(1.3 * mu, 2.0 * r_a)
     for _ in range(RATE_STEPS):
