@@ -85,6 +85,13 @@ def _stop_pool(ex: ProcessPoolExecutor) -> None:
             p.terminate()
     for p in procs:
         p.join(timeout=5)
+    # let the pool's manager thread see the dead workers and close its wake-up pipe now: CPython
+    # 3.11's exit hook (`concurrent.futures.process._python_exit`) writes to that pipe after an
+    # unlocked "closed?" check, so a thread still closing it then printed "OSError: Bad file
+    # descriptor" with a traceback after the one-line interrupt message
+    manager = getattr(ex, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def ray_map(
