@@ -30,7 +30,9 @@ from wanka.serve.spec import ServeError, ServeSpec, request_lengths
 __all__ = ["candidate_layouts", "predict_serve", "predict_specs"]
 
 GiB = float(2**30)
-SEARCH_REQUESTS = 300  # requests per simulation while searching the highest passing rate
+# requests each simulation of the rate search counts at least; its window also lasts at least
+# `server.MEASURE_S` seconds, which sets the length above 0.5 requests/s per instance
+SEARCH_REQUESTS = 300
 RATE_STEPS = 5  # bisection steps inside the analytic bracket (a factor 5 shrinks 2**5 = 32x)
 
 
