@@ -68,7 +68,8 @@ def test_prefill_pool_queueing_grows_the_ttft_with_the_rate():
     aggregated analytic model and `serve plan`). One tp-4 prefill instance of Llama 3 70B takes about
     4,096 / (4 x 5,021) = 0.2 s per prompt: at 0.2 requests/s (utilisation 4%) the p99 waits less
     than one prompt, at 4 requests/s (82%) the p99 TTFT is several times the p50; TPOT is not
-    touched by it."""
+    touched by it (its p99 adds only the decode batch's wander, `engine.lifetime_wander`: 4.6%
+    here)."""
 
     def run(rate: float) -> dict:
         spec = parse_serve_spec({
@@ -84,4 +85,4 @@ def test_prefill_pool_queueing_grows_the_ttft_with_the_rate():
     prompt_s = 4096 / (4 * low["prefill_tokens_per_s_per_gpu"])
     assert 0 < (low["ttft_ms"]["p99"] - low["ttft_ms"]["p50"]) / 1e3 < prompt_s
     assert high["ttft_ms"]["p99"] > 3 * high["ttft_ms"]["p50"] > 3 * low["ttft_ms"]["p50"]
-    assert high["tpot_ms"]["p50"] == high["tpot_ms"]["p99"]
+    assert high["tpot_ms"]["p50"] < high["tpot_ms"]["p99"] < 1.1 * high["tpot_ms"]["p50"]

@@ -89,6 +89,8 @@ def test_the_measured_window_lasts_an_mlperf_run():
 def test_batch_quantile_is_the_ou_spread_of_a_linear_iteration():
     """T(B) = T0 + c B: elasticity g = ln(T(b) / T(0.8 b)) / ln 1.25 and the 99th-percentile batch
     b + 2.326 sqrt(b / (1 - g)), capped at bmax (Engine.batch_quantile)."""
+    from wanka.serve.engine import elasticity
+
     eng = _engine()
     t0, c = 0.01, 1e-4
     eng.mixed_step = lambda lay, b, isl, osl, prompts=None: type(
@@ -97,7 +99,7 @@ def test_batch_quantile_is_the_ou_spread_of_a_linear_iteration():
     b = np.array([50.0, 400.0, 400.0])
     bmax = np.array([1000.0, 1000.0, 420.0])
     lay = Layouts.of(np.ones(3))
-    g = eng.elasticity(lay, b, t0 + c * b, 1000, 200)
+    g = elasticity(lambda sub, x: t0 + c * np.asarray(x), lay, b, t0 + c * b)
     assert np.allclose(g, np.log((t0 + c * b) / (t0 + c * 0.8 * b)) / np.log(1.25))
     bq, tq = eng.batch_quantile(lay, b, g, bmax, 1000, 200, 0.99)
     want = np.minimum(b + 2.3263 * np.sqrt(b / (1.0 - g)), bmax)

@@ -9,7 +9,8 @@ own instance layout (p x prefill GPUs + d x decode GPUs = the count); per instan
               over the scale-up links when both pools share one domain, else the scale-out NICs
     system    R = min(p * R_p, d * R_d)   (p + d instances), capped by the stated request rate
     TTFT      = ceil(ISL / N) * T_pre(N) + t_kv (+ at a stated rate the wait at the prefill pool,
-              `engine.queue_wait` at its load, p50 and p99);   TPOT = T_dec(B)
+              `engine.queue_wait` at its load, p50 and p99);   TPOT = T_dec(B), at p99 plus the
+              decode batch's wander at a stated rate (`engine.lifetime_wander`)
     speculative decoding: T_dec per output token is the iteration over E tokens per step, B at most
               N / (1 + k) (see `wanka.serve.engine`)
 
@@ -27,7 +28,14 @@ import numpy as np
 
 from wanka.errors import ConfigError
 from wanka.perf.comm import collective_s
-from wanka.serve.engine import FIXED_POINT_STEPS, Engine, little_batch, queue_wait
+from wanka.serve.engine import (
+    FIXED_POINT_STEPS,
+    Engine,
+    elasticity,
+    lifetime_wander,
+    little_batch,
+    queue_wait,
+)
 from wanka.serve.model import (
     Layouts,
     kv_bytes_per_token_per_gpu,
@@ -65,11 +73,11 @@ def pool_rates(
     by_tokens = np.floor(n / eng.eng.rows_per_sequence)
     b = np.minimum(np.minimum(np.floor(kv_tokens / held), eng.eng.max_batch), by_tokens)
     ctx = mean_context(eng.s, isl, osl)
+
+    def t_of(sub: Layouts, bb: Any) -> Any:
+        return eng.step(sub, n_dec=bb, ctx_dec=bb * ctx).total_s
+
     if rate_per_decode is not None:  # Little's law at a given load (`engine.little_batch`)
-
-        def t_of(sub: Layouts, bb: Any) -> Any:
-            return eng.step(sub, n_dec=bb, ctx_dec=bb * ctx).total_s
-
         if solver == "iterate":
             bmax, b = b, np.ones_like(b)
             for _ in range(FIXED_POINT_STEPS):
@@ -81,6 +89,10 @@ def pool_rates(
     bb = np.maximum(b, 1.0)
     dec = eng.step(lay, n_dec=bb, ctx_dec=bb * ctx)
     t_tok = dec.total_s / eng.e  # per output token (speculation: E tokens per iteration)
+    t_tok99 = t_tok  # a full pool's batch sits at its cap; at a load it wanders (`engine`)
+    if rate_per_decode is not None:
+        g = elasticity(t_of, lay, bb, dec.total_s)
+        t_tok99 = t_tok + lifetime_wander(dec.total_s, bb, g, 0.99) / eng.e
     r_dec = bb / (osl * t_tok)
     per_gpu = kv_tokens_held(eng.s, isl) * kv_bytes_per_token_per_gpu(
         eng.s, eng.kv_elem, lay.tpa, lay.pp
@@ -89,6 +101,7 @@ def pool_rates(
     ttft = np.ceil(isl / n) * t_pre + t_kv
     return {
         "fits": fits, "r_pre": r_pre, "r_dec": r_dec, "t_pre": t_pre, "t_dec": t_tok,
+        "t_dec99": t_tok99,
         "comm_dec": dec.comm_s / eng.e, "t_kv": t_kv, "ttft": ttft, "batch": b, "pool": pool,
         "kv_tokens": kv_tokens,
     }  # fmt: skip
@@ -169,7 +182,7 @@ def _meets_at_load(
         ok &= (pr["ttft"][a] + wait) * 1e3 <= spec.ttft_ms
     if spec.tpot_ms is not None and a.size:
         dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
-        t_dec = pool_rates(eng, dec, spec.input_len, spec.output_len, system / d)["t_dec"]
+        t_dec = pool_rates(eng, dec, spec.input_len, spec.output_len, system / d)["t_dec99"]
         ok &= t_dec * 1e3 <= spec.tpot_ms
     return ok
 
@@ -185,6 +198,7 @@ def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dic
     dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
     pd = pool_rates(eng, dec, isl, osl, system / d) if spec.request_rate else None
     t_dec = float((pd or pr)["t_dec"][0 if pd else b])
+    t_dec99 = float((pd or pr)["t_dec99"][0 if pd else b])
     batch = float((pd or pr)["batch"][0 if pd else b])
     ttft = float(pr["ttft"][a])
     wait = {"p50": 0.0, "p99": 0.0}
@@ -202,19 +216,20 @@ def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dic
         f"{'NVLink/scale-up' if spec.count <= eng.acc.scaleup_domain else 'the scale-out NICs'}"
     )
     notes.append(
-        "disaggregated latencies are steady-state figures, not simulated: TPOT p50 = p99; TTFT adds "
-        "the prefill pool's queueing wait at a stated rate (Kingman's heavy-traffic tail)"
+        "disaggregated latencies are steady-state figures, not simulated: TPOT p99 adds the decode "
+        "batch's wander at a stated rate; TTFT adds the prefill pool's queueing wait there "
+        "(Kingman's heavy-traffic tail)"
     )
     return {
         "id": spec.id,
         "output_tokens_per_s_per_gpu": out,
         "total_tokens_per_s_per_gpu": out * (isl + osl) / osl,
         "ttft_ms": {k: (ttft + w) * 1e3 for k, w in wait.items()},
-        "tpot_ms": {"p50": t_dec * 1e3, "p99": t_dec * 1e3},
+        "tpot_ms": {"p50": t_dec * 1e3, "p99": t_dec99 * 1e3},
         "max_batch": int(batch),
         "kv_cache_gib": float(pr["pool"][b]) / GiB,
         "fits": True,
-        "meets_slo": _meets(spec, ttft + wait["p99"], t_dec),
+        "meets_slo": _meets(spec, ttft + wait["p99"], t_dec99),
         "breakdown": {
             "prefill_s": float(pr["t_pre"][a]) * math.ceil(isl / eng.eng.max_num_tokens),
             "decode_s": t_dec * max(osl - 1.0, 0.0),

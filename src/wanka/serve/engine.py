@@ -54,7 +54,16 @@ from wanka.serve.model import (
 from wanka.serve.params import EngineDefaults, ServeCalibration, default_serve_calibration
 from wanka.serve.step import Rates, StepTimes, iteration_time, rates, shape_calibration
 
-__all__ = ["Engine", "Steady", "little_batch", "poisson_quantile", "queue_wait", "slot_wait"]
+__all__ = [
+    "Engine",
+    "Steady",
+    "elasticity",
+    "lifetime_wander",
+    "little_batch",
+    "poisson_quantile",
+    "queue_wait",
+    "slot_wait",
+]
 
 F64 = NDArray[np.float64]
 FIXED_POINT_STEPS = 12  # Little's-law iterations; T_iter(B) is flat enough that 12 settle to < 0.1%
@@ -111,6 +120,27 @@ def slot_wait(hold: Any, slots: Any, load: Any, quantile: float) -> F64:
     busy = np.where(live, c * erlang_b / (c - a * (1.0 - erlang_b)), 0.0)
     gap = np.maximum(c - a, 1e-12)
     return np.asarray(hold) / gap * np.log(np.maximum(busy / (1.0 - quantile), 1.0))
+
+
+def elasticity(t_of: Callable[[Layouts, F64], F64], lay: Layouts, b: F64, t: F64) -> F64:
+    """g = d ln T / d ln B at batch `b`, where `t_of(lay, batch)` is the iteration time and `t` its
+    value at b: the secant over [0.8 b, b] (tile padding makes T a staircase), clipped to
+    [0, 0.95]."""
+    lo = np.maximum(0.8 * b, 1.0)
+    return np.clip(np.log(t / t_of(lay, lo)) / np.log(b / lo + 1e-12), 0.0, 0.95)
+
+
+def lifetime_wander(t: F64, b: F64, g: F64, quantile: float) -> F64:
+    """How far a request's mean iteration lies above the mean one `t` at `quantile` because the
+    running batch (mean `b`, elasticity `g`) wanders while it decodes. The batch is an
+    Ornstein-Uhlenbeck process with variance b / (1 - g) and correlation time L / (1 - g) for a
+    lifetime L (`Engine.batch_quantile`); its time average over L has variance
+    var 2 (x - 1 + e^-x) / x^2, x = L / tau = 1 - g (variance of a time average, Papoulis and
+    Pillai, Probability, Random Variables and Stochastic Processes, 4th ed., sec. 12-1), and each
+    sequence adds g t / b to the iteration."""
+    x = 1.0 - g
+    var = b / x * 2.0 * (x - 1.0 + np.exp(-x)) / x**2
+    return g * t / b * NormalDist().inv_cdf(quantile) * np.sqrt(var)
 
 
 def little_batch(
@@ -262,13 +292,6 @@ class Engine:
         b = np.minimum(np.minimum(by_kv, by_tokens), float(self.eng.max_batch))
         return np.maximum(b, 0.0), kv_tokens, pool
 
-    def elasticity(self, lay: Layouts, b: F64, t: F64, isl: Any, osl: Any) -> F64:
-        """g = d ln T / d ln B at batch `b` (iteration `t`): the secant over [0.8 b, b] (tile padding
-        makes T a staircase), clipped to [0, 0.95]."""
-        lo = np.maximum(0.8 * b, 1.0)
-        t_lo = self.mixed_step(lay, lo, isl, osl).total_s
-        return np.clip(np.log(t / t_lo) / np.log(b / lo + 1e-12), 0.0, 0.95)
-
     def batch_quantile(
         self, lay: Layouts, b: F64, g: F64, bmax: F64, isl: Any, osl: Any, quantile: float
     ) -> tuple[F64, F64]:
@@ -276,7 +299,7 @@ class Engine:
         The batch is an infinite-server queue whose holding time OSL T(B) grows with the batch;
         linearised about b it is an Ornstein-Uhlenbeck process (arrivals and completions each
         Poisson at rate lambda, restoring rate (1 - g) / L for holding time L) with variance
-        b / (1 - g), g the `elasticity` (the diffusion approximation of a state-dependent
+        b / (1 - g), g the module's `elasticity` (the diffusion approximation of a state-dependent
         M/G/infinity queue, Whitt, Stochastic-Process Limits, 2002, ch. 10). Near compute
         saturation g approaches 1 and the batch wanders far from its mean, which a short simulated
         run does not see. The batch is capped at `bmax`."""
@@ -291,20 +314,14 @@ class Engine:
         through, each the mean one `t` but for two departures. (a) Prompts joining: those n
         iterations carry Poisson(n lambda t) prompts, each adding d (an iteration with one more
         prompt), so the average moves by d (k_q - n lambda t) / n. (b) The batch's wander
-        (`batch_quantile`) averaged over the request's lifetime L: the time average over L of a
-        process with correlation time tau = L / (1 - g) has variance var 2 (x - 1 + e^-x) / x^2,
-        x = L / tau = 1 - g (variance of a time average, Papoulis and Pillai, Probability, Random
-        Variables and Stochastic Processes, 4th ed., sec. 12-1), and each sequence adds g t / b to
-        the iteration. The two are independent and add in quadrature."""
+        (`batch_quantile`) averaged over the request's lifetime (`lifetime_wander`). The two are
+        independent and add in quadrature."""
         n = np.asarray(osl, dtype=np.float64) / self.e
         k = n * lam * t
         one = self.mixed_step(lay, b, isl, osl, 1.0).total_s
         d = self.mixed_step(lay, b, isl, osl, 2.0).total_s - one
         dev_prompts = d * (poisson_quantile(k, quantile) - k) / n
-        x = 1.0 - g
-        var = b / x * 2.0 * (x - 1.0 + np.exp(-x)) / x**2
-        dev_batch = g * t / b * NormalDist().inv_cdf(quantile) * np.sqrt(var)
-        return (t + np.hypot(dev_prompts, dev_batch)) / self.e
+        return (t + np.hypot(dev_prompts, lifetime_wander(t, b, g, quantile))) / self.e
 
     def prefill_iters(self, batch: F64, isl: Any) -> F64:
         """Iterations a prompt needs: chunks of the token budget left beside the decode tokens."""
@@ -392,7 +409,7 @@ class Engine:
         # the iteration that prefills a prompt also prefills the others that arrived during the one
         # before it (Poisson, lam T): an iteration with prompts in it is longer than the mean one
         first50 = self.mixed_step(lay, b, isl, osl, 1.0 + poisson_quantile(lam * t.total_s, 0.5))
-        g = self.elasticity(lay, b, t.total_s, isl, osl)
+        g = elasticity(lambda sub, x: self.mixed_step(sub, x, isl, osl).total_s, lay, b, t.total_s)
         b99, t99 = self.batch_quantile(lay, b, g, bmax, isl, osl, 0.99)
         first99 = self.mixed_step(lay, b99, isl, osl, 1.0 + poisson_quantile(lam * t99, 0.99))
         # the wait for the iteration in progress: half a mean one at the median; at the 99th

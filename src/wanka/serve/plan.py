@@ -173,7 +173,7 @@ def _disagg(
     dec = pool_rates(eng, lay2, q["isl"], q["osl"], q["rate"] / d, solver=q["solver"])
     return {
         "lay": lay2, "count": (p + d) * lay2.gpus, "instances": p + d,
-        "ttft": pr["ttft"][li] + wait99, "tpot": dec["t_dec"], "ttft50": pr["ttft"][li] + wait50,
+        "ttft": pr["ttft"][li] + wait99, "tpot": dec["t_dec99"], "ttft50": pr["ttft"][li] + wait50,
         "tpot50": dec["t_dec"], "prefill": p, "disagg": np.ones(p.shape, dtype=bool),
     }  # fmt: skip
 
