@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError
+from wanka.serve import Engine, EngineDefaults, Layouts, model_shape
+from wanka.serve.disagg import pool_rates, prefill_ttft
 from wanka.serve.predict import predict_serve
+from wanka.serve.server import simulate_server
 from wanka.serve.spec import parse_serve_spec
+from wanka.workload.presets import get_model
 
 
 def _spec(count: int, **serving):
@@ -86,3 +91,22 @@ def test_prefill_pool_queueing_grows_the_ttft_with_the_rate():
     assert 0 < (low["ttft_ms"]["p99"] - low["ttft_ms"]["p50"]) / 1e3 < prompt_s
     assert high["ttft_ms"]["p99"] > 3 * high["ttft_ms"]["p50"] > 3 * low["ttft_ms"]["p50"]
     assert high["tpot_ms"]["p50"] < high["tpot_ms"]["p99"] < 1.1 * high["tpot_ms"]["p50"]
+
+
+def test_prefill_ttft_matches_the_simulated_prefill_instance():
+    """A prefill instance is the aggregated engine with one output token (`simulate_server`,
+    osl = 1): the analytic p50/p99 TTFT (`disagg.prefill_ttft`: own prompt alone + the rest of the
+    iteration in progress + Kingman's backlog wait) against that simulation for Llama 3 8B on one
+    H100, 2,048-token prompts, at 10% and 50% of the full-batch prompt rate. At 10% the p50 is one
+    prompt alone (36 ms), not the 8,192-token iteration (129 ms) used before."""
+    eng = Engine(model_shape(get_model("llama3-8b")), get_accelerator("h100-sxm"), "fp8", "fp8",
+                 engine=EngineDefaults())  # fmt: skip
+    lay, isl = Layouts.of(1), 2048.0
+    pr = pool_rates(eng, lay, isl, 1.0)
+    r_pre, t_kv = float(pr["r_pre"][0]), float(pr["t_kv"][0])
+    assert float(pr["t_alone"][0]) < 0.5 * float(pr["t_pre"][0])  # a prompt alone: a quarter of N
+    for load in (0.1, 0.5):
+        sim = simulate_server(eng, lay, rate=load * r_pre, isl=isl, osl=1.0, requests=2000, seed=1)
+        for q in (0.5, 0.99):
+            model = float(prefill_ttft(pr, 0, load * r_pre, q)) - t_kv
+            assert model == pytest.approx(sim.pct("ttft", 100 * q), rel=0.2), (load, q)

@@ -28,8 +28,8 @@ import numpy as np
 from wanka.catalogs import accelerators, get_accelerator
 from wanka.catalogs.economics import Economics
 from wanka.hardware import Accelerator
-from wanka.serve.disagg import pool_rates
-from wanka.serve.engine import Engine, queue_wait
+from wanka.serve.disagg import pool_rates, prefill_ttft
+from wanka.serve.engine import Engine
 from wanka.serve.model import Layouts, default_kv_precision, model_shape, wide_ep_degrees
 from wanka.serve.params import (
     EngineDefaults,
@@ -166,14 +166,12 @@ def _disagg(
         return None
     li, p, d = li[keep], p[keep], d[keep]
     lay2 = _expand(sub, li)
-    # TTFT: prompt iterations + KV transfer + M/D/1-like wait at the prefill pool's load
-    rho = q["rate"] / (p * pr["r_pre"][li])
-    service = 1.0 / pr["r_pre"][li]
-    wait50, wait99 = queue_wait(service, rho, 0.5), queue_wait(service, rho, 0.99)
+    # TTFT at the prefill pool's load (`disagg.prefill_ttft`)
+    ttft50, ttft99 = (prefill_ttft(pr, li, q["rate"] / p, qq) for qq in (0.5, 0.99))
     dec = pool_rates(eng, lay2, q["isl"], q["osl"], q["rate"] / d, solver=q["solver"])
     return {
         "lay": lay2, "count": (p + d) * lay2.gpus, "instances": p + d,
-        "ttft": pr["ttft"][li] + wait99, "tpot": dec["t_dec99"], "ttft50": pr["ttft"][li] + wait50,
+        "ttft": ttft99, "tpot": dec["t_dec99"], "ttft50": ttft50,
         "tpot50": dec["t_dec"], "prefill": p, "disagg": np.ones(p.shape, dtype=bool),
     }  # fmt: skip
 
