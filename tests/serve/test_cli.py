@@ -62,6 +62,10 @@ def test_bad_specs_give_errors_and_the_rest_still_run(tmp_path):
             _bad({"model": {"preset": "llama3.1-405b"}, "serving": {"precision": "bf16", "tp": 1}}),
             "does not fit at any batch",
         ),
+        (  # the weights fit; a million sequences' logits leave no room for the KV cache
+            _bad({"serving": {"max_batch": 1_000_000}}),
+            "lower serving.max_batch",
+        ),
         (_bad({"workload": {"input_len": 0}}), "positive"),
         (_bad({"workload": {"output_len": -5}}), "positive"),
         (_bad({"workload": {"scenario": "server", "request_rate": -1}}), "positive"),

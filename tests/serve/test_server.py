@@ -512,3 +512,25 @@ def test_analytic_ttft_follows_the_simulation_up_to_capacity(u):
     assert not sim.saturated
     assert float(an.ttft_p99_s[0]) == pytest.approx(sim.pct("ttft", 99), rel=0.3)
     assert float(an.ttft_p50_s[0]) == pytest.approx(sim.pct("ttft", 50), rel=0.25)
+
+
+def test_a_rate_above_capacity_reports_the_capacity():
+    """A stated rate far above what the deployment serves: the simulation stops as soon as its queue
+    grows (so its own throughput is near zero), and `serve predict` reports the deployment's
+    capacity (the analytic steady state at full batch), not zero, and unbounded latencies."""
+    from wanka.serve.predict import predict_serve
+    from wanka.serve.spec import parse_serve_spec
+
+    def spec(rate: float | None, scenario: str = "server"):
+        return parse_serve_spec({
+            "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+            "serving": {"precision": "fp8"},
+            "workload": {"scenario": scenario, "input_len": 512, "output_len": 128,
+                         **({"request_rate": rate} if rate else {})},
+        })  # fmt: skip
+
+    offline = predict_serve(spec(None, "offline"))["output_tokens_per_s_per_gpu"]
+    over = predict_serve(spec(20 * offline / 128))
+    assert any("queues grow" in a for a in over["assumptions"])
+    assert over["ttft_ms"]["p99"] == float("inf")  # null in --json
+    assert 0.5 * offline < over["output_tokens_per_s_per_gpu"] < 1.5 * offline

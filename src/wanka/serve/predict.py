@@ -22,7 +22,7 @@ import numpy as np
 from wanka.errors import ConfigError, WankaError
 from wanka.serve.disagg import disaggregated
 from wanka.serve.engine import Engine, Steady
-from wanka.serve.model import Layouts, model_shape, wide_ep_degrees
+from wanka.serve.model import Layouts, activation_workspace_bytes, model_shape, wide_ep_degrees
 from wanka.serve.params import ServeCalibration
 from wanka.serve.server import ServerResult, StepTable, simulate_closed_loop, simulate_server
 from wanka.serve.spec import ServeError, ServeSpec, request_lengths
@@ -125,6 +125,15 @@ def _meets(spec: ServeSpec, ttft99_s: float, tpot99_s: float) -> bool | None:
 def _no_fit(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError:
     w = eng.weights_per_gpu(lay)
     i = int(np.argmin(w))
+    act = float(activation_workspace_bytes(eng.s, lay.tpa[i], eng.eng)[()])
+    if w[i] < spec.accelerator.hbm_bytes * eng.eng.gpu_memory_utilization <= w[i] + act:
+        return ConfigError(  # the weights fit; the engine's batch limits leave no room for a KV pool
+            f"{spec.model.name} on {spec.count} x {spec.accelerator.id} ({spec.precision}): weights "
+            f"{w[i] / GiB:.1f} GiB per GPU fit, but the activation workspace of max_batch "
+            f"{eng.eng.max_batch:,} / max_num_tokens {eng.eng.max_num_tokens:,} takes "
+            f"{act / GiB:,.0f} GiB more and leaves no KV cache; lower serving.max_batch or "
+            "serving.max_num_tokens"
+        )
     return ConfigError(
         f"{spec.model.name} does not fit at any batch on {spec.count} x {spec.accelerator.id} "
         f"({spec.precision}): weights {w[i] / GiB:.1f} GiB per GPU at best (tp={int(lay.tp[i])}, "
@@ -290,9 +299,9 @@ def predict_serve(
         tpot = (res.pct("tpot", 50), res.pct("tpot", 99))
     elif spec.scenario in ("server", "interactive"):
         rate, res = _server(spec, eng, lay, inst, notes)
-        out = (
-            min(rate * osl, res.output_tokens_per_s) / gpus if res.saturated else rate * osl / gpus
-        )
+        out = rate * osl / gpus
+        if res.saturated:  # the run stops once its queue grows; the deployment serves its capacity
+            out = min(out, float(np.asarray(st.output_tokens_per_s_per_gpu)[0]))
         ttft = (res.pct("ttft", 50), res.pct("ttft", 99))
         tpot = (res.pct("tpot", 50), res.pct("tpot", 99))
         if res.saturated:
