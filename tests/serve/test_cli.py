@@ -137,6 +137,19 @@ def test_plan_impossible_slo_names_the_binding_limit():
     assert "ttft binds" in r.output and "best p99s reachable" in r.output
 
 
+def test_plan_beyond_max_count_names_the_rate_it_can_serve():
+    """A rate no plan within --max-count carries: the error gives the most the chips serve (no
+    'inf ms' p99s) and what to change."""
+    r = runner.invoke(app, ["serve", "plan", "--model", "llama3-70b", "--rate", "30", "--input-len",
+                            "2048", "--output-len", "256", "--accelerators", "h100-sxm",
+                            "--max-count", "4"])  # fmt: skip
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "capacity binds" in r.output and "raise --max-count or lower --rate" in r.output
+    assert "inf" not in r.output
+    top = float(r.output.split("serve at most ")[1].split(" requests/s")[0].replace(",", ""))
+    assert 0 < top < 30
+
+
 def test_plan_bad_inputs():
     base = ["serve", "plan", "--model", "llama3-8b", "--input-len", "100", "--output-len", "10"]
     for extra, needle in (

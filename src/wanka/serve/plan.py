@@ -135,10 +135,14 @@ def _chip(model: ModelSpec, acc: Accelerator, precision: str, kv: str, q: dict[s
         "lay": sub, "count": n * sub.gpus, "instances": n, "ttft": sv.ttft_p99_s,
         "tpot": sv.tpot_p99_s, "ttft50": sv.ttft_p50_s, "tpot50": sv.tpot_s,
         "prefill": np.zeros_like(n), "disagg": np.zeros(n.shape, dtype=bool),
+        # the most requests/s any layout carries at full batch within max_count accelerators
+        "max_rate": float(np.max(np.where(cap.fits, mu * np.floor(max_count / lay.gpus), 0.0),
+                                 initial=0.0)),
     }  # fmt: skip
     dis = _disagg(eng, lay, cap.fits, q)
     if dis is not None:
-        out = {k: np.concatenate([out[k], dis[k]]) if k != "lay" else None for k in out}
+        out = {k: np.concatenate([out[k], dis[k]]) if k not in ("lay", "max_rate") else out[k]
+               for k in out}  # fmt: skip
         out["lay"] = Layouts.of(
             np.concatenate([sub.tp, dis["lay"].tp]), np.concatenate([sub.pp, dis["lay"].pp]),
             np.concatenate([sub.ep, dis["lay"].ep]),
@@ -239,7 +243,7 @@ def plan_serving(
     plans: list[dict[str, Any]] = []
     screened: dict[str, dict[str, np.ndarray]] = {}
     total = feasible = 0
-    best = {"ttft_ms_p99": math.inf, "tpot_ms_p99": math.inf}
+    best = {"ttft_ms_p99": math.inf, "tpot_ms_p99": math.inf, "max_rate_per_s": 0.0}
     for acc in chips:
         prec = _precision(acc, precision)
         kv = default_kv_precision(prec, acc)
@@ -253,6 +257,7 @@ def plan_serving(
         best["tpot_ms_p99"] = min(
             best["tpot_ms_p99"], float(np.min(c["tpot"], initial=np.inf)) * 1e3
         )
+        best["max_rate_per_s"] = max(best["max_rate_per_s"], c["max_rate"])
         ok = (c["ttft"] <= lim_ttft) & (c["tpot"] <= lim_tpot)
         feasible += int(ok.sum())
         usd_per_mtok = c["count"] * cost.hourly_usd(price, tdp) / (rate * output_len * 3600.0 / 1e6)
