@@ -62,6 +62,14 @@ def test_bad_specs_give_errors_and_the_rest_still_run(tmp_path):
             _bad({"model": {"preset": "llama3.1-405b"}, "serving": {"precision": "bf16", "tp": 1}}),
             "does not fit at any batch",
         ),
+        (  # the weights fit; the KV cache cannot hold one request of two million tokens
+            _bad({"workload": {"input_len": 2_000_000}}),
+            "shorten the request or add accelerators",
+        ),
+        (  # one request fits; a fixed batch of 100,000 of them does not
+            _bad({"workload": {"scenario": "fixed-batch", "batch_size": 100_000}}),
+            "lower workload.batch_size",
+        ),
         (  # the weights fit; a million sequences' logits leave no room for the KV cache
             _bad({"serving": {"max_batch": 1_000_000}}),
             "lower serving.max_batch",

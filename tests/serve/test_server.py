@@ -534,3 +534,20 @@ def test_a_rate_above_capacity_reports_the_capacity():
     assert any("queues grow" in a for a in over["assumptions"])
     assert over["ttft_ms"]["p99"] == float("inf")  # null in --json
     assert 0.5 * offline < over["output_tokens_per_s_per_gpu"] < 1.5 * offline
+
+
+def test_a_prompt_longer_than_the_token_budget_per_output_token_is_served():
+    """100,000-token prompts with 10-token answers: each sequence adds 10,000 prompt tokens per
+    output token, more than the 8,192-token iteration budget, yet chunked prefill serves one at a
+    time (before, the batch rounded down to 0 and the spec was refused as not fitting)."""
+    from wanka.serve.predict import predict_serve
+    from wanka.serve.spec import parse_serve_spec
+
+    out = predict_serve(parse_serve_spec({
+        "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+        "serving": {"precision": "fp8"},
+        "workload": {"scenario": "offline", "input_len": 100_000, "output_len": 10},
+    }))  # fmt: skip
+    assert out["max_batch"] >= 1 and out["output_tokens_per_s_per_gpu"] > 0
+    # a prompt of 100,000 tokens takes over a second to prefill on one H100 (16 GFLOP per token)
+    assert out["ttft_ms"]["p50"] > 1000.0

@@ -288,7 +288,9 @@ class Engine:
         isl, osl = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
         by_kv = np.floor(kv_tokens / self.reserve_tokens(isl, osl))
         per_seq = self.eng.rows_per_sequence + self.e * isl / osl  # tokens per iteration
-        by_tokens = np.floor(self.eng.max_num_tokens / per_seq)
+        # one sequence is always admitted: chunked prefill spreads a prompt longer than the token
+        # budget over several iterations (a 100,000-token prompt with 10 output tokens)
+        by_tokens = np.maximum(np.floor(self.eng.max_num_tokens / per_seq), 1.0)
         b = np.minimum(np.minimum(by_kv, by_tokens), float(self.eng.max_batch))
         return np.maximum(b, 0.0), kv_tokens, pool
 

@@ -134,11 +134,41 @@ def _no_fit(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError:
             f"{act / GiB:,.0f} GiB more and leaves no KV cache; lower serving.max_batch or "
             "serving.max_num_tokens"
         )
+    kv_err = _kv_short(spec, eng, lay)
+    if kv_err is not None and float(eng.capacity(lay)[0].max()) > 0:
+        return kv_err
     return ConfigError(
         f"{spec.model.name} does not fit at any batch on {spec.count} x {spec.accelerator.id} "
         f"({spec.precision}): weights {w[i] / GiB:.1f} GiB per GPU at best (tp={int(lay.tp[i])}, "
         f"pp={int(lay.pp[i])}) vs {spec.accelerator.hbm_bytes / GiB:.0f} GiB HBM; "
         "add accelerators, raise tp/pp or use a lower precision"
+    )
+
+
+def _kv_short(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError | None:
+    """The error when the KV cache, not the weights, is what cannot hold the requests: one sequence
+    (its whole length reserved) or the stated fixed batch of them, on the roomiest layout."""
+    kv_tokens = eng.capacity(lay)[0]
+    j = int(np.argmax(kv_tokens))
+    length = spec.input_len + spec.output_len
+    per_seq = float(eng.reserve_tokens(spec.input_len, spec.output_len))
+    seqs = spec.batch_size if spec.scenario == "fixed-batch" and spec.batch_size else 1
+    held = float(kv_tokens[j])
+    if held >= per_seq * seqs:
+        return None
+    where = (
+        f"{spec.count} x {spec.accelerator.id} ({spec.precision}, tp={int(lay.tp[j])}, "
+        f"pp={int(lay.pp[j])})"
+    )
+    if seqs > 1 and held >= per_seq:
+        return ConfigError(
+            f"a fixed batch of {seqs:,} sequences of {length:,.0f} tokens needs "
+            f"{per_seq * seqs:,.0f} KV-cache tokens; {where} holds {held:,.0f} at best "
+            f"({int(held // per_seq):,} sequences); lower workload.batch_size or add accelerators"
+        )
+    return ConfigError(
+        f"one request of {length:,.0f} tokens needs {per_seq:,.0f} KV-cache tokens; {where} holds "
+        f"{held:,.0f} at best; shorten the request or add accelerators (raise tp/pp)"
     )
 
 
