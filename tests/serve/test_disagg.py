@@ -110,3 +110,19 @@ def test_prefill_ttft_matches_the_simulated_prefill_instance():
         for q in (0.5, 0.99):
             model = float(prefill_ttft(pr, 0, load * r_pre, q)) - t_kv
             assert model == pytest.approx(sim.pct("ttft", 100 * q), rel=0.2), (load, q)
+
+
+def test_a_rate_above_the_split_capacity_grows_queues():
+    """A disaggregated deployment offered more than its pools serve reports its capacity and
+    unbounded latencies, as the aggregated simulation does, not a finite capped wait."""
+    spec = parse_serve_spec({
+        "model": "llama3-70b", "hardware": {"accelerator": "h100-sxm", "count": 16},
+        "serving": {"precision": "fp8", "disaggregated": True},
+        "workload": {"scenario": "server", "input_len": 2048, "output_len": 256,
+                     "request_rate": 500},
+    })  # fmt: skip
+    out = predict_serve(spec)
+    assert any("queues grow" in a for a in out["assumptions"])
+    assert out["ttft_ms"]["p99"] == float("inf") and out["tpot_ms"]["p99"] == float("inf")
+    assert 0 < out["output_tokens_per_s_per_gpu"] < 500 * 256 / 16
+    assert out["breakdown"]["decode_s"] < float("inf")
