@@ -549,8 +549,9 @@ def read_spec_file(path: str | Path) -> Any:
 def load_runs(path: str | Path) -> list[RunSpec | RunError]:
     """Read a run-spec file (one mapping or a list); each run parses on its own, errors per run."""
     data = read_spec_file(path)
-    if data is None:
-        raise ConfigError(f"{path}: the file is empty; give one run (a mapping) or a list of runs")
+    if data is None or data == []:
+        empty = "the file is empty" if data is None else "the file holds an empty list"
+        raise ConfigError(f"{path}: {empty}; give one run (a mapping) or a list of runs")
     runs = data if isinstance(data, list) else [data]
     out: list[RunSpec | RunError] = []
     base = Path(path).parent

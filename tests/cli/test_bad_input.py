@@ -36,6 +36,8 @@ def files(tmp_path: Path) -> dict[str, Path]:
     out["nan.yaml"] = tmp_path / "nan.yaml"
     (tmp_path / "inf.json").write_text('{"model": {"preset": "llama3-8b", "seq_len": Infinity}}')
     out["inf.json"] = tmp_path / "inf.json"
+    (tmp_path / "emptylist.yaml").write_text("[]\n")
+    out["emptylist.yaml"] = tmp_path / "emptylist.yaml"
     (tmp_path / "nomeasure.yaml").write_text(SPEC % "")
     out["nomeasure.yaml"] = tmp_path / "nomeasure.yaml"
     ro = tmp_path / "ro.py"
@@ -53,6 +55,8 @@ CASES = [
     ("predict {nan.yaml}", "model.seq_len is not a finite number"),
     ("predict {inf.json}", "not a finite number"),
     ("predict {dir}", "is a directory"),
+    ("predict {emptylist.yaml}", "empty list"),  # before: nothing printed, exit 0
+    ("serve predict {emptylist.yaml}", "empty list"),
     ("validate {bin.yaml}", "binary file"),
     ("validate {nomeasure.yaml}", "no run has a `measured` block"),
     ("plan {bin.yaml} --no-report", "binary file"),

@@ -555,8 +555,9 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
 def load_serve_specs(path: str | Path) -> list[ServeSpec | ServeError]:
     """Read a serving-spec file (one mapping or a list); each spec parses on its own, errors per spec."""
     data = read_spec_file(path)
-    if data is None:
-        raise ConfigError(f"{path}: the file is empty; give one serving spec or a list of them")
+    if data is None or data == []:
+        empty = "the file is empty" if data is None else "the file holds an empty list"
+        raise ConfigError(f"{path}: {empty}; give one serving spec or a list of them")
     items = data if isinstance(data, list) else [data]
     out: list[ServeSpec | ServeError] = []
     for i, d in enumerate(items):
