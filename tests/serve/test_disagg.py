@@ -126,3 +126,39 @@ def test_a_rate_above_the_split_capacity_grows_queues():
     assert out["ttft_ms"]["p99"] == float("inf") and out["tpot_ms"]["p99"] == float("inf")
     assert 0 < out["output_tokens_per_s_per_gpu"] < 500 * 256 / 16
     assert out["breakdown"]["decode_s"] < float("inf")
+
+
+def test_decode_instance_tpot_matches_its_simulation():
+    """A decode instance (`simulate_server(prefilled=True)`: requests arrive with their KV cache and
+    first token) at 60% of its full-batch decode rate: no TTFT of its own, and TPOT p50/p99 as
+    `pool_rates` gives them at that load (the Little's-law batch's iteration; at p99 plus the
+    batch's wander). Llama 3 8B on one H100, 1,000 / 200 tokens (simulated 10.9 / 12.3 ms, model
+    10.8 / 12.2 ms)."""
+    eng = Engine(model_shape(get_model("llama3-8b")), get_accelerator("h100-sxm"), "fp8", "fp8",
+                 engine=EngineDefaults())  # fmt: skip
+    lay, isl, osl = Layouts.of(1), 1000.0, 200.0
+    rate = 0.6 * float(pool_rates(eng, lay, isl, osl)["r_dec"][0])
+    pr = pool_rates(eng, lay, isl, osl, rate)
+    sim = simulate_server(eng, lay, rate=rate, isl=isl, osl=osl, requests=2000, seed=1,
+                          prefilled=True)  # fmt: skip
+    assert not sim.saturated and sim.pct("ttft", 99) == 0.0
+    assert float(pr["t_dec"][0]) == pytest.approx(sim.pct("tpot", 50), rel=0.1)
+    assert float(pr["t_dec99"][0]) == pytest.approx(sim.pct("tpot", 99), rel=0.2)
+
+
+def test_serve_plan_simulates_a_disaggregated_plan_too():
+    """`serve plan` re-checks each chip's cheapest plan by simulation; a disaggregated one runs a
+    prefill instance (one output token) and a decode instance (`prefilled`), and its figures agree
+    with the analytic screen's within the accuracy measured in benchmarks/bench_disagg_pools.py."""
+    from wanka.serve.plan import _verify_disagg
+
+    eng = Engine(model_shape(get_model("llama3-8b")), get_accelerator("h100-sxm"), "fp8", "fp8",
+                 engine=EngineDefaults())  # fmt: skip
+    lay, isl, osl, rate = Layouts.of(1), 2048.0, 256.0, 12.0  # 1 prefill + 1 decode instance
+    q = {"rate": rate, "isl": isl, "osl": osl, "requests": 2000}
+    ttft50, ttft99, tpot50, tpot99 = _verify_disagg(eng, lay, 1.0, 1.0, q)
+    pr = pool_rates(eng, lay, isl, osl, rate)
+    assert ttft50 == pytest.approx(float(prefill_ttft(pr, 0, rate, 0.5)), rel=0.25)
+    assert ttft99 == pytest.approx(float(prefill_ttft(pr, 0, rate, 0.99)), rel=0.25)
+    assert tpot50 == pytest.approx(float(pr["t_dec"][0]), rel=0.15)
+    assert tpot99 == pytest.approx(float(pr["t_dec99"][0]), rel=0.25)

@@ -137,7 +137,7 @@ def prefill_ttft(pr: dict[str, Any], idx: Any, rate: Any, quantile: float) -> F6
     length 1; Llama 3 8B/70B and Mixtral on H100/H200/B200, ISL 600-20,000, loads 0.1-0.9 of R_pre,
     median of four seeds) the |error| of the p50 is 12% at the median and 27% at the 90th
     percentile, of the p99 11% and 22%; the own time of ceil(ISL / N) iterations of N tokens used
-    before was up to 9 times the simulated p50 at light load (`benchmarks/bench_prefill_pool.py`).
+    before was up to 9 times the simulated p50 at light load (`benchmarks/bench_disagg_pools.py`).
     """
     isl, n = pr["isl"], pr["max_num_tokens"]
     t_full, t_one, r_pre = pr["t_pre"][idx], pr["t_one"][idx], pr["r_pre"][idx]

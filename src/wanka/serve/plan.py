@@ -5,8 +5,9 @@ inside one scale-up domain, pp in 1/2/4/8, ep in {1, tp} and attention data para
 ladder of target utilisations (instances = ceil(rate / (capacity per instance * u))), aggregated, plus
 disaggregated prefill:decode pools sized the same way. Every candidate is scored with the analytic server
 model (`Engine.server`; `pool_rates` for disaggregated), kept when its predicted p99s meet the limits and
-ranked by cost per million output tokens. The cheapest aggregated plan per chip is then re-checked with
-the request-level simulation (`serve.server`), whose p99s are the ones reported.
+ranked by cost per million output tokens. The cheapest plan per chip is then re-checked with the
+request-level simulation (`serve.server`), whose p99s are the ones reported; a disaggregated plan as one
+prefill instance (one output token, plus the KV transfer) and one decode instance (`prefilled`).
 
 Cost per million output tokens = hourly cost / (output tokens per hour / 1e6), with hourly cost =
 count * (price * (1 + node overhead) / (depreciation years * 8760 h)
@@ -192,6 +193,23 @@ def _verify(
     return r.pct("ttft", 50), r.pct("ttft", 99), r.pct("tpot", 50), r.pct("tpot", 99)
 
 
+def _verify_disagg(
+    eng: Engine, lay: Layouts, pre: float, dec: float, q: dict[str, Any]
+) -> tuple[float, float, float, float]:
+    """(ttft p50, ttft p99, tpot p50, tpot p99) of a disaggregated plan, simulated: one prefill
+    instance (the engine with one output token) at rate / pre, plus the KV transfer, and one decode
+    instance (`simulate_server(prefilled=True)`) at rate / dec."""
+    table = StepTable(eng, lay, eng.eng.max_num_tokens)
+    t_kv = float(pool_rates(eng, lay, q["isl"], q["osl"])["t_kv"][0])
+    run = {"isl": q["isl"], "requests": q["requests"], "table": table}
+    a = simulate_server(eng, lay, rate=q["rate"] / pre, osl=1.0, **run)
+    b = simulate_server(eng, lay, rate=q["rate"] / dec, osl=q["osl"], prefilled=True, **run)
+    if a.saturated or b.saturated:
+        return math.inf, math.inf, math.inf, math.inf
+    return (a.pct("ttft", 50) + t_kv, a.pct("ttft", 99) + t_kv, b.pct("tpot", 50),
+            b.pct("tpot", 99))  # fmt: skip
+
+
 def plan_serving(
     model: ModelSpec,
     accelerator_ids: list[str],
@@ -322,9 +340,13 @@ def _chip_plans(
             c["tpot"][i],
         )
         how = "analytic"
-        if q["verify"] and not c["disagg"][i] and len(out) == 0:
+        if q["verify"] and len(out) == 0:  # the cheapest plan per chip, by simulation
             tries += 1
-            ttft50, ttft99, tpot50, tpot99 = _verify(eng, lay, float(c["instances"][i]), q)
+            inst, pre = float(c["instances"][i]), float(c["prefill"][i])
+            ttft50, ttft99, tpot50, tpot99 = (
+                _verify_disagg(eng, lay, pre, inst - pre, q) if c["disagg"][i]
+                else _verify(eng, lay, inst, q)
+            )  # fmt: skip
             how = "simulated"
             if not (ttft99 <= lim_ttft and tpot99 <= lim_tpot):
                 continue

@@ -162,8 +162,12 @@ class _Instance:
         isl: I64,
         osl: I64,
         seed: int = 0,
+        prefilled: bool = False,
     ) -> None:
         n = isl.size
+        self.prefilled = (
+            prefilled  # a decode instance: prompts arrive prefilled, KV and first token
+        )
         self.rows = eng.rows_per_sequence
         self.rng = np.random.default_rng([seed, 2])  # accepted drafts
         self.t, self.eng, self.s, self.kv_cap = table, eng, shape, kv_tokens
@@ -197,8 +201,16 @@ class _Instance:
             if self.kv_used + need > self.kv_cap:
                 break
             self.waiting.popleft()
-            new.append(i)
             self.kv_used += need if self.eng.no_evict else 0.0
+            if self.prefilled:  # its KV arrived with it; the next token starts its TPOT
+                self.done_pre[i], self.gen[i] = self.isl[i], 1
+                if np.isnan(self.first[i]):
+                    self.first[i] = self.arrival[i]
+                if self.osl[i] <= 1:
+                    self.last[i] = self.first[i]
+                    self.kv_used -= need if self.eng.no_evict else 0.0
+                    continue
+            new.append(i)
         if new:
             self.running = np.concatenate([self.running, np.asarray(new, dtype=np.int64)])
 
@@ -296,7 +308,12 @@ def _start_iteration(st: _Instance, q: Kernel, now: float, end_kind: int) -> Non
 
 
 def _instance(
-    engine: Engine, lay: Layouts, table: StepTable | None, lengths: tuple[I64, I64], seed: int = 0
+    engine: Engine,
+    lay: Layouts,
+    table: StepTable | None,
+    lengths: tuple[I64, I64],
+    seed: int = 0,
+    prefilled: bool = False,
 ) -> _Instance:
     """A fresh engine state for requests of these (input, output) lengths; one request that cannot
     fit the KV cache at all is an error."""
@@ -306,7 +323,7 @@ def _instance(
     if kv_tokens < float(kv_tokens_held(engine.s, isl_r + (osl_r if eng.no_evict else 1)).max()):
         raise SimulationError("one request does not fit the KV cache of this layout")
     table = table or StepTable(engine, lay, eng.max_num_tokens)
-    return _Instance(table, eng, engine.s, kv_tokens, isl_r, osl_r, seed)
+    return _Instance(table, eng, engine.s, kv_tokens, isl_r, osl_r, seed, prefilled)
 
 
 def _request_lengths(
@@ -366,8 +383,13 @@ def simulate_server(
     table: StepTable | None = None,
     lengths: tuple[I64, I64] | None = None,
     window_s: float = MEASURE_S,
+    prefilled: bool = False,
 ) -> ServerResult:
     """Simulate one instance under Poisson arrivals at `rate` requests/s.
+
+    `prefilled`: a disaggregated decode instance. Requests arrive with their prompt's KV cache and
+    first token (sent by a prefill instance) and only decode; TTFT is then zero and TPOT counts from
+    the arrival. A prefill instance is the default engine with an output length of 1.
 
     `requests` and `window_s`: the measured window holds at least `requests` arrivals and lasts at
     least `window_s` seconds (see the module docstring).
@@ -377,7 +399,8 @@ def simulate_server(
     if rate <= 0 or not np.isfinite(rate):
         raise SimulationError(f"the server simulation needs a positive finite rate, got {rate}")
     requests, t_from, t_to = _run_plan(engine, lay, rate, isl, osl, requests, window_s)
-    st = _instance(engine, lay, table, _request_lengths(isl, osl, requests, lengths, seed), seed)
+    st = _instance(engine, lay, table, _request_lengths(isl, osl, requests, lengths, seed), seed,
+                   prefilled)  # fmt: skip
     rng = np.random.default_rng(seed)
     st.arrival = np.cumsum(rng.exponential(1.0 / rate, size=requests))
     q = Kernel()
