@@ -199,3 +199,17 @@ def test_serve_and_plan_share_one_economics():
     assert Economics(pue=1.5, **free).hourly_usd(25_000, 700) == pytest.approx(
         Economics(pue=1.1, **free).hourly_usd(25_000, 700)
     )
+
+
+def test_serving_demand_no_candidate_can_host_names_the_job_and_why():
+    """A serving demand beyond every candidate's availability: no design can host it, and the error
+    says which job and why on each chip (before, the training goal was blamed: 'no count admits a
+    layout'). A TTFT limit no chip reaches names the binding limit instead."""
+    big = [{"id": "chat", "model": "llama2-7b", "tokens_per_s": 5e7, "input_len": 512,
+            "output_len": 256}]  # fmt: skip
+    with pytest.raises(ConfigError, match="serving job 'chat' fits on no candidate chip") as e:
+        design_center(spec(serving=big))
+    assert "capacity binds" in str(e.value) and "within the 64 available" in str(e.value)
+    tight = [{**big[0], "tokens_per_s": 5e4, "ttft_ms": 0.5}]
+    with pytest.raises(ConfigError, match="ttft binds"):
+        design_center(spec(serving=tight))

@@ -63,29 +63,6 @@ PlotOpt = Annotated[
 ]
 
 
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
-
-
-def _no_plan(b: dict, rate: float, max_count: int) -> str:
-    """The one-line reason `serve plan` found no plan: the binding limit and what is reachable."""
-    binds = b.get("binding", [])
-    top = b.get("max_rate_per_s", 0.0)
-    if binds == ["capacity"] and top < rate:
-        return (
-            f"no plan meets the limits: capacity binds; within --max-count {max_count} these chips "
-            f"serve at most {_num(top)} requests/s at full batch, below --rate {_num(rate)}; "
-            "raise --max-count or lower --rate"
-        )
-    if binds == ["capacity"]:  # each limit is met by some plan, never both by one
-        binds = ["ttft", "tpot"]
-    return (
-        f"no plan meets the limits: {' and '.join(binds)} bind{'' if len(binds) > 1 else 's'}; "
-        f"the best p99s reachable are TTFT {b.get('ttft_ms_p99', float('inf')):,.0f} ms and TPOT "
-        f"{b.get('tpot_ms_p99', float('inf')):,.1f} ms (within --max-count {max_count})"
-    )
-
-
 def _model(text: str):
     from wanka.workload.hf import from_hf_config
     from wanka.workload.presets import get_model
@@ -151,7 +128,7 @@ def plan_cmd(
     json_out = use_format(fmt, json_out)
     from wanka.report.serve import render_serve_plan
     from wanka.report.serve_plots import check_plot_path, write_plan_plot
-    from wanka.serve.plan import plan_serving
+    from wanka.serve.plan import no_plan_reason, plan_serving
     from wanka.serve.spec import parse_speculation
 
     if plot is not None:
@@ -172,7 +149,7 @@ def plan_cmd(
     )  # fmt: skip
     wall = time.perf_counter() - t0
     if not res.plans:
-        raise ConfigError(_no_plan(res.best_reachable or {}, rate, max_count))
+        raise ConfigError(no_plan_reason(res.best_reachable or {}, rate, max_count))
     if plot is not None:
         write_plan_plot(res.screened, res.plans, plot, ttft_ms=ttft_ms, tpot_ms=tpot_ms)
         res.notes.append(f"plot: {plot}")

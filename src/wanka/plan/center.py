@@ -30,13 +30,14 @@ A capex share over the depreciation period is charged to a training run for the 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from wanka.catalogs.economics import Economics
-from wanka.errors import WankaError
+from wanka.errors import ConfigError, WankaError
 from wanka.plan.design import Design, Group, design, no_layout_design, rank_key
 from wanka.plan.inputs import (
     CONSTRAINTS,
@@ -47,7 +48,14 @@ from wanka.plan.inputs import (
     NetworkOption,
     Serving,
 )
-from wanka.plan.jobs import JobOption, best_option, job_options, nice_counts, serving_count
+from wanka.plan.jobs import (
+    JobOption,
+    best_option,
+    job_options,
+    nice_counts,
+    serving_count,
+    serving_plan,
+)
 from wanka.plan.parse import load_center, parse_center
 from wanka.plan.records import Job, serving_job, training_job
 from wanka.plan.site import SITE_ASSUMPTION, fit_designs, site_summary
@@ -228,8 +236,41 @@ class _Designer:
         return design(self.spec, groups, self.need, mixed=True) if fits else None
 
 
+def _check_serving(spec: CenterSpec) -> None:
+    """Every serving job must fit on some candidate chip within its availability; when none can host
+    one, no design can, and the one-line error says why (`serve plan`'s reason, per chip)."""
+    for s in spec.serving:
+        why = {
+            c.accelerator.id: serving_plan(s, c.accelerator.id, c.available)
+            for c in spec.candidates
+        }
+        if any(count is not None for count, _ in why.values()):
+            continue
+        reasons = {chip: _centre_words(r) for chip, (_, r) in why.items()}
+        text = (
+            f"on every candidate: {next(iter(reasons.values()))}"
+            if len(set(reasons.values())) == 1
+            else "; ".join(f"{chip}: {r}" for chip, r in reasons.items())
+        )
+        raise ConfigError(
+            f"serving job {s.id!r} fits on no candidate chip ({text}); add candidates, lower "
+            "its demand or relax its limits"
+        )
+
+
+def _centre_words(reason: str) -> str:
+    """`serve plan`'s reason in a centre file's terms (its options are the job's fields here)."""
+    reason = reason.replace("; raise --max-count or lower --rate", "")
+    reason = reason.replace("these chips serve", "it serves").replace(
+        "no plan meets the limits: ", ""
+    )
+    reason = re.sub(r"(within )?--max-count (\d+)", r"within the \2 available", reason)
+    return reason.replace("--rate", "the job's request rate")
+
+
 def _job_options(spec: CenterSpec, progress: Callable[[int, int], None] | None) -> Options:
     """Per goal and chip, a handful of counts with their best plans (steps 1-2)."""
+    _check_serving(spec)
     options: Options = {}
     total = len(spec.goals) * len(spec.candidates)
     done = 0

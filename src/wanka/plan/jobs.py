@@ -23,7 +23,14 @@ from wanka.search.core import search
 from wanka.search.space import count_candidates, space_dims
 from wanka.workload.model import ModelSpec
 
-__all__ = ["JobOption", "best_option", "job_options", "nice_counts", "serving_count"]
+__all__ = [
+    "JobOption",
+    "best_option",
+    "job_options",
+    "nice_counts",
+    "serving_count",
+    "serving_plan",
+]
 
 #: Reduced plan-search dimensions used by the designer (speed); see the module docstring.
 REDUCED = {"vpp": (1, 2, 4, 8), "micro_batch_size": (1, 2, 4)}
@@ -204,23 +211,26 @@ def serving_count(s: Serving, cand: Candidate, eco: Economics) -> int:
     cannot serve within its availability gets availability + one node (no design can host it).
     """
     node = cand.accelerator.gpus_per_node
-    count = _serve_plan_count(s, cand.accelerator.id, cand.available)
+    count, _ = serving_plan(s, cand.accelerator.id, cand.available)
     return cand.available + node if count is None else math.ceil(count / node) * node
 
 
 @functools.cache
-def _serve_plan_count(s: Serving, accelerator_id: str, available: int) -> int | None:
-    from wanka.serve.plan import plan_serving
+def serving_plan(s: Serving, accelerator_id: str, available: int) -> tuple[int | None, str]:
+    """(accelerators of the cheapest `serve plan` deployment, or None; why there is none)."""
+    from wanka.serve.plan import no_plan_reason, plan_serving
 
     lowp = {"nvfp4": "fp4", "mxfp4": "fp4", "fp8-blockwise": "fp8", "mxfp8": "fp8"}
     prec = lowp.get(s.precision, s.precision if s.precision in ("bf16", "fp16", "fp8") else "bf16")
+    rate, most = s.rate or s.tokens_per_s / s.output_len, max(int(available), 1)
     try:
         res = plan_serving(
-            s.model, [accelerator_id], rate=s.rate or s.tokens_per_s / s.output_len,
-            input_len=s.input_len, output_len=s.output_len, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms,
-            max_count=max(int(available), 1), precision=prec, per_chip=1, verify=False,
-            framework=s.framework,
+            s.model, [accelerator_id], rate=rate, input_len=s.input_len, output_len=s.output_len,
+            ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms, max_count=most, precision=prec, per_chip=1,
+            verify=False, framework=s.framework,
         )  # fmt: skip
-    except WankaError:
-        return None
-    return int(res.plans[0]["count"]) if res.plans else None
+    except WankaError as e:
+        return None, str(e)
+    if res.plans:
+        return int(res.plans[0]["count"]), ""
+    return None, no_plan_reason(res.best_reachable or {}, rate, most)

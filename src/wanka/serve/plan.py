@@ -43,7 +43,7 @@ from wanka.serve.spec import with_speculation
 from wanka.userfile import check_count, check_number
 from wanka.workload.model import ModelSpec
 
-__all__ = ["CostAssumptions", "PlanResult", "plan_serving"]
+__all__ = ["CostAssumptions", "PlanResult", "no_plan_reason", "plan_serving"]
 
 MAX_RATE = 1e6  # requests/s: far above any single deployment
 MAX_TOKENS = 1e7  # tokens per request: beyond every published context window
@@ -297,6 +297,30 @@ def plan_serving(
         reach = {"binding": binds or ["capacity"], **best}
     return PlanResult(plans=plans, candidates=total, feasible=feasible, notes=notes,
                       best_reachable=reach, screened=screened)  # fmt: skip
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def no_plan_reason(b: dict[str, Any], rate: float, max_count: int) -> str:
+    """The one-line reason no plan was found (`PlanResult.best_reachable`): the binding limit and
+    what is reachable within `max_count` accelerators."""
+    binds = b.get("binding", [])
+    top = b.get("max_rate_per_s", 0.0)
+    if binds == ["capacity"] and top < rate:
+        return (
+            f"no plan meets the limits: capacity binds; within --max-count {max_count} these chips "
+            f"serve at most {_num(top)} requests/s at full batch, below --rate {_num(rate)}; "
+            "raise --max-count or lower --rate"
+        )
+    if binds == ["capacity"]:  # each limit is met by some plan, never both by one
+        binds = ["ttft", "tpot"]
+    return (
+        f"no plan meets the limits: {' and '.join(binds)} bind{'' if len(binds) > 1 else 's'}; "
+        f"the best p99s reachable are TTFT {b.get('ttft_ms_p99', float('inf')):,.0f} ms and TPOT "
+        f"{b.get('tpot_ms_p99', float('inf')):,.1f} ms (within --max-count {max_count})"
+    )
 
 
 def _engine_note(framework: str, used: list[tuple[str, EngineDefaults]]) -> str:
