@@ -149,7 +149,8 @@ def plan_cmd(
     )  # fmt: skip
     wall = time.perf_counter() - t0
     if not res.plans:
-        raise ConfigError(no_plan_reason(res.best_reachable or {}, rate, max_count))
+        reason = no_plan_reason(res.best_reachable or {}, rate, f"--max-count {max_count}")
+        raise ConfigError(f"no plan meets the limits: {reason}")
     if plot is not None:
         write_plan_plot(res.screened, res.plans, plot, ttft_ms=ttft_ms, tpot_ms=tpot_ms)
         res.notes.append(f"plot: {plot}")

@@ -30,7 +30,6 @@ A capex share over the depreciation period is charged to a training run for the 
 from __future__ import annotations
 
 import itertools
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -246,7 +245,7 @@ def _check_serving(spec: CenterSpec) -> None:
         }
         if any(count is not None for count, _ in why.values()):
             continue
-        reasons = {chip: _centre_words(r) for chip, (_, r) in why.items()}
+        reasons = {chip: r for chip, (_, r) in why.items()}
         text = (
             f"on every candidate: {next(iter(reasons.values()))}"
             if len(set(reasons.values())) == 1
@@ -256,16 +255,6 @@ def _check_serving(spec: CenterSpec) -> None:
             f"serving job {s.id!r} fits on no candidate chip ({text}); add candidates, lower "
             "its demand or relax its limits"
         )
-
-
-def _centre_words(reason: str) -> str:
-    """`serve plan`'s reason in a centre file's terms (its options are the job's fields here)."""
-    reason = reason.replace("; raise --max-count or lower --rate", "")
-    reason = reason.replace("these chips serve", "it serves").replace(
-        "no plan meets the limits: ", ""
-    )
-    reason = re.sub(r"(within )?--max-count (\d+)", r"within the \2 available", reason)
-    return reason.replace("--rate", "the job's request rate")
 
 
 def _job_options(spec: CenterSpec, progress: Callable[[int, int], None] | None) -> Options:

@@ -229,8 +229,10 @@ def serving_plan(s: Serving, accelerator_id: str, available: int) -> tuple[int |
             ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms, max_count=most, precision=prec, per_chip=1,
             verify=False, framework=s.framework,
         )  # fmt: skip
-    except WankaError as e:
-        return None, str(e)
+    except WankaError as e:  # plan_serving's input checks name its CLI option
+        return None, str(e).replace("--rate", "the job's request rate")
     if res.plans:
         return int(res.plans[0]["count"]), ""
-    return None, no_plan_reason(res.best_reachable or {}, rate, most)
+    reason = no_plan_reason(res.best_reachable or {}, rate, f"the {most} available",
+                            rate_name="the job's request rate", advice="")  # fmt: skip
+    return None, reason

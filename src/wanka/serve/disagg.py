@@ -46,7 +46,7 @@ from wanka.serve.model import (
     prefill_pairs,
 )
 
-__all__ = ["disaggregated", "pool_rates", "prefill_ttft"]
+__all__ = ["disaggregated", "kv_transfer_s", "pool_rates", "prefill_ttft"]
 
 GiB = float(2**30)
 F64 = NDArray[np.float64]
@@ -104,10 +104,7 @@ def pool_rates(
         g = elasticity(t_of, lay, bb, dec.total_s)
         t_tok99 = t_tok + lifetime_wander(dec.total_s, bb, g, 0.99) / eng.e
     r_dec = bb / (osl * t_tok)
-    per_gpu = kv_tokens_held(eng.s, isl) * kv_bytes_per_token_per_gpu(
-        eng.s, eng.kv_elem, lay.tpa, lay.pp
-    )
-    t_kv = collective_s("send-recv", per_gpu, 2.0, 1.0, eng.acc, fabric=eng.fabric)
+    t_kv = kv_transfer_s(eng, lay, isl)
     ttft = np.ceil(isl / n) * t_pre + t_kv
     return {
         "fits": fits, "r_pre": r_pre, "r_dec": r_dec, "t_pre": t_pre, "t_dec": t_tok,
@@ -116,6 +113,15 @@ def pool_rates(
         "kv_tokens": kv_tokens, "t_one": t_one, "t_alone": t_alone,
         "isl": isl, "max_num_tokens": n,
     }  # fmt: skip
+
+
+def kv_transfer_s(eng: Engine, lay: Layouts, isl: float) -> Any:
+    """Seconds to send one prompt's KV cache from a prefill GPU to its decode peer: a send-recv of
+    ISL x KV bytes per token per GPU (`perf.comm.collective_s`)."""
+    per_gpu = kv_tokens_held(eng.s, isl) * kv_bytes_per_token_per_gpu(
+        eng.s, eng.kv_elem, lay.tpa, lay.pp
+    )
+    return collective_s("send-recv", per_gpu, 2.0, 1.0, eng.acc, fabric=eng.fabric)
 
 
 def prefill_ttft(pr: dict[str, Any], idx: Any, rate: Any, quantile: float) -> F64:

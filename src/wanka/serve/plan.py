@@ -29,7 +29,7 @@ import numpy as np
 from wanka.catalogs import accelerators, get_accelerator
 from wanka.catalogs.economics import Economics
 from wanka.hardware import Accelerator
-from wanka.serve.disagg import pool_rates, prefill_ttft
+from wanka.serve.disagg import kv_transfer_s, pool_rates, prefill_ttft
 from wanka.serve.engine import Engine
 from wanka.serve.model import Layouts, default_kv_precision, model_shape, wide_ep_degrees
 from wanka.serve.params import (
@@ -200,7 +200,7 @@ def _verify_disagg(
     instance (the engine with one output token) at rate / pre, plus the KV transfer, and one decode
     instance (`simulate_server(prefilled=True)`) at rate / dec."""
     table = StepTable(eng, lay, eng.eng.max_num_tokens)
-    t_kv = float(pool_rates(eng, lay, q["isl"], q["osl"])["t_kv"][0])
+    t_kv = float(np.asarray(kv_transfer_s(eng, lay, q["isl"]))[0])
     run = {"isl": q["isl"], "requests": q["requests"], "table": table}
     a = simulate_server(eng, lay, rate=q["rate"] / pre, osl=1.0, **run)
     b = simulate_server(eng, lay, rate=q["rate"] / dec, osl=q["osl"], prefilled=True, **run)
@@ -303,23 +303,30 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
-def no_plan_reason(b: dict[str, Any], rate: float, max_count: int) -> str:
-    """The one-line reason no plan was found (`PlanResult.best_reachable`): the binding limit and
-    what is reachable within `max_count` accelerators."""
+def no_plan_reason(
+    b: dict[str, Any],
+    rate: float,
+    within: str,
+    *,
+    rate_name: str = "--rate",
+    advice: str = "; raise --max-count or lower --rate",
+) -> str:
+    """Why no plan was found (`PlanResult.best_reachable`): the binding limit and what is reachable
+    `within` the accelerators allowed ("--max-count 1024" for `serve plan`). `rate_name` names the
+    rate in the caller's terms; `advice` follows a capacity limit."""
     binds = b.get("binding", [])
     top = b.get("max_rate_per_s", 0.0)
     if binds == ["capacity"] and top < rate:
         return (
-            f"no plan meets the limits: capacity binds; within --max-count {max_count} these chips "
-            f"serve at most {_num(top)} requests/s at full batch, below --rate {_num(rate)}; "
-            "raise --max-count or lower --rate"
+            f"capacity binds; within {within} these chips serve at most {_num(top)} requests/s at "
+            f"full batch, below {rate_name} {_num(rate)}{advice}"
         )
     if binds == ["capacity"]:  # each limit is met by some plan, never both by one
         binds = ["ttft", "tpot"]
     return (
-        f"no plan meets the limits: {' and '.join(binds)} bind{'' if len(binds) > 1 else 's'}; "
-        f"the best p99s reachable are TTFT {b.get('ttft_ms_p99', float('inf')):,.0f} ms and TPOT "
-        f"{b.get('tpot_ms_p99', float('inf')):,.1f} ms (within --max-count {max_count})"
+        f"{' and '.join(binds)} bind{'' if len(binds) > 1 else 's'}; the best p99s reachable are "
+        f"TTFT {b.get('ttft_ms_p99', float('inf')):,.0f} ms and TPOT "
+        f"{b.get('tpot_ms_p99', float('inf')):,.1f} ms (within {within})"
     )
 
 

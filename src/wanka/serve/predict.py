@@ -135,7 +135,7 @@ def _no_fit(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError:
             "serving.max_num_tokens"
         )
     kv_err = _kv_short(spec, eng, lay)
-    if kv_err is not None and float(eng.capacity(lay)[0].max()) > 0:
+    if kv_err is not None:
         return kv_err
     return ConfigError(
         f"{spec.model.name} does not fit at any batch on {spec.count} x {spec.accelerator.id} "
@@ -154,7 +154,7 @@ def _kv_short(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError | None:
     per_seq = float(eng.reserve_tokens(spec.input_len, spec.output_len))
     seqs = spec.batch_size if spec.scenario == "fixed-batch" and spec.batch_size else 1
     held = float(kv_tokens[j])
-    if held >= per_seq * seqs:
+    if held <= 0 or held >= per_seq * seqs:  # no KV pool at all: the weights are what does not fit
         return None
     where = (
         f"{spec.count} x {spec.accelerator.id} ({spec.precision}, tp={int(lay.tp[j])}, "
