@@ -7,7 +7,16 @@ import pytest
 
 from wanka.catalogs import get_accelerator
 from wanka.serve import Engine, EngineDefaults, Layouts, model_shape
-from wanka.serve.server import MEASURE_S, StepTable, simulate_closed_loop, simulate_server
+from wanka.serve.server import (
+    ARRIVE,
+    MEASURE_S,
+    StepTable,
+    _drive,
+    _Instance,
+    simulate_closed_loop,
+    simulate_server,
+)
+from wanka.sim.kernel import Kernel
 from wanka.workload.presets import get_model
 
 H100 = get_accelerator("h100-sxm")
@@ -551,3 +560,23 @@ def test_a_prompt_longer_than_the_token_budget_per_output_token_is_served():
     assert out["max_batch"] >= 1 and out["output_tokens_per_s_per_gpu"] > 0
     # a prompt of 100,000 tokens takes over a second to prefill on one H100 (16 GFLOP per token)
     assert out["ttft_ms"]["p50"] > 1000.0
+
+
+def test_a_preempted_request_keeps_its_tokens_and_recomputes_them():
+    """Two requests of 100 + 200 tokens in a 400-token pool: they cannot both finish together, so the
+    newer is preempted mid-answer. Readmitted once the other finishes, it recomputes its prompt and
+    the tokens it has generated (vLLM V1 `Scheduler.schedule`: num_computed_tokens = 0, the output
+    tokens kept) and generates only the rest: about 2 x 150 iterations in all, where starting its
+    answer again would take about 2 x 200. Its first token keeps the time it was sent."""
+    eng = _engine(no_evict=False, fraction_of_free=False)
+    table = StepTable(eng, Layouts.of(1), eng.eng.max_num_tokens)
+    isl, osl = np.array([100, 100]), np.array([200, 200])
+    st = _Instance(table, eng.eng, eng.s, 400.0, isl, osl)
+    q = Kernel()
+    for i in range(2):
+        q.schedule(0.0, ARRIVE, i)
+    _drive(st, q, 2)
+    assert st.preemptions >= 1 and np.all(st.gen == osl)
+    assert isl[1] + 50 < st.need[1] < isl[1] + osl[1]  # recomputed: prompt + tokens so far
+    assert st.first[1] < 0.05 * st.last[0]  # sent in its first iterations, not after the recompute
+    assert st.iters < 1.6 * osl[0]

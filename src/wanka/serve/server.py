@@ -4,9 +4,12 @@ Events on the simulator's kernel (`wanka.sim.kernel.Kernel`): iteration ends, th
 arrivals at equal times. At each iteration
 start the scheduler admits waiting requests first-come-first-served while the batch has room
 (`max_batch`) and the KV pool has room (no-evict: the request's input + output tokens are reserved at
-admission, TensorRT-LLM's `GUARANTEED_NO_EVICT`; on-demand: its blocks grow as it decodes and, when the
-pool runs out, the latest-admitted running request is preempted and recomputed later, vLLM's default
-`PreemptionMode.RECOMPUTE`). Decoding requests get one token each; the token budget left
+admission, TensorRT-LLM's `GUARANTEED_NO_EVICT`; on-demand: admitted when the blocks of the context it
+computes first are free, its blocks grow as it decodes and, when the pool runs out, the
+latest-admitted running request is preempted: its blocks are freed and, readmitted, it recomputes its
+prompt and the tokens it has generated, then goes on generating (vLLM V1 `Scheduler.schedule`,
+num_computed_tokens = 0; TensorRT-LLM `MAX_UTILIZATION` pauses requests the same way). Its first
+token, already sent, keeps its time: the recomputation shows in its TPOT). Decoding requests get one token each; the token budget left
 (`max_num_tokens` minus the decode tokens) goes to prompt chunks in admission order (chunked prefill).
 With speculative decoding (k drafted tokens at acceptance a) each decoding request puts 1 + k tokens
 through the pass and gains 1 + j of them, j the drafts accepted before the first rejection (drawn:
@@ -41,6 +44,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -178,6 +182,9 @@ class _Instance:
         self.first = np.full(n, np.nan)
         self.last = np.full(n, np.nan)
         self.done_pre = np.zeros(n, dtype=np.int64)
+        # context tokens to compute before the next token: the prompt, or after a preemption the
+        # prompt and the tokens generated so far (recompute)
+        self.need = isl.astype(np.int64).copy()
         self.gen = np.zeros(n, dtype=np.int64)
         self.waiting: deque[int] = deque()
         self.running: I64 = np.zeros(0, dtype=np.int64)  # admission order (the newest last)
@@ -187,28 +194,36 @@ class _Instance:
         self.iters = 0
         self.batch_sum = 0
 
-    def held(self, i: int) -> float:
-        """KV tokens request i holds (no-evict: its full reservation)."""
+    def held(self, i: Any) -> Any:
+        """KV tokens request(s) i hold: no-evict, the full reservation; on demand, the context
+        computed so far (a prompt being recomputed after a preemption counts its own progress)."""
         if self.eng.no_evict:
-            return float(self.reserve[i])
-        return float(kv_tokens_held(self.s, self.done_pre[i] + self.gen[i]))
+            return self.reserve[i]
+        return kv_tokens_held(self.s, self.done_pre[i] + self.gen[i] + self.isl[i] - self.need[i])
 
     def admit(self) -> None:
+        """Admit waiting requests first-come-first-served while a batch slot and the KV they need
+        are free: no-evict, the whole request's; on demand, the context it computes first (vLLM
+        admits a waiting request only when `allocate_slots` finds blocks for its tokens)."""
         new: list[int] = []
+        if not self.eng.no_evict:  # on demand: what the running requests hold now
+            self.kv_used = float(np.sum(self.held(self.running)))
         while self.waiting and len(self.running) + len(new) < self.eng.max_batch:
             i = self.waiting[0]
-            need = float(self.reserve[i]) if self.eng.no_evict else 0.0
-            if self.kv_used + need > self.kv_cap:
+            if self.eng.no_evict:
+                need = float(self.reserve[i])
+            else:
+                need = float(kv_tokens_held(self.s, self.need[i] + int(self.prefilled)))
+            if self.kv_used + need > self.kv_cap and (len(self.running) or new):
                 break
             self.waiting.popleft()
-            self.kv_used += need if self.eng.no_evict else 0.0
-            if self.prefilled:  # its KV arrived with it; the next token starts its TPOT
+            self.kv_used += need
+            if self.prefilled and self.gen[i] == 0:  # its KV and first token arrived with it
                 self.done_pre[i], self.gen[i] = self.isl[i], 1
-                if np.isnan(self.first[i]):
-                    self.first[i] = self.arrival[i]
+                self.first[i] = self.arrival[i]
                 if self.osl[i] <= 1:
                     self.last[i] = self.first[i]
-                    self.kv_used -= need if self.eng.no_evict else 0.0
+                    self.kv_used -= need
                     continue
             new.append(i)
         if new:
@@ -217,7 +232,7 @@ class _Instance:
     def plan(self) -> tuple[float, list[tuple[int, int]], NDArray[np.int64]]:
         """Compose one iteration: (seconds, prefill chunks (request, tokens), decoding requests)."""
         run = self.running
-        is_dec = self.done_pre[run] >= self.isl[run]
+        is_dec = self.done_pre[run] >= self.need[run]
         dec = run[is_dec]
         budget = self.eng.max_num_tokens - int(dec.size) * self.rows
         chunks: list[tuple[int, int]] = []
@@ -226,7 +241,7 @@ class _Instance:
         for i in run[~is_dec].tolist():
             if budget <= 0:
                 break
-            done, need = int(self.done_pre[i]), int(self.isl[i])
+            done, need = int(self.done_pre[i]), int(self.need[i])
             c = min(need - done, budget)
             chunks.append((i, c))
             pairs += (
@@ -245,15 +260,15 @@ class _Instance:
         """On-demand KV: each decode token takes a slot; preempt the newest when the pool is full."""
         if self.eng.no_evict:
             return dec
-        run = self.running
-        self.kv_used = float(kv_tokens_held(self.s, self.done_pre[run] + self.gen[run]).sum())
+        self.kv_used = float(np.sum(self.held(self.running)))
         while self.kv_used + dec.size * self.rows > self.kv_cap and len(self.running) > 1:
             victim = int(self.running[-1])
             self.running = self.running[:-1]
-            self.kv_used -= self.held(victim)
+            self.kv_used -= float(self.held(victim))
+            # its KV is freed; its tokens so far (already streamed) are kept and recomputed with
+            # the prompt when it is readmitted (vLLM `Scheduler.schedule`: num_computed_tokens = 0)
+            self.need[victim] = self.isl[victim] + self.gen[victim]
             self.done_pre[victim] = 0
-            self.gen[victim] = 0
-            self.first[victim] = np.nan
             self.waiting.appendleft(victim)
             self.preemptions += 1
             dec = dec[dec != victim]
@@ -279,11 +294,13 @@ class _Instance:
         self.last[dec[self.gen[dec] >= self.osl[dec]]] = now
         for i, c in chunks:
             self.done_pre[i] += c
-            if self.done_pre[i] >= self.isl[i] and np.isnan(self.first[i]):
+            if self.done_pre[i] < self.need[i]:
+                continue
+            if self.gen[i] == 0:  # the prompt's last chunk emits the first token
                 self.first[i] = now
-                self.gen[i] = 1
-                if self.osl[i] == 1:
-                    self.last[i] = now
+            self.gen[i] += 1  # (a recomputed context emits the next one)
+            if self.gen[i] >= self.osl[i]:
+                self.last[i] = now
         run = self.running
         fin = self.gen[run] >= self.osl[run]
         if fin.any():
