@@ -284,3 +284,28 @@ def test_sliding_windows_raise_the_kv_bound_batch():
     b_full = Engine(model_shape(full), H100, "mxfp4", "fp8").max_batch(lay, 8000.0, 1000.0)[0][0]
     assert b_full > 10
     assert b_win / b_full == pytest.approx(9000.0 / (0.5 * 9000.0 + 0.5 * 128.0), rel=0.03)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [("1024 (fixed)", 1024.0), ("random 1,024", 1024.0), ("ISL 2k", 2048.0), ("~2000 tokens", 2000.0),
+     ("variable, mean 512", 512.0)],
+)  # fmt: skip
+def test_a_length_in_text_is_its_one_standalone_number(text: str, tokens: float) -> None:
+    """Free-text lengths of published tables: the one standalone number they hold (k = 1,024), said
+    in the assumptions; digits inside a name do not count."""
+    spec = parse_serve_spec({
+        "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+        "workload": {"scenario": "offline", "input_len": text, "output_len": "128 tokens"},
+    })  # fmt: skip
+    assert spec.input_len == tokens and spec.output_len == 128.0
+    assert any("input_len" in n and f"{tokens:g}" in n for n in spec.assumptions)
+
+
+@pytest.mark.parametrize("text", ["ShareGPT", "128-1024", "Llama-2-70b prompts"])
+def test_a_length_in_text_without_one_number_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="cannot read .* as a token count"):
+        parse_serve_spec({
+            "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+            "workload": {"scenario": "offline", "input_len": text, "output_len": 128},
+        })  # fmt: skip

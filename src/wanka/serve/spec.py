@@ -3,7 +3,8 @@
 Blocks: `model` (as in a run spec, plus `attention` and `active_params_b`), `hardware`, `serving`,
 `workload`, optional `constraints` and `measured` (ignored here). Free text the published sources use is
 read by its leading word ("infinite (all requests queued)" -> inf, "server (note)" -> server); a length
-given as text is read from "mean N" or from a dataset named in `catalogs/data/serve_datasets.yaml`.
+given as text is read from "mean N", from a dataset named in `catalogs/data/serve_datasets.yaml`, or
+from the one standalone number it holds ("1024 (fixed)", "ISL 1,000", "8k" = 8,192).
 Unknown keys inside the known blocks are errors (with the nearest key suggested); other top-level keys
 (`source`, `notes`, `derived`, ...) are descriptive and kept, except a block's own key standing beside
 its block (`scenario: server` next to `workload:`), which is refused rather than silently unused.
@@ -162,7 +163,8 @@ def _squash(text: str) -> str:
 def _length(
     where: str, v: Any, kind: str, notes: list[str], context: str
 ) -> tuple[float, str | None]:
-    """(token length, dataset id): a number, text with 'mean N', or a known dataset's mean.
+    """(token length, dataset id): a number, text with 'mean N', a known dataset's mean, or the one
+    standalone number the text holds.
 
     The dataset id is that of a dataset the text names (also with 'mean N', which then sets the mean).
     """
@@ -196,9 +198,35 @@ def _length(
             f"{where}: {v!r} is dataset {ds['id']}: mean {n:g} tokens ({ds['confidence']})"
         )
         return n, str(ds["id"])
-    raise ConfigError(
-        f"{where}: cannot read {v!r} as a token count; give a number (or text with 'mean N')"
+    one = _only_number(text)
+    if one is None:
+        raise ConfigError(
+            f"{where}: cannot read {v!r} as a token count; give a number (or text with 'mean N')"
+        )
+    n, kilo = one
+    notes.append(
+        f"{where}: {v!r} read as {n:g} tokens, the one number it gives"
+        + (" (k = 1,024 tokens, as in serving benchmarks' 1k/8k lengths)" if kilo else "")
     )
+    return n, None
+
+
+# a number standing alone in free text: "1024 (fixed)", "random 1,024", "ISL 2k", "~2000 tokens";
+# digits inside a name ("llama-2-70b", "v3.1") or a range ("128-1024") are not one
+_NUMBER = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.-])")
+
+
+def _only_number(text: str) -> tuple[float, bool] | None:
+    """(tokens, whether a k suffix scaled them) when a free-text length holds exactly one
+    standalone number (thousands separators allowed; k is 1,024); None for none or several."""
+    found = {
+        (float(m.group(1).replace(",", "")) * (1024.0 if m.group(2) else 1.0), bool(m.group(2)))
+        for m in _NUMBER.finditer(text)
+    }
+    if len(found) != 1:
+        return None
+    n, kilo = found.pop()
+    return (n, kilo) if 0 < n <= 1e7 else None
 
 
 def _dataset(ds_id: str) -> dict[str, Any]:
