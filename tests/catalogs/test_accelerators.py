@@ -61,6 +61,23 @@ def test_unknown_id_names_closest() -> None:
         get_accelerator("h100-sxm5")
 
 
+@pytest.mark.parametrize(
+    ("written", "acc_id"),
+    [("MI300X", "mi300x"), ("Gaudi 3", "gaudi3"), ("H100-SXM", "h100-sxm"),
+     ("H100 SXM5 80GB", "h100-sxm"), ("NVIDIA H100 SXM5 80GB", "h100-sxm"), ("A100 80GB", "a100-80gb")],
+)  # fmt: skip
+def test_an_id_or_catalog_name_written_another_way_is_found(written: str, acc_id: str) -> None:
+    """Published tables write "MI300X" or the vendor's product name: case, spaces and dashes aside,
+    the id or the catalog's name (with or without the vendor) finds the accelerator."""
+    assert get_accelerator(written).id == acc_id
+
+
+def test_a_different_product_is_not_taken_for_a_near_name() -> None:
+    """H200 NVL (PCIe, lower power) is not the H200 SXM: no prefix or fuzzy match, only suggestions."""
+    with pytest.raises(CatalogError, match="closest: .*h200"):
+        get_accelerator("H200 NVL")
+
+
 def test_loader_rejects_unknown_keys() -> None:
     """The private loader refuses a record with an extra key, and one with an extra peak format."""
     sw = load_data("software.yaml")

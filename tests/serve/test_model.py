@@ -309,3 +309,21 @@ def test_a_length_in_text_without_one_number_is_refused(text: str) -> None:
             "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
             "workload": {"scenario": "offline", "input_len": text, "output_len": 128},
         })  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "rate"), [("100 req/s", 100.0), ("12.5 QPS", 12.5), ("7", 7.0)])
+def test_a_rate_written_with_its_unit_is_read(text: str, rate: float) -> None:
+    spec = parse_serve_spec({
+        "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+        "workload": {"scenario": "server", "input_len": 512, "output_len": 128, "request_rate": text},
+    })  # fmt: skip
+    assert spec.request_rate == rate
+
+
+def test_a_rate_per_minute_is_not_read_as_per_second() -> None:
+    with pytest.raises(ConfigError, match="cannot read '600 requests per minute'"):
+        parse_serve_spec({
+            "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+            "workload": {"scenario": "server", "input_len": 512, "output_len": 128,
+                         "request_rate": "600 requests per minute"},
+        })  # fmt: skip

@@ -5,6 +5,7 @@ Unknown or missing keys in the data are a `CatalogError`: the catalog is checked
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -122,12 +123,31 @@ def accelerators() -> dict[str, Accelerator]:
 
 
 def get_accelerator(accelerator_id: str) -> Accelerator:
-    """Look one accelerator up by id; an unknown id names the closest valid ones."""
+    """Look one accelerator up by id, or by its id or catalog name written another way (case,
+    spaces, dashes: "MI300X", "Gaudi 3", "H100 SXM5 80GB", "NVIDIA H100 SXM5 80GB"); an unknown one
+    names the closest valid ids. Nothing looser: "H200 NVL" is not an H200 SXM."""
     accs = accelerators()
-    try:
+    if accelerator_id in accs:
         return accs[accelerator_id]
-    except KeyError:
-        raise CatalogError(
-            f"unknown accelerator {accelerator_id!r}"
-            f"{difflib_closest(accelerator_id, list(accs))}; see `wanka catalog list`"
-        ) from None
+    acc = _spellings().get(_squash(str(accelerator_id)))
+    if acc is not None:
+        return accs[acc]
+    raise CatalogError(
+        f"unknown accelerator {accelerator_id!r}"
+        f"{difflib_closest(str(accelerator_id), list(accs))}; see `wanka catalog list`"
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+@cache
+def _spellings() -> dict[str, str]:
+    """Squashed id, name and vendor + name of every accelerator -> its id (names shared by two
+    accelerators are left out, so no spelling is ambiguous)."""
+    seen: dict[str, set[str]] = {}
+    for acc in accelerators().values():
+        for text in (acc.id, acc.name, f"{acc.vendor} {acc.name}"):
+            seen.setdefault(_squash(text), set()).add(acc.id)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1 and k}

@@ -96,8 +96,11 @@ def show(
 ) -> None:
     """Show one accelerator (every figure with its sources) or one model preset (params, FLOPs per token)."""
     json_out = use_format(fmt, json_out)
-    if item_id in accelerators():
-        acc = get_accelerator(item_id)
+    try:
+        acc = get_accelerator(item_id)  # an id, or the id or name written another way
+    except CatalogError:
+        pass
+    else:
         print_json(accelerator_record(acc)) if json_out else console.print(accelerator_card(acc))
         return
     try:

@@ -268,6 +268,18 @@ def request_lengths(spec: ServeSpec) -> tuple[NDArray[np.int64], NDArray[np.int6
     return b[:, 0], b[:, 1]
 
 
+def _leading(v: Any) -> Any:
+    """A rate written with its unit ("100 req/s", "12.5 QPS"): its leading number; other values
+    unchanged (per minute or per hour is not read as per second)."""
+    if not isinstance(v, str) or re.search(r"min|hour|/\s*h\b", v.lower()):
+        return v
+    m = re.match(r"\s*~?\s*([0-9]+(?:\.[0-9]+)?)(?![0-9.])", v)
+    if m is None:
+        return v
+    x = float(m.group(1))
+    return int(x) if x == int(x) else x
+
+
 def _rate(v: Any) -> float | None:
     if v is None:
         return None
@@ -279,6 +291,9 @@ def _rate(v: Any) -> float | None:
         return float(v)
     if leading_word(v) in ("infinite", "inf", "unlimited", "max"):
         return math.inf
+    lead = _leading(v)
+    if not isinstance(lead, str):
+        return _rate(lead)
     raise ConfigError(f"workload.request_rate: cannot read {v!r}; give requests/s or 'infinite'")
 
 
