@@ -188,7 +188,8 @@ def test_server_root_solver_lands_on_a_fixed_point():
 def test_dataset_lengths_keep_the_spread_and_follow_the_spec_means():
     """A dataset named in a spec gives the server simulation its shipped (input, output) sample,
     scaled to the spec's means; a numeric length gives no sample (every request at the mean)."""
-    from wanka.serve.spec import parse_serve_spec, request_lengths
+    from wanka.serve.lengths import request_lengths
+    from wanka.serve.spec import parse_serve_spec
 
     base = {"model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
             "workload": {"scenario": "server", "input_len": "OpenOrca subset (MLPerf llama2-70b)",

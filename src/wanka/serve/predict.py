@@ -22,10 +22,11 @@ import numpy as np
 from wanka.errors import ConfigError, WankaError
 from wanka.serve.disagg import disaggregated
 from wanka.serve.engine import Engine, Steady
+from wanka.serve.lengths import request_lengths
 from wanka.serve.model import Layouts, activation_workspace_bytes, model_shape, wide_ep_degrees
 from wanka.serve.params import ServeCalibration
 from wanka.serve.server import ServerResult, StepTable, simulate_closed_loop, simulate_server
-from wanka.serve.spec import ServeError, ServeSpec, request_lengths
+from wanka.serve.spec import ServeError, ServeSpec
 
 __all__ = ["candidate_layouts", "predict_serve", "predict_specs"]
 

@@ -411,7 +411,7 @@ def simulate_server(
     `requests` and `window_s`: the measured window holds at least `requests` arrivals and lasts at
     least `window_s` seconds (see the module docstring).
     `lengths`: (input, output) token arrays each request draws its pair from (a dataset's sample,
-    `serve.spec.request_lengths`); None: every request at the mean lengths `isl`, `osl`.
+    `serve.lengths.request_lengths`); None: every request at the mean lengths `isl`, `osl`.
     """
     if rate <= 0 or not np.isfinite(rate):
         raise SimulationError(f"the server simulation needs a positive finite rate, got {rate}")

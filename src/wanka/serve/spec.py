@@ -15,17 +15,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from wanka.catalogs import get_accelerator, load_data
+from wanka.catalogs import get_accelerator
 from wanka.errors import ConfigError, WankaError
 from wanka.hardware import Accelerator
+from wanka.serve.lengths import lengths_note, read_length
 from wanka.serve.model import (
     KV_FORMATS,
     WEIGHT_FORMATS,
@@ -36,12 +32,12 @@ from wanka.serve.model import (
 from wanka.serve.params import EngineDefaults, engine_defaults, paged_framework
 from wanka.spec import model_from_mapping, read_spec_file
 from wanka.units import difflib_closest, leading_word
-from wanka.userfile import check_count, check_number
+from wanka.userfile import check_count
 from wanka.workload.model import ModelSpec
 
 __all__ = [
     "SCENARIOS", "ServeError", "ServeSpec", "load_serve_specs", "parse_serve_spec", "parse_speculation",
-    "request_lengths", "with_speculation",
+    "with_speculation",
 ]  # fmt: skip
 
 SCENARIOS = ("offline", "server", "interactive", "fixed-batch")
@@ -93,7 +89,7 @@ class ServeSpec:
     output_len: float
     length_dataset: str | None = None
     """Dataset whose (input, output) sample the server simulation draws lengths from (None: every
-    request at the mean lengths); see `request_lengths`."""
+    request at the mean lengths); see `serve.lengths.request_lengths`."""
     batch_size: int | None
     request_rate: float | None
     """Requests per second of the whole deployment; inf = all queued (offline)."""
@@ -148,124 +144,6 @@ def _pos_int(where: str, v: Any, *, allow_none: bool = True) -> int | None:
     if v <= 0:
         raise ConfigError(f"{where} must be positive, got {v!r}")
     return int(v)
-
-
-@cache
-def _datasets() -> tuple[dict[str, Any], ...]:
-    return tuple(load_data("serve_datasets.yaml")["datasets"])
-
-
-def _squash(text: str) -> str:
-    """Lower case without separators, so "Llama-3.1-405B" and "llama3.1-405b" match alike."""
-    return re.sub(r"[^a-z0-9.]", "", text.lower())
-
-
-def _length(
-    where: str, v: Any, kind: str, notes: list[str], context: str
-) -> tuple[float, str | None]:
-    """(token length, dataset id): a number, text with 'mean N', a known dataset's mean, or the one
-    standalone number the text holds.
-
-    The dataset id is that of a dataset the text names (also with 'mean N', which then sets the mean).
-    """
-    if isinstance(v, bool):
-        raise ConfigError(f"{where} must be a number of tokens, got {v!r}")
-    if isinstance(v, (int, float)):
-        return float(
-            check_number(where, v, maximum=1e7, unit="tokens", why_max="longer than any context")
-        ), None
-    if v is None:
-        raise ConfigError(f"{where} is required (tokens per request)")
-    text = str(v).lower()
-    hay = _squash(f"{text} {context}")
-    ds = next((d for d in _datasets() if all(_squash(w) in hay for w in d["match"])), None)
-    m = re.search(r"mean\s+([0-9]+(?:\.[0-9]+)?)", text)
-    variable = kind == "output" and leading_word(text) == "variable"
-    if ds is not None and variable and ds.get("generated_tokens_per_sample"):
-        generated = float(ds["generated_tokens_per_sample"])
-        notes.append(
-            f"{where}: {v!r}: what the engine generates, MLPerf's reference tokens per sample for "
-            f"{ds['id']}, {generated:g} (valid runs lie within +-10%"
-            + (f"; the stated {m.group(1)} is {float(m.group(1)) / generated:.2f} x that)" if m else ")")
-        )  # fmt: skip
-        return generated, str(ds["id"])
-    if m:
-        notes.append(f"{where}: {v!r} read as its mean, {m.group(1)} tokens")
-        return float(m.group(1)), None if ds is None else str(ds["id"])
-    if ds is not None:
-        n = float(ds[f"mean_{kind}_tokens"])
-        notes.append(
-            f"{where}: {v!r} is dataset {ds['id']}: mean {n:g} tokens ({ds['confidence']})"
-        )
-        return n, str(ds["id"])
-    one = _only_number(text)
-    if one is None:
-        raise ConfigError(
-            f"{where}: cannot read {v!r} as a token count; give a number (or text with 'mean N')"
-        )
-    n, kilo = one
-    notes.append(
-        f"{where}: {v!r} read as {n:g} tokens, the one number it gives"
-        + (" (k = 1,024 tokens, as in serving benchmarks' 1k/8k lengths)" if kilo else "")
-    )
-    return n, None
-
-
-# a number standing alone in free text: "1024 (fixed)", "random 1,024", "ISL 2k", "~2000 tokens";
-# digits inside a name ("llama-2-70b", "v3.1") or a range ("128-1024") are not one
-_NUMBER = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.-])")
-
-
-def _only_number(text: str) -> tuple[float, bool] | None:
-    """(tokens, whether a k suffix scaled them) when a free-text length holds exactly one
-    standalone number (thousands separators allowed; k is 1,024); None for none or several."""
-    found = {
-        (float(m.group(1).replace(",", "")) * (1024.0 if m.group(2) else 1.0), bool(m.group(2)))
-        for m in _NUMBER.finditer(text)
-    }
-    if len(found) != 1:
-        return None
-    n, kilo = found.pop()
-    return (n, kilo) if 0 < n <= 1e7 else None
-
-
-def _dataset(ds_id: str) -> dict[str, Any]:
-    return next(d for d in _datasets() if d["id"] == ds_id)
-
-
-@cache
-def _length_sample(ds_id: str) -> NDArray[np.float64]:
-    """The (input, output) token pairs shipped for a dataset, shape (n, 2)."""
-    rel = _dataset(ds_id)["lengths"]
-    text = resources.files("wanka.catalogs").joinpath("data", rel).read_text(encoding="utf-8")
-    rows = [ln for ln in text.splitlines() if ln and not ln.startswith("#")][1:]
-    return np.array([[float(x) for x in ln.split(",")] for ln in rows])
-
-
-def _lengths_note(ds_id: str | None, isl: float, osl: float, notes: list[str]) -> str | None:
-    """The dataset whose length sample the server simulation uses, noted in the assumptions."""
-    if ds_id is None or not _dataset(ds_id).get("lengths"):
-        return None
-    n = len(_length_sample(ds_id))
-    notes.append(
-        f"server simulation: request lengths drawn from {n} (input, output) pairs of {ds_id}, "
-        f"scaled to means {isl:g} / {osl:g} tokens; other scenarios use the means"
-    )
-    return ds_id
-
-
-def request_lengths(spec: ServeSpec) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
-    """(input, output) lengths of the spec's dataset sample scaled to its means, or None.
-
-    Each column is multiplied by spec mean / sample mean and rounded (at least 1 token), so the
-    spread and the input-output pairing of the dataset are kept while its means follow the spec.
-    """
-    if spec.length_dataset is None:
-        return None
-    a = _length_sample(spec.length_dataset)
-    scale = np.array([spec.input_len, spec.output_len]) / a.mean(axis=0)
-    b = np.maximum(np.rint(a * scale), 1.0).astype(np.int64)
-    return b[:, 0], b[:, 1]
 
 
 def _leading(v: Any) -> Any:
@@ -553,13 +431,13 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     ttft, tpot, pct = _limits(_block("constraints", d.get("constraints"), _CONSTRAINTS))
     scenario = _scenario(wl)
     mname = str(d["model"].get("name", "")) if isinstance(d["model"], dict) else str(d["model"])
-    isl, ds_in = _length("workload.input_len", wl.get("input_len"), "input", notes, mname)
+    isl, ds_in = read_length("workload.input_len", wl.get("input_len"), "input", notes, mname)
     # the output length's dataset is the one the prompts come from (named by input_len or the model)
-    osl, ds_out = _length(
+    osl, ds_out = read_length(
         "workload.output_len", wl.get("output_len"), "output", notes,
         f"{mname} {wl.get('input_len') if isinstance(wl.get('input_len'), str) else ''}",
     )  # fmt: skip
-    lengths = _lengths_note(ds_in or ds_out, isl, osl, notes)
+    lengths = lengths_note(ds_in or ds_out, isl, osl, notes)
     model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
     model = _moe_interleave(model, params_b, notes)
     precision, kvp = _formats(sv, acc, notes)
