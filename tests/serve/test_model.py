@@ -327,3 +327,30 @@ def test_a_rate_per_minute_is_not_read_as_per_second() -> None:
             "workload": {"scenario": "server", "input_len": 512, "output_len": 128,
                          "request_rate": "600 requests per minute"},
         })  # fmt: skip
+
+
+def _block(**model):
+    return {"model": {"type": "dense", "attention": "gqa", "moe": None, **model},
+            "hardware": {"accelerator": "h200", "count": 8},
+            "workload": {"scenario": "offline", "input_len": 1000, "output_len": 1000}}  # fmt: skip
+
+
+def test_a_head_size_other_than_hidden_over_heads_is_read_from_the_stated_parameters():
+    """Qwen3-32B's block (no preset): 5120 / 64 heads would be 80, but its heads are 128 wide, and
+    only 128 gives its 32.8B parameters (80 gives 30.5B). Said in the assumptions."""
+    qwen = dict(name="Qwen3-32B", params_b=32.8, layers=64, hidden=5120, heads=64, kv_heads=8,
+                ffn_hidden=25600, vocab=151936)  # fmt: skip
+    spec = parse_serve_spec(_block(**qwen))
+    assert spec.model.head_dim == 128
+    assert any("head_dim null" in a and "128" in a for a in spec.assumptions)
+    unstated = parse_serve_spec(_block(**{**qwen, "params_b": None}))
+    assert unstated.model.head_dim is None  # nothing to tell: hidden / heads stands
+
+
+def test_a_head_size_that_hidden_over_heads_cannot_give_defaults_to_128():
+    """GLM-4.5-like: 96 heads of a 5,120 hidden; a block without head_dim is served at 128, not refused."""
+    glm = dict(name="GLM-4.5-like", layers=92, hidden=5120, heads=96, kv_heads=8, ffn_hidden=12288,
+               vocab=151552)  # fmt: skip
+    spec = parse_serve_spec(_block(**glm))
+    assert spec.model.head_dim == 128
+    assert any("common head size" in a for a in spec.assumptions)

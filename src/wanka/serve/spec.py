@@ -186,7 +186,60 @@ def _model(
     params_b = d.get("params_b")
     if d.get("seq_len") is None:
         d["seq_len"] = seq
-    return model_from_mapping(d, base_dir=base_dir, assumptions=notes), params_b
+    first: list[str] = []
+    try:
+        model: ModelSpec | None = model_from_mapping(dict(d), base_dir=base_dir, assumptions=first)
+    except ConfigError as e:
+        if "give head_dim" not in str(e):
+            raise
+        model = None
+    if d.get("head_dim") is None and (model is None or model.head_dim is None):
+        model = _head_dim(d, model, base_dir, first)
+    notes.extend(first)
+    assert model is not None
+    return model, params_b
+
+
+#: head sizes of published decoder LLMs: 64 (GPT-3, Llama 3.2 1B), 128 (Llama, Mixtral, Qwen3, GLM-4.5),
+#: 256 (Gemma); hidden / heads is often none of them (Qwen3-32B: 5120 / 64 = 80, its head is 128)
+HEAD_DIMS = (64, 128, 256)
+
+
+def _head_dim(
+    d: dict[str, Any], model: ModelSpec | None, base_dir: Path | None, notes: list[str]
+) -> ModelSpec:
+    """A model block without head_dim that no preset fills. The base guess is hidden / heads when
+    whole, else 128; another of HEAD_DIMS replaces it only when the stated parameters point clearly to
+    it (within 3%, and less than half the base guess's error): active_params_b for an MoE model (its
+    attention is a large share of the active parameters, a small one of the total), else params_b."""
+    if model is not None and model.mla is not None:
+        return model
+    tries = {c: model_from_mapping({**d, "head_dim": c}, base_dir=base_dir) for c in HEAD_DIMS}
+    base = model if model is not None else tries[128]
+    err = {c: _count_error(m, d) for c, m in tries.items()}
+    best = min(err, key=err.__getitem__)
+    if err[best] < min(0.03, 0.5 * _count_error(base, d)):
+        how, pick = "its parameter count matches the stated one", best
+    elif model is None:
+        how, pick = "the common head size", 128
+    else:
+        return model
+    why = "not whole" if model is None else f"{model.hidden // model.heads}"
+    notes.append(f"model.head_dim null (hidden / heads: {why}): {pick}, {how}")
+    return tries[pick]
+
+
+def _count_error(m: ModelSpec, d: dict[str, Any]) -> float:
+    """|counted / stated - 1| of the active (MoE, when stated) or total parameters; inf unstated."""
+    from wanka.workload.counts import param_count
+
+    pc = param_count(m)
+    active, total = d.get("active_params_b"), d.get("params_b")
+    if m.moe is not None and isinstance(active, (int, float)) and active > 0:
+        return abs((pc.active - pc.mtp_active) / (active * 1e9) - 1)
+    if isinstance(total, (int, float)) and total > 0:
+        return abs(pc.total_without_mtp / (total * 1e9) - 1)
+    return math.inf
 
 
 def _moe_interleave(model: ModelSpec, params_b: Any, notes: list[str]) -> ModelSpec:
