@@ -26,6 +26,7 @@ from wanka.serve.model import (
     mean_context,
     precision_name,
     prefill_pairs,
+    weight_format,
 )
 from wanka.serve.spec import parse_serve_spec
 from wanka.serve.step import shape_calibration
@@ -354,3 +355,26 @@ def test_a_head_size_that_hidden_over_heads_cannot_give_defaults_to_128():
     spec = parse_serve_spec(_block(**glm))
     assert spec.model.head_dim == 128
     assert any("common head size" in a for a in spec.assumptions)
+
+
+@pytest.mark.parametrize(
+    ("written", "scenario"),
+    [("online", "server"), ("throughput", "offline"), ("latency", "fixed-batch"),
+     ("fixed batch", "fixed-batch"), ("Fixed_Batch", "fixed-batch")],
+)  # fmt: skip
+def test_published_scenario_words_name_a_scenario(written: str, scenario: str) -> None:
+    spec = parse_serve_spec({
+        "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+        "workload": {"scenario": written, "input_len": 512, "output_len": 128, "batch_size": 8},
+    })  # fmt: skip
+    assert spec.scenario == scenario
+
+
+def test_w4a8_stores_int4_weights_and_runs_at_the_fp8_peak() -> None:
+    """TensorRT-LLM W4A8 AWQ: half a byte per weight (plus group scales), fp8 tensor cores; a chip
+    without fp8 (A100) is refused with the formats it serves."""
+    h100 = get_accelerator("h100-sxm")
+    wf, peak, _ = weight_format(precision_name("W4A8 AWQ"), h100)
+    assert wf.bytes_per_param == pytest.approx(0.5 + 2 / 128) and peak == h100.peak_flops["fp8"]
+    with pytest.raises(ConfigError, match="a100-80gb has no w4a8 peak"):
+        weight_format("w4a8", get_accelerator("a100-80gb"))

@@ -99,6 +99,12 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
     "int4": WeightFormat(
         name="int4", bytes_per_param=0.5 + 2.0 / 128, peaks=("bf16", "fp16"), speedup_key=None
     ),
+    # W4A8 (TensorRT-LLM/ModelOpt `W4A8_AWQ`): int4 weights in groups of 128 with their scales,
+    # converted to fp8 inside the GEMM, which runs on the fp8 tensor cores; at fp8's achieved
+    # speed-up (the conversion's own cost is not modelled)
+    "w4a8": WeightFormat(
+        name="w4a8", bytes_per_param=0.5 + 2.0 / 128, peaks=("fp8",), speedup_key="fp8"
+    ),
 }
 #: Names published results and engines use for those formats (the lower-cased leading word): vLLM
 #: `--dtype`/`--quantization`, TensorRT-LLM `QuantAlgo`, MLPerf and vendor result tables.
@@ -106,7 +112,7 @@ PRECISION_ALIASES: dict[str, str] = {
     "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "nvfp4": "fp4",
     "fp8_e4m3": "fp8", "e4m3": "fp8", "w8a8-fp8": "fp8", "w8a8": "int8", "w8a8-int8": "int8",
     "smoothquant": "int8", "w4a16": "int4", "awq": "int4", "gptq": "int4", "int4-awq": "int4",
-    "w4a16-awq": "int4", "auto": "bf16",
+    "w4a16-awq": "int4", "w4a8-awq": "w4a8", "int4-fp8": "w4a8", "auto": "bf16",
 }  # fmt: skip
 #: KV-cache element formats (bytes per element; fp8 KV: vLLM `kv_cache_dtype=fp8`, TRT-LLM FP8 KV).
 KV_FORMATS: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}

@@ -275,8 +275,15 @@ def _hardware(hw: dict[str, Any]) -> tuple[Accelerator, int]:
     return acc, check_count("hardware.count", count)
 
 
+#: scenario words of published tables: vLLM/SGLang "online" serving and trtllm-bench's "throughput"
+#: and "latency" modes (the latter a fixed batch, its size stated)
+SCENARIO_WORDS = {"online": "server", "streaming": "server", "throughput": "offline",
+                  "latency": "fixed-batch", "static": "fixed-batch"}  # fmt: skip
+
+
 def _scenario(wl: dict[str, Any]) -> str:
-    scenario = leading_word(wl.get("scenario") or "offline")
+    text = re.sub(r"fixed[\s_]+batch", "fixed-batch", str(wl.get("scenario") or "offline").lower())
+    scenario = SCENARIO_WORDS.get(leading_word(text), leading_word(text))
     if scenario not in SCENARIOS:
         raise ConfigError(
             f"workload.scenario {wl.get('scenario')!r}: choose from {', '.join(SCENARIOS)}"
