@@ -191,6 +191,20 @@ def test_validate_reports_by_group(tmp_path):
     assert "Traceback" not in r.output
 
 
+def test_validate_reads_figures_written_as_text_and_a_total_measured_alone(tmp_path):
+    """'3,653.5' is a number; a row measuring only total (input + output) tokens/s is compared on
+    the total, and says so."""
+    text = dict(GOOD, id="text", measured={"output_tokens_per_s_per_gpu": "3,653.5"})
+    total = dict(GOOD, id="total", measured={"output_tokens_per_s_per_gpu": None,
+                                             "total_tokens_per_s_per_gpu": 9000})  # fmt: skip
+    r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [text, total])), "--json"])
+    assert r.exit_code == 0, r.output
+    a, b = json.loads(r.stdout)["cases"]
+    assert a["measured_output_tokens_per_s_per_gpu"] == 3653.5 and "metric" not in a
+    assert b["metric"] == "total_tokens_per_s_per_gpu"
+    assert b["rel_error"] == pytest.approx(b["predicted_total_tokens_per_s_per_gpu"] / 9000 - 1)
+
+
 def test_center_serving_demand_is_sized_by_the_serving_model():
     """`wanka plan` sizes a serving demand with the serving model: the count is the cheapest
     `serve plan` deployment on that chip (analytic screening), in whole nodes; an SLO that this chip

@@ -75,7 +75,8 @@ def render_serve_validation(report: dict[str, Any]) -> Group:
     s = report["summary"]
     parts: list[Any] = [
         (
-            f"output tokens/s/GPU error = predicted / measured - 1; split: {s['split_rule']}; "
+            "output tokens/s/GPU (total where only the total is measured) error = predicted / "
+            f"measured - 1; split: {s['split_rule']}; "
             f"{s['predicted']} of {s['cases']} cases predicted"
         )
     ]

@@ -1,7 +1,8 @@
 """`serve validate`: predict every spec with a `measured` block and report the error.
 
-Errors are relative, `predicted / measured - 1`, of output tokens/s per GPU, and of TTFT and TPOT (p50
-and p99) where the source measured them. Summaries (count, median and 90th percentile of |error|, median
+Errors are relative, `predicted / measured - 1`, of output tokens/s per GPU (of the total, input +
+output, for a row that measured only that: `metric` says so), and of TTFT and TPOT (p50 and p99)
+where the source measured them; a figure written as text ("3,653.5") is read as its number. Summaries (count, median and 90th percentile of |error|, median
 signed error) are grouped by source family (the id without its number), accelerator and scenario, for
 the whole file and separately for the TRAIN and HELD-OUT parts of the split that the serving
 calibration was fitted on. The split rule is the training model's (`wanka.perf.validate.split_of`):
@@ -76,10 +77,35 @@ def _latency(
         if not isinstance(m, dict):
             continue
         for q in ("p50", "p99"):
-            if isinstance(m.get(q), (int, float)) and m[q] > 0:
-                case[f"measured_{metric}_{q}_ms"] = float(m[q])
+            v = _number(m.get(q))
+            if v is not None:
+                case[f"measured_{metric}_{q}_ms"] = v
                 case[f"predicted_{metric}_{q}{tag}_ms"] = p[f"{metric}_ms"][q]
-                case[f"{metric}_{q}{tag}_rel_error"] = float(p[f"{metric}_ms"][q] / m[q] - 1.0)
+                case[f"{metric}_{q}{tag}_rel_error"] = float(p[f"{metric}_ms"][q] / v - 1.0)
+
+
+OUTPUT = "output_tokens_per_s_per_gpu"
+
+
+def _number(v: Any) -> float | None:
+    """A measured figure: a positive number, or one written as text ("3,653.5"); else None."""
+    if isinstance(v, str):
+        try:
+            v = float(v.replace(",", "").strip())
+        except ValueError:
+            return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        return None
+    return float(v)
+
+
+def _measured_throughput(measured: dict[str, Any]) -> tuple[str, float | None]:
+    """(metric, value) a row is compared on: output tokens/s per GPU, or the total (input + output)
+    where only the total is measured."""
+    out = _number(measured.get(OUTPUT))
+    if out is not None:
+        return OUTPUT, out
+    return "total_tokens_per_s_per_gpu", _number(measured.get("total_tokens_per_s_per_gpu"))
 
 
 def published_max_rate(s: ServeSpec) -> bool:
@@ -96,7 +122,8 @@ def published_max_rate(s: ServeSpec) -> bool:
 def validate_serving(
     specs: Iterable[ServeSpec | ServeError], *, calibration: ServeCalibration | None = None
 ) -> dict[str, Any]:
-    """Predict each spec with a measured output throughput; `{"cases": [...], "summary": {...}}`."""
+    """Predict each spec with a measured output (else total) throughput per GPU;
+    `{"cases": [...], "summary": {...}}`."""
     cases: list[dict[str, Any]] = []
     for s in specs:
         if isinstance(s, ServeError):
@@ -104,8 +131,8 @@ def validate_serving(
                           "error": s.error})  # fmt: skip
             continue
         measured = s.measured or {}
-        m = measured.get("output_tokens_per_s_per_gpu")
-        if not isinstance(m, (int, float)) or m <= 0:
+        metric, m = _measured_throughput(measured)
+        if m is None:
             continue
         case: dict[str, Any] = {
             "id": s.id,
@@ -114,8 +141,10 @@ def validate_serving(
             "accelerator": s.accelerator.id,
             "scenario": s.scenario,
             "precision": s.precision,
-            "measured_output_tokens_per_s_per_gpu": float(m),
+            f"measured_{metric}": m,
         }
+        if metric != OUTPUT:
+            case["metric"] = metric
         at_rate = None
         try:
             if published_max_rate(s):
@@ -129,8 +158,8 @@ def validate_serving(
             continue
         if at_rate is not None:
             _latency(case, at_rate, measured, "_at_rate")
-        case["predicted_output_tokens_per_s_per_gpu"] = p["output_tokens_per_s_per_gpu"]
-        case["rel_error"] = float(p["output_tokens_per_s_per_gpu"] / m - 1.0)
+        case[f"predicted_{metric}"] = p[metric]
+        case["rel_error"] = float(p[metric] / m - 1.0)
         _latency(case, p, measured)
         cases.append(case)
     return {"cases": cases, "summary": summarise(cases)}
