@@ -145,3 +145,21 @@ def test_model_from_dict_defaults_and_errors() -> None:
         )
     with pytest.raises(ConfigError, match="missing"):
         model_from_dict({"layers": 2, "hidden": 64})
+
+
+@pytest.mark.parametrize(
+    ("written", "preset"),
+    [("meta-llama/Llama-3.1-8B-Instruct", "llama3-8b"), ("Meta-Llama-3.1-8B-Instruct", "llama3-8b"),
+     ("Llama-3.3-70B-Instruct", "llama3-70b"), ("Qwen/Qwen3-235B-A22B-FP8", "qwen3-235b-a22b"),
+     ("deepseek-ai/DeepSeek-R1-0528", "deepseek-v3"), ("Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b"),
+     ("nvidia/Llama-3.1-405B-Instruct-FP8", "llama3.1-405b"), ("Llama 2 70B", "llama2-70b")],
+)  # fmt: skip
+def test_a_published_checkpoint_name_finds_its_preset(written: str, preset: str) -> None:
+    """Organisation, tuning, format and date tokens do not change the shape: they are dropped."""
+    assert resolve_id(written) == preset
+
+
+def test_a_checkpoint_of_another_version_is_not_taken_for_the_preset() -> None:
+    """Mistral 7B v0.3 (another vocabulary, no sliding window) is not the v0.1 preset."""
+    with pytest.raises(CatalogError, match="unknown model preset"):
+        resolve_id("mistralai/Mistral-7B-Instruct-v0.3")

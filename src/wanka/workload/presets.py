@@ -6,6 +6,7 @@ so that tests and `wanka catalog show` can set our exact counts beside them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -189,14 +190,44 @@ def _aliases() -> dict[str, str]:
 
 
 def resolve_id(preset_id: str) -> str:
-    """The canonical preset id for an id or alias (case-insensitive); CatalogError names the closest ids."""
-    try:
-        return _aliases()[preset_id.strip().lower()]
-    except KeyError:
+    """The canonical preset id for an id or alias (case-insensitive), or for a published checkpoint
+    name of one ("meta-llama/Llama-3.1-8B-Instruct", "Qwen3-235B-A22B-FP8", "DeepSeek-R1-0528": see
+    `_core_name`); CatalogError names the closest ids."""
+    key = str(preset_id).strip().lower()
+    found = _aliases().get(key) or _core_names().get(_core_name(key))
+    if found is None:
         raise CatalogError(
             f"unknown model preset {preset_id!r}{difflib_closest(preset_id, list(_aliases()))}; "
             "see `wanka catalog list --kind models`"
-        ) from None
+        )
+    return found
+
+
+#: tokens of a checkpoint name that do not change the architecture: tuning, format, quantisation, a
+#: release date (R1-0528); a version (Mistral v0.1 / v0.3: another vocabulary, no sliding window) does
+_VARIANT = re.compile(
+    r"instruct|chat|hf|base|it|fp8|fp4|nvfp4|mxfp4|bf16|fp16|awq|gptq|int4|int8|w8a8|w4a16|w4a8|"
+    r"dynamic|\d{4}"
+)
+
+
+def _core_name(name: str) -> str:
+    """A model name without its organisation ("meta-llama/"), a leading "meta", and the variant
+    tokens (`_VARIANT`), squashed to letters, digits and dots: "Meta-Llama-3.1-8B-Instruct" ->
+    "llama3.18b", "Mixtral-8x7B-Instruct-v0.1" -> "mixtral8x7bv0.1"."""
+    tokens = re.split(r"[-_\s]+", name.lower().rsplit("/", 1)[-1])
+    if tokens and tokens[0] == "meta":
+        tokens = tokens[1:]
+    return re.sub(r"[^a-z0-9.]", "", "".join(t for t in tokens if not _VARIANT.fullmatch(t)))
+
+
+@cache
+def _core_names() -> dict[str, str]:
+    """`_core_name` of every preset id and alias -> the preset (names two presets share left out)."""
+    seen: dict[str, set[str]] = {}
+    for name, pid in _aliases().items():
+        seen.setdefault(_core_name(name), set()).add(pid)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1 and k}
 
 
 def get_preset(preset_id: str) -> ModelPreset:
