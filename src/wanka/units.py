@@ -7,6 +7,7 @@ else speaks base units.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from wanka.errors import ConfigError
 
@@ -26,7 +27,9 @@ __all__ = [
     "gbit_per_s",
     "leading_word",
     "parse_size",
+    "squash",
     "tflops",
+    "unambiguous",
 ]
 
 KB, MB, GB, TB = 1e3, 1e6, 1e9, 1e12
@@ -90,6 +93,21 @@ def parse_size(text: str | float) -> int:
     if value <= 0:
         raise ConfigError(f"size must be positive, got {text!r}")
     return int(round(value))
+
+
+def squash(text: str) -> str:
+    """Lower case without separators ("Llama-3.1-405B" -> "llama3.1405b", "Gaudi 3" -> "gaudi3"):
+    names written different ways compare alike."""
+    return re.sub(r"[^a-z0-9.]", "", text.lower())
+
+
+def unambiguous(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """key -> value from (key, value) pairs, leaving out empty keys and keys paired with two
+    different values (so no lookup is ambiguous)."""
+    seen: dict[str, set[str]] = {}
+    for key, value in pairs:
+        seen.setdefault(key, set()).add(value)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1 and k}
 
 
 def difflib_closest(name: str, choices: list[str] | tuple[str, ...], n: int = 3) -> str:

@@ -5,7 +5,6 @@ Unknown or missing keys in the data are a `CatalogError`: the catalog is checked
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -14,7 +13,7 @@ import yaml
 
 from wanka.errors import CatalogError
 from wanka.hardware import Accelerator, Server, SoftwareEfficiency
-from wanka.units import GiB, difflib_closest, gb_per_s, gbit_per_s, tflops
+from wanka.units import GiB, difflib_closest, gb_per_s, gbit_per_s, squash, tflops, unambiguous
 
 __all__ = ["accelerators", "check_keys", "get_accelerator", "load_data"]
 
@@ -129,7 +128,7 @@ def get_accelerator(accelerator_id: str) -> Accelerator:
     accs = accelerators()
     if accelerator_id in accs:
         return accs[accelerator_id]
-    acc = _spellings().get(_squash(str(accelerator_id)))
+    acc = _spellings().get(squash(str(accelerator_id)))
     if acc is not None:
         return accs[acc]
     raise CatalogError(
@@ -138,16 +137,12 @@ def get_accelerator(accelerator_id: str) -> Accelerator:
     )
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
 @cache
 def _spellings() -> dict[str, str]:
     """Squashed id, name and vendor + name of every accelerator -> its id (names shared by two
     accelerators are left out, so no spelling is ambiguous)."""
-    seen: dict[str, set[str]] = {}
-    for acc in accelerators().values():
-        for text in (acc.id, acc.name, f"{acc.vendor} {acc.name}"):
-            seen.setdefault(_squash(text), set()).add(acc.id)
-    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1 and k}
+    return unambiguous(
+        (squash(text), acc.id)
+        for acc in accelerators().values()
+        for text in (acc.id, acc.name, f"{acc.vendor} {acc.name}")
+    )

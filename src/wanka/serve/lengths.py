@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from wanka.catalogs import load_data
 from wanka.errors import ConfigError
-from wanka.units import leading_word
+from wanka.units import leading_word, squash
 from wanka.userfile import check_number
 
 __all__ = ["lengths_note", "read_length", "request_lengths"]
@@ -24,11 +24,6 @@ __all__ = ["lengths_note", "read_length", "request_lengths"]
 @cache
 def _datasets() -> tuple[dict[str, Any], ...]:
     return tuple(load_data("serve_datasets.yaml")["datasets"])
-
-
-def _squash(text: str) -> str:
-    """Lower case without separators, so "Llama-3.1-405B" and "llama3.1-405b" match alike."""
-    return re.sub(r"[^a-z0-9.]", "", text.lower())
 
 
 def read_length(
@@ -48,8 +43,8 @@ def read_length(
     if v is None:
         raise ConfigError(f"{where} is required (tokens per request)")
     text = str(v).lower()
-    hay = _squash(f"{text} {context}")
-    ds = next((d for d in _datasets() if all(_squash(w) in hay for w in d["match"])), None)
+    hay = squash(f"{text} {context}")
+    ds = next((d for d in _datasets() if all(squash(w) in hay for w in d["match"])), None)
     m = re.search(r"mean\s+([0-9]+(?:\.[0-9]+)?)", text)
     variable = kind == "output" and leading_word(text) == "variable"
     if ds is not None and variable and ds.get("generated_tokens_per_sample"):

@@ -13,7 +13,7 @@ from typing import Any
 
 from wanka.catalogs import check_keys, load_data
 from wanka.errors import CatalogError, ConfigError
-from wanka.units import difflib_closest
+from wanka.units import difflib_closest, squash, unambiguous
 from wanka.workload.model import MambaSpec, MLASpec, ModelSpec, MoESpec
 
 __all__ = [
@@ -218,16 +218,13 @@ def _core_name(name: str) -> str:
     tokens = re.split(r"[-_\s]+", name.lower().rsplit("/", 1)[-1])
     if tokens and tokens[0] == "meta":
         tokens = tokens[1:]
-    return re.sub(r"[^a-z0-9.]", "", "".join(t for t in tokens if not _VARIANT.fullmatch(t)))
+    return squash("".join(t for t in tokens if not _VARIANT.fullmatch(t)))
 
 
 @cache
 def _core_names() -> dict[str, str]:
     """`_core_name` of every preset id and alias -> the preset (names two presets share left out)."""
-    seen: dict[str, set[str]] = {}
-    for name, pid in _aliases().items():
-        seen.setdefault(_core_name(name), set()).add(pid)
-    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1 and k}
+    return unambiguous((_core_name(name), pid) for name, pid in _aliases().items())
 
 
 def get_preset(preset_id: str) -> ModelPreset:
