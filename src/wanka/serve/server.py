@@ -9,8 +9,9 @@ computes first are free, its blocks grow as it decodes and, when the pool runs o
 latest-admitted running request is preempted: its blocks are freed and, readmitted, it recomputes its
 prompt and the tokens it has generated, then goes on generating (vLLM V1 `Scheduler.schedule`,
 num_computed_tokens = 0; TensorRT-LLM `MAX_UTILIZATION` pauses requests the same way). Its first
-token, already sent, keeps its time: the recomputation shows in its TPOT). Decoding requests get one token each; the token budget left
-(`max_num_tokens` minus the decode tokens) goes to prompt chunks in admission order (chunked prefill).
+token, already sent, keeps its time: the recomputation shows in its TPOT). Decoding requests get one
+token each; the token budget left (`max_num_tokens` minus the decode tokens) goes to prompt chunks in
+admission order (chunked prefill).
 With speculative decoding (k drafted tokens at acceptance a) each decoding request puts 1 + k tokens
 through the pass and gains 1 + j of them, j the drafts accepted before the first rejection (drawn:
 P(j >= i) = a^i), and the iteration adds the draft passes.
@@ -206,7 +207,7 @@ class _Instance:
         are free: no-evict, the whole request's; on demand, the context it computes first (vLLM
         admits a waiting request only when `allocate_slots` finds blocks for its tokens)."""
         new: list[int] = []
-        if not self.eng.no_evict:  # on demand: what the running requests hold now
+        if not self.eng.no_evict and self.waiting:  # on demand: what the running hold now
             self.kv_used = float(np.sum(self.held(self.running)))
         while self.waiting and len(self.running) + len(new) < self.eng.max_batch:
             i = self.waiting[0]

@@ -212,8 +212,8 @@ def _head_dim(
     whole, else 128; another of HEAD_DIMS replaces it only when the stated parameters point clearly to
     it (within 3%, and less than half the base guess's error): active_params_b for an MoE model (its
     attention is a large share of the active parameters, a small one of the total), else params_b."""
-    if model is not None and model.mla is not None:
-        return model
+    if model is not None and (model.mla is not None or math.isinf(_count_error(model, d))):
+        return model  # MLA has its own head sizes; with no stated count nothing points elsewhere
     tries = {c: model_from_mapping({**d, "head_dim": c}, base_dir=base_dir) for c in HEAD_DIMS}
     base = model if model is not None else tries[128]
     err = {c: _count_error(m, d) for c, m in tries.items()}

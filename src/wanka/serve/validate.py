@@ -2,11 +2,11 @@
 
 Errors are relative, `predicted / measured - 1`, of output tokens/s per GPU (of the total, input +
 output, for a row that measured only that: `metric` says so), and of TTFT and TPOT (p50 and p99)
-where the source measured them; a figure written as text ("3,653.5") is read as its number. Summaries (count, median and 90th percentile of |error|, median
-signed error) are grouped by source family (the id without its number), accelerator and scenario, for
-the whole file and separately for the TRAIN and HELD-OUT parts of the split that the serving
-calibration was fitted on. The split rule is the training model's (`wanka.perf.validate.split_of`):
-held-out when int(sha1(id), 16) % 3 == 0.
+where the source measured them; a figure written as text ("3,653.5") is read as its number.
+Summaries (count, median and 90th percentile of |error|, median signed error) are grouped by source
+family (the id without its number), accelerator and scenario, for the whole file and separately for
+the TRAIN and HELD-OUT parts of the split that the serving calibration was fitted on. The split rule
+is the training model's (`wanka.perf.validate.split_of`): held-out when int(sha1(id), 16) % 3 == 0.
 
 MLPerf Inference server results (source under mlcommons `inference_results_v*`) are predicted as
 MLPerf defines them: the Server metric is the highest Poisson rate at which the run still meets the
@@ -33,6 +33,7 @@ from typing import Any
 
 from wanka.errors import WankaError
 from wanka.perf.validate import SPLIT_RULE, error_stats, error_stats_by, family_of, split_of
+from wanka.schemas import as_number
 from wanka.serve.params import ServeCalibration
 from wanka.serve.predict import predict_serve
 from wanka.serve.spec import ServeError, ServeSpec, mlperf_result
@@ -88,15 +89,13 @@ OUTPUT = "output_tokens_per_s_per_gpu"
 
 
 def _number(v: Any) -> float | None:
-    """A measured figure: a positive number, or one written as text ("3,653.5"); else None."""
-    if isinstance(v, str):
-        try:
-            v = float(v.replace(",", "").strip())
-        except ValueError:
-            return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+    """A measured figure: a positive number, or one written as text, thousands separators allowed
+    ("3,653.5"; `schemas.as_number`'s rule otherwise); else None."""
+    try:
+        x = as_number(v.replace(",", "") if isinstance(v, str) else v)
+    except ValueError:
         return None
-    return float(v)
+    return float(x) if math.isfinite(x) and x > 0 else None
 
 
 def _measured_throughput(measured: dict[str, Any]) -> tuple[str, float | None]:
