@@ -3,7 +3,8 @@
 `sweep` and `simulate --ray` use these two functions. Each returns the results finished so far with
 an `interrupted` flag instead of raising on Ctrl-C: the caller keeps the finished rows, and
 every worker this module started is stopped before it returns (pending Ray tasks are cancelled and
-a Ray it started is shut down; local worker processes are terminated).
+a Ray it started is shut down, and any of its processes still alive a few seconds later are
+killed; local worker processes are terminated).
 
 Ray waits in short slices (`_POLL_S`) so that the interpreter sees SIGINT within a second: a bare
 `ray.get`/`ray.wait` blocks in C++ and lets Ctrl-C wait for the whole run.
@@ -17,9 +18,10 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +117,7 @@ def ray_map(
     started = not ray.is_initialized()
     address = address or os.environ.get("RAY_ADDRESS") or None  # Ray's own variable, honoured
     out, n = Finished(), len(items)
+    before = set(_descendants(os.getpid())) if started else set()
     try:
         if started:
             kw: dict[str, Any] = (
@@ -145,8 +148,60 @@ def ray_map(
         out.interrupted = True
     finally:
         if started:  # also after a Ctrl-C inside ray.init: its half-started processes go too
+            left = {p: t for p, t in _descendants(os.getpid()).items() if p not in before}
             ray.shutdown()
+            _reap(left)
     return out
+
+
+_REAP_GRACE_S = 5.0  # how long a process of the local Ray may take to exit after ray.shutdown()
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Live descendants of `pid` as {pid: start time} from /proc (Linux); {} where there is none."""
+    parent, start = {}, {}
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        fields = _stat(name)
+        if fields and fields[0] != "Z":
+            parent[int(name)], start[int(name)] = int(fields[1]), fields[19]
+    out: dict[int, str] = {}
+    frontier = {pid}
+    while frontier:
+        frontier = {c for c, p in parent.items() if p in frontier and c not in out}
+        out.update({c: start[c] for c in frontier})
+    return out
+
+
+def _stat(pid: str) -> list[str] | None:
+    """Fields 3 on of /proc/PID/stat (state, ppid, ..., start time at 19), or None."""
+    if not pid.isdigit():
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def _reap(procs: dict[int, str]) -> None:
+    """Wait a short grace for `procs` to exit, then SIGKILL those still alive (same start time).
+
+    Ray's shutdown stops the processes it tracks, but an agent the raylet started can outlive it
+    for a minute on a loaded machine (it retries the dead GCS); Ctrl-C must leave nothing behind.
+    """
+    deadline = time.monotonic() + _REAP_GRACE_S
+    alive = procs
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = {p: t for p, t in alive.items() if _alive(p, t)}
+    for p in alive:
+        with suppress(OSError):
+            os.kill(p, signal.SIGKILL)
+
+
+def _alive(pid: int, start: str) -> bool:
+    fields = _stat(str(pid))
+    return fields is not None and fields[0] != "Z" and fields[19] == start
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:

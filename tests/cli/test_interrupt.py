@@ -78,9 +78,12 @@ def _assert_group_gone(pgid: int) -> None:
     deadline = time.monotonic() + 30  # Ray's agents take seconds to exit on a loaded machine
     while time.monotonic() < deadline:
         out = subprocess.run(
-            ["ps", "-o", "stat=", "-g", str(pgid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        if all(s.startswith("Z") for s in out):
+            ["ps", "-o", "stat=,pid=,args=", "-g", str(pgid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.splitlines()
+        if all(line.split()[0].startswith("Z") for line in out if line.strip()):
             return
         time.sleep(0.5)
     raise AssertionError(f"processes of the run still alive: {out}")
