@@ -125,3 +125,14 @@ def test_serve_plan_screens_wide_expert_parallel_layouts_for_moe_models():
     wide = [p for p in res.plans if p["layout"]["tp"] > 8]
     assert wide and all(p["layout"]["ep"] == p["layout"]["tp"] for p in wide)
     assert all(p["layout"]["attention_dp"] for p in wide)
+
+
+def test_expert_parallelism_wider_than_the_instance_is_refused_with_the_way_to_write_it():
+    """tp 1 with ep 8 (vLLM's dp 8 x tp 1 words) once split one GPU's experts 8 ways and predicted
+    3x the throughput; an instance is its tp GPUs, so ep must divide tp."""
+    from wanka.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"write tp: 8, ep: 8, attention_dp: true"):
+        candidate_layouts(_spec(8, tp=1, ep=8))
+    lay, _ = candidate_layouts(_spec(8, ep=8))  # tp left to choose: the 8-GPU instance
+    assert set(lay.tp) == {8.0} and lay.attention_dp.all()

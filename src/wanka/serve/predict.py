@@ -66,7 +66,9 @@ def _ep_rows(spec: ServeSpec, tp: int, pp: int, inst: int) -> list[tuple[int, in
     eps = [spec.ep] if spec.ep else ([1, tp] if m.moe is not None and tp > 1 else [1])
     rows = []
     for ep in eps:
-        if m.moe is not None and (m.moe.experts % ep or (tp % ep and ep % tp)):
+        if m.moe is not None and (
+            m.moe.experts % ep or tp % ep
+        ):  # experts split over ep of tp GPUs
             continue
         # expert parallelism serves with attention DP unless the spec says otherwise
         # (TensorRT-LLM's MoE performance configurations, SGLang's DeepSeek recipe)
@@ -99,10 +101,21 @@ def candidate_layouts(
         raise ConfigError(
             f"no layout of {count} x {spec.accelerator.id} matches serving tp={spec.tp} "
             f"pp={spec.pp} dp={spec.dp} ep={spec.ep}: tp * pp * dp must equal hardware.count "
-            f"({count}), tp must divide the heads ({spec.model.heads}) and ep the experts"
+            f"({count}), tp must divide the heads ({spec.model.heads}), ep the experts and tp"
+            + _ep_hint(spec)
         )
     a = np.array(rows, dtype=np.float64)
     return Layouts.of(a[:, 0], a[:, 1], a[:, 2], a[:, 3] > 0), a[:, 4]
+
+
+def _ep_hint(spec: ServeSpec) -> str:
+    """How to write expert parallelism wider than attention's tp (vLLM's dp x tp with EP)."""
+    if not (spec.ep and spec.tp and spec.ep > spec.tp):
+        return ""
+    return (
+        f" (an instance is its tp GPUs; for experts over {spec.ep} GPUs with data-parallel "
+        f"attention write tp: {spec.ep}, ep: {spec.ep}, attention_dp: true)"
+    )
 
 
 def _pick(lay: Layouts, i: int) -> Layouts:
