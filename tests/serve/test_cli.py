@@ -205,6 +205,22 @@ def test_validate_reads_figures_written_as_text_and_a_total_measured_alone(tmp_p
     assert b["rel_error"] == pytest.approx(b["predicted_total_tokens_per_s_per_gpu"] / 9000 - 1)
 
 
+def test_a_model_named_without_its_shape_takes_the_preset_of_that_name(tmp_path):
+    """A published row may give only the checkpoint name and its size: the preset of that name
+    serves, and the record says so; a shape given in full is used as stated."""
+    named = dict(
+        GOOD, id="named", model={"name": "meta-llama/Llama-3.1-8B-Instruct", "params_b": 8}
+    )
+    r = runner.invoke(app, ["serve", "predict", str(_write(tmp_path, [named, GOOD])), "--json"])
+    assert r.exit_code == 0, r.output
+    a, b = json.loads(r.stdout)
+    assert any("preset llama3-8b" in note for note in a["assumptions"])
+    assert a["output_tokens_per_s_per_gpu"] == pytest.approx(b["output_tokens_per_s_per_gpu"])
+    unknown = dict(GOOD, id="unknown", model={"name": "no-such-model-13b"})
+    r = runner.invoke(app, ["serve", "predict", str(_write(tmp_path, [unknown])), "--json"])
+    assert r.exit_code == 1 and "layers, hidden, heads required" in r.output
+
+
 def test_center_serving_demand_is_sized_by_the_serving_model():
     """`wanka plan` sizes a serving demand with the serving model: the count is the cheapest
     `serve plan` deployment on that chip (analytic screening), in whole nodes; an SLO that this chip

@@ -34,6 +34,7 @@ from wanka.spec import model_from_mapping, read_spec_file
 from wanka.units import difflib_closest, leading_word
 from wanka.userfile import check_count
 from wanka.workload.model import ModelSpec
+from wanka.workload.presets import resolve_id
 
 __all__ = [
     "SCENARIOS", "ServeError", "ServeSpec", "load_serve_specs", "parse_serve_spec", "parse_speculation",
@@ -182,7 +183,7 @@ def _model(
         d = {"preset": d}
     if not isinstance(d, dict):
         raise ConfigError("model must be a mapping (or a preset id)")
-    d = {k: v for k, v in d.items() if k not in _MODEL_EXTRA}
+    d = _preset_by_name({k: v for k, v in d.items() if k not in _MODEL_EXTRA}, notes)
     params_b = d.get("params_b")
     if d.get("seq_len") is None:
         d["seq_len"] = seq
@@ -198,6 +199,21 @@ def _model(
     notes.extend(first)
     assert model is not None
     return model, params_b
+
+
+def _preset_by_name(d: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """A model block short of a shape (no layers, hidden or heads, no preset or hf_config) whose name
+    is a preset's or a published checkpoint's of one takes that preset; stated fields still apply."""
+    name = d.get("name")
+    short = any(d.get(k) is None for k in ("layers", "hidden", "heads"))
+    if not short or not isinstance(name, str) or {"preset", "hf_config"} & d.keys():
+        return d
+    try:
+        pid = resolve_id(name)
+    except WankaError:
+        return d
+    notes.append(f"model.name {name!r} without a full shape: preset {pid}")
+    return {**d, "preset": pid}
 
 
 #: head sizes of published decoder LLMs: 64 (GPT-3, Llama 3.2 1B), 128 (Llama, Mixtral, Qwen3, GLM-4.5),
