@@ -58,7 +58,7 @@ def test_validation_ids_present(acc_id: str) -> None:
 def test_unknown_id_names_closest() -> None:
     """An unknown id is a CatalogError suggesting the nearest ids."""
     with pytest.raises(CatalogError, match="closest: .*h100-sxm"):
-        get_accelerator("h100-sxm5")
+        get_accelerator("h100-pcie")
 
 
 @pytest.mark.parametrize(
@@ -70,6 +70,32 @@ def test_an_id_or_catalog_name_written_another_way_is_found(written: str, acc_id
     """Published tables write "MI300X" or the vendor's product name: case, spaces and dashes aside,
     the id or the catalog's name (with or without the vendor) finds the accelerator."""
     assert get_accelerator(written).id == acc_id
+
+
+@pytest.mark.parametrize(
+    ("written", "acc_id"),
+    [("NVIDIA H100 80GB HBM3", "h100-sxm"), ("h100-sxm5", "h100-sxm"), ("B200-SXM-180GB", "b200"),
+     ("NVIDIA H200 141GB", "h200"), ("GB200 NVL72", "gb200"), ("Huawei Ascend 910B", "ascend-910b"),
+     ("NVIDIA H20", "h20"), ("A100-SXM4-40GB", "a100-40gb"), ("Intel Gaudi2", "gaudi2"),
+     ("8x MI325X", "mi325x"), ("Tesla V100-SXM2-32GB", "v100-sxm")],
+)  # fmt: skip
+def test_a_chip_named_with_maker_package_and_memory_words_is_found(
+    written: str, acc_id: str
+) -> None:
+    """nvidia-smi's and MLPerf's system names: maker, SXM, HBM, NVL72 and a count are not the chip;
+    a stated memory size picks between chips that share the name (A100 40GB / 80GB)."""
+    assert get_accelerator(written).id == acc_id
+
+
+@pytest.mark.parametrize(
+    ("written", "closest"),
+    [("A100", "a100-40gb, a100-80gb"), ("H100 94GB", "h100-sxm"), ("Ascend 910B3", "ascend-910b"),
+     ("H100 PCIe", "")],
+)  # fmt: skip
+def test_a_name_that_fits_no_one_chip_is_refused(written: str, closest: str) -> None:
+    """Two chips share "A100"; 94 GB is an H100 NVL, not the 80 GB SXM; a 910B3 is not a 910B."""
+    with pytest.raises(CatalogError, match=f"closest: .*{closest}"):
+        get_accelerator(written)
 
 
 def test_a_different_product_is_not_taken_for_a_near_name() -> None:

@@ -5,6 +5,7 @@ Unknown or missing keys in the data are a `CatalogError`: the catalog is checked
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -124,17 +125,22 @@ def accelerators() -> dict[str, Accelerator]:
 def get_accelerator(accelerator_id: str) -> Accelerator:
     """Look one accelerator up by id, or by its id or catalog name written another way (case,
     spaces, dashes: "MI300X", "Gaudi 3", "H100 SXM5 80GB", "NVIDIA H100 SXM5 80GB"); an unknown one
-    names the closest valid ids. Nothing looser: "H200 NVL" is not an H200 SXM."""
+    names the closest valid ids. Failing that, the name's core (`_core`: "NVIDIA H100 80GB HBM3",
+    "B200-SXM-180GB", "Huawei Ascend 910B"), a stated memory size choosing between chips that share
+    it ("A100 40GB"). Nothing looser: "H200 NVL" is not an H200 SXM, nor "Ascend 910B3" a 910B."""
     accs = accelerators()
     if accelerator_id in accs:
         return accs[accelerator_id]
-    acc = _spellings().get(squash(str(accelerator_id)))
+    acc = _spellings().get(squash(str(accelerator_id))) or _by_core(str(accelerator_id))
     if acc is not None:
         return accs[acc]
-    raise CatalogError(
-        f"unknown accelerator {accelerator_id!r}"
-        f"{difflib_closest(str(accelerator_id), list(accs))}; see `wanka catalog list`"
+    same = sorted(_cores().get(_core(str(accelerator_id))[0], ()))
+    hint = (
+        f" (closest: {', '.join(same)})"
+        if same
+        else difflib_closest(str(accelerator_id), list(accs))
     )
+    raise CatalogError(f"unknown accelerator {accelerator_id!r}{hint}; see `wanka catalog list`")
 
 
 @cache
@@ -146,3 +152,47 @@ def _spellings() -> dict[str, str]:
         for acc in accelerators().values()
         for text in (acc.id, acc.name, f"{acc.vendor} {acc.name}")
     )
+
+
+#: words that name a maker, a product line or a package, not the chip ("NVIDIA H100 SXM5 80GB HBM3",
+#: "AMD Instinct MI300X OAM", "Intel Gaudi2"); a PCIe or NVL card stays apart (another product)
+_NOT_THE_CHIP = frozenset(
+    "nvidia amd intel habana huawei google aws amazon annapurna labs instinct tesla geforce cambricon "
+    "kunlunxin baidu moore threads biren iluvatar corex hygon gpu accelerator tensor core oam hgx dgx "
+    "card".split()
+)
+_PACKAGING = re.compile(r"sxm\d*|hbm\d*e?|nvl\d+|\d+x")  # SXM5, HBM3e, NVL72 (the rack), "8x"
+_MEMORY = re.compile(r"(\d+)(?:gb|gib|g)")
+
+
+def _core(text: str) -> tuple[str, float | None]:
+    """(the chip's name without maker, package and memory words, stated memory in GB or None)."""
+    words = re.findall(r"[a-z0-9.]+", re.sub(r"\(.*?\)", " ", text.lower()))
+    memory = [float(m.group(1)) for w in words if (m := _MEMORY.fullmatch(w))]
+    kept = [
+        w for w in words
+        if w not in _NOT_THE_CHIP and not _PACKAGING.fullmatch(w) and not _MEMORY.fullmatch(w)
+    ]  # fmt: skip
+    return "".join(kept), (memory[0] if len(memory) == 1 else None)
+
+
+@cache
+def _cores() -> dict[str, frozenset[str]]:
+    """`_core` of every accelerator's id and name -> the ids that share it."""
+    out: dict[str, set[str]] = {}
+    for acc in accelerators().values():
+        for text in (acc.id, acc.name):
+            out.setdefault(_core(text)[0], set()).add(acc.id)
+    return {k: frozenset(v) for k, v in out.items() if k}
+
+
+def _by_core(text: str) -> str | None:
+    """The one accelerator whose core name is `text`'s and whose memory (when `text` states one)
+    is within 10% of it; None when there is none or more than one."""
+    core, memory = _core(text)
+    accs = accelerators()
+    ids = [
+        i for i in _cores().get(core, ())
+        if memory is None or abs(accs[i].hbm_bytes / GiB / memory - 1) <= 0.10
+    ]  # fmt: skip
+    return ids[0] if len(ids) == 1 else None
