@@ -6,6 +6,7 @@ Unknown or missing keys in the data are a `CatalogError`: the catalog is checked
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -125,7 +126,7 @@ def accelerators() -> dict[str, Accelerator]:
 def get_accelerator(accelerator_id: str) -> Accelerator:
     """Look one accelerator up by id, or by its id or catalog name written another way (case,
     spaces, dashes: "MI300X", "Gaudi 3", "H100 SXM5 80GB", "NVIDIA H100 SXM5 80GB"); an unknown one
-    names the closest valid ids. Failing that, the name's core (`_core`: "NVIDIA H100 80GB HBM3",
+    names the closest valid ids. Failing that, the name's core (`_Name`: "NVIDIA H100 80GB HBM3",
     "B200-SXM-180GB", "Huawei Ascend 910B"), a stated memory size choosing between chips that share
     it ("A100 40GB"). Nothing looser: "H200 NVL" is not an H200 SXM, nor "Ascend 910B3" a 910B."""
     accs = accelerators()
@@ -134,7 +135,7 @@ def get_accelerator(accelerator_id: str) -> Accelerator:
     acc = _spellings().get(squash(str(accelerator_id))) or _by_core(str(accelerator_id))
     if acc is not None:
         return accs[acc]
-    same = sorted(_cores().get(_core(str(accelerator_id))[0], ()))
+    same = sorted(_cores().get(_Name.of(str(accelerator_id)).core, ()))
     hint = (
         f" (closest: {', '.join(same)})"
         if same
@@ -161,38 +162,54 @@ _NOT_THE_CHIP = frozenset(
     "kunlunxin baidu moore threads biren iluvatar corex hygon gpu accelerator tensor core oam hgx dgx "
     "card".split()
 )
-_PACKAGING = re.compile(r"sxm\d*|hbm\d*e?|nvl\d+|\d+x")  # SXM5, HBM3e, NVL72 (the rack), "8x"
-_MEMORY = re.compile(r"(\d+)(?:gb|gib|g)")
+_PACKAGE = re.compile(r"sxm\d*|hbm\d*e?|nvl\d+|(\d+)(?:gb|gib|g)")  # SXM5, HBM3e, NVL72, 80GB
+_COUNT = re.compile(r"\d+x")  # "8x H100"
 
 
-def _core(text: str) -> tuple[str, float | None]:
-    """(the chip's name without maker, package and memory words, stated memory in GB or None)."""
-    words = re.findall(r"[a-z0-9.]+", re.sub(r"\(.*?\)", " ", text.lower()))
-    memory = [float(m.group(1)) for w in words if (m := _MEMORY.fullmatch(w))]
-    kept = [
-        w for w in words
-        if w not in _NOT_THE_CHIP and not _PACKAGING.fullmatch(w) and not _MEMORY.fullmatch(w)
-    ]  # fmt: skip
-    return "".join(kept), (memory[0] if len(memory) == 1 else None)
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """An accelerator name taken apart: `core` without maker, package, memory and count words;
+    `plain` without maker and count words only; `memory` the one size stated (GB), else None."""
+
+    core: str
+    plain: str
+    memory: float | None
+
+    @staticmethod
+    def of(text: str) -> _Name:
+        words = re.findall(r"[a-z0-9.]+", re.sub(r"\(.*?\)", " ", text.lower()))
+        words = [w for w in words if w not in _NOT_THE_CHIP and not _COUNT.fullmatch(w)]
+        sizes = [float(m.group(1)) for w in words if (m := _PACKAGE.fullmatch(w)) and m.group(1)]
+        core = "".join(w for w in words if not _PACKAGE.fullmatch(w))
+        return _Name(core, "".join(words), sizes[0] if len(sizes) == 1 else None)
 
 
 @cache
 def _cores() -> dict[str, frozenset[str]]:
-    """`_core` of every accelerator's id and name -> the ids that share it."""
+    """`_Name.core` of every accelerator's id and name -> the ids that share it."""
     out: dict[str, set[str]] = {}
     for acc in accelerators().values():
         for text in (acc.id, acc.name):
-            out.setdefault(_core(text)[0], set()).add(acc.id)
+            out.setdefault(_Name.of(text).core, set()).add(acc.id)
     return {k: frozenset(v) for k, v in out.items() if k}
 
 
 def _by_core(text: str) -> str | None:
     """The one accelerator whose core name is `text`'s and whose memory (when `text` states one)
-    is within 10% of it; None when there is none or more than one."""
-    core, memory = _core(text)
-    accs = accelerators()
+    is within 10% of it; None when there is none or more than one. A name with no package or memory
+    word must be the chip's id or catalog name as it stands (maker aside): "H100 SXM" and
+    "NVIDIA H100 80GB HBM3" are the H100 SXM, "H100" alone is not (PCIe and NVL cards share it)."""
+    name, accs = _Name.of(text), accelerators()
     ids = [
-        i for i in _cores().get(core, ())
-        if memory is None or abs(accs[i].hbm_bytes / GiB / memory - 1) <= 0.10
+        i for i in _cores().get(name.core, ())
+        if name.memory is None or abs(accs[i].hbm_bytes / GiB / name.memory - 1) <= 0.10
     ]  # fmt: skip
-    return ids[0] if len(ids) == 1 else None
+    if len(ids) != 1:
+        return None
+    acc = accs[ids[0]]
+    bare = name.plain == name.core
+    return (
+        None
+        if bare and name.plain not in {_Name.of(acc.id).plain, _Name.of(acc.name).plain}
+        else acc.id
+    )

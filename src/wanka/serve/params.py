@@ -20,6 +20,7 @@ __all__ = [
     "default_serve_calibration",
     "FRAMEWORKS",
     "engine_defaults",
+    "engine_family",
     "framework_name",
     "paged_framework",
     "serve_calibration_from",
@@ -127,10 +128,19 @@ def framework_name(text: Any, where: str) -> str:
     return name
 
 
+def engine_family(framework: str) -> str | None:
+    """Which modelled engine a framework text names ("vLLM 0.6.5, ROCm 6.3.1" -> vLLM), or None."""
+    fw = framework.lower()
+    for key, name in (("vllm", "vLLM"), ("sglang", "SGLang"), ("tensorrt", "TensorRT-LLM"),
+                      ("trt-llm", "TensorRT-LLM"), ("trtllm", "TensorRT-LLM")):  # fmt: skip
+        if key in fw:
+            return name
+    return None
+
+
 def paged_framework(framework: str) -> bool:
     """vLLM and SGLang allocate KV blocks on demand; TensorRT-LLM reserves them by default."""
-    fw = framework.lower()
-    return "vllm" in fw or "sglang" in fw
+    return engine_family(framework) in ("vLLM", "SGLang")
 
 
 def engine_defaults(framework: str, acc: Any) -> EngineDefaults:
@@ -141,7 +151,7 @@ def engine_defaults(framework: str, acc: Any) -> EngineDefaults:
     fraction of all HBM rather than of the memory the model leaves free.
     """
     eng = EngineDefaults()
-    if "vllm" in framework.lower():
+    if engine_family(framework) == "vLLM":
         large = acc.hbm_bytes >= VLLM_LARGE_DEVICE_BYTES and "a100" not in acc.id.lower()
         eng = replace(eng, max_batch=1024 if large else 256, max_num_tokens=8192 if large else 2048)
     if paged_framework(framework):

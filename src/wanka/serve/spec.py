@@ -29,7 +29,7 @@ from wanka.serve.model import (
     precision_name,
     weight_format,
 )
-from wanka.serve.params import EngineDefaults, engine_defaults, paged_framework
+from wanka.serve.params import EngineDefaults, engine_defaults, engine_family, paged_framework
 from wanka.spec import model_from_mapping, read_spec_file
 from wanka.units import difflib_closest, leading_word
 from wanka.userfile import check_count
@@ -360,6 +360,13 @@ def _engine(
     TensorRT-LLM's own GUARANTEED_NO_EVICT."""
     framework = str(sv.get("framework") or "unspecified")
     eng = engine_defaults(framework, acc)
+    if engine_family(framework) is None:
+        stated = (
+            f"{framework!r} is none of TensorRT-LLM, vLLM, SGLang"
+            if sv.get("framework")
+            else "null"
+        )
+        notes.append(f"serving.framework {stated}: TensorRT-LLM's engine settings")
     if sv.get("scheduler_policy") is None and mlperf_result(source) and eng.no_evict:
         eng = replace(eng, no_evict=False)
         notes.append(
