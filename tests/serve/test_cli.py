@@ -221,6 +221,31 @@ def test_a_model_named_without_its_shape_takes_the_preset_of_that_name(tmp_path)
     assert r.exit_code == 1 and "layers, hidden, heads required" in r.output
 
 
+def test_an_infinite_rate_is_served_as_offline_and_no_limits_are_said(tmp_path):
+    """Server at an infinite rate (every request queued at once) is the offline steady batch, and
+    says so (it used to search for a highest passing rate, noted as 'request_rate null'); a server
+    spec with no rate and no limits names what its rate search looked for."""
+    burst = dict(
+        GOOD,
+        id="burst",
+        workload={
+            **GOOD["workload"],
+            "scenario": "server",
+            "request_rate": "infinite (all requests queued)",
+        },
+    )
+    free = dict(GOOD, id="free", workload={**GOOD["workload"], "scenario": "server"})
+    r = runner.invoke(
+        app, ["serve", "predict", str(_write(tmp_path, [burst, GOOD, free])), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    b, offline, f = json.loads(r.stdout)
+    assert b["output_tokens_per_s_per_gpu"] == pytest.approx(offline["output_tokens_per_s_per_gpu"])
+    assert any("queued at once" in n for n in b["assumptions"])
+    assert not any("request_rate null" in n for n in b["assumptions"])
+    assert any("no latency limits stated" in n for n in f["assumptions"])
+
+
 def test_center_serving_demand_is_sized_by_the_serving_model():
     """`wanka plan` sizes a serving demand with the serving model: the count is the cheapest
     `serve plan` deployment on that chip (analytic screening), in whole nodes; an SLO that this chip

@@ -305,11 +305,28 @@ def _server(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list
             break
         lo *= 0.85
         res = sim(lo, spec.requests)
+    what = (
+        f"whose simulated p{spec.percentile[1:]} latencies meet the limits"
+        if spec.has_slo
+        else "the simulation sustains without its queue growing (no latency limits stated)"
+    )
     notes.append(
-        f"workload.request_rate null: the highest rate whose simulated p{spec.percentile[1:]} "
-        f"latencies meet the limits, {lo * inst:.3g} requests/s ({RATE_STEPS}-step search)"
+        f"workload.request_rate null: the highest rate {what}, {lo * inst:.3g} requests/s "
+        f"({RATE_STEPS}-step search)"
     )
     return lo, res
+
+
+def _burst(spec: ServeSpec, notes: list[str]) -> bool:
+    """An infinite rate (every request queued at once, as trtllm-bench and vLLM's benchmark_serving
+    send them) is served as offline: the full steady batch; noted."""
+    if spec.request_rate is None or math.isfinite(spec.request_rate):
+        return False
+    notes.append(
+        "workload.request_rate infinite: every request queued at once, served as offline (the full "
+        "steady batch; TTFT of a prompt joining it, not the wait in the queue)"
+    )
+    return True
 
 
 def predict_serve(
@@ -341,7 +358,7 @@ def predict_serve(
         out = res.output_tokens_per_s / gpus
         ttft = (res.pct("ttft", 50), res.pct("ttft", 99))
         tpot = (res.pct("tpot", 50), res.pct("tpot", 99))
-    elif spec.scenario in ("server", "interactive"):
+    elif spec.scenario in ("server", "interactive") and not _burst(spec, notes):
         rate, res = _server(spec, eng, lay, inst, notes)
         out = rate * osl / gpus
         if res.saturated:  # the run stops once its queue grows; the deployment serves its capacity
