@@ -205,6 +205,18 @@ def test_validate_reads_figures_written_as_text_and_a_total_measured_alone(tmp_p
     assert b["rel_error"] == pytest.approx(b["predicted_total_tokens_per_s_per_gpu"] / 9000 - 1)
 
 
+def test_validate_divides_a_system_figure_by_the_count(tmp_path):
+    """A row with only MLPerf's whole-system output tokens/s is compared per GPU, and says so."""
+    eight = dict(GOOD, id="system", hardware={"accelerator": "h100-sxm", "count": 8},
+                 measured={"output_tokens_per_s_per_gpu": None,
+                           "output_tokens_per_s_system": "80,000"})  # fmt: skip
+    r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [eight])), "--json"])
+    assert r.exit_code == 0, r.output
+    (case,) = json.loads(r.stdout)["cases"]
+    assert case["measured_output_tokens_per_s_per_gpu"] == 10000.0
+    assert case["measured_as"] == "output_tokens_per_s_system / hardware.count"
+
+
 def test_a_model_named_without_its_shape_takes_the_preset_of_that_name(tmp_path):
     """A published row may give only the checkpoint name and its size: the preset of that name
     serves, and the record says so; a shape given in full is used as stated."""
