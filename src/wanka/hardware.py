@@ -113,6 +113,8 @@ class Accelerator:
     notes: str | None = None
     server: Server | None = None
     """Server form factor (rack units, power, cooling); None when the chip's TDP is unknown."""
+    aliases: tuple[str, ...] = ()
+    """Other names of this chip that its catalog figures are (a variant the entry's values are)."""
 
     def peak(self, precision: str) -> float:
         """Dense peak FLOP/s for a training precision; raises ConfigError if the chip lacks it."""

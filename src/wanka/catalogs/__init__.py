@@ -37,6 +37,7 @@ _ACC_KEYS = {
     "sources",
     "notes",
     "server",
+    "aliases",
 }
 _PEAK_KEYS = {"fp32", "tf32", "bf16", "fp16", "fp8", "mxfp8", "nvfp4", "mxfp4", "int8"}
 _SERVER_KEYS = {"accelerators", "rack_units", "kw", "cooling", "confidence", "source"}
@@ -71,7 +72,7 @@ def _software_efficiency(where: str, d: dict[str, Any]) -> SoftwareEfficiency:
 
 def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
     where = f"accelerator {d.get('id')!r}"
-    check_keys(where, d, _ACC_KEYS, _ACC_KEYS - {"notes", "server"})
+    check_keys(where, d, _ACC_KEYS, _ACC_KEYS - {"notes", "server", "aliases"})
     check_keys(where + " peak_tflops", d["peak_tflops"], _PEAK_KEYS)
     su, soft = d["scaleup"], d["software"]
     stack = soft["stack"]
@@ -107,6 +108,7 @@ def _accelerator(d: dict[str, Any], sw: dict[str, Any]) -> Accelerator:
         sources=tuple(d["sources"]),
         notes=d.get("notes"),
         server=server,
+        aliases=tuple(d.get("aliases") or ()),
     )
 
 
@@ -151,7 +153,7 @@ def _spellings() -> dict[str, str]:
     return unambiguous(
         (squash(text), acc.id)
         for acc in accelerators().values()
-        for text in (acc.id, acc.name, f"{acc.vendor} {acc.name}")
+        for text in (acc.id, acc.name, f"{acc.vendor} {acc.name}", *acc.aliases)
     )
 
 
@@ -186,10 +188,10 @@ class _Name:
 
 @cache
 def _cores() -> dict[str, frozenset[str]]:
-    """`_Name.core` of every accelerator's id and name -> the ids that share it."""
+    """`_Name.core` of every accelerator's id, name and aliases -> the ids that share it."""
     out: dict[str, set[str]] = {}
     for acc in accelerators().values():
-        for text in (acc.id, acc.name):
+        for text in (acc.id, acc.name, *acc.aliases):
             out.setdefault(_Name.of(text).core, set()).add(acc.id)
     return {k: frozenset(v) for k, v in out.items() if k}
 
@@ -197,7 +199,7 @@ def _cores() -> dict[str, frozenset[str]]:
 def _by_core(text: str) -> str | None:
     """The one accelerator whose core name is `text`'s and whose memory (when `text` states one)
     is within 10% of it; None when there is none or more than one. A name with no package or memory
-    word must be the chip's id or catalog name as it stands (maker aside): "H100 SXM" and
+    word must be the chip's id, catalog name or an alias as it stands (maker aside): "H100 SXM" and
     "NVIDIA H100 80GB HBM3" are the H100 SXM, "H100" alone is not (PCIe and NVL cards share it)."""
     name, accs = _Name.of(text), accelerators()
     ids = [
@@ -208,8 +210,5 @@ def _by_core(text: str) -> str | None:
         return None
     acc = accs[ids[0]]
     bare = name.plain == name.core
-    return (
-        None
-        if bare and name.plain not in {_Name.of(acc.id).plain, _Name.of(acc.name).plain}
-        else acc.id
-    )
+    written = {_Name.of(t).plain for t in (acc.id, acc.name, *acc.aliases)}
+    return None if bare and name.plain not in written else acc.id
