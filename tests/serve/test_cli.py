@@ -158,6 +158,15 @@ def test_plan_beyond_max_count_names_the_rate_it_can_serve():
     assert 0 < top < 30
 
 
+def test_plan_of_a_model_that_fits_nowhere_says_so():
+    """405B on at most two 8 GiB cards: no layout holds it; the error says that, not '0 requests/s'."""
+    r = runner.invoke(app, ["serve", "plan", "--model", "llama3.1-405b", "--rate", "10",
+                            "--input-len", "2048", "--output-len", "256", "--accelerators",
+                            "rtx-2080", "--max-count", "2"])  # fmt: skip
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "fits on none of these chips" in r.output and "at most 0" not in r.output
+
+
 def test_plan_bad_inputs():
     base = ["serve", "plan", "--model", "llama3-8b", "--input-len", "100", "--output-len", "10"]
     for extra, needle in (

@@ -316,6 +316,11 @@ def no_plan_reason(
     rate in the caller's terms; `advice` follows a capacity limit."""
     binds = b.get("binding", [])
     top = b.get("max_rate_per_s", 0.0)
+    if binds == ["capacity"] and top <= 0.0:
+        return (
+            f"the model fits on none of these chips within {within}: no layout holds its weights "
+            f"and the KV cache of one request{'; raise --max-count or use chips with more memory' if advice else ''}"
+        )
     if binds == ["capacity"] and top < rate:
         return (
             f"capacity binds; within {within} these chips serve at most {_num(top)} requests/s at "
