@@ -130,7 +130,7 @@ def get_accelerator(accelerator_id: str) -> Accelerator:
     spaces, dashes: "MI300X", "Gaudi 3", "H100 SXM5 80GB", "NVIDIA H100 SXM5 80GB"); an unknown one
     names the closest valid ids. Failing that, the name's core (`_Name`: "NVIDIA H100 80GB HBM3",
     "B200-SXM-180GB", "Huawei Ascend 910B"), a stated memory size choosing between chips that share
-    it ("A100 40GB"). Nothing looser: "H200 NVL" is not an H200 SXM, nor "Ascend 910B3" a 910B."""
+    it ("A100 40GB"). Nothing looser: "H200 NVL" is not an H200 SXM, nor "Ascend 910B4" the 910B."""
     accs = accelerators()
     if accelerator_id in accs:
         return accs[accelerator_id]
