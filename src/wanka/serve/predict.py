@@ -66,9 +66,8 @@ def _ep_rows(spec: ServeSpec, tp: int, pp: int, inst: int) -> list[tuple[int, in
     eps = [spec.ep] if spec.ep else ([1, tp] if m.moe is not None and tp > 1 else [1])
     rows = []
     for ep in eps:
-        if m.moe is not None and (
-            m.moe.experts % ep or tp % ep
-        ):  # experts split over ep of tp GPUs
+        # the experts are split over ep of the instance's tp GPUs
+        if m.moe is not None and (m.moe.experts % ep or tp % ep):
             continue
         # expert parallelism serves with attention DP unless the spec says otherwise
         # (TensorRT-LLM's MoE performance configurations, SGLang's DeepSeek recipe)
