@@ -240,6 +240,7 @@ def test_a_model_named_without_its_shape_takes_the_preset_of_that_name(tmp_path)
     unknown = dict(GOOD, id="unknown", model={"name": "no-such-model-13b"})
     r = runner.invoke(app, ["serve", "predict", str(_write(tmp_path, [unknown])), "--json"])
     assert r.exit_code == 1 and "layers, hidden, heads required" in r.output
+    assert "closest:" in r.output  # the name is checked against the presets too
 
 
 def test_an_infinite_rate_is_served_as_offline_and_no_limits_are_said(tmp_path):

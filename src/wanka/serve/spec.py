@@ -210,7 +210,11 @@ def _preset_by_name(d: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         return d
     try:
         pid = resolve_id(name)
-    except WankaError:
+    except WankaError as e:
+        if all(d.get(k) is None for k in ("layers", "hidden", "heads")):
+            raise ConfigError(
+                f"model: layers, hidden, heads required, or a preset's name: {e}"
+            ) from None
         return d
     notes.append(f"model.name {name!r} without a full shape: preset {pid}")
     return {**d, "preset": pid}
