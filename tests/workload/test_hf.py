@@ -139,6 +139,43 @@ def test_nemotron_and_mixtral_and_kimi() -> None:
     )
 
 
+#: GLM-4.5 and GLM-4.5-Air as their config.json files give them (zai-org/GLM-4.5, GLM-4.5-Air on
+#: Hugging Face); the model card: 355B total / 32B active and 106B / 12B, active without embeddings
+GLM45 = {
+    "model_type": "glm4_moe", "attention_bias": True, "hidden_act": "silu", "hidden_size": 5120,
+    "intermediate_size": 12288, "moe_intermediate_size": 1536, "num_attention_heads": 96,
+    "num_key_value_heads": 8, "head_dim": 128, "num_hidden_layers": 92, "n_routed_experts": 160,
+    "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 3, "vocab_size": 151552,
+    "max_position_embeddings": 131072, "tie_word_embeddings": False, "partial_rotary_factor": 0.5,
+    "num_nextn_predict_layers": 1, "use_qk_norm": True,
+}  # fmt: skip
+GLM45_AIR = GLM45 | {
+    "hidden_size": 4096, "intermediate_size": 10944, "moe_intermediate_size": 1408,
+    "num_hidden_layers": 46, "n_routed_experts": 128, "first_k_dense_replace": 1, "use_qk_norm": False,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "total_b", "active_b"), [(GLM45, 355, 32), (GLM45_AIR, 106, 12)]
+)
+def test_glm4_moe_counts_match_the_model_card(
+    config: dict, total_b: float, active_b: float
+) -> None:
+    """GLM-4.5's GQA attention with q/k/v biases, 160 routed experts and a shared one after three dense
+    layers: within 2% of the published totals and active counts (MTP layer aside; active also without
+    embedding and head)."""
+    m = from_hf_config(config)
+    assert (
+        m.attention_bias == "qkv"
+        and m.moe is not None
+        and m.moe.dense_layers == config["first_k_dense_replace"]
+    )
+    pc = param_count(m)
+    embed = 2 * config["vocab_size"] * config["hidden_size"]  # untied embedding and LM head
+    assert pc.total_without_mtp / 1e9 == pytest.approx(total_b, rel=0.02)
+    assert (pc.active - pc.mtp_active - embed) / 1e9 == pytest.approx(active_b, rel=0.02)
+
+
 def test_errors(tmp_path: Path) -> None:
     """Unknown model_type, missing keys, missing files and bad JSON are one-line ConfigErrors."""
     with pytest.raises(ConfigError, match="unsupported model_type 'mamba'"):

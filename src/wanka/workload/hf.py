@@ -1,9 +1,9 @@
 """Import a Hugging Face `config.json` as a ModelSpec.
 
 Supported `model_type`s: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, deepseek_v2, deepseek_v3,
-kimi_k2, gpt_oss, nemotron, nemotron_h, gpt2. Field names follow the transformers configuration classes
-(`LlamaConfig`, `MixtralConfig`, `Qwen3MoeConfig`, `DeepseekV3Config`, `GptOssConfig`, `NemotronConfig`,
-`NemotronHConfig`, `GPT2Config`). The sequence length defaults to `max_position_embeddings` (the context the checkpoint
+kimi_k2, glm4_moe, gpt_oss, nemotron, nemotron_h, gpt2. Field names follow the transformers configuration
+classes (`LlamaConfig`, `MixtralConfig`, `Qwen3MoeConfig`, `DeepseekV3Config`, `Glm4MoeConfig`,
+`GptOssConfig`, `NemotronConfig`, `NemotronHConfig`, `GPT2Config`). The sequence length defaults to `max_position_embeddings` (the context the checkpoint
 supports, which may exceed the one it was pre-trained at); pass `seq_len` to say what you train at.
 """
 
@@ -22,7 +22,9 @@ __all__ = ["SUPPORTED_MODEL_TYPES", "from_hf_config"]
 
 _LLAMA_LIKE = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe")
 _DEEPSEEK_LIKE = ("deepseek_v2", "deepseek_v3", "kimi_k2")
-SUPPORTED_MODEL_TYPES = (*_LLAMA_LIKE, *_DEEPSEEK_LIKE, "gpt_oss", "nemotron", "nemotron_h", "gpt2")
+SUPPORTED_MODEL_TYPES = (
+    *_LLAMA_LIKE, *_DEEPSEEK_LIKE, "glm4_moe", "gpt_oss", "nemotron", "nemotron_h", "gpt2",
+)  # fmt: skip
 # NemotronH `layers_block_type` names -> Megatron hybrid_override_pattern symbols
 _BLOCK_SYMBOLS = {"mamba": "M", "attention": "*", "moe": "E", "mlp": "-"}
 
@@ -155,6 +157,8 @@ def from_hf_config(
         _llama_like(c, kw, model_type)
     elif model_type in _DEEPSEEK_LIKE:
         _deepseek_like(c, kw)
+    elif model_type == "glm4_moe":
+        _glm4_moe(c, kw)
     elif model_type == "gpt_oss":
         _gpt_oss(c, kw)
     elif model_type == "nemotron":
@@ -247,6 +251,30 @@ def _deepseek_like(c: _Config, kw: dict[str, Any]) -> None:
             router_bias=c.get("topk_method") == "noaux_tc",
         )
     kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 0))
+
+
+def _glm4_moe(c: _Config, kw: dict[str, Any]) -> None:
+    """GLM-4.5/4.6 (transformers `Glm4MoeConfig`, `modeling_glm4_moe.py`): GQA attention with q/k/v
+    biases (o_proj has none) and optional per-head QK norm; DeepSeek-V3's MoE block, its router with a
+    score-correction bias per expert and shared experts `moe_intermediate_size` wide; dense first
+    layers; MTP layers. Defaults as the config class's (first_k_dense_replace 1, one MTP layer).
+    Partial rotary embedding (`partial_rotary_factor`) changes no weight and is not modelled."""
+    kw["activation"] = _activation(c, gated=True)
+    if c.get("attention_bias", False):
+        kw["attention_bias"] = "qkv"
+    kw["qk_norm"] = bool(c.get("use_qk_norm", False))
+    shared = int(c.get("n_shared_experts", 1))
+    expert_ffn = int(c.req("moe_intermediate_size"))
+    kw["moe"] = MoESpec(
+        experts=int(c.req("n_routed_experts")),
+        top_k=int(c.req("num_experts_per_tok")),
+        expert_ffn=expert_ffn,
+        shared_experts=shared,
+        shared_expert_ffn=expert_ffn if shared else None,
+        dense_layers=int(c.get("first_k_dense_replace", 1)),
+        router_bias=True,  # Glm4MoeTopkRouter's e_score_correction_bias
+    )
+    kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 1))
 
 
 def _gpt_oss(c: _Config, kw: dict[str, Any]) -> None:
