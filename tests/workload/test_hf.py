@@ -156,24 +156,24 @@ GLM45_AIR = GLM45 | {
 
 
 @pytest.mark.parametrize(
-    ("config", "total_b", "active_b"), [(GLM45, 355, 32), (GLM45_AIR, 106, 12)]
+    ("config", "preset_id", "total_b", "active_b"),
+    [(GLM45, "glm-4.5", 355, 32), (GLM45_AIR, "glm-4.5-air", 106, 12)],
 )
 def test_glm4_moe_counts_match_the_model_card(
-    config: dict, total_b: float, active_b: float
+    config: dict, preset_id: str, total_b: float, active_b: float
 ) -> None:
     """GLM-4.5's GQA attention with q/k/v biases, 160 routed experts and a shared one after three dense
     layers: within 2% of the published totals and active counts (MTP layer aside; active also without
-    embedding and head)."""
+    embedding and head); the config gives the shipped preset."""
     m = from_hf_config(config)
-    assert (
-        m.attention_bias == "qkv"
-        and m.moe is not None
-        and m.moe.dense_layers == config["first_k_dense_replace"]
-    )
+    assert m.attention_bias == "qkv" and m.moe is not None
+    assert m.moe.dense_layers == config["first_k_dense_replace"]
     pc = param_count(m)
     embed = 2 * config["vocab_size"] * config["hidden_size"]  # untied embedding and LM head
     assert pc.total_without_mtp / 1e9 == pytest.approx(total_b, rel=0.02)
     assert (pc.active - pc.mtp_active - embed) / 1e9 == pytest.approx(active_b, rel=0.02)
+    preset = get_model(preset_id)
+    assert replace(from_hf_config(config, seq_len=4096), name=preset.name) == preset
 
 
 def test_errors(tmp_path: Path) -> None:
