@@ -238,19 +238,27 @@ def _deepseek_like(c: _Config, kw: dict[str, Any]) -> None:
     if c.get("n_routed_experts") is not None:
         if int(c.get("moe_layer_freq", 1)) != 1:
             raise ConfigError(f"{c.where}: moe_layer_freq != 1 is not supported yet")
-        shared = int(c.get("n_shared_experts", 0))
-        expert_ffn = int(c.req("moe_intermediate_size"))
-        kw["moe"] = MoESpec(
-            experts=int(c.req("n_routed_experts")),
-            top_k=int(c.req("num_experts_per_tok")),
-            expert_ffn=expert_ffn,
-            shared_experts=shared,
-            shared_expert_ffn=expert_ffn if shared else None,
-            dense_layers=int(c.get("first_k_dense_replace", 0)),
-            # noaux_tc routing adds e_score_correction_bias (one per expert) to the gate
-            router_bias=c.get("topk_method") == "noaux_tc",
-        )
+        # noaux_tc routing adds e_score_correction_bias (one per expert) to the gate
+        kw["moe"] = _deepseek_moe(c, default=0, router_bias=c.get("topk_method") == "noaux_tc")
     kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 0))
+
+
+def _deepseek_moe(c: _Config, *, default: int, router_bias: bool) -> MoESpec:
+    """DeepSeek's MoE block as its config keys give it (DeepSeek V2/V3, GLM-4.5): routed experts, shared
+    ones `moe_intermediate_size` wide, dense first layers; `default` for `n_shared_experts` and
+    `first_k_dense_replace` when absent (0 for DeepSeek, as this reader has always taken them; 1 for
+    GLM, Glm4MoeConfig's defaults)."""
+    shared = int(c.get("n_shared_experts", default))
+    expert_ffn = int(c.req("moe_intermediate_size"))
+    return MoESpec(
+        experts=int(c.req("n_routed_experts")),
+        top_k=int(c.req("num_experts_per_tok")),
+        expert_ffn=expert_ffn,
+        shared_experts=shared,
+        shared_expert_ffn=expert_ffn if shared else None,
+        dense_layers=int(c.get("first_k_dense_replace", default)),
+        router_bias=router_bias,
+    )
 
 
 def _glm4_moe(c: _Config, kw: dict[str, Any]) -> None:
@@ -263,17 +271,8 @@ def _glm4_moe(c: _Config, kw: dict[str, Any]) -> None:
     if c.get("attention_bias", False):
         kw["attention_bias"] = "qkv"
     kw["qk_norm"] = bool(c.get("use_qk_norm", False))
-    shared = int(c.get("n_shared_experts", 1))
-    expert_ffn = int(c.req("moe_intermediate_size"))
-    kw["moe"] = MoESpec(
-        experts=int(c.req("n_routed_experts")),
-        top_k=int(c.req("num_experts_per_tok")),
-        expert_ffn=expert_ffn,
-        shared_experts=shared,
-        shared_expert_ffn=expert_ffn if shared else None,
-        dense_layers=int(c.get("first_k_dense_replace", 1)),
-        router_bias=True,  # Glm4MoeTopkRouter's e_score_correction_bias
-    )
+    # Glm4MoeTopkRouter always carries e_score_correction_bias
+    kw["moe"] = _deepseek_moe(c, default=1, router_bias=True)
     kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 1))
 
 
