@@ -1,10 +1,13 @@
 """Developer tool (not used at run time): turn the research accelerator table into the shipped catalog.
 
 Usage: python tools/import_accelerators.py ../shared/research/accelerators.yaml tools/accelerators_extra.yaml \
-           > src/wanka/catalogs/data/accelerators.yaml
+           tools/accelerators_amend.yaml > src/wanka/catalogs/data/accelerators.yaml
 
 Several tables may be given; later ones add chips (tools/accelerators_extra.yaml: older, workstation,
-consumer and domestic chips that existing data centres hold).
+consumer and domestic chips that existing data centres hold) and amend earlier ones
+(tools/accelerators_amend.yaml: figures the project sourced itself, such as int8 peaks; see its header).
+The command above reproduces the shipped catalog byte for byte (tests/catalogs/test_import_tool.py
+checks it where the research table is present).
 
 Only chips with at least one dense matrix-throughput figure and a source are kept. Ids follow the validation files.
 mxfp8 is given the fp8 rate and nvfp4 the fp4 rate on chips whose vendor documents hardware support
@@ -45,6 +48,7 @@ IDS = {
     "aws-trainium3": "trainium3",
     "huawei-ascend-910a": "ascend-910a",
     "huawei-ascend-910b": "ascend-910b",
+    "huawei-ascend-910b2": "ascend-910b2",
     "huawei-ascend-910c": "ascend-910c",
     "cambricon-mlu370-x8": "mlu370-x8",
     "kunlunxin-r200": "kunlunxin-r200",
@@ -167,13 +171,43 @@ def server(new, a, gpn):
     }
 
 
-out = []
-src = [a for path in sys.argv[1:] for a in yaml.safe_load(Path(path).read_text())["accelerators"]]
-for a in src:
+def read_tables(paths):
+    """The chips of all tables in order, with the later tables' `amend` patches applied and their
+    chips placed `after` the one they name (see tools/accelerators_amend.yaml)."""
+    chips, amend = [], {}
+    for path in paths:
+        doc = yaml.safe_load(Path(path).read_text())
+        amend.update(doc.get("amend") or {})
+        for a in doc.get("accelerators") or []:
+            a = dict(a)
+            after = a.pop("after", None)
+            ids = [c["id"] for c in chips]
+            chips.insert(ids.index(after) + 1 if after in ids else len(chips), a)
+    unknown = set(amend) - {c["id"] for c in chips}
+    if unknown:
+        sys.exit(f"amend names chips no table has: {sorted(unknown)}")
+    return [patched(c, amend.get(c["id"], {})) for c in chips]
+
+
+def patched(a, patch):
+    """One research-table chip with a patch applied: mappings merged, sources_add appended."""
+    a = dict(a)
+    for key, value in patch.items():
+        if key == "sources_add":
+            a["sources"] = list(a.get("sources") or []) + list(value)
+        elif isinstance(value, dict):
+            a[key] = {**(a.get(key) or {}), **value}
+        else:
+            a[key] = value
+    return a
+
+
+def convert(a):
+    """One research-table chip as a catalog entry, or None when it is not shipped."""
     new = IDS.get(a["id"])
     t = a.get("tflops") or {}
     if new is None or not any(t.get(k) for k in ("bf16", "fp16", "fp8")) or not a.get("sources"):
-        continue  # no compute figure, or figures without any source: not shipped
+        return None  # no compute figure, or figures without any source: not shipped
     peak = {k: t.get(k) for k in ("fp32", "tf32", "bf16", "fp16", "fp8")}
     peak["mxfp8"] = t.get("fp8") if new in BLOCK_SCALED or new == "mi355x" else None
     peak["nvfp4"] = t.get("fp4") if new in BLOCK_SCALED else None
@@ -188,43 +222,51 @@ for a in src:
     )
     domain = su.get("domain")
     gpn = NODE.get(new, min(domain or 8, 8) if (domain or 8) >= 4 else 8)
-    out.append(
-        {
-            "id": new,
-            "vendor": a["vendor"],
-            "name": a["name"],
-            "year": a.get("year"),
-            "peak_tflops": peak,
-            "hbm_gib": a.get("hbm_gib"),
-            "hbm_bw_gb_s": a.get("hbm_bw_gbs"),
-            "scaleup": {
-                "name": su.get("name"),
-                "domain": domain,
-                "bw_gb_s_unidir": su.get("bw_gbs_unidir"),
-            },
-            "scaleout_gbit": a.get("scaleout_nic_gbit"),
-            "gpus_per_node": gpn,
-            "tdp_w": a.get("tdp_w"),
-            "price_usd": a.get("price_usd"),
-            "software": {
-                "stack": a.get("stack"),
-                "pytorch_device": a.get("pytorch_device"),
-                "collectives": a.get("collectives"),
-            },
-            "confidence": a.get("confidence"),
-            "sources": a.get("sources") or [],
-            "notes": notes or None,
-            "server": server(new, a, gpn),
-        }
+    entry = {"id": new, "vendor": a["vendor"], "name": a["name"]}
+    if a.get("aliases"):
+        entry["aliases"] = list(a["aliases"])
+    return entry | {
+        "year": a.get("year"),
+        "peak_tflops": peak,
+        "hbm_gib": a.get("hbm_gib"),
+        "hbm_bw_gb_s": a.get("hbm_bw_gbs"),
+        "scaleup": {
+            "name": su.get("name"),
+            "domain": domain,
+            "bw_gb_s_unidir": su.get("bw_gbs_unidir"),
+        },
+        "scaleout_gbit": a.get("scaleout_nic_gbit"),
+        "gpus_per_node": gpn,
+        "tdp_w": a.get("tdp_w"),
+        "price_usd": a.get("price_usd"),
+        "software": {
+            "stack": a.get("stack"),
+            "pytorch_device": a.get("pytorch_device"),
+            "collectives": a.get("collectives"),
+        },
+        "confidence": a.get("confidence"),
+        "sources": a.get("sources") or [],
+        "notes": notes or None,
+        "server": server(new, a, gpn),
+    }
+
+
+def main(paths):
+    out = [e for e in map(convert, read_tables(paths)) if e is not None]
+    print(
+        "# Accelerator catalog. Generated by tools/import_accelerators.py from the project's research table;"
     )
-print(
-    "# Accelerator catalog. Generated by tools/import_accelerators.py from the project's research table;"
-)
-print(
-    "# every figure's sources are listed per chip. Units: peak_tflops dense (no sparsity) TFLOP/s,"
-)
-print("# hbm_gib GiB, hbm_bw_gb_s GB/s, scaleup.bw_gb_s_unidir GB/s per accelerator per direction,")
-print(
-    "# scaleout_gbit Gb/s NIC bandwidth per accelerator, tdp_w W, price_usd approximate US$ (press)."
-)
-print(yaml.safe_dump({"accelerators": out}, sort_keys=False, width=120, allow_unicode=True))
+    print(
+        "# every figure's sources are listed per chip. Units: peak_tflops dense (no sparsity) TFLOP/s,"
+    )
+    print(
+        "# hbm_gib GiB, hbm_bw_gb_s GB/s, scaleup.bw_gb_s_unidir GB/s per accelerator per direction,"
+    )
+    print(
+        "# scaleout_gbit Gb/s NIC bandwidth per accelerator, tdp_w W, price_usd approximate US$ (press)."
+    )
+    print(yaml.safe_dump({"accelerators": out}, sort_keys=False, width=120, allow_unicode=True))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
