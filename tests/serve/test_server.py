@@ -424,6 +424,19 @@ def test_gpt_oss_mxfp4_keeps_a_bf16_kv_cache():
     assert kv("llama3-8b", "fp8") == "fp8"
 
 
+@pytest.mark.parametrize("written", ["fp8_e5m2", "fp8_e4m3", "FP8_E5M2", "fp8_inc", "fp8"])
+def test_engine_kv_cache_dtypes_read_as_one_byte_fp8(written: str) -> None:
+    """vLLM's and SGLang's `--kv-cache-dtype` values (fp8_e5m2 was refused as unknown)."""
+    from wanka.serve.spec import parse_serve_spec
+
+    spec = parse_serve_spec({
+        "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+        "serving": {"framework": "vLLM", "kv_precision": written},
+        "workload": {"scenario": "offline", "input_len": 512, "output_len": 128},
+    })  # fmt: skip
+    assert spec.kv_precision == "fp8"
+
+
 def test_speculative_tokens_per_step_follow_the_acceptance_chain():
     """k drafts accepted each with probability a until the first rejection: E = sum a^j, j = 0..k
     (Leviathan et al. 2023, eq. 1); one MTP token at 70% acceptance gives 1.7.

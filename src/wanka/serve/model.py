@@ -107,10 +107,13 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {
     ),
 }
 #: Names published results and engines use for those formats (the lower-cased leading word): vLLM
-#: `--dtype`/`--quantization`, TensorRT-LLM `QuantAlgo`, MLPerf and vendor result tables.
+#: `--dtype`/`--quantization`/`--kv-cache-dtype`, SGLang `--kv-cache-dtype`, TensorRT-LLM `QuantAlgo`,
+#: MLPerf and vendor result tables. One byte either way: vLLM and SGLang's KV dtypes fp8_e4m3 and
+#: fp8_e5m2 (and vLLM's fp8_inc, Intel Gaudi's) differ in exponent bits, not in size.
 PRECISION_ALIASES: dict[str, str] = {
     "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "nvfp4": "fp4",
-    "fp8_e4m3": "fp8", "e4m3": "fp8", "w8a8-fp8": "fp8", "w8a8": "int8", "w8a8-int8": "int8",
+    "fp8_e4m3": "fp8", "e4m3": "fp8", "fp8_e5m2": "fp8", "e5m2": "fp8", "fp8_inc": "fp8",
+    "w8a8-fp8": "fp8", "w8a8": "int8", "w8a8-int8": "int8",
     "smoothquant": "int8", "w4a16": "int4", "awq": "int4", "gptq": "int4", "int4-awq": "int4",
     "w4a16-awq": "int4", "w4a8-awq": "w4a8", "int4-fp8": "w4a8", "auto": "bf16",
 }  # fmt: skip
