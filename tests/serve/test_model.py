@@ -360,7 +360,8 @@ def test_a_head_size_that_hidden_over_heads_cannot_give_defaults_to_128():
 @pytest.mark.parametrize(
     ("written", "scenario"),
     [("online", "server"), ("throughput", "offline"), ("latency", "fixed-batch"),
-     ("fixed batch", "fixed-batch"), ("Fixed_Batch", "fixed-batch")],
+     ("fixed batch", "fixed-batch"), ("Fixed_Batch", "fixed-batch"), ("Max throughput", "offline"),
+     ("max-throughput", "offline"), ("concurrency", "offline")],
 )  # fmt: skip
 def test_published_scenario_words_name_a_scenario(written: str, scenario: str) -> None:
     spec = parse_serve_spec({

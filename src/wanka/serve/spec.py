@@ -296,8 +296,11 @@ def _hardware(hw: dict[str, Any]) -> tuple[Accelerator, int]:
 
 
 #: scenario words of published tables: vLLM/SGLang "online" serving and trtllm-bench's "throughput"
-#: and "latency" modes (the latter a fixed batch, its size stated)
+#: and "latency" modes (the latter a fixed batch, its size stated); "max throughput" (MLPerf's name
+#: for Offline) and a "concurrency" sweep point (vLLM `benchmark_serving --max-concurrency`, SGLang
+#: `bench_serving`: a closed loop of that many requests, the offline scenario with `concurrency`)
 SCENARIO_WORDS = {"online": "server", "streaming": "server", "throughput": "offline",
+                  "max": "offline", "max-throughput": "offline", "concurrency": "offline",
                   "latency": "fixed-batch", "static": "fixed-batch"}  # fmt: skip
 
 
