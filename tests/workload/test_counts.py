@@ -46,6 +46,8 @@ _LOOSER = {
     "kimi-k2": 0.015,  # report: 1.04T total / 32.6B active; the released config gives 1.026T / 32.9B
     "deepseek-v3": 0.02,  # "37B activated" (rounded); embedding + head included we get 37.55B
     "qwen3-30b-a3b": 0.02,  # "3.3B activated"; we get 3.353B (input embedding included)
+    "llama4-scout": 0.02,  # "17B active" (rounded; we get 17.17B); 109B total counts the vision encoder
+    "llama4-maverick": 0.02,  # "17B active" (rounded); we get 17.18B, and 400.7B total
 }
 
 

@@ -197,3 +197,46 @@ def test_errors(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="malformed JSON"):
         from_hf_config(bad)
+
+
+#: Llama 4 Maverick's text_config as its config.json gives it (meta-llama/Llama-4-Maverick-17B-128E-
+#: Instruct, quoted in TensorRT-LLM's tests with the layer count restored to 48); Scout differs in
+#: experts (16), interleave step (1), context and q/k norm (meta-llama/Llama-4-Scout-17B-16E-Instruct).
+LLAMA4_MAVERICK = {
+    "model_type": "llama4", "text_config": {
+        "model_type": "llama4_text", "attention_bias": False, "attention_chunk_size": 8192,
+        "head_dim": 128, "hidden_act": "silu", "hidden_size": 5120, "interleave_moe_layer_step": 2,
+        "intermediate_size": 8192, "intermediate_size_mlp": 16384, "max_position_embeddings": 1048576,
+        "num_attention_heads": 40, "num_experts_per_tok": 1, "num_hidden_layers": 48,
+        "num_key_value_heads": 8, "num_local_experts": 128, "tie_word_embeddings": False,
+        "use_qk_norm": False, "vocab_size": 202048,
+    },
+    "vision_config": {"model_type": "llama4_vision_model"},
+}  # fmt: skip
+LLAMA4_SCOUT = LLAMA4_MAVERICK | {
+    "text_config": LLAMA4_MAVERICK["text_config"] | {
+        "interleave_moe_layer_step": 1, "num_local_experts": 16, "use_qk_norm": True,
+        "max_position_embeddings": 10485760,
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "preset_id", "dense_layers", "total_b"),
+    [(LLAMA4_MAVERICK, "llama4-maverick", 24, 400.7), (LLAMA4_SCOUT, "llama4-scout", 0, 107.8)],
+)
+def test_llama4_reads_interleaved_moe_and_chunked_attention(
+    config: dict, preset_id: str, dense_layers: int, total_b: float
+) -> None:
+    """The multimodal wrapper's language model: MoE on every `interleave_moe_layer_step`-th layer
+    with a shared expert, dense MLPs `intermediate_size_mlp` wide elsewhere, 8,192-token chunked
+    attention on three of four layers; 17B active either way; the config gives the shipped preset."""
+    m = from_hf_config(config)
+    assert m.moe is not None and m.moe.dense_layers == dense_layers
+    assert m.ffn_hidden == 16384 and m.moe.expert_ffn == 8192 and m.moe.shared_experts == 1
+    assert (m.sliding_window, m.attention_layer_pattern) == (8192, "SSSF")
+    pc = param_count(m)
+    assert pc.total / 1e9 == pytest.approx(total_b, abs=0.1)
+    assert pc.active / 1e9 == pytest.approx(17.0, rel=0.02)
+    preset = get_model(preset_id)
+    assert replace(from_hf_config(config, seq_len=8192), name=preset.name) == preset

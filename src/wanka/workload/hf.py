@@ -1,9 +1,10 @@
 """Import a Hugging Face `config.json` as a ModelSpec.
 
-Supported `model_type`s: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, deepseek_v2, deepseek_v3,
-kimi_k2, glm4_moe, gpt_oss, nemotron, nemotron_h, gpt2. Field names follow the transformers configuration
-classes (`LlamaConfig`, `MixtralConfig`, `Qwen3MoeConfig`, `DeepseekV3Config`, `Glm4MoeConfig`,
-`GptOssConfig`, `NemotronConfig`, `NemotronHConfig`, `GPT2Config`). The sequence length defaults to `max_position_embeddings` (the context the checkpoint
+Supported `model_type`s: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, llama4_text (and its
+multimodal wrapper llama4), deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, gpt_oss, nemotron, nemotron_h,
+gpt2. Field names follow the transformers configuration classes (`LlamaConfig`, `MixtralConfig`,
+`Qwen3MoeConfig`, `Llama4TextConfig`, `DeepseekV3Config`, `Glm4MoeConfig`, `GptOssConfig`,
+`NemotronConfig`, `NemotronHConfig`, `GPT2Config`). The sequence length defaults to `max_position_embeddings` (the context the checkpoint
 supports, which may exceed the one it was pre-trained at); pass `seq_len` to say what you train at.
 """
 
@@ -23,7 +24,8 @@ __all__ = ["SUPPORTED_MODEL_TYPES", "from_hf_config"]
 _LLAMA_LIKE = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe")
 _DEEPSEEK_LIKE = ("deepseek_v2", "deepseek_v3", "kimi_k2")
 SUPPORTED_MODEL_TYPES = (
-    *_LLAMA_LIKE, *_DEEPSEEK_LIKE, "glm4_moe", "gpt_oss", "nemotron", "nemotron_h", "gpt2",
+    *_LLAMA_LIKE, "llama4_text", *_DEEPSEEK_LIKE, "glm4_moe", "gpt_oss", "nemotron", "nemotron_h",
+    "gpt2",
 )  # fmt: skip
 # NemotronH `layers_block_type` names -> Megatron hybrid_override_pattern symbols
 _BLOCK_SYMBOLS = {"mamba": "M", "attention": "*", "moe": "E", "mlp": "-"}
@@ -157,6 +159,8 @@ def from_hf_config(
         _llama_like(c, kw, model_type)
     elif model_type in _DEEPSEEK_LIKE:
         _deepseek_like(c, kw)
+    elif model_type == "llama4_text":
+        _llama4(c, kw)
     elif model_type == "glm4_moe":
         _glm4_moe(c, kw)
     elif model_type == "gpt_oss":
@@ -274,6 +278,42 @@ def _glm4_moe(c: _Config, kw: dict[str, Any]) -> None:
     # Glm4MoeTopkRouter always carries e_score_correction_bias
     kw["moe"] = _deepseek_moe(c, default=1, router_bias=True)
     kw["mtp_layers"] = int(c.get("num_nextn_predict_layers", 1))
+
+
+def _llama4(c: _Config, kw: dict[str, Any]) -> None:
+    """Llama 4 Scout/Maverick (transformers `Llama4TextConfig`, `modeling_llama4.py`): routed experts
+    `intermediate_size` wide, top-k of `num_local_experts`, and one shared expert as wide, on the
+    `moe_layers` (default every `interleave_moe_layer_step`-th layer, the last of each step); the other
+    layers are dense MLPs `intermediate_size_mlp` wide. Attention is chunked (each token attends within
+    its `attention_chunk_size` block) on the RoPE layers and global on the NoPE ones (`no_rope_layers`:
+    1 = RoPE; default every 4th layer NoPE): modelled as a sliding window of the chunk, which bounds the
+    KV cache a chunked layer holds exactly (vLLM `ChunkedLocalAttentionSpec`) and its attention work
+    from above. The q/k norm (`use_qk_norm`) is an L2 norm without weights, so it adds no parameters."""
+    kw["activation"] = _activation(c, gated=True)
+    if c.get("attention_bias", False):
+        kw["attention_bias"] = "all"
+    layers, step = kw["layers"], int(c.get("interleave_moe_layer_step", 1))
+    moe_layers = c.get("moe_layers")
+    if moe_layers is None:  # Llama4TextConfig's default; a step of 0 has no MoE layer
+        moe_layers = list(range(step - 1, layers, step)) if step > 0 else []
+    expert_ffn = int(c.req("intermediate_size"))
+    kw["ffn_hidden"] = int(c.get("intermediate_size_mlp", expert_ffn))
+    if moe_layers:
+        kw["moe"] = MoESpec(
+            experts=int(c.req("num_local_experts")),
+            top_k=int(c.req("num_experts_per_tok")),
+            expert_ffn=expert_ffn,
+            shared_experts=1,
+            shared_expert_ffn=expert_ffn,
+            dense_layers=layers - len(moe_layers),
+        )
+    chunk = c.get("attention_chunk_size")
+    if chunk:
+        interval = int(c.get("no_rope_layer_interval", 4))
+        rope = c.get("no_rope_layers") or [int((i + 1) % interval != 0) for i in range(layers)]
+        kinds = "".join("S" if r else "F" for r in rope)
+        period = next(p for p in range(1, layers + 1) if kinds == (kinds[:p] * layers)[:layers])
+        kw["sliding_window"], kw["attention_layer_pattern"] = int(chunk), kinds[:period]
 
 
 def _gpt_oss(c: _Config, kw: dict[str, Any]) -> None:
