@@ -60,6 +60,7 @@ IDS = {
     "nvidia-a10": "a10",
     "nvidia-l4": "l4",
     "nvidia-l40s": "l40s",
+    "nvidia-rtx-pro-6000-server": "rtx-pro-6000",
     "nvidia-rtx-a6000": "a6000",
     "nvidia-p100": "p100",
     "nvidia-rtx-2080": "rtx-2080",
@@ -68,7 +69,8 @@ IDS = {
     "nvidia-rtx-4090": "rtx-4090",
     "hygon-dcu-k100-ai": "hygon-k100-ai",
 }
-BLOCK_SCALED = {"b200", "gb200", "b300", "gb300"}
+# Blackwell's block-scaled MXFP8/NVFP4 MMAs (sm_100 and sm_120: CUTLASS block-scaled GEMMs for both)
+BLOCK_SCALED = {"b200", "gb200", "b300", "gb300", "rtx-pro-6000"}
 # Accelerators per server/tray (node) where it differs from the scale-up domain: NVL72 trays hold 4 GPUs,
 # TPU hosts 4 chips, Trainium2 Trn2 instances 16, CloudMatrix 384 servers 8 NPUs.
 NODE = {
