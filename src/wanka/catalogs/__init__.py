@@ -158,13 +158,16 @@ def _spellings() -> dict[str, str]:
 
 
 #: words that name a maker, a product line or a package, not the chip ("NVIDIA H100 SXM5 80GB HBM3",
-#: "AMD Instinct MI300X OAM", "Intel Gaudi2"); a PCIe or NVL card stays apart (another product)
+#: "AMD Instinct MI300X OAM", "Intel Gaudi 3 AI accelerator"); a PCIe or NVL card stays apart
+#: (another product)
 _NOT_THE_CHIP = frozenset(
     "nvidia amd intel habana huawei google aws amazon annapurna labs instinct tesla geforce cambricon "
-    "kunlunxin baidu moore threads biren iluvatar corex hygon gpu accelerator tensor core oam hgx dgx "
+    "kunlunxin baidu moore threads biren iluvatar corex hygon gpu ai accelerator tensor core oam "
     "card".split()
 )
-_PACKAGE = re.compile(r"sxm\d*|hbm\d*e?|nvl\d+|(\d+)(?:gb|gib|g)")  # SXM5, HBM3e, NVL72, 80GB
+#: package words: SXM5, HBM3e, NVL72, 80GB, and the DGX/HGX systems, whose GPUs are SXM modules
+#: ("DGX H100" is an H100 SXM, where a bare "H100" may be a PCIe or NVL card)
+_PACKAGE = re.compile(r"sxm\d*|hbm\d*e?|nvl\d+|dgx|hgx|(\d+)(?:gb|gib|g)")
 _COUNT = re.compile(r"\d+x")  # "8x H100"
 
 
