@@ -152,10 +152,14 @@ def test_model_from_dict_defaults_and_errors() -> None:
     [("meta-llama/Llama-3.1-8B-Instruct", "llama3-8b"), ("Meta-Llama-3.1-8B-Instruct", "llama3-8b"),
      ("Llama-3.3-70B-Instruct", "llama3-70b"), ("Qwen/Qwen3-235B-A22B-FP8", "qwen3-235b-a22b"),
      ("deepseek-ai/DeepSeek-R1-0528", "deepseek-v3"), ("Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b"),
-     ("nvidia/Llama-3.1-405B-Instruct-FP8", "llama3.1-405b"), ("Llama 2 70B", "llama2-70b")],
+     ("nvidia/Llama-3.1-405B-Instruct-FP8", "llama3.1-405b"), ("Llama 2 70B", "llama2-70b"),
+     ("Llama-2-70B-chat (MLPerf llama2-70b)", "llama2-70b"), ("deepseek-ai/DeepSeek-V3.1", "deepseek-v3"),
+     ("zai-org/GLM-4.6-FP8", "glm-4.5"), ("DeepSeek-R1-Distill-Llama-70B", "llama3-70b"),
+     ("meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8", "llama4-maverick")],
 )  # fmt: skip
 def test_a_published_checkpoint_name_finds_its_preset(written: str, preset: str) -> None:
-    """Organisation, tuning, format and date tokens do not change the shape: they are dropped."""
+    """Organisation, tuning, format and date tokens and a parenthesised remark do not change the
+    shape: they are dropped; releases of the same shape are aliases."""
     assert resolve_id(written) == preset
 
 

@@ -212,9 +212,10 @@ _VARIANT = re.compile(
 
 
 def _core_name(name: str) -> str:
-    """A model name without its organisation ("meta-llama/"), a leading "meta", and the variant
-    tokens (`_VARIANT`), squashed to letters, digits and dots: "Meta-Llama-3.1-8B-Instruct" ->
+    """A model name without a parenthesised remark, its organisation ("meta-llama/"), a leading
+    "meta", and the variant tokens (`_VARIANT`), squashed to letters, digits and dots: "Meta-Llama-3.1-8B-Instruct" ->
     "llama3.18b", "Mixtral-8x7B-Instruct-v0.1" -> "mixtral8x7bv0.1"."""
+    name = re.sub(r"\(.*?\)", " ", name)  # "Llama-2-70B-chat (MLPerf llama2-70b)": a remark
     tokens = re.split(r"[-_\s]+", name.lower().rsplit("/", 1)[-1])
     if tokens and tokens[0] == "meta":
         tokens = tokens[1:]
