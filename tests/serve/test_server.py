@@ -424,6 +424,22 @@ def test_gpt_oss_mxfp4_keeps_a_bf16_kv_cache():
     assert kv("llama3-8b", "fp8") == "fp8"
 
 
+def test_a_dense_model_in_mxfp4_keeps_an_fp8_kv_cache():
+    """AMD Quark's dense MXFP4 checkpoints (W-MXFP4 A-MXFP4 KV-FP8: its MLPerf Llama 2 70B on
+    MI355X) ship an fp8 KV cache, unlike gpt-oss's experts-only MXFP4."""
+    from wanka.serve.spec import parse_serve_spec
+
+    def kv(model):
+        return parse_serve_spec({
+            "model": model, "hardware": {"accelerator": "mi355x", "count": 8},
+            "serving": {"precision": "MXFP4", "framework": "vLLM"},
+            "workload": {"scenario": "offline", "input_len": 222, "output_len": 294},
+        }).kv_precision  # fmt: skip
+
+    assert kv("llama2-70b") == "fp8"
+    assert kv("gpt-oss-120b") == "bf16"
+
+
 @pytest.mark.parametrize("written", ["fp8_e5m2", "fp8_e4m3", "FP8_E5M2", "fp8_inc", "fp8"])
 def test_engine_kv_cache_dtypes_read_as_one_byte_fp8(written: str) -> None:
     """vLLM's and SGLang's `--kv-cache-dtype` values (fp8_e5m2 was refused as unknown)."""

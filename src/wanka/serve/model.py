@@ -130,12 +130,14 @@ def precision_name(text: Any) -> str:
     return name
 
 
-def default_kv_precision(precision: str, accelerator: Accelerator) -> str:
+def default_kv_precision(precision: str, accelerator: Accelerator, moe: bool = False) -> str:
     """The KV-cache format of a spec that leaves it null: fp8 for fp8/fp4 weights on chips with fp8
-    (the quantised checkpoints ship an fp8 KV cache), else bf16. MXFP4 is gpt-oss's own release
-    format, whose `quantization_config` quantises the MoE weights only (attention in bf16, no KV
-    scales), so vLLM's and TensorRT-LLM's `kv_cache_dtype` "auto" keeps its KV cache in bf16."""
-    fp8_weights = precision in ("fp8", "fp8-blockwise", "fp4")
+    (the quantised checkpoints ship an fp8 KV cache), else bf16. MXFP4 on an MoE model is gpt-oss's
+    release format, whose `quantization_config` quantises the experts only (attention in bf16, no KV
+    scales), so vLLM's and TensorRT-LLM's `kv_cache_dtype` "auto" keeps its KV cache in bf16; a dense
+    model in MXFP4 is AMD Quark's W-MXFP4 A-MXFP4 KV-FP8 format (AMD's MLPerf Llama 2 70B and its
+    Llama 3.3 70B checkpoints, `amd/Llama-2-70b-chat-hf-WMXFP4-AMXFP4-KVFP8-...`): fp8 KV."""
+    fp8_weights = precision in ("fp8", "fp8-blockwise", "fp4") or (precision == "mxfp4" and not moe)
     return "fp8" if fp8_weights and accelerator.peak_flops.get("fp8") else "bf16"
 
 

@@ -264,7 +264,7 @@ def plan_serving(
     best = {"ttft_ms_p99": math.inf, "tpot_ms_p99": math.inf, "max_rate_per_s": 0.0}
     for acc in chips:
         prec = _precision(acc, precision)
-        kv = default_kv_precision(prec, acc)
+        kv = default_kv_precision(prec, acc, model.moe is not None)
         price, tdp = _price(acc, notes)
         eng, c = _chip(model, acc, prec, kv, q, notes)
         used.append((acc.id, eng.eng))

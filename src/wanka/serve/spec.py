@@ -315,7 +315,7 @@ def _scenario(wl: dict[str, Any]) -> str:
     return scenario
 
 
-def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[str, str]:
+def _formats(sv: dict[str, Any], acc: Accelerator, moe: bool, notes: list[str]) -> tuple[str, str]:
     """(weight precision, KV-cache precision), checked against the chip's catalog peaks."""
     raw = sv.get("precision")
     precision = precision_name(raw or "bf16")
@@ -339,7 +339,7 @@ def _formats(sv: dict[str, Any], acc: Accelerator, notes: list[str]) -> tuple[st
     if kvp is not None and str(kvp).strip().lower() == "auto":  # vLLM kv_cache_dtype: the default
         kvp = None
     if kvp is None:
-        kvp = default_kv_precision(precision, acc)
+        kvp = default_kv_precision(precision, acc, moe)
         notes.append(
             f"serving.kv_precision null: {kvp} (quantised checkpoints ship an fp8 KV cache)"
             if kvp == "fp8"
@@ -530,7 +530,7 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
     lengths = lengths_note(ds_in or ds_out, isl, osl, notes)
     model, params_b = _model(d["model"], base_dir, notes, int(isl + osl))
     model = _moe_interleave(model, params_b, notes)
-    precision, kvp = _formats(sv, acc, notes)
+    precision, kvp = _formats(sv, acc, model.moe is not None, notes)
     src = None if d.get("source") is None else str(d["source"])
     eng, framework = _engine(sv, acc, src, notes)
     eng = _speculative(sv, model, eng, notes)
