@@ -610,3 +610,24 @@ def test_a_preempted_request_keeps_its_tokens_and_recomputes_them():
     assert isl[1] + 50 < st.need[1] < isl[1] + osl[1]  # recomputed: prompt + tokens so far
     assert st.first[1] < 0.05 * st.last[0]  # sent in its first iterations, not after the recompute
     assert st.iters < 1.6 * osl[0]
+
+
+def test_pcie_chips_choose_pipeline_stages_when_they_serve_more():
+    """On NVLink chips a layout with pipeline stages is taken only when no pp 1 layout fits; over
+    PCIe (RTX PRO 6000) tensor parallelism's all-reduces cost most, and the best layout wins."""
+    from wanka.serve import predict_serve
+    from wanka.serve.spec import parse_serve_spec
+
+    def best(chip, **serving):
+        spec = parse_serve_spec({
+            "model": "llama3-70b", "hardware": {"accelerator": chip, "count": 4},
+            "serving": {"precision": "fp8", **serving},
+            "workload": {"scenario": "offline", "input_len": 1000, "output_len": 1000},
+        })  # fmt: skip
+        r = predict_serve(spec)
+        return r["layout"]["pp"], r["output_tokens_per_s_per_gpu"]
+
+    pp, auto = best("rtx-pro-6000")
+    assert pp > 1
+    assert auto >= best("rtx-pro-6000", tp=4)[1] and auto >= best("rtx-pro-6000", tp=2)[1]
+    assert best("h100-sxm")[0] == 1

@@ -231,14 +231,19 @@ def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int
     """Index of the best layout for the spec's scenario (see the module docstring).
 
     Pipeline parallelism only when no pp = 1 layout fits (vLLM's distributed-serving guidance: tensor
-    parallel inside a node, pipeline stages only when the model does not fit one node).
+    parallel inside a node, pipeline stages only when the model does not fit one node), on chips whose
+    scale-up path is a GPU interconnect. Over PCIe every fitting layout competes: tensor parallelism's
+    two all-reduces per layer are what PCIe carries worst, and NVIDIA's TensorRT-LLM performance
+    overview runs its PCIe RTX PRO 6000 tables with pipeline stages ("RTX 6000 systems can benefit
+    from enabling pipeline parallelism").
     """
     st = _steady(spec, eng, lay, inst)
     fits = st.fits
-    if spec.pp is None and np.any(fits & (lay.pp == 1)):
-        fits = fits & (lay.pp == 1)
-    elif spec.pp is None and np.any(fits):
-        fits = fits & (lay.pp == lay.pp[fits].min())
+    if spec.pp is None and "pcie" not in (spec.accelerator.scaleup_name or "").lower():
+        if np.any(fits & (lay.pp == 1)):
+            fits = fits & (lay.pp == 1)
+        elif np.any(fits):
+            fits = fits & (lay.pp == lay.pp[fits].min())
     score = np.where(fits, st.output_tokens_per_s_per_gpu, -1.0)
     if spec.scenario in ("server", "interactive") and spec.has_slo and not _closed_loop(spec):
         slo_tpot = (spec.tpot_ms or math.inf) / 1e3
