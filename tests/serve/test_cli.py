@@ -226,6 +226,18 @@ def test_validate_divides_a_system_figure_by_the_count(tmp_path):
     assert case["measured_as"] == "output_tokens_per_s_system / hardware.count"
 
 
+def test_validate_reads_a_median_latency_as_p50(tmp_path):
+    """Serving benchmarks print "median" (vLLM's benchmark_serving: "Median TTFT"); it is the p50."""
+    row = dict(GOOD, id="median", measured={"output_tokens_per_s_per_gpu": 3000,
+                                            "ttft_ms": {"Median": 150, "mean": 170},
+                                            "tpot_ms": {"median": 20, "P99": 25}})  # fmt: skip
+    r = runner.invoke(app, ["serve", "validate", str(_write(tmp_path, [row])), "--json"])
+    assert r.exit_code == 0, r.output
+    (case,) = json.loads(r.stdout)["cases"]
+    assert case["measured_ttft_p50_ms"] == 150 and case["measured_tpot_p50_ms"] == 20
+    assert case["measured_tpot_p99_ms"] == 25 and "measured_ttft_p99_ms" not in case
+
+
 def test_a_model_named_without_its_shape_takes_the_preset_of_that_name(tmp_path):
     """A published row may give only the checkpoint name and its size: the preset of that name
     serves, and the record says so; a shape given in full is used as stated."""

@@ -1,8 +1,9 @@
 """`serve validate`: predict every spec with a `measured` block and report the error.
 
 Errors are relative, `predicted / measured - 1`, of output tokens/s per GPU (of the total, input +
-output, for a row that measured only that: `metric` says so), and of TTFT and TPOT (p50 and p99)
-where the source measured them; a figure written as text ("3,653.5") is read as its number.
+output, for a row that measured only that: `metric` says so), and of TTFT and TPOT (p50 and p99;
+a "median" key, in any case, is the p50) where the source measured them; a figure written as text
+("3,653.5") is read as its number. A mean alone is not compared: the model predicts quantiles.
 Summaries (count, median and 90th percentile of |error|, median signed error) are grouped by source
 family (the id without its number), accelerator and scenario, for the whole file and separately for
 the TRAIN and HELD-OUT parts of the split that the serving calibration was fitted on. The split rule
@@ -77,8 +78,9 @@ def _latency(
         m = measured.get(f"{metric}_ms")
         if not isinstance(m, dict):
             continue
+        m = {str(k).strip().lower(): x for k, x in m.items()}
         for q in ("p50", "p99"):
-            v = _number(m.get(q))
+            v = _number(m.get(q, m.get("median") if q == "p50" else None))
             if v is not None:
                 case[f"measured_{metric}_{q}_ms"] = v
                 case[f"predicted_{metric}_{q}{tag}_ms"] = p[f"{metric}_ms"][q]
