@@ -108,12 +108,15 @@ def _sliding(c: _Config, layers: int, model_type: str) -> tuple[int | None, str 
                 f"{c.where}: layer_types has {len(layer_types)} entries for {layers} layers"
             )
         kinds = "".join("S" if t == "sliding_attention" else "F" for t in layer_types)
-        for period in range(
-            1, layers + 1
-        ):  # shortest repeating unit, so the pattern stays readable
-            if kinds == (kinds[:period] * (layers // period + 1))[:layers]:
-                return int(window), kinds[:period]
+        return int(window), _repeating_unit(kinds)
     return int(window), None
+
+
+def _repeating_unit(kinds: str) -> str:
+    """The shortest prefix whose repeats spell `kinds` ("SFSFSF" -> "SF"), so a pattern stays
+    readable; `kinds` itself when nothing shorter repeats."""
+    n = len(kinds)
+    return next(kinds[:p] for p in range(1, n + 1) if kinds == (kinds[:p] * n)[:n])
 
 
 def from_hf_config(
@@ -312,8 +315,7 @@ def _llama4(c: _Config, kw: dict[str, Any]) -> None:
         interval = int(c.get("no_rope_layer_interval", 4))
         rope = c.get("no_rope_layers") or [int((i + 1) % interval != 0) for i in range(layers)]
         kinds = "".join("S" if r else "F" for r in rope)
-        period = next(p for p in range(1, layers + 1) if kinds == (kinds[:p] * layers)[:layers])
-        kw["sliding_window"], kw["attention_layer_pattern"] = int(chunk), kinds[:period]
+        kw["sliding_window"], kw["attention_layer_pattern"] = int(chunk), _repeating_unit(kinds)
 
 
 def _gpt_oss(c: _Config, kw: dict[str, Any]) -> None:
