@@ -30,6 +30,7 @@ __all__ = [
     "squash",
     "tflops",
     "unambiguous",
+    "without_remarks",
 ]
 
 KB, MB, GB, TB = 1e3, 1e6, 1e9, 1e12
@@ -99,6 +100,12 @@ def squash(text: str) -> str:
     """Lower case without separators ("Llama-3.1-405B" -> "llama3.1405b", "Gaudi 3" -> "gaudi3"):
     names written different ways compare alike."""
     return re.sub(r"[^a-z0-9.]", "", text.lower())
+
+
+def without_remarks(text: str) -> str:
+    """A published name without its bracketed remarks: "Llama-2-70B-chat (MLPerf llama2-70b)" ->
+    "Llama-2-70B-chat  ", "H100 (SXM5)" -> "H100  "."""
+    return re.sub(r"\(.*?\)", " ", text)
 
 
 def unambiguous(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

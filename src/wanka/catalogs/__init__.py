@@ -15,7 +15,16 @@ import yaml
 
 from wanka.errors import CatalogError
 from wanka.hardware import Accelerator, Server, SoftwareEfficiency
-from wanka.units import GiB, difflib_closest, gb_per_s, gbit_per_s, squash, tflops, unambiguous
+from wanka.units import (
+    GiB,
+    difflib_closest,
+    gb_per_s,
+    gbit_per_s,
+    squash,
+    tflops,
+    unambiguous,
+    without_remarks,
+)
 
 __all__ = ["accelerators", "check_keys", "get_accelerator", "load_data"]
 
@@ -182,7 +191,7 @@ class _Name:
 
     @staticmethod
     def of(text: str) -> _Name:
-        words = re.findall(r"[a-z0-9.]+", re.sub(r"\(.*?\)", " ", text.lower()))
+        words = re.findall(r"[a-z0-9.]+", without_remarks(text.lower()))
         words = [w for w in words if w not in _NOT_THE_CHIP and not _COUNT.fullmatch(w)]
         sizes = [float(m.group(1)) for w in words if (m := _PACKAGE.fullmatch(w)) and m.group(1)]
         core = "".join(w for w in words if not _PACKAGE.fullmatch(w))

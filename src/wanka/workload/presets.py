@@ -13,7 +13,7 @@ from typing import Any
 
 from wanka.catalogs import check_keys, load_data
 from wanka.errors import CatalogError, ConfigError
-from wanka.units import difflib_closest, squash, unambiguous
+from wanka.units import difflib_closest, squash, unambiguous, without_remarks
 from wanka.workload.model import MambaSpec, MLASpec, ModelSpec, MoESpec
 
 __all__ = [
@@ -215,8 +215,7 @@ def _core_name(name: str) -> str:
     """A model name without a parenthesised remark, its organisation ("meta-llama/"), a leading
     "meta", and the variant tokens (`_VARIANT`), squashed to letters, digits and dots: "Meta-Llama-3.1-8B-Instruct" ->
     "llama3.18b", "Mixtral-8x7B-Instruct-v0.1" -> "mixtral8x7bv0.1"."""
-    name = re.sub(r"\(.*?\)", " ", name)  # "Llama-2-70B-chat (MLPerf llama2-70b)": a remark
-    tokens = re.split(r"[-_\s]+", name.lower().rsplit("/", 1)[-1])
+    tokens = re.split(r"[-_\s]+", without_remarks(name).lower().rsplit("/", 1)[-1])
     if tokens and tokens[0] == "meta":
         tokens = tokens[1:]
     return squash("".join(t for t in tokens if not _VARIANT.fullmatch(t)))
