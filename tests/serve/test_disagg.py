@@ -162,3 +162,40 @@ def test_serve_plan_simulates_a_disaggregated_plan_too():
     assert ttft99 == pytest.approx(float(prefill_ttft(pr, 0, rate, 0.99)), rel=0.25)
     assert tpot50 == pytest.approx(float(pr["t_dec"][0]), rel=0.15)
     assert tpot99 == pytest.approx(float(pr["t_dec99"][0]), rel=0.25)
+
+
+def _moe_spec(count: int, workload: dict, **serving):
+    return parse_serve_spec({
+        "model": "deepseek-v3", "hardware": {"accelerator": "gb200", "count": count},
+        "serving": {"precision": "fp4", "disaggregated": True, **serving},
+        "workload": {"input_len": 8192, "output_len": 1024, **workload},
+    })  # fmt: skip
+
+
+def test_a_wide_ep_that_only_the_decode_pool_can_take_is_read_as_its():
+    """72 GPUs, ep 32, 5 prefill + 1 decode instances: 6 instances of 32 GPUs do not fit, so the
+    stated ep is the decode instance's (TensorRT-LLM's and SGLang's DeepSeek deployments publish
+    the wide decode group) and the 5 prefill instances share the other 40 GPUs."""
+    out = predict_serve(_moe_spec(72, {"scenario": "offline"}, ep=32, prefill_instances=5,
+                                  decode_instances=1))  # fmt: skip
+    lay = out["layout"]
+    assert lay["decode"]["ep"] == 32 and _gpus(lay["decode"]) == 32
+    assert 5 * _gpus(lay["prefill"]) == 40
+    assert any("read as the decode pool's" in a for a in out["assumptions"])
+
+
+def test_a_closed_loop_obeys_littles_law_and_saturates_at_capacity():
+    """Clients keep C requests in flight: below capacity the system rate X satisfies
+    X * (TTFT p50 + (OSL - 1) * TPOT p50) = C (the bisection's equation, read back from the
+    record); throughput grows with C and stops at the offline capacity."""
+    kw = {"ep": 32, "prefill_instances": 5, "decode_instances": 1}
+    cap = predict_serve(_moe_spec(72, {"scenario": "offline"}, **kw))["output_tokens_per_s_per_gpu"]
+    last = 0.0
+    for c in (16, 128, 512, 20000):
+        out = predict_serve(_moe_spec(72, {"scenario": "server", "concurrency": c}, **kw))
+        x = out["output_tokens_per_s_per_gpu"] * 72 / 1024  # requests/s
+        stay = (out["ttft_ms"]["p50"] + 1023 * out["tpot_ms"]["p50"]) / 1e3
+        assert x * stay == pytest.approx(c, rel=0.02)
+        assert last < out["output_tokens_per_s_per_gpu"] <= cap * (1 + 1e-6)
+        last = out["output_tokens_per_s_per_gpu"]
+    assert last == pytest.approx(cap, rel=1e-4)

@@ -161,14 +161,19 @@ def prefill_ttft(pr: dict[str, Any], idx: Any, rate: Any, quantile: float) -> F6
     return np.asarray(pr["t_alone"][idx] + residual + backlog + pr["t_kv"][idx], dtype=np.float64)
 
 
-def _pairs(spec: Any, gpus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(
+    spec: Any, gpus: np.ndarray, decode_ok: NDArray[np.bool_] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(prefill layout, decode layout, prefill instances, decode instances) rows whose GPUs add up to
-    the count: p * g_pre + d * g_dec = count, with the stated instance numbers when given."""
+    the count: p * g_pre + d * g_dec = count, with the stated instance numbers when given; decode
+    layouts only where `decode_ok`."""
     n = int(spec.count)
     g = gpus.astype(int)
     out: list[tuple[int, int, int, int]] = []
     for a, ga in enumerate(g):
         for b, gb in enumerate(g):
+            if decode_ok is not None and not decode_ok[b]:
+                continue
             ps = [spec.prefill_instances] if spec.prefill_instances else range(1, n // ga + 1)
             for p in ps:
                 rest = n - p * ga
@@ -187,12 +192,31 @@ def _pool_dict(lay: Layouts, i: int) -> dict[str, Any]:
             "attention_dp": bool(lay.attention_dp[i])}  # fmt: skip
 
 
+def decode_pool_stated(
+    spec: Any, lay: Layouts, free: Layouts | None, notes: list[str]
+) -> tuple[Layouts, NDArray[np.bool_] | None]:
+    """(layouts, the decode pool's allowed ones) of a disaggregated spec. Stated degrees hold for both
+    pools where a whole split of the count uses them; where none does (e.g. a wide ep of the decode
+    instance beside several smaller prefill instances, TensorRT-LLM's and SGLang's DeepSeek
+    deployments) they are read as the decode pool's and the prefill pool's layout is chosen from
+    `free`, every layout the count allows."""
+    if free is None or _pairs(spec, lay.gpus)[0].size:
+        return lay, None
+    both = Layouts.of(*(np.concatenate([getattr(lay, k), getattr(free, k)])
+                        for k in ("tp", "pp", "ep", "attention_dp")))  # fmt: skip
+    notes.append(
+        "serving tp/pp/ep stated for a disaggregated deployment: no whole split of the count uses "
+        "them in both pools, so they are read as the decode pool's and the prefill layout is chosen"
+    )
+    return both, np.arange(len(both)) < len(lay)
+
+
 def _best(
-    spec: Any, eng: Engine, lay: Layouts
+    spec: Any, eng: Engine, lay: Layouts, decode_ok: NDArray[np.bool_] | None = None
 ) -> tuple[int, int, float, float, float, dict[str, Any]]:
     """The (prefill layout, decode layout, p, d, system requests/s) with the highest output rate per
     GPU, and the per-layout pool figures (`pool_rates`)."""
-    a, b, p, d = _pairs(spec, lay.gpus)
+    a, b, p, d = _pairs(spec, lay.gpus, decode_ok)
     if a.size == 0:
         raise ConfigError(
             f"no prefill:decode split of {spec.count} x {spec.accelerator.id} matches prefill_instances="
@@ -240,27 +264,25 @@ def _meets_at_load(
     return ok
 
 
-def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dict[str, Any]:
+def disaggregated(
+    spec: Any, eng: Engine, lay: Layouts, notes: list[str], free: Layouts | None = None
+) -> dict[str, Any]:
     """The `serve predict` record of a disaggregated deployment (see the module docstring).
 
     `lay`: every single-instance layout the spec allows; the prefill and decode pools may use
     different ones (e.g. prefill tp 4 instances beside one wide expert-parallel decode instance).
+    `free`: every layout of the count, for a prefill pool whose stated degrees cannot hold
+    (`decode_pool_stated`); None when the spec states none.
     """
     isl, osl = spec.input_len, spec.output_len
-    a, b, p, d, system, pr = _best(spec, eng, lay)
+    lay, decode_ok = decode_pool_stated(spec, lay, free, notes)
+    a, b, p, d, system, pr = _best(spec, eng, lay, decode_ok)
     dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
-    pd = pool_rates(eng, dec, isl, osl, system / d) if spec.request_rate else None
-    t_dec = float((pd or pr)["t_dec"][0 if pd else b])
-    t_dec99 = float((pd or pr)["t_dec99"][0 if pd else b])
-    batch = float((pd or pr)["batch"][0 if pd else b])
-    ttft = {"p50": float(pr["ttft"][a]), "p99": float(pr["ttft"][a])}
-    tpot = {"p50": t_dec, "p99": t_dec99}
-    if spec.request_rate and math.isfinite(spec.request_rate):  # Poisson arrivals, prefill pool
-        ttft = {k: float(prefill_ttft(pr, a, spec.request_rate / p, q))
-                for k, q in (("p50", 0.5), ("p99", 0.99))}  # fmt: skip
-        if spec.request_rate > system * (1.0 + 1e-9):  # as the aggregated simulation reports it
-            ttft = tpot = {"p50": math.inf, "p99": math.inf}
-            notes.append("the request rate exceeds what this deployment serves: queues grow")
+    if closed_loop(spec):
+        system, ttft, tpot, batch = _closed(spec, eng, dec, pr, (a, b, p, d), system, notes)
+    else:
+        ttft, tpot, batch = _open(spec, eng, dec, pr, (a, b, p, d), system, notes)
+    t_step = tpot["p50"] if math.isfinite(tpot["p50"]) else float(pr["t_dec"][b])
     out = system * osl / spec.count
     same = a == b
     notes.append(
@@ -286,7 +308,7 @@ def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dic
         "meets_slo": _meets(spec, ttft["p99"], tpot["p99"]),
         "breakdown": {
             "prefill_s": float(pr["t_pre"][a]) * math.ceil(isl / eng.eng.max_num_tokens),
-            "decode_s": t_dec * max(osl - 1.0, 0.0),
+            "decode_s": t_step * max(osl - 1.0, 0.0),
             "exposed_comm_s": float(pr["comm_dec"][b]) * max(osl - 1.0, 0.0),
             "kv_transfer_s": float(pr["t_kv"][a]),
         },
@@ -299,6 +321,129 @@ def disaggregated(spec: Any, eng: Engine, lay: Layouts, notes: list[str]) -> dic
         },
         "assumptions": notes,
     }  # fmt: skip
+
+
+def _open(
+    spec: Any,
+    eng: Engine,
+    dec: Layouts,
+    pr: dict[str, Any],
+    split: tuple[int, int, float, float],
+    system: float,
+    notes: list[str],
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """(TTFT, TPOT, decode batch) with the pools full, or at a stated Poisson rate."""
+    a, b, p, d = split
+    pd = (
+        pool_rates(eng, dec, spec.input_len, spec.output_len, system / d)
+        if spec.request_rate
+        else None
+    )
+    t_dec = float((pd or pr)["t_dec"][0 if pd else b])
+    t_dec99 = float((pd or pr)["t_dec99"][0 if pd else b])
+    batch = float((pd or pr)["batch"][0 if pd else b])
+    ttft = {"p50": float(pr["ttft"][a]), "p99": float(pr["ttft"][a])}
+    tpot = {"p50": t_dec, "p99": t_dec99}
+    if spec.request_rate and math.isfinite(spec.request_rate):  # Poisson arrivals, prefill pool
+        ttft = {k: float(prefill_ttft(pr, a, spec.request_rate / p, q))
+                for k, q in (("p50", 0.5), ("p99", 0.99))}  # fmt: skip
+        if spec.request_rate > system * (1.0 + 1e-9):  # as the aggregated simulation reports it
+            ttft = tpot = {"p50": math.inf, "p99": math.inf}
+            notes.append("the request rate exceeds what this deployment serves: queues grow")
+    return ttft, tpot, batch
+
+
+def _closed(
+    spec: Any,
+    eng: Engine,
+    dec: Layouts,
+    pr: dict[str, Any],
+    split: tuple[int, int, float, float],
+    capacity: float,
+    notes: list[str],
+) -> tuple[float, dict[str, float], dict[str, float], float]:
+    """(system requests/s, TTFT, TPOT, decode batch) of a closed loop of C clients (`_closed_rate`).
+    Below capacity TTFT is the prefill pool's at its load and the p50 TPOT the rest of a request's
+    stay by Little's law, (C / X - TTFT) / (OSL - 1): where tile padding makes the decode step a
+    staircase the batch sits on a step, between the iteration times on either side of it."""
+    a, _, p, d = split
+    x = _closed_rate(spec, eng, dec, pr, (a, p, d), capacity, notes)
+    pd = pool_rates(eng, dec, spec.input_len, spec.output_len, x / d)
+    t_dec, t_dec99 = float(pd["t_dec"][0]), float(pd["t_dec99"][0])
+    ttft = _closed_ttft(spec, pr, (a, p), x, capacity, t_dec)
+    if x < capacity * (1.0 - 1e-6) and spec.output_len > 1:
+        t = (spec.concurrency / x - ttft["p50"]) / (spec.output_len - 1.0)
+        t_dec, t_dec99 = t, t + (t_dec99 - t_dec)
+    batch = x / d * max(spec.output_len - 1.0, 1.0) * t_dec
+    return x, ttft, {"p50": t_dec, "p99": t_dec99}, batch
+
+
+def closed_loop(spec: Any) -> bool:
+    """Clients keep `concurrency` requests in flight (no finite rate stated; not a fixed batch)."""
+    rate = spec.request_rate
+    open_rate = rate is not None and math.isfinite(rate)
+    return spec.concurrency is not None and spec.scenario != "fixed-batch" and not open_rate
+
+
+def _in_service_s(
+    pr: dict[str, Any], a: int, p: float, t_dec: float, rate: float, osl: float
+) -> float:
+    """A request's mean time in the system at `rate` requests/s: its prefill (p50 TTFT at the prefill
+    pool's load, KV transfer included) and its OSL - 1 decode iterations of `t_dec`."""
+    return float(prefill_ttft(pr, a, rate / p, 0.5)) + max(osl - 1.0, 0.0) * t_dec
+
+
+def _closed_rate(
+    spec: Any,
+    eng: Engine,
+    dec: Layouts,
+    pr: dict[str, Any],
+    split: tuple[int, float, float],
+    capacity: float,
+    notes: list[str],
+) -> float:
+    """System requests/s of a closed loop of C clients: the X with X * (TTFT(X) + (OSL - 1) *
+    TPOT(X)) = C (Little's law over a request's whole stay), found by bisection on (0, capacity];
+    at capacity when C exceeds what the pools hold (the rest wait for the prefill pool)."""
+    a, p, d = split
+    c, osl = float(spec.concurrency), spec.output_len
+
+    def held(x: float) -> float:  # requests in the system at rate x
+        t_dec = float(pool_rates(eng, dec, spec.input_len, osl, x / d)["t_dec"][0])
+        return x * _in_service_s(pr, a, p, t_dec, x, osl)
+
+    lo, hi = 0.0, capacity
+    if held(capacity * (1.0 - 1e-6)) > c:
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if held(mid) < c else (lo, mid)
+    notes.append(
+        f"workload.concurrency {spec.concurrency}: closed loop over both pools, {hi:,.2f} requests/s "
+        f"(Little's law over prefill and decode; capacity {capacity:,.2f})"
+    )
+    return hi
+
+
+def _closed_ttft(
+    spec: Any,
+    pr: dict[str, Any],
+    pre: tuple[int, float],
+    rate: float,
+    capacity: float,
+    t_dec: float,
+) -> dict[str, float]:
+    """TTFT of a closed loop: below capacity the prefill pool's p50/p99 at its load
+    (`prefill_ttft`); at capacity the clients the pools cannot hold wait in a queue of fixed length,
+    each the same time, so TTFT = C / X - (OSL - 1) * TPOT (Little's law), p50 and p99 alike. No
+    request queues behind more than the C - 1 others, so neither exceeds C prompts at the prefill
+    pool's full rate and the request's own prefill."""
+    a, p = pre
+    if rate < capacity * (1.0 - 1e-6):
+        most = spec.concurrency / (p * float(pr["r_pre"][a])) + float(pr["ttft"][a])
+        return {k: min(float(prefill_ttft(pr, a, rate / p, q)), most)
+                for k, q in (("p50", 0.5), ("p99", 0.99))}  # fmt: skip
+    t = max(spec.concurrency / rate - max(spec.output_len - 1.0, 0.0) * t_dec, float(pr["ttft"][a]))
+    return {"p50": t, "p99": t}
 
 
 def _meets(spec: Any, ttft_s: float, tpot_s: float) -> bool | None:

@@ -15,11 +15,13 @@ use the pool model of `serve.disagg`.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from wanka.errors import ConfigError, WankaError
+from wanka.serve.disagg import closed_loop as _closed_loop
 from wanka.serve.disagg import disaggregated
 from wanka.serve.engine import Engine, Steady
 from wanka.serve.lengths import request_lengths
@@ -117,6 +119,13 @@ def _ep_hint(spec: ServeSpec) -> str:
     )
 
 
+def _free(spec: ServeSpec) -> Layouts | None:
+    """Every instance layout of the count, ignoring stated degrees (None when none is stated)."""
+    if not (spec.tp or spec.pp or spec.ep):
+        return None
+    return candidate_layouts(replace(spec, tp=None, pp=None, ep=None), per_pool=True)[0]
+
+
 def _pick(lay: Layouts, i: int) -> Layouts:
     return Layouts.of(lay.tp[i], lay.pp[i], lay.ep[i], lay.attention_dp[i])
 
@@ -183,13 +192,6 @@ def _kv_short(spec: ServeSpec, eng: Engine, lay: Layouts) -> ConfigError | None:
         f"one request of {length:,.0f} tokens needs {per_seq:,.0f} KV-cache tokens; {where} holds "
         f"{held:,.0f} at best; shorten the request or add accelerators (raise tp/pp)"
     )
-
-
-def _closed_loop(spec: ServeSpec) -> bool:
-    """Clients keep `concurrency` requests in flight (no finite rate stated; not a fixed batch)."""
-    rate = spec.request_rate
-    open_rate = rate is not None and math.isfinite(rate)
-    return spec.concurrency is not None and spec.scenario != "fixed-batch" and not open_rate
 
 
 def _steady(spec: ServeSpec, eng: Engine, lay: Layouts, inst: Any = 1.0) -> Steady:
@@ -347,7 +349,7 @@ def predict_serve(
         scal=calibration,
     )  # fmt: skip
     if spec.disaggregated:
-        return disaggregated(spec, eng, candidate_layouts(spec, per_pool=True)[0], notes)
+        return disaggregated(spec, eng, candidate_layouts(spec, per_pool=True)[0], notes, _free(spec))
     lay_all, inst_all = candidate_layouts(spec)
     i = _choose(spec, eng, lay_all, inst_all)
     lay, inst = _pick(lay_all, i), float(inst_all[i])
