@@ -60,6 +60,8 @@ IDS = {
     "nvidia-a10": "a10",
     "nvidia-l4": "l4",
     "nvidia-l40s": "l40s",
+    "nvidia-h200-nvl": "h200-nvl",
+    "nvidia-h100-nvl": "h100-nvl",
     "nvidia-rtx-pro-6000-server": "rtx-pro-6000",
     "nvidia-rtx-a6000": "a6000",
     "nvidia-p100": "p100",
@@ -86,6 +88,8 @@ NODE = {
     "trainium3": 16,
     "ascend-910c": 8,
     "mi250x": 8,
+    "h200-nvl": 8,
+    "h100-nvl": 8,
 }
 STACK = {"CUDA": "cuda", "ROCm": "rocm"}
 # Server form factor (the unit a rack holds): accelerators per server, rack units, maximum server power

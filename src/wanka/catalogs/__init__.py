@@ -146,7 +146,11 @@ def get_accelerator(accelerator_id: str) -> Accelerator:
     acc = _spellings().get(squash(str(accelerator_id))) or _by_core(str(accelerator_id))
     if acc is not None:
         return accs[acc]
-    same = sorted(_cores().get(_Name.of(str(accelerator_id)).core, ()))
+    core = _Name.of(str(accelerator_id)).core
+    same = sorted(_cores().get(core, ())) or sorted(
+        {i for c, ids in _cores().items() if min(len(c), len(core)) >= 4
+         and (c.startswith(core) or core.startswith(c)) for i in ids}
+    )  # fmt: skip  # "RTX PRO 6000 Blackwell" (the Server Edition's name goes on), "H100 PCIe"
     hint = (
         f" (closest: {', '.join(same)})"
         if same
@@ -175,8 +179,9 @@ _NOT_THE_CHIP = frozenset(
     "card".split()
 )
 #: package words: SXM5, HBM3e, NVL72, 80GB, and the DGX/HGX systems, whose GPUs are SXM modules
-#: ("DGX H100" is an H100 SXM, where a bare "H100" may be a PCIe or NVL card)
-_PACKAGE = re.compile(r"sxm\d*|hbm\d*e?|nvl\d+|dgx|hgx|(\d+)(?:gb|gib|g)")
+#: ("DGX H100" is an H100 SXM, where a bare "H100" may be a PCIe or NVL card); MLPerf's system names
+#: join the count to the memory ("H200-SXM-141GBx8")
+_PACKAGE = re.compile(r"sxm\d*|hbm\d*e?|nvl\d+|dgx|hgx|(\d+)(?:gb|gib|g)(?:x\d+)?")
 _COUNT = re.compile(r"\d+x")  # "8x H100"
 
 
