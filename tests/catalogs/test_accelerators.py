@@ -114,7 +114,10 @@ def test_a_different_product_is_not_taken_for_a_near_name(written: str, acc_id: 
     acc = get_accelerator(written)
     assert acc.id == acc_id
     if acc_id.endswith("-nvl"):
-        assert acc.scaleup_domain < 8 and acc.peak_flops["bf16"] < get_accelerator("h200").peak_flops["bf16"]
+        assert (
+            acc.scaleup_domain < 8
+            and acc.peak_flops["bf16"] < get_accelerator("h200").peak_flops["bf16"]
+        )
 
 
 def test_loader_rejects_unknown_keys() -> None:

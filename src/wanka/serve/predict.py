@@ -349,7 +349,9 @@ def predict_serve(
         scal=calibration,
     )  # fmt: skip
     if spec.disaggregated:
-        return disaggregated(spec, eng, candidate_layouts(spec, per_pool=True)[0], notes, _free(spec))
+        return disaggregated(
+            spec, eng, candidate_layouts(spec, per_pool=True)[0], notes, _free(spec)
+        )
     lay_all, inst_all = candidate_layouts(spec)
     i = _choose(spec, eng, lay_all, inst_all)
     lay, inst = _pick(lay_all, i), float(inst_all[i])
