@@ -303,7 +303,23 @@ def test_a_length_in_text_is_its_one_standalone_number(text: str, tokens: float)
     assert any("input_len" in n and f"{tokens:g}" in n for n in spec.assumptions)
 
 
-@pytest.mark.parametrize("text", ["ShareGPT", "128-1024", "Llama-2-70b prompts"])
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [("128-1024", 576.0), ("random 1000 - 2000", 1500.0), ("1k to 2k tokens", 1536.0),
+     ("1,000-1,000", 1000.0)],
+)  # fmt: skip
+def test_a_length_range_is_read_as_its_middle(text: str, tokens: float) -> None:
+    """One range of lengths (vLLM's random dataset draws uniformly over one) is its midpoint, said in
+    the assumptions; digits inside a name are no range."""
+    spec = parse_serve_spec({
+        "model": "llama3-8b", "hardware": {"accelerator": "h100-sxm", "count": 1},
+        "workload": {"scenario": "offline", "input_len": text, "output_len": 128},
+    })  # fmt: skip
+    assert spec.input_len == tokens
+    assert any("middle of its range" in n for n in spec.assumptions)
+
+
+@pytest.mark.parametrize("text", ["ShareGPT", "Llama-2-70b prompts", "128-1024 or 2048-4096"])
 def test_a_length_in_text_without_one_number_is_refused(text: str) -> None:
     with pytest.raises(ConfigError, match="cannot read .* as a token count"):
         parse_serve_spec({

@@ -1,4 +1,4 @@
-"""Request lengths of a serving spec: a number, text ("mean N", one standalone number), or a public
+"""Request lengths of a serving spec: a number, text ("mean N", one range, one standalone number), or a public
 benchmark dataset's measured means and (input, output) sample (`catalogs/data/serve_datasets.yaml`,
 `serve_lengths/`), which the server simulation draws request lengths from.
 """
@@ -29,8 +29,8 @@ def _datasets() -> tuple[dict[str, Any], ...]:
 def read_length(
     where: str, v: Any, kind: str, notes: list[str], context: str
 ) -> tuple[float, str | None]:
-    """(token length, dataset id): a number, text with 'mean N', a known dataset's mean, or the one
-    standalone number the text holds.
+    """(token length, dataset id): a number, text with 'mean N', a known dataset's mean, the middle
+    of the one range the text holds, or the one standalone number it holds.
 
     The dataset id is that of a dataset the text names (also with 'mean N', which then sets the mean).
     """
@@ -64,6 +64,14 @@ def read_length(
             f"{where}: {v!r} is dataset {ds['id']}: mean {n:g} tokens ({ds['confidence']})"
         )
         return n, str(ds["id"])
+    span = _range(text)
+    if span is not None:
+        lo, hi = span
+        notes.append(
+            f"{where}: {v!r} read as the middle of its range, {(lo + hi) / 2:g} tokens (lengths "
+            "uniform over it, as benchmark_serving's random dataset draws them)"
+        )
+        return (lo + hi) / 2, None
     one = _only_number(text)
     if one is None:
         raise ConfigError(
@@ -78,8 +86,25 @@ def read_length(
 
 
 # a number standing alone in free text: "1024 (fixed)", "random 1,024", "ISL 2k", "~2000 tokens";
-# digits inside a name ("llama-2-70b", "v3.1") or a range ("128-1024") are not one
+# digits inside a name ("llama-2-70b", "v3.1") or a range ("128-1024", read by `_range`) are not one
 _NUMBER = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.-])")
+
+
+# one range of lengths: "1000-2000", "random 1k to 2k", "128 - 1,024 tokens" (not inside a name)
+_RANGE = re.compile(
+    r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+)\s*(k)?\s*(?:-|–|to)\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(k)?(?![\w.-])"
+)
+
+
+def _range(text: str) -> tuple[float, float] | None:
+    """(shortest, longest) tokens when the text holds exactly one range of lengths, the lower first
+    (k is 1,024); None otherwise."""
+    found = _RANGE.findall(text)
+    if len(found) != 1:
+        return None
+    a, ka, b, kb = found[0]
+    lo, hi = (float(x.replace(",", "")) * (1024.0 if k else 1.0) for x, k in ((a, ka), (b, kb)))
+    return (lo, hi) if 0 < lo <= hi <= 1e7 else None
 
 
 def _only_number(text: str) -> tuple[float, bool] | None:
