@@ -1,5 +1,5 @@
-"""Request lengths of a serving spec: a number, text ("mean N", one range, one standalone number), or a public
-benchmark dataset's measured means and (input, output) sample (`catalogs/data/serve_datasets.yaml`,
+"""Request lengths of a serving spec: a number, text ("mean N", one range, one standalone number), or
+a public benchmark dataset's measured means and (input, output) sample (`catalogs/data/serve_datasets.yaml`,
 `serve_lengths/`), which the server simulation draws request lengths from.
 """
 
