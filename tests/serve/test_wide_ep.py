@@ -19,10 +19,27 @@ def _spec(count: int, scenario: str = "offline", **serving):
     })  # fmt: skip
 
 
-def test_wide_widths_are_whole_domains_dividing_the_experts():
-    # 256 routed experts on 8-GPU nodes: 16, 32, 64 (24, 40, 48, 56 do not divide 256)
-    assert wide_ep_degrees(256, 8, 72) == [16, 32, 64]
+def test_wide_widths_are_whole_domains_holding_the_experts_with_few_redundant():
+    """Whole domains whose ceil(E / w) slots per GPU leave at most E / 4 redundant copies: SGLang's
+    EP72 and DeepSeek's EP144 (288 slots for 256 experts) and DeepSeek-V3's EP320 decode (64 spare
+    GPUs) are widths; 64 experts on 48 GPUs (96 slots, 32 spare) are not."""
+    assert wide_ep_degrees(256, 8, 72) == [16, 24, 32, 40, 48, 56, 64, 72]
+    assert {72, 144, 320} <= set(wide_ep_degrees(256, 8, 320))
+    assert 48 not in wide_ep_degrees(64, 8, 128) and 40 in wide_ep_degrees(64, 8, 128)
     assert wide_ep_degrees(0, 8, 72) == []  # a dense model has none
+
+
+def test_a_stated_ep_that_is_no_tensor_parallel_width_is_a_wide_ep_instance():
+    """EP 160 over 160 Ascend 910C of a 384-chip supernode: inside one scale-up domain but no
+    divisor of the 128 heads nor of the 256 experts: an attention-DP instance whose 160 GPUs hold
+    two expert slots each (EPLB's redundant copies)."""
+    spec = parse_serve_spec({
+        "model": "deepseek-v3", "hardware": {"accelerator": "ascend-910c", "count": 160},
+        "serving": {"precision": "int8", "ep": 160}, "workload": {"input_len": 4096, "output_len": 1024},
+    })  # fmt: skip
+    out = predict_serve(spec)
+    assert out["layout"] == {"tp": 160, "pp": 1, "ep": 160, "dp": 1, "attention_dp": True}
+    assert out["output_tokens_per_s_per_gpu"] > 0
 
 
 def test_moe_candidates_span_nodes_only_as_attention_dp_expert_parallel():

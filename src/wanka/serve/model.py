@@ -202,7 +202,10 @@ class Layouts:
 
 def wide_ep_degrees(experts: int, domain: int, limit: int) -> list[int]:
     """Instance widths beyond one scale-up domain for wide expert parallelism: whole domains
-    (multiples of `domain`) up to `limit` GPUs that divide the routed experts.
+    (multiples of `domain`) up to `limit` GPUs whose expert slots, ceil(experts / width) per GPU, hold
+    the routed experts with at most a quarter more as redundant copies (EPLB's: DeepSeek-V3's decode
+    put 256 experts on 320 GPUs, 64 of them for redundant and shared experts, DeepSeek-V3 report
+    section 3.4; SGLang's EP72 and DeepSeek's EP144 hold 288 slots, 32 redundant).
 
     Such an instance runs attention and dense layers data parallel on every GPU and spreads the experts
     over all of them (tp = ep, attention DP), its all-to-all crossing the scale-out network: SGLang's
@@ -212,7 +215,8 @@ def wide_ep_degrees(experts: int, domain: int, limit: int) -> list[int]:
     """
     if experts <= 0 or domain <= 0:
         return []
-    return [w for w in range(2 * domain, limit + 1, domain) if experts % w == 0]
+    widths = range(2 * domain, limit + 1, domain)
+    return [w for w in widths if -(-experts // w) * w - experts <= experts / 4]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

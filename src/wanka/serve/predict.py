@@ -52,7 +52,8 @@ def _degrees(spec: ServeSpec, any_count: bool) -> tuple[list[int], list[int]]:
     sizes = range(1, count + 1) if any_count else _divisors(count)
     tps = [spec.tp] if spec.tp else [t for t in sizes if t <= domain and m.heads % t == 0]
     if not spec.tp and m.moe is not None and spec.attention_dp is not False:
-        wide = [spec.ep] if spec.ep and spec.ep > domain else []  # a stated wide EP group
+        # a stated wide EP group: beyond the domain, or no tensor-parallel width (attention DP)
+        wide = [spec.ep] if spec.ep and (spec.ep > domain or m.heads % spec.ep) else []
         wide = wide or wide_ep_degrees(m.moe.experts, domain, count)
         tps += [t for t in wide if t in sizes and t <= m.moe.experts]
     stages = (1, 2, 4, 8) if any_count else sizes  # a pool's instance: at most 8 stages
@@ -62,7 +63,7 @@ def _degrees(spec: ServeSpec, any_count: bool) -> tuple[list[int], list[int]]:
 
 def _ep_rows(spec: ServeSpec, tp: int, pp: int, inst: int) -> list[tuple[int, int, int, bool, int]]:
     m = spec.model
-    if not spec.tp and tp > max(spec.accelerator.scaleup_domain, 1):  # a wide-EP instance
+    if not spec.tp and (tp > max(spec.accelerator.scaleup_domain, 1) or m.heads % tp):  # wide EP
         ok = pp == 1 and spec.ep in (None, tp)
         return [(tp, 1, tp, True, inst)] if ok else []
     eps = [spec.ep] if spec.ep else ([1, tp] if m.moe is not None and tp > 1 else [1])
