@@ -199,3 +199,27 @@ def test_a_closed_loop_obeys_littles_law_and_saturates_at_capacity():
         assert last < out["output_tokens_per_s_per_gpu"] <= cap * (1 + 1e-6)
         last = out["output_tokens_per_s_per_gpu"]
     assert last == pytest.approx(cap, rel=1e-4)
+
+
+def test_without_a_rate_the_highest_rate_meeting_the_limits_is_predicted():
+    """MLPerf's Server result for a disaggregated deployment: the highest rate whose p99 TTFT and
+    TPOT at their load meet the limits. The binding limit is met to within 1% (bisection), the other
+    holds, the rate stays under the offline capacity and tighter limits give a lower rate."""
+
+    def run(ttft_ms: float | None, tpot_ms: float | None, scenario: str = "server") -> dict:
+        return predict_serve(parse_serve_spec({
+            "model": "llama3-70b", "hardware": {"accelerator": "h100-sxm", "count": 16},
+            "serving": {"precision": "fp8", "disaggregated": True},
+            "workload": {"scenario": scenario, "input_len": 2048, "output_len": 256},
+            "constraints": {"ttft_ms": ttft_ms, "tpot_ms": tpot_ms},
+        }))  # fmt: skip
+
+    cap = run(None, None, "offline")["output_tokens_per_s_per_gpu"]
+    loose, tight = run(2000, 200), run(500, 30)
+    for out, (ttft, tpot) in ((loose, (2000, 200)), (tight, (500, 30))):
+        assert out["meets_slo"] is True
+        assert out["ttft_ms"]["p99"] <= ttft * (1 + 1e-9) and out["tpot_ms"]["p99"] <= tpot
+        slack = min(1 - out["ttft_ms"]["p99"] / ttft, 1 - out["tpot_ms"]["p99"] / tpot)
+        assert slack < 0.01
+        assert any("highest meeting the limits" in a for a in out["assumptions"])
+    assert 0 < tight["output_tokens_per_s_per_gpu"] < loose["output_tokens_per_s_per_gpu"] < cap

@@ -23,6 +23,7 @@ that many splits serve in full, ties go to the most spare capacity.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ from wanka.serve.model import (
 __all__ = ["disaggregated", "kv_transfer_s", "pool_rates", "prefill_ttft"]
 
 GiB = float(2**30)
+RATE_STEPS = 24  # bisection steps of the highest passing rate: 2^-24 of the capacity apart
 F64 = NDArray[np.float64]
 
 
@@ -231,7 +233,12 @@ def _best(
     ok = pr["fits"][b] & (pr["kv_tokens"][a] >= kv_tokens_held(eng.s, spec.input_len))
     # splits that meet the latency limits at their load first (as `predict._choose` ranks aggregated
     # layouts); at a stated rate many splits serve it all, and the one with the most headroom wins
-    slo = _meets_at_load(spec, eng, lay, (a, b, p, d), system, pr)
+    if searches_rate(spec):  # the highest rate whose latencies meet the limits, per split
+        system = _passing_rate(spec, eng, lay, (a, b, p, d), capacity, pr)
+        slo = system > 0.0
+        system = np.where(slo, system, capacity)
+    else:
+        slo = _meets_at_load(spec, eng, lay, (a, b, p, d), system, pr)
     score = np.where(slo, 1.0, 1e-3) * (system + 1e-3 * capacity) * spec.output_len / spec.count
     score = np.where(ok, score, -1.0)
     k = int(np.argmax(score))
@@ -241,6 +248,36 @@ def _best(
             "add accelerators or raise tp/pp"
         )
     return int(a[k]), int(b[k]), float(p[k]), float(d[k]), float(system[k]), pr
+
+
+def searches_rate(spec: Any) -> bool:
+    """A server or interactive spec with latency limits and no rate: its result is the highest rate
+    whose p99 TTFT and TPOT meet them (MLPerf's Server and Interactive results)."""
+    rate = spec.request_rate
+    return (
+        spec.scenario in ("server", "interactive") and spec.has_slo and not closed_loop(spec)
+        and not (rate and math.isfinite(rate))
+    )  # fmt: skip
+
+
+def _passing_rate(
+    spec: Any,
+    eng: Engine,
+    lay: Layouts,
+    split: tuple[np.ndarray, ...],
+    capacity: np.ndarray,
+    pr: dict[str, Any],
+) -> np.ndarray:
+    """Per split, the highest system rate below its capacity at which `_meets_at_load` holds (both
+    limits only tighten with the load): RATE_STEPS bisection steps, vectorised over the splits;
+    0 where even a light load misses them."""
+    lo, hi = np.zeros(capacity.shape), capacity * (1.0 - 1e-9)
+    first = _meets_at_load(spec, eng, lay, split, capacity * 1e-3, pr)
+    for _ in range(RATE_STEPS):
+        mid = 0.5 * (lo + hi)
+        ok = _meets_at_load(spec, eng, lay, split, mid, pr)
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    return np.where(first, lo, 0.0)
 
 
 def _meets_at_load(
@@ -281,7 +318,14 @@ def disaggregated(
     if closed_loop(spec):
         system, ttft, tpot, batch = _closed(spec, eng, dec, pr, (a, b, p, d), system, notes)
     else:
-        ttft, tpot, batch = _open(spec, eng, dec, pr, (a, b, p, d), system, notes)
+        at = spec
+        if searches_rate(spec):
+            at = replace(spec, request_rate=system)
+            notes.append(
+                f"no request rate: the highest meeting the limits, {system:,.2f} requests/s "
+                "(p99 TTFT and TPOT at their load, bisection over the split's capacity)"
+            )
+        ttft, tpot, batch = _open(at, eng, dec, pr, (a, b, p, d), system, notes)
     t_step = tpot["p50"] if math.isfinite(tpot["p50"]) else float(pr["t_dec"][b])
     out = system * osl / spec.count
     same = a == b
