@@ -223,3 +223,16 @@ def test_without_a_rate_the_highest_rate_meeting_the_limits_is_predicted():
         assert slack < 0.01
         assert any("highest meeting the limits" in a for a in out["assumptions"])
     assert 0 < tight["output_tokens_per_s_per_gpu"] < loose["output_tokens_per_s_per_gpu"] < cap
+
+
+def test_instance_numbers_without_the_flag_make_a_disaggregated_deployment():
+    """A row stating prefill/decode instance numbers but leaving `disaggregated` out is read as
+    disaggregated (said in the assumptions), not served as one aggregated pool."""
+    spec = parse_serve_spec({
+        "model": "llama3-70b", "hardware": {"accelerator": "h100-sxm", "count": 24},
+        "serving": {"precision": "fp8", "prefill_instances": 4, "decode_instances": 1},
+        "workload": {"scenario": "offline", "input_len": 4096, "output_len": 512},
+    })  # fmt: skip
+    assert spec.disaggregated
+    assert any("disaggregated null" in a for a in spec.assumptions)
+    assert predict_serve(spec)["layout"]["prefill_instances"] == 4

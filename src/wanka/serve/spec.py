@@ -315,6 +315,19 @@ def _scenario(wl: dict[str, Any]) -> str:
     return scenario
 
 
+def _disaggregated(sv: dict[str, Any], notes: list[str]) -> bool:
+    """`serving.disaggregated` (a boolean, the schema's check); left out or null with prefill/decode
+    instance numbers stated, a disaggregated deployment (noted)."""
+    v = sv.get("disaggregated")
+    if v is not None:
+        return bool(v)
+    pools = sv.get("prefill_instances") is not None or sv.get("decode_instances") is not None
+    if pools:
+        notes.append("serving.disaggregated null: prefill/decode instance numbers are stated, so the "
+                     "deployment is disaggregated")  # fmt: skip
+    return pools
+
+
 def _formats(sv: dict[str, Any], acc: Accelerator, moe: bool, notes: list[str]) -> tuple[str, str]:
     """(weight precision, KV-cache precision), checked against the chip's catalog peaks."""
     raw = sv.get("precision")
@@ -543,7 +556,7 @@ def parse_serve_spec(d: Any, *, base_dir: Path | None = None) -> ServeSpec:
         ep=_pos_int("serving.ep", sv.get("ep")),
         dp=_pos_int("serving.dp", sv.get("dp")),
         attention_dp=None if sv.get("attention_dp") is None else bool(sv["attention_dp"]),
-        disaggregated=bool(sv.get("disaggregated") or False),
+        disaggregated=_disaggregated(sv, notes),
         prefill_instances=_pos_int("serving.prefill_instances", sv.get("prefill_instances")),
         decode_instances=_pos_int("serving.decode_instances", sv.get("decode_instances")),
         scenario=scenario, input_len=isl, output_len=osl, length_dataset=lengths,
