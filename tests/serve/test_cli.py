@@ -419,3 +419,17 @@ def test_plan_speculative_decoding_is_stated_and_checked():
                           ("eagle:2:1.5", "(0, 1]"), ("medusa:2:0.5", "choose from mtp")):  # fmt: skip
         r = runner.invoke(app, [*base_args, value])
         assert r.exit_code == 1 and needle in r.output and "Traceback" not in r.output, r.output
+
+
+def test_plan_auto_precision_is_each_chips_8bit_format():
+    """`--precision auto`: fp8 on an H100, int8 W8A8 on an A100 and an Ascend 910C (int8 peaks, no
+    fp8), bf16 on an Ascend 910B (neither in the catalog)."""
+    from wanka.serve.plan import plan_serving
+    from wanka.workload.presets import get_model
+
+    r = plan_serving(get_model("llama3-8b"), ["h100-sxm", "a100-80gb", "ascend-910c", "ascend-910b"],
+                     rate=20, input_len=512, output_len=128, ttft_ms=None, tpot_ms=None,
+                     verify=False)  # fmt: skip
+    got = {p["accelerator"]: p["precision"] for p in r.plans}
+    assert got == {"h100-sxm": "fp8", "a100-80gb": "int8", "ascend-910c": "int8",
+                   "ascend-910b": "bf16"}  # fmt: skip

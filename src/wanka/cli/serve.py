@@ -94,7 +94,8 @@ def plan_cmd(
         str,
         typer.Option(
             "--precision",
-            help="Weights: auto (fp8 where supported, else bf16), bf16, fp8, fp8-blockwise, "
+            help="Weights: auto (fp8 where supported, else int8 W8A8 where the chip has an int8 "
+            "peak, else bf16), bf16, fp8, fp8-blockwise, "
             "fp4 (NVFP4), mxfp4, int8, int4 (published names such as 'FP8 (blockwise)' read too).",
         ),
     ] = "auto",

@@ -356,7 +356,11 @@ def _precision(acc: Accelerator, precision: str) -> str:
         name = precision_name(precision)
         weight_format(name, acc)
         return name
-    return "fp8" if acc.peak_flops.get("fp8") else "bf16"
+    # the chip's 8-bit tensor format: fp8, else int8 W8A8 (SmoothQuant on A100s, MindIE's W8A8 on
+    # Ascend: the quantisation those stacks serve with), else 16-bit
+    if acc.peak_flops.get("fp8"):
+        return "fp8"
+    return "int8" if acc.peak_flops.get("int8") else "bf16"
 
 
 def _chip_plans(
