@@ -17,7 +17,10 @@ own instance layout (p x prefill GPUs + d x decode GPUs = the count); per instan
 
 The layouts and the split p:d, where not stated, are those with the highest system rate per GPU among
 the splits meeting the latency limits at their load (all of them when none does); at a stated rate
-that many splits serve in full, ties go to the most spare capacity.
+that many splits serve in full, ties go to the most spare capacity. With latency limits and no rate
+(a server or interactive result) each split's rate is the highest meeting them (`_passing_rate`);
+with `concurrency` clients and no rate, the closed loop's rate by Little's law (`_closed_rate`).
+Stated degrees that no whole split gives both pools are the decode pool's (`_decode_pool_stated`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from wanka.serve.model import (
     prefill_pairs,
 )
 
-__all__ = ["disaggregated", "kv_transfer_s", "pool_rates", "prefill_ttft"]
+__all__ = ["closed_loop", "disaggregated", "kv_transfer_s", "pool_rates", "prefill_ttft"]
 
 GiB = float(2**30)
 RATE_STEPS = 24  # bisection steps of the highest passing rate: 2^-24 of the capacity apart
@@ -194,7 +197,7 @@ def _pool_dict(lay: Layouts, i: int) -> dict[str, Any]:
             "attention_dp": bool(lay.attention_dp[i])}  # fmt: skip
 
 
-def decode_pool_stated(
+def _decode_pool_stated(
     spec: Any, lay: Layouts, free: Layouts | None, notes: list[str]
 ) -> tuple[Layouts, NDArray[np.bool_] | None]:
     """(layouts, the decode pool's allowed ones) of a disaggregated spec. Stated degrees hold for both
@@ -233,7 +236,7 @@ def _best(
     ok = pr["fits"][b] & (pr["kv_tokens"][a] >= kv_tokens_held(eng.s, spec.input_len))
     # splits that meet the latency limits at their load first (as `predict._choose` ranks aggregated
     # layouts); at a stated rate many splits serve it all, and the one with the most headroom wins
-    if searches_rate(spec):  # the highest rate whose latencies meet the limits, per split
+    if _searches_rate(spec):  # the highest rate whose latencies meet the limits, per split
         system = _passing_rate(spec, eng, lay, (a, b, p, d), capacity, pr)
         slo = system > 0.0
         system = np.where(slo, system, capacity)
@@ -250,7 +253,7 @@ def _best(
     return int(a[k]), int(b[k]), float(p[k]), float(d[k]), float(system[k]), pr
 
 
-def searches_rate(spec: Any) -> bool:
+def _searches_rate(spec: Any) -> bool:
     """A server or interactive spec with latency limits and no rate: its result is the highest rate
     whose p99 TTFT and TPOT meet them (MLPerf's Server and Interactive results)."""
     rate = spec.request_rate
@@ -309,17 +312,17 @@ def disaggregated(
     `lay`: every single-instance layout the spec allows; the prefill and decode pools may use
     different ones (e.g. prefill tp 4 instances beside one wide expert-parallel decode instance).
     `free`: every layout of the count, for a prefill pool whose stated degrees cannot hold
-    (`decode_pool_stated`); None when the spec states none.
+    (`_decode_pool_stated`); None when the spec states none.
     """
     isl, osl = spec.input_len, spec.output_len
-    lay, decode_ok = decode_pool_stated(spec, lay, free, notes)
+    lay, decode_ok = _decode_pool_stated(spec, lay, free, notes)
     a, b, p, d, system, pr = _best(spec, eng, lay, decode_ok)
     dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
     if closed_loop(spec):
         system, ttft, tpot, batch = _closed(spec, eng, dec, pr, (a, b, p, d), system, notes)
     else:
         at = spec
-        if searches_rate(spec):
+        if _searches_rate(spec):
             at = replace(spec, request_rate=system)
             notes.append(
                 f"no request rate: the highest meeting the limits, {system:,.2f} requests/s "
