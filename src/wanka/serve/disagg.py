@@ -50,7 +50,7 @@ from wanka.serve.model import (
     prefill_pairs,
 )
 
-__all__ = ["closed_loop", "disaggregated", "kv_transfer_s", "pool_rates", "prefill_ttft"]
+__all__ = ["disaggregated", "kv_transfer_s", "pool_rates", "prefill_ttft"]
 
 GiB = float(2**30)
 RATE_STEPS = 24  # bisection steps of the highest passing rate: 2^-24 of the capacity apart
@@ -258,7 +258,7 @@ def _searches_rate(spec: Any) -> bool:
     whose p99 TTFT and TPOT meet them (MLPerf's Server and Interactive results)."""
     rate = spec.request_rate
     return (
-        spec.scenario in ("server", "interactive") and spec.has_slo and not closed_loop(spec)
+        spec.scenario in ("server", "interactive") and spec.has_slo and not spec.closed_loop
         and not (rate and math.isfinite(rate))
     )  # fmt: skip
 
@@ -318,7 +318,7 @@ def disaggregated(
     lay, decode_ok = _decode_pool_stated(spec, lay, free, notes)
     a, b, p, d, system, pr = _best(spec, eng, lay, decode_ok)
     dec = Layouts.of(lay.tp[b], lay.pp[b], lay.ep[b], lay.attention_dp[b])
-    if closed_loop(spec):
+    if spec.closed_loop:
         system, ttft, tpot, batch = _closed(spec, eng, dec, pr, (a, b, p, d), system, notes)
     else:
         at = spec
@@ -423,13 +423,6 @@ def _closed(
         t_dec, t_dec99 = t, t + (t_dec99 - t_dec)
     batch = x / d * max(spec.output_len - 1.0, 1.0) * t_dec
     return x, ttft, {"p50": t_dec, "p99": t_dec99}, batch
-
-
-def closed_loop(spec: Any) -> bool:
-    """Clients keep `concurrency` requests in flight (no finite rate stated; not a fixed batch)."""
-    rate = spec.request_rate
-    open_rate = rate is not None and math.isfinite(rate)
-    return spec.concurrency is not None and spec.scenario != "fixed-batch" and not open_rate
 
 
 def _in_service_s(

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from wanka.errors import ConfigError, WankaError
-from wanka.serve.disagg import closed_loop as _closed_loop
 from wanka.serve.disagg import disaggregated
 from wanka.serve.engine import Engine, Steady
 from wanka.serve.lengths import request_lengths
@@ -200,13 +199,13 @@ def _steady(spec: ServeSpec, eng: Engine, lay: Layouts, inst: Any = 1.0) -> Stea
     share of the concurrency (the load balancer spreads the clients over the instances)."""
     if spec.scenario == "fixed-batch":
         return eng.fixed_batch(lay, spec.batch_size, spec.input_len, spec.output_len)
-    cap = np.ceil(spec.concurrency / np.asarray(inst)) if _closed_loop(spec) else None
+    cap = np.ceil(spec.concurrency / np.asarray(inst)) if spec.closed_loop else None
     return eng.offline(lay, spec.input_len, spec.output_len, batch_cap=cap)
 
 
 def _closed(spec: ServeSpec, eng: Engine, lay: Layouts, inst: float, notes: list[str]):
     """The closed-loop simulation of one instance at its share of the clients."""
-    assert spec.concurrency is not None  # `_closed_loop(spec)` holds
+    assert spec.concurrency is not None  # `spec.closed_loop` holds
     c = max(math.ceil(spec.concurrency / inst), 1)
     notes.append(
         f"workload.concurrency {spec.concurrency}: closed loop, {c} requests in flight per instance "
@@ -248,7 +247,7 @@ def _choose(spec: ServeSpec, eng: Engine, lay: Layouts, inst: np.ndarray) -> int
         elif np.any(fits):
             fits = fits & (lay.pp == lay.pp[fits].min())
     score = np.where(fits, st.output_tokens_per_s_per_gpu, -1.0)
-    if spec.scenario in ("server", "interactive") and spec.has_slo and not _closed_loop(spec):
+    if spec.scenario in ("server", "interactive") and spec.has_slo and not spec.closed_loop:
         slo_tpot = (spec.tpot_ms or math.inf) / 1e3
         # at the stated rate (or near capacity) the decode iteration must meet the TPOT limit
         rate = spec.request_rate if spec.request_rate and math.isfinite(spec.request_rate) else None
@@ -362,7 +361,7 @@ def predict_serve(
     if not st.fits[0]:
         raise _no_fit(spec, eng, lay)
     gpus, osl, isl = float(lay.gpus[0]), spec.output_len, spec.input_len
-    if _closed_loop(spec):
+    if spec.closed_loop:
         res = _closed(spec, eng, lay, inst, notes)
         out = res.output_tokens_per_s / gpus
         ttft = (res.pct("ttft", 50), res.pct("ttft", 99))

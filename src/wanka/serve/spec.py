@@ -111,6 +111,13 @@ class ServeSpec:
     def has_slo(self) -> bool:
         return self.ttft_ms is not None or self.tpot_ms is not None
 
+    @property
+    def closed_loop(self) -> bool:
+        """Clients keep `concurrency` requests in flight (no finite rate stated; not a fixed batch)."""
+        rate = self.request_rate
+        open_rate = rate is not None and math.isfinite(rate)
+        return self.concurrency is not None and self.scenario != "fixed-batch" and not open_rate
+
 
 @dataclass(frozen=True, slots=True)
 class ServeError:
