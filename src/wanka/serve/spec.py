@@ -114,8 +114,7 @@ class ServeSpec:
     @property
     def closed_loop(self) -> bool:
         """Clients keep `concurrency` requests in flight (no finite rate stated; not a fixed batch)."""
-        rate = self.request_rate
-        open_rate = rate is not None and math.isfinite(rate)
+        open_rate = self.request_rate is not None and math.isfinite(self.request_rate)
         return self.concurrency is not None and self.scenario != "fixed-batch" and not open_rate
 
 
@@ -326,13 +325,11 @@ def _disaggregated(sv: dict[str, Any], notes: list[str]) -> bool:
     """`serving.disaggregated` (a boolean, the schema's check); left out or null with prefill/decode
     instance numbers stated, a disaggregated deployment (noted)."""
     v = sv.get("disaggregated")
-    if v is not None:
-        return bool(v)
     pools = sv.get("prefill_instances") is not None or sv.get("decode_instances") is not None
-    if pools:
+    if v is None and pools:
         notes.append("serving.disaggregated null: prefill/decode instance numbers are stated, so the "
                      "deployment is disaggregated")  # fmt: skip
-    return pools
+    return bool(v) if v is not None else pools
 
 
 def _formats(sv: dict[str, Any], acc: Accelerator, moe: bool, notes: list[str]) -> tuple[str, str]:
