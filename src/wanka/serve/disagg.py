@@ -392,8 +392,7 @@ def _open(
     ttft = {"p50": float(pr["ttft"][a]), "p99": float(pr["ttft"][a])}
     tpot = {"p50": t_dec, "p99": t_dec99}
     if spec.request_rate and math.isfinite(spec.request_rate):  # Poisson arrivals, prefill pool
-        ttft = {k: float(prefill_ttft(pr, a, spec.request_rate / p, q))
-                for k, q in (("p50", 0.5), ("p99", 0.99))}  # fmt: skip
+        ttft = _ttft_at(pr, a, spec.request_rate / p)
         if spec.request_rate > system * (1.0 + 1e-9):  # as the aggregated simulation reports it
             ttft = tpot = {"p50": math.inf, "p99": math.inf}
             notes.append("the request rate exceeds what this deployment serves: queues grow")
@@ -464,6 +463,11 @@ def _closed_rate(
     return hi
 
 
+def _ttft_at(pr: dict[str, Any], a: int, rate: float) -> dict[str, float]:
+    """p50 and p99 TTFT of prefill layout `a` with `rate` prompts/s per instance (`prefill_ttft`)."""
+    return {k: float(prefill_ttft(pr, a, rate, q)) for k, q in (("p50", 0.5), ("p99", 0.99))}
+
+
 def _closed_ttft(
     spec: Any,
     pr: dict[str, Any],
@@ -480,8 +484,7 @@ def _closed_ttft(
     a, p = pre
     if rate < capacity * (1.0 - 1e-6):
         most = spec.concurrency / (p * float(pr["r_pre"][a])) + float(pr["ttft"][a])
-        return {k: min(float(prefill_ttft(pr, a, rate / p, q)), most)
-                for k, q in (("p50", 0.5), ("p99", 0.99))}  # fmt: skip
+        return {k: min(t, most) for k, t in _ttft_at(pr, a, rate / p).items()}
     t = max(spec.concurrency / rate - max(spec.output_len - 1.0, 0.0) * t_dec, float(pr["ttft"][a]))
     return {"p50": t, "p99": t}
 
