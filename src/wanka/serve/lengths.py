@@ -90,6 +90,11 @@ def read_length(
 _NUMBER = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.-])")
 
 
+def _tokens(digits: str, k: str | None) -> float:
+    """A length written with thousands separators and an optional k (1,024 tokens)."""
+    return float(digits.replace(",", "")) * (1024.0 if k else 1.0)
+
+
 # one range of lengths: "1000-2000", "random 1k to 2k", "128 - 1,024 tokens" (not inside a name)
 _RANGE = re.compile(
     r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+)\s*(k)?\s*(?:-|–|to)\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(k)?(?![\w.-])"
@@ -103,17 +108,14 @@ def _range(text: str) -> tuple[float, float] | None:
     if len(found) != 1:
         return None
     a, ka, b, kb = found[0]
-    lo, hi = (float(x.replace(",", "")) * (1024.0 if k else 1.0) for x, k in ((a, ka), (b, kb)))
+    lo, hi = _tokens(a, ka), _tokens(b, kb)
     return (lo, hi) if 0 < lo <= hi <= 1e7 else None
 
 
 def _only_number(text: str) -> tuple[float, bool] | None:
     """(tokens, whether a k suffix scaled them) when a free-text length holds exactly one
     standalone number (thousands separators allowed; k is 1,024); None for none or several."""
-    found = {
-        (float(m.group(1).replace(",", "")) * (1024.0 if m.group(2) else 1.0), bool(m.group(2)))
-        for m in _NUMBER.finditer(text)
-    }
+    found = {(_tokens(m.group(1), m.group(2)), bool(m.group(2))) for m in _NUMBER.finditer(text)}
     if len(found) != 1:
         return None
     n, kilo = found.pop()
